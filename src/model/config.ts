@@ -1,0 +1,176 @@
+/**
+ * Model configurations: the AdaMixer decoder, its LORS variant, and the presets.
+ *
+ * Names follow the paper: a LORS^A / LORS^T block has a `shared` part and per-`stage` `private` low-rank parts
+ * with `rank` r and `groups` K (K_i per stage). AdaMixer's own "sampling groups" G are called `samplingGroups`
+ * so that "groups" always means LORS's K.
+ */
+
+export type Variant = 'vanilla' | 'lors';
+
+export interface DecoderConfig {
+  /** d_q, the query (content) dimension. */
+  dQuery: number;
+  /** d_feat, the channel count the decoder samples from (after the neck's channel mapping). */
+  dFeat: number;
+  /** Attention heads of the box-aware self-attention. */
+  heads: number;
+  /** Hidden width of the FFN. */
+  ffn: number;
+  /** G, AdaMixer's sampling groups; C = dFeat / G channels per group. */
+  samplingGroups: number;
+  /** P_in, sampling points per group. */
+  pointsIn: number;
+  /** P_out, output points of the adaptive spatial mixing. */
+  pointsOut: number;
+  /** N, stacked decoder stages. */
+  stages: number;
+  /** L, queries. */
+  queries: number;
+  /** Object classes (COCO: 80). */
+  classes: number;
+  /** Strides of the feature levels the decoder samples (NanoDet PAN: 8, 16, 32). */
+  strides: number[];
+  /** Channels of the backbone's feature maps (NanoDet PAN: 128). */
+  featChannels: number;
+  /** GroupNorm groups of the neck's channel mapping. */
+  neckGroups: number;
+}
+
+export interface LorsConfig {
+  /** r of LORS^A (the adaptive generators of M_c and M_s). */
+  rankA: number;
+  /** K_i of LORS^A per stage: each sampling group has K_i (B, E, A) triplets. */
+  groupsA: number[];
+  /** r of LORS^T (the static L_output). */
+  rankT: number;
+  /** K_i of LORS^T per stage. */
+  groupsT: number[];
+}
+
+export interface ModelConfig {
+  preset: string;
+  variant: Variant;
+  decoder: DecoderConfig;
+  /** Present iff variant === 'lors'. */
+  lors?: LorsConfig;
+}
+
+/** Derived sizes used all over the model. */
+export function dims(d: DecoderConfig) {
+  if (d.dFeat % d.samplingGroups !== 0) throw new Error(`dFeat ${d.dFeat} is not divisible by samplingGroups ${d.samplingGroups}`);
+  if (d.dQuery % d.heads !== 0) throw new Error(`dQuery ${d.dQuery} is not divisible by heads ${d.heads}`);
+  const C = d.dFeat / d.samplingGroups;
+  const G = d.samplingGroups;
+  return {
+    C,
+    G,
+    /** Entries per group of the generated mixing parameters: C·C (M_c) + P_out·P_in (M_s). */
+    genPerGroup: C * C + d.pointsIn * d.pointsOut,
+    /** Output width of Linear_gen / LORS^A's shared generator. */
+    genOut: G * (C * C + d.pointsIn * d.pointsOut),
+    /** Input width of L_output: G·P_out·C. */
+    outIn: G * d.pointsOut * C,
+    /** Output width of Linear_off: G·P_in·3. */
+    offOut: G * d.pointsIn * 3,
+  };
+}
+
+const NANODET = { strides: [8, 16, 32], featChannels: 128, neckGroups: 32, classes: 80 };
+
+/** The paper's LORS AdaMixer decoder (G=2, P_in=64), on NanoDet's 3 PAN levels instead of ResNet's 4. */
+const PAPER: DecoderConfig = {
+  dQuery: 256, dFeat: 256, heads: 8, ffn: 2048, samplingGroups: 2, pointsIn: 64, pointsOut: 128,
+  stages: 6, queries: 100, ...NANODET,
+};
+
+/**
+ * A compact decoder of the same structure that trains on a 2-core CPU (see README "Choosing the web preset").
+ * d_feat = 128 equals NanoDet's channels.
+ */
+const WEB: DecoderConfig = {
+  dQuery: 128, dFeat: 128, heads: 8, ffn: 512, samplingGroups: 2, pointsIn: 32, pointsOut: 64,
+  stages: 6, queries: 100, ...NANODET,
+};
+
+/** A tiny decoder for tests and cross-language fixtures (P_in = 4 is a perfect square: the grid offset init). */
+const TINY: DecoderConfig = {
+  dQuery: 32, dFeat: 32, heads: 4, ffn: 64, samplingGroups: 2, pointsIn: 4, pointsOut: 8,
+  stages: 6, queries: 10, ...NANODET,
+};
+
+export const PAPER_GROUPS = [1, 1, 2, 2, 3, 3];
+
+export const PRESETS = {
+  paper: {
+    decoder: PAPER,
+    lors: { rankA: 16, groupsA: PAPER_GROUPS, rankT: 8, groupsT: [1, 1, 1, 1, 1, 1] },
+  },
+  web: {
+    decoder: WEB,
+    lors: { rankA: 8, groupsA: PAPER_GROUPS, rankT: 8, groupsT: [1, 1, 1, 1, 1, 1] },
+  },
+  tiny: {
+    decoder: TINY,
+    lors: { rankA: 2, groupsA: PAPER_GROUPS, rankT: 2, groupsT: [1, 1, 1, 1, 1, 1] },
+  },
+} satisfies Record<string, { decoder: DecoderConfig; lors: LorsConfig }>;
+
+export type PresetName = keyof typeof PRESETS;
+/** `vanilla4x32` is AdaMixer's own G=4, P_in=32 (the paper's 110M baseline). */
+export type VariantName = Variant | 'vanilla4x32';
+
+export interface ConfigOverrides {
+  rankA?: number;
+  rankT?: number;
+  /** One K for every stage, or one per stage. */
+  groups?: number | number[];
+  groupsT?: number | number[];
+  stages?: number;
+}
+
+/** Stretches a per-stage K pattern to n stages (Table 8: [1,1,2,2,3,3] → 3 stages [1,2,3], 9 stages [1,1,1,2,2,2,3,3,3]). */
+export function stretchGroups(pattern: number[], n: number): number[] {
+  if (pattern.length === n) return [...pattern];
+  return Array.from({ length: n }, (_, i) => pattern[Math.floor((i * pattern.length) / n)]!);
+}
+
+function perStage(v: number | number[], n: number, what: string): number[] {
+  const arr = typeof v === 'number' ? new Array<number>(n).fill(v) : [...v];
+  if (arr.length !== n) throw new Error(`${what}: expected ${n} per-stage values, got ${arr.length}`);
+  for (const k of arr) if (!Number.isInteger(k) || k < 1) throw new Error(`${what}: every value must be an integer ≥ 1, got ${k}`);
+  return arr;
+}
+
+export function makeConfig(preset: PresetName, variant: VariantName, o: ConfigOverrides = {}): ModelConfig {
+  const p = PRESETS[preset];
+  if (!p) throw new Error(`unknown preset "${String(preset)}" (expected ${Object.keys(PRESETS).join(', ')})`);
+  let decoder: DecoderConfig = { ...p.decoder, strides: [...p.decoder.strides] };
+  if (o.stages !== undefined) decoder.stages = o.stages;
+  const n = decoder.stages;
+  if (variant === 'vanilla4x32') {
+    // AdaMixer's own 4×32 layout, scaled: twice the sampling groups, half the points.
+    decoder = { ...decoder, samplingGroups: 2 * p.decoder.samplingGroups, pointsIn: p.decoder.pointsIn / 2 };
+    return { preset, variant: 'vanilla', decoder };
+  }
+  if (variant === 'vanilla') return { preset, variant, decoder };
+  if (variant !== 'lors') throw new Error(`unknown variant "${String(variant)}" (expected vanilla, vanilla4x32, lors)`);
+  const rankA = o.rankA ?? p.lors.rankA;
+  const rankT = o.rankT ?? p.lors.rankT;
+  for (const [k, v] of [['rankA', rankA], ['rankT', rankT]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be an integer ≥ 1, got ${v}`);
+  }
+  const groupsA = perStage(o.groups ?? stretchGroups(p.lors.groupsA, n), n, 'groups');
+  const groupsT = perStage(o.groupsT ?? stretchGroups(p.lors.groupsT, n), n, 'groupsT');
+  return { preset, variant, decoder, lors: { rankA, rankT, groupsA, groupsT } };
+}
+
+/** Parses "3" or "1,1,2,2,3,3". */
+export function parseGroups(s: string): number | number[] {
+  const parts = s.split(',').map((x) => x.trim());
+  const nums = parts.map(Number);
+  if (parts.some((x) => x === '') || nums.some((k) => !Number.isInteger(k) || k < 1)) {
+    throw new Error(`groups must be an integer ≥ 1 or a comma list like 1,1,2,2,3,3; got "${s}"`);
+  }
+  return nums.length === 1 ? nums[0]! : nums;
+}

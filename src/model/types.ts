@@ -1,0 +1,28 @@
+/** Types shared by the model, the worker, the UI, the CLI and the tests. Platform-free (no DOM, no Node). */
+import type * as tf from '@tensorflow/tfjs';
+
+/** An RGBA image (the layout of ImageData): what every detection entry point takes. */
+export interface RgbaImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+}
+
+/** Named tensors of one model: the names and shapes of `parameterSpec(config)`. */
+export type WeightMap = Map<string, tf.Tensor>;
+
+/** Reads a file of a weights folder (fetch in the browser, fs in Node): path relative to the folder. */
+export type FileReader = (path: string, onProgress?: (loadedBytes: number) => void) => Promise<ArrayBuffer>;
+
+export type ModelName = 'vanilla' | 'lors' | 'nanodet';
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+
+export interface Detection {
+  /** [x1, y1, x2, y2] in pixels of the original image. */
+  box: [number, number, number, number];
+  /** Contiguous COCO-80 index, 0-based. */
+  label: number;
+  /** COCO class name. */
+  name: string;
+  score: number;
+}
