@@ -1,0 +1,542 @@
+/**
+ * Reading and writing the LORS Studio weights format (FORMAT.md, version 1): model.json (tfjs weights manifest +
+ * config + per-shard SHA-256 and byte counts) and 4 MiB shards of little-endian float32 or float16 values.
+ *
+ * Platform-free: files come from a `FileReader` (fetch in the browser, fs in Node) and are written by the caller
+ * from the returned name → bytes map.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { dims, type DecoderConfig, type LorsConfig, type ModelConfig } from '../config';
+import { parameterSpec, size, type ParamSpec } from '../params';
+import type { FileReader, WeightMap } from '../types';
+import { float16ToFloat32, float32ToFloat16 } from './float16';
+import { sha256Hex, sha256HexAsync } from './sha256';
+
+export const WEIGHTS_FORMAT = 'lors-studio-weights';
+export const WEIGHTS_VERSION = 1;
+/** Maximum shard size: 4 MiB. */
+export const SHARD_BYTES = 4 * 1024 * 1024;
+export const MODEL_JSON = 'model.json';
+
+export interface WeightsManifestEntry {
+  name: string;
+  shape: number[];
+  dtype: 'float32';
+  quantization?: { dtype: 'float16'; original_dtype?: 'float32' };
+}
+
+export interface WeightsManifestGroup {
+  paths: string[];
+  weights: WeightsManifestEntry[];
+}
+
+/** The parsed and validated model.json. */
+export interface WeightsManifest {
+  format: typeof WEIGHTS_FORMAT;
+  version: typeof WEIGHTS_VERSION;
+  config: ModelConfig;
+  weightsManifest: WeightsManifestGroup[];
+  /** Lowercase hex SHA-256 per shard path. */
+  sha256: Record<string, string>;
+  /** Byte length per shard path. */
+  bytes: Record<string, number>;
+  meta?: Record<string, unknown>;
+  training?: unknown;
+  compression?: unknown;
+}
+
+/** A weights folder that cannot be used; `file` names the offending file. */
+export class WeightsError extends Error {
+  constructor(readonly file: string, detail: string) {
+    super(`${file}: ${detail}`);
+    this.name = 'WeightsError';
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const fail = (detail: string, file = MODEL_JSON): never => {
+  throw new WeightsError(file, detail);
+};
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+const listNames = (names: string[], max = 5) =>
+  names.slice(0, max).join(', ') + (names.length > max ? `, … (${names.length - max} more)` : '');
+
+/** DecoderConfig's fields in declaration order (the order model.json lists them). */
+const DECODER_KEYS: (keyof DecoderConfig)[] = [
+  'dQuery', 'dFeat', 'heads', 'ffn', 'samplingGroups', 'pointsIn', 'pointsOut', 'stages', 'queries', 'classes',
+  'strides', 'featChannels', 'neckGroups',
+];
+
+/**
+ * Checks that `raw` is a complete ModelConfig and returns a clean copy (unknown keys dropped).
+ * Errors name the field ("config.decoder.pointsIn must be an integer ≥ 1, got -3").
+ */
+export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
+  const bad = (field: string, what: string, v: unknown): never => {
+    throw new Error(`${where}.${field} must be ${what}, got ${show(v)}`);
+  };
+  if (!isObj(raw)) throw new Error(`${where} must be an object, got ${show(raw)}`);
+  if (typeof raw.preset !== 'string' || raw.preset === '') bad('preset', 'a non-empty string', raw.preset);
+  if (raw.variant !== 'vanilla' && raw.variant !== 'lors') bad('variant', '"vanilla" or "lors"', raw.variant);
+  const d = raw.decoder;
+  if (!isObj(d)) return bad('decoder', 'an object', d);
+  const decoder = {} as DecoderConfig;
+  for (const k of DECODER_KEYS) {
+    if (k === 'strides') {
+      if (!Array.isArray(d.strides) || d.strides.length === 0 || !d.strides.every(isPosInt)) {
+        bad('decoder.strides', 'a non-empty list of integers ≥ 1', d.strides);
+      }
+      decoder.strides = [...(d.strides as number[])];
+      continue;
+    }
+    if (!isPosInt(d[k])) bad(`decoder.${k}`, 'an integer ≥ 1', d[k]);
+    (decoder as unknown as Record<string, number>)[k] = d[k] as number;
+  }
+  try {
+    dims(decoder);
+  } catch (e) {
+    throw new Error(`${where}.decoder: ${(e as Error).message}`);
+  }
+  const cfg: ModelConfig = { preset: raw.preset as string, variant: raw.variant as ModelConfig['variant'], decoder };
+  if (cfg.variant === 'lors') {
+    const l = raw.lors;
+    if (!isObj(l)) return bad('lors', 'an object (rankA, groupsA, rankT, groupsT) for variant "lors"', l);
+    const lors = {} as LorsConfig;
+    for (const k of ['rankA', 'rankT'] as const) {
+      if (!isPosInt(l[k])) bad(`lors.${k}`, 'an integer ≥ 1', l[k]);
+      lors[k] = l[k] as number;
+    }
+    for (const k of ['groupsA', 'groupsT'] as const) {
+      const g = l[k];
+      if (!Array.isArray(g) || g.length !== decoder.stages || !g.every(isPosInt)) {
+        bad(`lors.${k}`, `a list of ${decoder.stages} integers ≥ 1 (one per stage)`, g);
+      }
+      lors[k] = [...(g as number[])];
+    }
+    cfg.lors = lors;
+  } else if (raw.lors !== undefined && raw.lors !== null) {
+    throw new Error(`${where}.lors is given but variant is "vanilla" (a vanilla model has no LORS settings)`);
+  }
+  return cfg;
+}
+
+/** Throws if `cfg` disagrees with any field of `expect`. */
+export function checkExpectedConfig(cfg: ModelConfig, expect: Partial<ModelConfig>, file = MODEL_JSON): void {
+  const diffs: string[] = [];
+  const cmp = (field: string, got: unknown, want: unknown) => {
+    if (want !== undefined && JSON.stringify(got) !== JSON.stringify(want)) diffs.push(`${field} is ${show(got)}, expected ${show(want)}`);
+  };
+  cmp('preset', cfg.preset, expect.preset);
+  cmp('variant', cfg.variant, expect.variant);
+  if (expect.decoder) {
+    for (const [k, v] of Object.entries(expect.decoder)) cmp(`decoder.${k}`, (cfg.decoder as unknown as Record<string, unknown>)[k], v);
+  }
+  if (expect.lors) {
+    if (!cfg.lors) diffs.push('lors is missing (a vanilla model), expected LORS settings');
+    else for (const [k, v] of Object.entries(expect.lors)) cmp(`lors.${k}`, (cfg.lors as unknown as Record<string, unknown>)[k], v);
+  }
+  if (diffs.length) fail(`the weights do not fit this model: ${diffs.join('; ')}`, file);
+}
+
+/** A shard path must be a plain relative file path inside the weights folder. */
+function checkPath(p: unknown): string {
+  if (typeof p !== 'string' || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(p) || p.split('/').some((s) => s === '..' || s === '.')) {
+    return fail(`weightsManifest path ${show(p)} is not a plain relative file name`);
+  }
+  return p;
+}
+
+/**
+ * Parses and validates a model.json (text, bytes or an already parsed object): format and version, the config
+ * (and `expect`), the manifest's structure, sha256/bytes entries for every shard, and the tensor list against
+ * `parameterSpec(config)` (missing, extra, duplicated or mis-shaped tensors are refused).
+ */
+export function parseManifest(json: string | ArrayBuffer | Uint8Array | unknown, expect?: Partial<ModelConfig>): WeightsManifest {
+  let raw: unknown = json;
+  if (typeof json === 'string' || json instanceof ArrayBuffer || json instanceof Uint8Array) {
+    const text = typeof json === 'string' ? json : new TextDecoder().decode(json);
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      const hint = /^\s*</.test(text) ? ' (it looks like an HTML page: is the weights URL right?)' : '';
+      return fail(`not valid JSON${hint}: ${(e as Error).message}`);
+    }
+  }
+  if (!isObj(raw)) return fail(`expected a JSON object, got ${show(raw)}`);
+  if (raw.format !== WEIGHTS_FORMAT) {
+    fail(`format is ${show(raw.format)}, expected "${WEIGHTS_FORMAT}" (is this a LORS Studio weights folder?)`);
+  }
+  if (raw.version !== WEIGHTS_VERSION) {
+    fail(`version ${show(raw.version)} is not supported (this build reads version ${WEIGHTS_VERSION})`);
+  }
+  let config: ModelConfig;
+  try {
+    config = validateConfig(raw.config);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (expect) checkExpectedConfig(config, expect);
+
+  const groupsRaw = raw.weightsManifest;
+  if (!Array.isArray(groupsRaw) || groupsRaw.length === 0) return fail('weightsManifest must be a non-empty list');
+  const sha = raw.sha256;
+  const bytes = raw.bytes;
+  if (!isObj(sha)) return fail('sha256 must be an object mapping each shard to its hex SHA-256');
+  if (!isObj(bytes)) return fail('bytes must be an object mapping each shard to its length');
+
+  const seenPaths = new Set<string>();
+  const groups: WeightsManifestGroup[] = [];
+  const entries: WeightsManifestEntry[] = [];
+  groupsRaw.forEach((g, gi) => {
+    if (!isObj(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) {
+      fail(`weightsManifest[${gi}] must have "paths" and "weights" lists`);
+    }
+    const grp = g as { paths: unknown[]; weights: unknown[] };
+    const paths = grp.paths.map(checkPath);
+    let groupBytes = 0;
+    for (const p of paths) {
+      if (seenPaths.has(p)) fail(`shard ${p} is listed twice`);
+      seenPaths.add(p);
+      const h = sha[p];
+      if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) fail(`sha256[${show(p)}] must be 64 lowercase hex digits, got ${show(h)}`);
+      const b = bytes[p];
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0) fail(`bytes[${show(p)}] must be an integer ≥ 0, got ${show(b)}`);
+      groupBytes += b as number;
+    }
+    const weights: WeightsManifestEntry[] = grp.weights.map((w, wi) => {
+      if (!isObj(w) || typeof w.name !== 'string') return fail(`weightsManifest[${gi}].weights[${wi}] has no name`);
+      const name = w.name;
+      if (!Array.isArray(w.shape) || !w.shape.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) {
+        return fail(`tensor ${name}: shape must be a list of integers ≥ 0, got ${show(w.shape)}`);
+      }
+      if (w.dtype !== 'float32') return fail(`tensor ${name}: dtype ${show(w.dtype)} is not supported (expected "float32")`);
+      const e: WeightsManifestEntry = { name, shape: [...(w.shape as number[])], dtype: 'float32' };
+      if (w.quantization !== undefined && w.quantization !== null) {
+        const q = w.quantization;
+        if (!isObj(q) || q.dtype !== 'float16') {
+          return fail(`tensor ${name}: quantization ${show(q)} is not supported (only {"dtype": "float16"})`);
+        }
+        e.quantization = { dtype: 'float16', original_dtype: 'float32' };
+      }
+      return e;
+    });
+    const need = weights.reduce((s, w) => s + size(w.shape) * (w.quantization ? 2 : 4), 0);
+    if (need !== groupBytes) {
+      fail(`weightsManifest[${gi}]: its tensors need ${need} bytes but its shards hold ${groupBytes} (bytes entries)`);
+    }
+    groups.push({ paths, weights });
+    entries.push(...weights);
+  });
+
+  checkAgainstSpec(entries.map((e) => ({ name: e.name, shape: e.shape })), parameterSpec(config), MODEL_JSON);
+
+  const out: WeightsManifest = {
+    format: WEIGHTS_FORMAT,
+    version: WEIGHTS_VERSION,
+    config,
+    weightsManifest: groups,
+    sha256: Object.fromEntries([...seenPaths].map((p) => [p, sha[p] as string])),
+    bytes: Object.fromEntries([...seenPaths].map((p) => [p, bytes[p] as number])),
+  };
+  if (isObj(raw.meta)) out.meta = raw.meta;
+  if (raw.training !== undefined) out.training = raw.training;
+  if (raw.compression !== undefined) out.compression = raw.compression;
+  return out;
+}
+
+/** Refuses missing, extra, duplicated or mis-shaped tensors relative to the spec (order is not checked). */
+function checkAgainstSpec(got: { name: string; shape: number[] | null; length?: number }[], spec: ParamSpec[], file: string) {
+  const want = new Map(spec.map((s) => [s.name, s]));
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  const dup: string[] = [];
+  const extra: string[] = [];
+  const shapes: string[] = [];
+  for (const g of got) {
+    if (seen.has(g.name)) dup.push(g.name);
+    seen.add(g.name);
+    const s = want.get(g.name);
+    if (!s) {
+      extra.push(g.name);
+      continue;
+    }
+    if (g.shape) {
+      if (g.shape.length !== s.shape.length || g.shape.some((x, i) => x !== s.shape[i])) {
+        shapes.push(`${g.name} has shape [${g.shape.join(', ')}], expected [${s.shape.join(', ')}]`);
+      }
+    } else if (g.length !== size(s.shape)) {
+      shapes.push(`${g.name} has ${g.length} values, expected ${size(s.shape)} (shape [${s.shape.join(', ')}])`);
+    }
+  }
+  const missing = spec.filter((s) => !seen.has(s.name)).map((s) => s.name);
+  if (missing.length) problems.push(`${missing.length} tensor(s) missing: ${listNames(missing)}`);
+  if (extra.length) problems.push(`${extra.length} unexpected tensor(s): ${listNames(extra)}`);
+  if (dup.length) problems.push(`tensor(s) listed twice: ${listNames(dup)}`);
+  if (shapes.length) problems.push(`wrong shape: ${listNames(shapes, 3)}`);
+  if (problems.length) fail(`tensors do not match the model's parameter list: ${problems.join('; ')}`, file);
+}
+
+const asBytes = (b: ArrayBuffer | Uint8Array) => (b instanceof Uint8Array ? b : new Uint8Array(b));
+
+function checkShardLength(manifest: WeightsManifest, path: string, bytes: Uint8Array): void {
+  const want = manifest.bytes[path];
+  if (want === undefined) fail('is not listed in model.json', path);
+  if (bytes.length !== want) {
+    fail(`${bytes.length} bytes, expected ${want} (${bytes.length < want! ? 'truncated' : 'corrupted'} download)`, path);
+  }
+}
+const SHA_MISMATCH = 'SHA-256 mismatch (corrupted or truncated download)';
+
+/** Checks a shard's length and SHA-256 against the manifest (pure TypeScript hash, synchronous). */
+export function verifyShard(manifest: WeightsManifest, path: string, data: ArrayBuffer | Uint8Array): void {
+  const bytes = asBytes(data);
+  checkShardLength(manifest, path, bytes);
+  if (sha256Hex(bytes) !== manifest.sha256[path]) fail(SHA_MISMATCH, path);
+}
+
+/** As verifyShard, hashing with WebCrypto where available (faster), else the pure TypeScript hash. */
+export async function verifyShardAsync(manifest: WeightsManifest, path: string, data: ArrayBuffer | Uint8Array): Promise<void> {
+  const bytes = asBytes(data);
+  checkShardLength(manifest, path, bytes);
+  if ((await sha256HexAsync(bytes)) !== manifest.sha256[path]) fail(SHA_MISMATCH, path);
+}
+
+/**
+ * Verifies every shard (length and SHA-256; skipped with `verify = false` when the caller already did) and decodes
+ * all tensors to float32 arrays, in file order. `shards` maps each path of the manifest to its bytes.
+ * No tfjs involved (usable in a worker before making tensors).
+ */
+export function decodeWeightsToArrays(
+  manifest: WeightsManifest, shards: Map<string, ArrayBuffer | Uint8Array>, verify = true,
+): Map<string, Float32Array> {
+  if (!LITTLE_ENDIAN) throw new Error('weights: big-endian platforms are not supported');
+  const out = new Map<string, Float32Array>();
+  for (const group of manifest.weightsManifest) {
+    const parts = group.paths.map((p) => {
+      const b = shards.get(p);
+      if (!b) return fail('missing (not read)', p);
+      if (verify) verifyShard(manifest, p, b);
+      return asBytes(b);
+    });
+    const starts: number[] = [];
+    let total = 0;
+    for (const b of parts) {
+      starts.push(total);
+      total += b.length;
+    }
+    // Copies bytes [pos, pos + dst.length) of the group's concatenated shards into dst.
+    let shard = 0;
+    const copy = (pos: number, dst: Uint8Array) => {
+      let done = 0;
+      while (done < dst.length) {
+        while (shard < parts.length - 1 && pos + done >= starts[shard]! + parts[shard]!.length) shard++;
+        const src = parts[shard]!;
+        const from = pos + done - starts[shard]!;
+        const take = Math.min(dst.length - done, src.length - from);
+        if (take <= 0) fail(`its shards end before tensor data does (${total} bytes)`);
+        dst.set(src.subarray(from, from + take), done);
+        done += take;
+      }
+    };
+    let pos = 0;
+    for (const w of group.weights) {
+      const n = size(w.shape);
+      if (w.quantization?.dtype === 'float16') {
+        const half = new Uint16Array(n);
+        copy(pos, new Uint8Array(half.buffer));
+        out.set(w.name, float16ToFloat32(half));
+        pos += 2 * n;
+      } else {
+        const v = new Float32Array(n);
+        copy(pos, new Uint8Array(v.buffer));
+        out.set(w.name, v);
+        pos += 4 * n;
+      }
+    }
+  }
+  return out;
+}
+
+export interface LoadOptions {
+  /** Called as bytes arrive: loaded and total shard bytes (model.json not counted). */
+  onProgress?: (loaded: number, total: number) => void;
+  /** Refuse weights whose config differs from these fields. */
+  expect?: Partial<ModelConfig>;
+}
+
+/** Reads model.json and every shard, verifies them and decodes to float32 arrays (no tfjs). */
+export async function loadWeightArrays(
+  read: FileReader, opts: LoadOptions = {},
+): Promise<{ config: ModelConfig; arrays: Map<string, Float32Array>; manifest: WeightsManifest }> {
+  let json: ArrayBuffer;
+  try {
+    json = await read(MODEL_JSON);
+  } catch (e) {
+    return fail(`could not be read: ${(e as Error).message ?? String(e)}`);
+  }
+  const manifest = parseManifest(json, opts.expect);
+  const paths = manifest.weightsManifest.flatMap((g) => g.paths);
+  const total = paths.reduce((s, p) => s + manifest.bytes[p]!, 0);
+  const loaded = new Map<string, number>();
+  const report = () => opts.onProgress?.([...loaded.values()].reduce((a, b) => a + b, 0), total);
+  report();
+  const datas = await Promise.all(
+    paths.map(async (p) => {
+      let data: ArrayBuffer;
+      try {
+        data = await read(p, (n) => {
+          loaded.set(p, Math.min(n, manifest.bytes[p]!));
+          report();
+        });
+      } catch (e) {
+        return fail(`could not be read: ${(e as Error).message ?? String(e)}`, p);
+      }
+      loaded.set(p, manifest.bytes[p]!);
+      report();
+      await verifyShardAsync(manifest, p, data);
+      return [p, data] as const;
+    }),
+  );
+  const shards = new Map<string, ArrayBuffer>(datas);
+  const arrays = decodeWeightsToArrays(manifest, shards, false);
+  return { config: manifest.config, arrays, manifest };
+}
+
+/**
+ * Loads a weights folder as float32 tensors named and shaped as `parameterSpec(config)`. The caller owns (disposes)
+ * the returned tensors; nothing else stays allocated.
+ */
+export async function loadWeights(
+  read: FileReader, opts: LoadOptions = {},
+): Promise<{ config: ModelConfig; weights: WeightMap; manifest: WeightsManifest }> {
+  const { config, arrays, manifest } = await loadWeightArrays(read, opts);
+  return { config, weights: arraysToWeights(config, arrays), manifest };
+}
+
+/** Float32 arrays (names of `parameterSpec(cfg)`) → tensors in spec order. */
+export function arraysToWeights(cfg: ModelConfig, arrays: Map<string, Float32Array>): WeightMap {
+  const spec = parameterSpec(cfg);
+  checkAgainstSpec([...arrays].map(([name, v]) => ({ name, shape: null, length: v.length })), spec, 'weights');
+  const weights: WeightMap = new Map();
+  for (const s of spec) weights.set(s.name, tf.tensor(arrays.get(s.name)!, s.shape, 'float32'));
+  return weights;
+}
+
+/** A FileReader over files in memory (e.g. the output of saveWeights). */
+export function memoryReader(files: Map<string, Uint8Array | ArrayBuffer>): FileReader {
+  return async (path, onProgress) => {
+    const f = files.get(path);
+    if (!f) throw new Error(`no such file: ${path}`);
+    const b = asBytes(f);
+    onProgress?.(b.length);
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  };
+}
+
+export interface SaveOptions {
+  /** Store every tensor as float16 (`quantization: {dtype: "float16"}`); loaders decode to float32. */
+  float16?: boolean;
+  /** Extra `meta` fields (createdBy/createdAt defaults are added unless given). */
+  meta?: object;
+  /** Shard size in bytes, at most 4 MiB (the default); smaller only for tests. */
+  shardBytes?: number;
+}
+
+/**
+ * Encodes weights as a weights folder: file name → bytes (model.json first, then the shards), exactly per FORMAT.md.
+ * `weights` must hold exactly the tensors of `parameterSpec(cfg)` (tensors or float32 arrays in that element order).
+ */
+export async function saveWeights(
+  cfg: ModelConfig, weights: WeightMap | Map<string, Float32Array>, opts: SaveOptions = {},
+): Promise<Map<string, Uint8Array>> {
+  if (!LITTLE_ENDIAN) throw new Error('weights: big-endian platforms are not supported');
+  const config = validateConfig(cfg);
+  const spec = parameterSpec(config);
+  const shardBytes = opts.shardBytes ?? SHARD_BYTES;
+  if (!Number.isInteger(shardBytes) || shardBytes < 1 || shardBytes > SHARD_BYTES) {
+    throw new Error(`shardBytes must be an integer in [1, ${SHARD_BYTES}], got ${shardBytes}`);
+  }
+  const got = [...(weights as Map<string, tf.Tensor | Float32Array>)].map(([name, v]) =>
+    v instanceof Float32Array ? { name, shape: null, length: v.length } : { name, shape: v.shape },
+  );
+  checkAgainstSpec(got, spec, 'weights');
+
+  const half = opts.float16 === true;
+  const total = spec.reduce((s, t) => s + size(t.shape) * (half ? 2 : 4), 0);
+  const nShards = Math.max(1, Math.ceil(total / shardBytes));
+  const shards = Array.from({ length: nShards }, (_, i) => new Uint8Array(Math.min(shardBytes, total - i * shardBytes)));
+  let pos = 0;
+  const write = (src: Uint8Array) => {
+    let done = 0;
+    while (done < src.length) {
+      const i = Math.floor(pos / shardBytes);
+      const off = pos % shardBytes;
+      const dst = shards[i]!;
+      const take = Math.min(src.length - done, dst.length - off);
+      dst.set(src.subarray(done, done + take), off);
+      done += take;
+      pos += take;
+    }
+  };
+
+  const entries: WeightsManifestEntry[] = [];
+  for (const s of spec) {
+    const v = (weights as Map<string, tf.Tensor | Float32Array>).get(s.name)!;
+    let data: Float32Array;
+    if (v instanceof Float32Array) data = v;
+    else {
+      if (v.dtype !== 'float32') throw new Error(`weights: ${s.name} has dtype ${v.dtype}, expected float32`);
+      data = (await v.data()) as Float32Array;
+    }
+    const entry: WeightsManifestEntry = { name: s.name, shape: [...s.shape], dtype: 'float32' };
+    if (half) {
+      const h = float32ToFloat16(data);
+      for (let i = 0; i < h.length; i++) {
+        if ((h[i]! & 0x7fff) === 0x7c00 && Number.isFinite(data[i]!)) {
+          throw new Error(`weights: ${s.name}[${i}] = ${data[i]} is out of float16 range (±65504); save as float32`);
+        }
+      }
+      write(new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
+      entry.quantization = { dtype: 'float16', original_dtype: 'float32' };
+    } else {
+      write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
+    entries.push(entry);
+  }
+
+  const names = shards.map((_, i) => `weights-shard${i + 1}of${nShards}.bin`);
+  const manifest: WeightsManifest = {
+    format: WEIGHTS_FORMAT,
+    version: WEIGHTS_VERSION,
+    config,
+    weightsManifest: [{ paths: names, weights: entries }],
+    sha256: Object.fromEntries(shards.map((b, i) => [names[i]!, sha256Hex(b)])),
+    bytes: Object.fromEntries(shards.map((b, i) => [names[i]!, b.length])),
+    meta: { createdBy: 'src/model/weights', createdAt: new Date().toISOString(), ...(opts.meta as Record<string, unknown>) },
+  };
+  const files = new Map<string, Uint8Array>();
+  files.set(MODEL_JSON, new TextEncoder().encode(formatManifest(manifest)));
+  shards.forEach((b, i) => files.set(names[i]!, b));
+  return files;
+}
+
+/** JSON text of a manifest: 2-space indentation, with number lists and tensor entries kept on one line. */
+function formatManifest(m: WeightsManifest): string {
+  const MARK = '\u0000inline:';
+  const inline = (v: unknown) => MARK + JSON.stringify(v);
+  const text = JSON.stringify(
+    m,
+    (k, v: unknown) => {
+      if (k === 'weights' && Array.isArray(v)) return v.map(inline);
+      if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return inline(v);
+      return v;
+    },
+    2,
+  );
+  // Each inlined value was stored as a JSON string starting with the marker: unquote it back into JSON.
+  return text.replace(/"\\u0000inline:((?:[^"\\]|\\.)*)"/g, (_, s: string) => JSON.parse(`"${s}"`) as string) + '\n';
+}
