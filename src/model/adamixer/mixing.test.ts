@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeConfig } from '../config';
+import { adaptiveMixing, splitMixingParams } from './mixing';
+import { layerNormPlain } from './ops';
+import { jsMixing, jsSplit, mat, maxErr, rng, uniformArray } from './testing';
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+describe('joint LayerNorm', () => {
+  it('normalises over the last two dims jointly (hand values)', async () => {
+    // one 2×2 matrix [[1, 2], [3, 6]]: mean 3, variance (4 + 1 + 0 + 9)/4 = 3.5
+    const x = tf.tensor3d([[[1, 2], [3, 6]], [[0, 0], [0, 4]]]);
+    const d = await layerNormPlain(x, 2).data();
+    const s = Math.sqrt(3.5 + 1e-5);
+    [-2 / s, -1 / s, 0, 3 / s].forEach((e, i) => expect(d[i]).toBeCloseTo(e, 5));
+    // second: mean 1, variance (1+1+1+9)/4 = 3
+    const s2 = Math.sqrt(3 + 1e-5);
+    [-1 / s2, -1 / s2, -1 / s2, 3 / s2].forEach((e, i) => expect(d[4 + i]).toBeCloseTo(e, 5));
+    x.dispose();
+  });
+});
+
+describe('adaptiveMixing', () => {
+  it('matches the plain-JS ACM/ASM (joint LN, ReLU, M_s as P_out × P_in, flatten g, p_out, c)', async () => {
+    const cfg = makeConfig('tiny', 'vanilla');
+    const d = cfg.decoder;
+    const G = d.samplingGroups, C = d.dFeat / G, Pin = d.pointsIn, Pout = d.pointsOut;
+    const B = 2, L = 3;
+    const rand = rng(11);
+    const xsArr = uniformArray(B * L * G * Pin * C, -1, 1, rand);
+    const genOut = G * (C * C + Pout * Pin);
+    const params = uniformArray(B * L * genOut, -0.5, 0.5, rand);
+    const xs = tf.tensor(xsArr, [B, L, G, Pin, C]);
+    const p = tf.tensor3d(params, [B, L, genOut]);
+    const before = tf.memory().numTensors;
+    const o = tf.tidy(() => {
+      const { Mc, Ms } = splitMixingParams(p, cfg);
+      expect(Mc.shape).toEqual([B, L, G, C, C]);
+      expect(Ms.shape).toEqual([B, L, G, Pout, Pin]);
+      return adaptiveMixing(xs, Mc, Ms);
+    });
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(o.shape).toEqual([B, L, G * Pout * C]);
+    const got = await o.data();
+    const ref: number[] = [];
+    for (let q = 0; q < B * L; q++) {
+      const x = Array.from({ length: G }, (_, g) => mat(xsArr, (q * G + g) * Pin * C, Pin, C));
+      const { Mc, Ms } = jsSplit(Array.from(params.subarray(q * genOut, (q + 1) * genOut)), cfg);
+      ref.push(...jsMixing(x, Mc, Ms));
+    }
+    expect(maxErr(got, ref).abs).toBeLessThan(1e-4);
+    tf.dispose([xs, p, o]);
+  });
+
+  it('hand case: C = 1, P_in = 2, P_out = 1', async () => {
+    // x = [[1], [3]], M_c = [[2]] → [[2], [6]] → LN: mean 4, var 4 → [−1, 1]·(2/√(4+ε)) ≈ [−1, 1] → ReLU [0, 1]
+    // M_s = [[1, 2]] → 2 → LN over a single value → 0 → ReLU 0
+    const xs = tf.tensor([1, 3], [1, 1, 1, 2, 1]);
+    const Mc = tf.tensor([2], [1, 1, 1, 1, 1]);
+    const Ms = tf.tensor([1, 2], [1, 1, 1, 1, 2]);
+    const d = await adaptiveMixing(xs, Mc, Ms).data();
+    expect(d[0]).toBeCloseTo(0, 6);
+    const Ms2 = tf.tensor([1, 2, -1, 0], [1, 1, 1, 2, 2]); // P_out = 2: rows (2a, 0) with a ≈ 1 → LN → ≈ [1, −1] → ReLU [1, 0]
+    const d2 = await adaptiveMixing(xs, Mc, Ms2).data();
+    expect(d2[0]).toBeCloseTo(1, 4);
+    expect(d2[1]).toBeCloseTo(0, 6);
+    tf.dispose([xs, Mc, Ms, Ms2]);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * One AdaMixer decoder stage (spec §2), vanilla or with LORS (spec §4):
+ * box-aware self-attention → adaptive 3D sampling → adaptive mixing (+ L_output) → FFN → cls/reg heads → box
+ * refinement.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from '../config';
+import type { WeightMap } from '../types';
+import { lorsAMixingParams, type LorsPath } from '../lors/lorsA';
+import { lorsTOutput } from '../lors/lorsT';
+import { decodeXyzr, iof } from './boxes';
+import { adaptiveMixing, splitMixingParams } from './mixing';
+import { exp2, getWeight, layerNorm, linear } from './ops';
+import { positionEmbedding } from './positional';
+import { sampleFeatures } from './sampling';
+
+export interface StageOptions {
+  /** LORS^A evaluation: 'factored' (Eqs. 9–12), 'folded' (dense generator of foldLorsA), 'auto' (folded when present). */
+  lorsA?: LorsPath;
+  /** LORS^T evaluation: 'factored', 'folded' (W_i of foldLorsT), 'auto' (folded when present). */
+  lorsT?: LorsPath;
+}
+
+export interface StageOutput {
+  /** Content after the stage [B, L, dQuery]. */
+  q: tf.Tensor3D;
+  /** Refined boxes xyzr' [B, L, 4] (input of the next stage). */
+  xyzr: tf.Tensor3D;
+  /** Class logits [B, L, classes]. */
+  logits: tf.Tensor3D;
+  /** Refined boxes as xyxy [B, L, 4] in resized-image pixels. */
+  boxes: tf.Tensor3D;
+}
+
+/**
+ * Box-aware self-attention (spec §2.1): x = q + pe(xyzr); q ← attnNorm(x + MHA(x, x, x) with the additive
+ * per-head bias log(iof + 1e-7)·iofTau[h]).
+ */
+export function selfAttention(weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, xyzr: tf.Tensor): tf.Tensor3D {
+  const d = cfg.decoder;
+  const [B, L, dq] = q.shape as [number, number, number];
+  const H = d.heads;
+  const hd = dq / H;
+  const s = `stages.${stage}`;
+  const tau = getWeight(weights, `${s}.iofTau`, [H]);
+  return tf.tidy(() => {
+    const logIof = tf.log(tf.add(iof(decodeXyzr(xyzr)), 1e-7)).reshape([B, 1, L, L]);
+    const bias = tf.mul(logIof, tau.reshape([1, H, 1, 1])); // [B, H, L, L]
+    const x = tf.add(q, positionEmbedding(xyzr, dq));
+    const qkv = linear(x, weights, `${s}.attn.inProj`).reshape([B, L, 3, H, hd]);
+    const [Q, K, V] = tf.split(tf.transpose(qkv, [2, 0, 3, 1, 4]), 3, 0).map((t) => t.reshape([B, H, L, hd])) as [
+      tf.Tensor4D, tf.Tensor4D, tf.Tensor4D,
+    ];
+    const logits = tf.add(tf.matMul(tf.mul(Q, 1 / Math.sqrt(hd)), K, false, true), bias);
+    const att = tf.matMul(tf.softmax(logits), V); // [B, H, L, hd]
+    const merged = tf.transpose(att, [0, 2, 1, 3]).reshape([B, L, dq]);
+    const out = linear(merged, weights, `${s}.attn.outProj`);
+    return layerNorm(tf.add(x, out), weights, `${s}.attnNorm`) as tf.Tensor3D; // residual is q + pe (mmcv 1.3.3)
+  });
+}
+
+/**
+ * One stage. levels: the NECKED maps (NHWC [B, H_l, W_l, dFeat]). Returns new tensors (caller disposes); inputs
+ * are not disposed.
+ */
+export function stageForward(
+  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor3D, xyzr: tf.Tensor3D, levels: tf.Tensor4D[],
+  opts: StageOptions = {},
+): StageOutput {
+  const d = cfg.decoder;
+  if (!Number.isInteger(stage) || stage < 0 || stage >= d.stages) throw new Error(`stage ${stage} is out of range 0..${d.stages - 1}`);
+  const s = `stages.${stage}`;
+  return tf.tidy(() => {
+    // 2.1 box-aware self-attention
+    let x = selfAttention(weights, cfg, stage, q, xyzr);
+    // 2.2 adaptive 3D sampling
+    const off = linear(x, weights, `${s}.sampling.offset`);
+    const xs = sampleFeatures(levels, xyzr, off, cfg);
+    // 2.3 adaptive mixing
+    if (cfg.variant === 'lors') {
+      const { Mc, Ms } = lorsAMixingParams(weights, cfg, stage, x, opts.lorsA ?? 'auto');
+      const o = adaptiveMixing(xs, Mc, Ms);
+      x = lorsTOutput(weights, cfg, stage, x, o, opts.lorsT ?? 'auto') as tf.Tensor3D;
+    } else {
+      const { Mc, Ms } = splitMixingParams(linear(x, weights, `${s}.mixing.generator`), cfg);
+      const o = adaptiveMixing(xs, Mc, Ms);
+      x = layerNorm(tf.add(x, linear(o, weights, `${s}.mixing.output`)), weights, `${s}.mixNorm`) as tf.Tensor3D;
+    }
+    // 2.4 FFN
+    const hidden = linear(x, weights, `${s}.ffn.fc1`, 'relu');
+    x = layerNorm(tf.add(x, linear(hidden, weights, `${s}.ffn.fc2`)), weights, `${s}.ffnNorm`) as tf.Tensor3D;
+    // heads
+    const branch = (name: 'cls' | 'reg') =>
+      linear(tf.relu(layerNorm(linear(x, weights, `${s}.${name}.fc`), weights, `${s}.${name}.norm`)), weights, `${s}.${name}.out`);
+    const logits = branch('cls') as tf.Tensor3D;
+    const delta = branch('reg');
+    // refinement: x' = x + dx·2^z, y' = y + dy·2^z, z' = z + dz, r' = r + dr
+    const [xy, z, r] = tf.split(xyzr, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const [dxy, dz, dr] = tf.split(delta, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const refined = tf.concat([tf.add(xy, tf.mul(dxy, exp2(z))), tf.add(z, dz), tf.add(r, dr)], -1) as tf.Tensor3D;
+    return { q: x, xyzr: refined, logits, boxes: decodeXyzr(refined) as tf.Tensor3D };
+  });
+}

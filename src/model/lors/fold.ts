@@ -1,0 +1,99 @@
+/**
+ * One-time folds of the LORS parts into dense per-stage weights (spec §6(a), (b)).
+ *
+ * Both return a NEW WeightMap holding the same tensor objects as `weights` plus the folded tensors they add (the
+ * factors stay, so either path can still run). Dispose only the added tensors (`added` of the *WithNames variants)
+ * if the original map is kept, or dispose everything of the returned map once. Stages already folded in the input
+ * map are kept as they are (folding twice adds nothing).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { dims, type ModelConfig } from '../config';
+import type { WeightMap } from '../types';
+import { getWeight } from '../adamixer/ops';
+import { lorsAFoldedName, lowRankSum } from './lorsA';
+import { lorsTFactors, lorsTFoldedName } from './lorsT';
+
+export interface Folded {
+  weights: WeightMap;
+  /** The names this fold added. */
+  added: string[];
+}
+
+function needLors(cfg: ModelConfig, what: string) {
+  if (cfg.variant !== 'lors' || !cfg.lors) throw new Error(`${what} needs a lors config, got variant "${cfg.variant}"`);
+  return cfg.lors;
+}
+
+/** Adds `stages.{i}.lorsT.folded` = W_i = W_sh + Σ_k B_k A_k [dq, outIn] (Eqs. 7–8) for every stage. */
+export function foldLorsT(weights: WeightMap, cfg: ModelConfig): WeightMap {
+  return foldLorsTWithNames(weights, cfg).weights;
+}
+
+export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
+  needLors(cfg, 'foldLorsT');
+  const { outIn } = dims(cfg.decoder);
+  const Wsh = getWeight(weights, 'lorsT.shared.weight', [cfg.decoder.dQuery, outIn]);
+  const out: WeightMap = new Map(weights);
+  const added: string[] = [];
+  for (let i = 0; i < cfg.decoder.stages; i++) {
+    const name = lorsTFoldedName(i);
+    if (out.has(name)) continue; // already folded: keep it
+    const Wi = tf.tidy(() => {
+      const { Bcat, Acat } = lorsTFactors(weights, cfg, i);
+      return tf.add(Wsh, tf.matMul(Bcat, Acat)); // Eq. 7 with Eq. 8
+    });
+    out.set(name, Wi);
+    added.push(name);
+  }
+  return { weights: out, added };
+}
+
+/**
+ * Adds the dense per-stage generator `stages.{i}.lorsA.folded.weight` [genOut, dq] and `.bias` [genOut]
+ * (spec §6(b)): LORS^A is affine in q, so with Ê = W_E q + b_E,
+ *   W_gen,i[:, j] = W_sh[:, j] + Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), and likewise for the bias.
+ * After this, a LORS stage costs exactly a vanilla stage (G, P_in of the config); memory goes back up.
+ */
+export function foldLorsA(weights: WeightMap, cfg: ModelConfig): WeightMap {
+  return foldLorsAWithNames(weights, cfg).weights;
+}
+
+export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
+  const lors = needLors(cfg, 'foldLorsA');
+  const d = cfg.decoder;
+  const { G, C, genOut } = dims(d);
+  const dq = d.dQuery;
+  const r = lors.rankA;
+  const Wsh = getWeight(weights, 'lorsA.shared.weight', [genOut, dq]);
+  const bsh = getWeight(weights, 'lorsA.shared.bias', [genOut]);
+  const out: WeightMap = new Map(weights);
+  const added: string[] = [];
+  for (let i = 0; i < d.stages; i++) {
+    const base = lorsAFoldedName(i);
+    if (out.has(`${base}.weight`)) continue; // already folded: keep it
+    const K = lors.groupsA[i]!;
+    const gk = G * K;
+    const s = `stages.${i}.lorsA`;
+    const WE = getWeight(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);
+    const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
+    const [w, b] = tf.tidy(() => {
+      // Treat the dq weight columns and the bias as dq + 1 "queries" of the factored path.
+      const aug = tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2, gk, r, r, dq + 1]);
+      const perCol = tf.transpose(aug, [0, 4, 1, 2, 3]); // [2, dq+1, GK, r, r]
+      const [EM, ES] = tf.split(perCol, 2, 0).map((t) => t.reshape([dq + 1, gk, r, r])) as [tf.Tensor, tf.Tensor];
+      const mc = lowRankSum(EM, getWeight(weights, `${s}.ml`), getWeight(weights, `${s}.mr`), G, K).reshape([dq + 1, G, C * C]);
+      const ms = lowRankSum(ES, getWeight(weights, `${s}.sl`), getWeight(weights, `${s}.sr`), G, K)
+        .reshape([dq + 1, G, d.pointsOut * d.pointsIn]);
+      const priv = tf.transpose(tf.concat([mc, ms], 2).reshape([dq + 1, genOut])); // [genOut, dq+1]
+      const sharedAug = tf.concat([Wsh, bsh.reshape([-1, 1])], 1);
+      const full = tf.add(sharedAug, priv);
+      const [fw, fb] = tf.split(full, [dq, 1], 1) as [tf.Tensor, tf.Tensor];
+      return [fw, fb.reshape([genOut])];
+    });
+    for (const [name, t] of [[`${base}.weight`, w], [`${base}.bias`, b]] as const) {
+      out.set(name, t!);
+      added.push(name);
+    }
+  }
+  return { weights: out, added };
+}

@@ -1,0 +1,92 @@
+/**
+ * LORS^A: the adaptive low-rank residual structure on AdaMixer's generated mixing weights M_c (ACM) and M_s (ASM)
+ * (paper §3.2 Eqs. 9–12; official code FactorizedAdaptiveMixing, spec §4).
+ *
+ * Per stage i and sampling group g:
+ *   M_c,g = Mc_sh,g(q) + Σ_k ml[gK+k] (C×r) · E^M[gK+k](q) (r×r) · mr[gK+k] (r×C)
+ *   M_s,g = Ms_sh,g(q) + Σ_k sl[gK+k] (P_out×r) · E^S[gK+k](q) (r×r) · sr[gK+k] (r×P_in)
+ * The paper's B̂ is ml/sl, Ê is E, Â is mr/sr.
+ *
+ * Evaluation (spec §6(c)): E·A first (r²·h per triplet), then the K triplets of a group are concatenated, so the
+ * Σ_k is one batched matmul: [B̂_1 … B̂_K] (d × K·r) · [(ÊA)_1; …; (ÊA)_K] (K·r × h). tfjs's batched matMul
+ * only broadcasts when one side has a single batch, so the per-(g,k) factors are tiled over the queries.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { dims, type ModelConfig } from '../config';
+import type { WeightMap } from '../types';
+import { splitMixingParams } from '../adamixer/mixing';
+import { getWeight, linear } from '../adamixer/ops';
+
+export type LorsPath = 'auto' | 'factored' | 'folded';
+
+/** Name of the dense generator that foldLorsA adds for stage i (weight [genOut, dq], bias [genOut]). */
+export const lorsAFoldedName = (stage: number) => `stages.${stage}.lorsA.folded`;
+
+function lorsOf(cfg: ModelConfig) {
+  if (cfg.variant !== 'lors' || !cfg.lors) throw new Error(`LORS^A needs a lors config, got variant "${cfg.variant}"`);
+  return cfg.lors;
+}
+
+/**
+ * Σ_k B_k · E_k · A_k for every query and group: E [n, G·K, r, r], B [G·K, d, r], A [G·K, r, h] (triplet index
+ * g·K + k) → [n·G, d, h].
+ */
+export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, K: number): tf.Tensor3D {
+  const [n, gk, r] = E.shape as [number, number, number, number];
+  if (gk !== G * K) throw new Error(`lowRankSum: E has ${gk} triplets, expected G·K = ${G * K}`);
+  const d = B.shape[1]!;
+  const h = A.shape[2]!;
+  return tf.tidy(() => {
+    // Ê_k Â_k: [n·G·K, r, h] = [n·G, K·r, h] (rows of the K triplets of a group stacked).
+    const At = tf.tile(A.reshape([1, gk, r, h]), [n, 1, 1, 1]).reshape([n * gk, r, h]) as tf.Tensor3D;
+    const EA = tf.matMul(E.reshape([n * gk, r, r]) as tf.Tensor3D, At).reshape([n * G, K * r, h]) as tf.Tensor3D;
+    // [B̂_1 … B̂_K]: [G, d, K·r], tiled over the n queries.
+    const Bcat = tf.transpose(B.reshape([G, K, d, r]), [0, 2, 1, 3]).reshape([1, G, d, K * r]);
+    const Bt = tf.tile(Bcat, [n, 1, 1, 1]).reshape([n * G, d, K * r]) as tf.Tensor3D;
+    return tf.matMul(Bt, EA);
+  });
+}
+
+/**
+ * The mixing weights of stage `stage` under LORS^A: q [B, L, dq] → M_c [B, L, G, C, C], M_s [B, L, G, P_out, P_in].
+ * path 'folded' uses the dense generator of foldLorsA (must be present), 'auto' uses it when present.
+ */
+export function lorsAMixingParams(
+  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, path: LorsPath = 'auto',
+): { Mc: tf.Tensor5D; Ms: tf.Tensor5D } {
+  const lors = lorsOf(cfg);
+  const d = cfg.decoder;
+  const { G, C } = dims(d);
+  const K = lors.groupsA[stage];
+  if (K === undefined) throw new Error(`LORS^A: no stage ${stage} (config has ${lors.groupsA.length})`);
+  const r = lors.rankA;
+  const folded = weights.has(`${lorsAFoldedName(stage)}.weight`);
+  if (path === 'folded' && !folded) throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
+  if (path === 'folded' || (path === 'auto' && folded)) {
+    // Spec §6(b): LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
+    return tf.tidy(() => splitMixingParams(linear(q, weights, lorsAFoldedName(stage)), cfg));
+  }
+  const [B, L] = q.shape as [number, number, number];
+  const n = B * L;
+  const s = `stages.${stage}.lorsA`;
+  const gk = G * K;
+  const ml = getWeight(weights, `${s}.ml`, [gk, C, r]);
+  const mr = getWeight(weights, `${s}.mr`, [gk, r, C]);
+  const sl = getWeight(weights, `${s}.sl`, [gk, d.pointsOut, r]);
+  const sr = getWeight(weights, `${s}.sr`, [gk, r, d.pointsIn]);
+  return tf.tidy(() => {
+    // Eq. 10: Ŵ^shared = Linear(q), one generator shared by all stages, split per group into M_c and M_s.
+    const shared = splitMixingParams(linear(q, weights, 'lorsA.shared'), cfg);
+    // Eq. 12: Ê_ik = Linear(q) ∈ R^{r×r}: one per-stage Linear gives 2·G·K_i of them (0 → E^M, 1 → E^S).
+    const E = linear(q, weights, `${s}.generator`).reshape([n, 2, gk, r, r]);
+    const [EM, ES] = tf.split(E, 2, 1).map((t) => t.reshape([n, gk, r, r])) as [tf.Tensor, tf.Tensor];
+    // Eq. 11: Ŵ_i^private = Σ_k B̂_ik Ê_ik Â_ik, per sampling group.
+    const McPriv = lowRankSum(EM, ml, mr, G, K).reshape([B, L, G, C, C]);
+    const MsPriv = lowRankSum(ES, sl, sr, G, K).reshape([B, L, G, d.pointsOut, d.pointsIn]);
+    // Eq. 9: Ŵ_i = Ŵ^shared + Ŵ_i^private.
+    return {
+      Mc: tf.add(shared.Mc, McPriv) as tf.Tensor5D,
+      Ms: tf.add(shared.Ms, MsPriv) as tf.Tensor5D,
+    };
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * LORS^T: the static low-rank residual structure on AdaMixer's L_output (paper §3.2 Eqs. 7–8; spec §4).
+ *
+ *   W_i = W^shared + Σ_k B_k A_k    with W^shared = lorsT.shared.weight [dq, outIn] (no bias, all stages),
+ *                                   B_k = stages.i.lorsT.B[k] [dq, r], A_k = stages.i.lorsT.A[k] [r, outIn]
+ *   q ← LN_i(q + o·W_iᵀ + b_i)
+ * (Code layout: the paper's B is A_codeᵀ and its A is B_codeᵀ.)
+ *
+ * Two paths: 'factored' evaluates o·W_shᵀ + (o·A_catᵀ)·B_catᵀ (the K triplets concatenated along r);
+ * 'folded' uses the dense W_i that foldLorsT adds once at load (`stages.i.lorsT.folded`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { dims, type ModelConfig } from '../config';
+import type { WeightMap } from '../types';
+import { getWeight, layerNorm, linearWith } from '../adamixer/ops';
+import type { LorsPath } from './lorsA';
+
+/** Name of the dense W_i [dq, outIn] that foldLorsT adds for stage i. */
+export const lorsTFoldedName = (stage: number) => `stages.${stage}.lorsT.folded`;
+
+/** The concatenated private factors of stage i: B_cat [dq, K·r] (column k·r + s = B_k[:, s]), A_cat [K·r, outIn]. */
+export function lorsTFactors(weights: WeightMap, cfg: ModelConfig, stage: number): { Bcat: tf.Tensor2D; Acat: tf.Tensor2D } {
+  if (cfg.variant !== 'lors' || !cfg.lors) throw new Error(`LORS^T needs a lors config, got variant "${cfg.variant}"`);
+  const K = cfg.lors.groupsT[stage];
+  if (K === undefined) throw new Error(`LORS^T: no stage ${stage} (config has ${cfg.lors.groupsT.length})`);
+  const r = cfg.lors.rankT;
+  const dq = cfg.decoder.dQuery;
+  const { outIn } = dims(cfg.decoder);
+  const B = getWeight(weights, `stages.${stage}.lorsT.B`, [K, dq, r]);
+  const A = getWeight(weights, `stages.${stage}.lorsT.A`, [K, r, outIn]);
+  return tf.tidy(() => ({
+    Bcat: tf.transpose(B, [1, 0, 2]).reshape([dq, K * r]) as tf.Tensor2D,
+    Acat: A.reshape([K * r, outIn]) as tf.Tensor2D,
+  }));
+}
+
+/** o [B, L, outIn] → o·W_iᵀ + b_i [B, L, dq]. */
+export function lorsTProject(weights: WeightMap, cfg: ModelConfig, stage: number, o: tf.Tensor, path: LorsPath = 'auto'): tf.Tensor {
+  const bias = getWeight(weights, `stages.${stage}.lorsT.bias`);
+  const folded = weights.get(lorsTFoldedName(stage));
+  if (path === 'folded' && !folded) throw new Error(`LORS^T folded path: "${lorsTFoldedName(stage)}" is missing (call foldLorsT first)`);
+  if (folded && path !== 'factored') return tf.tidy(() => linearWith(o, folded, bias));
+  const Wsh = getWeight(weights, 'lorsT.shared.weight');
+  return tf.tidy(() => {
+    const { Bcat, Acat } = lorsTFactors(weights, cfg, stage);
+    // Eq. 7 (W_i = W^shared + W_i^private) and Eq. 8 (W_i^private = Σ_k B_ik A_ik), applied without forming W_i:
+    // o·W_iᵀ = o·W_shᵀ + (o·A_catᵀ)·B_catᵀ.
+    const sharedOut = linearWith(o, Wsh, bias);
+    const privateOut = linearWith(linearWith(o, Acat, undefined), Bcat, undefined);
+    return tf.add(sharedOut, privateOut);
+  });
+}
+
+/** q ← lorsT.norm(q + o·W_iᵀ + b_i): LORS^T's replacement of L_output and its LayerNorm. */
+export function lorsTOutput(
+  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, o: tf.Tensor, path: LorsPath = 'auto',
+): tf.Tensor {
+  return tf.tidy(() => layerNorm(tf.add(q, lorsTProject(weights, cfg, stage, o, path)), weights, `stages.${stage}.lorsT.norm`));
+}
