@@ -1,0 +1,114 @@
+/**
+ * npm run init-weights -- --out DIR [--preset paper|web|tiny] [--variant vanilla|vanilla4x32|lors]
+ *                         [--rank-a N] [--rank-t N] [--groups K|1,1,2,2,3,3] [--groups-t K|list] [--stages N]
+ *                         [--seed 0] [--float16] [--force]
+ *
+ * Writes a seeded-init weights folder (model.json + 4 MiB shards, src/model/weights/FORMAT.md): every tensor of
+ * parameterSpec(config) initialised by its rule (src/model/weights/init.ts). The same seed gives the same bytes
+ * (apart from meta.createdAt).
+ */
+import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { makeConfig, parseGroups, PRESETS, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../model/config';
+import { countParameters } from '../model/params';
+import { initArrays, MODEL_JSON, saveWeights } from '../model/weights';
+import { flag, int, parseArgs, requireStr, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+
+const SPEC: Record<string, OptionSpec> = {
+  out: { type: 'string', help: 'output folder (created if missing) — required' },
+  preset: { type: 'string', help: 'decoder size preset (default web)', choices: Object.keys(PRESETS) },
+  variant: { type: 'string', help: 'decoder variant (default lors)', choices: ['vanilla', 'vanilla4x32', 'lors'] },
+  'rank-a': { type: 'string', help: 'LORS^A rank r (lors only)' },
+  'rank-t': { type: 'string', help: 'LORS^T rank r (lors only)' },
+  groups: { type: 'string', help: 'LORS^A groups K: one number or per stage, e.g. 1,1,2,2,3,3 (lors only)' },
+  'groups-t': { type: 'string', help: 'LORS^T groups K, as --groups (lors only)' },
+  stages: { type: 'string', help: 'number of decoder stages (default 6)' },
+  seed: { type: 'string', help: 'PRNG seed, an integer ≥ 0 (default 0)' },
+  float16: { type: 'boolean', help: 'store the values as float16 (half the size)' },
+  force: { type: 'boolean', help: 'overwrite a folder that already holds a model.json' },
+};
+const USAGE = usageText('npm run init-weights --', '--out DIR [options]', SPEC);
+
+export interface InitWeightsPlan {
+  out: string;
+  preset: PresetName;
+  variant: VariantName;
+  config: ModelConfig;
+  seed: number;
+  float16: boolean;
+  force: boolean;
+}
+
+/** Parses the arguments into what to write (throws UsageError on bad ones). */
+export function planInitWeights(argv: string[]): InitWeightsPlan {
+  const a = parseArgs(argv, SPEC, { maxPositionals: 0 });
+  const out = requireStr(a, 'out');
+  const preset = (str(a, 'preset') ?? 'web') as PresetName;
+  const variant = (str(a, 'variant') ?? 'lors') as VariantName;
+  const lorsOnly = ['rank-a', 'rank-t', 'groups', 'groups-t'].filter((n) => str(a, n) !== undefined);
+  if (variant !== 'lors' && lorsOnly.length) throw new UsageError(`--${lorsOnly[0]} only applies to --variant lors`);
+  const o: ConfigOverrides = {};
+  o.rankA = int(a, 'rank-a', undefined, 1);
+  o.rankT = int(a, 'rank-t', undefined, 1);
+  o.stages = int(a, 'stages', undefined, 1, 64);
+  const seed = int(a, 'seed', 0, 0, Number.MAX_SAFE_INTEGER)!;
+  let config: ModelConfig;
+  try {
+    const g = str(a, 'groups');
+    if (g !== undefined) o.groups = parseGroups(g);
+    const gt = str(a, 'groups-t');
+    if (gt !== undefined) o.groupsT = parseGroups(gt);
+    config = makeConfig(preset, variant, o);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return { out, preset, variant, config, seed, float16: flag(a, 'float16'), force: flag(a, 'force') };
+}
+
+/** Builds the files of a plan (name → bytes). */
+export async function buildInitWeights(plan: InitWeightsPlan): Promise<Map<string, Uint8Array>> {
+  return saveWeights(plan.config, initArrays(plan.config, plan.seed), {
+    float16: plan.float16,
+    meta: {
+      createdBy: 'src/cli/init-weights.ts',
+      source: 'init',
+      seed: plan.seed,
+      preset: plan.preset,
+      variant: plan.variant,
+    },
+  });
+}
+
+/** Writes the files into `dir`: shards first, model.json last; with `force`, stale shards are removed first. */
+export function writeWeightsFolder(dir: string, files: Map<string, Uint8Array>, force = false): void {
+  const root = resolve(dir);
+  if (existsSync(join(root, MODEL_JSON))) {
+    if (!force) throw new Error(`${join(root, MODEL_JSON)} already exists (use --force to overwrite)`);
+    for (const f of readdirSync(root)) if (/^weights-shard\d+of\d+\.bin$/.test(f)) unlinkSync(join(root, f));
+  }
+  mkdirSync(root, { recursive: true });
+  for (const [name, bytes] of files) if (name !== MODEL_JSON) writeFileSync(join(root, name), bytes);
+  writeFileSync(join(root, MODEL_JSON), files.get(MODEL_JSON)!);
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (parseArgs(argv, SPEC).help) {
+    console.log(USAGE);
+    return;
+  }
+  const plan = planInitWeights(argv);
+  const files = await buildInitWeights(plan);
+  writeWeightsFolder(plan.out, files, plan.force);
+  const shards = files.size - 1;
+  const bytes = [...files].reduce((s, [n, b]) => s + (n === MODEL_JSON ? 0 : b.length), 0);
+  const n = countParameters(plan.config);
+  console.log(
+    `wrote ${resolve(plan.out)}: model.json + ${shards} shard${shards > 1 ? 's' : ''} ` +
+      `(${(bytes / 2 ** 20).toFixed(2)} MiB, ${plan.float16 ? 'float16' : 'float32'}); ` +
+      `${plan.variant} ${plan.preset}, ${(n.total - n.backbone).toLocaleString('en-US')} learnable parameters, seed ${plan.seed}`,
+  );
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('init-weights', USAGE, main);

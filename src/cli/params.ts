@@ -1,0 +1,109 @@
+/**
+ * npm run params -- [--preset paper|web|tiny] [--variant vanilla|vanilla4x32|lors] [--rank-a N] [--rank-t N]
+ *                   [--groups K|1,1,2,2,3,3] [--groups-t K|list] [--stages N] [--json]
+ *
+ * Exact parameter counts from countParameters (src/model/params.ts). `decoder` is the paper's count (stages +
+ * LORS shared parts; queries and neck left out); `total` adds the queries, the neck and NanoDet-g's backbone.
+ */
+import { pathToFileURL } from 'node:url';
+import { makeConfig, parseGroups, PRESETS, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../model/config';
+import { countParameters, type ParamCount } from '../model/params';
+import { NANODET_PARAMS } from '../model/backbone/nanodet';
+import { flag, int, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+
+const SPEC: Record<string, OptionSpec> = {
+  preset: { type: 'string', help: 'decoder size preset (default paper)', choices: Object.keys(PRESETS) },
+  variant: { type: 'string', help: 'decoder variant (default lors)', choices: ['vanilla', 'vanilla4x32', 'lors'] },
+  'rank-a': { type: 'string', help: 'LORS^A rank r (lors only)' },
+  'rank-t': { type: 'string', help: 'LORS^T rank r (lors only)' },
+  groups: { type: 'string', help: 'LORS^A groups K: one number or per stage, e.g. 1,1,2,2,3,3 (lors only)' },
+  'groups-t': { type: 'string', help: 'LORS^T groups K, as --groups (lors only)' },
+  stages: { type: 'string', help: 'number of decoder stages (default 6)' },
+  json: { type: 'boolean', help: 'print JSON instead of a table' },
+};
+const USAGE = usageText('npm run params --', '[options]', SPEC);
+
+export interface ParamsReport {
+  preset: string;
+  variant: VariantName;
+  config: ModelConfig;
+  /** The paper's decoder count (queries and neck left out). */
+  decoder: number;
+  /** decoder + queries + neck + NanoDet-g backbone. */
+  total: number;
+  queries: number;
+  neck: number;
+  backbone: number;
+  shared: number;
+  byComponent: ParamCount['byComponent'];
+  perStage: ParamCount['perStage'];
+}
+
+/** The report for CLI arguments (throws UsageError on bad ones). */
+export function paramsReport(argv: string[]): ParamsReport {
+  const a = parseArgs(argv, SPEC, { maxPositionals: 0 });
+  const preset = (str(a, 'preset') ?? 'paper') as PresetName;
+  const variant = (str(a, 'variant') ?? 'lors') as VariantName;
+  const o: ConfigOverrides = {};
+  const lorsOnly = ['rank-a', 'rank-t', 'groups', 'groups-t'].filter((n) => str(a, n) !== undefined);
+  if (variant !== 'lors' && lorsOnly.length) throw new UsageError(`--${lorsOnly[0]} only applies to --variant lors`);
+  o.rankA = int(a, 'rank-a', undefined, 1);
+  o.rankT = int(a, 'rank-t', undefined, 1);
+  o.stages = int(a, 'stages', undefined, 1, 64);
+  try {
+    const g = str(a, 'groups');
+    if (g !== undefined) o.groups = parseGroups(g);
+    const gt = str(a, 'groups-t');
+    if (gt !== undefined) o.groupsT = parseGroups(gt);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  let config: ModelConfig;
+  try {
+    config = makeConfig(preset, variant, o);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const c = countParameters(config, NANODET_PARAMS);
+  return {
+    preset, variant, config, decoder: c.decoder, total: c.total, queries: c.queries, neck: c.neck, backbone: c.backbone,
+    shared: c.shared, byComponent: c.byComponent, perStage: c.perStage,
+  };
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+export function formatReport(r: ParamsReport): string {
+  const l = r.config.lors;
+  const what = r.variant === 'lors'
+    ? `AdaMixer+LORS (rank A ${l!.rankA}, groups A [${l!.groupsA.join(',')}], rank T ${l!.rankT}, groups T [${l!.groupsT.join(',')}])`
+    : r.variant === 'vanilla4x32' ? 'vanilla AdaMixer, 4×32 sampling' : 'vanilla AdaMixer';
+  const d = r.config.decoder;
+  const lines = [
+    `${what}, preset ${r.preset}: ${d.stages} stages, ${d.queries} queries, d_q ${d.dQuery}, G ${d.samplingGroups}, P_in ${d.pointsIn}, P_out ${d.pointsOut}`,
+    '',
+    `${'component'.padEnd(28)}${'parameters'.padStart(14)}`,
+  ];
+  for (const [k, v] of Object.entries(r.byComponent)) lines.push(`  ${k.padEnd(26)}${fmt(v!).padStart(14)}`);
+  lines.push(`${'decoder (paper count)'.padEnd(28)}${fmt(r.decoder).padStart(14)}`);
+  lines.push(`  ${'of which shared'.padEnd(26)}${fmt(r.shared).padStart(14)}`);
+  lines.push(`${'queries'.padEnd(28)}${fmt(r.queries).padStart(14)}`);
+  lines.push(`${'neck'.padEnd(28)}${fmt(r.neck).padStart(14)}`);
+  lines.push(`${'NanoDet-g backbone (frozen)'.padEnd(28)}${fmt(r.backbone).padStart(14)}`);
+  lines.push(`${'total'.padEnd(28)}${fmt(r.total).padStart(14)}`);
+  lines.push('', `${'stage'.padEnd(8)}${'private'.padStart(14)}${'other'.padStart(14)}${'total'.padStart(14)}`);
+  for (const s of r.perStage) lines.push(`${String(s.stage).padEnd(8)}${fmt(s.private).padStart(14)}${fmt(s.other).padStart(14)}${fmt(s.total).padStart(14)}`);
+  return lines.join('\n');
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (parseArgs(argv, SPEC).help) {
+    console.log(USAGE);
+    return;
+  }
+  const r = paramsReport(argv);
+  console.log(flag(parseArgs(argv, SPEC), 'json') ? JSON.stringify(r, null, 2) : formatReport(r));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('params', USAGE, main);

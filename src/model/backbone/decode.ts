@@ -1,0 +1,113 @@
+/**
+ * Decoding NanoDet's own GFL head into detections, and a small per-class NMS (plain JS, no tensors).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { COCO_CLASSES } from '../coco';
+import type { Detection } from '../types';
+import type { LetterboxInfo } from '../letterbox';
+import { NANODET_BINS, NANODET_CLASSES, NANODET_STRIDES, type NanoDetHead } from './nanodet';
+
+export interface DecodeHeadOptions {
+  /** Keep class scores above this (default 0.3). */
+  scoreThreshold?: number;
+  /** Per-class NMS IoU (default 0.6, NanoDet's). */
+  iouThreshold?: number;
+  /** Detections kept after NMS (default 100). */
+  maxDetections?: number;
+  /** Candidates kept per level before NMS, best first (default 1000, NanoDet's nms_pre). */
+  preNms?: number;
+}
+
+type Box = [number, number, number, number];
+
+export function iou(a: Box, b: Box): number {
+  const iw = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const ih = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (iw <= 0 || ih <= 0) return 0;
+  const inter = iw * ih;
+  const ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  return ua > 0 ? inter / ua : 0;
+}
+
+/**
+ * Greedy per-class NMS: within each label, a box is dropped when its IoU with a higher-scoring kept box is
+ * > iouThreshold. Returns the kept detections sorted by score (descending), at most maxDetections.
+ */
+export function nmsPerClass<T extends { box: Box; label: number; score: number }>(dets: T[], iouThreshold: number, maxDetections: number): T[] {
+  const sorted = [...dets].sort((a, b) => b.score - a.score);
+  const keptByLabel = new Map<number, T[]>();
+  const out: T[] = [];
+  for (const d of sorted) {
+    const kept = keptByLabel.get(d.label) ?? [];
+    if (kept.some((k) => iou(k.box, d.box) > iouThreshold)) continue;
+    kept.push(d);
+    keptByLabel.set(d.label, kept);
+    out.push(d);
+    if (out.length >= maxDetections) break;
+  }
+  return out;
+}
+
+/** Expected bin index of 11 logits (softmax over bins), i.e. the distance in units of the stride. */
+function expectedBin(logits: Float32Array | Int32Array | Uint8Array, at: number): number {
+  let m = -Infinity;
+  for (let i = 0; i < NANODET_BINS; i++) m = Math.max(m, logits[at + i]!);
+  let z = 0, e = 0;
+  for (let i = 0; i < NANODET_BINS; i++) {
+    const p = Math.exp(logits[at + i]! - m);
+    z += p;
+    e += p * i;
+  }
+  return e / z;
+}
+
+/**
+ * NanoDet's detections in original-image pixels. GFL decode per level: softmax over the 11 bins of each side,
+ * expected value × stride = distance from the cell centre ((i + 0.5)·stride) to the left/top/right/bottom edge.
+ * Then score threshold, per-class NMS (IoU 0.6), at most 100. Does not dispose `head`.
+ */
+export async function decodeHead(head: NanoDetHead, lb: LetterboxInfo, opts: DecodeHeadOptions = {}): Promise<Detection[]> {
+  const thr = opts.scoreThreshold ?? 0.3;
+  const iouThr = opts.iouThreshold ?? 0.6;
+  const maxDet = opts.maxDetections ?? 100;
+  const preNms = opts.preNms ?? 1000;
+  const S = lb.size;
+  const cands: { box: Box; label: number; score: number }[] = [];
+  for (let l = 0; l < NANODET_STRIDES.length; l++) {
+    const stride = NANODET_STRIDES[l]!;
+    const W = S / stride;
+    const scoresT = head.scores[l] as tf.Tensor3D, boxesT = head.boxes[l] as tf.Tensor3D;
+    const HW = scoresT.shape[1];
+    if (scoresT.shape[2] !== NANODET_CLASSES || boxesT.shape[2] !== 4 * NANODET_BINS || boxesT.shape[1] !== HW || HW !== W * W) {
+      throw new Error(`NanoDet head level ${l}: unexpected shapes [${scoresT.shape}] / [${boxesT.shape}] for input ${S}`);
+    }
+    const [scores, logits] = await Promise.all([scoresT.data(), boxesT.data()]);
+    const level: { k: number; c: number; s: number }[] = [];
+    for (let k = 0; k < HW; k++) {
+      for (let c = 0; c < NANODET_CLASSES; c++) {
+        const s = scores[k * NANODET_CLASSES + c]!;
+        if (s > thr) level.push({ k, c, s });
+      }
+    }
+    level.sort((a, b) => b.s - a.s);
+    if (level.length > preNms) level.length = preNms;
+    const boxCache = new Map<number, Box>();
+    for (const { k, c, s } of level) {
+      let box = boxCache.get(k);
+      if (!box) {
+        const cx = ((k % W) + 0.5) * stride, cy = (Math.floor(k / W) + 0.5) * stride;
+        const at = k * 4 * NANODET_BINS;
+        const d = [0, 1, 2, 3].map((j) => expectedBin(logits as Float32Array, at + j * NANODET_BINS) * stride);
+        // Letterbox pixels → original pixels, clipped to the photo.
+        const x1 = Math.min(Math.max((cx - d[0]!) / lb.scale, 0), lb.origWidth);
+        const y1 = Math.min(Math.max((cy - d[1]!) / lb.scale, 0), lb.origHeight);
+        const x2 = Math.min(Math.max((cx + d[2]!) / lb.scale, 0), lb.origWidth);
+        const y2 = Math.min(Math.max((cy + d[3]!) / lb.scale, 0), lb.origHeight);
+        box = lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
+        boxCache.set(k, box);
+      }
+      cands.push({ box, label: c, score: s });
+    }
+  }
+  return nmsPerClass(cands, iouThr, maxDet).map((d) => ({ box: [...d.box] as Box, label: d.label, name: COCO_CLASSES[d.label]!, score: d.score }));
+}

@@ -1,0 +1,3 @@
+/** The frozen NanoDet-g backbone: loading, feature extraction (PAN pyramid + its own head) and head decoding. */
+export * from './nanodet';
+export * from './decode';

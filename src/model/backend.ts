@@ -1,0 +1,86 @@
+/**
+ * tfjs backend selection: webgpu → wasm → cpu, with a human-readable reason whenever the preferred backend could
+ * not be used. Platform-free: in Node there is no `navigator.gpu`, so 'auto' lands on wasm.
+ *
+ * Importing the two backend packages registers them (the webgpu package registers itself only where
+ * `navigator.gpu` exists).
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendName } from './types';
+
+export interface BackendChoice {
+  backend: BackendName;
+  /** Set when the first choice was not available: why, and what is used instead. */
+  fallbackReason?: string;
+}
+
+export interface BackendOptions {
+  /** Where the wasm binaries are (the app passes Vite asset URLs). Left alone when not given. */
+  wasmPaths?: string | Record<string, string>;
+}
+
+const ORDER: BackendName[] = ['webgpu', 'wasm', 'cpu'];
+
+const LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly (wasm)', cpu: 'plain JavaScript (cpu)' };
+
+let wasmPathsSet: string | undefined;
+
+/** Why a backend cannot be used here, or null when it is worth trying. */
+async function precheck(name: BackendName): Promise<string | null> {
+  if (name === 'webgpu') {
+    const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator;
+    if (!nav || !nav.gpu) return 'WebGPU is not available in this browser';
+    try {
+      const adapter = await nav.gpu.requestAdapter();
+      if (!adapter) return 'WebGPU is present but no GPU adapter was found (blocked or unsupported hardware)';
+    } catch (e) {
+      return `WebGPU adapter request failed (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  if (!tf.findBackendFactory(name)) return `the ${LABEL[name]} backend is not registered`;
+  return null;
+}
+
+async function trySet(name: BackendName): Promise<string | null> {
+  const why = await precheck(name);
+  if (why) return why;
+  try {
+    const ok = await tf.setBackend(name);
+    if (!ok) return `the ${LABEL[name]} backend failed to initialise`;
+    await tf.ready();
+    return null;
+  } catch (e) {
+    return `the ${LABEL[name]} backend failed to initialise (${e instanceof Error ? e.message : String(e)})`;
+  }
+}
+
+/**
+ * Picks and activates a tfjs backend. `preferred` is tried first (for 'auto': webgpu), then the rest of
+ * webgpu → wasm → cpu. Throws only if not even the cpu backend works.
+ */
+export async function initBackend(preferred: BackendName | 'auto' = 'auto', opts: BackendOptions = {}): Promise<BackendChoice> {
+  if (preferred !== 'auto' && !ORDER.includes(preferred)) {
+    throw new Error(`unknown backend "${String(preferred)}" (expected auto, ${ORDER.join(', ')})`);
+  }
+  if (opts.wasmPaths !== undefined) {
+    const key = typeof opts.wasmPaths === 'string' ? opts.wasmPaths : JSON.stringify(opts.wasmPaths);
+    if (key !== wasmPathsSet) {
+      // Only effective before the wasm backend first initialises.
+      setWasmPaths(opts.wasmPaths as string);
+      wasmPathsSet = key;
+    }
+  }
+  const first: BackendName = preferred === 'auto' ? 'webgpu' : preferred;
+  const order = [first, ...ORDER.filter((b) => b !== first)];
+  const reasons: string[] = [];
+  for (const name of order) {
+    const why = await trySet(name);
+    if (why === null) {
+      return reasons.length ? { backend: name, fallbackReason: `${reasons[0]}; using ${name}` } : { backend: name };
+    }
+    reasons.push(why);
+  }
+  throw new Error(`no tfjs backend could be initialised: ${reasons.join('; ')}`);
+}

@@ -1,0 +1,126 @@
+/**
+ * The real NanoDet-g on the wasm backend (each forward ≈ 0.3 s): loaded once at 416 (through the detector) and
+ * once at 320 (patched constants). Tiny seeded decoders keep the decoder checks fast.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { makeConfig } from './config';
+import { load, type Detector } from './detector';
+import { iou, loadNanoDet, NANODET_PARAMS, PAN_TAPS, decodeHead, disposeFeatures } from './backbone';
+import { initWeights } from './weights';
+import { folderReader, readImage } from '../cli/node-io';
+import type { RgbaImage } from './types';
+
+const NANODET_DIR = 'public/models/nanodet';
+let det: Detector;
+let cat: RgbaImage;
+
+beforeAll(async () => {
+  det = await load({
+    readBackbone: folderReader(NANODET_DIR),
+    decoders: {
+      vanilla: { config: makeConfig('tiny', 'vanilla'), seed: 1 },
+      lors: { config: makeConfig('tiny', 'lors'), seed: 2 },
+    },
+  });
+  cat = readImage('public/samples/chelsea.jpg');
+});
+
+afterAll(() => det?.dispose());
+
+describe('backend', () => {
+  it('auto falls back from WebGPU to wasm in Node, with a reason', () => {
+    expect(det.backend).toBe('wasm');
+    expect(det.fallbackReason).toMatch(/WebGPU.*using wasm/);
+    expect(tf.getBackend()).toBe('wasm');
+  });
+});
+
+describe('NanoDet-g backbone', () => {
+  it('counts the float32 weights of its manifest', () => {
+    const m = JSON.parse(readFileSync(`${NANODET_DIR}/model.json`, 'utf8')) as { weightsManifest: { weights: { shape: number[]; dtype: string }[] }[] };
+    let n = 0;
+    for (const g of m.weightsManifest) for (const w of g.weights) if (w.dtype === 'float32') n += w.shape.reduce((a, b) => a * b, 1);
+    expect(n).toBe(NANODET_PARAMS);
+    expect(det.backboneParams).toBe(NANODET_PARAMS);
+  });
+
+  it('its own head finds the cat in chelsea.jpg', async () => {
+    const dets = await det.detect(cat, { model: 'nanodet' });
+    const top = dets[0]!;
+    expect(top.name).toBe('cat');
+    expect(top.label).toBe(15);
+    expect(top.score).toBeGreaterThan(0.5);
+    // The cat's head and body fill the 451×300 frame except a strip of background on the right.
+    expect(iou(top.box, [0, 0, 440, 300])).toBeGreaterThan(0.7);
+  });
+
+  it('extract() at 416 gives 3 NHWC levels and the head, and dispose frees them', () => {
+    const n0 = tf.memory().numTensors;
+    const f = det.extract(cat);
+    expect(f.levels.map((l) => l.shape)).toEqual([[1, 52, 52, 128], [1, 26, 26, 128], [1, 13, 13, 128]]);
+    expect(f.head!.scores.map((t) => t.shape)).toEqual([[1, 2704, 80], [1, 676, 80], [1, 169, 80]]);
+    expect(f.head!.boxes.map((t) => t.shape)).toEqual([[1, 2704, 44], [1, 676, 44], [1, 169, 44]]);
+    expect(f.letterbox).toMatchObject({ size: 416, width: 416, height: 277, origWidth: 451, origHeight: 300 });
+    f.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
+  });
+
+  it('runs at 320 with the patched upsample constants (levels transposed from NCHW)', async () => {
+    const nd = await loadNanoDet(folderReader(NANODET_DIR), 320);
+    try {
+      const f = nd.extract(cat);
+      expect(f.levels.map((l) => l.shape)).toEqual([[1, 40, 40, 128], [1, 20, 20, 128], [1, 10, 10, 128]]);
+      expect(f.head!.scores.map((t) => t.shape)).toEqual([[1, 1600, 80], [1, 400, 80], [1, 100, 80]]);
+      // NHWC level [0, y, x, c] equals the graph's NCHW tap [0, c, y, x].
+      const { input } = (await import('./letterbox')).letterbox(cat, 320);
+      const nchw = nd.model.execute(input, PAN_TAPS[1]) as tf.Tensor4D;
+      const a = (await nchw.array())[0]!, b = (await f.levels[1]!.array())[0]!;
+      for (const [c, y, x] of [[0, 0, 0], [7, 3, 11], [127, 19, 19], [64, 10, 2]] as const) expect(b[y]![x]![c]).toBeCloseTo(a[c]![y]![x]!, 5);
+      tf.dispose([input, nchw]);
+      const dets = await decodeHead(f.head!, f.letterbox);
+      expect(dets[0]!.name).toBe('cat');
+      disposeFeatures(f);
+    } finally {
+      nd.dispose();
+    }
+  });
+});
+
+describe('detect()', () => {
+  it('leaves tf.memory().numTensors unchanged (photo or FeatureSet, every model)', async () => {
+    await det.warmup();
+    const n0 = tf.memory().numTensors;
+    await det.detect(cat, { model: 'nanodet' });
+    await det.detect(cat, { model: 'vanilla' });
+    expect(tf.memory().numTensors).toBe(n0);
+
+    const f = det.extract(cat, { withHead: false });
+    const n1 = tf.memory().numTensors;
+    const viaLazyHead = await det.detect(f, { model: 'nanodet' }); // head computed on demand, then freed
+    const lors = await det.detect(f, { model: 'lors', scoreThreshold: 0, maxDetections: 7 });
+    const vanilla = await det.detect(f, { model: 'vanilla', scoreThreshold: 0 });
+    expect(tf.memory().numTensors).toBe(n1);
+    f.dispose();
+    expect(tf.memory().numTensors).toBe(n0);
+
+    expect(viaLazyHead[0]!.name).toBe('cat');
+    expect(lors).toHaveLength(7);
+    expect(vanilla).toHaveLength(100);
+    for (const d of [...lors, ...vanilla]) {
+      const [x1, y1, x2, y2] = d.box;
+      expect(0 <= x1 && x1 <= x2 && x2 <= 451 && 0 <= y1 && y1 <= y2 && y2 <= 300).toBe(true);
+    }
+    expect(lors.map((d) => d.score)).toEqual([...lors.map((d) => d.score)].sort((a, b) => b - a));
+  });
+
+  it('setDecoder replaces a decoder and frees the old weights; bad requests fail clearly', async () => {
+    const n0 = tf.memory().numTensors;
+    const cfg = makeConfig('tiny', 'vanilla');
+    det.setDecoder('vanilla', initWeights(cfg, 9), cfg);
+    expect(tf.memory().numTensors).toBe(n0);
+    expect(() => det.setDecoder('lors', new Map(), cfg)).toThrow(/needs a lors config/);
+    await expect(det.detect(cat, { model: 'nope' as never })).rejects.toThrow(/unknown model/);
+  });
+});

@@ -1,0 +1,296 @@
+/**
+ * The detection API used by the app's worker, the CLIs, eval and bench.
+ *
+ * One frozen NanoDet-g backbone runs once per photo (`extract`); its PAN pyramid feeds the AdaMixer decoders
+ * (vanilla and LORS), and its own head gives the NanoDet baseline. Boxes are always in original-image pixels
+ * (of the photo as given, also when its features were extracted mirrored).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './backend';
+import {
+  decodeHead, disposeFeatures, loadNanoDet, NANODET_CHANNELS, NANODET_NATIVE_SIZE, NANODET_STRIDES,
+  type NanoDet, type NanoDetHead,
+} from './backbone';
+import { COCO_CLASSES } from './coco';
+import type { ModelConfig } from './config';
+import type { LetterboxInfo } from './letterbox';
+import type { BackendName, Detection, FileReader, ModelName, RgbaImage, WeightMap } from './types';
+import { initWeights, loadWeights } from './weights';
+import { decoderForward, topK } from './adamixer/decoder';
+import { foldLorsT } from './lors/fold';
+
+export type DecoderName = 'vanilla' | 'lors';
+
+/** A decoder's weights: a trained weights folder, or the seeded initialisation of a config. */
+export type DecoderSource = { read: FileReader } | { config: ModelConfig; seed: number };
+
+export interface LoadOptions {
+  /** Backend to use first (default 'auto' = webgpu → wasm → cpu). */
+  backend?: BackendName | 'auto';
+  /** Where the wasm binaries are (the app passes Vite URLs). */
+  wasmPaths?: string | Record<string, string>;
+  /** Reads NanoDet's folder (model.json + nanodet.bin). */
+  readBackbone: FileReader;
+  decoders?: Partial<Record<DecoderName, DecoderSource>>;
+  /** Square input side, a multiple of 32 (default 416, NanoDet's native size). */
+  inputSize?: number;
+  onProgress?: (p: { model: string; loaded: number; total: number }) => void;
+  /**
+   * How LORS^T's L_output runs: 'folded' (default) adds W_shared + Σ B·A into one dense matrix per stage once,
+   * at load (foldLorsT); 'unfolded' evaluates the low-rank factors at every forward. LORS^A always runs factored
+   * (cheaper than its dense fold, spec §6(c)).
+   */
+  lorsPath?: 'folded' | 'unfolded';
+}
+
+export interface DetectOptions {
+  model: ModelName;
+  /** Keep detections scoring above this (default 0.3). */
+  scoreThreshold?: number;
+  /** At most this many detections (default 100). */
+  maxDetections?: number;
+}
+
+export interface ExtractOptions {
+  /** Also run NanoDet's own head now (default true; otherwise detect('nanodet') runs it on demand). */
+  withHead?: boolean;
+  /** Mirror the photo horizontally before the backbone (training augmentation). */
+  flip?: boolean;
+}
+
+/** The backbone's output for one photo, reusable by every decoder. Dispose it when done. */
+export interface FeatureSet {
+  readonly letterbox: LetterboxInfo;
+  /** Per stride 8/16/32: [1, H_l, W_l, 128] NHWC. */
+  readonly levels: readonly tf.Tensor4D[];
+  /** NanoDet's own head outputs, when extracted with them. */
+  readonly head?: NanoDetHead;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+export interface Detector {
+  backend: BackendName;
+  fallbackReason?: string;
+  /** Configs of the loaded decoders. */
+  configs: Partial<Record<DecoderName, ModelConfig>>;
+  /** NanoDet-g's learnable parameter count (float32 weights of its manifest). */
+  backboneParams: number;
+  inputSize: number;
+  /** Runs the backbone once per photo; the result is reusable by all decoders. */
+  extract(image: RgbaImage, options?: ExtractOptions): FeatureSet;
+  /** Detections with boxes in original-image pixels, best first. Leaves no tensors behind. */
+  detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]>;
+  /** Replaces (or adds) a decoder; takes ownership of `weights` and disposes the old ones. */
+  setDecoder(name: DecoderName, weights: WeightMap, config: ModelConfig): void;
+  warmup(): Promise<void>;
+  dispose(): void;
+}
+
+class Features implements FeatureSet {
+  private _disposed = false;
+  constructor(readonly letterbox: LetterboxInfo, readonly levels: tf.Tensor4D[], readonly head?: NanoDetHead) {}
+  get disposed() {
+    return this._disposed;
+  }
+  dispose() {
+    if (this._disposed) return;
+    this._disposed = true;
+    disposeFeatures({ levels: this.levels, head: this.head });
+  }
+}
+
+interface LoadedDecoder {
+  config: ModelConfig;
+  /** As given (owned). */
+  weights: WeightMap;
+  /** What the forward uses: `weights` plus folded tensors (those not in `weights` are owned too). */
+  run: WeightMap;
+}
+
+function checkDecoderConfig(name: DecoderName, cfg: ModelConfig, inputSize: number) {
+  if (cfg.variant !== name) throw new Error(`decoder "${name}" needs a ${name} config, got variant "${cfg.variant}"`);
+  const d = cfg.decoder;
+  if (d.featChannels !== NANODET_CHANNELS) {
+    throw new Error(`decoder "${name}": featChannels ${d.featChannels} does not match NanoDet's ${NANODET_CHANNELS}`);
+  }
+  if (d.strides.length !== NANODET_STRIDES.length || d.strides.some((s, i) => s !== NANODET_STRIDES[i])) {
+    throw new Error(`decoder "${name}": strides [${d.strides.join(', ')}] do not match NanoDet's [${NANODET_STRIDES.join(', ')}]`);
+  }
+  if (d.classes !== COCO_CLASSES.length) throw new Error(`decoder "${name}": ${d.classes} classes, expected ${COCO_CLASSES.length} (COCO)`);
+  void inputSize;
+}
+
+function isFeatureSet(x: RgbaImage | FeatureSet): x is FeatureSet {
+  return Array.isArray((x as FeatureSet).levels) && typeof (x as FeatureSet).dispose === 'function' && 'letterbox' in x;
+}
+
+function disposeDecoder(d: LoadedDecoder) {
+  const own = new Set(d.weights.values());
+  for (const t of d.run.values()) if (!own.has(t)) t.dispose();
+  for (const t of d.weights.values()) t.dispose();
+}
+
+/** Maps a box in letterbox-input pixels to the original photo (clipped; un-mirrored when the photo was flipped). */
+export function toOriginal(box: ArrayLike<number>, lb: LetterboxInfo): [number, number, number, number] {
+  const cx = (v: number, max: number) => Math.min(Math.max(v / lb.scale, 0), max);
+  const x1 = cx(box[0]!, lb.origWidth), y1 = cx(box[1]!, lb.origHeight), x2 = cx(box[2]!, lb.origWidth), y2 = cx(box[3]!, lb.origHeight);
+  return lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
+}
+
+class DetectorImpl implements Detector {
+  configs: Partial<Record<DecoderName, ModelConfig>> = {};
+  readonly backboneParams: number;
+  readonly inputSize: number;
+  private decoders = new Map<DecoderName, LoadedDecoder>();
+  private disposed = false;
+
+  constructor(
+    readonly backend: BackendName,
+    readonly fallbackReason: string | undefined,
+    private readonly nanodet: NanoDet,
+    private readonly lorsPath: 'folded' | 'unfolded',
+  ) {
+    this.backboneParams = nanodet.params;
+    this.inputSize = nanodet.inputSize;
+  }
+
+  private check() {
+    if (this.disposed) throw new Error('detector was disposed');
+  }
+
+  extract(image: RgbaImage, options: ExtractOptions = {}): FeatureSet {
+    this.check();
+    const f = this.nanodet.extract(image, { withHead: options.withHead ?? true, flip: options.flip ?? false });
+    return new Features(f.letterbox, f.levels, f.head);
+  }
+
+  setDecoder(name: DecoderName, weights: WeightMap, config: ModelConfig): void {
+    this.check();
+    if (name !== 'vanilla' && name !== 'lors') throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
+    checkDecoderConfig(name, config, this.inputSize);
+    const run = config.variant === 'lors' && this.lorsPath === 'folded' ? foldLorsT(weights, config) : weights;
+    const old = this.decoders.get(name);
+    this.decoders.set(name, { config, weights, run });
+    this.configs = { ...this.configs, [name]: config };
+    if (old) disposeDecoder(old);
+  }
+
+  async detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]> {
+    this.check();
+    const model = options.model;
+    if (model !== 'nanodet' && model !== 'vanilla' && model !== 'lors') {
+      throw new Error(`unknown model "${String(model)}" (expected nanodet, vanilla or lors)`);
+    }
+    const scoreThreshold = options.scoreThreshold ?? 0.3;
+    const maxDetections = options.maxDetections ?? 100;
+    if (!(maxDetections >= 1)) throw new Error(`maxDetections must be ≥ 1, got ${maxDetections}`);
+    const dec = model === 'nanodet' ? undefined : this.decoders.get(model);
+    if (model !== 'nanodet' && !dec) throw new Error(`the ${model} decoder is not loaded`);
+
+    const owned = !isFeatureSet(input);
+    const feats = isFeatureSet(input) ? input : this.extract(input, { withHead: model === 'nanodet' });
+    if (feats.disposed) throw new Error('detect: this FeatureSet was disposed');
+    try {
+      if (model === 'nanodet') {
+        const head = feats.head ?? this.nanodet.head([...feats.levels]);
+        try {
+          return await decodeHead(head, feats.letterbox, { scoreThreshold, maxDetections });
+        } finally {
+          if (head !== feats.head) disposeFeatures({ levels: [], head });
+        }
+      }
+      return await this.runDecoder(dec!, feats, scoreThreshold, maxDetections);
+    } finally {
+      if (owned) feats.dispose();
+    }
+  }
+
+  private async runDecoder(dec: LoadedDecoder, feats: FeatureSet, scoreThreshold: number, maxDetections: number): Promise<Detection[]> {
+    const lb = feats.letterbox;
+    const d = dec.config.decoder;
+    const k = Math.min(maxDetections, d.queries * d.classes);
+    const last = tf.tidy(() => {
+      const stages = decoderForward(dec.run, dec.config, [...feats.levels], [[lb.width, lb.height]], {
+        stages: 'last',
+        lorsT: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
+        lorsA: 'factored',
+      });
+      const l = stages[stages.length - 1];
+      if (!l) throw new Error('decoder returned no stages');
+      return { logits: l.logits, boxes: l.boxes };
+    });
+    try {
+      const [res] = await topK(last.logits, last.boxes, k);
+      if (!res) throw new Error('topK returned no result');
+      const out: Detection[] = [];
+      for (let i = 0; i < res.scores.length; i++) {
+        const score = res.scores[i]!;
+        if (!(score > scoreThreshold)) continue;
+        const label = res.labels[i]!;
+        out.push({ box: toOriginal(res.boxes.subarray(4 * i, 4 * i + 4), lb), label, name: COCO_CLASSES[label]!, score });
+      }
+      return out.sort((a, b) => b.score - a.score).slice(0, maxDetections);
+    } finally {
+      tf.dispose([last.logits, last.boxes]);
+    }
+  }
+
+  async warmup(): Promise<void> {
+    this.check();
+    const S = this.inputSize;
+    const data = new Uint8ClampedArray(S * S * 4).fill(128);
+    const feats = this.extract({ data, width: S, height: S });
+    try {
+      await this.detect(feats, { model: 'nanodet' });
+      for (const name of this.decoders.keys()) await this.detect(feats, { model: name });
+    } finally {
+      feats.dispose();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const d of this.decoders.values()) disposeDecoder(d);
+    this.decoders.clear();
+    this.nanodet.dispose();
+  }
+}
+
+/** Picks a backend, loads NanoDet-g and the requested decoders. */
+export async function load(options: LoadOptions): Promise<Detector> {
+  const choice = await initBackend(options.backend ?? 'auto', { wasmPaths: options.wasmPaths });
+  const inputSize = options.inputSize ?? NANODET_NATIVE_SIZE;
+  const nanodet = await loadNanoDet(options.readBackbone, inputSize, {
+    onProgress: (loaded, total) => options.onProgress?.({ model: 'nanodet', loaded, total }),
+  });
+  const det = new DetectorImpl(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
+  try {
+    for (const name of ['vanilla', 'lors'] as const) {
+      const src = options.decoders?.[name];
+      if (!src) continue;
+      if ('read' in src) {
+        const { config, weights } = await loadWeights(src.read, {
+          expect: { variant: name },
+          onProgress: (loaded, total) => options.onProgress?.({ model: name, loaded, total }),
+        });
+        try {
+          det.setDecoder(name, weights, config);
+        } catch (e) {
+          tf.dispose([...weights.values()]);
+          throw e;
+        }
+      } else {
+        checkDecoderConfig(name, src.config, inputSize);
+        const weights = initWeights(src.config, src.seed);
+        options.onProgress?.({ model: name, loaded: 1, total: 1 });
+        det.setDecoder(name, weights, src.config);
+      }
+    }
+  } catch (e) {
+    det.dispose();
+    throw e;
+  }
+  return det;
+}
