@@ -1,0 +1,1 @@
+"""LORS Studio training pipeline (PyTorch). See training/lors_studio."""

@@ -1,0 +1,60 @@
+"""Box parameterisation of AdaMixer queries (spec §1) and the attention's box priors (spec §2.1).
+
+xyzr: x, y = box centre (input pixels), z = log2(sqrt(w·h)), r = log2(h/w).
+"""
+from __future__ import annotations
+
+
+import torch
+
+
+def decode_xyzr(xyzr: torch.Tensor) -> torch.Tensor:
+    """[..., 4] xyzr → [..., 4] xyxy: w = 2^(z − r/2), h = 2^(z + r/2)."""
+    x, y, z, r = xyzr.unbind(-1)
+    w = torch.pow(2.0, z - 0.5 * r)
+    h = torch.pow(2.0, z + 0.5 * r)
+    return torch.stack([x - 0.5 * w, y - 0.5 * h, x + 0.5 * w, y + 0.5 * h], dim=-1)
+
+
+def xyxy_to_xyzr(xyxy: torch.Tensor) -> torch.Tensor:
+    """Inverse of decode_xyzr for boxes with positive width and height."""
+    x1, y1, x2, y2 = xyxy.unbind(-1)
+    w, h = x2 - x1, y2 - y1
+    return torch.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5, 0.5 * torch.log2(w * h), torch.log2(h / w)], dim=-1)
+
+
+def initial_xyzr(image_size: torch.Tensor, queries: int) -> torch.Tensor:
+    """Whole-image boxes for every query: image_size [B, 2] = (w, h) → [B, L, 4] (no gradient)."""
+    w, h = image_size[:, 0], image_size[:, 1]
+    xyzr = torch.stack([w * 0.5, h * 0.5, 0.5 * torch.log2(w * h), torch.log2(h / w)], dim=-1)
+    return xyzr[:, None, :].expand(-1, queries, -1).contiguous()
+
+
+def iof_matrix(boxes: torch.Tensor) -> torch.Tensor:
+    """[B, L, 4] xyxy → [B, L, L] with iof[b, i, j] = inter(i, j) / max(area(i), 1e-6) (rows: attending query i)."""
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    area = (x2 - x1) * (y2 - y1)
+    iw = (torch.minimum(x2[:, :, None], x2[:, None, :]) - torch.maximum(x1[:, :, None], x1[:, None, :])).clamp(min=0)
+    ih = (torch.minimum(y2[:, :, None], y2[:, None, :]) - torch.maximum(y1[:, :, None], y1[:, None, :])).clamp(min=0)
+    return (iw * ih) / area.clamp(min=1e-6)[:, :, None]
+
+
+def position_embedding(xyzr: torch.Tensor, d_query: int) -> torch.Tensor:
+    """Sinusoidal embedding of xyzr (spec §2.1 step 2): [B, L, 4] → [B, L, d_query].
+
+    v = xyzr / [1000, 1000, 1, 1]; D = d_query/4 per coordinate; freq_m = 10000^(2m/D);
+    pe[c·D + 2m] = sin(v_c / freq_m), pe[c·D + 2m + 1] = cos(v_c / freq_m); blocks in order x, y, z, r.
+    """
+    if d_query % 8 != 0:
+        raise ValueError(f'position_embedding needs d_query divisible by 8, got {d_query}')
+    D = d_query // 4
+    scale = torch.tensor([1000.0, 1000.0, 1.0, 1.0], dtype=xyzr.dtype, device=xyzr.device)
+    v = xyzr / scale                                                         # [B, L, 4]
+    m = torch.arange(D // 2, dtype=xyzr.dtype, device=xyzr.device)
+    freq = torch.pow(torch.tensor(10000.0, dtype=xyzr.dtype, device=xyzr.device), 2.0 * m / D)  # [D/2]
+    a = v[..., None] / freq                                                  # [B, L, 4, D/2]
+    pe = torch.stack([torch.sin(a), torch.cos(a)], dim=-1)                   # [B, L, 4, D/2, 2]
+    return pe.flatten(-3)
+
+
+__all__ = ['decode_xyzr', 'xyxy_to_xyzr', 'initial_xyzr', 'iof_matrix', 'position_embedding']

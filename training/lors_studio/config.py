@@ -1,0 +1,218 @@
+"""Model configurations: the Python mirror of src/model/config.ts.
+
+Attributes are snake_case; `to_json()` / `ModelConfig.from_json()` use the camelCase keys of the TypeScript
+`ModelConfig` exactly, so a config written by either side is read by the other:
+
+    {"preset": "web", "variant": "lors",
+     "decoder": {"dQuery", "dFeat", "heads", "ffn", "samplingGroups", "pointsIn", "pointsOut", "stages",
+                 "queries", "classes", "strides", "featChannels", "neckGroups"},
+     "lors": {"rankA", "groupsA", "rankT", "groupsT"}}          # present iff variant == "lors"
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import List, Optional, Sequence, Union
+
+_DECODER_KEYS = [
+    ('d_query', 'dQuery'), ('d_feat', 'dFeat'), ('heads', 'heads'), ('ffn', 'ffn'),
+    ('sampling_groups', 'samplingGroups'), ('points_in', 'pointsIn'), ('points_out', 'pointsOut'),
+    ('stages', 'stages'), ('queries', 'queries'), ('classes', 'classes'), ('strides', 'strides'),
+    ('feat_channels', 'featChannels'), ('neck_groups', 'neckGroups'),
+]
+_LORS_KEYS = [('rank_a', 'rankA'), ('groups_a', 'groupsA'), ('rank_t', 'rankT'), ('groups_t', 'groupsT')]
+
+
+@dataclass
+class DecoderConfig:
+    d_query: int            # d_q, query (content) dimension
+    d_feat: int             # d_feat, channels the decoder samples from (after the neck)
+    heads: int              # attention heads
+    ffn: int                # FFN hidden width
+    sampling_groups: int    # G; C = d_feat / G
+    points_in: int          # P_in
+    points_out: int         # P_out
+    stages: int             # N
+    queries: int            # L
+    classes: int
+    strides: List[int]
+    feat_channels: int      # channels of the backbone feature maps
+    neck_groups: int        # GroupNorm groups of the neck
+
+    def to_json(self) -> dict:
+        return {js: (list(getattr(self, py)) if py == 'strides' else getattr(self, py)) for py, js in _DECODER_KEYS}
+
+    @staticmethod
+    def from_json(d: dict) -> 'DecoderConfig':
+        missing = [js for _, js in _DECODER_KEYS if js not in d]
+        if missing:
+            raise ValueError(f'decoder config is missing {", ".join(missing)}')
+        kw = {py: d[js] for py, js in _DECODER_KEYS}
+        kw['strides'] = [int(s) for s in kw['strides']]
+        for py, js in _DECODER_KEYS:
+            if py != 'strides' and (not isinstance(kw[py], int) or isinstance(kw[py], bool) or kw[py] < 1):
+                raise ValueError(f'decoder.{js} must be an integer ≥ 1, got {kw[py]!r}')
+        return DecoderConfig(**kw)
+
+
+@dataclass
+class LorsConfig:
+    rank_a: int             # r of LORS^A
+    groups_a: List[int]     # K_i of LORS^A per stage
+    rank_t: int             # r of LORS^T
+    groups_t: List[int]     # K_i of LORS^T per stage
+
+    def to_json(self) -> dict:
+        return {'rankA': self.rank_a, 'groupsA': list(self.groups_a), 'rankT': self.rank_t, 'groupsT': list(self.groups_t)}
+
+    @staticmethod
+    def from_json(d: dict) -> 'LorsConfig':
+        missing = [js for _, js in _LORS_KEYS if js not in d]
+        if missing:
+            raise ValueError(f'lors config is missing {", ".join(missing)}')
+        return LorsConfig(rank_a=int(d['rankA']), groups_a=[int(k) for k in d['groupsA']],
+                          rank_t=int(d['rankT']), groups_t=[int(k) for k in d['groupsT']])
+
+
+@dataclass
+class ModelConfig:
+    preset: str
+    variant: str            # 'vanilla' | 'lors'
+    decoder: DecoderConfig
+    lors: Optional[LorsConfig] = None
+
+    def to_json(self) -> dict:
+        out = {'preset': self.preset, 'variant': self.variant, 'decoder': self.decoder.to_json()}
+        if self.lors is not None:
+            out['lors'] = self.lors.to_json()
+        return out
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json())
+
+    @staticmethod
+    def from_json(d: Union[dict, str]) -> 'ModelConfig':
+        if isinstance(d, (str, bytes)):
+            d = json.loads(d)
+        if not isinstance(d, dict):
+            raise ValueError(f'model config must be a JSON object, got {type(d).__name__}')
+        variant = d.get('variant')
+        if variant not in ('vanilla', 'lors'):
+            raise ValueError(f'config.variant must be "vanilla" or "lors", got {variant!r}')
+        if 'decoder' not in d:
+            raise ValueError('config is missing "decoder"')
+        dec = DecoderConfig.from_json(d['decoder'])
+        lors = None
+        if variant == 'lors':
+            if 'lors' not in d or d['lors'] is None:
+                raise ValueError('config.variant is "lors" but config.lors is missing')
+            lors = LorsConfig.from_json(d['lors'])
+            for what, ks in (('groupsA', lors.groups_a), ('groupsT', lors.groups_t)):
+                if len(ks) != dec.stages:
+                    raise ValueError(f'lors.{what}: expected {dec.stages} per-stage values, got {len(ks)}')
+        cfg = ModelConfig(preset=str(d.get('preset', 'custom')), variant=variant, decoder=dec, lors=lors)
+        dims(cfg.decoder)  # validates divisibility
+        return cfg
+
+
+@dataclass(frozen=True)
+class Dims:
+    C: int              # channels per sampling group
+    G: int              # sampling groups
+    gen_per_group: int  # C·C + P_out·P_in
+    gen_out: int        # G·gen_per_group: output width of Linear_gen / LORS^A shared generator
+    out_in: int         # G·P_out·C: input width of L_output
+    off_out: int        # G·P_in·3: output width of Linear_off
+
+
+def dims(d: DecoderConfig) -> Dims:
+    if d.d_feat % d.sampling_groups != 0:
+        raise ValueError(f'dFeat {d.d_feat} is not divisible by samplingGroups {d.sampling_groups}')
+    if d.d_query % d.heads != 0:
+        raise ValueError(f'dQuery {d.d_query} is not divisible by heads {d.heads}')
+    C = d.d_feat // d.sampling_groups
+    G = d.sampling_groups
+    gpg = C * C + d.points_in * d.points_out
+    return Dims(C=C, G=G, gen_per_group=gpg, gen_out=G * gpg, out_in=G * d.points_out * C, off_out=G * d.points_in * 3)
+
+
+_NANODET = dict(strides=[8, 16, 32], feat_channels=128, neck_groups=32, classes=80)
+
+PAPER_DECODER = DecoderConfig(d_query=256, d_feat=256, heads=8, ffn=2048, sampling_groups=2, points_in=64,
+                              points_out=128, stages=6, queries=100, **_NANODET)
+WEB_DECODER = DecoderConfig(d_query=128, d_feat=128, heads=8, ffn=512, sampling_groups=2, points_in=32,
+                            points_out=64, stages=6, queries=100, **_NANODET)
+TINY_DECODER = DecoderConfig(d_query=32, d_feat=32, heads=4, ffn=64, sampling_groups=2, points_in=4,
+                             points_out=8, stages=6, queries=10, **_NANODET)
+
+PAPER_GROUPS = [1, 1, 2, 2, 3, 3]
+
+PRESETS = {
+    'paper': {'decoder': PAPER_DECODER, 'lors': LorsConfig(16, PAPER_GROUPS, 8, [1] * 6)},
+    'web': {'decoder': WEB_DECODER, 'lors': LorsConfig(8, PAPER_GROUPS, 8, [1] * 6)},
+    'tiny': {'decoder': TINY_DECODER, 'lors': LorsConfig(2, PAPER_GROUPS, 2, [1] * 6)},
+}
+
+
+def stretch_groups(pattern: Sequence[int], n: int) -> List[int]:
+    """Stretches a per-stage K pattern to n stages (Table 8)."""
+    if len(pattern) == n:
+        return list(pattern)
+    return [pattern[(i * len(pattern)) // n] for i in range(n)]
+
+
+def _per_stage(v, n: int, what: str) -> List[int]:
+    arr = [v] * n if isinstance(v, int) else list(v)
+    if len(arr) != n:
+        raise ValueError(f'{what}: expected {n} per-stage values, got {len(arr)}')
+    for k in arr:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f'{what}: every value must be an integer ≥ 1, got {k!r}')
+    return arr
+
+
+def make_config(preset: str, variant: str, rank_a: Optional[int] = None, rank_t: Optional[int] = None,
+                groups: Union[None, int, Sequence[int]] = None, groups_t: Union[None, int, Sequence[int]] = None,
+                stages: Optional[int] = None) -> ModelConfig:
+    """Mirror of makeConfig(preset, variant, {rankA, rankT, groups, groupsT, stages}) in config.ts.
+
+    variant: 'vanilla' | 'vanilla4x32' (stored as 'vanilla' with 2G sampling groups and P_in/2) | 'lors'.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f'unknown preset "{preset}" (expected {", ".join(PRESETS)})')
+    p = PRESETS[preset]
+    decoder = replace(p['decoder'], strides=list(p['decoder'].strides))
+    if stages is not None:
+        decoder.stages = stages
+    n = decoder.stages
+    if variant == 'vanilla4x32':
+        pd = p['decoder']
+        if pd.points_in % 2 != 0:
+            raise ValueError(f'vanilla4x32 needs an even pointsIn, preset {preset} has {pd.points_in}')
+        decoder = replace(decoder, sampling_groups=2 * pd.sampling_groups, points_in=pd.points_in // 2)
+        return ModelConfig(preset=preset, variant='vanilla', decoder=decoder)
+    if variant == 'vanilla':
+        return ModelConfig(preset=preset, variant='vanilla', decoder=decoder)
+    if variant != 'lors':
+        raise ValueError(f'unknown variant "{variant}" (expected vanilla, vanilla4x32, lors)')
+    pl: LorsConfig = p['lors']
+    ra = pl.rank_a if rank_a is None else rank_a
+    rt = pl.rank_t if rank_t is None else rank_t
+    for k, v in (('rankA', ra), ('rankT', rt)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f'{k} must be an integer ≥ 1, got {v!r}')
+    ga = _per_stage(stretch_groups(pl.groups_a, n) if groups is None else groups, n, 'groups')
+    gt = _per_stage(stretch_groups(pl.groups_t, n) if groups_t is None else groups_t, n, 'groupsT')
+    return ModelConfig(preset=preset, variant='lors', decoder=decoder, lors=LorsConfig(ra, ga, rt, gt))
+
+
+def parse_groups(s: str) -> Union[int, List[int]]:
+    """Parses "3" or "1,1,2,2,3,3"."""
+    parts = [x.strip() for x in s.split(',')]
+    try:
+        nums = [int(x) for x in parts]
+    except ValueError:
+        nums = []
+    if not nums or any(k < 1 for k in nums):
+        raise ValueError(f'groups must be an integer ≥ 1 or a comma list like 1,1,2,2,3,3; got "{s}"')
+    return nums[0] if len(nums) == 1 else nums

@@ -1,0 +1,390 @@
+"""Data for training the decoders: COCO annotations, the frozen-backbone feature caches and the augmentation.
+
+Feature cache (written by `npm run features`, read here with a numpy memmap):
+  `<dir>/<name>-s<size>[-flip].f16`  raw little-endian float16, shape [N, P, C] (C = 128 NanoDet channels),
+      P = sum_l H_l*W_l over strides 8, 16, 32; each level NHWC-flattened row-major, levels in stride order.
+  `<dir>/<name>-s<size>[-flip].json` (also accepted: `<...>.f16.json`)
+      { size, strides, channels, dtype: "float16", positions: P, levelShapes: [[H, W], ...], flip: bool,
+        images: [{ id, file_name, width, height, scale }] }
+  width/height are the ORIGINAL photo size, scale = size / max(width, height). The photo was letterboxed:
+  resized unpadded to round(w*scale) x round(h*scale) (the json's resizedWidth/resizedHeight when present),
+  padded bottom/right to size x size. A `flip` cache holds
+  the features of the horizontally mirrored photo (boxes: x1' = W - x2, x2' = W - x1 in original pixels).
+
+Boxes handed to the model/loss are xyxy in letterboxed *input* pixels (original pixels * scale), and
+`image_size` is (w, h) of the resized unpadded image (after a crop: of the crop window's image part).
+
+Augmentation (training only):
+- horizontal flip: pick the image's flip cache (when one holds the image) with probability `flip_prob`;
+- scale jitter: when caches of several sizes hold the image, each *batch* picks one size at random;
+- crop jitter in feature space: with probability `crop_prob`, crop a window whose size and offset are multiples
+  of 32 px (one cell at stride 32, 4 at stride 8) out of the letterboxed maps; boxes are shifted, clipped to the
+  window's image part and kept if both sides are at least `min_box` px (else another window is tried; after 10
+  failures the sample is not cropped). `image_size` becomes the window's image part.
+A batch's maps are zero-padded bottom/right to the largest map of the batch (per level).
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+# COCO category id of each contiguous index 0..79 (the usual order; same as src/model/coco.ts).
+COCO_CATEGORY_IDS: Tuple[int, ...] = (
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34,
+    35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+)
+CATEGORY_ID_TO_INDEX: Dict[int, int] = {cid: i for i, cid in enumerate(COCO_CATEGORY_IDS)}
+NUM_CLASSES = 80
+CROP_UNIT = 32  # px: crops are aligned to the coarsest stride
+
+
+def category_index(category_id: int) -> int:
+    try:
+        return CATEGORY_ID_TO_INDEX[int(category_id)]
+    except KeyError:
+        raise ValueError(f"category id {category_id} is not one of COCO's 80 detection categories") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# COCO annotations
+
+@dataclass
+class ImageRecord:
+    id: int
+    file_name: str
+    width: int
+    height: int
+    boxes: np.ndarray  # [M, 4] float64 xyxy in original pixels
+    labels: np.ndarray  # [M] int64 contiguous 0..79
+    areas: np.ndarray  # [M] float64 (COCO 'area' when present, else w*h) for the S/M/L split of the AP
+
+
+class CocoAnnotations:
+    """COCO detection json → per image xyxy boxes (original pixels) and contiguous labels. Crowd regions are ignored."""
+
+    def __init__(self, path: str, images_dir: Optional[str] = None):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"annotations file not found: {path}")
+        with open(path, "r", encoding="utf-8") as f:
+            data = json.load(f)
+        for key in ("images", "annotations"):
+            if key not in data:
+                raise ValueError(f"{path}: not a COCO detection file (no '{key}' list)")
+        self.path = path
+        per_image: Dict[int, List[Tuple[List[float], int, float]]] = {}
+        for a in data["annotations"]:
+            if a.get("iscrowd", 0):
+                continue
+            x, y, w, h = (float(v) for v in a["bbox"])
+            if w <= 0 or h <= 0:
+                continue
+            area = float(a.get("area", w * h)) or w * h
+            per_image.setdefault(int(a["image_id"]), []).append(([x, y, x + w, y + h], category_index(a["category_id"]), area))
+        self.images: Dict[int, ImageRecord] = {}
+        for im in data["images"]:
+            iid = int(im["id"])
+            anns = per_image.get(iid, [])
+            boxes = np.array([b for b, _, _ in anns], dtype=np.float64).reshape(-1, 4)
+            labels = np.array([c for _, c, _ in anns], dtype=np.int64)
+            areas = np.array([ar for _, _, ar in anns], dtype=np.float64)
+            self.images[iid] = ImageRecord(iid, str(im.get("file_name", f"{iid}.jpg")), int(im["width"]), int(im["height"]), boxes, labels, areas)
+        if images_dir is not None and not os.path.isdir(images_dir):
+            raise FileNotFoundError(f"images directory not found: {images_dir}")
+        self.images_dir = images_dir
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def ids(self) -> List[int]:
+        return sorted(self.images)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Feature caches
+
+class FeatureCache:
+    """One `<name>-s<size>[-flip].f16` file + its json, memory-mapped."""
+
+    def __init__(self, json_path: str):
+        with open(json_path, "r", encoding="utf-8") as f:
+            meta = json.load(f)
+        for key in ("size", "strides", "channels", "positions", "levelShapes", "images"):
+            if key not in meta:
+                raise ValueError(f"{json_path}: feature-cache json lacks '{key}'")
+        if meta.get("dtype", "float16") != "float16":
+            raise ValueError(f"{json_path}: dtype {meta.get('dtype')!r} is not supported (expected float16)")
+        base = json_path[:-5]
+        data_path = base if base.endswith(".f16") else base + ".f16"
+        if not os.path.isfile(data_path):
+            raise FileNotFoundError(f"{json_path}: data file {data_path} not found")
+        self.json_path, self.data_path, self.meta = json_path, data_path, meta
+        self.size = int(meta["size"])
+        self.flip = bool(meta.get("flip", False))
+        self.strides = [int(s) for s in meta["strides"]]
+        self.channels = int(meta["channels"])
+        self.level_shapes = [(int(h), int(w)) for h, w in meta["levelShapes"]]
+        if len(self.level_shapes) != len(self.strides):
+            raise ValueError(f"{json_path}: {len(self.level_shapes)} levelShapes for {len(self.strides)} strides")
+        self.positions = int(meta["positions"])
+        if sum(h * w for h, w in self.level_shapes) != self.positions:
+            raise ValueError(f"{json_path}: positions {self.positions} != sum of levelShapes")
+        self.images = meta["images"]
+        n = len(self.images)
+        expected = n * self.positions * self.channels * 2
+        actual = os.path.getsize(data_path)
+        if actual != expected:
+            raise ValueError(f"{data_path}: {actual} bytes, expected {expected} = {n} images x {self.positions} positions "
+                             f"x {self.channels} channels x 2 (truncated or written for another json?)")
+        self.array = np.memmap(data_path, dtype="<f2", mode="r", shape=(n, self.positions, self.channels))
+        self.row_of: Dict[int, int] = {int(im["id"]): i for i, im in enumerate(self.images)}
+        self.offsets = np.cumsum([0] + [h * w for h, w in self.level_shapes]).tolist()
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.data_path)
+
+    def info(self, image_id: int) -> dict:
+        return self.images[self.row_of[image_id]]
+
+    def levels(self, image_id: int) -> List[np.ndarray]:
+        """float16 views [H_l, W_l, C] of one image's maps (no copy)."""
+        row = self.array[self.row_of[image_id]]
+        return [row[self.offsets[l]:self.offsets[l + 1]].reshape(h, w, self.channels)
+                for l, (h, w) in enumerate(self.level_shapes)]
+
+
+def find_caches(paths: Sequence[str] | str) -> List[FeatureCache]:
+    """Caches in the given directories / json files / .f16 files (a comma-separated string is accepted)."""
+    if isinstance(paths, str):
+        paths = [p for p in paths.split(",") if p]
+    jsons: List[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(j for j in glob.glob(os.path.join(p, "*.json"))
+                           if os.path.isfile(j[:-5] if j[:-5].endswith(".f16") else j[:-5] + ".f16"))
+            if not found:
+                raise FileNotFoundError(f"no feature cache (<name>-s<size>.f16 + .json) in {p}")
+            jsons.extend(found)
+        elif p.endswith(".json") and os.path.isfile(p):
+            jsons.append(p)
+        elif p.endswith(".f16") and os.path.isfile(p):
+            j = p[:-4] + ".json" if os.path.isfile(p[:-4] + ".json") else p + ".json"
+            jsons.append(j)
+        else:
+            raise FileNotFoundError(f"feature cache not found: {p}")
+    caches = [FeatureCache(j) for j in jsons]
+    ch = {c.channels for c in caches}
+    st = {tuple(c.strides) for c in caches}
+    if len(ch) > 1 or len(st) > 1:
+        raise ValueError(f"feature caches disagree on channels/strides: {[(c.name, c.channels, c.strides) for c in caches]}")
+    return caches
+
+
+def write_feature_cache(out_dir: str, name: str, size: int, features: np.ndarray, images: List[dict],
+                        level_shapes: List[Tuple[int, int]], strides=(8, 16, 32), flip: bool = False) -> str:
+    """Writes a cache in the format above (used by the tests' synthetic caches). Returns the json path."""
+    os.makedirs(out_dir, exist_ok=True)
+    n, p, c = features.shape
+    if n != len(images) or p != sum(h * w for h, w in level_shapes):
+        raise ValueError("features shape does not match images / level_shapes")
+    stem = os.path.join(out_dir, f"{name}-s{size}{'-flip' if flip else ''}")
+    features.astype("<f2").tofile(stem + ".f16")
+    meta = dict(size=size, strides=list(strides), channels=c, dtype="float16", positions=p,
+                levelShapes=[list(s) for s in level_shapes], flip=flip, images=images)
+    with open(stem + ".json", "w", encoding="utf-8") as f:
+        json.dump(meta, f)
+    return stem + ".json"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Samples and batches
+
+@dataclass
+class Sample:
+    image_id: int
+    levels: List[np.ndarray]  # [H_l, W_l, C] (float16 views or copies)
+    image_size: Tuple[float, float]  # (w, h) of the image part, input pixels
+    boxes: np.ndarray  # [M, 4] xyxy input pixels
+    labels: np.ndarray  # [M]
+    scale: float
+    orig_size: Tuple[int, int]  # (W, H) original pixels
+    offset: Tuple[int, int] = (0, 0)  # crop window origin (input pixels)
+    flipped: bool = False
+
+
+@dataclass
+class Batch:
+    levels: List[torch.Tensor]  # [B, H_l, W_l, C] float32
+    image_size: torch.Tensor  # [B, 2] (w, h)
+    boxes: List[torch.Tensor]  # [M_b, 4] float32 xyxy input pixels
+    labels: List[torch.Tensor]  # [M_b] int64
+    image_ids: List[int]
+    scales: torch.Tensor  # [B]
+    orig_sizes: torch.Tensor  # [B, 2] (W, H)
+
+    def to(self, device) -> "Batch":
+        nb = device.type == "cuda"
+        return Batch([t.to(device, non_blocking=nb) for t in self.levels], self.image_size.to(device),
+                     [t.to(device) for t in self.boxes], [t.to(device) for t in self.labels], self.image_ids,
+                     self.scales.to(device), self.orig_sizes.to(device))
+
+
+def collate(samples: List[Sample]) -> Batch:
+    n_levels = len(samples[0].levels)
+    levels = []
+    for l in range(n_levels):
+        hs = max(s.levels[l].shape[0] for s in samples)
+        ws = max(s.levels[l].shape[1] for s in samples)
+        c = samples[0].levels[l].shape[2]
+        out = np.zeros((len(samples), hs, ws, c), dtype=np.float32)
+        for b, s in enumerate(samples):
+            a = s.levels[l]
+            out[b, :a.shape[0], :a.shape[1]] = a
+        levels.append(torch.from_numpy(out))
+    return Batch(
+        levels=levels,
+        image_size=torch.tensor([s.image_size for s in samples], dtype=torch.float32),
+        boxes=[torch.from_numpy(s.boxes.astype(np.float32)).reshape(-1, 4) for s in samples],
+        labels=[torch.from_numpy(s.labels.astype(np.int64)) for s in samples],
+        image_ids=[s.image_id for s in samples],
+        scales=torch.tensor([s.scale for s in samples], dtype=torch.float64),
+        orig_sizes=torch.tensor([s.orig_size for s in samples], dtype=torch.float32),
+    )
+
+
+class DetectionDataset:
+    """Images that are in both the annotations and a plain (non-flip) cache, with the augmentation above.
+
+    `get(index, size, rng)` builds one sample; `batches(indices, batch_size, epoch)` yields collated batches with
+    one random size per batch. Randomness comes only from `np.random.default_rng((seed, epoch, batch index))`, so
+    a run is reproducible and resumable.
+    """
+
+    def __init__(self, caches: List[FeatureCache], coco: CocoAnnotations, train: bool, flip_prob: float = 0.5,
+                 crop_prob: float = 0.5, crop_min: float = 0.5, min_box: float = 2.0, seed: int = 0,
+                 limit: Optional[int] = None, size: Optional[int] = None, skip_empty: Optional[bool] = None):
+        self.coco, self.train = coco, train
+        self.flip_prob, self.crop_prob, self.crop_min, self.min_box, self.seed = flip_prob, crop_prob, crop_min, min_box, seed
+        plain = [c for c in caches if not c.flip]
+        if not plain:
+            raise ValueError("no plain (non-flip) feature cache given")
+        if size is not None:
+            plain = [c for c in plain if c.size == size]
+            if not plain:
+                raise ValueError(f"no plain feature cache of size {size} (have {sorted({c.size for c in caches})})")
+        if not train:  # evaluation: one size, the largest unless asked
+            plain = [max(plain, key=lambda c: c.size)]
+        self.plain: Dict[int, List[FeatureCache]] = {}
+        for c in plain:
+            self.plain.setdefault(c.size, []).append(c)
+        self.flipped: Dict[int, List[FeatureCache]] = {}
+        if train:
+            for c in caches:
+                if c.flip and c.size in self.plain:
+                    self.flipped.setdefault(c.size, []).append(c)
+        self.sizes = sorted(self.plain)
+        skip_empty = train if skip_empty is None else skip_empty
+        ids = set()
+        for cs in self.plain.values():
+            for c in cs:
+                ids.update(c.row_of)
+        missing = [i for i in ids if i not in coco.images]
+        ids = sorted(i for i in ids if i in coco.images and (not skip_empty or len(coco.images[i].labels) > 0))
+        if limit is not None:
+            ids = ids[:limit]
+        if not ids:
+            raise ValueError(f"no image of the feature caches is in {coco.path}"
+                             + (f" ({len(missing)} cache images are not annotated there)" if missing else ""))
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _find(self, pool: Dict[int, List[FeatureCache]], size: int, image_id: int) -> Optional[FeatureCache]:
+        for c in pool.get(size, []):
+            if image_id in c.row_of:
+                return c
+        return None
+
+    def get(self, index: int, size: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> Sample:
+        image_id = self.ids[index]
+        rec = self.coco.images[image_id]
+        size = size if size is not None else self.sizes[-1]
+        cache = self._find(self.plain, size, image_id)
+        if cache is None:  # this size lacks the image: take any size that has it
+            cache = next(c for s in self.sizes for c in self.plain[s] if image_id in c.row_of)
+        flipped = False
+        if self.train and rng is not None and rng.random() < self.flip_prob:
+            fc = self._find(self.flipped, cache.size, image_id)
+            if fc is not None:
+                cache, flipped = fc, True
+        info = cache.info(image_id)
+        W, H, scale = float(info["width"]), float(info["height"]), float(info["scale"])
+        if (int(W), int(H)) != (rec.width, rec.height):
+            raise ValueError(f"image {image_id}: cache {cache.name} says {int(W)}x{int(H)}, annotations say {rec.width}x{rec.height}")
+        boxes = rec.boxes.copy()
+        if flipped:
+            boxes[:, [0, 2]] = W - boxes[:, [2, 0]]
+        boxes *= scale
+        iw = float(info.get("resizedWidth", round(W * scale)))
+        ih = float(info.get("resizedHeight", round(H * scale)))
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, iw)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ih)
+        labels = rec.labels.copy()
+        levels = cache.levels(image_id)
+        offset = (0, 0)
+        if self.train and rng is not None and self.crop_prob > 0 and rng.random() < self.crop_prob:
+            crop = self._crop(levels, cache.strides, boxes, labels, iw, ih, rng)
+            if crop is not None:
+                levels, boxes, labels, iw, ih, offset = crop
+        return Sample(image_id, levels, (iw, ih), boxes, labels, scale, (rec.width, rec.height), offset, flipped)
+
+    def _crop(self, levels, strides, boxes, labels, iw, ih, rng):
+        u = CROP_UNIT
+        cells_w, cells_h = math.ceil(iw / u), math.ceil(ih / u)  # content extent in 32-px cells
+        map_w = levels[-1].shape[1] * strides[-1]
+        map_h = levels[-1].shape[0] * strides[-1]
+        cells_w, cells_h = min(cells_w, map_w // u), min(cells_h, map_h // u)
+        if cells_w < 2 or cells_h < 2:
+            return None
+        for _ in range(10):
+            cw = int(rng.integers(max(1, math.ceil(self.crop_min * cells_w)), cells_w + 1))
+            ch = int(rng.integers(max(1, math.ceil(self.crop_min * cells_h)), cells_h + 1))
+            if cw == cells_w and ch == cells_h:
+                continue
+            x0 = int(rng.integers(0, cells_w - cw + 1)) * u
+            y0 = int(rng.integers(0, cells_h - ch + 1)) * u
+            nw, nh = min(cw * u, iw - x0), min(ch * u, ih - y0)
+            if nw <= 0 or nh <= 0:
+                continue
+            b = boxes - np.array([x0, y0, x0, y0], dtype=boxes.dtype)
+            b[:, [0, 2]] = b[:, [0, 2]].clip(0, nw)
+            b[:, [1, 3]] = b[:, [1, 3]].clip(0, nh)
+            keep = ((b[:, 2] - b[:, 0]) >= self.min_box) & ((b[:, 3] - b[:, 1]) >= self.min_box)
+            if not keep.any():
+                continue
+            new_levels = []
+            for lv, s in zip(levels, strides):
+                ys, xs = y0 // s, x0 // s
+                new_levels.append(lv[ys:ys + ch * u // s, xs:xs + cw * u // s])
+            return new_levels, b[keep], labels[keep], float(nw), float(nh), (x0, y0)
+        return None
+
+    def batches(self, indices: Sequence[int], batch_size: int, epoch: int, start: int = 0) -> Iterator[Batch]:
+        """Batches of `indices` in order, from batch number `start` (the same batches as without skipping)."""
+        for bi in range(start * batch_size, len(indices), batch_size):
+            chunk = indices[bi:bi + batch_size]
+            if self.train:
+                rng = np.random.default_rng((self.seed, epoch, bi // batch_size, int(chunk[0])))
+                size = self.sizes[int(rng.integers(len(self.sizes)))]
+                yield collate([self.get(int(i), size, rng) for i in chunk])
+            else:
+                yield collate([self.get(int(i)) for i in chunk])

@@ -1,0 +1,75 @@
+"""Loss and val-AP curves from a run's JSONL log → PNG (matplotlib, Agg).
+
+    python3 -m training.lors_studio.plot RUN_DIR/log.jsonl [OUT.png]
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+
+def read_log(path: str) -> List[dict]:
+    rows = []
+    with open(path, "r", encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                rows.append(json.loads(line))
+    return rows
+
+
+def _smooth(v: List[float], n: int) -> List[float]:
+    out, acc, q = [], 0.0, []
+    for x in v:
+        q.append(x)
+        acc += x
+        if len(q) > n:
+            acc -= q.pop(0)
+        out.append(acc / len(q))
+    return out
+
+
+def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_log(log_path)
+    steps = [r for r in rows if r.get("type") == "step"]
+    epochs = [r for r in rows if r.get("type") == "epoch"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    if steps:
+        xs = [r["step"] for r in steps]
+        n = max(1, len(steps) // 50)
+        for key, style in (("loss", "-"), ("loss_cls", "--"), ("loss_l1", ":"), ("loss_giou", "-.")):
+            if key in steps[0]:
+                ax1.plot(xs, _smooth([r[key] for r in steps], n), style, label=key)
+        ax1.set_yscale("log")
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("training loss (sum over stages)")
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=8)
+    vals = [r for r in epochs if isinstance(r.get("val"), dict) and r["val"].get("AP", -1) >= 0]
+    if vals:
+        xs = [r["epoch"] for r in vals]
+        for key in ("AP", "AP50", "AP75"):
+            ax2.plot(xs, [r["val"][key] for r in vals], "o-", label=key)
+        ax2.legend(fontsize=8)
+    else:
+        ax2.text(0.5, 0.5, "no validation", ha="center", va="center", transform=ax2.transAxes)
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("val AP (%)")
+    ax2.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: python3 -m training.lors_studio.plot LOG.jsonl [OUT.png]")
+    print(plot_curves(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1].rsplit(".", 1)[0] + ".png"))

@@ -1,0 +1,510 @@
+"""Trains a vanilla or LORS AdaMixer decoder on cached frozen-backbone features (spec §3).
+
+Single process (CPU or one GPU):
+    python3 -m training.lors_studio.train --preset web --variant lors --features FEAT_DIR \\
+        --annotations train.json --val-features VAL_DIR --val-annotations val.json --epochs 12 --batch-size 4 \\
+        --out runs/web-lors
+Several processes (gloo on CPU, nccl on GPU; --batch-size is per process):
+    torchrun --nproc_per_node 2 -m training.lors_studio.train ...
+
+AdamW (lr 2.5e-5, weight decay 1e-4), linear warm-up over --warmup iterations from ratio 0.001, lr ×0.1 at the
+epochs in --steps (0-based epoch index ≥ step, as mmcv), global-norm clipping at --clip. Every epoch: val AP
+(rank 0), RUN_DIR/last.pt and RUN_DIR/best.pt (by val AP). --resume continues from RUN_DIR/last.pt, also from the
+middle of an epoch (after --max-steps). RUN_DIR/log.jsonl gets {"type": "step", ...} and {"type": "epoch", ...}
+lines, RUN_DIR/curves.png the loss / val-AP curves.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import importlib
+import json
+import math
+import os
+import random
+import sys
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+from . import data as D
+from .losses import detection_losses
+from .metrics import coco_ap, predict
+
+CHECKPOINT_LAST = "last.pt"
+CHECKPOINT_BEST = "best.pt"
+LOG_NAME = "log.jsonl"
+PLOT_NAME = "curves.png"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CLI
+
+def _int_list(s: str) -> List[int]:
+    try:
+        return [int(x) for x in s.split(",") if x.strip() != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma list of integers, got {s!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m training.lors_studio.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    m = p.add_argument_group("model")
+    m.add_argument("--preset", default="web", help="paper | web | tiny (default web)")
+    m.add_argument("--variant", default="lors", help="vanilla | vanilla4x32 | lors (default lors)")
+    m.add_argument("--rank-a", type=int, default=None, help="LORS^A rank r (default: the preset's)")
+    m.add_argument("--rank-t", type=int, default=None, help="LORS^T rank r (default: the preset's)")
+    m.add_argument("--groups", default=None, help="LORS^A K: one value or per stage, e.g. 1,1,2,2,3,3")
+    m.add_argument("--groups-t", default=None, help="LORS^T K: one value or per stage")
+    m.add_argument("--stages", type=int, default=None, help="number of decoder stages (default: the preset's)")
+    d = p.add_argument_group("data")
+    d.add_argument("--features", required=True, help="feature-cache dir(s) / .json / .f16 (comma-separated); "
+                   "plain, -flip and several sizes are used for augmentation")
+    d.add_argument("--annotations", required=True, help="COCO json of the training images")
+    d.add_argument("--images", default=None, help="image dir (only checked; the features are cached)")
+    d.add_argument("--val-features", default=None, help="feature cache(s) of the validation images")
+    d.add_argument("--val-annotations", default=None, help="COCO json of the validation images")
+    d.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    d.add_argument("--val-limit", type=int, default=None, help="use only the first N validation images")
+    d.add_argument("--flip-prob", type=float, default=0.5)
+    d.add_argument("--crop-prob", type=float, default=0.5, help="probability of a stride-32 crop (0 = off)")
+    d.add_argument("--crop-min", type=float, default=0.5, help="smallest crop side as a fraction of the image")
+    d.add_argument("--min-box", type=float, default=2.0, help="boxes narrower after a crop (px) are dropped")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--epochs", type=int, default=12)
+    o.add_argument("--batch-size", type=int, default=4, help="images per step and process")
+    o.add_argument("--lr", type=float, default=2.5e-5)
+    o.add_argument("--weight-decay", type=float, default=1e-4)
+    o.add_argument("--warmup", type=int, default=500, help="linear warm-up iterations")
+    o.add_argument("--warmup-ratio", type=float, default=0.001)
+    o.add_argument("--steps", type=_int_list, default=[8, 11], help="epochs (0-based) from which lr ×0.1, e.g. 8,11")
+    o.add_argument("--clip", type=float, default=1.0, help="global L2 gradient-norm limit (0 = off)")
+    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
+    r = p.add_argument_group("run")
+    r.add_argument("--out", required=True, help="run directory (checkpoints, log.jsonl, curves.png)")
+    r.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    r.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    r.add_argument("--threads", type=int, default=None, help="torch CPU threads per process "
+                   "(default: cores / processes on this node)")
+    r.add_argument("--log-every", type=int, default=10, help="steps per log.jsonl line")
+    r.add_argument("--val-every", type=int, default=1, help="validate every N epochs (and after the last)")
+    r.add_argument("--eval-batch-size", type=int, default=None)
+    r.add_argument("--find-unused", default="auto", choices=["auto", "yes", "no"],
+                   help="DDP find_unused_parameters (auto: probe once which parameters get gradients)")
+    r.add_argument("--no-tf32", action="store_true", help="CUDA: keep full fp32 matmuls")
+    r.add_argument("--no-plot", action="store_true")
+    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--export-best", default=None, metavar="DIR", help="export the best (else last) weights here")
+    r.add_argument("--float16", action="store_true", help="export float16 shards")
+    r.add_argument("--model-factory", default=None, help=argparse.SUPPRESS)  # 'module:callable(cfg)', tests only
+    return p
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Schedule
+
+def learning_rate(step: int, epoch: int, base: float, warmup: int, warmup_ratio: float, milestones: List[int]) -> float:
+    """mmcv's step policy with linear warm-up: step = 0-based global iteration, epoch = 0-based epoch."""
+    lr = base * (0.1 ** sum(1 for s in milestones if epoch >= s))
+    if warmup > 0 and step < warmup:
+        k = (1 - step / warmup) * (1 - warmup_ratio)
+        lr = lr * (1 - k)
+    return lr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Progress bar (tqdm-free)
+
+def _fmt_time(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    s = int(s)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class Progress:
+    def __init__(self, total: int, desc: str = "", enabled: bool = True, stream=None):
+        self.total, self.desc, self.enabled = max(total, 0), desc, enabled
+        self.stream = stream or sys.stderr
+        self.n, self.t0, self.last = 0, time.time(), 0.0
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, n: int = 1, **info):
+        self.n += n
+        if not self.enabled:
+            return
+        now = time.time()
+        done = self.n >= self.total
+        if not done and now - self.last < (0.5 if self.tty else 30.0):
+            return
+        self.last = now
+        el = now - self.t0
+        rate = el / self.n if self.n else float("nan")
+        eta = rate * (self.total - self.n) if self.n else float("nan")
+        pct = 100.0 * self.n / self.total if self.total else 100.0
+        width = 24
+        fill = int(width * self.n / self.total) if self.total else width
+        bar = "#" * fill + "-" * (width - fill)
+        extra = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
+        line = f"{self.desc} [{bar}] {self.n}/{self.total} {pct:3.0f}% {rate:.2f}s/it ETA {_fmt_time(eta)} {extra}"
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        if done and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled and self.tty and self.n < self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Distributed helpers
+
+class Dist:
+    def __init__(self, device_arg: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(self.world)))
+        want_cuda = device_arg.startswith("cuda") or (device_arg == "auto" and torch.cuda.is_available())
+        if want_cuda and not torch.cuda.is_available():
+            raise SystemExit(f"--device {device_arg}: CUDA is not available")
+        if want_cuda:
+            idx = self.local_rank if device_arg in ("auto", "cuda") else int(device_arg.split(":")[1])
+            self.device = torch.device("cuda", idx)
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        self.enabled = self.world > 1
+        if self.enabled and not torch.distributed.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=60))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self):
+        if self.enabled:
+            if self.device.type == "cuda":
+                torch.distributed.barrier(device_ids=[self.device.index])
+            else:
+                torch.distributed.barrier()
+
+    def mean(self, values: List[float]) -> List[float]:
+        if not self.enabled:
+            return values
+        t = torch.tensor(values, dtype=torch.float64 if self.device.type == "cpu" else torch.float32, device=self.device)
+        torch.distributed.all_reduce(t)
+        return (t / self.world).tolist()
+
+    def close(self):
+        if self.enabled and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Model / checkpoints
+
+def build_config(args):
+    from .config import make_config, parse_groups
+    groups = parse_groups(args.groups) if args.groups else None
+    groups_t = parse_groups(args.groups_t) if args.groups_t else None
+    return make_config(args.preset, args.variant, rank_a=args.rank_a, rank_t=args.rank_t, groups=groups,
+                       groups_t=groups_t, stages=args.stages)
+
+
+def build_model(cfg, factory: Optional[str] = None) -> torch.nn.Module:
+    if factory:
+        mod, _, fn = factory.partition(":")
+        return getattr(importlib.import_module(mod), fn)(cfg)
+    from .model import AdaMixerDecoder
+    return AdaMixerDecoder(cfg)
+
+
+def config_json(cfg) -> dict:
+    return cfg.to_json() if hasattr(cfg, "to_json") else dict(cfg)
+
+
+def state_hash(state: Dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the state_dict's names and float32 bytes (order-independent of device)."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        h.update(k.encode())
+        h.update(state[k].detach().cpu().contiguous().float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _atomic_save(obj, path: str):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, map_location="cpu") -> dict:
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=False)
+    except TypeError:  # torch < 1.13.1 has no weights_only
+        ck = torch.load(path, map_location=map_location)
+    for k in ("model", "config", "epoch", "step"):
+        if k not in ck:
+            raise ValueError(f"{path}: not a training checkpoint (no '{k}')")
+    return ck
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluation
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: D.DetectionDataset, batch_size: int, device: torch.device,
+             progress: bool = False) -> Dict[str, float]:
+    """COCO-style AP of the last stage on `dataset` (no augmentation), boxes in original pixels."""
+    was_training = model.training
+    model.eval()
+    dets, gts = {}, {}
+    idx = list(range(len(dataset)))
+    bar = Progress(math.ceil(len(idx) / batch_size), "val", enabled=progress)
+    for batch in dataset.batches(idx, batch_size, epoch=0):
+        b = batch.to(device)
+        outs = model(b.levels, b.image_size)
+        for iid, r in zip(batch.image_ids, predict(outs[-1], b.scales, b.orig_sizes)):
+            dets[iid] = r
+        bar.update()
+    bar.close()
+    for iid in dataset.ids:
+        rec = dataset.coco.images[iid]
+        gts[iid] = (rec.boxes, rec.labels, rec.areas)
+    model.train(was_training)
+    return coco_ap(gts, dets)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Training
+
+def _probe_unused(model, batch, device) -> List[str]:
+    """Names of parameters that get no gradient from one forward/backward (gradients are cleared afterwards)."""
+    b = batch.to(device)
+    outs = model(b.levels, b.image_size)
+    loss, _ = detection_losses(outs, b.boxes, b.labels, b.image_size, avg_factor=1.0)
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    model.zero_grad(set_to_none=True)
+    return unused
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    args = build_parser().parse_args(argv)
+    if args.batch_size < 1 or args.epochs < 1:
+        raise SystemExit("--batch-size and --epochs must be ≥ 1")
+    if (args.val_features is None) != (args.val_annotations is None):
+        raise SystemExit("--val-features and --val-annotations go together")
+    dist = Dist(args.device)
+    device = dist.device
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, dist.local_world))
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+    elif not args.no_tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    cfg = build_config(args)
+    cfg_json = config_json(cfg)
+    out = args.out
+    if dist.main:
+        os.makedirs(out, exist_ok=True)
+    dist.barrier()
+
+    # data
+    train_set = D.DetectionDataset(D.find_caches(args.features), D.CocoAnnotations(args.annotations, args.images),
+                                   train=True, flip_prob=args.flip_prob, crop_prob=args.crop_prob,
+                                   crop_min=args.crop_min, min_box=args.min_box, seed=args.seed, limit=args.limit)
+    val_set = None
+    if args.val_features:
+        val_set = D.DetectionDataset(D.find_caches(args.val_features), D.CocoAnnotations(args.val_annotations),
+                                     train=False, limit=args.val_limit)
+    sampler = torch.utils.data.distributed.DistributedSampler(
+        range(len(train_set)), num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=args.seed, drop_last=False)
+    steps_per_epoch = math.ceil(len(sampler) / args.batch_size)
+
+    # model + optimiser
+    torch.manual_seed(args.seed)
+    model = build_model(cfg, args.model_factory).to(device)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+
+    start_epoch, step, best, best_epoch = 0, 0, None, None
+    last_path = os.path.join(out, CHECKPOINT_LAST)
+    if args.resume:
+        if not os.path.isfile(last_path):
+            raise SystemExit(f"--resume: {last_path} does not exist")
+        ck = load_checkpoint(last_path, map_location=device)
+        if ck["config"] != cfg_json:
+            raise SystemExit(f"--resume: {last_path} was trained with config {json.dumps(ck['config'])}, "
+                             f"not {json.dumps(cfg_json)}")
+        if ck.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch:
+            raise SystemExit(f"--resume: {last_path} had {ck['steps_per_epoch']} steps per epoch, now "
+                             f"{steps_per_epoch} (different data, --limit, --batch-size or process count)")
+        model.load_state_dict(ck["model"])
+        if ck.get("optimizer") is not None:
+            optimizer.load_state_dict(ck["optimizer"])
+        start_epoch, step, best, best_epoch = int(ck["epoch"]), int(ck["step"]), ck.get("best"), ck.get("best_epoch")
+
+    log_path = os.path.join(out, LOG_NAME)
+    log_f = open(log_path, "a", encoding="utf-8") if dist.main else None
+
+    def log(rec: dict):
+        if log_f is not None:
+            log_f.write(json.dumps(rec) + "\n")
+            log_f.flush()
+
+    def checkpoint(epoch_done: int, path: str):
+        _atomic_save({"model": model_core.state_dict(), "config": cfg_json, "optimizer": optimizer.state_dict(),
+                      "epoch": epoch_done, "step": step, "best": best, "best_epoch": best_epoch,
+                      "steps_per_epoch": steps_per_epoch, "args": vars(args),
+                      "time": datetime.datetime.now().isoformat(timespec="seconds")}, path)
+
+    model_core = model
+    if dist.enabled:
+        find_unused = args.find_unused == "yes"
+        if args.find_unused == "auto":
+            first = next(train_set.batches(list(sampler)[:args.batch_size], args.batch_size, epoch=start_epoch))
+            unused = _probe_unused(model, first, device)
+            flags = dist.mean([1.0 if n in unused else 0.0 for n, _ in model.named_parameters()])
+            find_unused = any(f > 0 for f in flags)
+            if find_unused and dist.main:
+                print(f"DDP: parameters without gradient: {unused[:8]}{'...' if len(unused) > 8 else ''}; "
+                      "find_unused_parameters=True", file=sys.stderr)
+        ddp_kw = dict(device_ids=[device.index]) if device.type == "cuda" else {}
+        model = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=find_unused, **ddp_kw)
+
+    total_steps = args.epochs * steps_per_epoch
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    if dist.main and step == 0:
+        n_params = sum(p.numel() for p in model_core.parameters())
+        log({"type": "start", "config": cfg_json, "params": n_params, "train_images": len(train_set),
+             "val_images": len(val_set) if val_set else 0, "world": dist.world, "device": str(device),
+             "threads": threads, "steps_per_epoch": steps_per_epoch, "sizes": train_set.sizes,
+             "args": vars(args)})
+    bar = Progress(max(0, total_steps - step), f"{cfg.variant}", enabled=dist.main and not args.no_progress)
+    eval_bs = args.eval_batch_size or 2 * args.batch_size
+    window: List[Dict[str, float]] = []
+    first_loss = None
+    last_loss = None
+    stopped = False
+    t_step = time.time()
+
+    for epoch in range(start_epoch, args.epochs):
+        if step >= total_steps:
+            break
+        sampler.set_epoch(epoch)
+        indices = list(sampler)
+        skip = step - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
+        for bi, batch in enumerate(train_set.batches(indices, args.batch_size, epoch, start=skip), start=skip):
+            if step >= total_steps:
+                stopped = True
+                break
+            lr = learning_rate(step, epoch, args.lr, args.warmup, args.warmup_ratio, args.steps)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            b = batch.to(device)
+            outs = model(b.levels, b.image_size)
+            loss, terms = detection_losses(outs, b.boxes, b.labels, b.image_size)
+            if not math.isfinite(terms["loss"]):
+                raise FloatingPointError(f"step {step}: loss is {terms['loss']}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = float(torch.nn.utils.clip_grad_norm_(params, args.clip)) if args.clip > 0 else float("nan")
+            optimizer.step()
+            step += 1
+            now = time.time()
+            terms["s_per_step"] = now - t_step
+            terms["grad_norm"] = gnorm
+            t_step = now
+            window.append(terms)
+            if first_loss is None:
+                first_loss = terms["loss"]
+            if step % args.log_every == 0 or step == total_steps or bi == steps_per_epoch - 1:
+                keys = [k for k in window[0] if k not in ("avg_factor",)]
+                avg = dist.mean([float(np.mean([w[k] for w in window])) for k in keys])
+                rec = {"type": "step", "step": step, "epoch": epoch + (bi + 1) / steps_per_epoch, "lr": lr}
+                rec.update({k: v for k, v in zip(keys, avg)})
+                log(rec)
+                last_loss = rec["loss"]
+                window = []
+            bar.update(1, epoch=epoch, loss=terms["loss"], lr=lr)
+        else:
+            # epoch finished
+            val = None
+            if val_set is not None and ((epoch + 1) % max(1, args.val_every) == 0 or epoch + 1 == args.epochs):
+                if dist.main:
+                    val = evaluate(model_core, val_set, eval_bs, device, progress=not args.no_progress)
+                    if best is None or val["AP"] > best:
+                        best, best_epoch = val["AP"], epoch + 1
+                dist.barrier()
+            if dist.main:
+                log({"type": "epoch", "epoch": epoch + 1, "step": step, "val": val, "best": best})
+                checkpoint(epoch + 1, last_path)
+                if val is not None and best_epoch == epoch + 1:
+                    checkpoint(epoch + 1, os.path.join(out, CHECKPOINT_BEST))
+                if val is not None:
+                    print(f"\nepoch {epoch + 1}: val AP {val['AP']:.2f} (AP50 {val['AP50']:.2f}), best {best:.2f} "
+                          f"at epoch {best_epoch}", file=sys.stderr)
+            dist.barrier()
+            continue
+        break  # inner loop stopped at --max-steps
+    bar.close()
+
+    if stopped:
+        # stopped inside an epoch: save the position so --resume continues from here
+        if dist.main:
+            checkpoint(step // steps_per_epoch, last_path)
+        dist.barrier()
+
+    summary = {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "best": best,
+               "best_epoch": best_epoch, "out": out}
+    if dist.enabled:  # each rank records its weights' hash: the replicas must agree (tests/test_ddp.py)
+        with open(os.path.join(out, f"rank{dist.rank}.json"), "w", encoding="utf-8") as f:
+            json.dump({"rank": dist.rank, "world": dist.world, "step": step,
+                       "hash": state_hash(model_core.state_dict())}, f)
+    if dist.main:
+        summary["hash"] = state_hash(model_core.state_dict())
+        if not args.no_plot and os.path.isfile(log_path):
+            try:
+                from .plot import plot_curves
+                plot_curves(log_path, os.path.join(out, PLOT_NAME), title=f"{cfg.preset} {cfg.variant}")
+            except Exception as e:  # the plot must never lose a finished run
+                print(f"warning: plot failed: {e}", file=sys.stderr)
+        if args.export_best:
+            src = os.path.join(out, CHECKPOINT_BEST)
+            if not os.path.isfile(src):
+                src = last_path
+            ck = load_checkpoint(src)
+            from .config import ModelConfig
+            from .export import export
+            export(ck["model"], ModelConfig.from_json(ck["config"]), args.export_best, float16=args.float16,
+                   meta={"source": "trained", "checkpoint": os.path.abspath(src), "epoch": ck["epoch"],
+                         "step": ck["step"], "valAP": ck.get("best"), "seed": args.seed, "preset": args.preset,
+                         "variant": args.variant})
+            summary["exported"] = args.export_best
+        with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+            json.dump(summary, f, indent=1)
+    if log_f is not None:
+        log_f.close()
+    dist.close()
+    return summary
+
+
+if __name__ == "__main__":
+    main()

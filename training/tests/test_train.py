@@ -1,0 +1,453 @@
+"""Tests of the training pipeline: matching, losses, metrics, data/augmentation, schedule, a few training steps,
+checkpoint + resume. Hand-computed expected values; synthetic feature caches written by the tests themselves.
+
+    /usr/bin/python3 -m unittest training.tests.test_train -v
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+from training.lors_studio import data as D
+from training.lors_studio import losses as Ls
+from training.lors_studio import matching as M
+from training.lors_studio import metrics as Mt
+
+# ---------------------------------------------------------------------------------------------------------------
+# Synthetic data (also used by test_ddp.py)
+
+SYN_SIZE = 64
+SYN_LEVELS = [(8, 8), (4, 4), (2, 2)]
+
+
+def make_synthetic(root: str, n_images: int = 6, size: int = SYN_SIZE, flip: bool = True, seed: int = 0,
+                   name: str = "train"):
+    """Writes `root/ann.json` (COCO) and `root/feat/<name>-s<size>[-flip].{f16,json}`. Each image has 1-2 boxes;
+    the features carry a plain signal where the boxes are (so a model can learn something). Returns
+    (annotations path, feature dir)."""
+    rng = np.random.default_rng(seed)
+    images, anns, feats, feats_flip = [], [], [], []
+    aid = 1
+    shapes = [(size // s, size // s) for s in (8, 16, 32)]
+    for i in range(n_images):
+        W, H = (128, 96) if i % 2 == 0 else (96, 128)
+        scale = size / max(W, H)
+        iid = 1000 + i
+        images.append({"id": iid, "file_name": f"{iid}.jpg", "width": W, "height": H})
+        boxes = []
+        for k in range(1 + i % 2):
+            w, h = rng.uniform(20, 60), rng.uniform(20, 60)
+            x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
+            cat = D.COCO_CATEGORY_IDS[(i + k) % 3]
+            anns.append({"id": aid, "image_id": iid, "category_id": cat, "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})
+            boxes.append((x, y, w, h, cat))
+            aid += 1
+        for out, flipped in ((feats, False), (feats_flip, True)):
+            levels = []
+            for (lh, lw), s in zip(shapes, (8, 16, 32)):
+                f = rng.normal(0, 0.1, (lh, lw, 128)).astype(np.float32)
+                for (x, y, w, h, cat) in boxes:
+                    if flipped:
+                        x = W - x - w
+                    x0, y0 = int(x * scale / s), int(y * scale / s)
+                    x1, y1 = max(x0 + 1, int((x + w) * scale / s)), max(y0 + 1, int((y + h) * scale / s))
+                    f[y0:y1, x0:x1, D.CATEGORY_ID_TO_INDEX[cat]] += 1.0
+                levels.append(f.reshape(-1, 128))
+            out.append(np.concatenate(levels))
+    cache_images = [dict(im, scale=size / max(im["width"], im["height"])) for im in images]
+    coco = {"images": images, "annotations": anns,
+            "categories": [{"id": c, "name": f"c{c}"} for c in D.COCO_CATEGORY_IDS]}
+    ann_path = os.path.join(root, f"{name}.json")
+    with open(ann_path, "w") as f:
+        json.dump(coco, f)
+    feat_dir = os.path.join(root, f"feat-{name}")
+    D.write_feature_cache(feat_dir, name, size, np.stack(feats), cache_images, shapes)
+    if flip:
+        D.write_feature_cache(feat_dir, name, size, np.stack(feats_flip), cache_images, shapes, flip=True)
+    return ann_path, feat_dir
+
+
+def run_main(argv):
+    """train.main without the progress bar noise."""
+    from training.lors_studio import train
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        return train.main(argv + ["--no-progress", "--threads", "1"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+class TestMatching(unittest.TestCase):
+    def test_cost_single_pair_by_hand(self):
+        # logit 0 → p = 0.5: pos = ln2·0.25·0.25, neg = ln2·0.75·0.25, focal = pos − neg = −ln2·0.125
+        # L1 on normalised xyxy: |20−10|/100 = 0.1; GIoU: IoU 100/200 = 0.5, hull = union → 0.5
+        logits = torch.zeros(1, 80)
+        boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0]])
+        gt = torch.tensor([[0.0, 0.0, 10.0, 20.0]])
+        cost = M.match_cost(logits, boxes, gt, torch.tensor([3]), torch.tensor([100.0, 100.0, 100.0, 100.0]))
+        expected = 2 * (-math.log(2) * 0.125) + 5 * 0.1 + 2 * (-0.5)
+        self.assertAlmostEqual(float(cost[0, 0]), expected, places=5)
+
+    def test_obvious_assignment(self):
+        # 4 queries; gt 0 (class 1) sits on query 2, gt 1 (class 5) on query 0.
+        logits = torch.full((4, 80), -5.0)
+        logits[2, 1] = 4.0
+        logits[0, 5] = 4.0
+        boxes = torch.tensor([[50, 50, 90, 90], [0, 0, 100, 100], [10, 10, 30, 30], [60, 0, 100, 20]], dtype=torch.float32)
+        gt = torch.tensor([[11, 9, 31, 30], [49, 52, 91, 88]], dtype=torch.float32)
+        rows, cols = M.hungarian_match(logits, boxes, gt, torch.tensor([1, 5]), torch.tensor([100.0, 100.0]))
+        self.assertEqual(dict(zip(rows.tolist(), cols.tolist())), {0: 1, 2: 0})
+
+    def test_box_cost_wins_over_class_cost_when_far(self):
+        # same class score everywhere: the spatially nearest query wins
+        logits = torch.zeros(3, 80)
+        boxes = torch.tensor([[0, 0, 10, 10], [40, 40, 60, 60], [80, 80, 99, 99]], dtype=torch.float32)
+        gt = torch.tensor([[42, 41, 61, 58]], dtype=torch.float32)
+        rows, cols = M.hungarian_match(logits, boxes, gt, torch.tensor([0]), torch.tensor([100.0, 100.0]))
+        self.assertEqual((rows.tolist(), cols.tolist()), ([1], [0]))
+
+    def test_more_gts_than_queries_and_empty(self):
+        logits = torch.zeros(2, 80)
+        boxes = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=torch.float32)
+        gt = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30], [5, 5, 25, 25]], dtype=torch.float32)
+        rows, cols = M.hungarian_match(logits, boxes, gt, torch.tensor([0, 0, 0]), torch.tensor([50.0, 50.0]))
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(sorted(zip(rows.tolist(), cols.tolist())), [(0, 0), (1, 1)])
+        r, c = M.hungarian_match(logits, boxes, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), torch.tensor([50.0, 50.0]))
+        self.assertEqual((len(r), len(c)), (0, 0))
+
+
+    def test_batch_matches_per_image(self):
+        g = torch.Generator().manual_seed(1)
+        logits = torch.randn(3, 6, 80, generator=g)
+        xy = torch.rand(3, 6, 2, generator=g) * 50
+        boxes = torch.cat([xy, xy + 5 + torch.rand(3, 6, 2, generator=g) * 40], -1)
+        gts = [boxes[0, :3] + 2, torch.zeros(0, 4), boxes[2, 1:5] - 1]
+        labels = [torch.tensor([1, 2, 3]), torch.zeros(0, dtype=torch.long), torch.tensor([0, 0, 5, 9])]
+        whwh = torch.tensor([[100.0, 90.0, 100.0, 90.0]] * 3)
+        batch = M.hungarian_match_batch(logits, boxes, gts, labels, whwh)
+        for b in range(3):
+            r, c = M.hungarian_match(logits[b], boxes[b], gts[b], labels[b], whwh[b])
+            self.assertEqual((batch[b][0].tolist(), batch[b][1].tolist()), (r.tolist(), c.tolist()))
+        self.assertEqual(len(batch[1][0]), 0)
+
+
+class TestLosses(unittest.TestCase):
+    def test_focal_by_hand(self):
+        # x=0, t=1: BCE ln2, pt 0.5, weight 0.25·0.5² ; x=2, t=0: BCE −ln(1−σ(2)), pt σ(2), weight 0.75·σ(2)²
+        s2 = 1 / (1 + math.exp(-2))
+        expected = math.log(2) * 0.25 * 0.25 + (-math.log(1 - s2)) * 0.75 * s2 ** 2
+        got = Ls.sigmoid_focal_loss_sum(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0]))
+        self.assertAlmostEqual(float(got), expected, places=6)
+        # x=−3, t=1: (1−σ(−3))² weight, BCE = ln(1+e³)
+        sm3 = 1 / (1 + math.exp(3))
+        got = Ls.sigmoid_focal_loss_sum(torch.tensor([-3.0]), torch.tensor([1.0]))
+        self.assertAlmostEqual(float(got), math.log(1 + math.exp(3)) * 0.25 * (1 - sm3) ** 2, places=6)
+
+    def test_giou_by_hand(self):
+        a = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]])
+        b = torch.tensor([[2.0, 0.0, 3.0, 1.0], [1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0]])
+        # disjoint: IoU 0, hull 3, union 2 → −1/3; overlap 1: IoU 1/7, hull 9, union 7 → 1/7 − 2/9; identical → 1
+        g = Ls.giou_aligned(a, b)
+        for got, want in zip(g.tolist(), [-1 / 3, 1 / 7 - 2 / 9, 1.0]):
+            self.assertAlmostEqual(got, want, places=5)
+        self.assertAlmostEqual(float(Ls.giou_loss_sum(a, b)), 3 - (-1 / 3 + 1 / 7 - 2 / 9 + 1), places=5)
+        gp = Ls.giou_pairwise(a, b)
+        self.assertTrue(torch.allclose(torch.diagonal(gp), g, atol=1e-6))
+        self.assertAlmostEqual(float(gp[0, 2]), 1 / 4, places=5)  # [0,0,1,1] inside [0,0,2,2]: IoU 1/4, hull = union
+
+    def test_detection_losses_by_hand(self):
+        # 1 image, 2 queries, 2 classes, 1 gt (class 1) at [10, 10, 30, 50]; image 100 × 200.
+        logits = torch.tensor([[[0.0, 0.0], [-2.0, 1.0]]], requires_grad=True)
+        boxes = torch.tensor([[[60.0, 60.0, 80.0, 90.0], [10.0, 10.0, 30.0, 40.0]]], requires_grad=True)
+        gt = [torch.tensor([[10.0, 10.0, 30.0, 50.0]])]
+        outs = [{"logits": logits, "boxes": boxes}, {"logits": logits * 1.0, "boxes": boxes * 1.0}]
+        total, log = Ls.detection_losses(outs, gt, [torch.tensor([1])], torch.tensor([[100.0, 200.0]]))
+        # query 1 is matched (close box, high class-1 logit). avg_factor = 1.
+        sig = lambda x: 1 / (1 + math.exp(-x))
+        def fl(x, t):
+            p = sig(x)
+            ce = -math.log(p) if t else -math.log(1 - p)
+            pt = 1 - p if t else p
+            return ce * (0.25 if t else 0.75) * pt ** 2
+        cls = 2 * (fl(0, 0) + fl(0, 0) + fl(-2, 0) + fl(1, 1))
+        l1 = 5 * (10 / 200)  # y2: 40 vs 50, normalised by h = 200
+        giou = 2 * (1 - 600 / 800)  # IoU 20·30 / 20·40, hull = union
+        self.assertAlmostEqual(log["loss_cls"], 2 * cls, places=5)
+        self.assertAlmostEqual(log["loss_l1"], 2 * l1, places=5)
+        self.assertAlmostEqual(log["loss_giou"], 2 * giou, places=5)
+        self.assertAlmostEqual(float(total), 2 * (cls + l1 + giou), places=5)
+        self.assertEqual(log["avg_factor"], 1.0)
+        total.backward()
+        self.assertIsNotNone(boxes.grad)
+        self.assertEqual(float(boxes.grad[0, 0].abs().sum()), 0.0)  # unmatched query gets no box gradient
+
+    def test_avg_factor_and_empty_batch(self):
+        logits = torch.zeros(2, 3, 80, requires_grad=True)
+        boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0]]).repeat(2, 3, 1).requires_grad_()
+        gt = [torch.tensor([[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 9.0, 9.0]]), torch.zeros(0, 4)]
+        labels = [torch.tensor([0, 1]), torch.zeros(0, dtype=torch.long)]
+        _, log = Ls.detection_losses([{"logits": logits, "boxes": boxes}], gt, labels, torch.tensor([[20.0, 20.0]] * 2))
+        self.assertEqual(log["avg_factor"], 2.0)
+        # no gt at all: avg_factor guarded to 1, the focal loss over all-zero targets only
+        total, log = Ls.detection_losses([{"logits": logits, "boxes": boxes}], [torch.zeros(0, 4)] * 2,
+                                         [torch.zeros(0, dtype=torch.long)] * 2, torch.tensor([[20.0, 20.0]] * 2))
+        self.assertEqual(log["avg_factor"], 1.0)
+        self.assertAlmostEqual(log["loss_cls"], 2 * 2 * 3 * 80 * math.log(2) * 0.75 * 0.25, places=3)
+        self.assertEqual(log["loss_l1"], 0.0)
+        total.backward()
+
+
+class TestMetrics(unittest.TestCase):
+    def test_perfect_and_empty(self):
+        gts = {1: (np.array([[10, 10, 50, 60], [100, 100, 300, 260]]), np.array([0, 3]), None),
+               2: (np.array([[0, 0, 20, 20]]), np.array([3]), None)}
+        dets = {k: (g[0].astype(float), np.array([0.9] * len(g[1])), g[1]) for k, g in gts.items()}
+        r = Mt.coco_ap(gts, dets)
+        for k in ("AP", "AP50", "AP75", "AR100"):
+            self.assertAlmostEqual(r[k], 100.0, places=6)
+        # areas 2000 (medium), 32000 (large), 400 (small)
+        for k in ("APs", "APm", "APl"):
+            self.assertAlmostEqual(r[k], 100.0)
+        r = Mt.coco_ap({1: gts[1]}, {1: dets[1]})
+        self.assertEqual(r["APs"], -1.0)  # no small gt in image 1
+        r = Mt.coco_ap(gts, {})
+        self.assertEqual(r["AP"], 0.0)
+        self.assertEqual(r["AP50"], 0.0)
+
+    def test_half_recall_and_false_positive(self):
+        gts = {1: (np.array([[0, 0, 100, 100], [200, 200, 300, 300]]), np.array([0, 0]), None)}
+        # one perfect detection: precision 1 at recall ≤ 0.5 → 51 of the 101 points
+        dets = {1: (np.array([[0.0, 0, 100, 100]]), np.array([0.9]), np.array([0]))}
+        self.assertAlmostEqual(Mt.coco_ap(gts, dets)["AP"], 100 * 51 / 101, places=6)
+        # a higher-scored false positive first: precision 1/2 at recall 0.5 → 51 points of 0.5
+        dets = {1: (np.array([[500.0, 500, 600, 600], [0.0, 0, 100, 100]]), np.array([0.95, 0.9]), np.array([0, 0]))}
+        self.assertAlmostEqual(Mt.coco_ap(gts, dets)["AP"], 100 * 0.5 * 51 / 101, places=6)
+        # IoU 0.81 (box [0,0,100,81]): a match for thresholds .50..0.80 (7 of 10: AP 100); at .85/.90/.95 it is a
+        # false positive ranked before the true one → precision 1/2 up to recall 0.5
+        dets = {1: (np.array([[0.0, 0, 100, 81], [200.0, 200, 300, 300]]), np.array([0.9, 0.8]), np.array([0, 0]))}
+        self.assertAlmostEqual(Mt.coco_ap(gts, dets)["AP"], (7 * 100 + 3 * 50 * 51 / 101) / 10, places=5)
+
+    def test_predict_topk_and_rescale(self):
+        logits = torch.full((1, 3, 80), -10.0)
+        logits[0, 1, 7] = 3.0
+        logits[0, 2, 2] = 1.0
+        boxes = torch.tensor([[[0.0, 0, 10, 10], [10.0, 20, 40, 60], [-5.0, 0, 500, 30]]])
+        (b, s, l), = Mt.predict({"logits": logits, "boxes": boxes}, torch.tensor([0.5]), torch.tensor([[400.0, 300.0]]), k=2)
+        self.assertEqual(l.tolist(), [7, 2])
+        np.testing.assert_allclose(b[0], [20, 40, 80, 120])
+        np.testing.assert_allclose(b[1], [0, 0, 400, 60])  # clipped to the original image
+        self.assertAlmostEqual(s[0], 1 / (1 + math.exp(-3)), places=6)
+
+    def test_agrees_with_coco_eval_if_present(self):
+        try:
+            from training.lors_studio.coco_eval import evaluate_coco
+        except ImportError:
+            self.skipTest("coco_eval.py not present")
+        rng = np.random.default_rng(3)
+        gts, dets, gt_json, det_json = {}, {}, {"images": [], "annotations": [], "categories": []}, []
+        cats = [0, 1, 2]
+        gt_json["categories"] = [{"id": D.COCO_CATEGORY_IDS[c], "name": f"c{c}"} for c in cats]
+        aid = 1
+        for iid in range(1, 9):
+            n = int(rng.integers(1, 5))
+            xy = rng.uniform(0, 300, (n, 2))
+            wh = rng.uniform(5, 150, (n, 2))
+            gb = np.concatenate([xy, xy + wh], 1)
+            gl = rng.integers(0, 3, n)
+            gts[iid] = (gb, gl, None)
+            gt_json["images"].append({"id": iid, "width": 500, "height": 500, "file_name": f"{iid}.jpg"})
+            for b, l in zip(gb, gl):
+                gt_json["annotations"].append({"id": aid, "image_id": iid, "category_id": D.COCO_CATEGORY_IDS[l],
+                                               "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                                               "area": (b[2] - b[0]) * (b[3] - b[1]), "iscrowd": 0})
+                aid += 1
+            m = int(rng.integers(0, 8))
+            db = np.concatenate([gb[rng.integers(0, n, m)] + rng.normal(0, 8, (m, 4))], 0) if m else np.zeros((0, 4))
+            db[:, 2:] = np.maximum(db[:, 2:], db[:, :2] + 1)
+            ds = rng.uniform(0, 1, m)
+            dl = rng.integers(0, 3, m)
+            dets[iid] = (db, ds, dl)
+            for b, s, l in zip(db, ds, dl):
+                det_json.append({"image_id": iid, "category_id": D.COCO_CATEGORY_IDS[l],
+                                 "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "score": float(s)})
+        mine = Mt.coco_ap(gts, dets)
+        ref = evaluate_coco(gt_json, det_json)
+        for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"):
+            self.assertAlmostEqual(mine[k], ref[k], places=4, msg=k)
+
+
+class TestData(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.ann, self.feat = make_synthetic(self.tmp.name, n_images=4)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_cache_and_boxes(self):
+        caches = D.find_caches(self.feat)
+        self.assertEqual(sorted((c.size, c.flip) for c in caches), [(64, False), (64, True)])
+        coco = D.CocoAnnotations(self.ann)
+        ds = D.DetectionDataset(caches, coco, train=False)
+        s = ds.get(0)
+        rec = coco.images[ds.ids[0]]  # 128 × 96 → scale 0.5, input 64 × 48
+        self.assertEqual(s.image_size, (64.0, 48.0))
+        np.testing.assert_allclose(s.boxes, rec.boxes * 0.5, atol=1e-9)
+        self.assertEqual([lv.shape for lv in s.levels], [(8, 8, 128), (4, 4, 128), (2, 2, 128)])
+        c = [c for c in caches if not c.flip][0]
+        np.testing.assert_array_equal(s.levels[1], np.asarray(c.array[0, 64:80]).reshape(4, 4, 128))
+
+    def test_flip_and_crop(self):
+        coco = D.CocoAnnotations(self.ann)
+        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=True, flip_prob=1.0, crop_prob=0.0)
+        s = ds.get(0, rng=np.random.default_rng(0))
+        rec = coco.images[ds.ids[0]]
+        self.assertTrue(s.flipped)
+        x1, y1, x2, y2 = rec.boxes[0]
+        np.testing.assert_allclose(s.boxes[0], np.array([128 - x2, y1, 128 - x1, y2]) * 0.5, atol=1e-9)
+        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=True, flip_prob=0.0, crop_prob=1.0, crop_min=0.5, min_box=0.5)
+        full = ds.get(1)
+        for seed in range(20):
+            s = ds.get(1, rng=np.random.default_rng(seed))  # 96 × 128 → 48 × 64 input
+            if s.offset == (0, 0) and s.image_size == full.image_size:
+                continue
+            x0, y0 = s.offset
+            self.assertEqual((x0 % 32, y0 % 32), (0, 0))
+            self.assertEqual(s.levels[0].shape[:2], (s.levels[2].shape[0] * 4, s.levels[2].shape[1] * 4))
+            np.testing.assert_array_equal(s.levels[0], full.levels[0][y0 // 8:y0 // 8 + s.levels[0].shape[0],
+                                                                      x0 // 8:x0 // 8 + s.levels[0].shape[1]])
+            w, h = s.image_size
+            self.assertTrue((s.boxes >= 0).all() and (s.boxes[:, [0, 2]] <= w).all() and (s.boxes[:, [1, 3]] <= h).all())
+            self.assertLessEqual(w, s.levels[2].shape[1] * 32)
+            break
+        else:
+            self.fail("no crop happened in 20 tries")
+
+    def test_collate_pads(self):
+        coco = D.CocoAnnotations(self.ann)
+        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=False)
+        a, b = ds.get(0), ds.get(1)
+        b.levels = [lv[: lv.shape[0] // 2] for lv in b.levels]
+        batch = D.collate([a, b])
+        self.assertEqual(tuple(batch.levels[0].shape), (2, 8, 8, 128))
+        self.assertEqual(float(batch.levels[0][1, 4:].abs().sum()), 0.0)
+
+    def test_bad_inputs(self):
+        with self.assertRaisesRegex(FileNotFoundError, "feature cache"):
+            D.find_caches(os.path.join(self.tmp.name, "nope"))
+        with self.assertRaisesRegex(ValueError, "category id 12"):
+            D.category_index(12)
+        with open(os.path.join(self.feat, "train-s64.f16"), "ab") as f:
+            f.write(b"\0\0")
+        with self.assertRaisesRegex(ValueError, "bytes, expected"):
+            D.find_caches(self.feat)
+
+
+class TestSchedule(unittest.TestCase):
+    def test_warmup_and_steps(self):
+        from training.lors_studio.train import learning_rate
+        lr = lambda s, e: learning_rate(s, e, 2.5e-5, 500, 0.001, [8, 11])
+        self.assertAlmostEqual(lr(0, 0), 2.5e-8)
+        self.assertAlmostEqual(lr(250, 0), 2.5e-5 * (1 - 0.5 * 0.999))
+        self.assertAlmostEqual(lr(500, 0), 2.5e-5)
+        self.assertAlmostEqual(lr(9000, 7), 2.5e-5)
+        self.assertAlmostEqual(lr(9000, 8), 2.5e-6)
+        self.assertAlmostEqual(lr(9000, 11), 2.5e-7)
+
+
+class TestTraining(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.ann, cls.feat = make_synthetic(cls.tmp.name, n_images=6)
+        cls.vann, cls.vfeat = make_synthetic(cls.tmp.name, n_images=2, flip=False, seed=5, name="val")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_steps_reduce_loss_on_fixed_batch(self):
+        from training.lors_studio.config import make_config
+        from training.lors_studio.model import AdaMixerDecoder
+        torch.manual_seed(0)
+        for variant in ("vanilla", "lors"):
+            model = AdaMixerDecoder(make_config("tiny", variant))
+            ds = D.DetectionDataset(D.find_caches(self.feat), D.CocoAnnotations(self.ann), train=False)
+            batch = next(ds.batches([0, 1, 2], 3, 0))
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+            losses = []
+            for _ in range(6):
+                outs = model(batch.levels, batch.image_size)
+                loss, _ = Ls.detection_losses(outs, batch.boxes, batch.labels, batch.image_size)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                losses.append(float(loss))
+            self.assertLess(losses[-1], 0.9 * losses[0], f"{variant}: {losses}")
+
+    def test_resume_matches_uninterrupted(self):
+        base = ["--preset", "tiny", "--variant", "lors", "--features", self.feat, "--annotations", self.ann,
+                "--epochs", "2", "--batch-size", "2", "--lr", "1e-3", "--warmup", "2", "--steps", "1",
+                "--log-every", "1", "--no-plot"]
+        a = os.path.join(self.tmp.name, "run-a")
+        b = os.path.join(self.tmp.name, "run-b")
+        ra = run_main(base + ["--out", a])
+        self.assertEqual(ra["steps"], 6)  # 6 images / 2 per step × 2 epochs
+        rb1 = run_main(base + ["--out", b, "--max-steps", "4"])  # stops in the middle of epoch 2
+        self.assertEqual(rb1["steps"], 4)
+        self.assertNotEqual(rb1["hash"], ra["hash"])
+        rb2 = run_main(base + ["--out", b, "--resume"])
+        self.assertEqual(rb2["steps"], 6)
+        self.assertEqual(rb2["hash"], ra["hash"])
+        from training.lors_studio.train import load_checkpoint
+        ck = load_checkpoint(os.path.join(b, "last.pt"))
+        self.assertEqual((ck["epoch"], ck["step"]), (2, 6))
+        with open(os.path.join(b, "log.jsonl")) as f:
+            rows = [json.loads(l) for l in f]
+        self.assertEqual([r["step"] for r in rows if r["type"] == "step"], [1, 2, 3, 4, 5, 6])
+        for key in ("loss", "loss_cls", "loss_l1", "loss_giou", "lr", "s_per_step", "epoch"):
+            self.assertIn(key, rows[1])
+
+    def test_val_best_plot_and_export(self):
+        out = os.path.join(self.tmp.name, "run-v")
+        exp = os.path.join(self.tmp.name, "exported")
+        args = ["--preset", "tiny", "--variant", "vanilla", "--features", self.feat, "--annotations", self.ann,
+                "--val-features", self.vfeat, "--val-annotations", self.vann, "--epochs", "2", "--batch-size", "3",
+                "--out", out, "--lr", "1e-3", "--warmup", "1"]
+        try:
+            import training.lors_studio.export  # noqa: F401
+            args += ["--export-best", exp]
+        except ImportError:
+            pass
+        r = run_main(args)
+        self.assertIsNotNone(r["best"])
+        for name in ("last.pt", "best.pt", "log.jsonl", "curves.png", "summary.json"):
+            self.assertTrue(os.path.isfile(os.path.join(out, name)), name)
+        with open(os.path.join(out, "log.jsonl")) as f:
+            epochs = [json.loads(l) for l in f if '"epoch"' in l and '"type": "epoch"' in l]
+        self.assertEqual(len(epochs), 2)
+        self.assertGreaterEqual(epochs[0]["val"]["AP"], 0.0)
+        if "--export-best" in args:
+            self.assertTrue(os.path.isfile(os.path.join(exp, "model.json")))
+
+    def test_resume_refuses_other_config(self):
+        out = os.path.join(self.tmp.name, "run-c")
+        base = ["--preset", "tiny", "--features", self.feat, "--annotations", self.ann, "--epochs", "1",
+                "--batch-size", "6", "--out", out, "--no-plot"]
+        run_main(base + ["--variant", "vanilla"])
+        with self.assertRaisesRegex(SystemExit, "config"):
+            run_main(base + ["--variant", "lors", "--resume"])
+
+
+if __name__ == "__main__":
+    unittest.main()
