@@ -1,0 +1,194 @@
+/**
+ * Wires the stores to the worker: starts it on the chosen backend, decodes photos (one at a time, the latest
+ * drop queued), runs the panels, re-runs only the LORS decoder when a LORS slider moves.
+ */
+import type { ModelName } from '../model/types';
+import { LatestQueue, searchWithBackend, slidersFromConfig, type BackendChoiceName } from '../state/logic';
+import { modelsStore } from '../state/models';
+import { sessionStore, type PhotoInfo } from '../state/session';
+import { settingsStore } from '../state/settings';
+import type { DetectResult, InitResult, SelftestResult } from '../worker/protocol';
+import { bitmapPixels, decodePhoto, InputError } from './imageInput';
+import { WorkerClient } from './workerClient';
+
+interface PhotoJob { blob: Blob; name: string }
+
+const appBase = () => new URL('./', location.href).href;
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export class Controller {
+  private client: WorkerClient | null = null;
+  private generation = 0;
+  private photoSeq = 0;
+  /** Image id whose features the worker holds (null: none / unknown). */
+  private featuresOf: number | null = null;
+  private slidersInitialised = false;
+  private lorsRunning = false;
+  private lorsPending = false;
+  private readonly photos = new LatestQueue<PhotoJob>((job) => this.processPhoto(job));
+
+  private newClient(): WorkerClient {
+    this.client?.terminate();
+    const gen = ++this.generation;
+    const worker = new Worker(new URL('../worker/detector.worker.ts', import.meta.url), { type: 'module' });
+    const client = new WorkerClient(worker, {
+      onProgress: (model, loaded, total) => { if (gen === this.generation) modelsStore.getState().setProgress(model, loaded, total); },
+      onStatus: (message, phase) => { if (gen === this.generation) modelsStore.getState().patch(phase ? { message, phase } : { message }); },
+      onBackend: (backend, fallbackReason) => { if (gen === this.generation) modelsStore.getState().patch({ backend, fallbackReason: fallbackReason ?? null }); },
+      onPartial: (r) => { if (gen === this.generation) this.applyResult(r); },
+      onFatal: (message) => { if (gen === this.generation) modelsStore.getState().patch({ phase: 'error', message }); },
+    });
+    this.client = client;
+    this.featuresOf = null;
+    return client;
+  }
+
+  /** (Re)starts the worker on a backend and loads the models; re-runs the current photo when done. */
+  async start(backend: BackendChoiceName): Promise<void> {
+    const client = this.newClient();
+    const gen = this.generation;
+    modelsStore.getState().patch({ phase: 'loading', message: 'Loading models…', progress: {}, backend: null, fallbackReason: null });
+    sessionStore.getState().clearResults();
+    try {
+      const r = await client.request<InitResult>({ type: 'init', backend, base: appBase() });
+      if (gen !== this.generation) return;
+      modelsStore.getState().patch({
+        phase: 'ready', message: 'Ready', backend: r.backend, fallbackReason: r.fallbackReason ?? null,
+        decoders: r.decoders, backboneParams: r.backboneParams, backboneBytes: r.backboneBytes,
+      });
+      const lors = r.decoders.lors?.config;
+      if (lors && !this.slidersInitialised) {
+        this.slidersInitialised = true;
+        settingsStore.getState().set(slidersFromConfig(lors));
+      }
+      const photo = sessionStore.getState().photo;
+      if (photo && !this.photos.busy) await this.runPhoto(photo);
+    } catch (e) {
+      if (gen !== this.generation) return;
+      modelsStore.getState().patch({ phase: 'error', message: `Could not load the models: ${errorText(e)}` });
+    }
+  }
+
+  /** Switches backend: updates ?backend= in the address bar and restarts the worker. */
+  setBackend(backend: BackendChoiceName) {
+    settingsStore.getState().set({ backend });
+    history.replaceState(null, '', `${location.pathname}${searchWithBackend(location.search, backend)}${location.hash}`);
+    void this.start(backend);
+  }
+
+  /** A dropped, pasted or picked file (or a sample). */
+  submit(blob: Blob, name: string) {
+    const s = sessionStore.getState();
+    const state = this.photos.push({ blob, name });
+    if (state === 'started') s.patch({ error: null, notice: null });
+    else s.patch({ notice: `Still working on the previous photo: “${name}” is queued and runs next${state === 'replaced' ? ' (it replaces the one queued before)' : ''}.` });
+  }
+
+  /** An input problem found before decoding (an empty drop, a clipboard without an image). */
+  reportInputError(message: string) {
+    sessionStore.getState().patch({ error: message });
+  }
+
+  async submitUrl(url: string, name: string) {
+    try {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      this.submit(await res.blob(), name);
+    } catch (e) {
+      sessionStore.getState().patch({ error: `Could not load the sample “${name}”: ${errorText(e)}` });
+    }
+  }
+
+  private async processPhoto(job: PhotoJob): Promise<void> {
+    const s = sessionStore.getState();
+    s.patch({ busy: true, error: null, notice: null });
+    try {
+      const d = await decodePhoto(job.blob, job.name);
+      const photo: PhotoInfo = {
+        id: ++this.photoSeq, name: job.name, bitmap: d.bitmap, width: d.width, height: d.height,
+        originalWidth: d.originalWidth, originalHeight: d.originalHeight,
+      };
+      sessionStore.getState().setPhoto(photo);
+      sessionStore.getState().patch({
+        notice: d.width !== d.originalWidth
+          ? `“${job.name}” is ${d.originalWidth}×${d.originalHeight}; it was downscaled to ${d.width}×${d.height} for detection (exported boxes use the original pixels).`
+          : null,
+      });
+      if (modelsStore.getState().phase === 'ready') await this.runPhoto(photo);
+    } catch (e) {
+      // A bad file leaves the previous photo and its results as they were.
+      sessionStore.getState().patch({ error: e instanceof InputError ? e.message : `Could not process “${job.name}”: ${errorText(e)}` });
+    } finally {
+      sessionStore.getState().patch({ busy: this.photos.pending !== null });
+    }
+  }
+
+  private models(): ModelName[] {
+    return settingsStore.getState().showNanodet ? ['vanilla', 'lors', 'nanodet'] : ['vanilla', 'lors'];
+  }
+
+  private async runPhoto(photo: PhotoInfo): Promise<void> {
+    const client = this.client;
+    if (!client || !photo.bitmap) return;
+    const gen = this.generation;
+    const pixels = bitmapPixels(photo.bitmap);
+    const data = new Uint8ClampedArray(pixels.data.buffer);
+    try {
+      const { backboneMs } = await client.request<{ backboneMs: number }>(
+        { type: 'setImage', imageId: photo.id, image: { data, width: pixels.width, height: pixels.height } }, [data.buffer]);
+      if (gen !== this.generation) return;
+      this.featuresOf = photo.id;
+      sessionStore.getState().patch({ backboneMs });
+      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: this.models() });
+    } catch (e) {
+      if (gen !== this.generation) return;
+      sessionStore.getState().patch({ error: `Detection failed on “${photo.name}”: ${errorText(e)}` });
+    }
+  }
+
+  private applyResult(r: DetectResult) {
+    sessionStore.getState().setResult(r.model, { imageId: r.imageId, detections: r.detections, latencyMs: r.latencyMs });
+  }
+
+  /** Re-runs only the LORS decoder on the cached backbone features (coalesces bursts of slider moves). */
+  rerunLors() { void this.rerun('lors'); }
+
+  /** Runs NanoDet's head on the cached features when its panel is switched on. */
+  ensureNanodet() {
+    const s = sessionStore.getState();
+    if (s.photo && !s.results.nanodet) void this.rerun('nanodet');
+  }
+
+  private async rerun(model: ModelName): Promise<void> {
+    const client = this.client;
+    const photo = sessionStore.getState().photo;
+    if (!client || !photo || this.featuresOf !== photo.id || modelsStore.getState().phase !== 'ready') return;
+    if (model === 'lors') {
+      if (this.lorsRunning) { this.lorsPending = true; return; }
+      this.lorsRunning = true;
+    }
+    try {
+      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: [model] });
+    } catch {
+      /* the photo changed meanwhile: its own run covers it */
+    } finally {
+      if (model === 'lors') {
+        this.lorsRunning = false;
+        if (this.lorsPending) { this.lorsPending = false; void this.rerun('lors'); }
+      }
+    }
+  }
+
+  /** Test hooks. */
+  probe() { return this.client?.request<{ backend: string; numTensors: number }>({ type: 'probe' }) ?? Promise.reject(new Error('no worker')); }
+
+  async selftest(): Promise<SelftestResult> {
+    const client = this.newClient();
+    modelsStore.getState().patch({ phase: 'loading', message: 'Running the WebGPU vs wasm self-test…' });
+    const r = await client.request<SelftestResult>({ type: 'selftest', base: appBase() });
+    modelsStore.getState().patch({ phase: 'ready', message: 'Self-test done' });
+    return r;
+  }
+}
+
+export const controller = new Controller();

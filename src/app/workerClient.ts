@@ -1,0 +1,66 @@
+/** Promise-based requests to the inference worker. */
+import type { BackendName } from '../model/types';
+import type { DetectResult, RequestEnvelope, WorkerMessage, WorkerRequest } from '../worker/protocol';
+
+export interface WorkerEvents {
+  onProgress?: (model: string, loaded: number, total: number) => void;
+  onStatus?: (message: string, phase?: 'loading' | 'warming') => void;
+  onBackend?: (backend: BackendName, fallbackReason?: string) => void;
+  onPartial?: (r: DetectResult) => void;
+  /** The worker crashed or could not start (script error). */
+  onFatal?: (message: string) => void;
+}
+
+export class WorkerClient {
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private dead: string | null = null;
+
+  constructor(private readonly worker: Worker, private events: WorkerEvents = {}) {
+    worker.onmessage = (ev: MessageEvent<WorkerMessage>) => this.onMessage(ev.data);
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      this.fail(`the inference worker failed: ${ev.message || 'script error (could not load the worker)'}`);
+    };
+    worker.onmessageerror = () => this.fail('the inference worker sent an unreadable message');
+  }
+
+  private fail(message: string) {
+    this.dead = message;
+    for (const p of this.pending.values()) p.reject(new Error(message));
+    this.pending.clear();
+    this.events.onFatal?.(message);
+  }
+
+  private onMessage(m: WorkerMessage) {
+    switch (m.kind) {
+      case 'progress': this.events.onProgress?.(m.model, m.loaded, m.total); break;
+      case 'status': this.events.onStatus?.(m.message, m.phase); break;
+      case 'backend': this.events.onBackend?.(m.backend, m.fallbackReason); break;
+      case 'partial': this.events.onPartial?.(m.result); break;
+      case 'reply': {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        this.pending.delete(m.id);
+        if (m.ok) p.resolve(m.value); else p.reject(new Error(m.error));
+        break;
+      }
+    }
+  }
+
+  request<T>(req: WorkerRequest, transfer: Transferable[] = []): Promise<T> {
+    if (this.dead) return Promise.reject(new Error(this.dead));
+    const id = this.nextId++;
+    const env: RequestEnvelope = { id, req };
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage(env, transfer);
+    });
+  }
+
+  terminate() {
+    this.events = {};
+    this.worker.terminate();
+    this.fail('worker stopped');
+  }
+}

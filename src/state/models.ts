@@ -1,0 +1,50 @@
+/** Model/worker status: loading progress, active backend, loaded configs and weight sizes. */
+import { createStore, useStore } from 'zustand';
+import type { ModelConfig } from '../model/config';
+import type { BackendName } from '../model/types';
+
+export type Phase = 'starting' | 'loading' | 'warming' | 'ready' | 'error';
+
+export interface DecoderInfo {
+  config: ModelConfig;
+  /** True when trained weights were loaded; false: seeded initial weights. */
+  trained: boolean;
+  /** Bytes of the weights files read (trained), or the float16 size the weights would have (seeded). */
+  weightBytes: number;
+  /** Why trained weights were not used (missing, or failed to load). */
+  note?: string;
+}
+
+export interface ModelsState {
+  phase: Phase;
+  message: string;
+  /** Bytes loaded / total per model file group (backbone, vanilla, lors). */
+  progress: Record<string, { loaded: number; total: number }>;
+  backend: BackendName | null;
+  fallbackReason: string | null;
+  webgpuAvailable: boolean;
+  decoders: Partial<Record<'vanilla' | 'lors', DecoderInfo>>;
+  backboneParams: number;
+  backboneBytes: number;
+  patch: (p: Partial<Omit<ModelsState, 'patch' | 'setProgress'>>) => void;
+  setProgress: (model: string, loaded: number, total: number) => void;
+}
+
+export function createModelsStore() {
+  return createStore<ModelsState>()((set) => ({
+    phase: 'starting',
+    message: 'Starting the inference worker…',
+    progress: {},
+    backend: null,
+    fallbackReason: null,
+    webgpuAvailable: typeof navigator !== 'undefined' && 'gpu' in navigator,
+    decoders: {},
+    backboneParams: 0,
+    backboneBytes: 0,
+    patch: (p) => set(p),
+    setProgress: (model, loaded, total) => set((s) => ({ progress: { ...s.progress, [model]: { loaded, total } } })),
+  }));
+}
+
+export const modelsStore = createModelsStore();
+export const useModels = <T,>(sel: (s: ModelsState) => T) => useStore(modelsStore, sel);

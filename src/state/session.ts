@@ -1,0 +1,69 @@
+/** The current photo and the detections of each panel. */
+import { createStore, useStore } from 'zustand';
+import type { Detection, ModelName } from '../model/types';
+
+export interface PhotoInfo {
+  id: number;
+  name: string;
+  /** The decoded (possibly downscaled) bitmap the detectors see and the panels draw. */
+  bitmap: ImageBitmap | null;
+  width: number;
+  height: number;
+  /** Size of the original photo (larger than width/height when it was downscaled). */
+  originalWidth: number;
+  originalHeight: number;
+}
+
+export interface PanelResult {
+  imageId: number;
+  detections: Detection[];
+  /** Decoder (or NanoDet head) latency of this run, ms. */
+  latencyMs: number;
+  /** Counts the runs of this panel (changes on every new detection run). */
+  run: number;
+  at: number;
+}
+
+export interface SessionState {
+  photo: PhotoInfo | null;
+  results: Partial<Record<ModelName, PanelResult>>;
+  /** Backbone (feature extraction) latency of the current photo. */
+  backboneMs: number | null;
+  busy: boolean;
+  /** Message shown in data-testid="error" (null: none). */
+  error: string | null;
+  /** Informational message (downscaled, queued, …). */
+  notice: string | null;
+  setPhoto: (p: PhotoInfo) => void;
+  setResult: (model: ModelName, r: Omit<PanelResult, 'run' | 'at'>) => void;
+  patch: (p: Partial<Pick<SessionState, 'backboneMs' | 'busy' | 'error' | 'notice'>>) => void;
+  clearResults: () => void;
+}
+
+export function createSessionStore() {
+  return createStore<SessionState>()((set) => ({
+    photo: null,
+    results: {},
+    backboneMs: null,
+    busy: false,
+    error: null,
+    notice: null,
+    setPhoto: (p) =>
+      set((s) => {
+        if (s.photo?.bitmap && s.photo.bitmap !== p.bitmap) s.photo.bitmap.close();
+        return { photo: p, results: {}, backboneMs: null };
+      }),
+    setResult: (model, r) =>
+      set((s) => {
+        // Results of an older photo that finish late are dropped.
+        if (s.photo && r.imageId !== s.photo.id) return {};
+        const prev = s.results[model];
+        return { results: { ...s.results, [model]: { ...r, run: (prev?.run ?? 0) + 1, at: Date.now() } } };
+      }),
+    patch: (p) => set(p),
+    clearResults: () => set({ results: {}, backboneMs: null }),
+  }));
+}
+
+export const sessionStore = createSessionStore();
+export const useSession = <T,>(sel: (s: SessionState) => T) => useStore(sessionStore, sel);

@@ -1,0 +1,46 @@
+/** User settings: backend, display filters, the LORS sliders, the NanoDet toggle. */
+import { createStore, useStore } from 'zustand';
+import { makeConfig } from '../model/config';
+import { backendFromSearch, slidersFromConfig, type BackendChoiceName, type GroupsMode } from './logic';
+
+export interface SettingsState {
+  backend: BackendChoiceName;
+  scoreThreshold: number;
+  /** COCO-80 label index, or null for every class. */
+  classFilter: number | null;
+  rankA: number;
+  rankT: number;
+  groupsMode: GroupsMode;
+  groupsK: number;
+  showNanodet: boolean;
+  set: (patch: Partial<Omit<SettingsState, 'set'>>) => void;
+}
+
+export const DEFAULT_THRESHOLD = 0.3;
+
+export function createSettingsStore(search = '') {
+  const initial = slidersFromConfig(makeConfig('web', 'lors'));
+  return createStore<SettingsState>()((set) => ({
+    backend: backendFromSearch(search),
+    scoreThreshold: DEFAULT_THRESHOLD,
+    classFilter: null,
+    ...initial,
+    showNanodet: false,
+    set: (patch) => set((s) => clampSettings({ ...s, ...patch })),
+  }));
+}
+
+/** Keeps values inside the control ranges (threshold 0..1, ranks 1..64, K 1..8). */
+export function clampSettings(s: SettingsState): SettingsState {
+  const int = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
+  return {
+    ...s,
+    scoreThreshold: Math.min(1, Math.max(0, Number.isFinite(s.scoreThreshold) ? s.scoreThreshold : 0)),
+    rankA: int(s.rankA, 1, 64),
+    rankT: int(s.rankT, 1, 64),
+    groupsK: int(s.groupsK, 1, 8),
+  };
+}
+
+export const settingsStore = createSettingsStore(typeof location === 'undefined' ? '' : location.search);
+export const useSettings = <T,>(sel: (s: SettingsState) => T) => useStore(settingsStore, sel);

@@ -1,0 +1,143 @@
+import { useEffect, useMemo, useRef } from 'react';
+import { makeConfig, type ModelConfig } from '../model/config';
+import { countParameters } from '../model/params';
+import type { ModelName } from '../model/types';
+import { countedLorsConfig, filterDetections, float16Bytes, formatBytes, formatCount, toCocoResults } from '../state/logic';
+import { useModels } from '../state/models';
+import { useSession } from '../state/session';
+import { useSettings } from '../state/settings';
+import { download, drawOverlay, overlayPng } from './draw';
+
+const TITLES: Record<ModelName, string> = { vanilla: 'Vanilla AdaMixer', lors: 'AdaMixer + LORS', nanodet: 'NanoDet head (baseline)' };
+const DISPLAY_MAX_SIDE = 1024;
+
+/** COCO image id: the number in a COCO-style file name (000000397133.jpg), else the photo's sequence number. */
+export function imageIdFor(name: string, fallback: number): number {
+  const m = /^0*(\d{1,12})\.(jpe?g|png|webp)$/i.exec(name);
+  return m ? Number(m[1]) : fallback;
+}
+
+function describeLors(cfg: ModelConfig): string {
+  const l = cfg.lors;
+  if (!l) return '';
+  return `r_A=${l.rankA}, r_T=${l.rankT}, K=[${l.groupsA.join(',')}]`;
+}
+
+export function Panel({ model }: { model: ModelName }) {
+  const photo = useSession((s) => s.photo);
+  const result = useSession((s) => s.results[model]);
+  const threshold = useSettings((s) => s.scoreThreshold);
+  const classFilter = useSettings((s) => s.classFilter);
+  const rankA = useSettings((s) => s.rankA);
+  const rankT = useSettings((s) => s.rankT);
+  const groupsMode = useSettings((s) => s.groupsMode);
+  const groupsK = useSettings((s) => s.groupsK);
+  const info = useModels((s) => (model === 'nanodet' ? undefined : s.decoders[model]));
+  const phase = useModels((s) => s.phase);
+  const backboneParams = useModels((s) => s.backboneParams);
+  const backboneBytes = useModels((s) => s.backboneBytes);
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+
+  const dets = useMemo(
+    () => (result && photo && result.imageId === photo.id ? filterDetections(result.detections, threshold, classFilter) : []),
+    [result, photo, threshold, classFilter],
+  );
+
+  const loadedConfig = useMemo(() => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))), [info, model]);
+  const counted = useMemo(() => {
+    if (!loadedConfig) return null;
+    if (model !== 'lors') return loadedConfig;
+    try {
+      return countedLorsConfig(loadedConfig, { rankA, rankT, groupsMode, groupsK });
+    } catch {
+      return loadedConfig;
+    }
+  }, [loadedConfig, model, rankA, rankT, groupsMode, groupsK]);
+  const counts = counted ? countParameters(counted, backboneParams) : null;
+
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!canvas || !photo?.bitmap) return;
+    const f = Math.min(1, DISPLAY_MAX_SIDE / Math.max(photo.width, photo.height));
+    canvas.width = Math.max(1, Math.round(photo.width * f));
+    canvas.height = Math.max(1, Math.round(photo.height * f));
+    const ctx = canvas.getContext('2d');
+    if (ctx) drawOverlay(ctx, photo.bitmap, dets, f);
+  }, [photo, dets]);
+
+  const scaleToOriginal = photo ? photo.originalWidth / photo.width : 1;
+  const base = photo ? photo.name.replace(/\.[^.]+$/, '') : 'photo';
+  const exportJson = () => {
+    if (!photo) return;
+    const json = JSON.stringify(toCocoResults(dets, imageIdFor(photo.name, photo.id), scaleToOriginal), null, 1);
+    download(new Blob([json], { type: 'application/json' }), `${base}-${model}-detections.json`);
+  };
+  const exportPng = async () => {
+    if (!photo?.bitmap) return;
+    download(await overlayPng(photo.bitmap, dets), `${base}-${model}-overlay.png`);
+  };
+
+  const untrained = info && !info.trained;
+  const waiting = photo && !result && phase !== 'error';
+  return (
+    <article className={`panel panel-${model}`} data-testid={`panel-${model}`} aria-label={TITLES[model]}>
+      <header className="panel-head">
+        <h2>{TITLES[model]}</h2>
+        {model !== 'nanodet' && info && (
+          <span className={`badge ${untrained ? 'badge-warn' : 'badge-ok'}`} data-testid={`badge-${model}`} title={info.note}>
+            {untrained ? 'untrained (seeded initial weights)' : 'trained weights'}
+          </span>
+        )}
+      </header>
+      <div className="canvas-wrap">
+        {photo ? (
+          <canvas ref={canvasRef} data-testid={`canvas-${model}`} data-boxes={dets.length} aria-label={`${TITLES[model]}: ${dets.length} detections`} />
+        ) : (
+          <div className="placeholder">Drop a photo or pick a sample</div>
+        )}
+        {waiting && <div className="canvas-busy">detecting…</div>}
+      </div>
+      <dl className="stats">
+        <dt>{model === 'nanodet' ? 'Head + NMS' : 'Decoder'} latency</dt>
+        <dd><span data-testid={`latency-${model}`}>{result ? result.latencyMs.toFixed(1) : '–'}</span> ms <span className="muted small">(run <span data-testid={`run-${model}`}>{result?.run ?? 0}</span>)</span></dd>
+        <dt>Detections shown</dt>
+        <dd data-testid={`count-${model}`}>{result ? dets.length : '–'}</dd>
+        {counts && (
+          <>
+            <dt>Decoder params</dt>
+            <dd><span data-testid={`params-${model}`} data-value={counts.decoder}>{formatCount(counts.decoder)}</span> <span className="muted small">({counts.decoder.toLocaleString('en-US')})</span></dd>
+            <dt>Total params</dt>
+            <dd data-testid={`params-total-${model}`} data-value={counts.total} title="decoder + queries + neck + NanoDet backbone">
+              {formatCount(counts.total)} <span className="muted small">incl. backbone {formatCount(backboneParams)}</span>
+            </dd>
+          </>
+        )}
+        {model === 'nanodet' && (
+          <>
+            <dt>Params</dt>
+            <dd data-testid="params-nanodet" data-value={backboneParams}>{formatCount(backboneParams)} <span className="muted small">(whole NanoDet-g)</span></dd>
+          </>
+        )}
+        <dt>Weights</dt>
+        <dd data-testid={`weights-${model}`}>
+          {model === 'nanodet' ? formatBytes(backboneBytes) : info ? formatBytes(info.weightBytes) : '–'}
+          {info && !info.trained && <span className="muted small"> (float16 size it would have)</span>}
+          {model === 'lors' && counted && info && describeLors(counted) !== describeLors(info.config) && (
+            <span className="muted small"> · counted config at float16: {formatBytes(float16Bytes(counted))}</span>
+          )}
+        </dd>
+      </dl>
+      {model === 'lors' && loadedConfig && (
+        <p className="muted small" data-testid="lors-note">
+          Detections come from the loaded configuration ({describeLors(loadedConfig)}). The sliders change the counted
+          configuration{counted ? ` (now ${describeLors(counted)})` : ''} and re-run this decoder on the cached features;
+          live compression to those ranks lands later.
+        </p>
+      )}
+      <div className="exports">
+        <button type="button" onClick={exportJson} disabled={!result} data-testid={`export-json-${model}`}>Detections (COCO JSON)</button>
+        <button type="button" onClick={() => void exportPng()} disabled={!result} data-testid={`export-png-${model}`}>Overlay (PNG)</button>
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,33 @@
+import { formatBytes } from '../state/logic';
+import { useModels } from '../state/models';
+import { useSession } from '../state/session';
+
+export function StatusBar() {
+  const phase = useModels((s) => s.phase);
+  const message = useModels((s) => s.message);
+  const progress = useModels((s) => s.progress);
+  const busy = useSession((s) => s.busy);
+  const backboneMs = useSession((s) => s.backboneMs);
+  const entries = Object.entries(progress);
+  return (
+    <section className={`status status-${phase}`} aria-live="polite">
+      <p data-testid="status" data-phase={phase}>
+        {phase === 'ready' ? (busy ? 'Detecting…' : 'Ready') : message}
+        {phase === 'ready' && backboneMs !== null && (
+          <span className="muted"> · NanoDet backbone <span data-testid="latency-backbone">{backboneMs.toFixed(1)}</span> ms (shared by all panels)</span>
+        )}
+      </p>
+      {(phase === 'loading' || phase === 'starting') && entries.length > 0 && (
+        <div className="progress-list">
+          {entries.map(([model, p]) => (
+            <label key={model} className="progress-row">
+              <span>{model}</span>
+              <progress max={p.total || 1} value={Math.min(p.loaded, p.total || 1)} data-testid={`progress-${model}`} />
+              <span className="muted">{formatBytes(p.loaded)}{p.total ? ` / ${formatBytes(p.total)}` : ''}</span>
+            </label>
+          ))}
+        </div>
+      )}
+    </section>
+  );
+}

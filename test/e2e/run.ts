@@ -1,0 +1,314 @@
+/**
+ * End-to-end tests of the built app (run `vite build` first):
+ *   node --import tsx test/e2e/run.ts [name-filter]
+ * Serves dist/ on 127.0.0.1, drives Debian's /usr/bin/chromium through playwright-core (fresh temporary profile),
+ * runs the tests one after another, prints pass/fail per test, saves screenshots under test-results/e2e/ and exits
+ * non-zero on any failure. Headless Chrome has no GPU: WebGPU is SwiftShader's (correct but slow).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { serveStatic, type StaticServer } from './server';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const DIST = join(ROOT, 'dist');
+const SHOTS = join(ROOT, 'test-results/e2e');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
+
+interface Ctx { browser: Browser; server: StaticServer; url: string }
+interface Test { name: string; timeoutMs: number; fn: (ctx: Ctx, page: Page) => Promise<void> }
+
+class AssertionError extends Error {}
+function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new AssertionError(msg);
+}
+
+const tid = (id: string) => `[data-testid="${id}"]`;
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Sets a range input the way a user does (value + input event, which React's onChange listens to). */
+async function setRange(page: Page, testid: string, value: number) {
+  await page.locator(tid(testid)).evaluate((el, v) => {
+    const input = el as HTMLInputElement;
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+    setter.call(input, String(v));
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  }, value);
+}
+
+/** Drops a file on the dropzone: a synthetic drop event with a DataTransfer built in the page. */
+async function dropFile(page: Page, file: { url?: string; bytes?: number[]; name: string; type: string }) {
+  await page.locator(tid('dropzone')).evaluate(async (el, f) => {
+    const data = f.url ? new Uint8Array(await (await fetch(f.url)).arrayBuffer()) : new Uint8Array(f.bytes ?? []);
+    const dt = new DataTransfer();
+    dt.items.add(new File([data], f.name, { type: f.type }));
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      el.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }
+  }, file);
+}
+
+const attr = async (page: Page, testid: string, name: string) => page.locator(tid(testid)).getAttribute(name);
+const text = async (page: Page, testid: string) => (await page.locator(tid(testid)).textContent()) ?? '';
+
+async function waitReady(page: Page, timeout: number) {
+  await page.waitForFunction(() => {
+    const s = document.querySelector('[data-testid="status"]');
+    const phase = s?.getAttribute('data-phase');
+    if (phase === 'error') throw new Error(`app failed to load: ${s?.textContent}`);
+    return phase === 'ready';
+  }, undefined, { timeout, polling: 250 });
+}
+
+async function waitBoxes(page: Page, model: string, photoName: string, timeout = 120_000) {
+  await page.waitForFunction(({ model, photoName }) => {
+    const c = document.querySelector(`[data-testid="canvas-${model}"]`);
+    const name = document.querySelector('[data-testid="photo-name"]')?.textContent;
+    return name === photoName && c !== null && Number(c.getAttribute('data-boxes')) > 0;
+  }, { model, photoName }, { timeout, polling: 200 });
+}
+
+/** Is anything but the black/grey placeholder drawn? (a cheap check that the canvas shows the photo + boxes) */
+async function canvasHasContent(page: Page, model: string): Promise<boolean> {
+  return page.locator(tid(`canvas-${model}`)).evaluate((el) => {
+    const c = el as HTMLCanvasElement;
+    const ctx = c.getContext('2d');
+    if (!ctx || c.width < 8 || c.height < 8) return false;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let min = 255, max = 0;
+    for (let i = 0; i < d.length; i += 4 * 97) { min = Math.min(min, d[i]!); max = Math.max(max, d[i]!); }
+    return max - min > 20;
+  });
+}
+
+const tests: Test[] = [
+  {
+    name: 'webgpu: default backend is WebGPU, and webgpu matches wasm on the building blocks',
+    timeoutMs: 420_000,
+    async fn({ url }, page) {
+      await page.goto(url);
+      await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent !== '…', undefined, { timeout: 180_000 });
+      const shown = await text(page, 'backend');
+      const notice = (await page.locator(tid('backend-notice')).count()) ? await text(page, 'backend-notice') : 'none';
+      assert(shown === 'WebGPU', `backend shown is "${shown}", expected WebGPU (notice: ${notice})`);
+      const probe = await page.evaluate(() => (window as unknown as { __lors: { probe(): Promise<{ backend: string }> } }).__lors.probe());
+      assert(probe.backend === 'webgpu', `tf.getBackend() in the worker is "${probe.backend}"`);
+      assert(await page.locator(tid('backend-notice')).count() === 0, 'a fallback notice is shown although WebGPU is in use');
+      await shot(page, 'a1-webgpu-header');
+
+      await page.goto(`${url}?selftest=1`);
+      await page.waitForFunction(() => {
+        const s = document.querySelector('[data-testid="selftest-status"]')?.getAttribute('data-status');
+        if (s === 'error') throw new Error(`self-test failed: ${document.querySelector('[data-testid="error"]')?.textContent}`);
+        return s === 'done';
+      }, undefined, { timeout: 300_000, polling: 500 });
+      type Check = { name: string; maxAbsDiff: number | string; tolerance: number | string; passed: boolean; maxAbs: number; size: number; webgpuMs: number; wasmMs: number; nonFiniteWebgpu: number; nonFiniteWasm: number; mismatches?: string[] };
+      const result = JSON.parse(await text(page, 'selftest')) as { checks: Check[] };
+      await shot(page, 'a2-selftest');
+      assert(result.checks.length >= 10, `expected ≥ 10 checks, got ${result.checks.length}`);
+      const failures: string[] = [];
+      for (const c of result.checks) {
+        const diff = Number(c.maxAbsDiff); // "Infinity"/"NaN" arrive as strings
+        console.log(`    ${c.passed ? 'ok  ' : 'BAD '}${c.name}: max |webgpu − wasm| = ${diff.toExponential(2)} (${c.size} values, max |x| ${c.maxAbs.toFixed(2)}, non-finite ${c.nonFiniteWebgpu}/${c.nonFiniteWasm}; webgpu ${c.webgpuMs.toFixed(0)} ms, wasm ${c.wasmMs.toFixed(0)} ms)${c.mismatches ? `\n      first mismatches: ${c.mismatches.join('; ')}` : ''}`);
+        const tol = Number(c.tolerance);
+        // 1e-3 absolute (1e-3 relative to max |x| for random-weight decoders); "Infinity": reported only.
+        assert(tol === Infinity || tol <= 1e-3 * Math.max(1, c.maxAbs), `${c.name}: tolerance ${tol} is looser than 1e-3`);
+        if (!(c.size > 0)) failures.push(`${c.name}: nothing compared`);
+        else if (!(diff <= tol)) failures.push(`${c.name}: max abs diff ${diff} > ${tol}`);
+      }
+      assert(failures.length === 0, `webgpu differs from wasm: ${failures.join('; ')}`);
+    },
+  },
+  {
+    name: 'full flow on wasm: drop a sample, both panels draw, LORS slider re-runs LORS, bad drop, next drop',
+    timeoutMs: 300_000,
+    async fn({ url, server }, page) {
+      await page.goto(`${url}?backend=wasm`);
+      await waitReady(page, 180_000);
+      const shown = await text(page, 'backend');
+      assert(shown === 'wasm', `backend shown is "${shown}"`);
+      assert((await text(page, 'credits')).includes('Apache-2.0'), 'footer credits missing');
+      // Seeded-init decoders score about sigmoid(−log 99) ≈ 0.01: show everything.
+      await setRange(page, 'score-threshold', 0);
+      await page.waitForFunction(() => document.querySelector('[data-testid="score-threshold-value"]')?.textContent === '0.00');
+
+      const before = server.requests.length;
+      await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
+      await waitBoxes(page, 'vanilla', 'chelsea.jpg');
+      await waitBoxes(page, 'lors', 'chelsea.jpg');
+      assert(await canvasHasContent(page, 'vanilla') && await canvasHasContent(page, 'lors'), 'a panel canvas is blank');
+      const badge = await text(page, 'badge-lors');
+      console.log(`    LORS panel badge: ${badge}; vanilla ${await attr(page, 'canvas-vanilla', 'data-boxes')} boxes, LORS ${await attr(page, 'canvas-lors', 'data-boxes')} boxes`);
+      await shot(page, 'b1-photo-both-panels');
+
+      const params0 = Number(await attr(page, 'params-lors', 'data-value'));
+      const vanillaParams = Number(await attr(page, 'params-vanilla', 'data-value'));
+      const run0 = Number(await text(page, 'run-lors'));
+      const vanillaRun0 = Number(await text(page, 'run-vanilla'));
+      assert(params0 > 0 && vanillaParams > params0, `LORS params ${params0} should be below vanilla ${vanillaParams}`);
+      const rankA = Number(await page.locator(tid('slider-rank-a')).inputValue());
+      await setRange(page, 'slider-rank-a', rankA === 16 ? 8 : 16);
+      await page.waitForFunction((p0) => Number(document.querySelector('[data-testid="params-lors"]')?.getAttribute('data-value')) !== p0, params0, { timeout: 2_000 });
+      const params1 = Number(await attr(page, 'params-lors', 'data-value'));
+      await page.waitForFunction((r0) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r0, run0, { timeout: 60_000 });
+      const vanillaRun1 = Number(await text(page, 'run-vanilla'));
+      assert(vanillaRun1 === vanillaRun0, `the vanilla decoder re-ran (${vanillaRun0} → ${vanillaRun1}); only LORS should`);
+      assert(Number(await attr(page, 'params-vanilla', 'data-value')) === vanillaParams, 'vanilla params changed with a LORS slider');
+      console.log(`    r_A ${rankA} → ${rankA === 16 ? 8 : 16}: LORS decoder params ${params0} → ${params1}; LORS runs ${run0} → ${await text(page, 'run-lors')} (latency ${await text(page, 'latency-lors')} ms)`);
+      await shot(page, 'b2-rank-a-moved');
+
+      // Exports: COCO-format JSON and the overlay PNG of the LORS panel.
+      const [json] = await Promise.all([page.waitForEvent('download'), page.locator(tid('export-json-lors')).click()]);
+      const coco = JSON.parse(readFileSync(await json.path(), 'utf8')) as { image_id: number; category_id: number; bbox: number[]; score: number }[];
+      const shownLors = Number(await attr(page, 'canvas-lors', 'data-boxes'));
+      assert(Array.isArray(coco) && coco.length === shownLors, `COCO export has ${coco.length} entries, the panel shows ${shownLors}`);
+      assert(coco.every((d) => Number.isInteger(d.image_id) && d.category_id >= 1 && d.category_id <= 90 && d.bbox.length === 4 && d.bbox[2]! >= 0 && d.bbox[3]! >= 0 && d.score >= 0 && d.score <= 1),
+        `malformed COCO entries: ${JSON.stringify(coco.slice(0, 2))}`);
+      const [png] = await Promise.all([page.waitForEvent('download'), page.locator(tid('export-png-lors')).click()]);
+      const pngBytes = readFileSync(await png.path());
+      assert(pngBytes.subarray(1, 4).toString() === 'PNG' && pngBytes.readUInt32BE(16) === 451 && pngBytes.readUInt32BE(20) === 300,
+        `overlay PNG is not a 451×300 PNG (${json.suggestedFilename()}, ${png.suggestedFilename()})`);
+
+      // Weights were put in the Cache API for the next visit.
+      const cached = await page.evaluate(async () => (await (await caches.open('lors-studio-models-v1')).keys()).map((r) => new URL(r.url).pathname));
+      assert(cached.some((p) => p.endsWith('/models/nanodet/nanodet.bin')), `NanoDet weights not cached: ${cached.join(', ')}`);
+
+      await dropFile(page, { bytes: [...Buffer.from('this is a text file, not a photo\n')], name: 'notes.txt', type: 'text/plain' });
+      await page.waitForSelector(tid('error'), { timeout: 10_000 });
+      const err = await text(page, 'error');
+      assert(/not an image/i.test(err), `error message: "${err}"`);
+      assert(await text(page, 'photo-name') === 'chelsea.jpg', 'the previous photo was dropped after a bad file');
+      await shot(page, 'b3-non-image-error');
+
+      await page.locator(tid('file-input')).setInputFiles(join(DIST, 'samples/coffee.jpg'));
+      await waitBoxes(page, 'vanilla', 'coffee.jpg');
+      await waitBoxes(page, 'lors', 'coffee.jpg');
+      assert(await page.locator(tid('error')).count() === 0, 'the error message stayed after a good photo');
+      await shot(page, 'b4-next-photo');
+
+      // Images never leave the browser: the only requests are GETs of the app's own files.
+      const mine = server.requests.slice(before);
+      assert(mine.every((r) => r.method === 'GET' && r.bytes === 0), `unexpected upload: ${JSON.stringify(mine.filter((r) => r.method !== 'GET' || r.bytes))}`);
+    },
+  },
+  {
+    name: 'bad input and narrow screens: empty, corrupt, unsupported, huge, queued drops; 375 px layout',
+    timeoutMs: 240_000,
+    async fn({ url }, page) {
+      await page.setViewportSize({ width: 375, height: 800 });
+      await page.goto(`${url}?backend=wasm`);
+      await waitReady(page, 180_000);
+      const expectError = async (file: Parameters<typeof dropFile>[1], re: RegExp, label: string) => {
+        await dropFile(page, file);
+        await page.waitForFunction((n) => document.querySelector('[data-testid="error"]')?.textContent?.includes(n) ?? false, file.name, { timeout: 10_000 });
+        const e = await text(page, 'error');
+        assert(re.test(e), `${label}: error "${e}"`);
+        console.log(`    ${label}: ${e}`);
+      };
+      await expectError({ bytes: [], name: 'empty.jpg', type: 'image/jpeg' }, /empty/, '0-byte file');
+      const jpeg = [...readFileSync(join(DIST, 'samples/rocket.jpg'))];
+      await expectError({ bytes: jpeg.slice(0, 600), name: 'truncated.jpg', type: 'image/jpeg' }, /corrupt|truncated/, 'corrupt JPEG');
+      await expectError({ bytes: [0x49, 0x49, 0x2a, 0, 8, 0, 0, 0, 0, 0, 0, 0], name: 'scan.tif', type: 'image/tiff' }, /TIFF format.*not supported/, 'TIFF');
+      await expectError({ bytes: [...Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')], name: 'logo.svg', type: 'image/svg+xml' }, /SVG/, 'SVG');
+      await shot(page, 'c1-errors-375px');
+
+      // A 5000×3000 PNG made in the page: downscaled to 4096 on the long side, still detected.
+      await page.evaluate(async () => {
+        const c = new OffscreenCanvas(5000, 3000);
+        const ctx = c.getContext('2d')!;
+        const g = ctx.createLinearGradient(0, 0, 5000, 3000);
+        g.addColorStop(0, '#335'); g.addColorStop(1, '#fc6');
+        ctx.fillStyle = g; ctx.fillRect(0, 0, 5000, 3000);
+        ctx.fillStyle = '#c22'; ctx.fillRect(1500, 800, 1800, 1500);
+        const blob = await c.convertToBlob({ type: 'image/png' });
+        const dt = new DataTransfer();
+        dt.items.add(new File([blob], 'huge.png', { type: 'image/png' }));
+        window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      });
+      await page.waitForFunction(() => document.querySelector('[data-testid="notice"]')?.textContent?.includes('downscaled') ?? false, undefined, { timeout: 60_000 });
+      const notice = await text(page, 'notice');
+      assert(/5000×3000.*4096×2458/.test(notice), `downscale notice: "${notice}"`);
+      const errors = await page.locator(tid('error')).allTextContents();
+      assert(errors.length === 0, `error after a huge photo: ${errors.join(' ')}`);
+      await page.waitForFunction(() => document.querySelector('[data-testid="run-vanilla"]')?.textContent !== '0', undefined, { timeout: 60_000 });
+
+      // Two drops in a row: the second waits for the first and then runs.
+      await dropFile(page, { url: 'samples/astronaut.jpg', name: 'astronaut.jpg', type: 'image/jpeg' });
+      await dropFile(page, { url: 'samples/rocket.jpg', name: 'rocket.jpg', type: 'image/jpeg' });
+      await setRange(page, 'score-threshold', 0);
+      await waitBoxes(page, 'lors', 'rocket.jpg');
+      assert(await page.locator(tid('error')).count() === 0, 'error after two quick drops');
+
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 0, `the page is ${overflow}px wider than a 375px screen`);
+      const box = (id: string) => page.locator(tid(id)).boundingBox();
+      const [v, l] = [await box('panel-vanilla'), await box('panel-lors')];
+      assert(v && l && l.y >= v.y + v.height - 1, 'panels are not stacked at 375px');
+      await shot(page, 'c2-narrow-375px');
+
+      // NanoDet baseline panel on demand.
+      await page.locator(tid('toggle-nanodet')).check();
+      await waitBoxes(page, 'nanodet', 'rocket.jpg', 60_000);
+      await shot(page, 'c3-nanodet-panel');
+    },
+  },
+];
+
+async function main() {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `vite build` first');
+  for (const f of ['samples/chelsea.jpg', 'samples/coffee.jpg', 'samples/rocket.jpg', 'samples/astronaut.jpg', 'models/nanodet/model.json']) {
+    if (!existsSync(join(DIST, f))) throw new Error(`dist/${f} is missing (public/${f} must exist before the build)`);
+  }
+  mkdirSync(SHOTS, { recursive: true });
+  const filter = process.argv[2];
+  const selected = tests.filter((t) => !filter || t.name.includes(filter));
+  const server = await serveStatic(DIST);
+  // launch() uses a fresh temporary profile (user-data-dir) every time.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  let failed = 0;
+  try {
+    for (const [i, t] of selected.entries()) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+      page.setDefaultTimeout(30_000);
+      const t0 = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          t.fn({ browser, server, url: server.url }, page),
+          new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${t.timeoutMs / 1000} s`)), t.timeoutMs); }),
+        ]);
+        const fatal = pageErrors.filter((e) => !/Failed to load resource.*404/.test(e));
+        assert(fatal.length === 0, `errors in the page: ${fatal.join(' | ')}`);
+        console.log(`PASS ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (e) {
+        failed++;
+        console.log(`FAIL ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n    ${e instanceof Error ? e.message : String(e)}`);
+        if (pageErrors.length) console.log(`    page errors: ${pageErrors.join(' | ')}`);
+        await page.screenshot({ path: join(SHOTS, `failed-${i + 1}.png`), fullPage: true }).catch(() => undefined);
+      } finally {
+        clearTimeout(timer);
+        await context.close();
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  console.log(`${selected.length - failed}/${selected.length} e2e tests passed; screenshots in ${SHOTS}`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
