@@ -8,15 +8,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { ARGS, CHROMIUM, dropFile, setRange, tid, waitReady } from './page';
 import { serveStatic, type StaticServer } from './server';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DIST = join(ROOT, 'dist');
 const SHOTS = join(ROOT, 'test-results/e2e');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
-
 interface Ctx { browser: Browser; server: StaticServer; url: string }
 interface Test { name: string; timeoutMs: number; fn: (ctx: Ctx, page: Page) => Promise<void> }
 
@@ -25,46 +22,12 @@ function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new AssertionError(msg);
 }
 
-const tid = (id: string) => `[data-testid="${id}"]`;
-
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-/** Sets a range input the way a user does (value + input event, which React's onChange listens to). */
-async function setRange(page: Page, testid: string, value: number) {
-  await page.locator(tid(testid)).evaluate((el, v) => {
-    const input = el as HTMLInputElement;
-    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
-    setter.call(input, String(v));
-    input.dispatchEvent(new Event('input', { bubbles: true }));
-    input.dispatchEvent(new Event('change', { bubbles: true }));
-  }, value);
-}
-
-/** Drops a file on the dropzone: a synthetic drop event with a DataTransfer built in the page. */
-async function dropFile(page: Page, file: { url?: string; bytes?: number[]; name: string; type: string }) {
-  await page.locator(tid('dropzone')).evaluate(async (el, f) => {
-    const data = f.url ? new Uint8Array(await (await fetch(f.url)).arrayBuffer()) : new Uint8Array(f.bytes ?? []);
-    const dt = new DataTransfer();
-    dt.items.add(new File([data], f.name, { type: f.type }));
-    for (const type of ['dragenter', 'dragover', 'drop']) {
-      el.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }
-  }, file);
-}
-
 const attr = async (page: Page, testid: string, name: string) => page.locator(tid(testid)).getAttribute(name);
 const text = async (page: Page, testid: string) => (await page.locator(tid(testid)).textContent()) ?? '';
-
-async function waitReady(page: Page, timeout: number) {
-  await page.waitForFunction(() => {
-    const s = document.querySelector('[data-testid="status"]');
-    const phase = s?.getAttribute('data-phase');
-    if (phase === 'error') throw new Error(`app failed to load: ${s?.textContent}`);
-    return phase === 'ready';
-  }, undefined, { timeout, polling: 250 });
-}
 
 async function waitBoxes(page: Page, model: string, photoName: string, timeout = 120_000) {
   await page.waitForFunction(({ model, photoName }) => {

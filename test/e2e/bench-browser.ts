@@ -1,0 +1,99 @@
+/**
+ * The browser half of `npm run bench`: the built app (dist/) in headless Debian Chromium on the wasm backend
+ * (SwiftShader's WebGPU is software: far too slow to time). Measures, as a user meets them:
+ *   - cold start: page open → models loaded and warmed up (shader/kernel set-up included), and the first photo;
+ *   - photo → overlay: drop a photo → both panels drawn (backbone + both decoders, in the worker);
+ *   - slider change → overlay: move the LORS^A rank → the LORS panel redrawn (LORS decoder on cached features);
+ *   - the per-panel decoder latencies the app itself reports.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { median } from '../../src/cli/stats';
+import { ARGS, CHROMIUM, dropFile, setRange, waitReady } from './page';
+import { serveStatic } from './server';
+
+const DIST = join(resolve(import.meta.dirname, '../..'), 'dist');
+
+interface Snapshot { photoId: number; runs: Record<string, number>; latency: Record<string, number>; backboneMs: number | null }
+
+async function snapshot(page: Page): Promise<Snapshot> {
+  return page.evaluate(() => {
+    type R = { run: number; latencyMs: number; imageId: number };
+    const s = (window as unknown as { __lors: { session: { getState(): { photo: { id: number } | null; results: Record<string, R>; backboneMs: number | null } } } }).__lors.session.getState();
+    const runs: Record<string, number> = {}, latency: Record<string, number> = {};
+    for (const [k, r] of Object.entries(s.results)) if (r.imageId === s.photo?.id) { runs[k] = r.run; latency[k] = r.latencyMs; }
+    return { photoId: s.photo?.id ?? -1, runs, latency, backboneMs: s.backboneMs };
+  });
+}
+
+async function waitFor(page: Page, pred: (s: Snapshot) => boolean, timeout = 300_000): Promise<Snapshot> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await snapshot(page);
+    if (pred(s)) return s;
+    if (Date.now() - t0 > timeout) throw new Error('bench-browser: timed out waiting for the app');
+    await page.waitForTimeout(5);
+  }
+}
+
+export async function benchBrowser(o: { runs: number; warmup: number }) {
+  if (!existsSync(join(DIST, 'index.html'))) {
+    process.stderr.write('bench: dist/ is missing (npm run build): skipping the browser part\n');
+    return null;
+  }
+  const server = await serveStatic(DIST);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const photos = ['chelsea.jpg', 'coffee.jpg'];
+    const drop = (i: number) => dropFile(page, { url: `samples/${photos[i % 2]}`, name: photos[i % 2]!, type: 'image/jpeg' });
+
+    const t0 = performance.now();
+    await page.goto(`${server.url}?backend=wasm`);
+    await waitReady(page, 300_000);
+    const loadMs = performance.now() - t0;
+    let before = await snapshot(page);
+    const t1 = performance.now();
+    await drop(0);
+    before = await waitFor(page, (s) => s.photoId !== before.photoId && s.runs.vanilla !== undefined && s.runs.lors !== undefined);
+    const firstPhotoMs = performance.now() - t1;
+
+    const photoMs: number[] = [], sliderMs: number[] = [], vanillaMs: number[] = [], lorsMs: number[] = [], backboneMs: number[] = [];
+    for (let i = 1; i <= o.warmup + o.runs; i++) {
+      const prev = before;
+      const t = performance.now();
+      await drop(i);
+      before = await waitFor(page, (s) => s.photoId !== prev.photoId && s.runs.vanilla !== undefined && s.runs.lors !== undefined);
+      if (i > o.warmup) {
+        photoMs.push(performance.now() - t);
+        vanillaMs.push(before.latency.vanilla!);
+        lorsMs.push(before.latency.lors!);
+        if (before.backboneMs !== null) backboneMs.push(before.backboneMs);
+      }
+    }
+    for (let i = 0; i < o.warmup + o.runs; i++) {
+      const prev = before;
+      const t = performance.now();
+      await setRange(page, 'slider-rank-a', i % 2 ? 8 : 4);
+      before = await waitFor(page, (s) => (s.runs.lors ?? 0) > (prev.runs.lors ?? 0));
+      if (i >= o.warmup) sliderMs.push(performance.now() - t);
+    }
+    const r = (x: number) => Number(x.toFixed(1));
+    const vanilla = median(vanillaMs), lors = median(lorsMs);
+    return {
+      backend: 'wasm',
+      browser: browser.version(),
+      coldStartMs: { pageToReady: r(loadMs), firstPhotoToOverlay: r(firstPhotoMs) },
+      photoToOverlayMs: r(median(photoMs)),
+      sliderToOverlayMs: r(median(sliderMs)),
+      backboneMs: backboneMs.length ? r(median(backboneMs)) : null,
+      decoderMs: { vanilla: r(vanilla), lors: r(lors) },
+      ratio: { lorsOverVanilla: Number((lors / vanilla).toFixed(3)) },
+      runs: o.runs,
+    };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
