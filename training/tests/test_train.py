@@ -247,43 +247,6 @@ class TestMetrics(unittest.TestCase):
         np.testing.assert_allclose(b[1], [0, 0, 400, 60])  # clipped to the original image
         self.assertAlmostEqual(s[0], 1 / (1 + math.exp(-3)), places=6)
 
-    def test_agrees_with_coco_eval_if_present(self):
-        try:
-            from training.lors_studio.coco_eval import evaluate_coco
-        except ImportError:
-            self.skipTest("coco_eval.py not present")
-        rng = np.random.default_rng(3)
-        gts, dets, gt_json, det_json = {}, {}, {"images": [], "annotations": [], "categories": []}, []
-        cats = [0, 1, 2]
-        gt_json["categories"] = [{"id": D.COCO_CATEGORY_IDS[c], "name": f"c{c}"} for c in cats]
-        aid = 1
-        for iid in range(1, 9):
-            n = int(rng.integers(1, 5))
-            xy = rng.uniform(0, 300, (n, 2))
-            wh = rng.uniform(5, 150, (n, 2))
-            gb = np.concatenate([xy, xy + wh], 1)
-            gl = rng.integers(0, 3, n)
-            gts[iid] = (gb, gl, None)
-            gt_json["images"].append({"id": iid, "width": 500, "height": 500, "file_name": f"{iid}.jpg"})
-            for b, l in zip(gb, gl):
-                gt_json["annotations"].append({"id": aid, "image_id": iid, "category_id": D.COCO_CATEGORY_IDS[l],
-                                               "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
-                                               "area": (b[2] - b[0]) * (b[3] - b[1]), "iscrowd": 0})
-                aid += 1
-            m = int(rng.integers(0, 8))
-            db = np.concatenate([gb[rng.integers(0, n, m)] + rng.normal(0, 8, (m, 4))], 0) if m else np.zeros((0, 4))
-            db[:, 2:] = np.maximum(db[:, 2:], db[:, :2] + 1)
-            ds = rng.uniform(0, 1, m)
-            dl = rng.integers(0, 3, m)
-            dets[iid] = (db, ds, dl)
-            for b, s, l in zip(db, ds, dl):
-                det_json.append({"image_id": iid, "category_id": D.COCO_CATEGORY_IDS[l],
-                                 "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "score": float(s)})
-        mine = Mt.coco_ap(gts, dets)
-        ref = evaluate_coco(gt_json, det_json)
-        for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"):
-            self.assertAlmostEqual(mine[k], ref[k], places=4, msg=k)
-
 
 class TestData(unittest.TestCase):
     def setUp(self):
