@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
+import { prepareWeights } from '../model/adamixer/prepare';
 import { makeConfig, type ModelConfig } from '../model/config';
 import { load, type DecoderName, type DecoderSource } from '../model/detector';
 import { foldLorsA, foldLorsT } from '../model/lors/fold';
@@ -47,7 +48,7 @@ async function time(runs: number, warmup: number, f: () => Promise<unknown>): Pr
 }
 const round = (x: number, d = 2) => Number(x.toFixed(d));
 
-interface DecoderUnderTest { name: string; cfg: ModelConfig; weights: WeightMap; opts: Parameters<typeof decoderForward>[4]; owned: tf.Tensor[] }
+interface DecoderUnderTest { name: string; cfg: ModelConfig; weights: WeightMap; opts: Parameters<typeof decoderForward>[4] }
 
 async function decoderSources(models: string): Promise<{ sources: Record<DecoderName, DecoderSource>; trained: Record<DecoderName, boolean> }> {
   const pick = (n: DecoderName): DecoderSource =>
@@ -93,13 +94,14 @@ async function benchBackend(backend: BackendName, o: { runs: number; warmup: num
 
   const v = await weightsOf(sources.vanilla);
   const l = await weightsOf(sources.lors);
+  // Every path runs on prepared ([in, out]) weights, as the detector does; the folds happen before preparing.
   const foldT = foldLorsT(l.weights, l.cfg);
   const foldTA = foldLorsA(foldT, l.cfg);
   const unders: DecoderUnderTest[] = [
-    { name: 'vanilla', cfg: v.cfg, weights: v.weights, opts: {}, owned: [] },
-    { name: 'lorsUnfolded', cfg: l.cfg, weights: l.weights, opts: { lorsT: 'factored', lorsA: 'factored' }, owned: [] },
-    { name: 'lors', cfg: l.cfg, weights: foldT, opts: { lorsT: 'folded', lorsA: 'factored' }, owned: [] },
-    { name: 'lorsFolded', cfg: l.cfg, weights: foldTA, opts: { lorsT: 'folded', lorsA: 'folded' }, owned: [] },
+    { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg), opts: {} },
+    { name: 'lorsUnfolded', cfg: l.cfg, weights: prepareWeights(l.weights, l.cfg), opts: { lorsT: 'factored', lorsA: 'factored' } },
+    { name: 'lors', cfg: l.cfg, weights: prepareWeights(foldT, l.cfg), opts: { lorsT: 'folded', lorsA: 'factored' } },
+    { name: 'lorsFolded', cfg: l.cfg, weights: prepareWeights(foldTA, l.cfg), opts: { lorsT: 'folded', lorsA: 'folded' } },
   ];
   const lb = feats.letterbox;
   const decoderMs: Record<string, number> = {};
@@ -138,13 +140,14 @@ async function benchBackend(backend: BackendName, o: { runs: number; warmup: num
     },
     endToEndMs: endToEnd,
     weightBytes: { vanilla: v.bytes, lors: l.bytes },
-    residentWeightBytes: { vanilla: residentBytes(v.weights), lors: residentBytes(foldT), lorsFolded: residentBytes(foldTA) },
+    residentWeightBytes: { vanilla: residentBytes(unders[0]!.weights), lors: residentBytes(unders[2]!.weights), lorsFolded: residentBytes(unders[3]!.weights) },
     peakTensorBytes: peakBytes,
     params: { vanilla: countParameters(v.cfg).decoder, lors: countParameters(l.cfg).decoder },
     runs: o.runs,
   };
   feats.dispose();
-  tf.dispose([...new Set([...v.weights.values(), ...l.weights.values(), ...foldT.values(), ...foldTA.values()])]);
+  const maps = [v.weights, l.weights, foldT, foldTA, ...unders.map((u) => u.weights)];
+  tf.dispose([...new Set(maps.flatMap((m) => [...m.values()]))]);
   det.dispose();
   return result;
 }

@@ -120,6 +120,19 @@ describe('detect()', () => {
     const cfg = makeConfig('tiny', 'vanilla');
     det.setDecoder('vanilla', initWeights(cfg, 9), cfg);
     expect(tf.memory().numTensors).toBe(n0);
+    // LORS (folded L_output, prepared weights): the replaced decoder's tensors are all freed
+    const lorsCfg = makeConfig('tiny', 'lors');
+    det.setDecoder('lors', initWeights(lorsCfg, 2), lorsCfg);
+    expect(tf.memory().numTensors).toBe(n0);
+    // a map that fails to prepare is refused and nothing new stays allocated (the caller still owns the map)
+    const broken = initWeights(lorsCfg, 3);
+    broken.get('stages.1.ffn.fc1.weight')!.dispose();
+    broken.delete('stages.1.ffn.fc1.weight');
+    const n1 = tf.memory().numTensors;
+    expect(() => det.setDecoder('lors', broken, lorsCfg)).toThrow(/stages.1.ffn.fc1.weight/);
+    expect(tf.memory().numTensors).toBe(n1);
+    tf.dispose([...broken.values()]);
+    expect(tf.memory().numTensors).toBe(n0);
     expect(() => det.setDecoder('lors', new Map(), cfg)).toThrow(/needs a lors config/);
     await expect(det.detect(cat, { model: 'nope' as never })).rejects.toThrow(/unknown model/);
   });

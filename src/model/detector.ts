@@ -17,7 +17,8 @@ import type { LetterboxInfo } from './letterbox';
 import type { BackendName, Detection, FileReader, ModelName, RgbaImage, WeightMap } from './types';
 import { initWeights, loadWeights } from './weights';
 import { decoderForward, topK } from './adamixer/decoder';
-import { foldLorsT } from './lors/fold';
+import { foldLorsTWithNames } from './lors/fold';
+import { prepareWeightsWithNames } from './adamixer/prepare';
 
 export type DecoderName = 'vanilla' | 'lors';
 
@@ -38,7 +39,7 @@ export interface LoadOptions {
   /**
    * How LORS^T's L_output runs: 'folded' (default) adds W_shared + Σ B·A into one dense matrix per stage once,
    * at load (foldLorsT); 'unfolded' evaluates the low-rank factors at every forward. LORS^A always runs factored
-   * (cheaper than its dense fold, spec §6(c)).
+   * (cheaper than its dense fold, spec §6(c)). Either way the weights are prepared once at load (prepareWeights).
    */
   lorsPath?: 'folded' | 'unfolded';
 }
@@ -102,10 +103,32 @@ class Features implements FeatureSet {
 
 interface LoadedDecoder {
   config: ModelConfig;
-  /** As given (owned). */
-  weights: WeightMap;
-  /** What the forward uses: `weights` plus folded tensors (those not in `weights` are owned too). */
+  /**
+   * What the forward uses (owned): the given weights, folded (foldLorsT, when the LORS^T path is 'folded') and
+   * prepared (prepareWeights: transposed Linear weights, their [out, in] originals freed).
+   */
   run: WeightMap;
+}
+
+/** Fold (LORS^T, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
+function makeRunWeights(weights: WeightMap, config: ModelConfig, foldT: boolean): WeightMap {
+  const made: tf.Tensor[] = [];
+  try {
+    let w = weights;
+    if (foldT) {
+      const f = foldLorsTWithNames(w, config);
+      made.push(...f.added.map((n) => f.weights.get(n)!));
+      w = f.weights;
+    }
+    const p = prepareWeightsWithNames(w, config);
+    made.push(...p.added.map((n) => p.weights.get(n)!));
+    const keep = new Set(p.weights.values());
+    for (const t of w.values()) if (!keep.has(t)) t.dispose();
+    return p.weights;
+  } catch (e) {
+    tf.dispose(made);
+    throw e;
+  }
 }
 
 function checkDecoderConfig(name: DecoderName, cfg: ModelConfig, inputSize: number) {
@@ -126,9 +149,7 @@ function isFeatureSet(x: RgbaImage | FeatureSet): x is FeatureSet {
 }
 
 function disposeDecoder(d: LoadedDecoder) {
-  const own = new Set(d.weights.values());
-  for (const t of d.run.values()) if (!own.has(t)) t.dispose();
-  for (const t of d.weights.values()) t.dispose();
+  for (const t of d.run.values()) t.dispose();
 }
 
 /** Maps a box in letterbox-input pixels to the original photo (clipped; un-mirrored when the photo was flipped). */
@@ -169,9 +190,9 @@ class DetectorImpl implements Detector {
     this.check();
     if (name !== 'vanilla' && name !== 'lors') throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
     checkDecoderConfig(name, config, this.inputSize);
-    const run = config.variant === 'lors' && this.lorsPath === 'folded' ? foldLorsT(weights, config) : weights;
+    const run = makeRunWeights(weights, config, config.variant === 'lors' && this.lorsPath === 'folded');
     const old = this.decoders.get(name);
-    this.decoders.set(name, { config, weights, run });
+    this.decoders.set(name, { config, run });
     this.configs = { ...this.configs, [name]: config };
     if (old) disposeDecoder(old);
   }

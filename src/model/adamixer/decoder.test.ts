@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
 import { foldLorsAWithNames, foldLorsTWithNames } from '../lors/fold';
 import { applyNeck, decoderForward, topK } from './decoder';
+import { prepareWeightsWithNames } from './prepare';
 import {
   disposeWeights, jsDecoder, jsNeck, maxErr, randomLevels, randomWeights, toJsMap, toJsWeights,
 } from './testing';
@@ -17,12 +18,25 @@ beforeAll(async () => {
 const PAD_W = 72, PAD_H = 48;
 const SIZES: [number, number][] = [[70, 40], [50, 48]];
 
-async function compareWithReference(cfg: ModelConfig, seed: number, opts: Parameters<typeof decoderForward>[4] = {}, fold?: 'A' | 'T' | 'AT') {
-  let weights = randomWeights(cfg, seed);
-  const js = await toJsWeights(weights);
-  const added: string[] = [];
-  if (fold?.includes('T')) { const f = foldLorsTWithNames(weights, cfg); weights = f.weights; added.push(...f.added); }
-  if (fold?.includes('A')) { const f = foldLorsAWithNames(weights, cfg); weights = f.weights; added.push(...f.added); }
+/** fold: which LORS folds to add; prepare: prepareWeights before or after the folds (or not at all). */
+async function compareWithReference(
+  cfg: ModelConfig, seed: number, opts: Parameters<typeof decoderForward>[4] = {}, fold?: 'A' | 'T' | 'AT',
+  prepare?: 'before' | 'after',
+) {
+  const raw = randomWeights(cfg, seed);
+  const js = await toJsWeights(raw);
+  let weights = raw;
+  const added: tf.Tensor[] = [];
+  const prep = () => {
+    const p = prepareWeightsWithNames(weights, cfg);
+    expect(p.added.length).toBeGreaterThan(0);
+    added.push(...p.added.map((n) => p.weights.get(n)!));
+    weights = p.weights;
+  };
+  if (prepare === 'before') prep();
+  if (fold?.includes('T')) { const f = foldLorsTWithNames(weights, cfg); weights = f.weights; added.push(...f.added.map((n) => f.weights.get(n)!)); }
+  if (fold?.includes('A')) { const f = foldLorsAWithNames(weights, cfg); weights = f.weights; added.push(...f.added.map((n) => f.weights.get(n)!)); }
+  if (prepare === 'after') prep();
   const levels = randomLevels(cfg, SIZES.length, PAD_W, PAD_H, seed + 1);
   const before = tf.memory().numTensors;
   const out = decoderForward(weights, cfg, levels, SIZES, { ...opts, stages: 'all' });
@@ -45,8 +59,8 @@ async function compareWithReference(cfg: ModelConfig, seed: number, opts: Parame
   }
   tf.dispose(out.flatMap((o) => [o.logits, o.boxes]));
   tf.dispose(levels);
-  for (const n of added) weights.get(n)!.dispose();
-  disposeWeights(new Map([...weights].filter(([n]) => !added.includes(n))));
+  tf.dispose(added);
+  disposeWeights(raw);
   return worst;
 }
 
@@ -67,6 +81,24 @@ describe('decoderForward against the plain-JS reference (tiny, B = 2, all stages
   });
   it('LORS with foldLorsT only (auto paths)', async () => {
     expect(await compareWithReference(makeConfig('tiny', 'lors', { groups: 2, rankA: 3, groupsT: 2 }), 4, {}, 'T')).toBeLessThan(1e-3);
+  });
+});
+
+describe('decoderForward with prepareWeights (transposed Linear weights) against the plain-JS reference', () => {
+  it('vanilla', async () => {
+    expect(await compareWithReference(makeConfig('tiny', 'vanilla'), 1, {}, undefined, 'after')).toBeLessThan(1e-3);
+  });
+  it('LORS factored (A_catᵀ, B_catᵀ)', async () => {
+    expect(await compareWithReference(makeConfig('tiny', 'lors', { groupsT: [1, 2, 1, 3, 1, 2] }), 3, { lorsA: 'factored', lorsT: 'factored' }, undefined, 'after')).toBeLessThan(1e-3);
+  });
+  it('LORS folded (A and T), then prepared', async () => {
+    expect(await compareWithReference(makeConfig('tiny', 'lors'), 3, { lorsA: 'folded', lorsT: 'folded' }, 'AT', 'after')).toBeLessThan(1e-3);
+  });
+  it('LORS prepared, then folded (the folds add prepared weights)', async () => {
+    expect(await compareWithReference(makeConfig('tiny', 'lors'), 5, { lorsA: 'folded', lorsT: 'folded' }, 'AT', 'before')).toBeLessThan(1e-3);
+  });
+  it('LORS: foldLorsT then prepared, LORS^A factored (the app path)', async () => {
+    expect(await compareWithReference(makeConfig('tiny', 'lors', { groups: 2, rankA: 3, groupsT: 2 }), 4, { lorsA: 'factored', lorsT: 'folded' }, 'T', 'after')).toBeLessThan(1e-3);
   });
 });
 

@@ -7,6 +7,7 @@ import type { ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { initialXyzr } from './boxes';
 import { checkWeights, getWeight, layerNormPlain, linear } from './ops';
+import { samplingMaps } from './sampling';
 import { stageForward, type StageOptions } from './stage';
 
 export const GN_EPS = 1e-5;
@@ -69,12 +70,14 @@ export function decoderForward(
   if (imageSize.length !== B) throw new Error(`decoderForward: ${imageSize.length} image sizes for a batch of ${B}`);
   return tf.tidy(() => {
     const necked = applyNeck(weights, cfg, levels);
+    const maps = samplingMaps(necked, cfg); // padded per-group maps, made once for all stages
+    tf.dispose(necked);
     const content = layerNormPlain(getWeight(weights, 'queries.content', [d.queries, d.dQuery]));
     let q = tf.broadcastTo(content, [B, d.queries, d.dQuery]) as tf.Tensor3D;
     let xyzr = initialXyzr(imageSize, d.queries);
     const out: StagePrediction[] = [];
     for (let i = 0; i < d.stages; i++) {
-      const r = stageForward(weights, cfg, i, q, xyzr, necked, opts);
+      const r = stageForward(weights, cfg, i, q, xyzr, maps, opts);
       q = r.q;
       xyzr = r.xyzr;
       if (opts.stages === 'all' || i === d.stages - 1) out.push({ logits: r.logits, boxes: r.boxes });

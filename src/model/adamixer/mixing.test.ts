@@ -26,7 +26,7 @@ describe('joint LayerNorm', () => {
 });
 
 describe('adaptiveMixing', () => {
-  it('matches the plain-JS ACM/ASM (joint LN, ReLU, M_s as P_out × P_in, flatten g, p_out, c)', async () => {
+  it.each(['auto', 'matmul', 'depthwise'] as const)('%s: matches the plain-JS ACM/ASM (joint LN, ReLU, M_s as P_out × P_in, flatten g, p_out, c)', async (impl) => {
     const cfg = makeConfig('tiny', 'vanilla');
     const d = cfg.decoder;
     const G = d.samplingGroups, C = d.dFeat / G, Pin = d.pointsIn, Pout = d.pointsOut;
@@ -42,7 +42,7 @@ describe('adaptiveMixing', () => {
       const { Mc, Ms } = splitMixingParams(p, cfg);
       expect(Mc.shape).toEqual([B, L, G, C, C]);
       expect(Ms.shape).toEqual([B, L, G, Pout, Pin]);
-      return adaptiveMixing(xs, Mc, Ms);
+      return adaptiveMixing(xs, Mc, Ms, impl);
     });
     expect(tf.memory().numTensors).toBe(before + 1);
     expect(o.shape).toEqual([B, L, G * Pout * C]);
@@ -57,16 +57,16 @@ describe('adaptiveMixing', () => {
     tf.dispose([xs, p, o]);
   });
 
-  it('hand case: C = 1, P_in = 2, P_out = 1', async () => {
+  it.each(['matmul', 'depthwise'] as const)('%s: hand case: C = 1, P_in = 2, P_out = 1', async (impl) => {
     // x = [[1], [3]], M_c = [[2]] → [[2], [6]] → LN: mean 4, var 4 → [−1, 1]·(2/√(4+ε)) ≈ [−1, 1] → ReLU [0, 1]
     // M_s = [[1, 2]] → 2 → LN over a single value → 0 → ReLU 0
     const xs = tf.tensor([1, 3], [1, 1, 1, 2, 1]);
     const Mc = tf.tensor([2], [1, 1, 1, 1, 1]);
     const Ms = tf.tensor([1, 2], [1, 1, 1, 1, 2]);
-    const d = await adaptiveMixing(xs, Mc, Ms).data();
+    const d = await adaptiveMixing(xs, Mc, Ms, impl).data();
     expect(d[0]).toBeCloseTo(0, 6);
     const Ms2 = tf.tensor([1, 2, -1, 0], [1, 1, 1, 2, 2]); // P_out = 2: rows (2a, 0) with a ≈ 1 → LN → ≈ [1, −1] → ReLU [1, 0]
-    const d2 = await adaptiveMixing(xs, Mc, Ms2).data();
+    const d2 = await adaptiveMixing(xs, Mc, Ms2, impl).data();
     expect(d2[0]).toBeCloseTo(1, 4);
     expect(d2[1]).toBeCloseTo(0, 6);
     tf.dispose([xs, Mc, Ms, Ms2]);

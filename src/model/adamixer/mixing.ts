@@ -19,7 +19,7 @@ export function splitMixingParams(params: tf.Tensor, cfg: ModelConfig): { Mc: tf
   }
   const [B, L] = params.shape as [number, number, number];
   return tf.tidy(() => {
-    const per = params.reshape([B, L, G, genPerGroup]);
+    const per = params.reshape([B * L * G, genPerGroup]); // (2-D: SplitV of higher-rank views is slow on wasm)
     const [mc, ms] = tf.split(per, [C * C, d.pointsOut * d.pointsIn], -1) as [tf.Tensor, tf.Tensor];
     return {
       Mc: mc.reshape([B, L, G, C, C]) as tf.Tensor5D,
@@ -29,11 +29,19 @@ export function splitMixingParams(params: tf.Tensor, cfg: ModelConfig): { Mc: tf
 }
 
 /**
+ * How adaptiveMixing evaluates its per-query products: 'matmul' (batched tf.matMul), 'depthwise' (the same sums
+ * as a depthwise convolution whose channels are the B·L·G query groups, see below), 'auto' (default): 'depthwise'
+ * on the wasm backend, where batched matMul (batch > 1) is ~3× slower than depthwiseConv2d plus the transposes it
+ * needs, 'matmul' elsewhere (WebGPU, cpu).
+ */
+export type MixingImpl = 'auto' | 'matmul' | 'depthwise';
+
+/**
  * xs [B, L, G, P_in, C], Mc [B, L, G, C, C], Ms [B, L, G, P_out, P_in] → o [B, L, G·P_out·C]
  * (flatten order g, p_out, c).
  *   ACM: o = ReLU(LN_(P_in,C)(xs @ M_c));  ASM: o = ReLU(LN_(P_out,C)(M_s @ o)).
  */
-export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor): tf.Tensor3D {
+export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl: MixingImpl = 'auto'): tf.Tensor3D {
   if (xs.rank !== 5) throw new Error(`adaptiveMixing: xs must be [B, L, G, P_in, C], got [${xs.shape.join(', ')}]`);
   const [B, L, G, Pin, C] = xs.shape as [number, number, number, number, number];
   if (Mc.rank !== 5 || Mc.shape[0] !== B || Mc.shape[1] !== L || Mc.shape[2] !== G || Mc.shape[3] !== C || Mc.shape[4] !== C) {
@@ -44,12 +52,32 @@ export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor): tf.
     throw new Error(`adaptiveMixing: Ms must be [${B}, ${L}, ${G}, P_out, ${Pin}], got [${Ms.shape.join(', ')}]`);
   }
   const n = B * L * G;
+  const depthwise = impl === 'depthwise' || (impl === 'auto' && tf.getBackend() === 'wasm');
   return tf.tidy(() => {
-    // ACM (paper Eq. 4): channel mixing.
-    const acm = tf.matMul(xs.reshape([n, Pin, C]) as tf.Tensor3D, Mc.reshape([n, C, C]) as tf.Tensor3D);
-    const a = tf.relu(layerNormPlain(acm, 2));
-    // ASM (paper Eq. 6, in the code's [P_out × P_in] layout): spatial mixing.
-    const asm = tf.matMul(Ms.reshape([n, Pout, Pin]) as tf.Tensor3D, a as tf.Tensor3D);
+    let acm: tf.Tensor;
+    if (depthwise) {
+      // ACM (paper Eq. 4) as a depthwise convolution over the n query groups (channels): image [1, P_in, C, n],
+      // filter [1, C, n, C] (filter[0, c, j, c'] = M_c[j][c, c']); the 1×C window sums over c:
+      // out[0, p, 0, j·C + c'] = Σ_c xs[j][p, c] · M_c[j][c, c'].
+      const img = tf.transpose(xs.reshape([n, Pin, C]), [1, 2, 0]).reshape([1, Pin, C, n]) as tf.Tensor4D;
+      const filt = tf.transpose(Mc.reshape([n, C, C]), [1, 0, 2]).reshape([1, C, n, C]) as tf.Tensor4D;
+      acm = tf.transpose(tf.depthwiseConv2d(img, filt, 1, 'valid').reshape([Pin, n, C]), [1, 0, 2]); // [n, P_in, C]
+    } else {
+      // ACM (paper Eq. 4): channel mixing.
+      acm = tf.matMul(xs.reshape([n, Pin, C]) as tf.Tensor3D, Mc.reshape([n, C, C]) as tf.Tensor3D);
+    }
+    const a = tf.relu(layerNormPlain(acm, 2)); // [n, P_in, C]
+    let asm: tf.Tensor;
+    if (depthwise) {
+      // ASM likewise: image [1, P_in, C, n], filter [P_in, 1, n, P_out] (filter[p, 0, j, q] = M_s[j][q, p]); the
+      // P_in×1 window sums over p: out[0, 0, c, j·P_out + q] = Σ_p M_s[j][q, p] · a[j][p, c].
+      const img = tf.transpose(a, [1, 2, 0]).reshape([1, Pin, C, n]) as tf.Tensor4D;
+      const filt = tf.transpose(Ms.reshape([n, Pout, Pin]), [2, 0, 1]).reshape([Pin, 1, n, Pout]) as tf.Tensor4D;
+      asm = tf.transpose(tf.depthwiseConv2d(img, filt, 1, 'valid').reshape([C, n, Pout]), [1, 2, 0]); // [n, P_out, C]
+    } else {
+      // ASM (paper Eq. 6, in the code's [P_out × P_in] layout): spatial mixing.
+      asm = tf.matMul(Ms.reshape([n, Pout, Pin]) as tf.Tensor3D, a as tf.Tensor3D);
+    }
     const o = tf.relu(layerNormPlain(asm, 2));
     return o.reshape([B, L, G * Pout * C]) as tf.Tensor3D;
   });

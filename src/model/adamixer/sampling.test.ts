@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
-import { sampleFeatures } from './sampling';
+import { sampleFeatures, samplingMaps } from './sampling';
 import { jsSample, maxErr, rng, toJsMap, uniformArray } from './testing';
 
 beforeAll(async () => {
@@ -93,7 +93,15 @@ describe('sampleFeatures', () => {
     expect(maxErr(got, ref).abs).toBeLessThan(1e-5);
     // some points must be outside every map and some inside, so both paths are exercised
     expect(ref.some((v) => v === 0)).toBe(true);
-    tf.dispose([...levels, xyzr, off, xs]);
+    // the padded per-group maps made once (as decoderForward does) give the same samples
+    const sm = samplingMaps(levels, cfg);
+    expect(sm.maps.map((m) => m.shape)).toEqual(levels.map((t) => [B * G, t.shape[1] + 2, t.shape[2] + 2, C]));
+    const before2 = tf.memory().numTensors;
+    const xs2 = sampleFeatures(sm, xyzr, off, cfg);
+    expect(tf.memory().numTensors).toBe(before2 + 1);
+    expect(maxErr(await xs2.data(), ref).abs).toBeLessThan(1e-5);
+    expect(() => sampleFeatures({ maps: sm.maps, batch: 1 }, xyzr, off, cfg)).toThrow(/batch of 1, boxes for 2/);
+    tf.dispose([...levels, xyzr, off, xs, xs2, ...sm.maps]);
   });
 
   it('rejects mismatched inputs with clear errors', () => {

@@ -12,7 +12,7 @@ import { decodeXyzr, iof } from './boxes';
 import { adaptiveMixing, splitMixingParams } from './mixing';
 import { exp2, getWeight, layerNorm, linear } from './ops';
 import { positionEmbedding } from './positional';
-import { sampleFeatures } from './sampling';
+import { sampleFeatures, type SamplingMaps } from './sampling';
 
 export interface StageOptions {
   /** LORS^A evaluation: 'factored' (Eqs. 9–12), 'folded' (dense generator of foldLorsA), 'auto' (folded when present). */
@@ -60,11 +60,11 @@ export function selfAttention(weights: WeightMap, cfg: ModelConfig, stage: numbe
 }
 
 /**
- * One stage. levels: the NECKED maps (NHWC [B, H_l, W_l, dFeat]). Returns new tensors (caller disposes); inputs
- * are not disposed.
+ * One stage. levels: the NECKED maps (NHWC [B, H_l, W_l, dFeat]) or, faster when running several stages, their
+ * samplingMaps (made once). Returns new tensors (caller disposes); inputs are not disposed.
  */
 export function stageForward(
-  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor3D, xyzr: tf.Tensor3D, levels: tf.Tensor4D[],
+  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor3D, xyzr: tf.Tensor3D, levels: tf.Tensor4D[] | SamplingMaps,
   opts: StageOptions = {},
 ): StageOutput {
   const d = cfg.decoder;

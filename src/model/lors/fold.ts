@@ -5,11 +5,14 @@
  * factors stay, so either path can still run). Dispose only the added tensors (`added` of the *WithNames variants)
  * if the original map is kept, or dispose everything of the returned map once. Stages already folded in the input
  * map are kept as they are (folding twice adds nothing).
+ *
+ * Both accept raw and prepared maps (prepareWeights). On a prepared map they add the folded weights in the prepared
+ * layout ([in, out]: `stages.i.lorsT.foldedT`, `stages.i.lorsA.folded.weightT`), so folding and preparing commute.
  */
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
-import { getWeight } from '../adamixer/ops';
+import { getWeight, linearWeightOutIn, preparedName } from '../adamixer/ops';
 import { lorsAFoldedName, lowRankSum } from './lorsA';
 import { lorsTFactors, lorsTFoldedName } from './lorsT';
 
@@ -32,18 +35,21 @@ export function foldLorsT(weights: WeightMap, cfg: ModelConfig): WeightMap {
 export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
   needLors(cfg, 'foldLorsT');
   const { outIn } = dims(cfg.decoder);
-  const Wsh = getWeight(weights, 'lorsT.shared.weight', [cfg.decoder.dQuery, outIn]);
+  const prepared = weights.has(preparedName('lorsT.shared.weight'));
   const out: WeightMap = new Map(weights);
   const added: string[] = [];
   for (let i = 0; i < cfg.decoder.stages; i++) {
     const name = lorsTFoldedName(i);
-    if (out.has(name)) continue; // already folded: keep it
+    if (out.has(name) || out.has(preparedName(name))) continue; // already folded: keep it
     const Wi = tf.tidy(() => {
+      const Wsh = linearWeightOutIn(weights, 'lorsT.shared.weight', [cfg.decoder.dQuery, outIn]);
       const { Bcat, Acat } = lorsTFactors(weights, cfg, i);
-      return tf.add(Wsh, tf.matMul(Bcat, Acat)); // Eq. 7 with Eq. 8
+      const W = tf.add(Wsh, tf.matMul(Bcat, Acat)); // Eq. 7 with Eq. 8
+      return prepared ? tf.transpose(W) : W;
     });
-    out.set(name, Wi);
-    added.push(name);
+    const n = prepared ? preparedName(name) : name;
+    out.set(n, Wi);
+    added.push(n);
   }
   return { weights: out, added };
 }
@@ -64,19 +70,20 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
   const { G, C, genOut } = dims(d);
   const dq = d.dQuery;
   const r = lors.rankA;
-  const Wsh = getWeight(weights, 'lorsA.shared.weight', [genOut, dq]);
+  const prepared = weights.has(preparedName('lorsA.shared.weight'));
   const bsh = getWeight(weights, 'lorsA.shared.bias', [genOut]);
   const out: WeightMap = new Map(weights);
   const added: string[] = [];
   for (let i = 0; i < d.stages; i++) {
     const base = lorsAFoldedName(i);
-    if (out.has(`${base}.weight`)) continue; // already folded: keep it
+    if (out.has(`${base}.weight`) || out.has(preparedName(`${base}.weight`))) continue; // already folded: keep it
     const K = lors.groupsA[i]!;
     const gk = G * K;
     const s = `stages.${i}.lorsA`;
-    const WE = getWeight(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);
     const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
     const [w, b] = tf.tidy(() => {
+      const Wsh = linearWeightOutIn(weights, 'lorsA.shared.weight', [genOut, dq]);
+      const WE = linearWeightOutIn(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);
       // Treat the dq weight columns and the bias as dq + 1 "queries" of the factored path.
       const aug = tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2, gk, r, r, dq + 1]);
       const perCol = tf.transpose(aug, [0, 4, 1, 2, 3]); // [2, dq+1, GK, r, r]
@@ -88,9 +95,10 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
       const sharedAug = tf.concat([Wsh, bsh.reshape([-1, 1])], 1);
       const full = tf.add(sharedAug, priv);
       const [fw, fb] = tf.split(full, [dq, 1], 1) as [tf.Tensor, tf.Tensor];
-      return [fw, fb.reshape([genOut])];
+      return [prepared ? tf.transpose(fw) : fw, fb.reshape([genOut])];
     });
-    for (const [name, t] of [[`${base}.weight`, w], [`${base}.bias`, b]] as const) {
+    const wName = prepared ? preparedName(`${base}.weight`) : `${base}.weight`;
+    for (const [name, t] of [[wName, w], [`${base}.bias`, b]] as const) {
       out.set(name, t!);
       added.push(name);
     }

@@ -5,6 +5,7 @@ import { dims, makeConfig } from '../config';
 import type { WeightMap } from '../types';
 import { jsLinear, jsLorsA, jsLorsTWeight, maxErr, randomWeights, rng, toJsWeights, uniformArray, disposeWeights, type JsWeights } from '../adamixer/testing';
 import { foldLorsAWithNames, foldLorsTWithNames } from './fold';
+import { prepareWeightsWithNames } from '../adamixer/prepare';
 import { lorsAMixingParams, lowRankSum } from './lorsA';
 import { lorsTOutput, lorsTProject } from './lorsT';
 
@@ -119,6 +120,47 @@ describe('LORS^T', () => {
     expect(() => lorsTProject(weights, cfg, 0, o, 'folded')).toThrow(/foldLorsT/);
     for (const n of added) folded.get(n)!.dispose();
     tf.dispose([o, q]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('prepared maps (A_catᵀ, B_catᵀ, W_shᵀ): factored, folded-after-prepare (foldedT) and prepared-after-fold agree with W_i', async () => {
+    const before = tf.memory().numTensors;
+    const p = prepareWeightsWithNames(weights, cfg);
+    const pf = foldLorsTWithNames(p.weights, cfg); // fold of a prepared map: adds W_iᵀ
+    expect(pf.added).toEqual(['stages.0.lorsT.foldedT', 'stages.1.lorsT.foldedT', 'stages.2.lorsT.foldedT']);
+    const f = foldLorsTWithNames(weights, cfg);
+    const fp = prepareWeightsWithNames(f.weights, cfg); // prepare of a folded map
+    expect(fp.added).toContain('stages.1.lorsT.foldedT');
+    const oArr = uniformArray(B * L * outIn, 0, 1, rng(19));
+    const o = tf.tensor3d(oArr, [B, L, outIn]);
+    for (let i = 0; i < d.stages; i++) {
+      const Wi = jsLorsTWeight(js, cfg, i);
+      const WiT = await pf.weights.get(`stages.${i}.lorsT.foldedT`)!.array() as number[][];
+      expect(maxErr(WiT.flat(), Array.from({ length: outIn * d.dQuery }, (_, k) => Wi[(k % d.dQuery) * outIn + Math.floor(k / d.dQuery)]!)).abs).toBeLessThan(1e-5);
+      const ref: number[] = [];
+      for (let n = 0; n < B * L; n++) ref.push(...jsLinear(Array.from(oArr.subarray(n * outIn, (n + 1) * outIn)), Wi, js.get(`stages.${i}.lorsT.bias`)!, d.dQuery));
+      const outs = tf.tidy(() => [
+        lorsTProject(p.weights, cfg, i, o, 'factored'),
+        lorsTProject(pf.weights, cfg, i, o, 'folded'),
+        lorsTProject(fp.weights, cfg, i, o, 'folded'),
+        lorsTProject(fp.weights, cfg, i, o, 'factored'),
+      ]);
+      for (const t of outs) expect(maxErr(await t.data(), ref).rel).toBeLessThan(1e-4);
+      tf.dispose(outs);
+    }
+    // foldLorsA on a prepared map adds the prepared dense generator, equal to the factored path
+    const pa = foldLorsAWithNames(p.weights, cfg);
+    expect(pa.added).toContain('stages.2.lorsA.folded.weightT');
+    const q = tf.tensor3d(qArr, [B, L, d.dQuery]);
+    for (let i = 0; i < d.stages; i++) {
+      const a = lorsAMixingParams(weights, cfg, i, q, 'factored');
+      const b = lorsAMixingParams(pa.weights, cfg, i, q, 'folded');
+      expect(maxErr(await b.Mc.data(), await a.Mc.data()).rel).toBeLessThan(1e-4);
+      expect(maxErr(await b.Ms.data(), await a.Ms.data()).rel).toBeLessThan(1e-4);
+      tf.dispose([a.Mc, a.Ms, b.Mc, b.Ms]);
+    }
+    tf.dispose([o, q]);
+    for (const m of [p, pf, f, fp, pa]) for (const n of m.added) m.weights.get(n)!.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { splitMixingParams } from '../adamixer/mixing';
-import { getWeight, linear } from '../adamixer/ops';
+import { getWeight, linear, preparedName } from '../adamixer/ops';
 
 export type LorsPath = 'auto' | 'factored' | 'folded';
 
@@ -30,6 +30,10 @@ function lorsOf(cfg: ModelConfig) {
 /**
  * Σ_k B_k · E_k · A_k for every query and group: E [n, G·K, r, r], B [G·K, d, r], A [G·K, r, h] (triplet index
  * g·K + k) → [n·G, d, h].
+ *
+ * Only plain 2-D matMuls (batched matMul with batch > 1 and tf.tile are slow on wasm): per triplet j,
+ * (ÊÂ)_j for all n queries at once as Ê_j laid out [(s, n), t] times Â_j [r, h] → [r, n·h]; per group g, the K
+ * blocks stacked [K·r, n·h] and [B̂_1 … B̂_K] [d, K·r] times that → [d, n·h]; one transpose at the end.
  */
 export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, K: number): tf.Tensor3D {
   const [n, gk, r] = E.shape as [number, number, number, number];
@@ -37,13 +41,16 @@ export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, 
   const d = B.shape[1]!;
   const h = A.shape[2]!;
   return tf.tidy(() => {
-    // Ê_k Â_k: [n·G·K, r, h] = [n·G, K·r, h] (rows of the K triplets of a group stacked).
-    const At = tf.tile(A.reshape([1, gk, r, h]), [n, 1, 1, 1]).reshape([n * gk, r, h]) as tf.Tensor3D;
-    const EA = tf.matMul(E.reshape([n * gk, r, r]) as tf.Tensor3D, At).reshape([n * G, K * r, h]) as tf.Tensor3D;
-    // [B̂_1 … B̂_K]: [G, d, K·r], tiled over the n queries.
-    const Bcat = tf.transpose(B.reshape([G, K, d, r]), [0, 2, 1, 3]).reshape([1, G, d, K * r]);
-    const Bt = tf.tile(Bcat, [n, 1, 1, 1]).reshape([n * G, d, K * r]) as tf.Tensor3D;
-    return tf.matMul(Bt, EA);
+    // Ê laid out [G·K, r (rows s), n, r (cols t)] so that triplet j is a contiguous [(s, n), t] matrix.
+    const Et = tf.unstack(tf.transpose(E, [1, 2, 0, 3]).reshape([gk, r * n, r])) as tf.Tensor2D[];
+    const As = tf.unstack(A) as tf.Tensor2D[];
+    const Bcat = tf.unstack(tf.transpose(B.reshape([G, K, d, r]), [0, 2, 1, 3]).reshape([G, d, K * r])) as tf.Tensor2D[];
+    const perGroup = Bcat.map((Bg, g) => {
+      const EA = Array.from({ length: K }, (_, k) => tf.matMul(Et[g * K + k]!, As[g * K + k]!).reshape([r, n * h]));
+      return tf.matMul(Bg, (K === 1 ? EA[0]! : tf.concat(EA, 0)) as tf.Tensor2D); // [d, n·h]
+    });
+    // [G, d, n, h] → [n, G, d, h]
+    return tf.transpose(tf.stack(perGroup).reshape([G, d, n, h]), [2, 0, 1, 3]).reshape([n * G, d, h]) as tf.Tensor3D;
   });
 }
 
@@ -60,7 +67,7 @@ export function lorsAMixingParams(
   const K = lors.groupsA[stage];
   if (K === undefined) throw new Error(`LORS^A: no stage ${stage} (config has ${lors.groupsA.length})`);
   const r = lors.rankA;
-  const folded = weights.has(`${lorsAFoldedName(stage)}.weight`);
+  const folded = weights.has(`${lorsAFoldedName(stage)}.weight`) || weights.has(preparedName(`${lorsAFoldedName(stage)}.weight`));
   if (path === 'folded' && !folded) throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
   if (path === 'folded' || (path === 'auto' && folded)) {
     // Spec §6(b): LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
@@ -78,7 +85,8 @@ export function lorsAMixingParams(
     // Eq. 10: Ŵ^shared = Linear(q), one generator shared by all stages, split per group into M_c and M_s.
     const shared = splitMixingParams(linear(q, weights, 'lorsA.shared'), cfg);
     // Eq. 12: Ê_ik = Linear(q) ∈ R^{r×r}: one per-stage Linear gives 2·G·K_i of them (0 → E^M, 1 → E^S).
-    const E = linear(q, weights, `${s}.generator`).reshape([n, 2, gk, r, r]);
+    // (split as [n, 2, ·]: a SplitV of a rank-5 view is very slow on wasm)
+    const E = linear(q, weights, `${s}.generator`).reshape([n, 2, gk * r * r]);
     const [EM, ES] = tf.split(E, 2, 1).map((t) => t.reshape([n, gk, r, r])) as [tf.Tensor, tf.Tensor];
     // Eq. 11: Ŵ_i^private = Σ_k B̂_ik Ê_ik Â_ik, per sampling group.
     const McPriv = lowRankSum(EM, ml, mr, G, K).reshape([B, L, G, C, C]);

@@ -12,45 +12,69 @@
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
-import { getWeight, layerNorm, linearWith } from '../adamixer/ops';
+import { getLinearWeight, getWeight, layerNorm, linearWith, preparedName } from '../adamixer/ops';
 import type { LorsPath } from './lorsA';
 
 /** Name of the dense W_i [dq, outIn] that foldLorsT adds for stage i. */
 export const lorsTFoldedName = (stage: number) => `stages.${stage}.lorsT.folded`;
 
-/** The concatenated private factors of stage i: B_cat [dq, K·r] (column k·r + s = B_k[:, s]), A_cat [K·r, outIn]. */
+/**
+ * The concatenated private factors of stage i: B_cat [dq, K·r] (column k·r + s = B_k[:, s]), A_cat [K·r, outIn].
+ * Works on raw and on prepared maps (prepareWeights stores B_catᵀ, A_catᵀ as `lorsT.BT`, `lorsT.AT`).
+ */
 export function lorsTFactors(weights: WeightMap, cfg: ModelConfig, stage: number): { Bcat: tf.Tensor2D; Acat: tf.Tensor2D } {
+  const { K, r, dq, outIn } = lorsTDims(cfg, stage);
+  const s = `stages.${stage}.lorsT`;
+  return tf.tidy(() => {
+    const BT = weights.get(preparedName(`${s}.B`));
+    const AT = weights.get(preparedName(`${s}.A`));
+    const Bcat = BT ? tf.transpose(getWeight(weights, preparedName(`${s}.B`), [K * r, dq]))
+      : tf.transpose(getWeight(weights, `${s}.B`, [K, dq, r]), [1, 0, 2]).reshape([dq, K * r]);
+    const Acat = AT ? tf.transpose(getWeight(weights, preparedName(`${s}.A`), [outIn, K * r]))
+      : getWeight(weights, `${s}.A`, [K, r, outIn]).reshape([K * r, outIn]);
+    return { Bcat: Bcat as tf.Tensor2D, Acat: Acat as tf.Tensor2D };
+  });
+}
+
+function lorsTDims(cfg: ModelConfig, stage: number) {
   if (cfg.variant !== 'lors' || !cfg.lors) throw new Error(`LORS^T needs a lors config, got variant "${cfg.variant}"`);
   const K = cfg.lors.groupsT[stage];
   if (K === undefined) throw new Error(`LORS^T: no stage ${stage} (config has ${cfg.lors.groupsT.length})`);
-  const r = cfg.lors.rankT;
-  const dq = cfg.decoder.dQuery;
-  const { outIn } = dims(cfg.decoder);
-  const B = getWeight(weights, `stages.${stage}.lorsT.B`, [K, dq, r]);
-  const A = getWeight(weights, `stages.${stage}.lorsT.A`, [K, r, outIn]);
-  return tf.tidy(() => ({
-    Bcat: tf.transpose(B, [1, 0, 2]).reshape([dq, K * r]) as tf.Tensor2D,
-    Acat: A.reshape([K * r, outIn]) as tf.Tensor2D,
-  }));
+  return { K, r: cfg.lors.rankT, dq: cfg.decoder.dQuery, outIn: dims(cfg.decoder).outIn };
 }
 
 /** o [B, L, outIn] → o·W_iᵀ + b_i [B, L, dq]. */
 export function lorsTProject(weights: WeightMap, cfg: ModelConfig, stage: number, o: tf.Tensor, path: LorsPath = 'auto'): tf.Tensor {
   const bias = getWeight(weights, `stages.${stage}.lorsT.bias`);
-  const folded = weights.get(lorsTFoldedName(stage));
-  if (path === 'folded' && !folded) throw new Error(`LORS^T folded path: "${lorsTFoldedName(stage)}" is missing (call foldLorsT first)`);
-  if (folded && path !== 'factored') return tf.tidy(() => linearWith(o, folded, bias));
-  const Wsh = getWeight(weights, 'lorsT.shared.weight');
+  const foldedName = lorsTFoldedName(stage);
+  const folded = weights.has(preparedName(foldedName)) || weights.has(foldedName);
+  if (path === 'folded' && !folded) throw new Error(`LORS^T folded path: "${foldedName}" is missing (call foldLorsT first)`);
+  if (folded && path !== 'factored') {
+    const { w, layout } = getLinearWeight(weights, foldedName);
+    return tf.tidy(() => linearWith(o, w, bias, undefined, layout));
+  }
+  const { K, r, dq, outIn } = lorsTDims(cfg, stage);
+  const s = `stages.${stage}.lorsT`;
+  const sh = getLinearWeight(weights, 'lorsT.shared.weight');
   return tf.tidy(() => {
-    const { Bcat, Acat } = lorsTFactors(weights, cfg, stage);
     // Eq. 7 (W_i = W^shared + W_i^private) and Eq. 8 (W_i^private = Σ_k B_ik A_ik), applied without forming W_i:
     // o·W_iᵀ = o·W_shᵀ + (o·A_catᵀ)·B_catᵀ.
-    const sharedOut = linearWith(o, Wsh, bias);
-    const privateOut = linearWith(linearWith(o, Acat, undefined), Bcat, undefined);
+    const sharedOut = linearWith(o, sh.w, bias, undefined, sh.layout);
+    const AT = weights.get(preparedName(`${s}.A`));
+    const BT = weights.get(preparedName(`${s}.B`));
+    let privateOut: tf.Tensor;
+    if (AT && BT) {
+      // prepared: A_catᵀ [outIn, K·r], B_catᵀ [K·r, dq] (no transposed matMul operand)
+      getWeight(weights, preparedName(`${s}.A`), [outIn, K * r]);
+      getWeight(weights, preparedName(`${s}.B`), [K * r, dq]);
+      privateOut = linearWith(linearWith(o, AT, undefined, undefined, 'inOut'), BT, undefined, undefined, 'inOut');
+    } else {
+      const { Bcat, Acat } = lorsTFactors(weights, cfg, stage);
+      privateOut = linearWith(linearWith(o, Acat, undefined), Bcat, undefined);
+    }
     return tf.add(sharedOut, privateOut);
   });
 }
-
 /** q ← lorsT.norm(q + o·W_iᵀ + b_i): LORS^T's replacement of L_output and its LayerNorm. */
 export function lorsTOutput(
   weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, o: tf.Tensor, path: LorsPath = 'auto',
