@@ -10,20 +10,16 @@
 import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { makeConfig, parseGroups, PRESETS, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../model/config';
+import type { ModelConfig, PresetName, VariantName } from '../model/config';
 import { countParameters } from '../model/params';
 import { initArrays, MODEL_JSON, saveWeights } from '../model/weights';
-import { flag, int, parseArgs, requireStr, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+import { configFromArgs, configOptions } from './config-args';
+import { flag, int, parseArgs, requireStr, runCli, usageText, type OptionSpec } from './args';
 
+const DEFAULTS = { preset: 'web', variant: 'lors' } as const;
 const SPEC: Record<string, OptionSpec> = {
   out: { type: 'string', help: 'output folder (created if missing) — required' },
-  preset: { type: 'string', help: 'decoder size preset (default web)', choices: Object.keys(PRESETS) },
-  variant: { type: 'string', help: 'decoder variant (default lors)', choices: ['vanilla', 'vanilla4x32', 'lors'] },
-  'rank-a': { type: 'string', help: 'LORS^A rank r (lors only)' },
-  'rank-t': { type: 'string', help: 'LORS^T rank r (lors only)' },
-  groups: { type: 'string', help: 'LORS^A groups K: one number or per stage, e.g. 1,1,2,2,3,3 (lors only)' },
-  'groups-t': { type: 'string', help: 'LORS^T groups K, as --groups (lors only)' },
-  stages: { type: 'string', help: 'number of decoder stages (default 6)' },
+  ...configOptions(DEFAULTS),
   seed: { type: 'string', help: 'PRNG seed, an integer ≥ 0 (default 0)' },
   float16: { type: 'boolean', help: 'store the values as float16 (half the size)' },
   force: { type: 'boolean', help: 'overwrite a folder that already holds a model.json' },
@@ -44,25 +40,8 @@ export interface InitWeightsPlan {
 export function planInitWeights(argv: string[]): InitWeightsPlan {
   const a = parseArgs(argv, SPEC, { maxPositionals: 0 });
   const out = requireStr(a, 'out');
-  const preset = (str(a, 'preset') ?? 'web') as PresetName;
-  const variant = (str(a, 'variant') ?? 'lors') as VariantName;
-  const lorsOnly = ['rank-a', 'rank-t', 'groups', 'groups-t'].filter((n) => str(a, n) !== undefined);
-  if (variant !== 'lors' && lorsOnly.length) throw new UsageError(`--${lorsOnly[0]} only applies to --variant lors`);
-  const o: ConfigOverrides = {};
-  o.rankA = int(a, 'rank-a', undefined, 1);
-  o.rankT = int(a, 'rank-t', undefined, 1);
-  o.stages = int(a, 'stages', undefined, 1, 64);
+  const { preset, variant, config } = configFromArgs(a, DEFAULTS);
   const seed = int(a, 'seed', 0, 0, Number.MAX_SAFE_INTEGER)!;
-  let config: ModelConfig;
-  try {
-    const g = str(a, 'groups');
-    if (g !== undefined) o.groups = parseGroups(g);
-    const gt = str(a, 'groups-t');
-    if (gt !== undefined) o.groupsT = parseGroups(gt);
-    config = makeConfig(preset, variant, o);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   return { out, preset, variant, config, seed, float16: flag(a, 'float16'), force: flag(a, 'force') };
 }
 

@@ -6,19 +6,15 @@
  * LORS shared parts; queries and neck left out); `total` adds the queries, the neck and NanoDet-g's backbone.
  */
 import { pathToFileURL } from 'node:url';
-import { makeConfig, parseGroups, PRESETS, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../model/config';
+import type { ModelConfig, VariantName } from '../model/config';
 import { countParameters, type ParamCount } from '../model/params';
 import { NANODET_PARAMS } from '../model/backbone/nanodet';
-import { flag, int, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+import { configFromArgs, configOptions } from './config-args';
+import { flag, parseArgs, runCli, usageText, type OptionSpec } from './args';
 
+const DEFAULTS = { preset: 'paper', variant: 'lors' } as const;
 const SPEC: Record<string, OptionSpec> = {
-  preset: { type: 'string', help: 'decoder size preset (default paper)', choices: Object.keys(PRESETS) },
-  variant: { type: 'string', help: 'decoder variant (default lors)', choices: ['vanilla', 'vanilla4x32', 'lors'] },
-  'rank-a': { type: 'string', help: 'LORS^A rank r (lors only)' },
-  'rank-t': { type: 'string', help: 'LORS^T rank r (lors only)' },
-  groups: { type: 'string', help: 'LORS^A groups K: one number or per stage, e.g. 1,1,2,2,3,3 (lors only)' },
-  'groups-t': { type: 'string', help: 'LORS^T groups K, as --groups (lors only)' },
-  stages: { type: 'string', help: 'number of decoder stages (default 6)' },
+  ...configOptions(DEFAULTS),
   json: { type: 'boolean', help: 'print JSON instead of a table' },
 };
 const USAGE = usageText('npm run params --', '[options]', SPEC);
@@ -42,28 +38,7 @@ export interface ParamsReport {
 /** The report for CLI arguments (throws UsageError on bad ones). */
 export function paramsReport(argv: string[]): ParamsReport {
   const a = parseArgs(argv, SPEC, { maxPositionals: 0 });
-  const preset = (str(a, 'preset') ?? 'paper') as PresetName;
-  const variant = (str(a, 'variant') ?? 'lors') as VariantName;
-  const o: ConfigOverrides = {};
-  const lorsOnly = ['rank-a', 'rank-t', 'groups', 'groups-t'].filter((n) => str(a, n) !== undefined);
-  if (variant !== 'lors' && lorsOnly.length) throw new UsageError(`--${lorsOnly[0]} only applies to --variant lors`);
-  o.rankA = int(a, 'rank-a', undefined, 1);
-  o.rankT = int(a, 'rank-t', undefined, 1);
-  o.stages = int(a, 'stages', undefined, 1, 64);
-  try {
-    const g = str(a, 'groups');
-    if (g !== undefined) o.groups = parseGroups(g);
-    const gt = str(a, 'groups-t');
-    if (gt !== undefined) o.groupsT = parseGroups(gt);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  let config: ModelConfig;
-  try {
-    config = makeConfig(preset, variant, o);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { preset, variant, config } = configFromArgs(a, DEFAULTS);
   const c = countParameters(config, NANODET_PARAMS);
   return {
     preset, variant, config, decoder: c.decoder, total: c.total, queries: c.queries, neck: c.neck, backbone: c.backbone,
