@@ -17,7 +17,7 @@ import type { LetterboxInfo } from './letterbox';
 import type { BackendName, Detection, FileReader, ModelName, RgbaImage, WeightMap } from './types';
 import { initWeights, loadWeights } from './weights';
 import { decoderForward, topK } from './adamixer/decoder';
-import { foldLorsTWithNames } from './lors/fold';
+import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
 import { prepareWeightsWithNames } from './adamixer/prepare';
 
 export type DecoderName = 'vanilla' | 'lors';
@@ -37,9 +37,11 @@ export interface LoadOptions {
   inputSize?: number;
   onProgress?: (p: { model: string; loaded: number; total: number }) => void;
   /**
-   * How LORS^T's L_output runs: 'folded' (default) adds W_shared + Σ B·A into one dense matrix per stage once,
-   * at load (foldLorsT); 'unfolded' evaluates the low-rank factors at every forward. LORS^A always runs factored
-   * (cheaper than its dense fold, spec §6(c)). Either way the weights are prepared once at load (prepareWeights).
+   * How the LORS decoder runs: 'folded' (default) folds, once at load, LORS^T into a dense W_i = W_shared + Σ B·A
+   * per stage (foldLorsT) and LORS^A into a dense per-stage generator (foldLorsA, spec §6(b)), so a LORS stage
+   * costs exactly a vanilla stage of the same G and P_in (measured: `npm run bench`, README "Performance") at the
+   * price of dense weights in memory (the download stays small); 'unfolded' evaluates the low-rank factors at every
+   * forward (Eqs. 7–12 as written). Either way the weights are prepared once at load (prepareWeights).
    */
   lorsPath?: 'folded' | 'unfolded';
 }
@@ -104,21 +106,23 @@ class Features implements FeatureSet {
 interface LoadedDecoder {
   config: ModelConfig;
   /**
-   * What the forward uses (owned): the given weights, folded (foldLorsT, when the LORS^T path is 'folded') and
+   * What the forward uses (owned): the given weights, folded (foldLorsT + foldLorsA, when the path is 'folded') and
    * prepared (prepareWeights: transposed Linear weights, their [out, in] originals freed).
    */
   run: WeightMap;
 }
 
-/** Fold (LORS^T, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
-function makeRunWeights(weights: WeightMap, config: ModelConfig, foldT: boolean): WeightMap {
+/** Fold (LORS^T and LORS^A, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
+function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean): WeightMap {
   const made: tf.Tensor[] = [];
   try {
     let w = weights;
-    if (foldT) {
-      const f = foldLorsTWithNames(w, config);
-      made.push(...f.added.map((n) => f.weights.get(n)!));
-      w = f.weights;
+    if (fold) {
+      for (const foldWith of [foldLorsTWithNames, foldLorsAWithNames]) {
+        const f = foldWith(w, config);
+        made.push(...f.added.map((n) => f.weights.get(n)!));
+        w = f.weights;
+      }
     }
     const p = prepareWeightsWithNames(w, config);
     made.push(...p.added.map((n) => p.weights.get(n)!));
@@ -235,7 +239,7 @@ class DetectorImpl implements Detector {
       const stages = decoderForward(dec.run, dec.config, [...feats.levels], [[lb.width, lb.height]], {
         stages: 'last',
         lorsT: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
-        lorsA: 'factored',
+        lorsA: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
       });
       const l = stages[stages.length - 1];
       if (!l) throw new Error('decoder returned no stages');
