@@ -363,8 +363,11 @@ def main(argv: Optional[List[str]] = None) -> dict:
     log_path = os.path.join(out, LOG_NAME)
     log_f = open(log_path, "a", encoding="utf-8") if dist.main else None
 
+    t_run = time.time()
+
     def log(rec: dict):
         if log_f is not None:
+            rec = {**rec, "time": round(time.time(), 3)}  # wall clock (unix s): run time = last - first
             log_f.write(json.dumps(rec) + "\n")
             log_f.flush()
 
@@ -473,7 +476,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         dist.barrier()
 
     summary = {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "best": best,
-               "best_epoch": best_epoch, "out": out}
+               "best_epoch": best_epoch, "out": out, "wall_s": round(time.time() - t_run, 1)}
     if dist.enabled:  # each rank records its weights' hash: the replicas must agree (tests/test_ddp.py)
         with open(os.path.join(out, f"rank{dist.rank}.json"), "w", encoding="utf-8") as f:
             json.dump({"rank": dist.rank, "world": dist.world, "step": step,
