@@ -1,0 +1,88 @@
+/**
+ * Assembles public/models/metrics.json (what the README's Results table and the app show) from measured files:
+ *   npx tsx scripts/collect-metrics.ts --runs DIR_WITH web-vanilla/ web-lors/ --evals DIR_WITH eval-{vanilla,lors,nanodet}.json
+ *                                     [--models public/models] [--out public/models/metrics.json]
+ * Every number comes from those files: `npm run eval` outputs (the app's own inference on the val split), the
+ * training runs' summary.json / log.jsonl, the shipped weights' manifests and the parameter counter.
+ */
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { NANODET_PARAMS } from '../src/model/backbone/nanodet';
+import type { ModelConfig } from '../src/model/config';
+import { countParameters } from '../src/model/params';
+import { parseArgs, requireStr, str } from '../src/cli/args';
+
+const a = parseArgs(process.argv.slice(2), {
+  runs: { type: 'string', help: 'folder with the training runs web-vanilla/ and web-lors/' },
+  evals: { type: 'string', help: 'folder with eval-vanilla.json, eval-lors.json, eval-nanodet.json' },
+  models: { type: 'string', help: 'shipped models folder (default public/models)' },
+  out: { type: 'string', help: 'output (default public/models/metrics.json)' },
+});
+const runs = requireStr(a, 'runs');
+const evals = requireStr(a, 'evals');
+const models = str(a, 'models') ?? 'public/models';
+const out = str(a, 'out') ?? join(models, 'metrics.json');
+const json = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
+const KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
+const round = (x: number) => Math.round(x * 100) / 100;
+
+function metricsOf(name: string) {
+  const e = json(join(evals, `eval-${name}.json`));
+  return {
+    ...Object.fromEntries(KEYS.map((k) => [k, round(e[k])])),
+    perClass: Object.fromEntries(Object.entries(e.perClass as Record<string, number>).map(([k, v]) => [k, round(v)])),
+    images: e.images, evaluatedAt: e.date, backend: e.backend,
+  };
+}
+
+function folderBytes(dir: string): number {
+  const m = json(join(dir, 'model.json'));
+  return statSync(join(dir, 'model.json')).size + Object.values(m.bytes as Record<string, number>).reduce((x, y) => x + y, 0);
+}
+
+function decoder(name: 'vanilla' | 'lors') {
+  const dir = join(models, name);
+  const manifest = json(join(dir, 'model.json'));
+  const cfg = manifest.config as ModelConfig;
+  const c = countParameters(cfg, NANODET_PARAMS);
+  const run = join(runs, `web-${name}`);
+  const summary = json(join(run, 'summary.json'));
+  const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const epochs = log.filter((r) => r.type === 'epoch').map((r) => ({ epoch: r.epoch, step: r.step, val: r.val }));
+  const start = log.find((r) => r.type === 'start');
+  return {
+    config: cfg,
+    params: { decoder: c.decoder, total: c.total, shared: c.shared },
+    weightBytes: folderBytes(dir),
+    metrics: metricsOf(name),
+    training: {
+      epochs: epochs.length, steps: summary.steps, bestEpoch: summary.best_epoch, bestValAPTrainer: summary.best,
+      wallSeconds: summary.wall_s, perEpoch: epochs, trainImages: start?.train_images, threads: start?.threads,
+      args: start?.args, curves: `docs/curves-${name}.png`,
+    },
+  };
+}
+
+const result = {
+  date: new Date().toISOString().slice(0, 10),
+  machine: `${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB, no GPU`,
+  split: 'coco-subset val: 250 COCO-2017 photos, 2,198 boxes (../shared/data/coco-subset); wasm backend, input 416',
+  notes: [
+    'vanilla and LORS decoders: trained by this project on the 3,465 coco-subset train photos only (same data, schedule, augmentation, seed).',
+    'NanoDet-g head: trained by its authors on all of COCO 2017 train (118k photos). By provenance.tsv, 133 of the 250 val photos come from COCO train2017 folders (73 from val2017, 44 unknown), so NanoDet has likely seen many of them: its AP here reads high and is not comparable to the decoders\' on equal terms.',
+    "Queries start from AdaMixer's whole-image boxes (no NanoDet-initialised queries).",
+  ],
+  models: {
+    vanilla: decoder('vanilla'),
+    lors: decoder('lors'),
+    nanodet: {
+      params: { total: NANODET_PARAMS },
+      weightBytes: statSync(join(models, 'nanodet', 'nanodet.bin')).size + statSync(join(models, 'nanodet', 'model.json')).size,
+      metrics: metricsOf('nanodet'),
+    },
+  },
+};
+if (!existsSync(models)) throw new Error(`${models} missing`);
+writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
+console.log(`wrote ${out}`);
