@@ -86,3 +86,18 @@ const result = {
 if (!existsSync(models)) throw new Error(`${models} missing`);
 writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
 console.log(`wrote ${out}`);
+
+// The README's Results table, printed from the same numbers.
+const M = (n: number) => `${(n / 1e6).toFixed(2)}M`;
+const MB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+const row = (name: string, p: { decoder?: number; total: number }, bytes: number, m: Record<string, unknown>, train: string) =>
+  `| ${name} | ${p.decoder !== undefined ? M(p.decoder) : '–'} | ${M(p.total)} | ${MB(bytes)} | ${KEYS.map((k) => (m[k] as number).toFixed(1)).join(' | ')} | ${train} |`;
+const hm = (s: number) => `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+const v = result.models.vanilla, l = result.models.lors, n = result.models.nanodet;
+console.log([
+  '| model | decoder params | total params | weights | AP | AP50 | AP75 | APs | APm | APl | training |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
+  row('Vanilla AdaMixer (web)', v.params, v.weightBytes, v.metrics, `${v.training.epochs} epochs, ${hm(v.training.wallSeconds)}`),
+  row('AdaMixer + LORS (web)', l.params, l.weightBytes, l.metrics, `${l.training.epochs} epochs, ${hm(l.training.wallSeconds)}`),
+  row('NanoDet-g own head', n.params, n.weightBytes, n.metrics, 'by its authors, all of COCO'),
+].join('\n'));
