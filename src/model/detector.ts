@@ -135,7 +135,7 @@ function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean):
   }
 }
 
-function checkDecoderConfig(name: DecoderName, cfg: ModelConfig, inputSize: number) {
+function checkDecoderConfig(name: DecoderName, cfg: ModelConfig) {
   if (cfg.variant !== name) throw new Error(`decoder "${name}" needs a ${name} config, got variant "${cfg.variant}"`);
   const d = cfg.decoder;
   if (d.featChannels !== NANODET_CHANNELS) {
@@ -145,7 +145,6 @@ function checkDecoderConfig(name: DecoderName, cfg: ModelConfig, inputSize: numb
     throw new Error(`decoder "${name}": strides [${d.strides.join(', ')}] do not match NanoDet's [${NANODET_STRIDES.join(', ')}]`);
   }
   if (d.classes !== COCO_CLASSES.length) throw new Error(`decoder "${name}": ${d.classes} classes, expected ${COCO_CLASSES.length} (COCO)`);
-  void inputSize;
 }
 
 function isFeatureSet(x: RgbaImage | FeatureSet): x is FeatureSet {
@@ -193,7 +192,7 @@ class DetectorImpl implements Detector {
   setDecoder(name: DecoderName, weights: WeightMap, config: ModelConfig): void {
     this.check();
     if (name !== 'vanilla' && name !== 'lors') throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
-    checkDecoderConfig(name, config, this.inputSize);
+    checkDecoderConfig(name, config);
     const run = makeRunWeights(weights, config, config.variant === 'lors' && this.lorsPath === 'folded');
     const old = this.decoders.get(name);
     this.decoders.set(name, { config, run });
@@ -307,7 +306,7 @@ export async function load(options: LoadOptions): Promise<Detector> {
           throw e;
         }
       } else {
-        checkDecoderConfig(name, src.config, inputSize);
+        checkDecoderConfig(name, src.config);
         const weights = initWeights(src.config, src.seed);
         options.onProgress?.({ model: name, loaded: 1, total: 1 });
         det.setDecoder(name, weights, src.config);
