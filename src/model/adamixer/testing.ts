@@ -1,6 +1,7 @@
 /**
- * Test helpers (used by the *.test.ts files only): a seeded RNG, random weights of parameterSpec shapes, and a
- * plain-JS (float64, loops, no tfjs) reference of the whole decoder written straight from the spec.
+ * Test helpers (used by the *.test.ts files and the in-browser WebGPU-vs-wasm self-test, src/worker/selftest.ts):
+ * a seeded RNG, random weights of parameterSpec shapes, and a plain-JS (float64, loops, no tfjs) reference of the
+ * whole decoder written straight from the spec.
  */
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
