@@ -2,14 +2,19 @@
  * Entry of the real-GPU kit (../shared/gpu): the Node bench on webgpu (Dawn, real adapter) and wasm, same code
  * as `npm run bench`. Build and run (see bench/README.md):
  *   bash ../shared/gpu/make-kit.sh bench/gpu-bench.ts gpu-kit public/models/nanodet
- *   bash gpu-kit/run.sh [runs]          # on the GPU machine; writes $OUT/bench-gpu.json
+ *   bash gpu-kit/run.sh [runs] [warmup]  # on the GPU machine; writes $OUT/bench-gpu.json
+ * The device call carries at most 64 MiB: the kit (~42 MiB) plus the tracked tree does not fit with the trained decoder
+ * weights (~45 MiB), so they are left out there and the bench falls back to seeded weights of the same config
+ * (`weights.trained: false` in the JSON; queryInit "nanodet" as the shipped models). Timing does not depend on values.
  */
 import '@tensorflow/tfjs-backend-webgpu';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchBackend, machineInfo, summaryLine } from '../src/cli/bench-node';
 
-const runs = Math.max(10, Number(process.argv[2] ?? 10));
+// runs (default 10; the issue asks for >= 10) and warm-up runs; smaller values are for a quick local SwiftShader check.
+const runs = Math.max(1, Number(process.argv[2] ?? 10));
+const warmup = Math.max(0, Number(process.argv[3] ?? 3));
 const backbone = process.env.KIT_DATA ?? 'public/models/nanodet';
 const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, unknown> } | null> } } }).navigator?.gpu;
 const adapter = gpu ? await gpu.requestAdapter() : null;
@@ -17,7 +22,7 @@ const info = adapter?.info ? { vendor: adapter.info.vendor, architecture: adapte
 console.log('adapter', JSON.stringify(info));
 const node: Record<string, unknown> = {};
 for (const b of ['webgpu', 'wasm'] as const) {
-  const r = await benchBackend(b, { runs, warmup: 3, image: 'public/samples/chelsea.jpg', models: 'public/models', backbone });
+  const r = await benchBackend(b, { runs, warmup, queryInit: 'nanodet', image: 'public/samples/chelsea.jpg', models: 'public/models', backbone });
   node[b] = r;
   console.log(summaryLine(r));
 }

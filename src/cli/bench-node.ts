@@ -12,7 +12,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
 import { prepareWeights } from '../model/adamixer/prepare';
-import { makeConfig, type ModelConfig } from '../model/config';
+import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
 import { load, type DecoderName, type DecoderSource } from '../model/detector';
 import { foldLorsA, foldLorsT } from '../model/lors/fold';
 import { countParameters } from '../model/params';
@@ -29,6 +29,8 @@ export interface BenchOptions {
   models: string;
   /** NanoDet's folder (default <models>/nanodet). */
   backbone?: string;
+  /** queryInit of the seeded-init fallback decoders (to time the path the shipped models use; default 'image'). */
+  queryInit?: QueryInit;
 }
 
 export function machineInfo() {
@@ -47,11 +49,29 @@ async function time(runs: number, warmup: number, f: () => Promise<unknown>): Pr
 }
 export const round = (x: number, d = 2) => Number(x.toFixed(d));
 
+/**
+ * Times several functions round-robin (a, b, c, a, b, c, …) after `warmup` rounds, so that drift (GPU clocks, buffer
+ * pools, the order of measurement) hits every function alike; vanilla and LORS are always compared this way.
+ */
+async function timeInterleaved(runs: number, warmup: number, fs: Record<string, () => Promise<unknown>>) {
+  const names = Object.keys(fs);
+  for (let i = 0; i < warmup; i++) for (const n of names) await fs[n]!();
+  const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const n of names) {
+      const t0 = performance.now();
+      await fs[n]!();
+      ts[n]!.push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, { median: round(median(ts[n]!)), min: round(Math.min(...ts[n]!)), runs }]));
+}
+
 interface DecoderUnderTest { name: string; cfg: ModelConfig; weights: WeightMap; opts: Parameters<typeof decoderForward>[4] }
 
-async function decoderSources(models: string): Promise<{ sources: Record<DecoderName, DecoderSource>; trained: Record<DecoderName, boolean> }> {
+async function decoderSources(models: string, queryInit: QueryInit = 'image'): Promise<{ sources: Record<DecoderName, DecoderSource>; trained: Record<DecoderName, boolean> }> {
   const pick = (n: DecoderName): DecoderSource =>
-    existsSync(join(models, n, 'model.json')) ? { read: folderReader(join(models, n)) } : { config: makeConfig('web', n), seed: 0 };
+    existsSync(join(models, n, 'model.json')) ? { read: folderReader(join(models, n)) } : { config: { ...makeConfig('web', n), queryInit }, seed: 0 };
   const sources = { vanilla: pick('vanilla'), lors: pick('lors') };
   return { sources, trained: { vanilla: 'read' in sources.vanilla, lors: 'read' in sources.lors } };
 }
@@ -72,7 +92,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   await tf.setBackend(backend);
   await tf.ready();
   const img = readImage(o.image);
-  const { sources, trained } = await decoderSources(o.models);
+  const { sources, trained } = await decoderSources(o.models, o.queryInit);
   const readBackbone = folderReader(o.backbone ?? join(o.models, 'nanodet'));
 
   // Cold start: a fresh detector's first photo → detections (includes shader compilation on webgpu).
@@ -106,28 +126,29 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const decoderMs: Record<string, number> = {};
   const decoderMin: Record<string, number> = {};
   const peakBytes: Record<string, number> = {};
+  const forward = (u: DecoderUnderTest) => async () => {
+    const [last] = tf.tidy(() => decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }));
+    await topK(last!.logits, last!.boxes);
+    tf.dispose([last!.logits, last!.boxes]);
+  };
+  const timed = await timeInterleaved(o.runs, o.warmup, Object.fromEntries(unders.map((u) => [u.name, forward(u)])));
   for (const u of unders) {
-    const run = async () => {
-      const [last] = tf.tidy(() => decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }));
-      await topK(last!.logits, last!.boxes);
-      tf.dispose([last!.logits, last!.boxes]);
-    };
-    const t = await time(o.runs, o.warmup, run);
-    decoderMs[u.name] = t.median;
-    decoderMin[u.name] = t.min;
+    decoderMs[u.name] = timed[u.name]!.median;
+    decoderMin[u.name] = timed[u.name]!.min;
     // tf.profile's peak counts every live tensor (all four weight sets here): report what one forward adds.
     const before = tf.memory().numBytes;
-    const prof = await tf.profile(async () => { await run(); return undefined as unknown as tf.Tensor; });
+    const prof = await tf.profile(async () => { await forward(u)(); return undefined as unknown as tf.Tensor; });
     peakBytes[u.name] = prof.peakBytes - before;
   }
-  const endToEnd = {
-    vanilla: (await time(o.runs, o.warmup, () => det.detect(img, { model: 'vanilla' }))).median,
-    lors: (await time(o.runs, o.warmup, () => det.detect(img, { model: 'lors' }))).median,
-  };
+  const e2e = await timeInterleaved(o.runs, o.warmup, {
+    vanilla: () => det.detect(img, { model: 'vanilla' }),
+    lors: () => det.detect(img, { model: 'lors' }),
+  });
+  const endToEnd = { vanilla: e2e.vanilla!.median, lors: e2e.lors!.median };
   const residentBytes = (m: WeightMap) => [...m.values()].reduce((a, t) => a + t.size * 4, 0);
   const result = {
     backend,
-    weights: { trained },
+    weights: { trained, queryInit: { vanilla: v.cfg.queryInit ?? 'image', lors: l.cfg.queryInit ?? 'image' } },
     image: { path: o.image, width: img.width, height: img.height, inputSize: det.inputSize },
     loadMs: round(loadMs),
     coldStartMs: round(coldStartMs),

@@ -48,12 +48,26 @@ export interface LorsConfig {
   groupsT: number[];
 }
 
+/**
+ * Where the queries' initial boxes come from: 'image' = AdaMixer's whole-image boxes (the paper); 'nanodet' = the
+ * top detections of NanoDet-g's own head (class-agnostic NMS, best first, padded with whole-image boxes), as
+ * two-stage DETR-style detectors do. A training choice recorded with the weights; it adds no parameters.
+ */
+export type QueryInit = 'image' | 'nanodet';
+export const QUERY_INITS: readonly QueryInit[] = ['image', 'nanodet'];
+
 export interface ModelConfig {
   preset: string;
   variant: Variant;
   decoder: DecoderConfig;
   /** Present iff variant === 'lors'. */
   lors?: LorsConfig;
+  /** Absent = 'image'. */
+  queryInit?: QueryInit;
+}
+
+export function queryInitOf(cfg: ModelConfig): QueryInit {
+  return cfg.queryInit ?? 'image';
 }
 
 /** Derived sizes used all over the model. */

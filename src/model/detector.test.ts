@@ -115,6 +115,24 @@ describe('detect()', () => {
     expect(lors.map((d) => d.score)).toEqual([...lors.map((d) => d.score)].sort((a, b) => b - a));
   });
 
+  it('queryInit "nanodet": the queries start from NanoDet\'s proposals (head run on demand), leak-free', async () => {
+    const cfg = { ...makeConfig('tiny', 'lors'), queryInit: 'nanodet' as const };
+    det.setDecoder('lors', initWeights(cfg, 2), cfg);
+    const f = det.extract(cat, { withHead: false });
+    const n1 = tf.memory().numTensors;
+    const withProposals = await det.detect(f, { model: 'lors', scoreThreshold: 0, maxDetections: 20 });
+    expect(tf.memory().numTensors).toBe(n1);
+    const n0 = tf.memory().numTensors;
+    await det.detect(cat, { model: 'lors' }); // from a photo: extracted with the head
+    expect(tf.memory().numTensors).toBe(n0);
+    const plain = makeConfig('tiny', 'lors');
+    det.setDecoder('lors', initWeights(plain, 2), plain);
+    const wholeImage = await det.detect(f, { model: 'lors', scoreThreshold: 0, maxDetections: 20 });
+    f.dispose();
+    // Same weights, other initial boxes: other detections.
+    expect(withProposals.map((d) => d.box)).not.toEqual(wholeImage.map((d) => d.box));
+  });
+
   it('setDecoder replaces a decoder and frees the old weights; bad requests fail clearly', async () => {
     const n0 = tf.memory().numTensors;
     const cfg = makeConfig('tiny', 'vanilla');

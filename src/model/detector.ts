@@ -8,11 +8,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
 import {
-  decodeHead, disposeFeatures, loadNanoDet, NANODET_CHANNELS, NANODET_NATIVE_SIZE, NANODET_STRIDES,
+  decodeHead, disposeFeatures, headProposals, loadNanoDet, NANODET_CHANNELS, NANODET_NATIVE_SIZE, NANODET_STRIDES,
   type NanoDet, type NanoDetHead,
 } from './backbone';
 import { COCO_CLASSES } from './coco';
-import type { ModelConfig } from './config';
+import { queryInitOf, type ModelConfig } from './config';
 import type { LetterboxInfo } from './letterbox';
 import type { BackendName, Detection, FileReader, ModelName, RgbaImage, WeightMap } from './types';
 import { initWeights, loadWeights } from './weights';
@@ -213,7 +213,8 @@ class DetectorImpl implements Detector {
     if (model !== 'nanodet' && !dec) throw new Error(`the ${model} decoder is not loaded`);
 
     const owned = !isFeatureSet(input);
-    const feats = isFeatureSet(input) ? input : this.extract(input, { withHead: model === 'nanodet' });
+    const withHead = model === 'nanodet' || queryInitOf(dec!.config) === 'nanodet';
+    const feats = isFeatureSet(input) ? input : this.extract(input, { withHead });
     if (feats.disposed) throw new Error('detect: this FeatureSet was disposed');
     try {
       if (model === 'nanodet') {
@@ -230,12 +231,25 @@ class DetectorImpl implements Detector {
     }
   }
 
+  /** NanoDet's head proposals for a decoder trained with queryInit 'nanodet' (runs the head when not extracted). */
+  private async proposals(feats: FeatureSet, count: number): Promise<Float32Array> {
+    const lb = feats.letterbox;
+    const head = feats.head ?? this.nanodet.head([...feats.levels]);
+    try {
+      return (await headProposals(head, lb.size, lb.width, lb.height, count)).boxes;
+    } finally {
+      if (head !== feats.head) disposeFeatures({ levels: [], head });
+    }
+  }
+
   private async runDecoder(dec: LoadedDecoder, feats: FeatureSet, scoreThreshold: number, maxDetections: number): Promise<Detection[]> {
     const lb = feats.letterbox;
     const d = dec.config.decoder;
     const k = Math.min(maxDetections, d.queries * d.classes);
+    const proposals = queryInitOf(dec.config) === 'nanodet' ? [await this.proposals(feats, d.queries)] : undefined;
     const last = tf.tidy(() => {
       const stages = decoderForward(dec.run, dec.config, [...feats.levels], [[lb.width, lb.height]], {
+        proposals,
         stages: 'last',
         lorsT: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
         lorsA: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',

@@ -23,8 +23,16 @@ def xyxy_to_xyzr(xyxy: torch.Tensor) -> torch.Tensor:
     return torch.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5, 0.5 * torch.log2(w * h), torch.log2(h / w)], dim=-1)
 
 
-def initial_xyzr(image_size: torch.Tensor, queries: int) -> torch.Tensor:
-    """Whole-image boxes for every query: image_size [B, 2] = (w, h) → [B, L, 4] (no gradient)."""
+def initial_xyzr(image_size: torch.Tensor, queries: int, proposals: "torch.Tensor | None" = None) -> torch.Tensor:
+    """The queries' initial boxes [B, L, 4] xyzr (no gradient): whole-image boxes for every query (AdaMixer), or
+    `proposals` [B, L, 4] xyxy input pixels (queryInit 'nanodet': the data pipeline pads them with whole-image
+    boxes); sides below 1 px are widened to 1 px (as src/model/adamixer/boxes.ts initialXyzr)."""
+    if proposals is not None:
+        if proposals.dim() != 3 or proposals.shape[0] != image_size.shape[0] or proposals.shape[1:] != (queries, 4):
+            raise ValueError(f'proposals must be [{image_size.shape[0]}, {queries}, 4], got {list(proposals.shape)}')
+        x1, y1, x2, y2 = proposals.to(image_size.dtype).unbind(-1)
+        w, h = (x2 - x1).clamp(min=1.0), (y2 - y1).clamp(min=1.0)
+        return torch.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5, 0.5 * torch.log2(w * h), torch.log2(h / w)], dim=-1)
     w, h = image_size[:, 0], image_size[:, 1]
     xyzr = torch.stack([w * 0.5, h * 0.5, 0.5 * torch.log2(w * h), torch.log2(h / w)], dim=-1)
     return xyzr[:, None, :].expand(-1, queries, -1).contiguous()

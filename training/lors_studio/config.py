@@ -74,17 +74,25 @@ class LorsConfig:
                           rank_t=int(d['rankT']), groups_t=[int(k) for k in d['groupsT']])
 
 
+QUERY_INITS = ('image', 'nanodet')
+
+
 @dataclass
 class ModelConfig:
     preset: str
     variant: str            # 'vanilla' | 'lors'
     decoder: DecoderConfig
     lors: Optional[LorsConfig] = None
+    # Where the queries' initial boxes come from: 'image' (AdaMixer's whole-image boxes) or 'nanodet' (NanoDet-g's
+    # head proposals; src/model/config.ts QueryInit). Written to the weights' config only when 'nanodet'.
+    query_init: str = 'image'
 
     def to_json(self) -> dict:
         out = {'preset': self.preset, 'variant': self.variant, 'decoder': self.decoder.to_json()}
         if self.lors is not None:
             out['lors'] = self.lors.to_json()
+        if self.query_init != 'image':
+            out['queryInit'] = self.query_init
         return out
 
     def dumps(self) -> str:
@@ -110,7 +118,11 @@ class ModelConfig:
             for what, ks in (('groupsA', lors.groups_a), ('groupsT', lors.groups_t)):
                 if len(ks) != dec.stages:
                     raise ValueError(f'lors.{what}: expected {dec.stages} per-stage values, got {len(ks)}')
-        cfg = ModelConfig(preset=str(d.get('preset', 'custom')), variant=variant, decoder=dec, lors=lors)
+        query_init = d.get('queryInit', 'image')
+        if query_init not in QUERY_INITS:
+            raise ValueError(f'config.queryInit must be one of {QUERY_INITS}, got {query_init!r}')
+        cfg = ModelConfig(preset=str(d.get('preset', 'custom')), variant=variant, decoder=dec, lors=lors,
+                          query_init=query_init)
         dims(cfg.decoder)  # validates divisibility
         return cfg
 

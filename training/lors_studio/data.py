@@ -146,6 +146,14 @@ class FeatureCache:
         self.array = np.memmap(data_path, dtype="<f2", mode="r", shape=(n, self.positions, self.channels))
         self.row_of: Dict[int, int] = {int(im["id"]): i for i, im in enumerate(self.images)}
         self.offsets = np.cumsum([0] + [h * w for h, w in self.level_shapes]).tolist()
+        # Query proposals (`npm run proposals`): [N, count, 5] = x1, y1, x2, y2, score; score < 0 = none.
+        self.proposals: Optional[np.ndarray] = None
+        prop_path = data_path[:-4] + ".proposals.f32"
+        if os.path.isfile(prop_path):
+            size = os.path.getsize(prop_path)
+            if size % (n * 5 * 4) != 0 or size == 0:
+                raise ValueError(f"{prop_path}: {size} bytes is not {n} images x count x 5 float32 (stale file?)")
+            self.proposals = np.memmap(prop_path, dtype="<f4", mode="r", shape=(n, size // (n * 20), 5))
 
     @property
     def name(self) -> str:
@@ -153,6 +161,14 @@ class FeatureCache:
 
     def info(self, image_id: int) -> dict:
         return self.images[self.row_of[image_id]]
+
+    def image_proposals(self, image_id: int) -> np.ndarray:
+        """[n, 4] xyxy input pixels of this cache's frame, best first (the rows with a score)."""
+        if self.proposals is None:
+            raise ValueError(f"{self.name}: no query proposals next to it (run: npm run proposals -- --features "
+                             f"{self.json_path})")
+        p = self.proposals[self.row_of[image_id]]
+        return np.array(p[p[:, 4] >= 0, :4], dtype=np.float32)
 
     def levels(self, image_id: int) -> List[np.ndarray]:
         """float16 views [H_l, W_l, C] of one image's maps (no copy)."""
@@ -218,6 +234,7 @@ class Sample:
     orig_size: Tuple[int, int]  # (W, H) original pixels
     offset: Tuple[int, int] = (0, 0)  # crop window origin (input pixels)
     flipped: bool = False
+    proposals: Optional[np.ndarray] = None  # [L, 4] xyxy input pixels, padded with whole-image boxes
 
 
 @dataclass
@@ -229,12 +246,14 @@ class Batch:
     image_ids: List[int]
     scales: torch.Tensor  # [B]
     orig_sizes: torch.Tensor  # [B, 2] (W, H)
+    proposals: Optional[torch.Tensor] = None  # [B, L, 4] xyxy input pixels (queryInit 'nanodet')
 
     def to(self, device) -> "Batch":
         nb = device.type == "cuda"
         return Batch([t.to(device, non_blocking=nb) for t in self.levels], self.image_size.to(device),
                      [t.to(device) for t in self.boxes], [t.to(device) for t in self.labels], self.image_ids,
-                     self.scales.to(device), self.orig_sizes.to(device))
+                     self.scales.to(device), self.orig_sizes.to(device),
+                     None if self.proposals is None else self.proposals.to(device))
 
 
 def collate(samples: List[Sample]) -> Batch:
@@ -257,7 +276,21 @@ def collate(samples: List[Sample]) -> Batch:
         image_ids=[s.image_id for s in samples],
         scales=torch.tensor([s.scale for s in samples], dtype=torch.float64),
         orig_sizes=torch.tensor([s.orig_size for s in samples], dtype=torch.float32),
+        proposals=(torch.from_numpy(np.stack([s.proposals for s in samples])) if samples[0].proposals is not None
+                   else None),
     )
+
+
+def pad_proposals(p: np.ndarray, offset: Tuple[int, int], iw: float, ih: float, queries: int) -> np.ndarray:
+    """[n, 4] proposals of the full image → [queries, 4] for the (cropped) sample: shifted by the crop origin, clipped
+    to [0, iw] x [0, ih], those under 1 px on a side dropped, the first `queries` kept, the rest whole-image boxes."""
+    b = p - np.array([offset[0], offset[1], offset[0], offset[1]], dtype=np.float32)
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, iw)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, ih)
+    b = b[((b[:, 2] - b[:, 0]) >= 1) & ((b[:, 3] - b[:, 1]) >= 1)][:queries]
+    out = np.tile(np.array([[0, 0, iw, ih]], dtype=np.float32), (queries, 1))
+    out[:len(b)] = b
+    return out
 
 
 class DetectionDataset:
@@ -270,8 +303,11 @@ class DetectionDataset:
 
     def __init__(self, caches: List[FeatureCache], coco: CocoAnnotations, train: bool, flip_prob: float = 0.5,
                  crop_prob: float = 0.5, crop_min: float = 0.5, min_box: float = 2.0, seed: int = 0,
-                 limit: Optional[int] = None, size: Optional[int] = None, skip_empty: Optional[bool] = None):
-        self.coco, self.train = coco, train
+                 limit: Optional[int] = None, size: Optional[int] = None, skip_empty: Optional[bool] = None,
+                 proposals: Optional[int] = None):
+        """proposals: L (the model's query count) to attach NanoDet query proposals to every sample (queryInit
+        'nanodet'); every cache used must then have its `.proposals.f32`."""
+        self.coco, self.train, self.queries = coco, train, proposals
         self.flip_prob, self.crop_prob, self.crop_min, self.min_box, self.seed = flip_prob, crop_prob, crop_min, min_box, seed
         plain = [c for c in caches if not c.flip]
         if not plain:
@@ -304,6 +340,12 @@ class DetectionDataset:
             raise ValueError(f"no image of the feature caches is in {coco.path}"
                              + (f" ({len(missing)} cache images are not annotated there)" if missing else ""))
         self.ids = ids
+        if proposals is not None:
+            used = [c for cs in list(self.plain.values()) + list(self.flipped.values()) for c in cs]
+            lacking = [c.name for c in used if c.proposals is None]
+            if lacking:
+                raise ValueError(f"query proposals missing for {', '.join(lacking)} (run: npm run proposals -- "
+                                 f"--features <cache dir>)")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -345,7 +387,11 @@ class DetectionDataset:
             crop = self._crop(levels, cache.strides, boxes, labels, iw, ih, rng)
             if crop is not None:
                 levels, boxes, labels, iw, ih, offset = crop
-        return Sample(image_id, levels, (iw, ih), boxes, labels, scale, (rec.width, rec.height), offset, flipped)
+        props = None
+        if self.queries is not None:
+            props = pad_proposals(cache.image_proposals(image_id), offset, iw, ih, self.queries)
+        return Sample(image_id, levels, (iw, ih), boxes, labels, scale, (rec.width, rec.height), offset, flipped,
+                      props)
 
     def _crop(self, levels, strides, boxes, labels, iw, ih, rng):
         u = CROP_UNIT

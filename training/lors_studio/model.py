@@ -3,12 +3,13 @@
 `AdaMixerDecoder(cfg)` has state_dict keys, shapes and order exactly equal to `parameter_spec(cfg)` (params.ts),
 so its state_dict is what training/lors_studio/export.py writes and src/model/weights reads.
 
-forward(levels, image_size):
+forward(levels, image_size, proposals=None):
     levels      list over cfg.decoder.strides of NHWC tensors [B, H_l, W_l, featChannels] (raw backbone features
                 of the padded input; H_l·stride_l, W_l·stride_l = padded input size)
     image_size  [B, 2] tensor (or nested list) of (w, h) of the resized UNPADDED image
     returns     list over stages of {'logits': [B, L, classes], 'boxes': [B, L, 4] xyxy input pixels,
                 'xyzr': [B, L, 4]} (the refined xyzr; the next stage receives it detached)
+    proposals   optional [B, L, 4] xyxy input pixels: the queries' initial boxes (cfg.query_init 'nanodet')
 """
 from __future__ import annotations
 
@@ -321,22 +322,24 @@ class AdaMixerDecoder(nn.Module):
                 raise ValueError(f'level {l}: expected NHWC [{B}, H, W, {d.feat_channels}], got {list(x.shape)}')
         return self.neck(levels)
 
-    def initial_state(self, batch: int, image_size: torch.Tensor):
-        """(content [B, L, d_q], xyzr [B, L, 4]): layer_norm(queries.content) (no affine) and whole-image boxes."""
+    def initial_state(self, batch: int, image_size: torch.Tensor, proposals: Optional[torch.Tensor] = None):
+        """(content [B, L, d_q], xyzr [B, L, 4]): layer_norm(queries.content) (no affine) and whole-image boxes
+        (or the given proposals, see boxes.initial_xyzr)."""
         d = self.cfg.decoder
         c = self.queries.content
         q = F.layer_norm(c, (d.d_query,), eps=LN_EPS)[None].expand(batch, -1, -1)
-        return q, initial_xyzr(image_size.to(c.dtype), d.queries)
+        return q, initial_xyzr(image_size.to(c.dtype), d.queries, proposals)
 
     def forward(self, levels: Sequence[torch.Tensor],
-                image_size: Union[torch.Tensor, Sequence[Sequence[float]]]) -> List[Dict[str, torch.Tensor]]:
+                image_size: Union[torch.Tensor, Sequence[Sequence[float]]],
+                proposals: Optional[torch.Tensor] = None) -> List[Dict[str, torch.Tensor]]:
         feats = self.necked(levels)
         B = feats[0].shape[0]
         p0 = self.queries.content
         image_size = torch.as_tensor(image_size, dtype=p0.dtype, device=p0.device)
         if image_size.shape != (B, 2):
             raise ValueError(f'image_size must be [B, 2] = (w, h) per image with B = {B}, got {list(image_size.shape)}')
-        q, xyzr = self.initial_state(B, image_size)
+        q, xyzr = self.initial_state(B, image_size, proposals)
         shared_a = self.lorsA.shared if self.cfg.variant == 'lors' else None
         shared_t = self.lorsT.shared if self.cfg.variant == 'lors' else None
         outs: List[Dict[str, torch.Tensor]] = []

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--groups", default=None, help="LORS^A K: one value or per stage, e.g. 1,1,2,2,3,3")
     m.add_argument("--groups-t", default=None, help="LORS^T K: one value or per stage")
     m.add_argument("--stages", type=int, default=None, help="number of decoder stages (default: the preset's)")
+    m.add_argument("--query-init", default="image", choices=["image", "nanodet"],
+                   help="initial query boxes: whole image (AdaMixer, default) or NanoDet-g's head proposals (needs "
+                        "`npm run proposals` next to every feature cache)")
     d = p.add_argument_group("data")
     d.add_argument("--features", required=True, help="feature-cache dir(s) / .json / .f16 (comma-separated); "
                    "plain, -flip and several sizes are used for augmentation")
@@ -216,8 +219,10 @@ def build_config(args):
     from .config import make_config, parse_groups
     groups = parse_groups(args.groups) if args.groups else None
     groups_t = parse_groups(args.groups_t) if args.groups_t else None
-    return make_config(args.preset, args.variant, rank_a=args.rank_a, rank_t=args.rank_t, groups=groups,
-                       groups_t=groups_t, stages=args.stages)
+    cfg = make_config(args.preset, args.variant, rank_a=args.rank_a, rank_t=args.rank_t, groups=groups,
+                      groups_t=groups_t, stages=args.stages)
+    cfg.query_init = getattr(args, "query_init", "image")
+    return cfg
 
 
 def build_model(cfg, factory: Optional[str] = None) -> torch.nn.Module:
@@ -272,7 +277,7 @@ def evaluate(model: torch.nn.Module, dataset: D.DetectionDataset, batch_size: in
     bar = Progress(math.ceil(len(idx) / batch_size), "val", enabled=progress)
     for batch in dataset.batches(idx, batch_size, epoch=0):
         b = batch.to(device)
-        outs = model(b.levels, b.image_size)
+        outs = model(b.levels, b.image_size, b.proposals)
         for iid, r in zip(batch.image_ids, predict(outs[-1], b.scales, b.orig_sizes)):
             dets[iid] = r
         bar.update()
@@ -290,7 +295,7 @@ def evaluate(model: torch.nn.Module, dataset: D.DetectionDataset, batch_size: in
 def _probe_unused(model, batch, device) -> List[str]:
     """Names of parameters that get no gradient from one forward/backward (gradients are cleared afterwards)."""
     b = batch.to(device)
-    outs = model(b.levels, b.image_size)
+    outs = model(b.levels, b.image_size, b.proposals)
     loss, _ = detection_losses(outs, b.boxes, b.labels, b.image_size, avg_factor=1.0)
     loss.backward()
     unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
@@ -325,13 +330,15 @@ def main(argv: Optional[List[str]] = None) -> dict:
     dist.barrier()
 
     # data
+    queries = cfg.decoder.queries if cfg.query_init == "nanodet" else None
     train_set = D.DetectionDataset(D.find_caches(args.features), D.CocoAnnotations(args.annotations, args.images),
                                    train=True, flip_prob=args.flip_prob, crop_prob=args.crop_prob,
-                                   crop_min=args.crop_min, min_box=args.min_box, seed=args.seed, limit=args.limit)
+                                   crop_min=args.crop_min, min_box=args.min_box, seed=args.seed, limit=args.limit,
+                                   proposals=queries)
     val_set = None
     if args.val_features:
         val_set = D.DetectionDataset(D.find_caches(args.val_features), D.CocoAnnotations(args.val_annotations),
-                                     train=False, limit=args.val_limit)
+                                     train=False, limit=args.val_limit, proposals=queries)
     sampler = torch.utils.data.distributed.DistributedSampler(
         range(len(train_set)), num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=args.seed, drop_last=False)
     steps_per_epoch = math.ceil(len(sampler) / args.batch_size)
@@ -422,7 +429,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             for g in optimizer.param_groups:
                 g["lr"] = lr
             b = batch.to(device)
-            outs = model(b.levels, b.image_size)
+            outs = model(b.levels, b.image_size, b.proposals)
             loss, terms = detection_losses(outs, b.boxes, b.labels, b.image_size)
             if not math.isfinite(terms["loss"]):
                 raise FloatingPointError(f"step {step}: loss is {terms['loss']}")

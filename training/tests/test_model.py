@@ -69,6 +69,14 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(stretch_groups([1, 1, 2, 2, 3, 3], 9), [1, 1, 1, 2, 2, 2, 3, 3, 3])
         self.assertEqual(parse_groups('3'), 3)
         self.assertEqual(parse_groups('1,1,2,2,3,3'), [1, 1, 2, 2, 3, 3])
+        # queryInit: written only when 'nanodet' (older weight files have none = 'image'), read back, checked.
+        q = make_config('web', 'lors')
+        self.assertNotIn('queryInit', q.to_json())
+        q.query_init = 'nanodet'
+        self.assertEqual(q.to_json()['queryInit'], 'nanodet')
+        self.assertEqual(ModelConfig.from_json(q.to_json()), q)
+        with self.assertRaisesRegex(ValueError, 'queryInit'):
+            ModelConfig.from_json({**q.to_json(), 'queryInit': 'detr'})
 
     def test_bad_configs_are_refused(self):
         with self.assertRaisesRegex(ValueError, 'unknown preset'):
@@ -148,6 +156,13 @@ class BoxesTest(unittest.TestCase):
         self.assertEqual(init.shape, (1, 3, 4))
         self.assertTrue(torch.allclose(init[0, 2], torch.tensor([32.0, 24.0, math.log2(math.sqrt(64 * 48)), math.log2(48 / 64)])))
         self.assertTrue(torch.allclose(decode_xyzr(init)[0, 0], torch.tensor([0.0, 0.0, 64.0, 48.0]), atol=1e-4))
+        # queryInit 'nanodet': given (padded) proposals; sides under 1 px widened to 1 (as initialXyzr in boxes.ts).
+        props = torch.tensor([[[10.0, 20.0, 50.0, 100.0], [5.0, 5.0, 5.5, 9.0], [0.0, 0.0, 64.0, 48.0]]])
+        got = initial_xyzr(torch.tensor([[64.0, 48.0]]), 3, props)
+        want = torch.tensor([[30.0, 60.0, math.log2(math.sqrt(40 * 80)), 1.0], [5.25, 7.0, 1.0, 2.0], init[0, 2].tolist()])
+        self.assertTrue(torch.allclose(got[0], want, atol=1e-5))
+        with self.assertRaisesRegex(ValueError, "proposals must be"):
+            initial_xyzr(torch.tensor([[64.0, 48.0]]), 2, props)
 
     def test_iof_and_position_embedding(self):
         boxes = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 25.0, 15.0], [30.0, 30.0, 31.0, 31.0]]])

@@ -304,6 +304,34 @@ class TestData(unittest.TestCase):
         self.assertEqual(tuple(batch.levels[0].shape), (2, 8, 8, 128))
         self.assertEqual(float(batch.levels[0][1, 4:].abs().sum()), 0.0)
 
+    def test_query_proposals(self):
+        """queryInit 'nanodet': `<stem>.proposals.f32` rows (score < 0 = none) → [L, 4] per sample, shifted and clipped
+        by a crop, padded with whole-image boxes (src/cli/proposals.ts writes them; initialXyzr pads the same way)."""
+        coco = D.CocoAnnotations(self.ann)
+        with self.assertRaisesRegex(ValueError, "query proposals missing"):
+            D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=3)
+        for stem in ("train-s64", "train-s64-flip"):
+            p = np.zeros((4, 3, 5), np.float32)
+            p[:, 0] = [2, 4, 40, 30, 0.9]   # image 0 is 64 x 48 in input pixels
+            p[:, 1] = [50, 40, 70, 60, 0.5]  # beyond the image: clipped to [50, 40, 64, 48]
+            p[:, 2, 4] = -1                  # no third proposal
+            p.tofile(os.path.join(self.feat, stem + ".proposals.f32"))
+        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4)
+        s = ds.get(0)
+        np.testing.assert_allclose(s.proposals, [[2, 4, 40, 30], [50, 40, 64, 48], [0, 0, 64, 48], [0, 0, 64, 48]])
+        b = D.collate([s, ds.get(1)])
+        self.assertEqual(tuple(b.proposals.shape), (2, 4, 4))
+        # A crop at (32, 32) of size 32 x 16: the first box becomes [0, 0, 8, 0] → under 1 px high: dropped.
+        np.testing.assert_allclose(D.pad_proposals(ds.plain[64][0].image_proposals(ds.ids[0]), (32, 32), 32.0, 16.0, 3),
+                                   [[18, 8, 32, 16], [0, 0, 32, 16], [0, 0, 32, 16]])
+        # Only L proposals are used when the file holds more.
+        np.testing.assert_allclose(D.pad_proposals(np.array([[0, 0, 5, 5], [1, 1, 6, 6]], np.float32), (0, 0), 10, 10, 1),
+                                   [[0, 0, 5, 5]])
+        with open(os.path.join(self.feat, "train-s64.proposals.f32"), "ab") as f:
+            f.write(b"\0\0")
+        with self.assertRaisesRegex(ValueError, "stale file"):
+            D.find_caches(self.feat)
+
     def test_bad_inputs(self):
         with self.assertRaisesRegex(FileNotFoundError, "feature cache"):
             D.find_caches(os.path.join(self.tmp.name, "nope"))
@@ -402,6 +430,42 @@ class TestTraining(unittest.TestCase):
         self.assertGreaterEqual(epochs[0]["val"]["AP"], 0.0)
         if "--export-best" in args:
             self.assertTrue(os.path.isfile(os.path.join(exp, "model.json")))
+
+    def test_query_init_nanodet(self):
+        """--query-init nanodet: proposals reach the model (train and val) and the exported config records it."""
+        feat = os.path.join(self.tmp.name, "feat-qi")
+        vfeat = os.path.join(self.tmp.name, "vfeat-qi")
+        import shutil
+        shutil.copytree(self.feat, feat)
+        shutil.copytree(self.vfeat, vfeat)
+        out, exp = os.path.join(self.tmp.name, "run-qi"), os.path.join(self.tmp.name, "exported-qi")
+        args = ["--preset", "tiny", "--variant", "lors", "--features", feat, "--annotations", self.ann,
+                "--val-features", vfeat, "--val-annotations", self.vann, "--epochs", "1", "--batch-size", "3",
+                "--out", out, "--lr", "1e-3", "--warmup", "1", "--no-plot", "--query-init", "nanodet",
+                "--export-best", exp]
+        with self.assertRaisesRegex(ValueError, "query proposals missing"):
+            run_main(args)
+        for d in (feat, vfeat):
+            for c in D.find_caches(d):
+                p = np.zeros((len(c.images), 12, 5), np.float32)
+                p[:, :, :4] = [4, 4, 20, 20]
+                p[:, :, 4] = 0.5
+                p.tofile(c.data_path[:-4] + ".proposals.f32")
+        seen = []
+        from training.lors_studio import model as Mo
+        orig = Mo.AdaMixerDecoder.initial_state
+
+        def spy(self_, batch, image_size, proposals=None):
+            seen.append(None if proposals is None else tuple(proposals.shape))
+            return orig(self_, batch, image_size, proposals)
+        Mo.AdaMixerDecoder.initial_state = spy
+        try:
+            run_main(args)
+        finally:
+            Mo.AdaMixerDecoder.initial_state = orig
+        self.assertTrue(seen and all(s is not None and s[1:] == (10, 4) for s in seen), seen)  # tiny: L = 10
+        with open(os.path.join(exp, "model.json")) as f:
+            self.assertEqual(json.load(f)["config"]["queryInit"], "nanodet")
 
     def test_resume_refuses_other_config(self):
         out = os.path.join(self.tmp.name, "run-c")

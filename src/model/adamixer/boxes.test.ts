@@ -34,6 +34,22 @@ describe('xyzr boxes', () => {
     tf.dispose([xyxy, e, back]);
   });
 
+  it('initialXyzr takes proposals for the first n queries, whole-image boxes for the rest', async () => {
+    const props = new Float32Array([10, 20, 50, 100, 5, 5, 5.5, 9]); // the second is 0.5 px wide → widened to 1
+    const t = initialXyzr([[640, 480], [100, 400]], 3, [props, undefined]);
+    const v = Array.from(await t.data());
+    t.dispose();
+    const want = [
+      [30, 60, Math.log2(Math.sqrt(40 * 80)), Math.log2(80 / 40)],
+      [5.25, 7, Math.log2(Math.sqrt(1 * 4)), Math.log2(4 / 1)],
+      [320, 240, Math.log2(Math.sqrt(640 * 480)), Math.log2(480 / 640)],
+      [50, 200, Math.log2(200), 2], [50, 200, Math.log2(200), 2], [50, 200, Math.log2(200), 2],
+    ].flat();
+    v.forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 5));
+    expect(() => initialXyzr([[10, 10]], 1, [props])).toThrow(/n ≤ 1/);
+    expect(() => initialXyzr([[10, 10]], 2, [props, props])).toThrow(/2 proposal sets for a batch of 1/);
+  });
+
   it('initialXyzr is the whole image per batch element', async () => {
     const t = initialXyzr([[640, 480], [100, 400]], 3);
     expect(t.shape).toEqual([2, 3, 4]);

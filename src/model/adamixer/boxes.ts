@@ -55,18 +55,28 @@ export function iof(xyxy: tf.Tensor): tf.Tensor3D {
 }
 
 /**
- * The initial boxes (spec §1): every query's box is the whole resized image, x = w/2, y = h/2,
- * z = log2 √(w·h), r = log2(h/w). imageSize: [w, h] per batch element → [B, L, 4].
+ * The queries' initial boxes [B, L, 4] xyzr: whole-image boxes (AdaMixer), or, where `proposals[b]` is given, its
+ * boxes ([n·4] xyxy input pixels, n ≤ L, best first; sides below 1 px are widened to 1 px) for the first n queries and
+ * whole-image boxes for the rest.
  */
-export function initialXyzr(imageSize: [number, number][], queries: number): tf.Tensor3D {
+export function initialXyzr(imageSize: [number, number][], queries: number, proposals?: (Float32Array | undefined)[]): tf.Tensor3D {
   if (imageSize.length === 0) throw new Error('initialXyzr: imageSize is empty');
   if (!Number.isInteger(queries) || queries < 1) throw new Error(`initialXyzr: queries must be a positive integer, got ${queries}`);
+  if (proposals && proposals.length !== imageSize.length) {
+    throw new Error(`initialXyzr: ${proposals.length} proposal sets for a batch of ${imageSize.length}`);
+  }
   const B = imageSize.length;
   const data = new Float32Array(B * queries * 4);
   imageSize.forEach(([w, h], b) => {
     if (!(w > 0 && h > 0)) throw new Error(`initialXyzr: image size must be positive, got [${w}, ${h}] for batch element ${b}`);
-    const box = [w / 2, h / 2, Math.log2(Math.sqrt(w * h)), Math.log2(h / w)];
-    for (let l = 0; l < queries; l++) data.set(box, (b * queries + l) * 4);
+    const p = proposals?.[b];
+    const n = p ? p.length / 4 : 0;
+    if (!Number.isInteger(n) || n > queries) throw new Error(`initialXyzr: batch element ${b} has ${p?.length} proposal numbers; expected 4·n with n ≤ ${queries}`);
+    for (let l = 0; l < queries; l++) {
+      let [x1, y1, x2, y2] = l < n ? [p![4 * l]!, p![4 * l + 1]!, p![4 * l + 2]!, p![4 * l + 3]!] : [0, 0, w, h];
+      const bw = Math.max(x2 - x1, 1), bh = Math.max(y2 - y1, 1);
+      data.set([(x1 + x2) / 2, (y1 + y2) / 2, Math.log2(Math.sqrt(bw * bh)), Math.log2(bh / bw)], (b * queries + l) * 4);
+    }
   });
   return tf.tensor3d(data, [B, queries, 4]);
 }

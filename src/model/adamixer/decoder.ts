@@ -43,6 +43,8 @@ export function applyNeck(weights: WeightMap, cfg: ModelConfig, levels: tf.Tenso
 export interface DecoderOptions extends StageOptions {
   /** 'last' (default): only the last stage's output; 'all': every stage's. */
   stages?: 'last' | 'all';
+  /** Per batch element, query proposals ([n·4] xyxy input pixels, n ≤ L) for the initial boxes (see `initialXyzr`). */
+  proposals?: (Float32Array | undefined)[];
 }
 
 export type StagePrediction = {
@@ -74,7 +76,7 @@ export function decoderForward(
     tf.dispose(necked);
     const content = layerNormPlain(getWeight(weights, 'queries.content', [d.queries, d.dQuery]));
     let q = tf.broadcastTo(content, [B, d.queries, d.dQuery]) as tf.Tensor3D;
-    let xyzr = initialXyzr(imageSize, d.queries);
+    let xyzr = initialXyzr(imageSize, d.queries, opts.proposals);
     const out: StagePrediction[] = [];
     for (let i = 0; i < d.stages; i++) {
       const r = stageForward(weights, cfg, i, q, xyzr, maps, opts);

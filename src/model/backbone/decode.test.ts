@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { decodeHead, iou, nmsPerClass } from './decode';
+import { decodeHead, headProposals, iou, nmsPerClass } from './decode';
 import type { LetterboxInfo } from '../letterbox';
 
 beforeAll(async () => {
@@ -53,6 +53,36 @@ describe('decodeHead (GFL)', () => {
     // A mirrored photo: boxes come back in the original (unmirrored) frame.
     const fl = await decodeHead(head, { ...lb, flipped: true }, { scoreThreshold: 0.3 });
     near(fl[0]!.box, [64 - 56, 8, 64 - 8, 24]);
+    tf.dispose([...head.scores, ...head.boxes]);
+  });
+});
+
+describe('headProposals (queryInit "nanodet")', () => {
+  it('best class score per cell, boxes in input pixels clipped to the image, class-agnostic NMS, no threshold', async () => {
+    const head = fakeHead();
+    const n0 = tf.memory().numTensors;
+    // Unpadded image part 30×20 of the 32×32 input.
+    const p = await headProposals(head, 32, 30, 20, 5);
+    expect(tf.memory().numTensors).toBe(n0);
+    const boxes = Array.from({ length: p.scores.length }, (_, i) => Array.from(p.boxes.subarray(4 * i, 4 * i + 4)));
+    // 0.9: [4, 4, 28, 12]; 0.8: [-8, -8, 24, 24] → [0, 0, 24, 20]; the 0.7 cell repeats the first box (IoU 1 > 0.7):
+    // dropped whatever its class; then the zero-score cells, best first, also deduplicated.
+    expect(p.scores[0]).toBeCloseTo(0.9, 6);
+    expect(p.scores[1]).toBeCloseTo(0.8, 6);
+    boxes[0]!.forEach((v, i) => expect(v).toBeCloseTo([4, 4, 28, 12][i]!, 3));
+    boxes[1]!.forEach((v, i) => expect(v).toBeCloseTo([0, 0, 24, 20][i]!, 3));
+    expect(p.scores.length).toBeGreaterThanOrEqual(2);
+    expect(p.scores.length).toBeLessThanOrEqual(5);
+    expect(Array.from(p.scores.slice(2)).every((s) => s < 0.7)).toBe(true);
+    for (const b of boxes) {
+      expect(b[0]).toBeGreaterThanOrEqual(0);
+      expect(b[2]).toBeLessThanOrEqual(30);
+      expect(b[3]).toBeLessThanOrEqual(20);
+      expect(b[2]! - b[0]!).toBeGreaterThanOrEqual(1);
+      expect(b[3]! - b[1]!).toBeGreaterThanOrEqual(1);
+    }
+    for (let i = 0; i < boxes.length; i++) for (let j = 0; j < i; j++) expect(iou(boxes[i] as never, boxes[j] as never)).toBeLessThanOrEqual(0.7);
+    await expect(headProposals(head, 32, 0, 20, 5)).rejects.toThrow(/positive/);
     tf.dispose([...head.scores, ...head.boxes]);
   });
 });

@@ -61,6 +61,27 @@ function expectedBin(logits: Float32Array | Int32Array | Uint8Array, at: number)
   return e / z;
 }
 
+/** One level's head outputs as arrays, shapes checked. */
+async function levelArrays(head: NanoDetHead, l: number, S: number) {
+  const stride = NANODET_STRIDES[l]!;
+  const W = S / stride;
+  const scoresT = head.scores[l] as tf.Tensor3D, boxesT = head.boxes[l] as tf.Tensor3D;
+  const HW = scoresT.shape[1];
+  if (scoresT.shape[2] !== NANODET_CLASSES || boxesT.shape[2] !== 4 * NANODET_BINS || boxesT.shape[1] !== HW || HW !== W * W) {
+    throw new Error(`NanoDet head level ${l}: unexpected shapes [${scoresT.shape}] / [${boxesT.shape}] for input ${S}`);
+  }
+  const [scores, logits] = await Promise.all([scoresT.data(), boxesT.data()]);
+  return { stride, W, HW, scores, logits: logits as Float32Array };
+}
+
+/** GFL box of cell k in input pixels: softmax over the 11 bins per side, expected bin × stride from the cell centre. */
+function cellBox(logits: Float32Array, k: number, W: number, stride: number): Box {
+  const cx = ((k % W) + 0.5) * stride, cy = (Math.floor(k / W) + 0.5) * stride;
+  const at = k * 4 * NANODET_BINS;
+  const d = [0, 1, 2, 3].map((j) => expectedBin(logits, at + j * NANODET_BINS) * stride);
+  return [cx - d[0]!, cy - d[1]!, cx + d[2]!, cy + d[3]!];
+}
+
 /**
  * NanoDet's detections in original-image pixels. GFL decode per level: softmax over the 11 bins of each side,
  * expected value × stride = distance from the cell centre ((i + 0.5)·stride) to the left/top/right/bottom edge.
@@ -71,17 +92,9 @@ export async function decodeHead(head: NanoDetHead, lb: LetterboxInfo, opts: Dec
   const iouThr = opts.iouThreshold ?? 0.6;
   const maxDet = opts.maxDetections ?? 100;
   const preNms = opts.preNms ?? 1000;
-  const S = lb.size;
   const cands: { box: Box; label: number; score: number }[] = [];
   for (let l = 0; l < NANODET_STRIDES.length; l++) {
-    const stride = NANODET_STRIDES[l]!;
-    const W = S / stride;
-    const scoresT = head.scores[l] as tf.Tensor3D, boxesT = head.boxes[l] as tf.Tensor3D;
-    const HW = scoresT.shape[1];
-    if (scoresT.shape[2] !== NANODET_CLASSES || boxesT.shape[2] !== 4 * NANODET_BINS || boxesT.shape[1] !== HW || HW !== W * W) {
-      throw new Error(`NanoDet head level ${l}: unexpected shapes [${scoresT.shape}] / [${boxesT.shape}] for input ${S}`);
-    }
-    const [scores, logits] = await Promise.all([scoresT.data(), boxesT.data()]);
+    const { stride, W, HW, scores, logits } = await levelArrays(head, l, lb.size);
     const level: { k: number; c: number; s: number }[] = [];
     for (let k = 0; k < HW; k++) {
       for (let c = 0; c < NANODET_CLASSES; c++) {
@@ -95,14 +108,12 @@ export async function decodeHead(head: NanoDetHead, lb: LetterboxInfo, opts: Dec
     for (const { k, c, s } of level) {
       let box = boxCache.get(k);
       if (!box) {
-        const cx = ((k % W) + 0.5) * stride, cy = (Math.floor(k / W) + 0.5) * stride;
-        const at = k * 4 * NANODET_BINS;
-        const d = [0, 1, 2, 3].map((j) => expectedBin(logits as Float32Array, at + j * NANODET_BINS) * stride);
+        const b = cellBox(logits, k, W, stride);
         // Letterbox pixels → original pixels, clipped to the photo.
-        const x1 = Math.min(Math.max((cx - d[0]!) / lb.scale, 0), lb.origWidth);
-        const y1 = Math.min(Math.max((cy - d[1]!) / lb.scale, 0), lb.origHeight);
-        const x2 = Math.min(Math.max((cx + d[2]!) / lb.scale, 0), lb.origWidth);
-        const y2 = Math.min(Math.max((cy + d[3]!) / lb.scale, 0), lb.origHeight);
+        const x1 = Math.min(Math.max(b[0] / lb.scale, 0), lb.origWidth);
+        const y1 = Math.min(Math.max(b[1] / lb.scale, 0), lb.origHeight);
+        const x2 = Math.min(Math.max(b[2] / lb.scale, 0), lb.origWidth);
+        const y2 = Math.min(Math.max(b[3] / lb.scale, 0), lb.origHeight);
         box = lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
         boxCache.set(k, box);
       }
@@ -110,4 +121,51 @@ export async function decodeHead(head: NanoDetHead, lb: LetterboxInfo, opts: Dec
     }
   }
   return nmsPerClass(cands, iouThr, maxDet).map((d) => ({ box: [...d.box] as Box, label: d.label, name: COCO_CLASSES[d.label]!, score: d.score }));
+}
+
+/** Class-agnostic NMS IoU of the query proposals. */
+export const PROPOSAL_IOU = 0.7;
+
+export interface Proposals {
+  /** [n·4] xyxy in input pixels of the letterboxed frame (the frame the decoder works in), best first. */
+  boxes: Float32Array;
+  /** [n] the cell's best class score. */
+  scores: Float32Array;
+}
+
+/**
+ * Query proposals from NanoDet's head (the `queryInit: 'nanodet'` lever of issue #4): per cell its best class score
+ * and GFL box, clipped to the unpadded image [0, width] × [0, height] (boxes under 1 px on a side dropped), the best
+ * `preNms` per level, then class-agnostic NMS (IoU 0.7), at most `count`. No score threshold: a photo normally yields
+ * `count` proposals; `initialXyzr` pads any shortfall with whole-image boxes. Does not dispose `head`.
+ */
+export async function headProposals(
+  head: NanoDetHead, size: number, width: number, height: number, count: number, opts: { preNms?: number; iouThreshold?: number } = {},
+): Promise<Proposals> {
+  if (!(width > 0 && height > 0)) throw new Error(`headProposals: image size must be positive, got ${width}×${height}`);
+  const preNms = opts.preNms ?? 1000;
+  const cands: { box: Box; label: number; score: number }[] = [];
+  for (let l = 0; l < NANODET_STRIDES.length; l++) {
+    const { stride, W, HW, scores, logits } = await levelArrays(head, l, size);
+    const best: { k: number; s: number }[] = [];
+    for (let k = 0; k < HW; k++) {
+      let s = -Infinity;
+      for (let c = 0; c < NANODET_CLASSES; c++) s = Math.max(s, scores[k * NANODET_CLASSES + c]!);
+      best.push({ k, s });
+    }
+    best.sort((a, b) => b.s - a.s);
+    let kept = 0;
+    for (const { k, s } of best) {
+      if (kept >= preNms) break;
+      const b = cellBox(logits, k, W, stride);
+      const box: Box = [Math.max(0, b[0]), Math.max(0, b[1]), Math.min(width, b[2]), Math.min(height, b[3])];
+      if (box[2] - box[0] < 1 || box[3] - box[1] < 1) continue;
+      cands.push({ box, label: 0, score: s });
+      kept++;
+    }
+  }
+  const kept = nmsPerClass(cands, opts.iouThreshold ?? PROPOSAL_IOU, count);
+  const boxes = new Float32Array(kept.length * 4), scores = new Float32Array(kept.length);
+  kept.forEach((d, i) => { boxes.set(d.box, 4 * i); scores[i] = d.score; });
+  return { boxes, scores };
 }

@@ -179,6 +179,18 @@ describe('loadWeights', () => {
     tf.dispose([...src.values()]);
   });
 
+  it('keeps the config\'s queryInit ("nanodet" written, "image" = absent)', async () => {
+    const cfg: ModelConfig = { ...tiny, queryInit: 'nanodet' };
+    const files = await saveWeights(cfg, initArrays(cfg, 0));
+    const { config, weights } = await loadWeights(memoryReader(files));
+    expect(config.queryInit).toBe('nanodet');
+    tf.dispose([...weights.values()]);
+    const plain = await saveWeights({ ...tiny, queryInit: 'image' }, initArrays(tiny, 0));
+    const loaded = await loadWeights(memoryReader(plain));
+    expect('queryInit' in loaded.config).toBe(false);
+    tf.dispose([...loaded.weights.values()]);
+  });
+
   it('round-trips float16 within float16 precision', async () => {
     const src = initArrays(tiny, 7);
     const files = await saveWeights(tiny, src, { float16: true, shardBytes: 50_001 });
@@ -267,6 +279,7 @@ describe('loadWeights', () => {
     await expectLoadError(setJson(files, { ...m, version: 2 }), 'model.json: version 2 is not supported');
     await expectLoadError(setJson(files, { ...m, config: undefined }), 'model.json: config must be an object, got missing');
     await expectLoadError(setJson(files, { ...m, config: { ...m.config, variant: 'big' } }), 'config.variant must be "vanilla" or "lors", got "big"');
+    await expectLoadError(setJson(files, { ...m, config: { ...m.config, queryInit: 'detr' } }), 'config.queryInit must be "image" or "nanodet", got "detr"');
     await expectLoadError(setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, pointsIn: -3 } } }),
       'config.decoder.pointsIn must be an integer ≥ 1, got -3');
     await expectLoadError(setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, dFeat: 33 } } }),

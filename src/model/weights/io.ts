@@ -6,7 +6,7 @@
  * from the returned name → bytes map.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, type DecoderConfig, type LorsConfig, type ModelConfig } from '../config';
+import { dims, QUERY_INITS, type DecoderConfig, type LorsConfig, type ModelConfig, type QueryInit } from '../config';
 import { parameterSpec, size, type ParamSpec } from '../params';
 import type { FileReader, WeightMap } from '../types';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
@@ -120,6 +120,10 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
     cfg.lors = lors;
   } else if (raw.lors !== undefined && raw.lors !== null) {
     throw new Error(`${where}.lors is given but variant is "vanilla" (a vanilla model has no LORS settings)`);
+  }
+  if (raw.queryInit !== undefined) {
+    if (!QUERY_INITS.includes(raw.queryInit as QueryInit)) bad('queryInit', QUERY_INITS.map((q) => `"${q}"`).join(' or '), raw.queryInit);
+    if (raw.queryInit !== 'image') cfg.queryInit = raw.queryInit as QueryInit;
   }
   return cfg;
 }
