@@ -9,9 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../src/model/config';
-import { parameterSpec } from '../src/model/params';
+import { countParameters, parameterSpec } from '../src/model/params';
 import type { FileReader, WeightMap } from '../src/model/types';
-import { loadWeights } from '../src/model/weights';
+import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights';
+import { sliceLors } from '../src/model/lors/slice';
 import { decoderForward, type DecoderOptions } from '../src/model/adamixer/decoder';
 import { foldLorsA, foldLorsT } from '../src/model/lors/fold';
 
@@ -122,6 +123,25 @@ describe('parity with the PyTorch mirror (test/fixtures/parity)', () => {
 
     // The folds return new maps holding the original tensors plus the added ones: dispose each tensor once.
     tf.dispose([...new Set([...f.weights.values(), ...foldedT.values(), ...foldedA.values()])]);
+  });
+});
+
+describe('live compression (test/fixtures/compress, issue #6)', () => {
+  it('the vanilla model compressed into LORS at full rank reproduces vanilla, whole or sliced to K\' = 1', async () => {
+    const f = await load('vanilla');
+    tf.dispose([...f.weights.values()]);
+    const { config: src, arrays } = await loadWeightArrays(dirReader(resolve(__dirname, 'fixtures/compress/lorsified-vanilla')));
+    expect(src.lors).toMatchObject({ rankA: 16, rankT: 32, groupsA: [2, 2, 2, 2, 2, 2] });
+    for (const groups of [2, 1]) {
+      const s = sliceLors(src, arrays, { rankA: 16, groupsA: new Array<number>(6).fill(groups), rankT: 32 });
+      expect(countParameters(s.config).total).toBe([...s.arrays.values()].reduce((a, v) => a + v.length, 0));
+      const w = arraysToWeights(s.config, s.arrays);
+      const g = { ...f, config: s.config };
+      expectWithin(await compare(g, w, { lorsA: 'factored', lorsT: 'factored' }), f.c.tolerance, `lorsified K=${groups} factored`);
+      const folded = foldLorsA(foldLorsT(w, s.config), s.config);
+      expectWithin(await compare(g, folded, { lorsA: 'folded', lorsT: 'folded' }), f.c.tolerance, `lorsified K=${groups} folded`);
+      tf.dispose([...new Set([...w.values(), ...folded.values()])]);
+    }
   });
 });
 

@@ -10,7 +10,7 @@ Each folder holds
     outputs.bin                           float32 LE: per stage, logits [B, L, classes] then boxes [B, L, 4]
     case.json                             shapes, offsets (in float32 elements) into those files, imageSize, tolerance
 
-The reference outputs are computed in float64 from the float32 weights and features (so they are the exact values
+Also test/fixtures/compress/lorsified-vanilla (make_compress_case). The reference outputs are computed in float64 from the float32 weights and features (so they are the exact values
 of the float32 inputs); the script also checks that a float32 run stays within 4e-5 of them, i.e. that the case is
 well conditioned (no box pair near a zero-overlap boundary where log(iof + 1e-7) is steep).
 """
@@ -132,10 +132,33 @@ def make_case(variant: str, out_dir: str) -> dict:
     return case
 
 
+COMPRESS_OUT = os.path.join(ROOT, 'test', 'fixtures', 'compress', 'lorsified-vanilla')
+
+
+def make_compress_case(parity_dir: str = OUT, out_dir: str = COMPRESS_OUT) -> None:
+    """test/fixtures/compress/lorsified-vanilla: the parity fixture's tiny vanilla model compressed into LORS at full
+    rank (compress.lorsify, r_A = C = 16, K = 2, r_T = d_q = 32), float32. Sliced to K' = 1 or left whole it must
+    reproduce the vanilla parity outputs (test/compress.test.ts)."""
+    from .lors_studio.compress import lorsify
+    vcfg, vstate = load_weights(os.path.join(parity_dir, 'vanilla'))
+    cfg, state = lorsify(vcfg, vstate, rank_a=16, groups_a=2, rank_t=32, groups_t=1)
+    model = AdaMixerDecoder(cfg)
+    model.load_state_dict(state)
+    export(model, cfg, out_dir, float16=False,
+           meta={'source': 'fixture: lorsify(parity vanilla, rank_a=16, groups_a=2, rank_t=32)',
+                 'createdBy': 'training/make_fixtures.py'})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=OUT)
+    ap.add_argument('--only', choices=['parity', 'compress'], default=None)
     a = ap.parse_args(argv)
+    if a.only != 'parity':
+        make_compress_case(a.out)
+        print(f'compress: wrote {COMPRESS_OUT}')
+    if a.only == 'compress':
+        return 0
     for v in ('vanilla', 'lors'):
         case = make_case(v, os.path.join(a.out, v))
         size = sum(os.path.getsize(os.path.join(a.out, v, f)) for f in os.listdir(os.path.join(a.out, v)))
