@@ -1,10 +1,12 @@
 /**
  * Wires the stores to the worker: starts it on the chosen backend, decodes photos (one at a time, the latest
- * drop queued), runs the panels, re-runs only the LORS decoder when a LORS slider moves.
+ * drop queued), runs the panels; when the LORS source or a slider changes, has the worker cut the LORS decoder to that
+ * slice (src/model/lors/slice.ts) and re-runs only the LORS decoder on the cached backbone features.
  */
 import type { ModelName } from '../model/types';
-import { LatestQueue, searchWithBackend, slidersFromConfig, type BackendChoiceName } from '../state/logic';
-import { modelsStore } from '../state/models';
+import type { ModelConfig } from '../model/config';
+import { LatestQueue, searchWithBackend, sliceForSliders, slidersFromConfig, type BackendChoiceName } from '../state/logic';
+import { modelsStore, type CompressionCurves } from '../state/models';
 import { sessionStore, type PhotoInfo } from '../state/session';
 import { settingsStore } from '../state/settings';
 import type { DetectResult, InitResult, SelftestResult } from '../worker/protocol';
@@ -54,13 +56,16 @@ export class Controller {
       if (gen !== this.generation) return;
       modelsStore.getState().patch({
         phase: 'ready', message: 'Ready', backend: r.backend, fallbackReason: r.fallbackReason ?? null,
-        decoders: r.decoders, backboneParams: r.backboneParams, backboneBytes: r.backboneBytes,
+        decoders: r.decoders, backboneParams: r.backboneParams, backboneBytes: r.backboneBytes, lorsSources: r.lorsSources,
       });
       const lors = r.decoders.lors?.config;
       if (lors && !this.slidersInitialised) {
         this.slidersInitialised = true;
         settingsStore.getState().set(slidersFromConfig(lors));
+      } else if (lors) {
+        await this.updateLors(false); // a restart (other backend): the worker starts from the whole model
       }
+      void this.loadCompression();
       const photo = sessionStore.getState().photo;
       if (photo && !this.photos.busy) await this.runPhoto(photo);
     } catch (e) {
@@ -150,8 +155,59 @@ export class Controller {
     sessionStore.getState().setResult(r.model, { imageId: r.imageId, detections: r.detections, latencyMs: r.latencyMs });
   }
 
-  /** Re-runs only the LORS decoder on the cached backbone features (coalesces bursts of slider moves). */
-  rerunLors() { void this.rerun('lors'); }
+  /**
+   * The LORS source or a slider changed: cut the LORS decoder to the slice the sliders select, then re-run it on the
+   * cached features. Bursts of slider moves are coalesced (one run at a time, the latest settings next).
+   */
+  rerunLors() { void this.updateLors(true); }
+
+  private async updateLors(detect: boolean): Promise<void> {
+    if (this.lorsRunning) { this.lorsPending = true; return; }
+    this.lorsRunning = true;
+    try {
+      do {
+        this.lorsPending = false;
+        const client = this.client;
+        const s = settingsStore.getState();
+        const source = modelsStore.getState().lorsSources[s.lorsSource];
+        if (!client || modelsStore.getState().phase !== 'ready') return;
+        if (source) {
+          const slice = sliceForSliders(source.config, s);
+          try {
+            const r = await client.request<{ config: ModelConfig }>({ type: 'setLors', source: s.lorsSource, slice });
+            const m = modelsStore.getState();
+            const lors = m.decoders.lors;
+            if (lors) m.patch({ decoders: { ...m.decoders, lors: { ...lors, config: r.config } } });
+          } catch (e) {
+            sessionStore.getState().patch({ error: `Could not switch the LORS model: ${errorText(e)}` });
+            if (s.lorsSource !== 'trained') settingsStore.getState().set({ lorsSource: 'trained' });
+            continue;
+          }
+        }
+        const photo = sessionStore.getState().photo;
+        if (detect && photo && this.featuresOf === photo.id) {
+          try {
+            await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: ['lors'] });
+          } catch {
+            /* the photo changed meanwhile: its own run covers it */
+          }
+        }
+      } while (this.lorsPending);
+    } finally {
+      this.lorsRunning = false;
+    }
+  }
+
+  /** models/compression.json (AP vs parameters of the slices), shipped with the models; absent: no chart. */
+  private async loadCompression(): Promise<void> {
+    try {
+      const res = await fetch(new URL('models/compression.json', appBase()).href);
+      if (!res.ok) return;
+      modelsStore.getState().patch({ compression: (await res.json()) as CompressionCurves });
+    } catch {
+      /* optional */
+    }
+  }
 
   /** Runs NanoDet's head on the cached features when its panel is switched on. */
   ensureNanodet() {
@@ -163,19 +219,10 @@ export class Controller {
     const client = this.client;
     const photo = sessionStore.getState().photo;
     if (!client || !photo || this.featuresOf !== photo.id || modelsStore.getState().phase !== 'ready') return;
-    if (model === 'lors') {
-      if (this.lorsRunning) { this.lorsPending = true; return; }
-      this.lorsRunning = true;
-    }
     try {
       await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: [model] });
     } catch {
       /* the photo changed meanwhile: its own run covers it */
-    } finally {
-      if (model === 'lors') {
-        this.lorsRunning = false;
-        if (this.lorsPending) { this.lorsPending = false; void this.rerun('lors'); }
-      }
     }
   }
 

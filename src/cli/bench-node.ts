@@ -17,7 +17,7 @@ import { load, type DecoderName, type DecoderSource } from '../model/detector';
 import { foldLorsA, foldLorsT } from '../model/lors/fold';
 import { countParameters } from '../model/params';
 import type { BackendName, WeightMap } from '../model/types';
-import { initWeights, loadWeights, saveWeights } from '../model/weights';
+import { arraysToWeights, initWeights, loadWeights, saveWeights } from '../model/weights';
 import { folderReader, readImage } from './node-io';
 import { median } from './stats';
 
@@ -81,7 +81,7 @@ async function weightsOf(src: DecoderSource): Promise<{ cfg: ModelConfig; weight
     const { config, weights, manifest } = await loadWeights(src.read);
     return { cfg: config, weights, bytes: Object.values(manifest.bytes).reduce((a, b) => a + b, 0) };
   }
-  const weights = initWeights(src.config, src.seed);
+  const weights = 'arrays' in src ? arraysToWeights(src.config, src.arrays) : initWeights(src.config, src.seed);
   const files = await saveWeights(src.config, weights, { float16: true });
   let bytes = 0;
   for (const [name, b] of files) if (name !== 'model.json') bytes += b.byteLength;

@@ -1,5 +1,6 @@
 /** The model-configuration options shared by the CLIs (params, init-weights): preset, variant, LORS ranks/groups. */
 import { makeConfig, parseGroups, PRESETS, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../model/config';
+import { LORS_SOURCE_DIRS, LORS_SOURCES, type LorsSource, type SliceRequest } from '../model/lors/slice';
 import { int, str, UsageError, type OptionSpec, type ParsedArgs } from './args';
 
 export function configOptions(defaults: { preset: PresetName; variant: VariantName }): Record<string, OptionSpec> {
@@ -36,4 +37,37 @@ export function configFromArgs(a: ParsedArgs, defaults: { preset: PresetName; va
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/**
+ * Live-compression options of detect / eval / params (the app's LORS mode switch and sliders): which ordered LORS
+ * weights (trained LORS, or the vanilla model compressed into LORS) and the slice of them.
+ */
+export const LORS_SLICE_OPTIONS: Record<string, OptionSpec> = {
+  'lors-source': {
+    type: 'string', choices: [...LORS_SOURCES],
+    help: `LORS weights: trained (public/models/${LORS_SOURCE_DIRS.trained}) or vanilla (the vanilla model compressed into LORS, public/models/${LORS_SOURCE_DIRS.vanilla}); default trained`,
+  },
+  'rank-a': { type: 'string', help: 'LORS^A rank r of the slice (default: all the source has)' },
+  'rank-t': { type: 'string', help: 'LORS^T rank r of the slice (default: all the source has)' },
+  groups: { type: 'string', help: 'LORS^A groups K of the slice: one number or per stage, e.g. 1,1,2,2,3,3 (default: all)' },
+};
+
+/** The source folder and slice request of those options (`slice` undefined when no rank/groups option is given). */
+export function lorsSliceFromArgs(a: ParsedArgs): { source: LorsSource; dir: string; slice?: SliceRequest } {
+  const source = (str(a, 'lors-source') ?? 'trained') as LorsSource;
+  const req: SliceRequest = {};
+  const ra = int(a, 'rank-a', undefined, 1), rt = int(a, 'rank-t', undefined, 1);
+  if (ra !== undefined) req.rankA = ra;
+  if (rt !== undefined) req.rankT = rt;
+  const g = str(a, 'groups');
+  if (g !== undefined) {
+    try {
+      req.groupsA = parseGroups(g);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const dir = `public/models/${LORS_SOURCE_DIRS[source]}`;
+  return Object.keys(req).length || str(a, 'lors-source') !== undefined ? { source, dir, slice: req } : { source, dir };
 }

@@ -1,5 +1,6 @@
 /**
  * npm run detect -- IMAGE [--model vanilla|lors|nanodet] [--weights DIR] [--json] [--out overlay.png] [--score 0.3]
+ *                    [--lors-source trained|vanilla] [--rank-a N] [--rank-t N] [--groups K|1,1,2,2,3,3]   (lors: a slice, issue #6)
  *
  * Detects objects in a JPEG/PNG photo with NanoDet-g's own head or an AdaMixer decoder (vanilla / LORS) on
  * NanoDet's features. Decoder weights: --weights DIR, else public/models/<model>/ when it has a model.json, else
@@ -13,6 +14,7 @@ import { load, type DecoderSource } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
 import type { Detection, ModelName } from '../model/types';
 import { flag, int, num, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
 import { drawDetections, encodePng, fileExists, folderReader, isDirectory, readImage } from './node-io';
 
 const SPEC: Record<string, OptionSpec> = {
@@ -27,6 +29,7 @@ const SPEC: Record<string, OptionSpec> = {
   'lors-path': { type: 'string', help: 'LORS^T evaluation (default folded)', choices: ['folded', 'unfolded'] },
   json: { type: 'boolean', help: 'print a JSON array of {label, score, box}' },
   out: { type: 'string', help: 'write a PNG overlay with the boxes' },
+  ...LORS_SLICE_OPTIONS,
 };
 const USAGE = usageText('npm run detect --', 'IMAGE [options]', SPEC);
 
@@ -65,13 +68,16 @@ async function main() {
   const image = fitWithin(readImage(imagePath));
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
+  const lors = lorsSliceFromArgs(a);
+  const sliceOpts = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
+  if (model !== 'lors' && sliceOpts.length) throw new UsageError(`--${sliceOpts[0]} applies to --model lors`);
   let decoders: Partial<Record<'vanilla' | 'lors', DecoderSource>> | undefined;
   if (model !== 'nanodet') {
-    const dir = weightsArg ?? join('public', 'models', model);
+    const dir = weightsArg ?? (model === 'lors' ? lors.dir : join('public', 'models', model));
     if (weightsArg && !isDirectory(dir)) throw new Error(`--weights ${dir}: not a folder`);
     if (weightsArg && !fileExists(join(dir, 'model.json'))) throw new Error(`--weights ${dir}: no model.json in it`);
     if (fileExists(join(dir, 'model.json'))) {
-      decoders = { [model]: { read: folderReader(dir) } };
+      decoders = { [model]: lors.slice && model === 'lors' ? { read: folderReader(dir), slice: lors.slice } : { read: folderReader(dir) } };
     } else {
       const preset = (str(a, 'preset') ?? 'web') as PresetName;
       log(`warning: untrained: seeded initial weights (no ${join(dir, 'model.json')}; ${preset} preset, seed ${seed}); boxes are meaningless`);

@@ -17,13 +17,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { makeConfig, PRESETS, type PresetName } from '../model/config';
+import { makeConfig, PRESETS, type ModelConfig, type PresetName } from '../model/config';
 import { load, type DecoderSource } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
 import type { ModelName } from '../model/types';
 import { evaluateCoco, type CocoDetection, type CocoGroundTruth, type CocoImage, type CocoMetrics } from '../eval/coco';
 import { detectionsToCoco, formatCocoReport, subsetGroundTruth } from '../eval/report';
 import { int, num, parseArgs, requireStr, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
+import type { SliceRequest } from '../model/lors/slice';
 import { fileExists, folderReader, isDirectory, readImage } from './node-io';
 
 const MODELS = ['vanilla', 'lors', 'nanodet'] as const;
@@ -42,6 +44,7 @@ const SPEC: Record<string, OptionSpec> = {
   'max-dets': { type: 'string', help: 'detections kept per image (default 100, COCO maxDets)' },
   size: { type: 'string', help: 'square input size, a multiple of 32 (default 416)' },
   quiet: { type: 'boolean', help: 'no progress on stderr' },
+  ...LORS_SLICE_OPTIONS,
 };
 const USAGE = usageText(
   'npm run eval --',
@@ -57,6 +60,8 @@ export interface EvalOptions {
   weights?: string;
   /** Default public/models/nanodet. */
   backbone?: string;
+  /** lors: cut the (ordered) weights to this slice first (src/model/lors/slice.ts, issue #6). */
+  slice?: SliceRequest;
   /** Evaluate initWeights(makeConfig(init, model), seed) instead of a weights folder (vanilla/lors). */
   init?: { preset: PresetName; seed: number };
   limit?: number;
@@ -83,6 +88,8 @@ export interface EvalReport extends Pick<CocoMetrics, 'AP' | 'AP50' | 'AP75' | '
   maxDetections: number;
   inputSize: number;
   backend: string;
+  /** The decoder's config as run (a LORS slice: its ranks/groups). */
+  config?: ModelConfig;
   detections: number;
   seconds: number;
 }
@@ -142,7 +149,7 @@ export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; met
       if (!isDirectory(dir)) {
         throw new Error(`${dir}: no ${o.model} weights folder (train and export one, pass --weights DIR, or --init PRESET for a random-init smoke test)`);
       }
-      decoders = { [o.model]: { read: folderReader(dir) } };
+      decoders = { [o.model]: o.slice && o.model === 'lors' ? { read: folderReader(dir), slice: o.slice } : { read: folderReader(dir) } };
       weightsLabel = dir;
     }
   }
@@ -204,6 +211,7 @@ export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; met
     maxDetections,
     inputSize: o.inputSize ?? 416,
     backend: tf.getBackend(),
+    config: detector.configs[o.model as 'vanilla' | 'lors'],
     detections: dets.length,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -228,11 +236,16 @@ async function main() {
   if (!preset && str(a, 'seed') !== undefined) throw new UsageError('--seed needs --init');
   const size = int(a, 'size', undefined, 32, 2048);
   if (size !== undefined && size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32; got ${size}`);
+  const sliceOpts = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
+  if (model !== 'lors' && sliceOpts.length) throw new UsageError(`--${sliceOpts[0]} applies to --model lors`);
+  if (preset && sliceOpts.length) throw new UsageError(`--${sliceOpts[0]} and --init exclude each other`);
+  const lors = lorsSliceFromArgs(a);
   const { report, metrics, dets, gt } = await runEval({
     images: requireStr(a, 'images'),
     annotations: requireStr(a, 'annotations'),
     model,
-    weights: str(a, 'weights'),
+    weights: str(a, 'weights') ?? (model === 'lors' ? lors.dir : undefined),
+    slice: lors.slice,
     backbone: str(a, 'backbone'),
     init: preset ? { preset, seed: int(a, 'seed', 0, 0)! } : undefined,
     limit: int(a, 'limit', undefined, 1),

@@ -1,6 +1,7 @@
 /**
  * npm run params -- [--preset paper|web|tiny] [--variant vanilla|vanilla4x32|lors] [--rank-a N] [--rank-t N]
  *                   [--groups K|1,1,2,2,3,3] [--groups-t K|list] [--stages N] [--json]
+ * npm run params -- --lors-source trained|vanilla [--rank-a N] [--rank-t N] [--groups K|list] [--json]
  *
  * Exact parameter counts from countParameters (src/model/params.ts). `decoder` is the paper's count (stages +
  * LORS shared parts; queries and neck left out); `total` adds the queries, the neck and NanoDet-g's backbone.
@@ -9,12 +10,18 @@ import { pathToFileURL } from 'node:url';
 import type { ModelConfig, VariantName } from '../model/config';
 import { countParameters, type ParamCount } from '../model/params';
 import { NANODET_PARAMS } from '../model/backbone/nanodet';
-import { configFromArgs, configOptions } from './config-args';
-import { flag, parseArgs, runCli, usageText, type OptionSpec } from './args';
+import { configFromArgs, configOptions, LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
+import { flag, parseArgs, runCli, str, UsageError, usageText, type OptionSpec, type ParsedArgs } from './args';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveSlice, slicedConfig } from '../model/lors/slice';
+import { validateConfig } from '../model/weights';
 
 const DEFAULTS = { preset: 'paper', variant: 'lors' } as const;
 const SPEC: Record<string, OptionSpec> = {
   ...configOptions(DEFAULTS),
+  'lors-source': LORS_SLICE_OPTIONS['lors-source']!,
+  weights: { type: 'string', help: 'with --lors-source: the source\'s weights folder (default public/models/<its folder>)' },
   json: { type: 'boolean', help: 'print JSON instead of a table' },
 };
 const USAGE = usageText('npm run params --', '[options]', SPEC);
@@ -35,10 +42,26 @@ export interface ParamsReport {
   perStage: ParamCount['perStage'];
 }
 
+/**
+ * --lors-source trained|vanilla [--rank-a] [--rank-t] [--groups]: the config of that slice of the shipped ordered LORS
+ * weights (only their model.json is read), i.e. what the app's sliders count.
+ */
+function sliceConfigFromArgs(a: ParsedArgs): { preset: string; variant: VariantName; config: ModelConfig } {
+  const bad = ['preset', 'variant', 'groups-t', 'stages'].find((n) => str(a, n) !== undefined);
+  if (bad) throw new UsageError(`--${bad} does not apply with --lors-source (the source's weights fix the model)`);
+  const { dir, slice } = lorsSliceFromArgs(a);
+  const folder = str(a, 'weights') ?? dir;
+  const path = join(folder, 'model.json');
+  if (!existsSync(path)) throw new Error(`${path} not found (the ${str(a, 'lors-source')} LORS weights)`);
+  const src = validateConfig((JSON.parse(readFileSync(path, 'utf8')) as { config?: unknown }).config, `${path}: config`);
+  const config = slicedConfig(src, resolveSlice(src, slice ?? {}));
+  return { preset: config.preset, variant: 'lors', config };
+}
+
 /** The report for CLI arguments (throws UsageError on bad ones). */
 export function paramsReport(argv: string[]): ParamsReport {
   const a = parseArgs(argv, SPEC, { maxPositionals: 0 });
-  const { preset, variant, config } = configFromArgs(a, DEFAULTS);
+  const { preset, variant, config } = str(a, 'lors-source') !== undefined ? sliceConfigFromArgs(a) : configFromArgs(a, DEFAULTS);
   const c = countParameters(config, NANODET_PARAMS);
   return {
     preset, variant, config, decoder: c.decoder, total: c.total, queries: c.queries, neck: c.neck, backbone: c.backbone,

@@ -15,7 +15,8 @@ import { COCO_CLASSES } from './coco';
 import { queryInitOf, type ModelConfig } from './config';
 import type { LetterboxInfo } from './letterbox';
 import type { BackendName, Detection, FileReader, ModelName, RgbaImage, WeightMap } from './types';
-import { initWeights, loadWeights } from './weights';
+import { arraysToWeights, initWeights, loadWeightArrays, loadWeights } from './weights';
+import { resolveSlice, sliceLors, type SliceRequest } from './lors/slice';
 import { decoderForward, topK } from './adamixer/decoder';
 import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
 import { prepareWeightsWithNames } from './adamixer/prepare';
@@ -23,7 +24,14 @@ import { prepareWeightsWithNames } from './adamixer/prepare';
 export type DecoderName = 'vanilla' | 'lors';
 
 /** A decoder's weights: a trained weights folder, or the seeded initialisation of a config. */
-export type DecoderSource = { read: FileReader } | { config: ModelConfig; seed: number };
+/**
+ * A decoder's weights: a weights folder (`slice`: for an ordered LORS model, cut to these ranks/groups first, see
+ * src/model/lors/slice.ts), a seeded initialisation, or arrays already in memory (names of parameterSpec(config)).
+ */
+export type DecoderSource =
+  | { read: FileReader; slice?: SliceRequest }
+  | { config: ModelConfig; seed: number }
+  | { config: ModelConfig; arrays: Map<string, Float32Array> };
 
 export interface LoadOptions {
   /** Backend to use first (default 'auto' = webgpu → wasm → cpu). */
@@ -308,11 +316,26 @@ export async function load(options: LoadOptions): Promise<Detector> {
     for (const name of ['vanilla', 'lors'] as const) {
       const src = options.decoders?.[name];
       if (!src) continue;
-      if ('read' in src) {
-        const { config, weights } = await loadWeights(src.read, {
-          expect: { variant: name },
-          onProgress: (loaded, total) => options.onProgress?.({ model: name, loaded, total }),
-        });
+      if ('read' in src || 'arrays' in src) {
+        let config: ModelConfig, weights: WeightMap;
+        if ('arrays' in src) {
+          checkDecoderConfig(name, src.config);
+          config = src.config;
+          weights = arraysToWeights(src.config, src.arrays);
+        } else if (src.slice) {
+          const loaded = await loadWeightArrays(src.read, {
+            expect: { variant: name },
+            onProgress: (l, total) => options.onProgress?.({ model: name, loaded: l, total }),
+          });
+          const s = sliceLors(loaded.config, loaded.arrays, resolveSlice(loaded.config, src.slice));
+          config = s.config;
+          weights = arraysToWeights(s.config, s.arrays);
+        } else {
+          ({ config, weights } = await loadWeights(src.read, {
+            expect: { variant: name },
+            onProgress: (loaded, total) => options.onProgress?.({ model: name, loaded, total }),
+          }));
+        }
         try {
           det.setDecoder(name, weights, config);
         } catch (e) {

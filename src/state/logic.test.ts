@@ -4,7 +4,7 @@ import { countParameters } from '../model/params';
 import type { Detection } from '../model/types';
 import {
   backendFromSearch, countedLorsConfig, filterDetections, fitWithin, float16Bytes, groupsForStages, LatestQueue,
-  searchWithBackend, slidersFromConfig, toCocoResults,
+  searchWithBackend, sliceForSliders, slidersFromConfig, toCocoResults,
 } from './logic';
 import { createSessionStore } from './session';
 import { clampSettings, createSettingsStore } from './settings';
@@ -38,12 +38,17 @@ describe('LORS sliders → counted configuration', () => {
     expect(countedLorsConfig(base, s)).toEqual(base);
     expect(slidersFromConfig(makeConfig('web', 'lors', { groups: 2 }))).toMatchObject({ groupsMode: 'uniform', groupsK: 2 });
   });
-  it('equals makeConfig with the same overrides, so counts match the counter', () => {
-    const c = countedLorsConfig(base, { rankA: 16, rankT: 4, groupsMode: 'uniform', groupsK: 3 });
+  it('is the slice of the source the sliders select, clamped into the source (so counts match what runs)', () => {
+    const src = makeConfig('web', 'lors', { rankA: 16, rankT: 32, groups: 3 }); // like the compressed vanilla source
+    const c = countedLorsConfig(src, { rankA: 16, rankT: 4, groupsMode: 'uniform', groupsK: 3 });
     expect(c).toEqual(makeConfig('web', 'lors', { rankA: 16, rankT: 4, groups: 3 }));
+    // beyond the source: clamped (r_A ≤ 16, K_i ≤ the source's [1,1,2,2,3,3] for the trained source)
+    expect(countedLorsConfig(src, { rankA: 40, rankT: 64, groupsMode: 'uniform', groupsK: 8 })).toEqual(src);
+    expect(countedLorsConfig(base, { rankA: 8, rankT: 8, groupsMode: 'uniform', groupsK: 3 }).lors!.groupsA).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(sliceForSliders(base, { rankA: 2, rankT: 1, groupsMode: 'uniform', groupsK: 2 })).toEqual({ rankA: 2, rankT: 1, groupsA: [1, 1, 2, 2, 2, 2], groupsT: [1, 1, 1, 1, 1, 1] });
     // Raising r_A adds exactly the private LORS^A parameters: per stage 2·G·K·r²·dq (E generator weight) +
     // 2·G·K·r² (its bias) + G·K·r·(2C + P_out + P_in) (the four factors); web: dq=128, G=2, C=64, P_in=32, P_out=64.
-    const at = (r: number) => countParameters(countedLorsConfig(base, { rankA: r, rankT: 8, groupsMode: 'uniform', groupsK: 1 })).decoder;
+    const at = (r: number) => countParameters(countedLorsConfig(src, { rankA: r, rankT: 8, groupsMode: 'uniform', groupsK: 1 })).decoder;
     const perRank = (r: number) => 6 * (2 * 2 * r * r * 128 + 2 * 2 * r * r + 2 * r * (2 * 64 + 64 + 32));
     expect(at(9) - at(8)).toBe(perRank(9) - perRank(8));
   });

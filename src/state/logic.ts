@@ -1,6 +1,7 @@
 /**
  * Pure logic behind the stores: no DOM, no tfjs. Unit-tested in logic.test.ts.
  */
+import { clampSlice, slicedConfig, type LorsSlice } from '../model/lors/slice';
 import { PAPER_GROUPS, type ModelConfig } from '../model/config';
 import { COCO_CATEGORY_IDS } from '../model/coco';
 import { countParameters } from '../model/params';
@@ -41,19 +42,20 @@ export function groupsForStages(s: Pick<LorsSliders, 'groupsMode' | 'groupsK'>, 
 }
 
 /**
- * The configuration the LORS sliders describe: the loaded LORS config with r_A, r_T and K of LORS^A replaced.
- * The decoder sizes (and K of LORS^T) stay those of the loaded model.
+ * The slice of a LORS source (its ordered weights, src/model/lors/slice.ts) the sliders select: r_A, r_T and K of
+ * LORS^A per stage, each clamped into what the source holds (K_i ≤ the source's K_i).
  */
-export function countedLorsConfig(base: ModelConfig, s: LorsSliders): ModelConfig {
-  if (base.variant !== 'lors' || !base.lors) throw new Error('countedLorsConfig needs a LORS config');
+export function sliceForSliders(source: ModelConfig, s: LorsSliders): LorsSlice {
+  if (source.variant !== 'lors' || !source.lors) throw new Error('sliceForSliders needs a LORS config');
   for (const [k, v] of [['rankA', s.rankA], ['rankT', s.rankT], ['groupsK', s.groupsK]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be an integer ≥ 1, got ${v}`);
   }
-  return {
-    ...base,
-    decoder: { ...base.decoder, strides: [...base.decoder.strides] },
-    lors: { ...base.lors, rankA: s.rankA, rankT: s.rankT, groupsA: groupsForStages(s, base.decoder.stages), groupsT: [...base.lors.groupsT] },
-  };
+  return clampSlice(source, { rankA: s.rankA, rankT: s.rankT, groupsA: groupsForStages(s, source.decoder.stages) });
+}
+
+/** The config of that slice: what the LORS decoder runs and the counters count. */
+export function countedLorsConfig(source: ModelConfig, s: LorsSliders): ModelConfig {
+  return slicedConfig(source, sliceForSliders(source, s));
 }
 
 /** Slider values that describe a LORS config (inverse of countedLorsConfig, for the initial slider positions). */

@@ -1,7 +1,28 @@
 /** Model/worker status: loading progress, active backend, loaded configs and weight sizes. */
 import { createStore, useStore } from 'zustand';
 import type { ModelConfig } from '../model/config';
+import type { LorsSource } from '../model/lors/slice';
 import type { BackendName } from '../model/types';
+
+/** One measured slice (training/lors_studio/compress.py grid). */
+export interface CompressionPoint {
+  rankA: number;
+  groupsA: number[];
+  rankT: number;
+  decoderParams: number;
+  AP: number;
+  AP50: number;
+}
+
+export interface CompressionCurves {
+  split: string;
+  images: number;
+  measured: string;
+  trained: CompressionPoint[];
+  vanilla: CompressionPoint[];
+  /** Reference APs of the same split, when known: the vanilla decoder and the whole trained LORS decoder. */
+  reference?: { vanilla?: { AP: number; decoderParams: number }; lors?: { AP: number; decoderParams: number } };
+}
 
 export type Phase = 'starting' | 'loading' | 'warming' | 'ready' | 'error';
 
@@ -26,6 +47,10 @@ export interface ModelsState {
   decoders: Partial<Record<'vanilla' | 'lors', DecoderInfo>>;
   backboneParams: number;
   backboneBytes: number;
+  /** The ordered LORS weights on the server (their largest config), by source. */
+  lorsSources: Partial<Record<LorsSource, { config: ModelConfig; weightBytes: number }>>;
+  /** Val AP vs decoder parameters of slices of both sources (models/compression.json), when shipped. */
+  compression: CompressionCurves | null;
   patch: (p: Partial<Omit<ModelsState, 'patch' | 'setProgress'>>) => void;
   setProgress: (model: string, loaded: number, total: number) => void;
 }
@@ -41,6 +66,8 @@ export function createModelsStore() {
     decoders: {},
     backboneParams: 0,
     backboneBytes: 0,
+    lorsSources: {},
+    compression: null,
     patch: (p) => set(p),
     setProgress: (model, loaded, total) => set((s) => ({ progress: { ...s.progress, [model]: { loaded, total } } })),
   }));
@@ -48,3 +75,8 @@ export function createModelsStore() {
 
 export const modelsStore = createModelsStore();
 export const useModels = <T,>(sel: (s: ModelsState) => T) => useStore(modelsStore, sel);
+
+/** The config the LORS sliders cut: the selected source's (largest) config, else the loaded LORS decoder's. */
+export function sourceConfigOf(m: Pick<ModelsState, 'lorsSources' | 'decoders'>, source: LorsSource): ModelConfig | undefined {
+  return m.lorsSources[source]?.config ?? m.lorsSources.trained?.config ?? m.decoders.lors?.config;
+}

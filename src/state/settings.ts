@@ -1,6 +1,7 @@
 /** User settings: backend, display filters, the LORS sliders, the NanoDet toggle. */
 import { createStore, useStore } from 'zustand';
 import { makeConfig } from '../model/config';
+import type { LorsSource } from '../model/lors/slice';
 import { backendFromSearch, slidersFromConfig, type BackendChoiceName, type GroupsMode } from './logic';
 
 export interface SettingsState {
@@ -12,6 +13,8 @@ export interface SettingsState {
   rankT: number;
   groupsMode: GroupsMode;
   groupsK: number;
+  /** Which ordered LORS weights the sliders cut: the trained LORS model or the vanilla model compressed into LORS. */
+  lorsSource: LorsSource;
   showNanodet: boolean;
   set: (patch: Partial<Omit<SettingsState, 'set'>>) => void;
 }
@@ -25,6 +28,7 @@ export function createSettingsStore(search = '') {
     scoreThreshold: DEFAULT_THRESHOLD,
     classFilter: null,
     ...initial,
+    lorsSource: 'trained',
     showNanodet: false,
     set: (patch) => set((s) => clampSettings({ ...s, ...patch })),
   }));

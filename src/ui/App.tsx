@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { controller } from '../app/controller';
 import { useSettings, settingsStore } from '../state/settings';
 import type { SelftestResult } from '../worker/protocol';
+import { CompressionChart } from './CompressionChart';
 import { Controls } from './Controls';
 import { Footer } from './Footer';
 import { Header } from './Header';
@@ -15,7 +16,7 @@ export function App() {
   useEffect(() => {
     void controller.start(settingsStore.getState().backend);
     return settingsStore.subscribe((s, prev) => {
-      if (s.rankA !== prev.rankA || s.rankT !== prev.rankT || s.groupsMode !== prev.groupsMode || s.groupsK !== prev.groupsK) {
+      if (s.rankA !== prev.rankA || s.rankT !== prev.rankT || s.groupsMode !== prev.groupsMode || s.groupsK !== prev.groupsK || s.lorsSource !== prev.lorsSource) {
         controller.rerunLors();
       }
       if (s.showNanodet && !prev.showNanodet) controller.ensureNanodet();
@@ -34,6 +35,7 @@ export function App() {
           {showNanodet && <Panel model="nanodet" />}
         </div>
         <ParamsView />
+        <CompressionChart />
       </main>
       <Footer />
     </div>

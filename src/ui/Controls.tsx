@@ -1,5 +1,6 @@
 import { COCO_CLASSES } from '../model/coco';
 import { PAPER_GROUPS } from '../model/config';
+import { sourceConfigOf, useModels } from '../state/models';
 import { useSettings, settingsStore } from '../state/settings';
 
 const set = (patch: Parameters<ReturnType<typeof settingsStore.getState>['set']>[0]) => settingsStore.getState().set(patch);
@@ -12,6 +13,12 @@ export function Controls() {
   const rankT = useSettings((s) => s.rankT);
   const groupsMode = useSettings((s) => s.groupsMode);
   const groupsK = useSettings((s) => s.groupsK);
+  const lorsSource = useSettings((s) => s.lorsSource);
+  const sources = useModels((s) => s.lorsSources);
+  const source = useModels((s) => sourceConfigOf(s, lorsSource));
+  // The sliders reach as far as the source's stored factors (r_A, r_T, largest K_i).
+  const maxA = source?.lors?.rankA ?? 32, maxT = source?.lors?.rankT ?? 32;
+  const maxK = source?.lors ? Math.max(...source.lors.groupsA) : 6;
   return (
     <section className="controls" aria-label="Controls">
       <fieldset>
@@ -35,15 +42,27 @@ export function Controls() {
         </label>
       </fieldset>
       <fieldset>
-        <legend>LORS configuration (counted)</legend>
+        <legend>LORS model (live compression)</legend>
+        <div className="radio-row" role="radiogroup" aria-label="Source of the LORS panel">
+          <label className="check">
+            <input type="radio" name="lors-source" checked={lorsSource === 'trained'} data-testid="lors-source-trained"
+              disabled={!sources.trained} onChange={() => set({ lorsSource: 'trained' })} />
+            <span>trained LORS</span>
+          </label>
+          <label className="check" title={sources.vanilla ? undefined : 'models/lors-from-vanilla/ is not on the server'}>
+            <input type="radio" name="lors-source" checked={lorsSource === 'vanilla'} data-testid="lors-source-vanilla"
+              disabled={!sources.vanilla} onChange={() => set({ lorsSource: 'vanilla' })} />
+            <span>vanilla compressed to LORS</span>
+          </label>
+        </div>
         <label className="field">
-          <span>Rank of LORS<sup>A</sup> (r<sub>A</sub>) <output>{rankA}</output></span>
-          <input type="range" min={1} max={32} step={1} value={rankA} data-testid="slider-rank-a"
+          <span>Rank of LORS<sup>A</sup> (r<sub>A</sub>) <output data-testid="rank-a-value">{Math.min(rankA, maxA)}</output> <span className="muted small">of {maxA}</span></span>
+          <input type="range" min={1} max={maxA} step={1} value={Math.min(rankA, maxA)} data-testid="slider-rank-a"
             onChange={(e) => set({ rankA: Number(e.target.value) })} />
         </label>
         <label className="field">
-          <span>Rank of LORS<sup>T</sup> (r<sub>T</sub>) <output>{rankT}</output></span>
-          <input type="range" min={1} max={32} step={1} value={rankT} data-testid="slider-rank-t"
+          <span>Rank of LORS<sup>T</sup> (r<sub>T</sub>) <output data-testid="rank-t-value">{Math.min(rankT, maxT)}</output> <span className="muted small">of {maxT}</span></span>
+          <input type="range" min={1} max={maxT} step={1} value={Math.min(rankT, maxT)} data-testid="slider-rank-t"
             onChange={(e) => set({ rankT: Number(e.target.value) })} />
         </label>
         <div className="radio-row" role="radiogroup" aria-label="Groups K of LORS^A">
@@ -59,14 +78,15 @@ export function Controls() {
           </label>
         </div>
         <label className="field">
-          <span>Groups K of LORS<sup>A</sup> <output>{groupsMode === 'uniform' ? groupsK : 'schedule'}</output></span>
-          <input type="range" min={1} max={6} step={1} value={groupsK} data-testid="slider-groups" disabled={groupsMode !== 'uniform'}
+          <span>Groups K of LORS<sup>A</sup> <output>{groupsMode === 'uniform' ? Math.min(groupsK, maxK) : 'schedule'}</output> <span className="muted small">(each stage at most its stored K)</span></span>
+          <input type="range" min={1} max={maxK} step={1} value={Math.min(groupsK, maxK)} data-testid="slider-groups" disabled={groupsMode !== 'uniform'}
             onChange={(e) => set({ groupsK: Number(e.target.value) })} />
         </label>
         <p className="muted small">
-          These sliders change the configuration whose parameters are counted (panel and chart update at once) and re-run
-          the LORS decoder on the cached backbone features. The detections themselves come from the loaded (trained)
-          configuration; live compression to the chosen ranks lands later.
+          The LORS panel runs a slice of importance-ordered factors: the trained LORS model re-expressed exactly (SVD for
+          LORS<sup>T</sup>, QR + HOSVD for LORS<sup>A</sup>), or the trained vanilla model compressed into LORS (shared =
+          mean of the stages, private = low-rank fits of each stage's residual). Moving a slider cuts the factors to
+          that rank / group count and re-runs only the LORS decoder on the cached backbone features.
         </p>
       </fieldset>
     </section>

@@ -3,7 +3,7 @@ import { makeConfig, type ModelConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import type { ModelName } from '../model/types';
 import { countedLorsConfig, filterDetections, float16Bytes, formatBytes, formatCount, toCocoResults } from '../state/logic';
-import { useModels } from '../state/models';
+import { sourceConfigOf, useModels } from '../state/models';
 import { useSession } from '../state/session';
 import { useSettings } from '../state/settings';
 import { download, drawOverlay, overlayPng } from './draw';
@@ -43,16 +43,19 @@ export function Panel({ model }: { model: ModelName }) {
     [result, photo, threshold, classFilter],
   );
 
+  const lorsSource = useSettings((s) => s.lorsSource);
+  const sources = useModels((s) => s.lorsSources);
+  const sourceConfig = useModels((s) => (model === 'lors' ? sourceConfigOf(s, lorsSource) : undefined));
   const loadedConfig = useMemo(() => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))), [info, model]);
   const counted = useMemo(() => {
     if (!loadedConfig) return null;
     if (model !== 'lors') return loadedConfig;
     try {
-      return countedLorsConfig(loadedConfig, { rankA, rankT, groupsMode, groupsK });
+      return countedLorsConfig(sourceConfig ?? loadedConfig, { rankA, rankT, groupsMode, groupsK });
     } catch {
       return loadedConfig;
     }
-  }, [loadedConfig, model, rankA, rankT, groupsMode, groupsK]);
+  }, [loadedConfig, sourceConfig, model, rankA, rankT, groupsMode, groupsK]);
   const counts = counted ? countParameters(counted, backboneParams) : null;
 
   useEffect(() => {
@@ -82,10 +85,10 @@ export function Panel({ model }: { model: ModelName }) {
   return (
     <article className={`panel panel-${model}`} data-testid={`panel-${model}`} aria-label={TITLES[model]}>
       <header className="panel-head">
-        <h2>{TITLES[model]}</h2>
+        <h2>{TITLES[model]}{model === 'lors' && lorsSource === 'vanilla' && sources.vanilla ? ' — vanilla compressed' : ''}</h2>
         {model !== 'nanodet' && info && (
           <span className={`badge ${untrained ? 'badge-warn' : 'badge-ok'}`} data-testid={`badge-${model}`} title={info.note}>
-            {untrained ? 'untrained (seeded initial weights)' : 'trained weights'}
+            {untrained ? 'untrained (seeded initial weights)' : model === 'lors' && lorsSource === 'vanilla' && sources.vanilla ? 'compressed from trained vanilla' : 'trained weights'}
           </span>
         )}
       </header>
@@ -120,18 +123,21 @@ export function Panel({ model }: { model: ModelName }) {
         )}
         <dt>Weights</dt>
         <dd data-testid={`weights-${model}`}>
-          {model === 'nanodet' ? formatBytes(backboneBytes) : info ? formatBytes(info.weightBytes) : '–'}
+          {model === 'nanodet' ? formatBytes(backboneBytes)
+            : model === 'lors' && sources[lorsSource] ? formatBytes(sources[lorsSource]!.weightBytes)
+              : info ? formatBytes(info.weightBytes) : '–'}
           {info && !info.trained && <span className="muted small"> (float16 size it would have)</span>}
-          {model === 'lors' && counted && info && describeLors(counted) !== describeLors(info.config) && (
-            <span className="muted small"> · counted config at float16: {formatBytes(float16Bytes(counted))}</span>
+          {model === 'lors' && counted && sources[lorsSource] && (
+            <span className="muted small"> (all ranks) · this slice at float16: {formatBytes(float16Bytes(counted))}</span>
           )}
         </dd>
       </dl>
       {model === 'lors' && loadedConfig && (
-        <p className="muted small" data-testid="lors-note">
-          Detections come from the loaded configuration ({describeLors(loadedConfig)}). The sliders change the counted
-          configuration{counted ? ` (now ${describeLors(counted)})` : ''} and re-run this decoder on the cached features;
-          live compression to those ranks lands later.
+        <p className="muted small" data-testid="lors-note" data-config={describeLors(loadedConfig)}>
+          Running {describeLors(loadedConfig)}
+          {sources[lorsSource]
+            ? `: the leading components of the ${lorsSource === 'trained' ? 'trained LORS model' : 'vanilla model compressed into LORS'} (factors stored in importance order; the sliders cut them live).`
+            : ' (no ordered LORS weights on the server: the sliders only change the counted configuration).'}
         </p>
       )}
       <div className="exports">

@@ -3,7 +3,7 @@ import { paperTotals, stageBars, table1LOutput, table1Ms, TABLE1_RANKS, type Sta
 import { makeConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import { countedLorsConfig, formatCount } from '../state/logic';
-import { useModels } from '../state/models';
+import { sourceConfigOf, useModels } from '../state/models';
 import { useSettings } from '../state/settings';
 
 const COLOURS = { vanilla: '#8a94a6', other: '#3b82f6', private: '#f59e0b', shared: '#10b981' };
@@ -58,8 +58,10 @@ export function ParamsView() {
   const groupsMode = useSettings((s) => s.groupsMode);
   const groupsK = useSettings((s) => s.groupsK);
   const decoders = useModels((s) => s.decoders);
+  const lorsSource = useSettings((s) => s.lorsSource);
+  const sourceConfig = useModels((s) => sourceConfigOf(s, lorsSource));
   const vanillaCfg = useMemo(() => decoders.vanilla?.config ?? makeConfig('web', 'vanilla'), [decoders]);
-  const lorsCfg = useMemo(() => countedLorsConfig(decoders.lors?.config ?? makeConfig('web', 'lors'), { rankA, rankT, groupsMode, groupsK }), [decoders, rankA, rankT, groupsMode, groupsK]);
+  const lorsCfg = useMemo(() => countedLorsConfig(sourceConfig ?? makeConfig('web', 'lors'), { rankA, rankT, groupsMode, groupsK }), [sourceConfig, rankA, rankT, groupsMode, groupsK]);
   const { bars, shared } = useMemo(() => stageBars(vanillaCfg, lorsCfg), [vanillaCfg, lorsCfg]);
   const v = countParameters(vanillaCfg).decoder;
   const l = countParameters(lorsCfg).decoder;

@@ -6,7 +6,9 @@
  * Photos arrive as RGBA pixels (decoded in the page); nothing is sent over the network.
  */
 import * as tf from '@tensorflow/tfjs';
-import { makeConfig } from '../model/config';
+import { makeConfig, type ModelConfig } from '../model/config';
+import { clampSlice, LORS_SOURCE_DIRS, LORS_SOURCES, sliceLors, type LorsSlice, type LorsSource } from '../model/lors/slice';
+import { arraysToWeights, loadWeightArrays, parseManifest } from '../model/weights';
 import { load, type DecoderSource, type Detector, type FeatureSet } from '../model/detector';
 import type { ModelName } from '../model/types';
 import { float16Bytes } from '../state/logic';
@@ -27,6 +29,33 @@ const NANODET_MIN_SCORE = 0.05;
 let detector: Detector | null = null;
 let current: { imageId: number; features: FeatureSet } | null = null;
 
+/**
+ * The ordered LORS weights per source (issue #6): their files' config (read at init), and their arrays once loaded
+ * (the trained source at init, the compressed vanilla on first use). The 'lors' decoder is always a slice of one.
+ */
+interface SourceState { reader: ReturnType<typeof cachedReader>; config: ModelConfig; loaded?: Promise<Map<string, Float32Array>> }
+let sources: Partial<Record<LorsSource, SourceState>> = {};
+
+function sourceArrays(name: LorsSource): Promise<Map<string, Float32Array>> {
+  const s = sources[name];
+  if (!s) return Promise.reject(new Error(`no ${name === 'trained' ? 'trained LORS' : 'compressed vanilla'} weights on the server (models/${LORS_SOURCE_DIRS[name]}/)`));
+  s.loaded ??= loadWeightArrays(s.reader.read, {
+    expect: { variant: 'lors' },
+    onProgress: (loaded, total) => post({ kind: 'progress', model: LORS_SOURCE_DIRS[name], loaded, total }),
+  }).then((r) => r.arrays);
+  s.loaded.catch(() => { if (sources[name] === s) delete s.loaded; }); // a failed load may be retried
+  return s.loaded;
+}
+
+async function setLors(source: LorsSource, slice: LorsSlice): Promise<{ config: ModelConfig }> {
+  const det = need();
+  const arrays = await sourceArrays(source);
+  const src = sources[source]!.config;
+  const s = sliceLors(src, arrays, clampSlice(src, slice));
+  det.setDecoder('lors', arraysToWeights(s.config, s.arrays), s.config);
+  return { config: s.config };
+}
+
 function disposeCurrent() {
   if (!current) return;
   current.features.dispose();
@@ -41,8 +70,32 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string): 
   const decoders: Partial<Record<DecoderName, DecoderSource>> = {};
   const readers: Partial<Record<DecoderName, ReturnType<typeof cachedReader>>> = {};
   const notes: Partial<Record<DecoderName, string>> = {};
+  sources = {};
+  for (const name of LORS_SOURCES) {
+    const folder = new URL(`models/${LORS_SOURCE_DIRS[name]}/`, base).href;
+    if (!(await exists(new URL('model.json', folder).href))) continue;
+    const reader = cachedReader(folder);
+    try {
+      sources[name] = { reader, config: parseManifest(await reader.read('model.json'), { variant: 'lors' }).config };
+    } catch (e) {
+      notes.lors = `the ${name} LORS weights are unusable (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
   for (const name of ['vanilla', 'lors'] as const) {
     const folder = new URL(`models/${name}/`, base).href;
+    if (name === 'lors' && sources.trained) {
+      // The LORS decoder is a slice of the trained source (whole at first); its arrays stay for later slices.
+      readers.lors = sources.trained.reader;
+      try {
+        decoders.lors = { config: sources.trained.config, arrays: await sourceArrays('trained') };
+      } catch (e) {
+        delete readers.lors;
+        delete sources.trained;
+        notes.lors = `trained weights failed to load (${e instanceof Error ? e.message : String(e)}); using seeded initial weights`;
+        decoders.lors = { config: makeConfig('web', 'lors'), seed: 0 };
+      }
+      continue;
+    }
     if (await exists(new URL('model.json', folder).href)) {
       readers[name] = cachedReader(folder);
       decoders[name] = { read: readers[name]!.read };
@@ -82,7 +135,14 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string): 
     if (note !== undefined) entry.note = note;
     info[name] = entry;
   }
-  const result: InitResult = { backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backboneReader.bytesRead(), decoders: info };
+  const lorsSources: InitResult['lorsSources'] = {};
+  for (const name of LORS_SOURCES) {
+    const s = sources[name];
+    if (s) lorsSources[name] = { config: s.config, weightBytes: Object.values(parseManifest(await s.reader.read('model.json')).bytes).reduce((a, b) => a + b, 0) };
+  }
+  const result: InitResult = {
+    backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backboneReader.bytesRead(), decoders: info, lorsSources,
+  };
   if (det.fallbackReason) result.fallbackReason = det.fallbackReason;
   return result;
 }
@@ -129,6 +189,7 @@ async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
     case 'init': return init(req.backend, req.base);
     case 'setImage': return setImage(req.imageId, req.image);
     case 'detect': return detect(id, req.imageId, req.models);
+    case 'setLors': return setLors(req.source, req.slice);
     case 'probe': return { backend: tf.getBackend(), numTensors: tf.memory().numTensors };
     case 'selftest': {
       // The self-test switches backends: the loaded detector (if any) is dropped; re-init afterwards.

@@ -1,5 +1,6 @@
 /** Messages between the page and the inference worker (src/worker/detector.worker.ts). */
 import type { ModelConfig } from '../model/config';
+import type { LorsSlice, LorsSource } from '../model/lors/slice';
 import type { BackendName, Detection, ModelName, RgbaImage } from '../model/types';
 
 export type DecoderName = 'vanilla' | 'lors';
@@ -13,6 +14,11 @@ export type WorkerRequest =
   | { type: 'detect'; imageId: number; models: ModelName[] }
   /** Answers { backend: tf.getBackend() } (used by the tests). */
   | { type: 'probe' }
+  /**
+   * Cuts the LORS decoder to a slice of one source's ordered weights (src/model/lors/slice.ts; loads that source on
+   * first use) and makes it the 'lors' decoder; answers { config } (the slice's config).
+   */
+  | { type: 'setLors'; source: LorsSource; slice: LorsSlice }
   /** Cross-backend check (webgpu vs wasm) of the building blocks; answers SelftestResult. */
   | { type: 'selftest'; base: string };
 
@@ -29,6 +35,8 @@ export interface InitResult {
   backboneParams: number;
   backboneBytes: number;
   decoders: Partial<Record<DecoderName, DecoderLoadInfo>>;
+  /** The ordered LORS weights on the server, by source: their (largest) config and file bytes. */
+  lorsSources: Partial<Record<LorsSource, { config: ModelConfig; weightBytes: number }>>;
 }
 
 export interface DetectResult {

@@ -57,10 +57,11 @@ def _pad(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 
 
 def _hosvd(core: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Mode-1 and mode-2 bases (full, square) of a tensor [m, n, p], columns by descending singular value."""
+    """Mode-1 and mode-2 bases of a tensor [m, n, p], columns by descending singular value (square unless the
+    tensor has fewer independent fibres; the missing directions carry nothing)."""
     m, n, p = core.shape
-    u1 = np.linalg.svd(core.reshape(m, n * p), full_matrices=True)[0]
-    u2 = np.linalg.svd(core.transpose(1, 0, 2).reshape(n, m * p), full_matrices=True)[0]
+    u1 = np.linalg.svd(core.reshape(m, n * p), full_matrices=False)[0]
+    u2 = np.linalg.svd(core.transpose(1, 0, 2).reshape(n, m * p), full_matrices=False)[0]
     return u1, u2
 
 
@@ -70,7 +71,7 @@ def _tucker_fit(t: np.ndarray, r: int) -> Tuple[np.ndarray, np.ndarray, np.ndarr
     rows, cols, p = t.shape
     u1, u2 = _hosvd(t)
     u1, u2 = u1[:, :r], u2[:, :r]
-    core = np.einsum('ia,ijp,jb->abp', u1, t, u2)
+    core = np.einsum('ia,ijp,jb->abp', u1, t, u2, optimize=True)
     return _pad(u1, (rows, r)), _pad(core, (r, r, p)), _pad(u2.T, (r, cols))
 
 
@@ -111,9 +112,9 @@ def order_lors(cfg: ModelConfig, state: State) -> State:
                     core = gen[rows(part, g, k)].reshape(r, r, -1)
                     ql, rl = np.linalg.qr(left)            # left = ql rl; ql [rows, m]
                     qr_, rr = np.linalg.qr(right.T)        # rightᵀ = qr_ rr; right = rrᵀ qr_ᵀ
-                    c = np.einsum('ab,bcp,dc->adp', rl, core, rr)  # [m_l, m_r, p]
+                    c = np.einsum('ab,bcp,dc->adp', rl, core, rr, optimize=True)  # [m_l, m_r, p]
                     u1, u2 = _hosvd(c)
-                    c = np.einsum('ia,ijp,jb->abp', u1, c, u2)
+                    c = np.einsum('ia,ijp,jb->abp', u1, c, u2, optimize=True)
                     out[part] = (_pad(ql @ u1, (left.shape[0], r)), _pad(c, (r, r, c.shape[2])),
                                  _pad(u2.T @ qr_.T, (r, right.shape[1])))
                     e_tot += float((c ** 2).sum())
@@ -131,7 +132,7 @@ def order_lors(cfg: ModelConfig, state: State) -> State:
         # LORS^T: SVD of the stage's private weight
         KT = lo.groups_t[i]
         B, A = arrays[f'stages.{i}.lorsT.B'], arrays[f'stages.{i}.lorsT.A']  # [K, d, r], [K, r, in]
-        P = np.einsum('kdr,kro->do', B, A)
+        P = np.einsum('kdr,kro->do', B, A, optimize=True)
         arrays[f'stages.{i}.lorsT.B'], arrays[f'stages.{i}.lorsT.A'] = _svd_groups(P, KT, rt)
     return _to_state(cfg, arrays)
 
@@ -184,7 +185,7 @@ def lorsify(cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: 
                     left, core, right = _tucker_fit(t, r)
                     L[g * K + k], R[g * K + k] = left, right
                     gen[rows(part, g, k)] = core.reshape(r * r, -1)
-                    t = t - np.einsum('ia,abp,bj->ijp', left, core, right)
+                    t = t - np.einsum('ia,abp,bj->ijp', left, core, right, optimize=True)
         s = f'stages.{i}.lorsA'
         arrays[f'{s}.generator.weight'], arrays[f'{s}.generator.bias'] = gen[:, :-1], gen[:, -1]
         arrays[f'{s}.ml'], arrays[f'{s}.mr'], arrays[f'{s}.sl'], arrays[f'{s}.sr'] = ml, mr, sl, sr
@@ -266,11 +267,11 @@ def dense_stage_weights(cfg: ModelConfig, state: State) -> List[Tuple[np.ndarray
         E = E.reshape(2, G, K, r, r, -1)
         per_group = C * C + P_out * P_in
         for g in range(G):
-            mc = np.einsum('kia,kabp,kbj->ijp', st[f'{s}.ml'][g * K:(g + 1) * K], E[0, g], st[f'{s}.mr'][g * K:(g + 1) * K])
-            ms = np.einsum('kia,kabp,kbj->ijp', st[f'{s}.sl'][g * K:(g + 1) * K], E[1, g], st[f'{s}.sr'][g * K:(g + 1) * K])
+            mc = np.einsum('kia,kabp,kbj->ijp', st[f'{s}.ml'][g * K:(g + 1) * K], E[0, g], st[f'{s}.mr'][g * K:(g + 1) * K], optimize=True)
+            ms = np.einsum('kia,kabp,kbj->ijp', st[f'{s}.sl'][g * K:(g + 1) * K], E[1, g], st[f'{s}.sr'][g * K:(g + 1) * K], optimize=True)
             gen[g * per_group:g * per_group + C * C] += mc.reshape(C * C, -1)
             gen[g * per_group + C * C:(g + 1) * per_group] += ms.reshape(P_out * P_in, -1)
-        out = st['lorsT.shared.weight'] + np.einsum('kdr,kro->do', st[f'stages.{i}.lorsT.B'], st[f'stages.{i}.lorsT.A'])
+        out = st['lorsT.shared.weight'] + np.einsum('kdr,kro->do', st[f'stages.{i}.lorsT.B'], st[f'stages.{i}.lorsT.A'], optimize=True)
         res.append((gen, out))
     return res
 
@@ -286,3 +287,126 @@ def reconstruction_error(ref: List[Tuple[np.ndarray, np.ndarray]], approx: List[
 
 
 __all__ = ['order_lors', 'lorsify', 'slice_lors', 'dense_stage_weights', 'reconstruction_error']
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CLI
+
+def _read_meta(directory: str) -> dict:
+    import json
+    import os
+    with open(os.path.join(directory, 'model.json'), encoding='utf-8') as f:
+        return json.load(f).get('meta', {}) or {}
+
+
+def _grid_configs(cfg: ModelConfig, ranks: Sequence[int]) -> List[Tuple[int, List[int], int, str]]:
+    """(rank_a, groups_a, rank_t, label) slices of an ordered source: K' = 1 everywhere, the paper's schedule
+    [1,1,2,2,3,3] and K' = 3 everywhere (each clamped to the source's K_i; duplicates dropped); r_T scaled with r_A."""
+    lo = cfg.lors
+    n = cfg.decoder.stages
+    from .config import stretch_groups, PAPER_GROUPS
+    out, seen = [], set()
+    for r in ranks:
+        if r > lo.rank_a:
+            continue
+        rt = max(1, min(lo.rank_t, round(r * lo.rank_t / lo.rank_a)))
+        for label, ks in (('1', [1] * n), ('1,1,2,2,3,3', stretch_groups(PAPER_GROUPS, n)), ('3', [3] * n)):
+            ka = [min(k, m) for k, m in zip(ks, lo.groups_a)]
+            key = (r, tuple(ka), rt)
+            if key not in seen:
+                seen.add(key)
+                out.append((r, ka, rt, label))
+    return out
+
+
+def main(argv=None) -> int:
+    import argparse
+    import datetime
+    import json
+    import os
+    import platform
+    from .export import export, load_weights
+    ap = argparse.ArgumentParser(prog='python3 -m training.lors_studio.compress', description=__doc__.split('\n')[0])
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    o = sub.add_parser('order', help='re-express a trained LORS model with ordered factors (exact)')
+    o.add_argument('--weights', required=True)
+    o.add_argument('--out', required=True)
+    o.add_argument('--float16', action='store_true')
+    v = sub.add_parser('lorsify', help='compress a trained vanilla model into LORS (ordered factors)')
+    v.add_argument('--weights', required=True)
+    v.add_argument('--out', required=True)
+    v.add_argument('--rank-a', type=int, default=16)
+    v.add_argument('--groups', type=int, default=3, help='K of LORS^A in every stage (the export maximum)')
+    v.add_argument('--rank-t', type=int, default=32)
+    v.add_argument('--groups-t', type=int, default=1)
+    v.add_argument('--float16', action='store_true')
+    g = sub.add_parser('grid', help='val AP vs decoder parameters of slices of both sources (JSON)')
+    g.add_argument('--trained', required=True, help='ordered trained LORS weights (order)')
+    g.add_argument('--from-vanilla', required=True, help='the vanilla model compressed into LORS (lorsify)')
+    g.add_argument('--features', required=True, help='val feature cache (with proposals when queryInit is nanodet)')
+    g.add_argument('--annotations', required=True)
+    g.add_argument('--json', required=True)
+    g.add_argument('--ranks', default='1,2,4,8,16')
+    g.add_argument('--batch-size', type=int, default=8)
+    g.add_argument('--threads', type=int, default=None)
+    g.add_argument('--limit', type=int, default=None)
+    a = ap.parse_args(argv)
+    if a.cmd == 'order':
+        cfg, st = load_weights(a.weights)
+        meta = {**_read_meta(a.weights), 'ordered': 'compress.order_lors (SVD for LORS^T, QR + HOSVD for LORS^A)'}
+        export(order_lors(cfg, st), cfg, a.out, float16=a.float16, meta=meta)
+        print(f'wrote {a.out} (ordered {cfg.variant} model)')
+        return 0
+    if a.cmd == 'lorsify':
+        cfg, st = load_weights(a.weights)
+        out_cfg, out_st = lorsify(cfg, st, a.rank_a, a.groups, a.rank_t, a.groups_t)
+        err = reconstruction_error(dense_stage_weights(cfg, st), dense_stage_weights(out_cfg, out_st))
+        meta = {'source': 'vanilla compressed into LORS (compress.lorsify)', 'vanilla': _read_meta(a.weights),
+                'relativeError': {k: round(x, 5) for k, x in err.items()}}
+        export(out_st, out_cfg, a.out, float16=a.float16, meta=meta)
+        print(f'wrote {a.out}: LORS r_A {a.rank_a} K {a.groups} r_T {a.rank_t}; relative error generator '
+              f'{err["generator"]:.4f}, L_output {err["output"]:.4f}')
+        return 0
+    # grid
+    from . import data as D
+    from .model import AdaMixerDecoder
+    from .params import count_parameters
+    from .train import evaluate
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    ranks = [int(x) for x in a.ranks.split(',')]
+    coco = D.CocoAnnotations(a.annotations)
+    caches = D.find_caches(a.features)
+    rows: Dict[str, list] = {}
+    t0 = datetime.datetime.now()
+    for mode, path in (('trained', a.trained), ('vanilla', a.from_vanilla)):
+        cfg, st = load_weights(path)
+        ds = D.DetectionDataset(caches, coco, train=False, limit=a.limit,
+                                proposals=cfg.decoder.queries if cfg.query_init == 'nanodet' else None)
+        rows[mode] = []
+        for r, ka, rt, label in _grid_configs(cfg, ranks):
+            c, s = slice_lors(cfg, st, r, ka, rt)
+            m = AdaMixerDecoder(c)
+            m.load_state_dict(s)
+            ap_ = evaluate(m, ds, a.batch_size, torch.device('cpu'))
+            err = reconstruction_error(dense_stage_weights(cfg, st), dense_stage_weights(c, s))
+            row = {'rankA': r, 'groupsA': ka, 'rankT': rt, 'groups': label,
+                   'decoderParams': count_parameters(c)['decoder'], 'AP': round(ap_['AP'], 2),
+                   'AP50': round(ap_['AP50'], 2), 'relativeErrorToSource': {k: round(x, 5) for k, x in err.items()}}
+            rows[mode].append(row)
+            print(f'{mode} r_A {r} K {label} r_T {rt}: {row["decoderParams"]:,} params, AP {row["AP"]:.2f} '
+                  f'(AP50 {row["AP50"]:.2f})', flush=True)
+    out = {'split': os.path.basename(a.annotations), 'images': len(ds), 'measured': t0.isoformat(timespec='seconds'),
+           'machine': f'{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}',
+           'how': 'python3 -m training.lors_studio.compress grid (PyTorch on the cached val features; the same '
+                  'slicing as the app, src/model/lors/slice.ts)',
+           'trained': rows['trained'], 'vanilla': rows['vanilla']}
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, 'w', encoding='utf-8') as f:
+        json.dump(out, f, indent=1)
+    print(f'wrote {a.json}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

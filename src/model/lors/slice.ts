@@ -69,7 +69,7 @@ function rows(a: Float32Array, idx: number[], width: number): Float32Array {
 }
 
 /** a [n, p, q] → [idx.length, p', q'] with p' ≤ p, q' ≤ q leading entries, n-index picked by idx. */
-function block3(a: Float32Array, [, p, q]: number[], idx: number[], p2: number, q2: number): Float32Array {
+function block3(a: Float32Array, [, p, q]: [number, number, number], idx: number[], p2: number, q2: number): Float32Array {
   const out = new Float32Array(idx.length * p2 * q2);
   idx.forEach((n, i) => {
     for (let y = 0; y < p2; y++) out.set(a.subarray((n * p + y) * q, (n * p + y) * q + q2), (i * p2 + y) * q2);
@@ -126,4 +126,33 @@ export function sliceLors(src: ModelConfig, arrays: Map<string, Float32Array>, s
     ordered.set(p.name, a);
   }
   return { config, arrays: ordered };
+}
+
+/** Where a LORS model comes from: the trained LORS model, or the trained vanilla model compressed into LORS. */
+export type LorsSource = 'trained' | 'vanilla';
+export const LORS_SOURCES: readonly LorsSource[] = ['trained', 'vanilla'];
+/** Folder under public/models/ of each source's ordered weights. */
+export const LORS_SOURCE_DIRS: Record<LorsSource, string> = { trained: 'lors', vanilla: 'lors-from-vanilla' };
+
+/** A slice as the CLIs take it: omitted values mean the source's own (its maximum). */
+export interface SliceRequest {
+  rankA?: number;
+  rankT?: number;
+  /** K of LORS^A: one value for every stage, or one per stage. */
+  groupsA?: number | number[];
+}
+
+/** The slice a request describes for this source; throws (naming the limit) when it asks for more than the source has. */
+export function resolveSlice(src: ModelConfig, req: SliceRequest): LorsSlice {
+  const lo = src.lors;
+  if (src.variant !== 'lors' || !lo) throw new Error('LORS slice: the weights are not a LORS model');
+  const g = req.groupsA;
+  const s: LorsSlice = {
+    rankA: req.rankA ?? lo.rankA,
+    rankT: req.rankT ?? lo.rankT,
+    groupsA: g === undefined ? [...lo.groupsA] : typeof g === 'number' ? new Array<number>(src.decoder.stages).fill(g) : [...g],
+  };
+  const err = checkSlice(src, s);
+  if (err) throw new Error(`LORS slice: ${err} (this model holds r_A ≤ ${lo.rankA}, r_T ≤ ${lo.rankT}, K ≤ [${lo.groupsA.join(', ')}])`);
+  return s;
 }
