@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs, UsageError, type OptionSpec } from './args';
 import { paramsReport } from './params';
+import { countParameters } from '../model/params';
 import { decodeImage, drawDetections, encodePng, classColor, folderReader, readImage } from './node-io';
 import { writeFeatureCache, splitName } from './features';
 import { loadNanoDet, PAN_TAPS, NANODET_PARAMS } from '../model/backbone';
@@ -33,6 +34,24 @@ describe('params CLI', () => {
     expect(() => paramsReport(['--variant', 'vanilla', '--rank-a', '4'])).toThrow(/only applies to --variant lors/);
     expect(() => paramsReport(['--rank-a', 'x'])).toThrow(/integer/);
     expect(() => paramsReport(['--groups', '1,0'])).toThrow(/groups/);
+  });
+});
+
+describe('params CLI, live compression (--lors-source)', () => {
+  const FIX = 'test/fixtures/compress/lorsified-vanilla'; // tiny, r_A 16, K 2, r_T 32
+  it('counts the slice of the source the options select (what the app\'s sliders count)', () => {
+    const r = paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--rank-a', '4', '--groups', '1']);
+    expect(r.config.lors).toEqual({ rankA: 4, groupsA: [1, 1, 1, 1, 1, 1], rankT: 32, groupsT: [1, 1, 1, 1, 1, 1] });
+    expect(r.decoder).toBe(countParameters(r.config).decoder);
+    const whole = paramsReport(['--lors-source', 'vanilla', '--weights', FIX]);
+    expect(whole.config.lors).toMatchObject({ rankA: 16, groupsA: [2, 2, 2, 2, 2, 2] });
+    expect(whole.decoder).toBeGreaterThan(r.decoder);
+  });
+  it('refuses slices beyond the source and options that do not apply', () => {
+    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--rank-a', '17'])).toThrow(/r_A ≤ 16/);
+    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--groups', '3'])).toThrow(/K of LORS\^A must be 1..2/);
+    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--preset', 'web'])).toThrow(/does not apply with --lors-source/);
+    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', 'nope'])).toThrow(/nope\/model.json not found/);
   });
 });
 

@@ -133,6 +133,21 @@ describe('detect()', () => {
     expect(withProposals.map((d) => d.box)).not.toEqual(wholeImage.map((d) => d.box));
   });
 
+  it('loads a slice of ordered LORS weights ({ read, slice }) and refuses slices beyond them', async () => {
+    const FIX = 'test/fixtures/compress/lorsified-vanilla'; // tiny, r_A 16, K 2, r_T 32
+    const d2 = await load({ readBackbone: folderReader(NANODET_DIR), decoders: { lors: { read: folderReader(FIX), slice: { rankA: 4, groupsA: 1 } } } });
+    try {
+      expect(d2.configs.lors!.lors).toEqual({ rankA: 4, groupsA: [1, 1, 1, 1, 1, 1], rankT: 32, groupsT: [1, 1, 1, 1, 1, 1] });
+      const n0 = tf.memory().numTensors;
+      expect((await d2.detect(cat, { model: 'lors', scoreThreshold: 0, maxDetections: 5 })).length).toBe(5);
+      expect(tf.memory().numTensors).toBe(n0);
+    } finally {
+      d2.dispose();
+    }
+    await expect(load({ readBackbone: folderReader(NANODET_DIR), decoders: { lors: { read: folderReader(FIX), slice: { rankT: 33 } } } }))
+      .rejects.toThrow(/r_T ≤ 32/);
+  });
+
   it('setDecoder replaces a decoder and frees the old weights; bad requests fail clearly', async () => {
     const n0 = tf.memory().numTensors;
     const cfg = makeConfig('tiny', 'vanilla');

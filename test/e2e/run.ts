@@ -115,16 +115,39 @@ const tests: Test[] = [
       const run0 = Number(await text(page, 'run-lors'));
       const vanillaRun0 = Number(await text(page, 'run-vanilla'));
       assert(params0 > 0 && vanillaParams > params0, `LORS params ${params0} should be below vanilla ${vanillaParams}`);
+      // Live compression: the r_A slider cuts the LORS model (a smaller slice really runs), the vanilla panel stays.
       const rankA = Number(await page.locator(tid('slider-rank-a')).inputValue());
-      await setRange(page, 'slider-rank-a', rankA === 16 ? 8 : 16);
+      const rankA2 = rankA > 2 ? Math.floor(rankA / 2) : rankA + 1;
+      await setRange(page, 'slider-rank-a', rankA2);
       await page.waitForFunction((p0) => Number(document.querySelector('[data-testid="params-lors"]')?.getAttribute('data-value')) !== p0, params0, { timeout: 2_000 });
       const params1 = Number(await attr(page, 'params-lors', 'data-value'));
       await page.waitForFunction((r0) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r0, run0, { timeout: 60_000 });
+      await page.waitForFunction((r) => document.querySelector('[data-testid="lors-note"]')?.getAttribute('data-config')?.startsWith(`r_A=${r},`) ?? false, rankA2, { timeout: 60_000 });
       const vanillaRun1 = Number(await text(page, 'run-vanilla'));
       assert(vanillaRun1 === vanillaRun0, `the vanilla decoder re-ran (${vanillaRun0} → ${vanillaRun1}); only LORS should`);
       assert(Number(await attr(page, 'params-vanilla', 'data-value')) === vanillaParams, 'vanilla params changed with a LORS slider');
-      console.log(`    r_A ${rankA} → ${rankA === 16 ? 8 : 16}: LORS decoder params ${params0} → ${params1}; LORS runs ${run0} → ${await text(page, 'run-lors')} (latency ${await text(page, 'latency-lors')} ms)`);
+      console.log(`    r_A ${rankA} → ${rankA2}: LORS decoder params ${params0} → ${params1}; running ${await attr(page, 'lors-note', 'data-config')}; LORS runs ${run0} → ${await text(page, 'run-lors')} (latency ${await text(page, 'latency-lors')} ms)`);
       await shot(page, 'b2-rank-a-moved');
+
+      // The other source: the trained vanilla model compressed into LORS (when shipped), then back.
+      if (existsSync(join(DIST, 'models/lors-from-vanilla/model.json'))) {
+        const run1 = Number(await text(page, 'run-lors'));
+        await page.locator(tid('lors-source-vanilla')).check();
+        await page.waitForFunction((r0) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r0, run1, { timeout: 120_000 });
+        const maxA = Number(await page.locator(tid('slider-rank-a')).getAttribute('max'));
+        const params2 = Number(await attr(page, 'params-lors', 'data-value'));
+        assert(maxA > 0 && params2 > 0, `compressed-vanilla source: slider max ${maxA}, params ${params2}`);
+        assert(Number(await text(page, 'run-vanilla')) === vanillaRun0, 'the vanilla decoder re-ran on a LORS source switch');
+        console.log(`    source → vanilla compressed: r_A max ${maxA}, LORS decoder params ${params2}, running ${await attr(page, 'lors-note', 'data-config')}`);
+        await shot(page, 'b2b-vanilla-compressed');
+        const run2 = Number(await text(page, 'run-lors'));
+        await page.locator(tid('lors-source-trained')).check();
+        await page.waitForFunction((r0) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r0, run2, { timeout: 60_000 });
+      }
+      if (existsSync(join(DIST, 'models/compression.json'))) {
+        await page.waitForSelector(tid('compression-chart'), { timeout: 10_000 });
+        console.log(`    AP chart: current slice ${await attr(page, 'compression-current', 'data-params')} params, AP ${await page.locator(tid('compression-current-ap')).count() ? await text(page, 'compression-current-ap') : 'off grid'}`);
+      }
 
       // Exports: COCO-format JSON and the overlay PNG of the LORS panel.
       const [json] = await Promise.all([page.waitForEvent('download'), page.locator(tid('export-json-lors')).click()]);

@@ -347,6 +347,10 @@ def main(argv=None) -> int:
     g.add_argument('--annotations', required=True)
     g.add_argument('--json', required=True)
     g.add_argument('--ranks', default='1,2,4,8,16')
+    g.add_argument('--vanilla', default=None, help='the vanilla weights: adds offline points beyond the shipped '
+                   'export (lorsify at --extra-ranks, K = 1, r_T = min(d_q, 2 r); not reachable by the app)')
+    g.add_argument('--extra-ranks', default='32,64')
+    g.add_argument('--only', choices=['trained', 'vanilla'], default=None)
     g.add_argument('--batch-size', type=int, default=8)
     g.add_argument('--threads', type=int, default=None)
     g.add_argument('--limit', type=int, default=None)
@@ -380,27 +384,43 @@ def main(argv=None) -> int:
     rows: Dict[str, list] = {}
     t0 = datetime.datetime.now()
     for mode, path in (('trained', a.trained), ('vanilla', a.from_vanilla)):
+        if a.only and mode != a.only:
+            continue
         cfg, st = load_weights(path)
         ds = D.DetectionDataset(caches, coco, train=False, limit=a.limit,
                                 proposals=cfg.decoder.queries if cfg.query_init == 'nanodet' else None)
         rows[mode] = []
-        for r, ka, rt, label in _grid_configs(cfg, ranks):
-            c, s = slice_lors(cfg, st, r, ka, rt)
+        ref = dense_stage_weights(cfg, st)
+        points = [(r, ka, rt, label, lambda r=r, ka=ka, rt=rt: slice_lors(cfg, st, r, ka, rt), True)
+                  for r, ka, rt, label in _grid_configs(cfg, ranks)]
+        if mode == 'vanilla' and a.vanilla:
+            vcfg, vst = load_weights(a.vanilla)
+            ref = dense_stage_weights(vcfg, vst)  # errors relative to the vanilla model itself
+            dq = vcfg.decoder.d_query
+            for r in (int(x) for x in a.extra_ranks.split(',') if x):
+                rt = min(dq, 2 * r)
+                points.append((r, [1] * vcfg.decoder.stages, rt, '1',
+                               lambda r=r, rt=rt: lorsify(vcfg, vst, r, 1, rt, 1), False))
+        for r, ka, rt, label, make, shipped in points:
+            c, s = make()
+            c.query_init = cfg.query_init
             m = AdaMixerDecoder(c)
             m.load_state_dict(s)
             ap_ = evaluate(m, ds, a.batch_size, torch.device('cpu'))
-            err = reconstruction_error(dense_stage_weights(cfg, st), dense_stage_weights(c, s))
-            row = {'rankA': r, 'groupsA': ka, 'rankT': rt, 'groups': label,
+            err = reconstruction_error(ref, dense_stage_weights(c, s))
+            row = {'rankA': r, 'groupsA': ka, 'rankT': rt, 'groups': label, 'shipped': shipped,
                    'decoderParams': count_parameters(c)['decoder'], 'AP': round(ap_['AP'], 2),
-                   'AP50': round(ap_['AP50'], 2), 'relativeErrorToSource': {k: round(x, 5) for k, x in err.items()}}
+                   'AP50': round(ap_['AP50'], 2), 'relativeError': {k: round(x, 5) for k, x in err.items()}}
             rows[mode].append(row)
-            print(f'{mode} r_A {r} K {label} r_T {rt}: {row["decoderParams"]:,} params, AP {row["AP"]:.2f} '
-                  f'(AP50 {row["AP50"]:.2f})', flush=True)
+            print(f'{mode} r_A {r} K {label} r_T {rt}{"" if shipped else " (offline)"}: {row["decoderParams"]:,} params, '
+                  f'AP {row["AP"]:.2f} (AP50 {row["AP50"]:.2f})', flush=True)
     out = {'split': os.path.basename(a.annotations), 'images': len(ds), 'measured': t0.isoformat(timespec='seconds'),
            'machine': f'{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}',
            'how': 'python3 -m training.lors_studio.compress grid (PyTorch on the cached val features; the same '
                   'slicing as the app, src/model/lors/slice.ts)',
-           'trained': rows['trained'], 'vanilla': rows['vanilla']}
+           'errors': 'relativeError: Frobenius error of the dense per-stage generators / L_output against the trained '
+                     'LORS model (trained) or the trained vanilla model (vanilla)',
+           **rows}
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, 'w', encoding='utf-8') as f:
         json.dump(out, f, indent=1)
