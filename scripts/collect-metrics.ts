@@ -1,7 +1,10 @@
 /**
  * Assembles public/models/metrics.json (what the README's Results table and the app show) from measured files:
- *   npx tsx scripts/collect-metrics.ts --runs DIR_WITH web-vanilla/ web-lors/ --evals DIR_WITH eval-{vanilla,lors,nanodet}.json
+ *   npx tsx scripts/collect-metrics.ts --runs DIR_WITH web-vanilla<suffix>/ web-lors<suffix>/ --evals DIR_WITH eval-{vanilla,lors,nanodet}.json
+ *                                     [--suffix -qi] [--baseline-evals DIR_WITH eval-{vanilla,lors}.json] [--baseline-runs DIR]
  *                                     [--models public/models] [--out public/models/metrics.json]
+ * --baseline-*: the same recipe without NanoDet-initialised queries (reported next to every number, issue #4).
+ * eval-lors-from-vanilla.json (when in --evals): the vanilla model compressed into LORS (issue #6), whole export.
  * Every number comes from those files: `npm run eval` outputs (the app's own inference on the val split), the
  * training runs' summary.json / log.jsonl, the shipped weights' manifests and the parameter counter.
  */
@@ -18,7 +21,13 @@ const a = parseArgs(process.argv.slice(2), {
   evals: { type: 'string', help: 'folder with eval-vanilla.json, eval-lors.json, eval-nanodet.json' },
   models: { type: 'string', help: 'shipped models folder (default public/models)' },
   out: { type: 'string', help: 'output (default public/models/metrics.json)' },
+  suffix: { type: 'string', help: 'run folder suffix (web-vanilla<suffix>)' },
+  'baseline-evals': { type: 'string', help: 'evals of the models trained without NanoDet-initialised queries' },
+  'baseline-runs': { type: 'string', help: 'their training runs (web-vanilla/, web-lors/)' },
 });
+const suffix = str(a, 'suffix') ?? '';
+const baselineEvals = str(a, 'baseline-evals');
+const baselineRuns = str(a, 'baseline-runs');
 const runs = requireStr(a, 'runs');
 const evals = requireStr(a, 'evals');
 const models = str(a, 'models') ?? 'public/models';
@@ -27,8 +36,8 @@ const json = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 const KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
 const round = (x: number) => Math.round(x * 100) / 100;
 
-function metricsOf(name: string) {
-  const e = json(join(evals, `eval-${name}.json`));
+function metricsOf(name: string, dir = evals) {
+  const e = json(join(dir, `eval-${name}.json`));
   return {
     ...Object.fromEntries(KEYS.map((k) => [k, round(e[k])])),
     perClass: Object.fromEntries(Object.entries(e.perClass as Record<string, number>).map(([k, v]) => [k, round(v)])),
@@ -46,22 +55,40 @@ function decoder(name: 'vanilla' | 'lors') {
   const manifest = json(join(dir, 'model.json'));
   const cfg = manifest.config as ModelConfig;
   const c = countParameters(cfg, NANODET_PARAMS);
-  const run = join(runs, `web-${name}`);
-  const summary = json(join(run, 'summary.json'));
-  const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const epochs = log.filter((r) => r.type === 'epoch').map((r) => ({ epoch: r.epoch, step: r.step, val: r.val }));
-  const start = log.find((r) => r.type === 'start');
   return {
     config: cfg,
     params: { decoder: c.decoder, total: c.total, shared: c.shared },
     weightBytes: folderBytes(dir),
     metrics: metricsOf(name),
-    training: {
-      epochs: epochs.length, steps: summary.steps, bestEpoch: summary.best_epoch, bestValAPTrainer: summary.best,
-      wallSeconds: summary.wall_s, perEpoch: epochs, trainImages: start?.train_images, threads: start?.threads,
-      args: start?.args, curves: `docs/curves-${name}.png`,
-    },
+    training: training(join(runs, `web-${name}${suffix}`), `docs/curves-${name}.png`),
+    ...(baselineEvals ? {
+      withoutQueryInit: {
+        metrics: metricsOf(name, baselineEvals),
+        ...(baselineRuns ? { training: training(join(baselineRuns, `web-${name}`)) } : {}),
+      },
+    } : {}),
   };
+}
+
+function training(run: string, curves?: string) {
+  const summary = json(join(run, 'summary.json'));
+  const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const epochs = log.filter((r) => r.type === 'epoch').map((r) => ({ epoch: r.epoch, step: r.step, val: r.val }));
+  const start = log.find((r) => r.type === 'start');
+  return {
+    epochs: epochs.length, steps: summary.steps, bestEpoch: summary.best_epoch, bestValAPTrainer: summary.best,
+    wallSeconds: summary.wall_s, perEpoch: epochs, trainImages: start?.train_images, threads: start?.threads,
+    args: start?.args, ...(curves ? { curves } : {}),
+  };
+}
+
+/** The vanilla model compressed into LORS (issue #6), as shipped (all its ranks), when evaluated. */
+function fromVanilla() {
+  const dir = join(models, 'lors-from-vanilla');
+  if (!existsSync(join(dir, 'model.json')) || !existsSync(join(evals, 'eval-lors-from-vanilla.json'))) return undefined;
+  const cfg = json(join(dir, 'model.json')).config as ModelConfig;
+  const c = countParameters(cfg, NANODET_PARAMS);
+  return { config: cfg, params: { decoder: c.decoder, total: c.total, shared: c.shared }, weightBytes: folderBytes(dir), metrics: metricsOf('lors-from-vanilla') };
 }
 
 const result = {
@@ -71,11 +98,14 @@ const result = {
   notes: [
     'vanilla and LORS decoders: trained by this project on the 3,465 coco-subset train photos only (same data, schedule, augmentation, seed).',
     'NanoDet-g head: trained by its authors on all of COCO 2017 train (118k photos). By provenance.tsv, 133 of the 250 val photos come from COCO train2017 folders (73 from val2017, 44 unknown), so NanoDet has likely seen many of them: its AP here reads high and is not comparable to the decoders\' on equal terms.',
-    "Queries start from AdaMixer's whole-image boxes (no NanoDet-initialised queries).",
+    ...(baselineEvals
+      ? ["Both decoders' queries start from NanoDet-g's top-100 head proposals (queryInit \"nanodet\", class-agnostic NMS), not AdaMixer's whole-image boxes; `withoutQueryInit` holds the same recipe with whole-image boxes."]
+      : ["Queries start from AdaMixer's whole-image boxes (no NanoDet-initialised queries)."]),
   ],
   models: {
     vanilla: decoder('vanilla'),
     lors: decoder('lors'),
+    ...(fromVanilla() ? { lorsFromVanilla: fromVanilla() } : {}),
     nanodet: {
       params: { total: NANODET_PARAMS },
       weightBytes: statSync(join(models, 'nanodet', 'nanodet.bin')).size + statSync(join(models, 'nanodet', 'model.json')).size,
@@ -99,5 +129,10 @@ console.log([
   '|---|---|---|---|---|---|---|---|---|---|---|',
   row('Vanilla AdaMixer (web)', v.params, v.weightBytes, v.metrics, `${v.training.epochs} epochs, ${hm(v.training.wallSeconds)}`),
   row('AdaMixer + LORS (web)', l.params, l.weightBytes, l.metrics, `${l.training.epochs} epochs, ${hm(l.training.wallSeconds)}`),
+  ...(v.withoutQueryInit && l.withoutQueryInit ? [
+    row('Vanilla, whole-image queries', v.params, v.weightBytes, v.withoutQueryInit.metrics, v.withoutQueryInit.training ? `${v.withoutQueryInit.training.epochs} epochs, ${hm(v.withoutQueryInit.training.wallSeconds)}` : ''),
+    row('LORS, whole-image queries', l.params, l.weightBytes, l.withoutQueryInit.metrics, l.withoutQueryInit.training ? `${l.withoutQueryInit.training.epochs} epochs, ${hm(l.withoutQueryInit.training.wallSeconds)}` : ''),
+  ] : []),
+  ...(result.models.lorsFromVanilla ? [row('Vanilla compressed to LORS (all ranks shipped)', result.models.lorsFromVanilla.params, result.models.lorsFromVanilla.weightBytes, result.models.lorsFromVanilla.metrics, 'no training (compress.py lorsify)')] : []),
   row('NanoDet-g own head', n.params, n.weightBytes, n.metrics, 'by its authors, all of COCO'),
 ].join('\n'));
