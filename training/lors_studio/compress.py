@@ -299,18 +299,21 @@ def _read_meta(directory: str) -> dict:
         return json.load(f).get('meta', {}) or {}
 
 
-def _grid_configs(cfg: ModelConfig, ranks: Sequence[int]) -> List[Tuple[int, List[int], int, str]]:
+def _grid_configs(cfg: ModelConfig, ranks: Sequence[int], k_options: str = '1;1,1,2,2,3,3;3'
+                  ) -> List[Tuple[int, List[int], int, str]]:
     """(rank_a, groups_a, rank_t, label) slices of an ordered source: K' = 1 everywhere, the paper's schedule
     [1,1,2,2,3,3] and K' = 3 everywhere (each clamped to the source's K_i; duplicates dropped); r_T scaled with r_A."""
     lo = cfg.lors
     n = cfg.decoder.stages
-    from .config import stretch_groups, PAPER_GROUPS
+    from .config import stretch_groups
     out, seen = [], set()
     for r in ranks:
         if r > lo.rank_a:
             continue
         rt = max(1, min(lo.rank_t, round(r * lo.rank_t / lo.rank_a)))
-        for label, ks in (('1', [1] * n), ('1,1,2,2,3,3', stretch_groups(PAPER_GROUPS, n)), ('3', [3] * n)):
+        for label in k_options.split(';'):
+            ks = [int(x) for x in label.split(',')]
+            ks = ks * n if len(ks) == 1 else stretch_groups(ks, n)
             ka = [min(k, m) for k, m in zip(ks, lo.groups_a)]
             key = (r, tuple(ka), rt)
             if key not in seen:
@@ -350,7 +353,13 @@ def main(argv=None) -> int:
     g.add_argument('--vanilla', default=None, help='the vanilla weights: adds offline points beyond the shipped '
                    'export (lorsify at --extra-ranks, K = 1, r_T = min(d_q, 2 r); not reachable by the app)')
     g.add_argument('--extra-ranks', default='32,64')
-    g.add_argument('--only', choices=['trained', 'vanilla'], default=None)
+    g.add_argument('--only', choices=['trained', 'vanilla'], default=None, help='one source (run two processes '
+                   'in parallel, then `merge`)')
+    g.add_argument('--k-options', default='1;1,1,2,2,3,3;3', help='K of LORS^A to try, ";"-separated (one value = '
+                   'every stage, a list = per stage), each clamped to the source')
+    mg = sub.add_parser('merge', help='merge grid JSONs written with --only')
+    mg.add_argument('parts', nargs='+')
+    mg.add_argument('--json', required=True)
     g.add_argument('--batch-size', type=int, default=8)
     g.add_argument('--threads', type=int, default=None)
     g.add_argument('--limit', type=int, default=None)
@@ -371,6 +380,18 @@ def main(argv=None) -> int:
         print(f'wrote {a.out}: LORS r_A {a.rank_a} K {a.groups} r_T {a.rank_t}; relative error generator '
               f'{err["generator"]:.4f}, L_output {err["output"]:.4f}')
         return 0
+    if a.cmd == 'merge':
+        merged: dict = {}
+        for path in a.parts:
+            with open(path, encoding='utf-8') as f:
+                part = json.load(f)
+            ref = {**merged.get('reference', {}), **part.get('reference', {})}
+            merged.update(part)
+            merged['reference'] = ref
+        with open(a.json, 'w', encoding='utf-8') as f:
+            json.dump(merged, f, indent=1)
+        print(f'wrote {a.json}')
+        return 0
     # grid
     from . import data as D
     from .model import AdaMixerDecoder
@@ -382,7 +403,18 @@ def main(argv=None) -> int:
     coco = D.CocoAnnotations(a.annotations)
     caches = D.find_caches(a.features)
     rows: Dict[str, list] = {}
+    reference: Dict[str, dict] = {}
     t0 = datetime.datetime.now()
+    if a.vanilla and a.only != 'trained':  # the uncompressed vanilla model on the same images, same code
+        vcfg, vst = load_weights(a.vanilla)
+        vds = D.DetectionDataset(caches, coco, train=False, limit=a.limit,
+                                 proposals=vcfg.decoder.queries if vcfg.query_init == 'nanodet' else None)
+        vm = AdaMixerDecoder(vcfg)
+        vm.load_state_dict(vst)
+        vap = evaluate(vm, vds, a.batch_size, torch.device('cpu'))
+        reference['vanilla'] = {'AP': round(vap['AP'], 2), 'AP50': round(vap['AP50'], 2),
+                                'decoderParams': count_parameters(vcfg)['decoder']}
+        print(f'vanilla (uncompressed): {reference["vanilla"]["decoderParams"]:,} params, AP {vap["AP"]:.2f}', flush=True)
     for mode, path in (('trained', a.trained), ('vanilla', a.from_vanilla)):
         if a.only and mode != a.only:
             continue
@@ -392,7 +424,7 @@ def main(argv=None) -> int:
         rows[mode] = []
         ref = dense_stage_weights(cfg, st)
         points = [(r, ka, rt, label, lambda r=r, ka=ka, rt=rt: slice_lors(cfg, st, r, ka, rt), True)
-                  for r, ka, rt, label in _grid_configs(cfg, ranks)]
+                  for r, ka, rt, label in _grid_configs(cfg, ranks, a.k_options)]
         if mode == 'vanilla' and a.vanilla:
             vcfg, vst = load_weights(a.vanilla)
             ref = dense_stage_weights(vcfg, vst)  # errors relative to the vanilla model itself
@@ -412,6 +444,8 @@ def main(argv=None) -> int:
                    'decoderParams': count_parameters(c)['decoder'], 'AP': round(ap_['AP'], 2),
                    'AP50': round(ap_['AP50'], 2), 'relativeError': {k: round(x, 5) for k, x in err.items()}}
             rows[mode].append(row)
+            if mode == 'trained' and (r, ka, rt) == (cfg.lors.rank_a, cfg.lors.groups_a, cfg.lors.rank_t):
+                reference['lors'] = {k: row[k] for k in ('AP', 'AP50', 'decoderParams')}
             print(f'{mode} r_A {r} K {label} r_T {rt}{"" if shipped else " (offline)"}: {row["decoderParams"]:,} params, '
                   f'AP {row["AP"]:.2f} (AP50 {row["AP50"]:.2f})', flush=True)
     out = {'split': os.path.basename(a.annotations), 'images': len(ds), 'measured': t0.isoformat(timespec='seconds'),
@@ -420,7 +454,7 @@ def main(argv=None) -> int:
                   'slicing as the app, src/model/lors/slice.ts)',
            'errors': 'relativeError: Frobenius error of the dense per-stage generators / L_output against the trained '
                      'LORS model (trained) or the trained vanilla model (vanilla)',
-           **rows}
+           'reference': reference, **rows}
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, 'w', encoding='utf-8') as f:
         json.dump(out, f, indent=1)

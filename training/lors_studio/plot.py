@@ -1,6 +1,8 @@
-"""Loss and val-AP curves from a run's JSONL log → PNG (matplotlib, Agg).
+"""Loss and val-AP curves from a run's JSONL log → PNG (matplotlib, Agg); the AP-vs-parameters curves of the
+live-compression grid (compress.py grid) → PNG.
 
     python3 -m training.lors_studio.plot RUN_DIR/log.jsonl [OUT.png]
+    python3 -m training.lors_studio.plot --compression public/models/compression.json OUT.png
 """
 from __future__ import annotations
 
@@ -69,7 +71,51 @@ def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str
     return out_png
 
 
+def plot_compression(json_path: str, out_png: str) -> str:
+    """Val AP against decoder parameters (log x) for the slices of both sources; offline-only points hollow."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(json_path, "r", encoding="utf-8") as f:
+        d = json.load(f)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for key, colour, label in (("trained", "#c2410c", "trained LORS, sliced"),
+                                ("vanilla", "#2563eb", "vanilla compressed to LORS, sliced")):
+        pts = sorted(d.get(key, []), key=lambda p: p["decoderParams"])
+        if not pts:
+            continue
+        ax.plot([p["decoderParams"] / 1e6 for p in pts], [p["AP"] for p in pts], "-", color=colour, alpha=0.6)
+        for p in pts:
+            ax.plot(p["decoderParams"] / 1e6, p["AP"], "o", color=colour,
+                    markerfacecolor=colour if p.get("shipped", True) else "white")
+        ax.plot([], [], "o-", color=colour, label=label)
+    ref = d.get("reference", {})
+    if "vanilla" in ref:
+        ax.axhline(ref["vanilla"]["AP"], color="#555", ls="--", lw=1)
+        ax.axhline(ref["vanilla"]["AP"] - 1, color="#555", ls=":", lw=1)
+        ax.plot(ref["vanilla"]["decoderParams"] / 1e6, ref["vanilla"]["AP"], "s", color="#111",
+                label=f"vanilla ({ref['vanilla']['AP']:.1f} AP; dotted: -1 AP)")
+    ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%.1f"))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set_xlabel("decoder parameters (M, log scale)")
+    ax.set_ylabel("val AP (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{d.get('images', '?')} val images; hollow: offline only (beyond the shipped export)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "--compression":
+        print(plot_compression(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "compression.png"))
+        sys.exit(0)
     if len(sys.argv) < 2:
         sys.exit("usage: python3 -m training.lors_studio.plot LOG.jsonl [OUT.png]")
     print(plot_curves(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1].rsplit(".", 1)[0] + ".png"))
