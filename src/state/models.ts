@@ -12,6 +12,8 @@ export interface CompressionPoint {
   decoderParams: number;
   AP: number;
   AP50: number;
+  /** false: computed offline at ranks beyond the shipped factors (not reachable by the sliders). */
+  shipped?: boolean;
 }
 
 export interface CompressionCurves {

@@ -69,8 +69,8 @@ export function CompressionChart() {
             <polyline fill="none" stroke={COLOURS[key]} strokeWidth={1.5}
               points={pts.map((p) => `${lx(p.decoderParams)},${ly(p.AP)}`).join(' ')} />
             {pts.map((p, i) => (
-              <circle key={i} cx={lx(p.decoderParams)} cy={ly(p.AP)} r={3} fill={COLOURS[key]}>
-                <title>{`${key === 'trained' ? 'trained LORS' : 'vanilla compressed'}: r_A ${p.rankA}, K [${p.groupsA.join(',')}], r_T ${p.rankT}: ${formatCount(p.decoderParams)} params, AP ${p.AP.toFixed(2)}`}</title>
+              <circle key={i} cx={lx(p.decoderParams)} cy={ly(p.AP)} r={3} fill={p.shipped === false ? '#fff' : COLOURS[key]} stroke={COLOURS[key]}>
+                <title>{`${key === 'trained' ? 'trained LORS' : 'vanilla compressed'}: r_A ${p.rankA}, K [${p.groupsA.join(',')}], r_T ${p.rankT}: ${formatCount(p.decoderParams)} params, AP ${p.AP.toFixed(2)}${p.shipped === false ? ' (offline only: beyond the shipped factors)' : ''}`}</title>
               </circle>
             ))}
           </g>
@@ -84,7 +84,8 @@ export function CompressionChart() {
       </svg>
       <p className="muted small">
         <span style={{ color: COLOURS.trained }}>●</span> trained LORS, sliced ·{' '}
-        <span style={{ color: COLOURS.vanilla }}>●</span> vanilla compressed to LORS, sliced · dashed line: the current
+        <span style={{ color: COLOURS.vanilla }}>●</span> vanilla compressed to LORS, sliced (hollow: computed offline
+        at ranks beyond the shipped factors) · dashed line: the current
         slider position ({current ? formatCount(current.params) : '–'} parameters
         {match ? <>, val AP <strong data-testid="compression-current-ap">{match.AP.toFixed(2)}</strong></> : ', not on the measured grid'}).
         Measured {data.measured.slice(0, 10)} on {data.images} images of {data.split} (PyTorch, cached features).

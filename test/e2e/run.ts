@@ -137,6 +137,8 @@ const tests: Test[] = [
         const maxA = Number(await page.locator(tid('slider-rank-a')).getAttribute('max'));
         const params2 = Number(await attr(page, 'params-lors', 'data-value'));
         assert(maxA > 0 && params2 > 0, `compressed-vanilla source: slider max ${maxA}, params ${params2}`);
+        const badge2 = await text(page, 'badge-lors');
+        assert(/compressed from trained vanilla/.test(badge2), `LORS badge after the source switch: "${badge2}"`);
         assert(Number(await text(page, 'run-vanilla')) === vanillaRun0, 'the vanilla decoder re-ran on a LORS source switch');
         console.log(`    source → vanilla compressed: r_A max ${maxA}, LORS decoder params ${params2}, running ${await attr(page, 'lors-note', 'data-config')}`);
         await shot(page, 'b2b-vanilla-compressed');
