@@ -91,6 +91,7 @@ function fromVanilla() {
   return { config: cfg, params: { decoder: c.decoder, total: c.total, shared: c.shared }, weightBytes: folderBytes(dir), metrics: metricsOf('lors-from-vanilla') };
 }
 
+const lorsFromVanilla = fromVanilla();
 const result = {
   date: new Date().toISOString().slice(0, 10),
   machine: `${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB, no GPU`,
@@ -105,7 +106,7 @@ const result = {
   models: {
     vanilla: decoder('vanilla'),
     lors: decoder('lors'),
-    ...(fromVanilla() ? { lorsFromVanilla: fromVanilla() } : {}),
+    ...(lorsFromVanilla ? { lorsFromVanilla } : {}),
     nanodet: {
       params: { total: NANODET_PARAMS },
       weightBytes: statSync(join(models, 'nanodet', 'nanodet.bin')).size + statSync(join(models, 'nanodet', 'model.json')).size,

@@ -53,8 +53,13 @@ export const LORS_SLICE_OPTIONS: Record<string, OptionSpec> = {
   groups: { type: 'string', help: 'LORS^A groups K of the slice: one number or per stage, e.g. 1,1,2,2,3,3 (default: all)' },
 };
 
-/** The source folder and slice request of those options (`slice` undefined when no rank/groups option is given). */
-export function lorsSliceFromArgs(a: ParsedArgs): { source: LorsSource; dir: string; slice?: SliceRequest } {
+/**
+ * The source folder and slice request of those options (`slice` undefined when none is given); `given` lists the
+ * options present. With `model`, they are refused unless it is 'lors'.
+ */
+export function lorsSliceFromArgs(a: ParsedArgs, model?: string): { source: LorsSource; dir: string; slice?: SliceRequest; given: string[] } {
+  const given = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
+  if (model !== undefined && model !== 'lors' && given.length) throw new UsageError(`--${given[0]} applies to --model lors`);
   const source = (str(a, 'lors-source') ?? 'trained') as LorsSource;
   const req: SliceRequest = {};
   const ra = int(a, 'rank-a', undefined, 1), rt = int(a, 'rank-t', undefined, 1);
@@ -69,5 +74,5 @@ export function lorsSliceFromArgs(a: ParsedArgs): { source: LorsSource; dir: str
     }
   }
   const dir = `public/models/${LORS_SOURCE_DIRS[source]}`;
-  return Object.keys(req).length || str(a, 'lors-source') !== undefined ? { source, dir, slice: req } : { source, dir };
+  return given.length ? { source, dir, slice: req, given } : { source, dir, given };
 }

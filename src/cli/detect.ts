@@ -68,9 +68,7 @@ async function main() {
   const image = fitWithin(readImage(imagePath));
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
-  const lors = lorsSliceFromArgs(a);
-  const sliceOpts = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
-  if (model !== 'lors' && sliceOpts.length) throw new UsageError(`--${sliceOpts[0]} applies to --model lors`);
+  const lors = lorsSliceFromArgs(a, model);
   let decoders: Partial<Record<'vanilla' | 'lors', DecoderSource>> | undefined;
   if (model !== 'nanodet') {
     const dir = weightsArg ?? (model === 'lors' ? lors.dir : join('public', 'models', model));

@@ -236,10 +236,8 @@ async function main() {
   if (!preset && str(a, 'seed') !== undefined) throw new UsageError('--seed needs --init');
   const size = int(a, 'size', undefined, 32, 2048);
   if (size !== undefined && size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32; got ${size}`);
-  const sliceOpts = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
-  if (model !== 'lors' && sliceOpts.length) throw new UsageError(`--${sliceOpts[0]} applies to --model lors`);
-  if (preset && sliceOpts.length) throw new UsageError(`--${sliceOpts[0]} and --init exclude each other`);
-  const lors = lorsSliceFromArgs(a);
+  const lors = lorsSliceFromArgs(a, model);
+  if (preset && lors.given.length) throw new UsageError(`--${lors.given[0]} and --init exclude each other`);
   const { report, metrics, dets, gt } = await runEval({
     images: requireStr(a, 'images'),
     annotations: requireStr(a, 'annotations'),

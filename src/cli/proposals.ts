@@ -45,6 +45,7 @@ export function cacheJsons(spec: string): string[] {
 }
 
 export async function writeProposals(o: { json: string; count: number; backbone?: string; quiet?: boolean }): Promise<string> {
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('proposals: big-endian machines are not supported');
   const meta = JSON.parse(readFileSync(o.json, 'utf8')) as FeatureCacheMeta;
   const dataPath = o.json.replace(/\.json$/, '.f16');
   const N = meta.images.length, P = meta.positions, C = meta.channels;
@@ -90,8 +91,6 @@ export async function writeProposals(o: { json: string; count: number; backbone?
     nanodet.dispose();
   }
   const stem = o.json.replace(/\.json$/, '');
-  const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  if (!le) throw new Error('proposals: big-endian machines are not supported');
   writeFileSync(`${stem}.proposals.f32`, new Uint8Array(out.buffer));
   writeFileSync(`${stem}.proposals.json`, JSON.stringify({
     count: o.count, images: N, cache: basename(o.json), iouThreshold: PROPOSAL_IOU,

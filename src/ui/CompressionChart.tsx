@@ -5,8 +5,9 @@
  */
 import { useMemo } from 'react';
 import { countParameters } from '../model/params';
-import { countedLorsConfig, formatCount } from '../state/logic';
-import { sourceConfigOf, useModels, type CompressionPoint } from '../state/models';
+import { formatCount } from '../state/logic';
+import { useCountedLorsConfig } from '../state/countedLors';
+import { useModels, type CompressionPoint } from '../state/models';
 import { useSettings } from '../state/settings';
 
 const W = 560, H = 260, L = 48, R = 12, T = 14, B = 40;
@@ -18,28 +19,19 @@ const sameSlice = (p: CompressionPoint, c: { rankA: number; rankT: number; group
 export function CompressionChart() {
   const data = useModels((s) => s.compression);
   const lorsSource = useSettings((s) => s.lorsSource);
-  const rankA = useSettings((s) => s.rankA), rankT = useSettings((s) => s.rankT);
-  const groupsMode = useSettings((s) => s.groupsMode), groupsK = useSettings((s) => s.groupsK);
-  const source = useModels((s) => sourceConfigOf(s, lorsSource));
-  const current = useMemo(() => {
-    if (!source) return null;
-    try {
-      const cfg = countedLorsConfig(source, { rankA, rankT, groupsMode, groupsK });
-      return { cfg, params: countParameters(cfg).decoder };
-    } catch {
-      return null;
-    }
-  }, [source, rankA, rankT, groupsMode, groupsK]);
+  const countedLors = useCountedLorsConfig();
+  const current = useMemo(() => ({ cfg: countedLors, params: countParameters(countedLors).decoder }), [countedLors]);
   if (!data) return null;
   const series = (['trained', 'vanilla'] as const).map((k) => ({ key: k, pts: [...data[k]].sort((a, b) => a.decoderParams - b.decoderParams) }));
   const all = series.flatMap((s) => s.pts);
   const refs = [data.reference?.vanilla, data.reference?.lors].filter((r): r is { AP: number; decoderParams: number } => !!r);
-  const xs = [...all.map((p) => p.decoderParams), ...refs.map((r) => r.decoderParams), ...(current ? [current.params] : [])];
+  const xs = [...all.map((p) => p.decoderParams), ...refs.map((r) => r.decoderParams), current.params];
   const x0 = Math.min(...xs) * 0.9, x1 = Math.max(...xs) * 1.1;
   const yMax = Math.max(1, ...all.map((p) => p.AP), ...refs.map((r) => r.AP)) * 1.1;
   const lx = (v: number) => L + ((Math.log(v) - Math.log(x0)) / (Math.log(x1) - Math.log(x0))) * (W - L - R);
   const ly = (v: number) => T + (1 - v / yMax) * (H - T - B);
-  const match = current && current.cfg.lors ? data[lorsSource].find((p) => sameSlice(p, current.cfg.lors!)) : undefined;
+  const lors = current.cfg.lors;
+  const match = lors ? data[lorsSource].find((p) => sameSlice(p, lors)) : undefined;
   const ticks = [1e6, 2e6, 5e6, 1e7, 2e7, 5e7].filter((v) => v >= x0 && v <= x1);
   return (
     <section className="compression" aria-label="AP vs decoder parameters" data-testid="compression-chart">
@@ -75,18 +67,16 @@ export function CompressionChart() {
             ))}
           </g>
         ))}
-        {current && (
-          <g data-testid="compression-current" data-params={current.params}>
-            <line x1={lx(current.params)} x2={lx(current.params)} y1={T} y2={H - B} stroke={COLOURS[lorsSource]} strokeDasharray="2 2" />
-            {match && <circle cx={lx(match.decoderParams)} cy={ly(match.AP)} r={6} fill="none" stroke="#111" strokeWidth={2} />}
-          </g>
-        )}
+        <g data-testid="compression-current" data-params={current.params}>
+          <line x1={lx(current.params)} x2={lx(current.params)} y1={T} y2={H - B} stroke={COLOURS[lorsSource]} strokeDasharray="2 2" />
+          {match && <circle cx={lx(match.decoderParams)} cy={ly(match.AP)} r={6} fill="none" stroke="#111" strokeWidth={2} />}
+        </g>
       </svg>
       <p className="muted small">
         <span style={{ color: COLOURS.trained }}>●</span> trained LORS, sliced ·{' '}
         <span style={{ color: COLOURS.vanilla }}>●</span> vanilla compressed to LORS, sliced (hollow: computed offline
         at ranks beyond the shipped factors) · dashed line: the current
-        slider position ({current ? formatCount(current.params) : '–'} parameters
+        slider position ({formatCount(current.params)} parameters
         {match ? <>, val AP <strong data-testid="compression-current-ap">{match.AP.toFixed(2)}</strong></> : ', not on the measured grid'}).
         Measured {data.measured.slice(0, 10)} on {data.images} images of {data.split} (PyTorch, cached features).
       </p>

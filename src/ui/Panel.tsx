@@ -2,8 +2,9 @@ import { useEffect, useMemo, useRef } from 'react';
 import { makeConfig, type ModelConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import type { ModelName } from '../model/types';
-import { countedLorsConfig, filterDetections, float16Bytes, formatBytes, formatCount, toCocoResults } from '../state/logic';
-import { sourceConfigOf, useModels } from '../state/models';
+import { filterDetections, float16Bytes, formatBytes, formatCount, toCocoResults } from '../state/logic';
+import { useCountedLorsConfig } from '../state/countedLors';
+import { useModels } from '../state/models';
 import { useSession } from '../state/session';
 import { useSettings } from '../state/settings';
 import { download, drawOverlay, overlayPng } from './draw';
@@ -28,10 +29,6 @@ export function Panel({ model }: { model: ModelName }) {
   const result = useSession((s) => s.results[model]);
   const threshold = useSettings((s) => s.scoreThreshold);
   const classFilter = useSettings((s) => s.classFilter);
-  const rankA = useSettings((s) => s.rankA);
-  const rankT = useSettings((s) => s.rankT);
-  const groupsMode = useSettings((s) => s.groupsMode);
-  const groupsK = useSettings((s) => s.groupsK);
   const info = useModels((s) => (model === 'nanodet' ? undefined : s.decoders[model]));
   const phase = useModels((s) => s.phase);
   const backboneParams = useModels((s) => s.backboneParams);
@@ -45,17 +42,9 @@ export function Panel({ model }: { model: ModelName }) {
 
   const lorsSource = useSettings((s) => s.lorsSource);
   const sources = useModels((s) => s.lorsSources);
-  const sourceConfig = useModels((s) => (model === 'lors' ? sourceConfigOf(s, lorsSource) : undefined));
+  const countedLors = useCountedLorsConfig();
   const loadedConfig = useMemo(() => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))), [info, model]);
-  const counted = useMemo(() => {
-    if (!loadedConfig) return null;
-    if (model !== 'lors') return loadedConfig;
-    try {
-      return countedLorsConfig(sourceConfig ?? loadedConfig, { rankA, rankT, groupsMode, groupsK });
-    } catch {
-      return loadedConfig;
-    }
-  }, [loadedConfig, sourceConfig, model, rankA, rankT, groupsMode, groupsK]);
+  const counted = model === 'lors' ? countedLors : loadedConfig;
   const counts = counted ? countParameters(counted, backboneParams) : null;
 
   useEffect(() => {

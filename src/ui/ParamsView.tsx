@@ -2,9 +2,9 @@ import { useMemo } from 'react';
 import { paperTotals, stageBars, table1LOutput, table1Ms, TABLE1_RANKS, type StageBar } from '../app/paperReference';
 import { makeConfig } from '../model/config';
 import { countParameters } from '../model/params';
-import { countedLorsConfig, formatCount } from '../state/logic';
-import { sourceConfigOf, useModels } from '../state/models';
-import { useSettings } from '../state/settings';
+import { formatCount } from '../state/logic';
+import { useCountedLorsConfig } from '../state/countedLors';
+import { useModels } from '../state/models';
 
 const COLOURS = { vanilla: '#8a94a6', other: '#3b82f6', private: '#f59e0b', shared: '#10b981' };
 
@@ -53,15 +53,9 @@ function Legend() {
 }
 
 export function ParamsView() {
-  const rankA = useSettings((s) => s.rankA);
-  const rankT = useSettings((s) => s.rankT);
-  const groupsMode = useSettings((s) => s.groupsMode);
-  const groupsK = useSettings((s) => s.groupsK);
   const decoders = useModels((s) => s.decoders);
-  const lorsSource = useSettings((s) => s.lorsSource);
-  const sourceConfig = useModels((s) => sourceConfigOf(s, lorsSource));
   const vanillaCfg = useMemo(() => decoders.vanilla?.config ?? makeConfig('web', 'vanilla'), [decoders]);
-  const lorsCfg = useMemo(() => countedLorsConfig(sourceConfig ?? makeConfig('web', 'lors'), { rankA, rankT, groupsMode, groupsK }), [sourceConfig, rankA, rankT, groupsMode, groupsK]);
+  const lorsCfg = useCountedLorsConfig();
   const { bars, shared } = useMemo(() => stageBars(vanillaCfg, lorsCfg), [vanillaCfg, lorsCfg]);
   const v = countParameters(vanillaCfg).decoder;
   const l = countParameters(lorsCfg).decoder;

@@ -33,7 +33,13 @@ let current: { imageId: number; features: FeatureSet } | null = null;
  * The ordered LORS weights per source (issue #6): their files' config (read at init), and their arrays once loaded
  * (the trained source at init, the compressed vanilla on first use). The 'lors' decoder is always a slice of one.
  */
-interface SourceState { reader: ReturnType<typeof cachedReader>; config: ModelConfig; loaded?: Promise<Map<string, Float32Array>> }
+interface SourceState {
+  reader: ReturnType<typeof cachedReader>;
+  config: ModelConfig;
+  /** Bytes of its weight shards (from the manifest). */
+  weightBytes: number;
+  loaded?: Promise<Map<string, Float32Array>>;
+}
 let sources: Partial<Record<LorsSource, SourceState>> = {};
 
 function sourceArrays(name: LorsSource): Promise<Map<string, Float32Array>> {
@@ -76,7 +82,8 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string): 
     if (!(await exists(new URL('model.json', folder).href))) continue;
     const reader = cachedReader(folder);
     try {
-      sources[name] = { reader, config: parseManifest(await reader.read('model.json'), { variant: 'lors' }).config };
+      const m = parseManifest(await reader.read('model.json'), { variant: 'lors' });
+      sources[name] = { reader, config: m.config, weightBytes: Object.values(m.bytes).reduce((a, b) => a + b, 0) };
     } catch (e) {
       notes.lors = `the ${name} LORS weights are unusable (${e instanceof Error ? e.message : String(e)})`;
     }
@@ -138,7 +145,7 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string): 
   const lorsSources: InitResult['lorsSources'] = {};
   for (const name of LORS_SOURCES) {
     const s = sources[name];
-    if (s) lorsSources[name] = { config: s.config, weightBytes: Object.values(parseManifest(await s.reader.read('model.json')).bytes).reduce((a, b) => a + b, 0) };
+    if (s) lorsSources[name] = { config: s.config, weightBytes: s.weightBytes };
   }
   const result: InitResult = {
     backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backboneReader.bytesRead(), decoders: info, lorsSources,

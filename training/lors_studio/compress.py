@@ -75,7 +75,7 @@ def _tucker_fit(t: np.ndarray, r: int) -> Tuple[np.ndarray, np.ndarray, np.ndarr
     return _pad(u1, (rows, r)), _pad(core, (r, r, p)), _pad(u2.T, (r, cols))
 
 
-def _gen_blocks(d_q: int, G: int, K: int, r: int):
+def _gen_blocks(G: int, K: int, r: int):
     """Row index of the E generator for (part, g, k, a, b): ((part·G·K + g·K + k)·r + a)·r + b."""
     def rows(part: int, g: int, k: int) -> np.ndarray:
         j = part * G * K + g * K + k
@@ -98,7 +98,7 @@ def order_lors(cfg: ModelConfig, state: State) -> State:
         s = f'stages.{i}.lorsA'
         W, b = arrays[f'{s}.generator.weight'], arrays[f'{s}.generator.bias']
         gen = np.concatenate([W, b[:, None]], axis=1)  # [2·G·K·r², d_q + 1]
-        rows = _gen_blocks(d.d_query, G, K, r)
+        rows = _gen_blocks(G, K, r)
         new_gen = gen.copy()
         facs = {n: arrays[f'{s}.{n}'].copy() for n in ('ml', 'mr', 'sl', 'sr')}
         for g in range(G):
@@ -170,7 +170,7 @@ def lorsify(cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: 
     arrays['lorsT.shared.weight'] = out_sh
     per_group = C * C + P_out * P_in
     r, K = rank_a, groups_a
-    rows = _gen_blocks(d.d_query, G, K, r)
+    rows = _gen_blocks(G, K, r)
     for i in range(N):
         res = gens[i] - gen_sh  # [G·per_group, d_q + 1]
         gen = np.zeros((2 * G * K * r * r, d.d_query + 1))
@@ -228,9 +228,10 @@ def slice_lors(cfg: ModelConfig, state: State, rank_a: int, groups_a: Union[int,
     for i in range(N):
         K, K2 = lo.groups_a[i], ka[i]
         s = f'stages.{i}.lorsA'
-        sel = [((part * G * K + g * K + k) * r + a) * r + b
-               for part in range(2) for g in range(G) for k in range(K2) for a in range(r2) for b in range(r2)]
-        idx = torch.tensor(sel, dtype=torch.long)
+        rows = _gen_blocks(G, K, r)
+        sel = np.concatenate([rows(part, g, k).reshape(r, r)[:r2, :r2].ravel()
+                              for part in range(2) for g in range(G) for k in range(K2)])
+        idx = torch.from_numpy(sel).long()
         out[f'{s}.generator.weight'] = state[f'{s}.generator.weight'][idx].contiguous()
         out[f'{s}.generator.bias'] = state[f'{s}.generator.bias'][idx].contiguous()
         trip = torch.tensor([g * K + k for g in range(G) for k in range(K2)], dtype=torch.long)
