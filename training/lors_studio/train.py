@@ -23,6 +23,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from typing import Dict, List, Optional
@@ -85,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--warmup", type=int, default=500, help="linear warm-up iterations")
     o.add_argument("--warmup-ratio", type=float, default=0.001)
     o.add_argument("--steps", type=_int_list, default=[8, 11], help="epochs (0-based) from which lr ×0.1, e.g. 8,11")
+    o.add_argument("--private-lr-mult", type=float, default=1.0,
+                   help="LORS: learning-rate factor for the stage-private low-rank factors (E generator, ml, mr, sl, "
+                        "sr, B, A); default 1")
     o.add_argument("--clip", type=float, default=1.0, help="global L2 gradient-norm limit (0 = off)")
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
@@ -118,6 +122,27 @@ def learning_rate(step: int, epoch: int, base: float, warmup: int, warmup_ratio:
         k = (1 - step / warmup) * (1 - warmup_ratio)
         lr = lr * (1 - k)
     return lr
+
+
+def is_private_factor(name: str) -> bool:
+    """The stage-private low-rank factors of LORS (Eq. 10-12): Linear_E,i and ml/mr/sl/sr of LORS^A, B/A of LORS^T
+    (not the per-stage bias or LayerNorm, which vanilla has too)."""
+    return re.fullmatch(r"stages\.\d+\.(lorsA\.(generator\.(weight|bias)|ml|mr|sl|sr)|lorsT\.(A|B))", name) is not None
+
+
+def param_groups(model: torch.nn.Module, private_lr_mult: float = 1.0) -> List[dict]:
+    """AdamW parameter groups with an "lr_mult": the LORS private factors get private_lr_mult, all others 1.
+    (Their zero-initialised E / B make the private path start at 0 and, at the shared lr, grow far slower than
+    the shared weights; see training/README.)"""
+    if not (private_lr_mult > 0 and math.isfinite(private_lr_mult)):
+        raise ValueError(f"private_lr_mult must be a positive number, got {private_lr_mult}")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    private = [p for n, p in named if is_private_factor(n)]
+    other = [p for n, p in named if not is_private_factor(n)]
+    groups = [{"params": other, "lr_mult": 1.0}]
+    if private:
+        groups.append({"params": private, "lr_mult": float(private_lr_mult)})
+    return groups
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -348,7 +373,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     model = build_model(cfg, args.model_factory).to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = torch.optim.AdamW(param_groups(model, args.private_lr_mult), lr=args.lr,
+                                  weight_decay=args.weight_decay)
 
     start_epoch, step, best, best_epoch = 0, 0, None, None
     last_path = os.path.join(out, CHECKPOINT_LAST)
@@ -427,7 +453,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                 break
             lr = learning_rate(step, epoch, args.lr, args.warmup, args.warmup_ratio, args.steps)
             for g in optimizer.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g["lr_mult"]
             b = batch.to(device)
             outs = model(b.levels, b.image_size, b.proposals)
             loss, terms = detection_losses(outs, b.boxes, b.labels, b.image_size)

@@ -467,6 +467,36 @@ class TestTraining(unittest.TestCase):
         with open(os.path.join(exp, "model.json")) as f:
             self.assertEqual(json.load(f)["config"]["queryInit"], "nanodet")
 
+    def test_private_lr_mult(self):
+        """--private-lr-mult: exactly the stage-private low-rank factors get lr × mult (in the optimiser state of
+        the checkpoint); everything else, LORS^T's per-stage bias and LayerNorm included, keeps lr."""
+        from training.lors_studio.config import make_config
+        from training.lors_studio.model import AdaMixerDecoder
+        from training.lors_studio.train import is_private_factor, load_checkpoint, param_groups
+        model = AdaMixerDecoder(make_config("tiny", "lors"))
+        private = sorted(n for n, _ in model.named_parameters() if is_private_factor(n))
+        stages = model.cfg.decoder.stages
+        self.assertEqual(len(private), 8 * stages)  # generator weight + bias, ml, mr, sl, sr, B, A
+        self.assertTrue(all(".lorsA." in n or n.endswith((".lorsT.A", ".lorsT.B")) for n in private), private)
+        self.assertFalse(any(is_private_factor(n) for n in ("lorsA.shared.weight", "lorsT.shared.weight",
+                                                            "stages.0.lorsT.bias", "stages.0.lorsT.norm.weight",
+                                                            "stages.0.mixing.generator.weight")))
+        groups = param_groups(model, 8.0)
+        self.assertEqual([g["lr_mult"] for g in groups], [1.0, 8.0])
+        self.assertEqual(sum(len(g["params"]) for g in groups), len(list(model.parameters())))
+        self.assertEqual(len(param_groups(AdaMixerDecoder(make_config("tiny", "vanilla")), 8.0)), 1)
+        for bad in (0.0, -1.0, float("nan")):
+            with self.assertRaisesRegex(ValueError, "private_lr_mult"):
+                param_groups(model, bad)
+        out = os.path.join(self.tmp.name, "run-plr")
+        run_main(["--preset", "tiny", "--variant", "lors", "--features", self.feat, "--annotations", self.ann,
+                  "--epochs", "1", "--batch-size", "2", "--lr", "1e-3", "--warmup", "0", "--private-lr-mult", "8",
+                  "--out", out, "--no-plot"])
+        lrs = [g["lr"] for g in load_checkpoint(os.path.join(out, "last.pt"))["optimizer"]["param_groups"]]
+        self.assertEqual(len(lrs), 2)
+        self.assertAlmostEqual(lrs[0], 1e-3)
+        self.assertAlmostEqual(lrs[1], 8e-3)
+
     def test_resume_refuses_other_config(self):
         out = os.path.join(self.tmp.name, "run-c")
         base = ["--preset", "tiny", "--features", self.feat, "--annotations", self.ann, "--epochs", "1",
