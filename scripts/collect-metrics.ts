@@ -3,7 +3,10 @@
  *   npx tsx scripts/collect-metrics.ts --runs DIR_WITH web-vanilla<suffix>/ web-lors<suffix>/ --evals DIR_WITH eval-{vanilla,lors,nanodet}.json
  *                                     [--suffix -qi] [--baseline-evals DIR_WITH eval-{vanilla,lors}.json] [--baseline-runs DIR]
  *                                     [--models public/models] [--out public/models/metrics.json]
+ *                                     [--train-machine TEXT] [--cpu-evals DIR --cpu-runs DIR --cpu-suffix -qi]
  * --baseline-*: the same recipe without NanoDet-initialised queries (reported next to every number, issue #4).
+ * --train-machine: where the shipped runs trained (default: this machine); --cpu-*: the same decoders trained with the
+ * CPU recipe (reported next to the shipped ones when these came from a GPU machine).
  * eval-lors-from-vanilla.json (when in --evals): the vanilla model compressed into LORS (issue #6), whole export.
  * Every number comes from those files: `npm run eval` outputs (the app's own inference on the val split), the
  * training runs' summary.json / log.jsonl, the shipped weights' manifests and the parameter counter.
@@ -24,6 +27,10 @@ const a = parseArgs(process.argv.slice(2), {
   suffix: { type: 'string', help: 'run folder suffix (web-vanilla<suffix>)' },
   'baseline-evals': { type: 'string', help: 'evals of the models trained without NanoDet-initialised queries' },
   'baseline-runs': { type: 'string', help: 'their training runs (web-vanilla/, web-lors/)' },
+  'train-machine': { type: 'string', help: 'where the shipped runs were trained (default: this machine)' },
+  'cpu-evals': { type: 'string', help: 'evals of the decoders trained with the CPU recipe' },
+  'cpu-runs': { type: 'string', help: 'their training runs (web-vanilla<cpu-suffix>/, web-lors<cpu-suffix>/)' },
+  'cpu-suffix': { type: 'string', help: 'run folder suffix of the CPU runs' },
 });
 const suffix = str(a, 'suffix') ?? '';
 const baselineEvals = str(a, 'baseline-evals');
@@ -31,6 +38,10 @@ const baselineRuns = str(a, 'baseline-runs');
 const runs = requireStr(a, 'runs');
 const evals = requireStr(a, 'evals');
 const models = str(a, 'models') ?? 'public/models';
+const thisMachine = `${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB, no GPU`;
+const trainMachine = str(a, 'train-machine') ?? thisMachine;
+const cpuEvals = str(a, 'cpu-evals');
+const cpuRuns = str(a, 'cpu-runs');
 const out = str(a, 'out') ?? join(models, 'metrics.json');
 const json = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 const KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
@@ -60,7 +71,13 @@ function decoder(name: 'vanilla' | 'lors') {
     params: { decoder: c.decoder, total: c.total, shared: c.shared },
     weightBytes: folderBytes(dir),
     metrics: metricsOf(name),
-    training: training(join(runs, `web-${name}${suffix}`), `docs/curves-${name}.png`),
+    training: { ...training(join(runs, `web-${name}${suffix}`), `docs/curves-${name}.png`), machine: trainMachine },
+    ...(cpuEvals ? {
+      cpuRecipe: {
+        metrics: metricsOf(name, cpuEvals),
+        ...(cpuRuns ? { training: { ...training(join(cpuRuns, `web-${name}${str(a, 'cpu-suffix') ?? ''}`)), machine: thisMachine } } : {}),
+      },
+    } : {}),
     ...(baselineEvals ? {
       withoutQueryInit: {
         metrics: metricsOf(name, baselineEvals),
@@ -94,10 +111,12 @@ function fromVanilla() {
 const lorsFromVanilla = fromVanilla();
 const result = {
   date: new Date().toISOString().slice(0, 10),
-  machine: `${cpus()[0]?.model ?? 'CPU'} × ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB, no GPU`,
+  machine: thisMachine,
+  trainMachine,
   split: 'coco-subset val: 250 COCO-2017 photos, 2,198 boxes (../shared/data/coco-subset); wasm backend, input 416',
   notes: [
     'vanilla and LORS decoders: trained by this project on the 3,465 coco-subset train photos only (same data, schedule, augmentation, seed).',
+    ...(cpuEvals ? [`The shipped decoders were trained on ${trainMachine}; \`cpuRecipe\` holds the same decoders trained with the CPU recipe on ${thisMachine}.`] : []),
     'NanoDet-g head: trained by its authors on all of COCO 2017 train (118k photos). By provenance.tsv, 133 of the 250 val photos come from COCO train2017 folders (73 from val2017, 44 unknown), so NanoDet has likely seen many of them: its AP here reads high and is not comparable to the decoders\' on equal terms.',
     ...(baselineEvals
       ? ["Both decoders' queries start from NanoDet-g's top-100 head proposals (queryInit \"nanodet\", class-agnostic NMS), not AdaMixer's whole-image boxes; `withoutQueryInit` holds the same recipe with whole-image boxes."]
@@ -123,7 +142,7 @@ const M = (n: number) => `${(n / 1e6).toFixed(2)}M`;
 const MB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 const row = (name: string, p: { decoder?: number; total: number }, bytes: number, m: Record<string, unknown>, train: string) =>
   `| ${name} | ${p.decoder !== undefined ? M(p.decoder) : '–'} | ${M(p.total)} | ${MB(bytes)} | ${KEYS.map((k) => (m[k] as number).toFixed(1)).join(' | ')} | ${train} |`;
-const hm = (s: number) => `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+const hm = (s: number) => (s < 3600 ? `${Math.round(s / 60)} min` : `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`);
 const v = result.models.vanilla, l = result.models.lors, n = result.models.nanodet;
 console.log([
   '| model | decoder params | total params | weights | AP | AP50 | AP75 | APs | APm | APl | training |',
@@ -133,6 +152,10 @@ console.log([
   ...(v.withoutQueryInit && l.withoutQueryInit ? [
     row('Vanilla, whole-image queries', v.params, v.weightBytes, v.withoutQueryInit.metrics, v.withoutQueryInit.training ? `${v.withoutQueryInit.training.epochs} epochs, ${hm(v.withoutQueryInit.training.wallSeconds)}` : ''),
     row('LORS, whole-image queries', l.params, l.weightBytes, l.withoutQueryInit.metrics, l.withoutQueryInit.training ? `${l.withoutQueryInit.training.epochs} epochs, ${hm(l.withoutQueryInit.training.wallSeconds)}` : ''),
+  ] : []),
+  ...(v.cpuRecipe && l.cpuRecipe ? [
+    row('Vanilla, CPU recipe', v.params, v.weightBytes, v.cpuRecipe.metrics, v.cpuRecipe.training ? `${v.cpuRecipe.training.epochs} epochs, ${hm(v.cpuRecipe.training.wallSeconds)}` : ''),
+    row('LORS, CPU recipe', l.params, l.weightBytes, l.cpuRecipe.metrics, l.cpuRecipe.training ? `${l.cpuRecipe.training.epochs} epochs, ${hm(l.cpuRecipe.training.wallSeconds)}` : ''),
   ] : []),
   ...(result.models.lorsFromVanilla ? [row('Vanilla compressed to LORS (all ranks shipped)', result.models.lorsFromVanilla.params, result.models.lorsFromVanilla.weightBytes, result.models.lorsFromVanilla.metrics, 'no training (compress.py lorsify)')] : []),
   row('NanoDet-g own head', n.params, n.weightBytes, n.metrics, 'by its authors, all of COCO'),

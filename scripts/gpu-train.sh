@@ -2,7 +2,7 @@
 # Trains the vanilla and LORS decoders side by side on one CUDA GPU, from a small copy of the data, inside one
 # device call (issue #4). Everything the GPU machine needs travels in DATA (git-ignored, made here first):
 #   DATA/train/*.webp, DATA/val/*.webp   python3 -m training.lors_studio.features shrink ... (416-px copies)
-#   DATA/ann/instances_{train,val}.json  the COCO annotations without segmentations
+#   DATA/ann/instances_{train,val}.json  the COCO annotations without segmentations (shrink --annotations-out)
 #   DATA/nanodet/                        NanoDet-g's TFJS graph (public/models/nanodet)
 # Steps: feature caches (+ flip, + query proposals) with the PyTorch backbone; a 30-step timing probe of both
 # models running together; the number of epochs E that fits the time left (BUDGET_S from the start, minus a

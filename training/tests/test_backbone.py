@@ -107,7 +107,12 @@ class TestBackbone(unittest.TestCase):
                                             'area': 3000, 'iscrowd': 0}],
                            'categories': [{'id': 17, 'name': 'cat'}]}, f)
             small = os.path.join(tmp, 'small')
-            Fe.main(['shrink', '--images', imgs, '--annotations', ann, '--out', small, '--quality', '90', '--quiet'])
+            Fe.main(['shrink', '--images', imgs, '--annotations', ann, '--out', small, '--quality', '90', '--quiet',
+                     '--annotations-out', os.path.join(tmp, 'stripped.json')])
+            with open(os.path.join(tmp, 'stripped.json')) as f:
+                stripped = json.load(f)
+            self.assertEqual(stripped['annotations'][0]['bbox'], [20, 20, 60, 50])
+            self.assertEqual(sorted(stripped), ['annotations', 'categories', 'images'])
             with Image.open(os.path.join(small, '1.webp')) as im:
                 self.assertEqual(im.size, (416, 39))   # 432×40 → 416×39
             caches = []

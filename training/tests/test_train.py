@@ -508,3 +508,34 @@ class TestTraining(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestCompare(unittest.TestCase):
+    def test_paired_bootstrap(self):
+        """Same detections → difference 0 in every resample; a detector that misses half the objects is worse, and
+        the interval brackets the full-set difference. load_dets reads the COCO results format of npm run eval."""
+        from training.lors_studio.compare import load_dets, paired_bootstrap
+        rng = np.random.default_rng(1)
+        gts, good, half = {}, {}, {}
+        for iid in range(30):
+            b = rng.uniform(0, 100, (2, 2))
+            boxes = np.concatenate([b, b + rng.uniform(20, 60, (2, 2))], 1)
+            labels = np.array([iid % 3, (iid + 1) % 3])
+            gts[iid] = (boxes, labels, None)
+            good[iid] = (boxes + 1.0, np.array([0.9, 0.8]), labels)
+            half[iid] = (boxes[:1] + 1.0, np.array([0.9]), labels[:1]) if iid % 2 else good[iid]
+        same = paired_bootstrap(gts, [good, good], resamples=5)
+        self.assertEqual(same['difference'], 0.0)
+        self.assertEqual(same['ci95'], [0.0, 0.0])
+        r = paired_bootstrap(gts, [good, half], resamples=20, seed=3)
+        self.assertLess(r['difference'], -5.0)
+        self.assertLessEqual(r['ci95'][0], r['difference'])
+        self.assertGreaterEqual(r['ci95'][1], r['difference'])
+        with tempfile.TemporaryDirectory() as tmp:
+            p = os.path.join(tmp, 'dets.json')
+            with open(p, 'w') as f:
+                json.dump([{'image_id': 7, 'category_id': D.COCO_CATEGORY_IDS[2], 'bbox': [10, 20, 30, 40],
+                            'score': 0.5}], f)
+            d = load_dets(p)
+            np.testing.assert_allclose(d[7][0], [[10, 20, 40, 60]])
+            self.assertEqual(list(d[7][2]), [2])
