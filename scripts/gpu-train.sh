@@ -9,7 +9,8 @@
 # margin for export); then both runs with the same schedule (lr ×0.1 at 2/3 and 11/12 of E, as mmdet's 1×),
 # best checkpoint by val AP exported as float16 and packed into ≤ 15 MiB parts under $OUT.
 #   OUT=/tmp/out bash scripts/gpu-train.sh [DATA]
-# env: BUDGET_S, BATCH, LR, WARMUP, PRIVATE_LR_MULT, MAX_EPOCHS; DEVICE=cpu LIMIT=N for a local dry run
+# env: BUDGET_S, BATCH, LR, WARMUP, PRIVATE_LR_MULT, MAX_EPOCHS, WORK (default /tmp/lors-gpu); DEVICE=cpu LIMIT=N for a
+# local dry run (scripts/gpu-train-smoke.sh)
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 T0=$(date +%s)
@@ -24,7 +25,7 @@ MAX_EPOCHS=${MAX_EPOCHS:-48}
 DEVICE=${DEVICE:-cuda}
 LIMIT=${LIMIT:+--limit $LIMIT}   # local dry runs only
 PY=${PYTHON:-python3}
-W=/tmp/lors-gpu
+W=${WORK:-/tmp/lors-gpu}
 F=$W/feats
 mkdir -p $W $OUT
 exec > >(tee $OUT/gpu-train.log) 2>&1
@@ -65,7 +66,7 @@ EOF
 )
 STEPS=$($PY -c "import json; print(json.loads(open('$W/probe-lors/log.jsonl').readline())['steps_per_epoch'])")
 LEFT=$(( BUDGET_S - $(elapsed) - 45 ))
-E=$($PY -c "import math; e = int($LEFT / ($STEPS * $SPS * 1.08 + 4)); print(max(2, min($MAX_EPOCHS, e)))")
+E=$($PY -c "import math; e = int($LEFT / ($STEPS * $SPS * 1.08 + 4)); print(max(1, min($MAX_EPOCHS, e)))")
 S1=$($PY -c "print(max(1, round($E * 2 / 3)))"); S2=$($PY -c "print(max($S1 + 1, round($E * 11 / 12)))")
 echo "probe: ${SPS} s/step, $STEPS steps/epoch, ${LEFT} s left → $E epochs, lr ×0.1 at epochs $S1,$S2 (0-based)"
 pids=()

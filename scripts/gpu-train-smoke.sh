@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# CPU dry run of the GPU training recipe (scripts/gpu-train.sh), part of `npm test` (~1.5 min on 2 cores):
+# `features shrink` of the first 8 train and val photos of coco-subset (with stripped annotations), NanoDet's graph
+# copied beside them, then gpu-train.sh with DEVICE=cpu LIMIT=8 (caches with the PyTorch backbone, the timing
+# probe, 1 epoch of both decoders, float16 exports packed into parts): the parts must unpack into two loadable exports.
+# Needs ../shared/data/coco-subset beside the checkout (override with COCO_SUBSET=DIR). KEEP=1 keeps the temp dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-/usr/bin/python3}
+DATA=${COCO_SUBSET:-../shared/data/coco-subset}
+T0=$(date +%s)
+say() { echo "[gpu-train-smoke $(( $(date +%s) - T0 ))s] $*" >&2; }
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/lors-gpu-smoke.XXXXXX")
+if [ "${KEEP:-0}" = 1 ]; then say "keeping $TMP"; else trap 'rm -rf "$TMP"' EXIT; fi
+G=$TMP/gpu-data
+say "1/3 shrink 8 train + 8 val photos"
+for S in train val; do
+  "$PY" -m training.lors_studio.features shrink --images "$DATA/$S" --annotations "$DATA/annotations/instances_$S.json" \
+    --out "$G/$S" --annotations-out "$G/ann/instances_$S.json" --limit 8 --quiet
+done
+cp -r public/models/nanodet "$G/nanodet"
+say "2/3 gpu-train.sh on the CPU"
+WORK=$TMP/work OUT=$TMP/out DEVICE=cpu LIMIT=8 BATCH=4 MAX_EPOCHS=1 BUDGET_S=900 PYTHON="$PY" bash scripts/gpu-train.sh "$G" > "$TMP/run.log" 2>&1 \
+  || { tail -40 "$TMP/run.log" >&2; exit 1; }
+grep -E "^probe:|done at" "$TMP/run.log" >&2
+say "3/3 unpack and load the exports"
+mkdir -p "$TMP/unpacked" && cat "$TMP"/out/models.tar.part-* | tar xf - -C "$TMP/unpacked"
+"$PY" - "$TMP/unpacked" <<'PYEOF'
+import json, sys
+from training.lors_studio.export import load_weights
+root = sys.argv[1]
+for v in ("vanilla", "lors"):
+    cfg, sd = load_weights(f"{root}/export-{v}")
+    summary = json.load(open(f"{root}/logs/{v}-summary.json"))
+    assert cfg.variant == v and cfg.query_init == "nanodet", (v, cfg)
+    assert summary["steps"] == 2, summary       # 8 photos / batch 4 × 1 epoch
+    print(f"gpu-train-smoke: {v}: {len(sd)} tensors, {summary['steps']} steps, best val AP {summary['best']:.2f}",
+          file=sys.stderr)
+PYEOF
+say "OK"
