@@ -1,5 +1,5 @@
 /**
- * npm run detect -- IMAGE [--model vanilla|lors|nanodet] [--weights DIR] [--json] [--out overlay.png] [--score 0.3]
+ * npm run detect -- IMAGE [--model vanilla|lors|nanodet] [--weights DIR] [--json] [--out overlay.png] [--score 0.15]
  *                    [--lors-source trained|vanilla] [--rank-a N] [--rank-t N] [--groups K|1,1,2,2,3,3]   (lors: a slice, issue #6)
  *
  * Detects objects in a JPEG/PNG photo with NanoDet-g's own head or an AdaMixer decoder (vanilla / LORS) on
@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { makeConfig, PRESETS, type PresetName } from '../model/config';
+import { DEFAULT_SCORE_THRESHOLD, makeConfig, PRESETS, type PresetName } from '../model/config';
 import { load, type DecoderSource } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
 import type { Detection, ModelName } from '../model/types';
@@ -22,7 +22,7 @@ const SPEC: Record<string, OptionSpec> = {
   weights: { type: 'string', help: 'decoder weights folder (default public/models/<model>/)' },
   preset: { type: 'string', help: 'config of the seeded init when there are no weights (default web)', choices: Object.keys(PRESETS) },
   seed: { type: 'string', help: 'seed of that init (default 0)' },
-  score: { type: 'string', help: 'score threshold (default 0.3)' },
+  score: { type: 'string', help: `score threshold (default ${DEFAULT_SCORE_THRESHOLD}, as the app)` },
   max: { type: 'string', help: 'at most N detections (default 100)' },
   size: { type: 'string', help: 'input size, a multiple of 32 (default 416)' },
   backbone: { type: 'string', help: 'NanoDet folder (default public/models/nanodet)' },
@@ -57,7 +57,7 @@ async function main() {
   const imagePath = a.positionals[0];
   if (!imagePath) throw new UsageError('IMAGE is required');
   const model = (str(a, 'model') ?? 'nanodet') as ModelName;
-  const score = num(a, 'score', 0.3, 0, 1);
+  const score = num(a, 'score', DEFAULT_SCORE_THRESHOLD, 0, 1);
   const max = int(a, 'max', 100, 1, 10000)!;
   const size = int(a, 'size', 416, 64, 2048)!;
   if (size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32, got ${size}`);

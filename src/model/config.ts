@@ -188,3 +188,9 @@ export function parseGroups(s: string): number | number[] {
   }
   return nums.length === 1 ? nums[0]! : nums;
 }
+
+/**
+ * Default score threshold of the app, the CLI and `detect()`: the shipped decoders are briefly trained and their best
+ * scores sit around 0.2–0.7 (README Results), so the usual 0.3 would hide many right detections.
+ */
+export const DEFAULT_SCORE_THRESHOLD = 0.15;

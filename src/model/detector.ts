@@ -12,7 +12,7 @@ import {
   type NanoDet, type NanoDetHead,
 } from './backbone';
 import { COCO_CLASSES } from './coco';
-import { queryInitOf, type ModelConfig } from './config';
+import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
 import type { LetterboxInfo } from './letterbox';
 import type { BackendName, Detection, FileReader, ModelName, RgbaImage, WeightMap } from './types';
 import { arraysToWeights, initWeights, loadWeightArrays, loadWeights } from './weights';
@@ -56,7 +56,7 @@ export interface LoadOptions {
 
 export interface DetectOptions {
   model: ModelName;
-  /** Keep detections scoring above this (default 0.3). */
+  /** Keep detections scoring above this (default DEFAULT_SCORE_THRESHOLD, config.ts). */
   scoreThreshold?: number;
   /** At most this many detections (default 100). */
   maxDetections?: number;
@@ -214,7 +214,7 @@ class DetectorImpl implements Detector {
     if (model !== 'nanodet' && model !== 'vanilla' && model !== 'lors') {
       throw new Error(`unknown model "${String(model)}" (expected nanodet, vanilla or lors)`);
     }
-    const scoreThreshold = options.scoreThreshold ?? 0.3;
+    const scoreThreshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const maxDetections = options.maxDetections ?? 100;
     if (!(maxDetections >= 1)) throw new Error(`maxDetections must be ≥ 1, got ${maxDetections}`);
     const dec = model === 'nanodet' ? undefined : this.decoders.get(model);

@@ -1,6 +1,6 @@
 /** User settings: backend, display filters, the LORS sliders, the NanoDet toggle. */
 import { createStore, useStore } from 'zustand';
-import { makeConfig } from '../model/config';
+import { DEFAULT_SCORE_THRESHOLD, makeConfig } from '../model/config';
 import type { LorsSource } from '../model/lors/slice';
 import { backendFromSearch, slidersFromConfig, type BackendChoiceName, type GroupsMode } from './logic';
 
@@ -19,13 +19,11 @@ export interface SettingsState {
   set: (patch: Partial<Omit<SettingsState, 'set'>>) => void;
 }
 
-export const DEFAULT_THRESHOLD = 0.15; // the shipped decoders are briefly trained: their best scores sit around 0.2 (README Results)
-
 export function createSettingsStore(search = '') {
   const initial = slidersFromConfig(makeConfig('web', 'lors'));
   return createStore<SettingsState>()((set) => ({
     backend: backendFromSearch(search),
-    scoreThreshold: DEFAULT_THRESHOLD,
+    scoreThreshold: DEFAULT_SCORE_THRESHOLD,
     classFilter: null,
     ...initial,
     lorsSource: 'trained',
