@@ -270,15 +270,6 @@ def _cell_boxes(logits: torch.Tensor, W: int, stride: int) -> torch.Tensor:
     return torch.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], 1)
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def head_proposals(scores: Sequence[torch.Tensor], logits: Sequence[torch.Tensor], width: float, height: float,
                    count: int, pre_nms: int = 1000, iou_threshold: float = PROPOSAL_IOU,
                    size: int = NANODET_SIZE) -> np.ndarray:
@@ -303,17 +294,20 @@ def head_proposals(scores: Sequence[torch.Tensor], logits: Sequence[torch.Tensor
     out[:, 4] = -1
     kept: List[int] = []
     suppressed = np.zeros(len(boxes), bool)
-    ious, base = None, 0
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     for i in range(len(boxes)):
         if suppressed[i]:
             continue
         kept.append(i)
         if len(kept) >= count:
             break
-        if ious is None or i - base >= ious.shape[0]:
-            base = i
-            ious = _iou_matrix(boxes[i:i + 512], boxes)
-        suppressed |= ious[i - base] > iou_threshold
+        rest = boxes[i + 1:]                       # greedy NMS: only the kept box's row of IoUs is ever needed
+        iw = np.minimum(boxes[i, 2], rest[:, 2]) - np.maximum(boxes[i, 0], rest[:, 0])
+        ih = np.minimum(boxes[i, 3], rest[:, 3]) - np.maximum(boxes[i, 1], rest[:, 1])
+        inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+        union = area[i] + area[i + 1:] - inter
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+        suppressed[i + 1:] |= iou > iou_threshold
     for k, i in enumerate(kept):
         out[k, :4] = boxes[i]
         out[k, 4] = sc[i]

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import List
 
 import numpy as np
@@ -98,11 +99,11 @@ def cache(args) -> str:
     props = np.zeros((len(images), args.proposals, 5), np.float32)
     metas: List[dict] = []
     t0 = time.time()
+    pool = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)))  # PIL decoding and numpy NMS
     for b0 in range(0, len(images), args.batch_size):
         chunk = images[b0:b0 + args.batch_size]
         xs, infos = [], []
-        for im in chunk:
-            rgb = _read_rgb(_find(args.images, im['file_name']))
+        for im, rgb in zip(chunk, pool.map(lambda im: _read_rgb(_find(args.images, im['file_name'])), chunk)):
             shrunk = (rgb.shape[1], rgb.shape[0]) != (im['width'], im['height'])
             if shrunk and BB.letterbox_geometry(im['width'], im['height'], size)[1:] != (rgb.shape[1], rgb.shape[0]):
                 raise SystemExit(f"{im['file_name']}: {rgb.shape[1]}×{rgb.shape[0]} is neither the annotated size "
@@ -114,17 +115,21 @@ def cache(args) -> str:
         levels, scores, boxes = graph.run(torch.stack(xs), head=args.proposals > 0)
         flat = torch.cat([l.reshape(l.shape[0], -1, l.shape[-1]) for l in levels], 1)
         feats[b0:b0 + len(chunk)] = flat.half().cpu().numpy()
-        for j, (im, info) in enumerate(zip(chunk, infos)):
+        for im, info in zip(chunk, infos):
             metas.append({'id': im['id'], 'file_name': im['file_name'], 'width': info['width'],
                           'height': info['height'], 'scale': info['scale'],
                           'resizedWidth': info['resizedWidth'], 'resizedHeight': info['resizedHeight']})
-            if args.proposals > 0:
-                props[b0 + j] = BB.head_proposals([s[j] for s in scores], [b[j] for b in boxes],
-                                                  info['resizedWidth'], info['resizedHeight'], args.proposals)
+        if args.proposals > 0:
+            sc = [s.cpu() for s in scores]
+            bx = [b.cpu() for b in boxes]
+            props[b0:b0 + len(chunk)] = list(pool.map(
+                lambda j: BB.head_proposals([s[j] for s in sc], [b[j] for b in bx], infos[j]['resizedWidth'],
+                                            infos[j]['resizedHeight'], args.proposals), range(len(chunk))))
         done = b0 + len(chunk)
         if not args.quiet and ((b0 // args.batch_size) % 20 == 0 or done == len(images)):
             print(f'cache {name}{" flip" if args.flip else ""}: {done}/{len(images)} '
                   f'({done / (time.time() - t0):.1f} img/s)', file=sys.stderr)
+    pool.shutdown()
     js = D.write_feature_cache(args.out, name, size, feats, metas, shapes, flip=args.flip)
     if args.proposals > 0:
         stem = js[:-5]
