@@ -14,6 +14,7 @@ Identity; integer shape arithmetic runs in numpy. The upsample sizes are constan
 """
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -37,7 +38,6 @@ PROPOSAL_IOU = 0.7
 
 
 def _attr_str(node: dict, key: str) -> str:
-    import base64
     return base64.b64decode(node['attr'][key]['s']).decode()
 
 
@@ -92,11 +92,6 @@ class NanoDetGraph:
                 raise ValueError(f'{path}: weight bytes {len(buf)} do not match the manifest ({at})')
         self.by_name = {n['name']: n for n in self.nodes}
 
-    def to(self, device) -> 'NanoDetGraph':
-        self.device = torch.device(device)
-        self.consts = {k: (v.to(self.device) if torch.is_tensor(v) else v) for k, v in self.consts.items()}
-        return self
-
     # -----------------------------------------------------------------------------------------------------------
     def _needed(self, outputs: Sequence[str]) -> List[dict]:
         """Nodes needed for `outputs`, in a valid execution order."""
@@ -143,9 +138,7 @@ class NanoDetGraph:
             elif op in ('Pad', 'PadV2'):
                 pads = np.asarray(a[1]).reshape(-1, 2)
                 flat = [int(v) for pr in pads[::-1] for v in pr]
-                value = float(a[2]) if op == 'PadV2' else 0.0
-                if op == 'PadV2' and torch.is_tensor(a[2]):
-                    value = float(a[2].item())
+                value = float(a[2]) if op == 'PadV2' else 0.0     # a 1-value tensor or array
                 out = F.pad(a[0], flat, value=value)
             elif op == 'Conv2D':
                 if _attr_str(n, 'data_format') != 'NHWC' or _attr_str(n, 'padding') != 'VALID':

@@ -230,18 +230,18 @@ def _checkpoint_parts(ck, path: str) -> Tuple[ModelConfig, Dict[str, torch.Tenso
     return cfg, sd
 
 
-def _torch_load(path: str) -> dict:
+def torch_load(path: str, map_location='cpu') -> dict:
     """torch.load of a checkpoint this project wrote (it holds config dicts and optimiser state besides tensors, which
-    torch ≥ 2.6's default weights_only=True refuses)."""
+    torch ≥ 2.6's default weights_only=True refuses). Also used by train.load_checkpoint."""
     try:
-        return torch.load(path, map_location='cpu', weights_only=False)
+        return torch.load(path, map_location=map_location, weights_only=False)
     except TypeError:  # torch < 1.13.1 has no weights_only
-        return torch.load(path, map_location='cpu')
+        return torch.load(path, map_location=map_location)
 
 
 def load_checkpoint(path: str) -> Tuple[ModelConfig, Dict[str, torch.Tensor]]:
     """Reads a training checkpoint {'model': state_dict, 'config': cfg JSON, ...} → (config, state_dict)."""
-    return _checkpoint_parts(_torch_load(path), path)
+    return _checkpoint_parts(torch_load(path), path)
 
 
 def main(argv=None) -> int:
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
     ap.add_argument('--float16', action='store_true', help='store tensors as float16 (half the size)')
     ap.add_argument('--meta', action='append', default=[], metavar='KEY=VALUE', help='extra meta entries')
     a = ap.parse_args(argv)
-    ck = _torch_load(a.checkpoint)
+    ck = torch_load(a.checkpoint)
     cfg, sd = _checkpoint_parts(ck, a.checkpoint)
     ck_meta = {'source': 'trained', 'checkpoint': os.path.basename(a.checkpoint)}
     for kv in a.meta:

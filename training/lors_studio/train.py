@@ -278,10 +278,8 @@ def _atomic_save(obj, path: str):
 
 
 def load_checkpoint(path: str, map_location="cpu") -> dict:
-    try:
-        ck = torch.load(path, map_location=map_location, weights_only=False)
-    except TypeError:  # torch < 1.13.1 has no weights_only
-        ck = torch.load(path, map_location=map_location)
+    from .export import torch_load
+    ck = torch_load(path, map_location)
     for k in ("model", "config", "epoch", "step"):
         if k not in ck:
             raise ValueError(f"{path}: not a training checkpoint (no '{k}')")
