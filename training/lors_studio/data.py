@@ -21,7 +21,9 @@ Augmentation (training only):
   of 32 px (one cell at stride 32, 4 at stride 8) out of the letterboxed maps; boxes are shifted, clipped to the
   window's image part and kept if both sides are at least `min_box` px (else another window is tried; after 10
   failures the sample is not cropped). `image_size` becomes the window's image part.
-A batch's maps are zero-padded bottom/right to the largest map of the batch (per level).
+A batch's maps are zero-padded bottom/right to the largest map of the batch (per level); `Batch.valid` then
+records each sample's own extent, and the model's neck normalises each sample over that window only (so a crop
+gets exactly the neck output of the window alone, as at inference) and zeroes the padding.
 """
 from __future__ import annotations
 
@@ -247,18 +249,20 @@ class Batch:
     scales: torch.Tensor  # [B]
     orig_sizes: torch.Tensor  # [B, 2] (W, H)
     proposals: Optional[torch.Tensor] = None  # [B, L, 4] xyxy input pixels (queryInit 'nanodet')
+    valid: Optional[torch.Tensor] = None  # [B, n_levels, 2] (rows, cols) of each sample's maps; None = all full
 
     def to(self, device) -> "Batch":
         nb = device.type == "cuda"
+        opt = lambda t: None if t is None else t.to(device)  # noqa: E731
         return Batch([t.to(device, non_blocking=nb) for t in self.levels], self.image_size.to(device),
                      [t.to(device) for t in self.boxes], [t.to(device) for t in self.labels], self.image_ids,
-                     self.scales.to(device), self.orig_sizes.to(device),
-                     None if self.proposals is None else self.proposals.to(device))
+                     self.scales.to(device), self.orig_sizes.to(device), opt(self.proposals), opt(self.valid))
 
 
 def collate(samples: List[Sample]) -> Batch:
     n_levels = len(samples[0].levels)
     levels = []
+    valid = torch.tensor([[s.levels[l].shape[:2] for l in range(n_levels)] for s in samples], dtype=torch.long)
     for l in range(n_levels):
         hs = max(s.levels[l].shape[0] for s in samples)
         ws = max(s.levels[l].shape[1] for s in samples)
@@ -278,6 +282,8 @@ def collate(samples: List[Sample]) -> Batch:
         orig_sizes=torch.tensor([s.orig_size for s in samples], dtype=torch.float32),
         proposals=(torch.from_numpy(np.stack([s.proposals for s in samples])) if samples[0].proposals is not None
                    else None),
+        valid=None if all(tuple(v) == tuple(l.shape[1:3]) for vs in valid for v, l in zip(vs.tolist(), levels))
+        else valid,
     )
 
 

@@ -10,6 +10,8 @@ forward(levels, image_size, proposals=None):
     returns     list over stages of {'logits': [B, L, classes], 'boxes': [B, L, 4] xyxy input pixels,
                 'xyzr': [B, L, 4]} (the refined xyzr; the next stage receives it detached)
     proposals   optional [B, L, 4] xyxy input pixels: the queries' initial boxes (cfg.query_init 'nanodet')
+    valid       optional [B, n_levels, 2] int (rows, cols) of each sample's own maps inside zero-padded levels
+                (data.collate of crops): the neck then normalises each sample over its own window only
 """
 from __future__ import annotations
 
@@ -34,19 +36,40 @@ class _Queries(nn.Module):
 
 
 class _Neck(nn.Module):
-    """Channel mapping: per level y = x·W_lᵀ + b_l (a 1×1 conv over NHWC channels), then ONE shared GroupNorm."""
+    """Channel mapping: per level y = x·W_lᵀ + b_l (a 1×1 conv over NHWC channels), then ONE shared GroupNorm.
+
+    valid [B, n_levels, 2] (rows, cols per sample and level), for a batch of maps zero-padded bottom/right to a
+    common size (feature-space crops): the GroupNorm statistics then come from each sample's valid window only
+    and the padding is zeroed afterwards, so every sample gets exactly the neck output of its window alone (what
+    inference computes) and sampling outside it reads zeros, as grid_sample's zero padding does there."""
 
     def __init__(self, n_levels: int, feat_channels: int, d_feat: int, groups: int, **kw):
         super().__init__()
         self.convs = nn.ModuleList([nn.Linear(feat_channels, d_feat, **kw) for _ in range(n_levels)])
         self.norm = nn.GroupNorm(groups, d_feat, eps=LN_EPS, **kw)
 
-    def forward(self, levels: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+    def forward(self, levels: Sequence[torch.Tensor], valid: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
         out = []
-        for conv, x in zip(self.convs, levels):
+        for l, (conv, x) in enumerate(zip(self.convs, levels)):
             y = conv(x).permute(0, 3, 1, 2)              # NHWC → NCHW
-            out.append(self.norm(y).contiguous())       # [B, d_feat, H, W]
+            y = self.norm(y) if valid is None else self._masked_norm(y, valid[:, l])
+            out.append(y.contiguous())                  # [B, d_feat, H, W]
         return out
+
+    def _masked_norm(self, y: torch.Tensor, hw: torch.Tensor) -> torch.Tensor:
+        """GroupNorm of y [B, C, H, W] over each sample's top-left hw[b] = (rows, cols) window; zeros elsewhere."""
+        B, C, H, W = y.shape
+        G = self.norm.num_groups
+        hw = hw.to(y.device)
+        rows = torch.arange(H, device=y.device)[None, :, None] < hw[:, 0, None, None]
+        cols = torch.arange(W, device=y.device)[None, None, :] < hw[:, 1, None, None]
+        m = (rows & cols).to(y.dtype)[:, None, None]                            # [B, 1, 1, H, W]
+        yg = y.reshape(B, G, C // G, H, W)
+        n = (m.sum((2, 3, 4)) * (C // G)).clamp(min=1)[..., None, None, None]  # [B, 1, 1, 1, 1]
+        mean = (yg * m).sum((2, 3, 4), keepdim=True) / n
+        var = (((yg - mean) * m) ** 2).sum((2, 3, 4), keepdim=True) / n
+        z = ((yg - mean) * torch.rsqrt(var + self.norm.eps) * m).reshape(B, C, H, W)
+        return (z * self.norm.weight[:, None, None] + self.norm.bias[:, None, None]) * m[:, 0]
 
 
 class _Attn(nn.Module):
@@ -311,8 +334,8 @@ class AdaMixerDecoder(nn.Module):
                 sd[key] = sd.pop(key)
         return sd
 
-    def necked(self, levels: Sequence[torch.Tensor]) -> List[torch.Tensor]:
-        """Validated neck output: list of NCHW [B, d_feat, H_l, W_l]."""
+    def necked(self, levels: Sequence[torch.Tensor], valid: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
+        """Validated neck output: list of NCHW [B, d_feat, H_l, W_l] (valid: see _Neck)."""
         d = self.cfg.decoder
         if len(levels) != len(d.strides):
             raise ValueError(f'expected {len(d.strides)} feature levels (strides {d.strides}), got {len(levels)}')
@@ -320,7 +343,7 @@ class AdaMixerDecoder(nn.Module):
         for l, x in enumerate(levels):
             if x.dim() != 4 or x.shape[0] != B or x.shape[3] != d.feat_channels:
                 raise ValueError(f'level {l}: expected NHWC [{B}, H, W, {d.feat_channels}], got {list(x.shape)}')
-        return self.neck(levels)
+        return self.neck(levels, valid)
 
     def initial_state(self, batch: int, image_size: torch.Tensor, proposals: Optional[torch.Tensor] = None):
         """(content [B, L, d_q], xyzr [B, L, 4]): layer_norm(queries.content) (no affine) and whole-image boxes
@@ -332,8 +355,9 @@ class AdaMixerDecoder(nn.Module):
 
     def forward(self, levels: Sequence[torch.Tensor],
                 image_size: Union[torch.Tensor, Sequence[Sequence[float]]],
-                proposals: Optional[torch.Tensor] = None) -> List[Dict[str, torch.Tensor]]:
-        feats = self.necked(levels)
+                proposals: Optional[torch.Tensor] = None,
+                valid: Optional[torch.Tensor] = None) -> List[Dict[str, torch.Tensor]]:
+        feats = self.necked(levels, valid)
         B = feats[0].shape[0]
         p0 = self.queries.content
         image_size = torch.as_tensor(image_size, dtype=p0.dtype, device=p0.device)

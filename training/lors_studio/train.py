@@ -300,7 +300,7 @@ def evaluate(model: torch.nn.Module, dataset: D.DetectionDataset, batch_size: in
     bar = Progress(math.ceil(len(idx) / batch_size), "val", enabled=progress)
     for batch in dataset.batches(idx, batch_size, epoch=0):
         b = batch.to(device)
-        outs = model(b.levels, b.image_size, b.proposals)
+        outs = model(b.levels, b.image_size, b.proposals, b.valid)
         for iid, r in zip(batch.image_ids, predict(outs[-1], b.scales, b.orig_sizes)):
             dets[iid] = r
         bar.update()
@@ -318,7 +318,7 @@ def evaluate(model: torch.nn.Module, dataset: D.DetectionDataset, batch_size: in
 def _probe_unused(model, batch, device) -> List[str]:
     """Names of parameters that get no gradient from one forward/backward (gradients are cleared afterwards)."""
     b = batch.to(device)
-    outs = model(b.levels, b.image_size, b.proposals)
+    outs = model(b.levels, b.image_size, b.proposals, b.valid)
     loss, _ = detection_losses(outs, b.boxes, b.labels, b.image_size, avg_factor=1.0)
     loss.backward()
     unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
@@ -453,7 +453,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             for g in optimizer.param_groups:
                 g["lr"] = lr * g["lr_mult"]
             b = batch.to(device)
-            outs = model(b.levels, b.image_size, b.proposals)
+            outs = model(b.levels, b.image_size, b.proposals, b.valid)
             loss, terms = detection_losses(outs, b.boxes, b.labels, b.image_size)
             if not math.isfinite(terms["loss"]):
                 raise FloatingPointError(f"step {step}: loss is {terms['loss']}")

@@ -303,6 +303,40 @@ class TestData(unittest.TestCase):
         batch = D.collate([a, b])
         self.assertEqual(tuple(batch.levels[0].shape), (2, 8, 8, 128))
         self.assertEqual(float(batch.levels[0][1, 4:].abs().sum()), 0.0)
+        self.assertEqual(batch.valid.tolist(), [[[8, 8], [4, 4], [2, 2]], [[4, 8], [2, 4], [1, 2]]])
+        self.assertIsNone(D.collate([a, ds.get(1)]).valid)  # nothing padded: the plain GroupNorm path
+
+    def test_padded_crop_neck_equals_window_alone(self):
+        """A cropped sample zero-padded into a batch gets exactly the neck output of its window computed alone
+        (what inference computes), with zeros in the padding; uncropped samples are unchanged."""
+        from training.lors_studio.config import make_config
+        from training.lors_studio.model import AdaMixerDecoder
+        torch.manual_seed(0)
+        model = AdaMixerDecoder(make_config("tiny", "vanilla"))
+        with torch.no_grad():  # a non-trivial affine GroupNorm
+            model.neck.norm.weight.uniform_(0.5, 1.5)
+            model.neck.norm.bias.uniform_(-0.5, 0.5)
+        g = torch.Generator().manual_seed(1)
+        full = [torch.randn(1, 16 // k, 16 // k, 128, generator=g) * 2 + 1 for k in (1, 2, 4)]
+        crops = [[x[:, :8 // k, :12 // k] for k, x in zip((1, 2, 4), full)],    # 96 × 64 px window
+                 [x[:, 4 // k:, 8 // k:] for k, x in zip((1, 2, 4), full)]]     # 64 × 96 px window, offset
+        samples = []
+        for lv in [[x[0].numpy() for x in full]] + [[x[0].numpy() for x in c] for c in crops]:
+            samples.append(D.Sample(0, lv, (float(lv[2].shape[1] * 32), float(lv[2].shape[0] * 32)),
+                                    np.zeros((0, 4)), np.zeros(0, np.int64), 1.0, (128, 128)))
+        batch = D.collate(samples)
+        with torch.no_grad():
+            got = model.necked(batch.levels, batch.valid)
+            for b, lv in enumerate([full] + crops):
+                alone = model.necked(lv)
+                for l, (a, y) in enumerate(zip(alone, got)):
+                    h, w = a.shape[2:]
+                    np.testing.assert_allclose(y[b, :, :h, :w].numpy(), a[0].numpy(), rtol=1e-5, atol=1e-5,
+                                               err_msg=f"sample {b} level {l}")
+                    self.assertEqual(float(y[b, :, h:].abs().sum() + y[b, :, :, w:].abs().sum()), 0.0)
+            # the defect this replaces: GroupNorm over the padded maps differs inside the window
+            padded = model.necked(batch.levels)
+            self.assertGreater(float((padded[0][1, :, :8, :12] - got[0][1, :, :8, :12]).abs().max()), 0.1)
 
     def test_query_proposals(self):
         """queryInit 'nanodet': `<stem>.proposals.f32` rows (score < 0 = none) → [L, 4] per sample, shifted and clipped
