@@ -11,8 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { decodeXyzr, initialXyzr, iof } from '../model/adamixer/boxes';
 import { applyNeck, decoderForward } from '../model/adamixer/decoder';
-import { adaptiveMixing, splitMixingParams } from '../model/adamixer/mixing';
-import { linear } from '../model/adamixer/ops';
+import { adaptiveMixing } from '../model/adamixer/mixing';
+import { splitMixingParams } from '../model/nn/generator';
+import { linear } from '../model/nn/ops';
 import { positionEmbedding } from '../model/adamixer/positional';
 import { sampleFeatures } from '../model/adamixer/sampling';
 import { selfAttention, stageForward } from '../model/adamixer/stage';

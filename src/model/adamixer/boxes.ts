@@ -3,7 +3,7 @@
  * pixels of the resized, unpadded image; and the IoF used by the box-aware self-attention (spec §2.1).
  */
 import * as tf from '@tensorflow/tfjs';
-import { exp2 } from './ops';
+import { exp2 } from '../nn/ops';
 
 function last4(t: tf.Tensor, what: string): tf.Tensor[] {
   if (t.shape[t.rank - 1] !== 4) throw new Error(`${what}: last dim must be 4, got shape [${t.shape.join(', ')}]`);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { initialXyzr } from './boxes';
-import { checkWeights, getWeight, layerNormPlain, linear } from './ops';
+import { checkWeights, getWeight, layerNormPlain, linear } from '../nn/ops';
 import { samplingMaps } from './sampling';
 import { stageForward, type StageOptions } from './stage';
 

@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig } from '../config';
-import { adaptiveMixing, splitMixingParams } from './mixing';
-import { layerNormPlain } from './ops';
+import { splitMixingParams } from '../nn/generator';
+import { adaptiveMixing } from './mixing';
+import { layerNormPlain } from '../nn/ops';
 import { jsMixing, jsSplit, mat, maxErr, rng, uniformArray } from './testing';
 
 beforeAll(async () => {

@@ -4,29 +4,7 @@
  * a ReLU.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, type ModelConfig } from '../config';
-import { layerNormPlain } from './ops';
-
-/**
- * Splits generated mixing parameters [B, L, G·(C·C + P_out·P_in)] per group into
- * M_c [B, L, G, C, C] (first C·C entries, row-major C_in × C_out) and M_s [B, L, G, P_out, P_in] (the rest).
- */
-export function splitMixingParams(params: tf.Tensor, cfg: ModelConfig): { Mc: tf.Tensor5D; Ms: tf.Tensor5D } {
-  const d = cfg.decoder;
-  const { G, C, genPerGroup, genOut } = dims(d);
-  if (params.rank !== 3 || params.shape[2] !== genOut) {
-    throw new Error(`splitMixingParams: expected [B, L, ${genOut}], got [${params.shape.join(', ')}]`);
-  }
-  const [B, L] = params.shape as [number, number, number];
-  return tf.tidy(() => {
-    const per = params.reshape([B * L * G, genPerGroup]); // (2-D: SplitV of higher-rank views is slow on wasm)
-    const [mc, ms] = tf.split(per, [C * C, d.pointsOut * d.pointsIn], -1) as [tf.Tensor, tf.Tensor];
-    return {
-      Mc: mc.reshape([B, L, G, C, C]) as tf.Tensor5D,
-      Ms: ms.reshape([B, L, G, d.pointsOut, d.pointsIn]) as tf.Tensor5D,
-    };
-  });
-}
+import { layerNormPlain } from '../nn/ops';
 
 /**
  * How adaptiveMixing evaluates its per-query products: 'matmul' (batched tf.matMul), 'depthwise' (the same sums

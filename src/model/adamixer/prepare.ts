@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import { parameterSpec } from '../params';
 import type { WeightMap } from '../types';
-import { preparedName, preparedShape, sameShape } from './ops';
+import { preparedName, preparedShape, sameShape } from '../nn/ops';
 
 export interface Prepared {
   weights: WeightMap;

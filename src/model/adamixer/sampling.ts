@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
-import { exp2 } from './ops';
+import { exp2 } from '../nn/ops';
 
 /** The per-group zero-padded maps of every level (see the file comment); make once per decoder forward. */
 export interface SamplingMaps {

@@ -9,8 +9,9 @@ import type { WeightMap } from '../types';
 import { lorsAMixingParams, type LorsPath } from '../lors/lorsA';
 import { lorsTOutput } from '../lors/lorsT';
 import { decodeXyzr, iof } from './boxes';
-import { adaptiveMixing, splitMixingParams } from './mixing';
-import { exp2, getWeight, layerNorm, linear } from './ops';
+import { splitMixingParams } from '../nn/generator';
+import { adaptiveMixing } from './mixing';
+import { exp2, getWeight, layerNorm, linear } from '../nn/ops';
 import { positionEmbedding } from './positional';
 import { sampleFeatures, type SamplingMaps } from './sampling';
 

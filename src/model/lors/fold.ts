@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
-import { getWeight, linearWeightOutIn, preparedName } from '../adamixer/ops';
+import { getWeight, linearWeightOutIn, preparedName } from '../nn/ops';
 import { lorsAFoldedName, lowRankSum } from './lorsA';
 import { lorsTFactors, lorsTFoldedName } from './lorsT';
 

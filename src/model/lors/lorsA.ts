@@ -14,8 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
-import { splitMixingParams } from '../adamixer/mixing';
-import { getWeight, linear, preparedName } from '../adamixer/ops';
+import { splitMixingParams } from '../nn/generator';
+import { getWeight, linear, preparedName } from '../nn/ops';
 
 export type LorsPath = 'auto' | 'factored' | 'folded';
 

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
-import { getLinearWeight, getWeight, layerNorm, linearWith, preparedName } from '../adamixer/ops';
+import { getLinearWeight, getWeight, layerNorm, linearWith, preparedName } from '../nn/ops';
 import type { LorsPath } from './lorsA';
 
 /** Name of the dense W_i [dq, outIn] that foldLorsT adds for stage i. */
