@@ -99,7 +99,7 @@ else
   npm_run eval src/cli/eval.ts --images "$DATA/train" --annotations "$TMP/smoke.json" --model lors --weights "$TMP/model" \
     --size "$SIZE" --json "$TMP/eval.json" --quiet
   # The TS pipeline (NanoDet features in fp32 → tfjs decoder → COCO eval) must agree with the Python validation of
-  # the same weights on the cached fp16 features (PyTorch decoder → metrics.py).
+  # the same weights on the cached fp16 features (PyTorch decoder → evaluate.py).
   "$PY" - "$TMP/eval.json" "$TMP/run/log.jsonl" <<'PYEOF'
 import json, sys
 ts = json.load(open(sys.argv[1]))

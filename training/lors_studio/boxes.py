@@ -1,9 +1,9 @@
-"""Box parameterisation of AdaMixer queries (spec §1) and the attention's box priors (spec §2.1).
+"""Box math: the parameterisation of AdaMixer queries (spec §1), the attention's box priors (spec §2.1) and the
+xyxy GIoU of the matching cost and the loss (spec §3). The bottom of the import graph: boxes ← matching ← losses.
 
 xyzr: x, y = box centre (input pixels), z = log2(sqrt(w·h)), r = log2(h/w).
 """
 from __future__ import annotations
-
 
 import torch
 
@@ -65,4 +65,35 @@ def position_embedding(xyzr: torch.Tensor, d_query: int) -> torch.Tensor:
     return pe.flatten(-3)
 
 
-__all__ = ['decode_xyzr', 'xyxy_to_xyzr', 'initial_xyzr', 'iof_matrix', 'position_embedding']
+def box_area(b: torch.Tensor) -> torch.Tensor:
+    return (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
+
+
+def giou_aligned(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """GIoU of a[i] and b[i] ([N, 4] each) → [N]."""
+    lt = torch.max(a[:, :2], b[:, :2])
+    rb = torch.min(a[:, 2:], b[:, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    union = box_area(a) + box_area(b) - inter
+    iou = inter / union.clamp(min=eps)
+    elt = torch.min(a[:, :2], b[:, :2])
+    erb = torch.max(a[:, 2:], b[:, 2:])
+    enclose = (erb - elt).clamp(min=0).prod(-1)
+    return iou - (enclose - union) / enclose.clamp(min=eps)
+
+
+def giou_pairwise(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """GIoU of every a[i] with every b[j] ([N, 4], [M, 4]) → [N, M]."""
+    lt = torch.max(a[:, None, :2], b[None, :, :2])
+    rb = torch.min(a[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
+    iou = inter / union.clamp(min=eps)
+    elt = torch.min(a[:, None, :2], b[None, :, :2])
+    erb = torch.max(a[:, None, 2:], b[None, :, 2:])
+    enclose = (erb - elt).clamp(min=0).prod(-1)
+    return iou - (enclose - union) / enclose.clamp(min=eps)
+
+
+__all__ = ['decode_xyzr', 'xyxy_to_xyzr', 'initial_xyzr', 'iof_matrix', 'position_embedding', 'box_area',
+           'giou_aligned', 'giou_pairwise']

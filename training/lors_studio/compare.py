@@ -18,7 +18,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from . import data as D
-from .metrics import coco_ap
+from .evaluate import coco_ap
 
 
 def load_dets(path: str) -> Dict[int, tuple]:

@@ -22,14 +22,23 @@ All maths in float64 (numpy); the results are float32 tensors in parameter_spec 
 """
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
+import os
+import platform
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .config import LorsConfig, ModelConfig, dims
-from .params import parameter_spec
+from . import data as D
+from .config import LorsConfig, ModelConfig, dims, stretch_groups
+from .evaluate import evaluate
+from .export import export, load_weights
+from .model import AdaMixerDecoder
+from .params import count_parameters, parameter_spec
 
 State = Dict[str, torch.Tensor]
 
@@ -294,8 +303,6 @@ __all__ = ['order_lors', 'lorsify', 'slice_lors', 'dense_stage_weights', 'recons
 # CLI
 
 def _read_meta(directory: str) -> dict:
-    import json
-    import os
     with open(os.path.join(directory, 'model.json'), encoding='utf-8') as f:
         return json.load(f).get('meta', {}) or {}
 
@@ -306,7 +313,6 @@ def _grid_configs(cfg: ModelConfig, ranks: Sequence[int], k_options: str = '1;1,
     [1,1,2,2,3,3] and K' = 3 everywhere (each clamped to the source's K_i; duplicates dropped); r_T scaled with r_A."""
     lo = cfg.lors
     n = cfg.decoder.stages
-    from .config import stretch_groups
     out, seen = [], set()
     for r in ranks:
         if r > lo.rank_a:
@@ -324,12 +330,6 @@ def _grid_configs(cfg: ModelConfig, ranks: Sequence[int], k_options: str = '1;1,
 
 
 def main(argv=None) -> int:
-    import argparse
-    import datetime
-    import json
-    import os
-    import platform
-    from .export import export, load_weights
     ap = argparse.ArgumentParser(prog='python3 -m training.lors_studio.compress', description=__doc__.split('\n')[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
     o = sub.add_parser('order', help='re-express a trained LORS model with ordered factors (exact)')
@@ -394,10 +394,6 @@ def main(argv=None) -> int:
         print(f'wrote {a.json}')
         return 0
     # grid
-    from . import data as D
-    from .model import AdaMixerDecoder
-    from .params import count_parameters
-    from .train import evaluate
     if a.threads:
         torch.set_num_threads(a.threads)
     ranks = [int(x) for x in a.ranks.split(',')]

@@ -3,7 +3,7 @@
 Python API
     export(model_or_state_dict, cfg, out_dir, float16=False, meta=None) -> dict   # returns the model.json object
     load_weights(dir) -> (ModelConfig, OrderedDict[str, torch.Tensor float32])      # verifies sizes and SHA-256
-    load_checkpoint(path) -> (ModelConfig, state_dict)
+    load_checkpoint(path) -> the checkpoint dict, with 'model' the decoder's state_dict and 'cfg' its ModelConfig
 
 Training checkpoint format (written by training/lors_studio/train.py with torch.save, read here):
     {'model': state_dict of AdaMixerDecoder, 'config': ModelConfig JSON (a dict in ModelConfig.to_json() form,
@@ -215,33 +215,31 @@ def load_weights(directory: str) -> Tuple[ModelConfig, 'OrderedDict[str, torch.T
     return cfg, OrderedDict((t['name'], sd[t['name']]) for t in spec)
 
 
-def _checkpoint_parts(ck, path: str) -> Tuple[ModelConfig, Dict[str, torch.Tensor]]:
-    if not isinstance(ck, dict) or 'model' not in ck or 'config' not in ck:
-        raise ValueError(f'{path}: not a LORS Studio checkpoint (expected a dict with "model" and "config")')
-    cfg = _as_config(ck['config'])
-    sd = ck['model']
-    # Accept checkpoints of a wrapper module whose decoder was saved under a prefix such as "decoder.".
-    first = parameter_spec(cfg)[0]['name']
-    if first not in sd:
-        for prefix in ('decoder.', 'module.', 'module.decoder.'):
-            if prefix + first in sd:
-                sd = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
-                break
-    return cfg, sd
-
-
 def torch_load(path: str, map_location='cpu') -> dict:
-    """torch.load of a checkpoint this project wrote (it holds config dicts and optimiser state besides tensors, which
-    torch ≥ 2.6's default weights_only=True refuses). Also used by train.load_checkpoint."""
+    """torch.load of a file this project wrote (checkpoints hold config dicts and optimiser state besides tensors,
+    which torch ≥ 2.6's default weights_only=True refuses)."""
     try:
         return torch.load(path, map_location=map_location, weights_only=False)
     except TypeError:  # torch < 1.13.1 has no weights_only
         return torch.load(path, map_location=map_location)
 
 
-def load_checkpoint(path: str) -> Tuple[ModelConfig, Dict[str, torch.Tensor]]:
-    """Reads a training checkpoint {'model': state_dict, 'config': cfg JSON, ...} → (config, state_dict)."""
-    return _checkpoint_parts(torch_load(path), path)
+def load_checkpoint(path: str, map_location='cpu') -> dict:
+    """The one reader of training checkpoints {'model': state_dict, 'config': cfg JSON, 'optimizer', 'epoch',
+    'step', ...} (train.py writes them): returns that dict with 'model' the decoder's state_dict (a wrapper's
+    "decoder." / "module." prefix stripped) and 'cfg' the ModelConfig."""
+    ck = torch_load(path, map_location)
+    if not isinstance(ck, dict) or 'model' not in ck or 'config' not in ck:
+        raise ValueError(f'{path}: not a LORS Studio checkpoint (expected a dict with "model" and "config")')
+    cfg = _as_config(ck['config'])
+    sd = ck['model']
+    first = parameter_spec(cfg)[0]['name']
+    if first not in sd:
+        for prefix in ('decoder.', 'module.', 'module.decoder.'):
+            if prefix + first in sd:
+                sd = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+                break
+    return {**ck, 'model': sd, 'cfg': cfg}
 
 
 def main(argv=None) -> int:
@@ -252,8 +250,8 @@ def main(argv=None) -> int:
     ap.add_argument('--float16', action='store_true', help='store tensors as float16 (half the size)')
     ap.add_argument('--meta', action='append', default=[], metavar='KEY=VALUE', help='extra meta entries')
     a = ap.parse_args(argv)
-    ck = torch_load(a.checkpoint)
-    cfg, sd = _checkpoint_parts(ck, a.checkpoint)
+    ck = load_checkpoint(a.checkpoint)
+    cfg, sd = ck['cfg'], ck['model']
     ck_meta = {'source': 'trained', 'checkpoint': os.path.basename(a.checkpoint)}
     for kv in a.meta:
         if '=' not in kv:

@@ -27,6 +27,7 @@ from typing import List
 
 import numpy as np
 import torch
+from PIL import Image
 
 from . import backbone as BB
 from . import data as D
@@ -49,7 +50,6 @@ def _find(images_dir: str, file_name: str) -> str:
 
 
 def _read_rgb(path: str) -> np.ndarray:
-    from PIL import Image
     with Image.open(path) as im:
         return np.asarray(im.convert('RGB'))
 
@@ -68,7 +68,6 @@ def strip_annotations(src: str, dst: str) -> None:
 
 
 def shrink(args) -> None:
-    from PIL import Image
     os.makedirs(args.out, exist_ok=True)
     if args.annotations_out:
         strip_annotations(args.annotations, args.annotations_out)

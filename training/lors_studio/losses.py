@@ -8,45 +8,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-FOCAL_ALPHA = 0.25
-FOCAL_GAMMA = 2.0
+from .boxes import giou_aligned
+from .matching import FOCAL_ALPHA, FOCAL_GAMMA, hungarian_match_batch
+
 W_CLS = 2.0
 W_L1 = 5.0
 W_GIOU = 2.0
-EPS = 1e-6
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Boxes (xyxy)
-
-def box_area(b: torch.Tensor) -> torch.Tensor:
-    return (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
-
-
-def giou_aligned(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """GIoU of a[i] and b[i] ([N, 4] each) → [N]."""
-    lt = torch.max(a[:, :2], b[:, :2])
-    rb = torch.min(a[:, 2:], b[:, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
-    union = box_area(a) + box_area(b) - inter
-    iou = inter / union.clamp(min=eps)
-    elt = torch.min(a[:, :2], b[:, :2])
-    erb = torch.max(a[:, 2:], b[:, 2:])
-    enclose = (erb - elt).clamp(min=0).prod(-1)
-    return iou - (enclose - union) / enclose.clamp(min=eps)
-
-
-def giou_pairwise(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """GIoU of every a[i] with every b[j] ([N, 4], [M, 4]) → [N, M]."""
-    lt = torch.max(a[:, None, :2], b[None, :, :2])
-    rb = torch.min(a[:, None, 2:], b[None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
-    iou = inter / union.clamp(min=eps)
-    elt = torch.min(a[:, None, :2], b[None, :, :2])
-    erb = torch.max(a[:, None, 2:], b[None, :, 2:])
-    enclose = (erb - elt).clamp(min=0).prod(-1)
-    return iou - (enclose - union) / enclose.clamp(min=eps)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -92,8 +59,6 @@ def detection_losses(stage_outputs: Sequence[Dict[str, torch.Tensor]], gt_boxes:
 
     stage_outputs[i]: dict(logits [B, L, K], boxes [B, L, 4] xyxy input pixels). gt_boxes[b]: [M_b, 4] xyxy input
     pixels, gt_labels[b]: [M_b]. image_size: [B, 2] (w, h) used to normalise the boxes for L1."""
-    from .matching import hungarian_match_batch  # local import: matching imports this module
-
     first = stage_outputs[0]["logits"]
     B, L, K = first.shape
     device = first.device

@@ -12,8 +12,10 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .losses import FOCAL_ALPHA, FOCAL_GAMMA, giou_pairwise
+from .boxes import giou_pairwise
 
+FOCAL_ALPHA = 0.25  # also the focal loss's (losses.py)
+FOCAL_GAMMA = 2.0
 COST_CLS = 2.0
 COST_L1 = 5.0
 COST_GIOU = 2.0
@@ -42,21 +44,6 @@ def match_cost(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor
 
 
 @torch.no_grad()
-def hungarian_match(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
-                    whwh: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
-    """One image: returns (query indices, gt indices), min(L, M) pairs, sorted by query index."""
-    if gt_boxes.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if whwh.numel() == 2:
-        whwh = whwh.repeat(2)
-    cost = match_cost(logits, boxes, gt_boxes, gt_labels, whwh).cpu().numpy()
-    if not np.isfinite(cost).all():
-        raise FloatingPointError("non-finite matching cost (the model produced NaN/inf logits or boxes)")
-    rows, cols = linear_sum_assignment(cost)
-    return rows.astype(np.int64), cols.astype(np.int64)
-
-
-@torch.no_grad()
 def hungarian_match_batch(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: Sequence[torch.Tensor],
                           gt_labels: Sequence[torch.Tensor], whwh: torch.Tensor) -> List[Tuple[np.ndarray, np.ndarray]]:
     """hungarian_match for every image of a batch (logits [B, L, K], boxes [B, L, 4], whwh [B, 4]) with a single
@@ -80,3 +67,11 @@ def hungarian_match_batch(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: S
         at += L * m
         out.append((rows.astype(np.int64), cols.astype(np.int64)))
     return out
+
+
+def hungarian_match(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
+                    whwh: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
+    """One image ([L, K], [L, 4], [M, 4], [M], (w, h) or whwh): (query indices, gt indices), min(L, M) pairs,
+    sorted by query index."""
+    whwh = whwh.repeat(2) if whwh.numel() == 2 else whwh
+    return hungarian_match_batch(logits[None], boxes[None], [gt_boxes], [gt_labels], whwh[None])[0]

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Dict, List, Optional
 
+import torch
+
 from .config import ModelConfig, dims
 
 
@@ -132,7 +134,6 @@ def offset_bias(groups: int, points: int):
     """AdaMixer's Linear_off bias (spec §2.5) as a [G·P_in·3] tensor: xy on a √P×√P grid (component 0 = row value,
     component 1 = column value, t = linspace(−0.5, 0.5, h+1)[:-1] + 0.5/h) when P_in is a perfect square, else
     U(−0.5, 0.5); z = −1."""
-    import torch
     b = torch.empty(groups, points, 3)
     h = int(round(math.sqrt(points)))
     if h * h == points:
@@ -147,7 +148,6 @@ def offset_bias(groups: int, points: int):
 
 def init_tensor_(t, init: dict, spec_entry: Optional[dict] = None, cfg: Optional[ModelConfig] = None):
     """Fills tensor t in place by an init rule of parameter_spec (uses torch's global RNG)."""
-    import torch
     kind = init['kind']
     with torch.no_grad():
         if kind == 'zeros':

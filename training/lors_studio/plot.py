@@ -3,6 +3,9 @@ live-compression grid (compress.py grid) → PNG.
 
     python3 -m training.lors_studio.plot RUN_DIR/log.jsonl [OUT.png]
     python3 -m training.lors_studio.plot --compression public/models/compression.json OUT.png
+
+matplotlib is imported inside the plotting functions only: an optional, heavy dependency that training runs with
+--no-plot (and the GPU machine) never load.
 """
 from __future__ import annotations
 

@@ -32,8 +32,12 @@ import numpy as np
 import torch
 
 from . import data as D
+from .config import make_config, parse_groups
+from .evaluate import evaluate
+from .export import export, load_checkpoint
 from .losses import detection_losses
-from .metrics import coco_ap, predict
+from .model import AdaMixerDecoder
+from .plot import plot_curves
 
 CHECKPOINT_LAST = "last.pt"
 CHECKPOINT_BEST = "best.pt"
@@ -148,47 +152,32 @@ def param_groups(model: torch.nn.Module, private_lr_mult: float = 1.0) -> List[d
 # ---------------------------------------------------------------------------------------------------------------
 # Progress bar (tqdm-free)
 
-def _fmt_time(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    s = int(s)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 class Progress:
+    """A bar with ETA on stderr: redrawn in place on a tty, else one line per 30 s (and at the end)."""
+
     def __init__(self, total: int, desc: str = "", enabled: bool = True, stream=None):
-        self.total, self.desc, self.enabled = max(total, 0), desc, enabled
+        self.total, self.desc, self.enabled = max(total, 1), desc, enabled
         self.stream = stream or sys.stderr
         self.n, self.t0, self.last = 0, time.time(), 0.0
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def update(self, n: int = 1, **info):
         self.n += n
-        if not self.enabled:
-            return
         now = time.time()
-        done = self.n >= self.total
-        if not done and now - self.last < (0.5 if self.tty else 30.0):
+        if not self.enabled or (self.n < self.total and now - self.last < (0.5 if self.tty else 30.0)):
             return
-        self.last = now
-        el = now - self.t0
-        rate = el / self.n if self.n else float("nan")
-        eta = rate * (self.total - self.n) if self.n else float("nan")
-        pct = 100.0 * self.n / self.total if self.total else 100.0
-        width = 24
-        fill = int(width * self.n / self.total) if self.total else width
-        bar = "#" * fill + "-" * (width - fill)
+        self.last, rate = now, (now - self.t0) / self.n
+        eta = int(rate * max(0, self.total - self.n))
+        fill = 24 * min(self.n, self.total) // self.total
         extra = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
-        line = f"{self.desc} [{bar}] {self.n}/{self.total} {pct:3.0f}% {rate:.2f}s/it ETA {_fmt_time(eta)} {extra}"
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        if done and self.tty:
-            self.stream.write("\n")
+        line = (f"{self.desc} [{'#' * fill}{'-' * (24 - fill)}] {self.n}/{self.total} {rate:.2f}s/it "
+                f"ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d} {extra}")
+        self.stream.write(("\r" + line + "\x1b[K" + ("\n" if self.n >= self.total else "")) if self.tty else line + "\n")
         self.stream.flush()
 
     def close(self):
         if self.enabled and self.tty and self.n < self.total:
             self.stream.write("\n")
-            self.stream.flush()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -241,7 +230,6 @@ class Dist:
 # Model / checkpoints
 
 def build_config(args):
-    from .config import make_config, parse_groups
     groups = parse_groups(args.groups) if args.groups else None
     groups_t = parse_groups(args.groups_t) if args.groups_t else None
     cfg = make_config(args.preset, args.variant, rank_a=args.rank_a, rank_t=args.rank_t, groups=groups,
@@ -254,12 +242,7 @@ def build_model(cfg, factory: Optional[str] = None) -> torch.nn.Module:
     if factory:
         mod, _, fn = factory.partition(":")
         return getattr(importlib.import_module(mod), fn)(cfg)
-    from .model import AdaMixerDecoder
     return AdaMixerDecoder(cfg)
-
-
-def config_json(cfg) -> dict:
-    return cfg.to_json() if hasattr(cfg, "to_json") else dict(cfg)
 
 
 def state_hash(state: Dict[str, torch.Tensor]) -> str:
@@ -275,41 +258,6 @@ def _atomic_save(obj, path: str):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
     os.replace(tmp, path)
-
-
-def load_checkpoint(path: str, map_location="cpu") -> dict:
-    from .export import torch_load
-    ck = torch_load(path, map_location)
-    for k in ("model", "config", "epoch", "step"):
-        if k not in ck:
-            raise ValueError(f"{path}: not a training checkpoint (no '{k}')")
-    return ck
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Evaluation
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset: D.DetectionDataset, batch_size: int, device: torch.device,
-             progress: bool = False) -> Dict[str, float]:
-    """COCO-style AP of the last stage on `dataset` (no augmentation), boxes in original pixels."""
-    was_training = model.training
-    model.eval()
-    dets, gts = {}, {}
-    idx = list(range(len(dataset)))
-    bar = Progress(math.ceil(len(idx) / batch_size), "val", enabled=progress)
-    for batch in dataset.batches(idx, batch_size, epoch=0):
-        b = batch.to(device)
-        outs = model(b.levels, b.image_size, b.proposals, b.valid)
-        for iid, r in zip(batch.image_ids, predict(outs[-1], b.scales, b.orig_sizes)):
-            dets[iid] = r
-        bar.update()
-    bar.close()
-    for iid in dataset.ids:
-        rec = dataset.coco.images[iid]
-        gts[iid] = (rec.boxes, rec.labels, rec.areas)
-    model.train(was_training)
-    return coco_ap(gts, dets)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -346,7 +294,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     torch.manual_seed(args.seed)
 
     cfg = build_config(args)
-    cfg_json = config_json(cfg)
+    cfg_json = cfg.to_json()
     out = args.out
     if dist.main:
         os.makedirs(out, exist_ok=True)
@@ -483,7 +431,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
             val = None
             if val_set is not None and ((epoch + 1) % max(1, args.val_every) == 0 or epoch + 1 == args.epochs):
                 if dist.main:
-                    val = evaluate(model_core, val_set, eval_bs, device, progress=not args.no_progress)
+                    vbar = Progress(math.ceil(len(val_set) / eval_bs), "val", enabled=not args.no_progress)
+                    val = evaluate(model_core, val_set, eval_bs, device, on_batch=vbar.update)
+                    vbar.close()
                     if best is None or val["AP"] > best:
                         best, best_epoch = val["AP"], epoch + 1
                 dist.barrier()
@@ -516,7 +466,6 @@ def main(argv: Optional[List[str]] = None) -> dict:
         summary["hash"] = state_hash(model_core.state_dict())
         if not args.no_plot and os.path.isfile(log_path):
             try:
-                from .plot import plot_curves
                 plot_curves(log_path, os.path.join(out, PLOT_NAME), title=f"{cfg.preset} {cfg.variant}")
             except Exception as e:  # the plot must never lose a finished run
                 print(f"warning: plot failed: {e}", file=sys.stderr)
@@ -525,9 +474,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             if not os.path.isfile(src):
                 src = last_path
             ck = load_checkpoint(src)
-            from .config import ModelConfig
-            from .export import export
-            export(ck["model"], ModelConfig.from_json(ck["config"]), args.export_best, float16=args.float16,
+            export(ck["model"], ck["cfg"], args.export_best, float16=args.float16,
                    meta={"source": "trained", "checkpoint": os.path.abspath(src), "epoch": ck["epoch"],
                          "step": ck["step"], "valAP": ck.get("best"), "seed": args.seed, "preset": args.preset,
                          "variant": args.variant})

@@ -528,8 +528,7 @@ class ExportTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             ck = os.path.join(tmp, 'ck.pt')
             torch.save({'model': m.state_dict(), 'config': cfg.to_json(), 'optimizer': {}, 'epoch': 3, 'step': 99}, ck)
-            cfg2, sd2 = load_checkpoint(ck)
-            self.assertEqual(cfg2, cfg)
+            self.assertEqual(load_checkpoint(ck)['cfg'], cfg)
             out = os.path.join(tmp, 'out')
             with contextlib.redirect_stdout(io.StringIO()) as so:
                 self.assertEqual(export_mod.main(['--checkpoint', ck, '--out', out, '--float16', '--meta', 'note=x']), 0)

@@ -10,16 +10,25 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
 import unittest
 
 import numpy as np
 import torch
 
+from training.lors_studio import boxes as Bx
 from training.lors_studio import data as D
+from training.lors_studio import evaluate as Ev
 from training.lors_studio import losses as Ls
 from training.lors_studio import matching as M
-from training.lors_studio import metrics as Mt
+from training.lors_studio import model as Mo
+from training.lors_studio import train
+from training.lors_studio.compare import load_dets, paired_bootstrap
+from training.lors_studio.config import make_config
+from training.lors_studio.export import load_checkpoint
+from training.lors_studio.model import AdaMixerDecoder
+from training.lors_studio.train import is_private_factor, learning_rate, param_groups
 
 # ---------------------------------------------------------------------------------------------------------------
 # Synthetic data (also used by test_ddp.py)
@@ -77,7 +86,6 @@ def make_synthetic(root: str, n_images: int = 6, size: int = SYN_SIZE, flip: boo
 
 def run_main(argv):
     """train.main without the progress bar noise."""
-    from training.lors_studio import train
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         return train.main(argv + ["--no-progress", "--threads", "1"])
@@ -156,11 +164,11 @@ class TestLosses(unittest.TestCase):
         a = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]])
         b = torch.tensor([[2.0, 0.0, 3.0, 1.0], [1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0]])
         # disjoint: IoU 0, hull 3, union 2 → −1/3; overlap 1: IoU 1/7, hull 9, union 7 → 1/7 − 2/9; identical → 1
-        g = Ls.giou_aligned(a, b)
+        g = Bx.giou_aligned(a, b)
         for got, want in zip(g.tolist(), [-1 / 3, 1 / 7 - 2 / 9, 1.0]):
             self.assertAlmostEqual(got, want, places=5)
         self.assertAlmostEqual(float(Ls.giou_loss_sum(a, b)), 3 - (-1 / 3 + 1 / 7 - 2 / 9 + 1), places=5)
-        gp = Ls.giou_pairwise(a, b)
+        gp = Bx.giou_pairwise(a, b)
         self.assertTrue(torch.allclose(torch.diagonal(gp), g, atol=1e-6))
         self.assertAlmostEqual(float(gp[0, 2]), 1 / 4, places=5)  # [0,0,1,1] inside [0,0,2,2]: IoU 1/4, hull = union
 
@@ -211,15 +219,15 @@ class TestMetrics(unittest.TestCase):
         gts = {1: (np.array([[10, 10, 50, 60], [100, 100, 300, 260]]), np.array([0, 3]), None),
                2: (np.array([[0, 0, 20, 20]]), np.array([3]), None)}
         dets = {k: (g[0].astype(float), np.array([0.9] * len(g[1])), g[1]) for k, g in gts.items()}
-        r = Mt.coco_ap(gts, dets)
+        r = Ev.coco_ap(gts, dets)
         for k in ("AP", "AP50", "AP75", "AR100"):
             self.assertAlmostEqual(r[k], 100.0, places=6)
         # areas 2000 (medium), 32000 (large), 400 (small)
         for k in ("APs", "APm", "APl"):
             self.assertAlmostEqual(r[k], 100.0)
-        r = Mt.coco_ap({1: gts[1]}, {1: dets[1]})
+        r = Ev.coco_ap({1: gts[1]}, {1: dets[1]})
         self.assertEqual(r["APs"], -1.0)  # no small gt in image 1
-        r = Mt.coco_ap(gts, {})
+        r = Ev.coco_ap(gts, {})
         self.assertEqual(r["AP"], 0.0)
         self.assertEqual(r["AP50"], 0.0)
 
@@ -227,21 +235,21 @@ class TestMetrics(unittest.TestCase):
         gts = {1: (np.array([[0, 0, 100, 100], [200, 200, 300, 300]]), np.array([0, 0]), None)}
         # one perfect detection: precision 1 at recall ≤ 0.5 → 51 of the 101 points
         dets = {1: (np.array([[0.0, 0, 100, 100]]), np.array([0.9]), np.array([0]))}
-        self.assertAlmostEqual(Mt.coco_ap(gts, dets)["AP"], 100 * 51 / 101, places=6)
+        self.assertAlmostEqual(Ev.coco_ap(gts, dets)["AP"], 100 * 51 / 101, places=6)
         # a higher-scored false positive first: precision 1/2 at recall 0.5 → 51 points of 0.5
         dets = {1: (np.array([[500.0, 500, 600, 600], [0.0, 0, 100, 100]]), np.array([0.95, 0.9]), np.array([0, 0]))}
-        self.assertAlmostEqual(Mt.coco_ap(gts, dets)["AP"], 100 * 0.5 * 51 / 101, places=6)
+        self.assertAlmostEqual(Ev.coco_ap(gts, dets)["AP"], 100 * 0.5 * 51 / 101, places=6)
         # IoU 0.81 (box [0,0,100,81]): a match for thresholds .50..0.80 (7 of 10: AP 100); at .85/.90/.95 it is a
         # false positive ranked before the true one → precision 1/2 up to recall 0.5
         dets = {1: (np.array([[0.0, 0, 100, 81], [200.0, 200, 300, 300]]), np.array([0.9, 0.8]), np.array([0, 0]))}
-        self.assertAlmostEqual(Mt.coco_ap(gts, dets)["AP"], (7 * 100 + 3 * 50 * 51 / 101) / 10, places=5)
+        self.assertAlmostEqual(Ev.coco_ap(gts, dets)["AP"], (7 * 100 + 3 * 50 * 51 / 101) / 10, places=5)
 
     def test_predict_topk_and_rescale(self):
         logits = torch.full((1, 3, 80), -10.0)
         logits[0, 1, 7] = 3.0
         logits[0, 2, 2] = 1.0
         boxes = torch.tensor([[[0.0, 0, 10, 10], [10.0, 20, 40, 60], [-5.0, 0, 500, 30]]])
-        (b, s, l), = Mt.predict({"logits": logits, "boxes": boxes}, torch.tensor([0.5]), torch.tensor([[400.0, 300.0]]), k=2)
+        (b, s, l), = Ev.predict({"logits": logits, "boxes": boxes}, torch.tensor([0.5]), torch.tensor([[400.0, 300.0]]), k=2)
         self.assertEqual(l.tolist(), [7, 2])
         np.testing.assert_allclose(b[0], [20, 40, 80, 120])
         np.testing.assert_allclose(b[1], [0, 0, 400, 60])  # clipped to the original image
@@ -309,8 +317,6 @@ class TestData(unittest.TestCase):
     def test_padded_crop_neck_equals_window_alone(self):
         """A cropped sample zero-padded into a batch gets exactly the neck output of its window computed alone
         (what inference computes), with zeros in the padding; uncropped samples are unchanged."""
-        from training.lors_studio.config import make_config
-        from training.lors_studio.model import AdaMixerDecoder
         torch.manual_seed(0)
         model = AdaMixerDecoder(make_config("tiny", "vanilla"))
         with torch.no_grad():  # a non-trivial affine GroupNorm
@@ -379,7 +385,6 @@ class TestData(unittest.TestCase):
 
 class TestSchedule(unittest.TestCase):
     def test_warmup_and_steps(self):
-        from training.lors_studio.train import learning_rate
         lr = lambda s, e: learning_rate(s, e, 2.5e-5, 500, 0.001, [8, 11])
         self.assertAlmostEqual(lr(0, 0), 2.5e-8)
         self.assertAlmostEqual(lr(250, 0), 2.5e-5 * (1 - 0.5 * 0.999))
@@ -401,8 +406,6 @@ class TestTraining(unittest.TestCase):
         cls.tmp.cleanup()
 
     def test_steps_reduce_loss_on_fixed_batch(self):
-        from training.lors_studio.config import make_config
-        from training.lors_studio.model import AdaMixerDecoder
         torch.manual_seed(0)
         for variant in ("vanilla", "lors"):
             model = AdaMixerDecoder(make_config("tiny", variant))
@@ -434,7 +437,6 @@ class TestTraining(unittest.TestCase):
         rb2 = run_main(base + ["--out", b, "--resume"])
         self.assertEqual(rb2["steps"], 6)
         self.assertEqual(rb2["hash"], ra["hash"])
-        from training.lors_studio.train import load_checkpoint
         ck = load_checkpoint(os.path.join(b, "last.pt"))
         self.assertEqual((ck["epoch"], ck["step"]), (2, 6))
         with open(os.path.join(b, "log.jsonl")) as f:
@@ -449,11 +451,7 @@ class TestTraining(unittest.TestCase):
         args = ["--preset", "tiny", "--variant", "vanilla", "--features", self.feat, "--annotations", self.ann,
                 "--val-features", self.vfeat, "--val-annotations", self.vann, "--epochs", "2", "--batch-size", "3",
                 "--out", out, "--lr", "1e-3", "--warmup", "1"]
-        try:
-            import training.lors_studio.export  # noqa: F401
-            args += ["--export-best", exp]
-        except ImportError:
-            pass
+        args += ["--export-best", exp]
         r = run_main(args)
         self.assertIsNotNone(r["best"])
         for name in ("last.pt", "best.pt", "log.jsonl", "curves.png", "summary.json"):
@@ -462,14 +460,12 @@ class TestTraining(unittest.TestCase):
             epochs = [json.loads(l) for l in f if '"epoch"' in l and '"type": "epoch"' in l]
         self.assertEqual(len(epochs), 2)
         self.assertGreaterEqual(epochs[0]["val"]["AP"], 0.0)
-        if "--export-best" in args:
-            self.assertTrue(os.path.isfile(os.path.join(exp, "model.json")))
+        self.assertTrue(os.path.isfile(os.path.join(exp, "model.json")))
 
     def test_query_init_nanodet(self):
         """--query-init nanodet: proposals reach the model (train and val) and the exported config records it."""
         feat = os.path.join(self.tmp.name, "feat-qi")
         vfeat = os.path.join(self.tmp.name, "vfeat-qi")
-        import shutil
         shutil.copytree(self.feat, feat)
         shutil.copytree(self.vfeat, vfeat)
         out, exp = os.path.join(self.tmp.name, "run-qi"), os.path.join(self.tmp.name, "exported-qi")
@@ -486,7 +482,6 @@ class TestTraining(unittest.TestCase):
                 p[:, :, 4] = 0.5
                 p.tofile(c.data_path[:-4] + ".proposals.f32")
         seen = []
-        from training.lors_studio import model as Mo
         orig = Mo.AdaMixerDecoder.initial_state
 
         def spy(self_, batch, image_size, proposals=None):
@@ -504,9 +499,6 @@ class TestTraining(unittest.TestCase):
     def test_private_lr_mult(self):
         """--private-lr-mult: exactly the stage-private low-rank factors get lr × mult (in the optimiser state of
         the checkpoint); everything else, LORS^T's per-stage bias and LayerNorm included, keeps lr."""
-        from training.lors_studio.config import make_config
-        from training.lors_studio.model import AdaMixerDecoder
-        from training.lors_studio.train import is_private_factor, load_checkpoint, param_groups
         model = AdaMixerDecoder(make_config("tiny", "lors"))
         private = sorted(n for n, _ in model.named_parameters() if is_private_factor(n))
         stages = model.cfg.decoder.stages
@@ -548,7 +540,6 @@ class TestCompare(unittest.TestCase):
     def test_paired_bootstrap(self):
         """Same detections → difference 0 in every resample; a detector that misses half the objects is worse, and
         the interval brackets the full-set difference. load_dets reads the COCO results format of npm run eval."""
-        from training.lors_studio.compare import load_dets, paired_bootstrap
         rng = np.random.default_rng(1)
         gts, good, half = {}, {}, {}
         for iid in range(30):

@@ -1,12 +1,13 @@
-"""Training-time validation helpers.
+"""Evaluation of a decoder on a dataset (the trainer's val / holdout AP, compress.py's grid).
 
 `coco_ap`: COCO-style box AP from arrays, computed by coco_eval.py (the mirror of the app's evaluator).
 `predict`: AdaMixer's inference (spec §3) — last stage, σ(logits) flattened, top-k (k = 100 = L), label = idx % K,
 box = boxes[idx // K] mapped back to original pixels by / scale and clipped to the image. No NMS.
+`evaluate`: predict over a data.DetectionDataset (or any object with the same `batches`/`ids`/`coco`) → coco_ap.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -68,3 +69,22 @@ def predict(last_stage: Dict[str, torch.Tensor], scales: torch.Tensor, orig_size
     sel[..., 0::2] = sel[..., 0::2].clamp(min=0).minimum(wh[:, None, 0:1])
     sel[..., 1::2] = sel[..., 1::2].clamp(min=0).minimum(wh[:, None, 1:2])
     return [(sel[b].cpu().numpy(), top[b].double().cpu().numpy(), labels[b].cpu().numpy()) for b in range(B)]
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset, batch_size: int, device: torch.device,
+             on_batch: Optional[Callable[[], None]] = None) -> Dict[str, float]:
+    """COCO-style AP of the last stage on `dataset` (no augmentation), boxes in original pixels. on_batch: called
+    after each batch (a progress bar)."""
+    was_training = model.training
+    model.eval()
+    dets = {}
+    for batch in dataset.batches(list(range(len(dataset))), batch_size, epoch=0):
+        b = batch.to(device)
+        outs = model(b.levels, b.image_size, b.proposals, b.valid)
+        dets.update(zip(batch.image_ids, predict(outs[-1], b.scales, b.orig_sizes)))
+        if on_batch is not None:
+            on_batch()
+    model.train(was_training)
+    recs = {iid: dataset.coco.images[iid] for iid in dataset.ids}
+    return coco_ap({iid: (r.boxes, r.labels, r.areas) for iid, r in recs.items()}, dets)
