@@ -107,12 +107,18 @@ describe('parity with the PyTorch mirror (test/fixtures/parity)', () => {
     expect(f.c.tolerance).toBe(1e-4);
     const res = await compare(f, f.weights, {});
     expectWithin(res, f.c.tolerance, 'vanilla');
+    // The fixture uses a non-default box-encoding divisor (config posScale), read from model.json: with the
+    // default 1000 instead the outputs leave the tolerance, so the value really reaches the decoder.
+    expect(f.config.posScale).toBe(312);
+    const asDefault = await compare({ ...f, config: { ...f.config, posScale: undefined } }, f.weights, {});
+    expect(Math.max(...asDefault.map((r) => Math.max(r.logits, r.boxes)))).toBeGreaterThan(100 * f.c.tolerance);
     tf.dispose([...f.weights.values()]);
   });
 
   it('lors: factored, foldLorsT and foldLorsA paths all within 1e-4', async () => {
     const f = await load('lors');
     expect(f.config.variant).toBe('lors');
+    expect(f.config.posScale).toBe(312);
     expectWithin(await compare(f, f.weights, { lorsA: 'factored', lorsT: 'factored' }), f.c.tolerance, 'lors factored');
 
     const foldedT = foldLorsT(f.weights, f.config);

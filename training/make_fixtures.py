@@ -24,6 +24,7 @@ import os
 import numpy as np
 import torch
 
+from .lors_studio.compress import lorsify
 from .lors_studio.config import make_config
 from .lors_studio.export import dump_json, export, load_weights
 from .lors_studio.model import AdaMixerDecoder
@@ -36,6 +37,9 @@ BATCH = 2
 INPUT = 64                       # padded input size: levels 8×8, 4×4, 2×2 at strides 8, 16, 32
 IMAGE_SIZE = [[64.0, 48.0], [50.0, 64.0]]   # (w, h) of the resized unpadded images
 SEEDS = {'vanilla': 1234, 'lors': 4321}
+# A non-default divisor of x, y in the box encoding (config posScale; weights without it use 1000), so that the
+# parity test covers its path from the weights file's config into the decoder.
+POS_SCALE = 312.0
 TOLERANCE = 1e-4
 # A float32 torch run must stay this close to the float64 reference. The floor is ~1.5e-5: boxes are ~64 px and
 # z = log2(size) ≈ 6 carries float32 rounding into w = 2^(z − r/2). The perturbations are kept moderate (boxes still
@@ -71,6 +75,7 @@ def perturb_(model: AdaMixerDecoder, cfg) -> None:
 
 def make_case(variant: str, out_dir: str) -> dict:
     cfg = make_config('tiny', variant)
+    cfg.pos_scale = POS_SCALE
     d = cfg.decoder
     torch.manual_seed(SEEDS[variant])
     model = AdaMixerDecoder(cfg)
@@ -121,6 +126,7 @@ def make_case(variant: str, out_dir: str) -> dict:
         'batch': BATCH,
         'inputSize': [INPUT, INPUT],
         'imageSize': IMAGE_SIZE,
+        'posScale': POS_SCALE,
         'levels': level_entries,
         'outputs': entries,
         'tolerance': TOLERANCE,
@@ -139,7 +145,6 @@ def make_compress_case(parity_dir: str = OUT, out_dir: str = COMPRESS_OUT) -> No
     """test/fixtures/compress/lorsified-vanilla: the parity fixture's tiny vanilla model compressed into LORS at full
     rank (compress.lorsify, r_A = C = 16, K = 2, r_T = d_q = 32), float32. Sliced to K' = 1 or left whole it must
     reproduce the vanilla parity outputs (test/compress.test.ts)."""
-    from .lors_studio.compress import lorsify
     vcfg, vstate = load_weights(os.path.join(parity_dir, 'vanilla'))
     cfg, state = lorsify(vcfg, vstate, rank_a=16, groups_a=2, rank_t=32, groups_t=1)
     model = AdaMixerDecoder(cfg)
@@ -154,17 +159,15 @@ def main(argv=None) -> int:
     ap.add_argument('--out', default=OUT)
     ap.add_argument('--only', choices=['parity', 'compress'], default=None)
     a = ap.parse_args(argv)
-    if a.only != 'parity':
-        make_compress_case(a.out)
-        print(f'compress: wrote {COMPRESS_OUT}')
-    if a.only == 'compress':
-        return 0
-    for v in ('vanilla', 'lors'):
+    for v in ('vanilla', 'lors') if a.only != 'compress' else ():
         case = make_case(v, os.path.join(a.out, v))
         size = sum(os.path.getsize(os.path.join(a.out, v, f)) for f in os.listdir(os.path.join(a.out, v)))
         print(f'{v}: {size} bytes; float32 vs float64 max |diff| {case["float32VsFloat64MaxAbs"]:.2e}; '
               f'last-stage max |logit| {case["outputs"][-1]["logits"]["maxAbs"]:.3g}, '
               f'max |box| {case["outputs"][-1]["boxes"]["maxAbs"]:.3g}')
+    if a.only != 'parity':  # after the parity case: it compresses the vanilla case just written
+        make_compress_case(a.out)
+        print(f'compress: wrote {COMPRESS_OUT}')
     return 0
 
 

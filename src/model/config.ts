@@ -64,10 +64,23 @@ export interface ModelConfig {
   lors?: LorsConfig;
   /** Absent = 'image'. */
   queryInit?: QueryInit;
+  /**
+   * Divisor of the box centre x, y (input pixels) in the sin/cos box encoding (spec §2.1 step 2). Absent = 1000,
+   * AdaMixer's value for ~1333-px inputs (every weights file written before the field existed); decoders trained
+   * at 416 px may use 1000·416/1333 ≈ 312 for the same xy signal. A training choice recorded with the weights.
+   */
+  posScale?: number;
 }
 
 export function queryInitOf(cfg: ModelConfig): QueryInit {
   return cfg.queryInit ?? 'image';
+}
+
+/** AdaMixer's divisor of x, y in the box encoding, the value of a config without `posScale`. */
+export const DEFAULT_POS_SCALE = 1000;
+
+export function posScaleOf(cfg: ModelConfig): number {
+  return cfg.posScale ?? DEFAULT_POS_SCALE;
 }
 
 /** Derived sizes used all over the model. */

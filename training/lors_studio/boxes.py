@@ -47,16 +47,16 @@ def iof_matrix(boxes: torch.Tensor) -> torch.Tensor:
     return (iw * ih) / area.clamp(min=1e-6)[:, :, None]
 
 
-def position_embedding(xyzr: torch.Tensor, d_query: int) -> torch.Tensor:
+def position_embedding(xyzr: torch.Tensor, d_query: int, pos_scale: float = 1000.0) -> torch.Tensor:
     """Sinusoidal embedding of xyzr (spec §2.1 step 2): [B, L, 4] → [B, L, d_query].
 
-    v = xyzr / [1000, 1000, 1, 1]; D = d_query/4 per coordinate; freq_m = 10000^(2m/D);
+    v = xyzr / [s, s, 1, 1] with s = pos_scale (config posScale; AdaMixer's 1000); D = d_query/4 per coordinate; freq_m = 10000^(2m/D);
     pe[c·D + 2m] = sin(v_c / freq_m), pe[c·D + 2m + 1] = cos(v_c / freq_m); blocks in order x, y, z, r.
     """
     if d_query % 8 != 0:
         raise ValueError(f'position_embedding needs d_query divisible by 8, got {d_query}')
     D = d_query // 4
-    scale = torch.tensor([1000.0, 1000.0, 1.0, 1.0], dtype=xyzr.dtype, device=xyzr.device)
+    scale = torch.tensor([pos_scale, pos_scale, 1.0, 1.0], dtype=xyzr.dtype, device=xyzr.device)
     v = xyzr / scale                                                         # [B, L, 4]
     m = torch.arange(D // 2, dtype=xyzr.dtype, device=xyzr.device)
     freq = torch.pow(torch.tensor(10000.0, dtype=xyzr.dtype, device=xyzr.device), 2.0 * m / D)  # [D/2]

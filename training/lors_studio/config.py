@@ -77,6 +77,9 @@ class LorsConfig:
 QUERY_INITS = ('image', 'nanodet')
 
 
+DEFAULT_POS_SCALE = 1000.0  # AdaMixer's divisor of x, y in the box encoding
+
+
 @dataclass
 class ModelConfig:
     preset: str
@@ -86,6 +89,10 @@ class ModelConfig:
     # Where the queries' initial boxes come from: 'image' (AdaMixer's whole-image boxes) or 'nanodet' (NanoDet-g's
     # head proposals; src/model/config.ts QueryInit). Written to the weights' config only when 'nanodet'.
     query_init: str = 'image'
+    # Divisor of the box centre (x, y in input pixels) in the sin/cos box encoding (spec §2.1 step 2): AdaMixer's
+    # 1000 suits ~1333-px inputs; 1000·416/1333 ≈ 312 gives the same signal at 416 px. Written only when not 1000,
+    # so a config without it (every older weights file) reads as 1000 (src/model/config.ts posScaleOf).
+    pos_scale: float = DEFAULT_POS_SCALE
 
     def to_json(self) -> dict:
         out = {'preset': self.preset, 'variant': self.variant, 'decoder': self.decoder.to_json()}
@@ -93,6 +100,8 @@ class ModelConfig:
             out['lors'] = self.lors.to_json()
         if self.query_init != 'image':
             out['queryInit'] = self.query_init
+        if self.pos_scale != DEFAULT_POS_SCALE:
+            out['posScale'] = self.pos_scale
         return out
 
     def dumps(self) -> str:
@@ -121,8 +130,11 @@ class ModelConfig:
         query_init = d.get('queryInit', 'image')
         if query_init not in QUERY_INITS:
             raise ValueError(f'config.queryInit must be one of {QUERY_INITS}, got {query_init!r}')
+        pos_scale = d.get('posScale', DEFAULT_POS_SCALE)
+        if isinstance(pos_scale, bool) or not isinstance(pos_scale, (int, float)) or not 0 < pos_scale < float('inf'):
+            raise ValueError(f'config.posScale must be a positive number, got {pos_scale!r}')
         cfg = ModelConfig(preset=str(d.get('preset', 'custom')), variant=variant, decoder=dec, lors=lors,
-                          query_init=query_init)
+                          query_init=query_init, pos_scale=float(pos_scale))
         dims(cfg.decoder)  # validates divisibility
         return cfg
 

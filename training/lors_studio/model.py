@@ -183,7 +183,7 @@ class _Stage(nn.Module):
         super().__init__()
         d = cfg.decoder
         dm = dims(d)
-        self.cfg_variant = cfg.variant
+        self.cfg_variant, self.pos_scale = cfg.variant, cfg.pos_scale
         self.H, self.G, self.C = d.heads, dm.G, dm.C
         self.p_in, self.p_out = d.points_in, d.points_out
         self.strides = list(d.strides)
@@ -211,7 +211,7 @@ class _Stage(nn.Module):
         hd = dq // H
         with torch.no_grad():
             logiof = torch.log(iof_matrix(decode_xyzr(xyzr)) + 1e-7)           # [B, L, L]
-            pe = position_embedding(xyzr, dq)
+            pe = position_embedding(xyzr, dq, self.pos_scale)
         bias = logiof[:, None] * self.iofTau.view(1, H, 1, 1)                   # [B, H, L, L]
         x = q + pe
         qkv = self.attn.inProj(x).reshape(B, L, 3, H, hd).permute(2, 0, 3, 1, 4)  # [3, B, H, L, hd]

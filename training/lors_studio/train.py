@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--query-init", default="image", choices=["image", "nanodet"],
                    help="initial query boxes: whole image (AdaMixer, default) or NanoDet-g's head proposals (needs "
                         "`npm run proposals` next to every feature cache)")
+    m.add_argument("--pos-scale", type=float, default=1000.0,
+                   help="divisor of the box centre x, y in the box encoding (config posScale, spec §2.1): AdaMixer's "
+                        "1000 (default) suits ~1333-px inputs; 312 = 1000·416/1333 is its 416-px equivalent")
     d = p.add_argument_group("data")
     d.add_argument("--features", required=True, help="feature-cache dir(s) / .json / .f16 (comma-separated); "
                    "plain, -flip and several sizes are used for augmentation")
@@ -235,6 +238,7 @@ def build_config(args):
     cfg = make_config(args.preset, args.variant, rank_a=args.rank_a, rank_t=args.rank_t, groups=groups,
                       groups_t=groups_t, stages=args.stages)
     cfg.query_init = getattr(args, "query_init", "image")
+    cfg.pos_scale = float(getattr(args, "pos_scale", cfg.pos_scale))
     return cfg
 
 

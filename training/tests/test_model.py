@@ -77,6 +77,14 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(ModelConfig.from_json(q.to_json()), q)
         with self.assertRaisesRegex(ValueError, 'queryInit'):
             ModelConfig.from_json({**q.to_json(), 'queryInit': 'detr'})
+        # posScale: absent = 1000 (every older weights file), written only when not 1000, read back, checked.
+        self.assertNotIn('posScale', q.to_json())
+        self.assertEqual(ModelConfig.from_json(q.to_json()).pos_scale, 1000.0)
+        q.pos_scale = 312.0
+        self.assertEqual(ModelConfig.from_json(json.dumps(q.to_json())), q)
+        for bad in (0, -1, 'x', True):
+            with self.assertRaisesRegex(ValueError, 'posScale'):
+                ModelConfig.from_json({**q.to_json(), 'posScale': bad})
 
     def test_bad_configs_are_refused(self):
         with self.assertRaisesRegex(ValueError, 'unknown preset'):
@@ -178,6 +186,9 @@ class BoxesTest(unittest.TestCase):
                 f = 10000 ** (2 * m / 8)
                 self.assertAlmostEqual(float(pe[c * 8 + 2 * m]), math.sin(v / f), places=12)
                 self.assertAlmostEqual(float(pe[c * 8 + 2 * m + 1]), math.cos(v / f), places=12)
+        pe312 = position_embedding(xyzr, 32, 312.0)[0, 0]   # x, y divided by 312 instead; z, r unchanged
+        self.assertAlmostEqual(float(pe312[0]), math.sin(123 / 312), places=12)
+        self.assertTrue(torch.equal(pe312[16:], pe[16:]))
 
 
 class StageSemanticsTest(unittest.TestCase):

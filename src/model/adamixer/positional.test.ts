@@ -40,6 +40,18 @@ describe('positionEmbedding', () => {
     t.dispose();
   });
 
+  it('divides x and y (only) by posScale; the default is 1000', async () => {
+    const t = tf.tensor2d([[312, 156, 3, -1]]);
+    const d = await positionEmbedding(t, 16, 312).data();
+    const v = [1, 0.5, 3, -1];
+    const expected = v.flatMap((c) => [Math.sin(c), Math.cos(c), Math.sin(c / 100), Math.cos(c / 100)]);
+    expected.forEach((e, i) => expect(d[i]).toBeCloseTo(e, 6));
+    const [a, b] = await Promise.all([positionEmbedding(t, 16).data(), positionEmbedding(t, 16, 1000).data()]);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(() => positionEmbedding(t, 16, 0)).toThrow(/posScale/);
+    t.dispose();
+  });
+
   it('rejects a dQuery that is not a multiple of 8', () => {
     const t = tf.tensor2d([[1, 2, 3, 4]]);
     expect(() => positionEmbedding(t, 12)).toThrow(/multiple of 8/);

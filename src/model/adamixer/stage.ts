@@ -4,7 +4,7 @@
  * refinement.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../config';
+import { posScaleOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { lorsAMixingParams, type LorsPath } from '../lors/lorsA';
 import { lorsTOutput } from '../lors/lorsT';
@@ -47,7 +47,7 @@ export function selfAttention(weights: WeightMap, cfg: ModelConfig, stage: numbe
   return tf.tidy(() => {
     const logIof = tf.log(tf.add(iof(decodeXyzr(xyzr)), 1e-7)).reshape([B, 1, L, L]);
     const bias = tf.mul(logIof, tau.reshape([1, H, 1, 1])); // [B, H, L, L]
-    const x = tf.add(q, positionEmbedding(xyzr, dq));
+    const x = tf.add(q, positionEmbedding(xyzr, dq, posScaleOf(cfg)));
     const qkv = linear(x, weights, `${s}.attn.inProj`).reshape([B, L, 3, H, hd]);
     const [Q, K, V] = tf.split(tf.transpose(qkv, [2, 0, 3, 1, 4]), 3, 0).map((t) => t.reshape([B, H, L, hd])) as [
       tf.Tensor4D, tf.Tensor4D, tf.Tensor4D,

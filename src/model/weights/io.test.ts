@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeConfig, type ModelConfig } from '../config';
+import { makeConfig, posScaleOf, type ModelConfig } from '../config';
 import { parameterSpec, size } from '../params';
 import type { FileReader } from '../types';
 import { initArrays, initWeights } from './init';
@@ -189,6 +189,18 @@ describe('loadWeights', () => {
     const loaded = await loadWeights(memoryReader(plain));
     expect('queryInit' in loaded.config).toBe(false);
     tf.dispose([...loaded.weights.values()]);
+  });
+
+  it('keeps the config\'s posScale (absent = 1000, as in every older weights file)', async () => {
+    const cfg: ModelConfig = { ...tiny, posScale: 312 };
+    const { config, weights } = await loadWeights(memoryReader(await saveWeights(cfg, initArrays(cfg, 0))));
+    expect(config.posScale).toBe(312);
+    tf.dispose([...weights.values()]);
+    const plain = await loadWeights(memoryReader(await saveWeights(tiny, initArrays(tiny, 0))));
+    expect('posScale' in plain.config).toBe(false);
+    expect(posScaleOf(plain.config)).toBe(1000);
+    tf.dispose([...plain.weights.values()]);
+    await expect(saveWeights({ ...tiny, posScale: -1 }, initArrays(tiny, 0))).rejects.toThrow(/posScale/);
   });
 
   it('round-trips float16 within float16 precision', async () => {

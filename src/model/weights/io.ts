@@ -6,7 +6,7 @@
  * from the returned name → bytes map.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, QUERY_INITS, type DecoderConfig, type LorsConfig, type ModelConfig, type QueryInit } from '../config';
+import { DEFAULT_POS_SCALE, dims, QUERY_INITS, type DecoderConfig, type LorsConfig, type ModelConfig, type QueryInit } from '../config';
 import { parameterSpec, size, type ParamSpec } from '../params';
 import type { FileReader, WeightMap } from '../types';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
@@ -124,6 +124,11 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
   if (raw.queryInit !== undefined) {
     if (!QUERY_INITS.includes(raw.queryInit as QueryInit)) bad('queryInit', QUERY_INITS.map((q) => `"${q}"`).join(' or '), raw.queryInit);
     if (raw.queryInit !== 'image') cfg.queryInit = raw.queryInit as QueryInit;
+  }
+  if (raw.posScale !== undefined) {
+    const s = raw.posScale;
+    if (typeof s !== 'number' || !(s > 0) || !Number.isFinite(s)) bad('posScale', 'a positive number (absent = 1000)', s);
+    if (s !== DEFAULT_POS_SCALE) cfg.posScale = s as number;
   }
   return cfg;
 }
