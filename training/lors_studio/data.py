@@ -299,6 +299,15 @@ def pad_proposals(p: np.ndarray, offset: Tuple[int, int], iw: float, ih: float, 
     return out
 
 
+def split_holdout(ids: Sequence[int], n: int, seed: int) -> Tuple[List[int], List[int]]:
+    """(kept, held out): n of `ids` drawn by a generator seeded with (seed, 'holdout'), so the split is the same on
+    every run, rank and resume of a recipe with that seed; both lists sorted."""
+    if not 0 <= n < len(ids):
+        raise ValueError(f"--holdout {n}: needs 0 ≤ N < the {len(ids)} training images")
+    held = set(np.random.default_rng((seed, 0x401D)).choice(np.asarray(ids), size=n, replace=False).tolist())
+    return sorted(i for i in ids if i not in held), sorted(held)
+
+
 class DetectionDataset:
     """Images that are in both the annotations and a plain (non-flip) cache, with the augmentation above.
 
@@ -310,10 +319,10 @@ class DetectionDataset:
     def __init__(self, caches: List[FeatureCache], coco: CocoAnnotations, train: bool, flip_prob: float = 0.5,
                  crop_prob: float = 0.5, crop_min: float = 0.5, min_box: float = 2.0, seed: int = 0,
                  limit: Optional[int] = None, size: Optional[int] = None, skip_empty: Optional[bool] = None,
-                 proposals: Optional[int] = None):
+                 proposals: Optional[int] = None, ids: Optional[Sequence[int]] = None):
         """proposals: L (the model's query count) to attach NanoDet query proposals to every sample (queryInit
-        'nanodet'); every cache used must then have its `.proposals.f32`."""
-        self.coco, self.train, self.queries = coco, train, proposals
+        'nanodet'); every cache used must then have its `.proposals.f32`. ids: only these images (e.g. a holdout)."""
+        self.coco, self.train, self.queries, self.all_caches = coco, train, proposals, caches
         self.flip_prob, self.crop_prob, self.crop_min, self.min_box, self.seed = flip_prob, crop_prob, crop_min, min_box, seed
         plain = [c for c in caches if not c.flip]
         if not plain:
@@ -334,6 +343,7 @@ class DetectionDataset:
                     self.flipped.setdefault(c.size, []).append(c)
         self.sizes = sorted(self.plain)
         skip_empty = train if skip_empty is None else skip_empty
+        only = None if ids is None else set(int(i) for i in ids)
         ids = set()
         for cs in self.plain.values():
             for c in cs:
@@ -342,6 +352,8 @@ class DetectionDataset:
         ids = sorted(i for i in ids if i in coco.images and (not skip_empty or len(coco.images[i].labels) > 0))
         if limit is not None:
             ids = ids[:limit]
+        if only is not None:
+            ids = [i for i in ids if i in only]
         if not ids:
             raise ValueError(f"no image of the feature caches is in {coco.path}"
                              + (f" ({len(missing)} cache images are not annotated there)" if missing else ""))

@@ -7,8 +7,11 @@ Single process (CPU or one GPU):
 Several processes (gloo on CPU, nccl on GPU; --batch-size is per process):
     torchrun --nproc_per_node 2 -m training.lors_studio.train ...
 
-AdamW (lr 2.5e-5, weight decay 1e-4), linear warm-up over --warmup iterations from ratio 0.001, lr ×0.1 at the
-epochs in --steps (0-based epoch index ≥ step, as mmcv), global-norm clipping at --clip. Every epoch: val AP
+AdamW (lr 2.5e-5, weight decay 1e-4), linear warm-up over --warmup iterations from ratio 0.001, then --schedule:
+`epochs` (default) lr ×0.1 at the epochs in --steps (0-based epoch index ≥ step, as mmcv); `step` lr ×0.1 at the
+fractions --drops of the run's total steps; `cosine` half a cosine over the total steps down to 1% of the lr.
+Global-norm clipping at --clip. --holdout N keeps N train images (seeded) out of training and reports their AP
+("holdout"); the best checkpoint is then chosen on it, so a recipe can be chosen on train data only. Every epoch: val AP
 (rank 0), RUN_DIR/last.pt and RUN_DIR/best.pt (by val AP). --resume continues from RUN_DIR/last.pt, also from the
 middle of an epoch (after --max-steps). RUN_DIR/log.jsonl gets {"type": "step", ...} and {"type": "epoch", ...}
 lines, RUN_DIR/curves.png the loss / val-AP curves.
@@ -26,7 +29,7 @@ import random
 import re
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--val-features", default=None, help="feature cache(s) of the validation images")
     d.add_argument("--val-annotations", default=None, help="COCO json of the validation images")
     d.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    d.add_argument("--holdout", type=int, default=0, help="hold out N training images (seeded by --seed), report "
+                   "their AP as \"holdout\" and choose the best checkpoint on it")
     d.add_argument("--val-limit", type=int, default=None, help="use only the first N validation images")
     d.add_argument("--flip-prob", type=float, default=0.5)
     d.add_argument("--crop-prob", type=float, default=0.5, help="probability of a stride-32 crop (0 = off)")
@@ -92,7 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--weight-decay", type=float, default=1e-4)
     o.add_argument("--warmup", type=int, default=500, help="linear warm-up iterations")
     o.add_argument("--warmup-ratio", type=float, default=0.001)
-    o.add_argument("--steps", type=_int_list, default=[8, 11], help="epochs (0-based) from which lr ×0.1, e.g. 8,11")
+    o.add_argument("--steps", type=_int_list, default=[8, 11], help="epochs (0-based) from which lr ×0.1, e.g. 8,11 "
+                   "(--schedule epochs)")
+    o.add_argument("--schedule", default="epochs", choices=SCHEDULES,
+                   help="lr after warm-up: epochs (--steps), step (--drops) or cosine over the run's total steps")
+    o.add_argument("--drops", type=_float_list, default=[2 / 3, 8 / 9],
+                   help="--schedule step: fractions of the total steps from which lr ×0.1 (default 0.667,0.889)")
+    o.add_argument("--warmup-frac", type=float, default=None,
+                   help="warm-up as a fraction of the total steps (overrides --warmup)")
     o.add_argument("--private-lr-mult", type=float, default=1.0,
                    help="LORS: learning-rate factor for the stage-private low-rank factors (E generator, ml, mr, sl, "
                         "sr, B, A); default 1")
@@ -122,9 +134,31 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------------------------------
 # Schedule
 
-def learning_rate(step: int, epoch: int, base: float, warmup: int, warmup_ratio: float, milestones: List[int]) -> float:
-    """mmcv's step policy with linear warm-up: step = 0-based global iteration, epoch = 0-based epoch."""
-    lr = base * (0.1 ** sum(1 for s in milestones if epoch >= s))
+SCHEDULES = ("epochs", "step", "cosine")
+COSINE_FLOOR = 0.01
+
+
+def _float_list(s: str) -> List[float]:
+    try:
+        return [float(x) for x in s.split(",") if x.strip() != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma list of numbers, got {s!r}") from None
+
+
+def learning_rate(step: int, epoch: int, base: float, warmup: int, warmup_ratio: float, milestones: List[int],
+                  schedule: str = "epochs", total: int = 0, drops: Sequence[float] = (2 / 3, 8 / 9)) -> float:
+    """Linear warm-up (mmcv's: from warmup_ratio·lr over `warmup` iterations) times the schedule's factor, with
+    step = 0-based global iteration, epoch = 0-based epoch, total = the run's planned steps:
+    epochs: ×0.1 per milestone epoch reached (mmcv's step policy); step: ×0.1 per fraction in `drops` of `total`
+    reached; cosine: COSINE_FLOOR + (1 − COSINE_FLOOR)·(1 + cos(π·step/total))/2."""
+    if schedule == "epochs":
+        lr = base * (0.1 ** sum(1 for s in milestones if epoch >= s))
+    elif schedule == "step":
+        lr = base * (0.1 ** sum(1 for f in drops if step >= f * total))
+    elif schedule == "cosine":
+        lr = base * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(1, total))))
+    else:
+        raise ValueError(f"unknown schedule {schedule!r} (one of {SCHEDULES})")
     if warmup > 0 and step < warmup:
         k = (1 - step / warmup) * (1 - warmup_ratio)
         lr = lr * (1 - k)
@@ -314,6 +348,11 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.val_features:
         val_set = D.DetectionDataset(D.find_caches(args.val_features), D.CocoAnnotations(args.val_annotations),
                                      train=False, limit=args.val_limit, proposals=queries)
+    holdout_set = None
+    if args.holdout:
+        kept, held = D.split_holdout(train_set.ids, args.holdout, args.seed)
+        holdout_set = D.DetectionDataset(train_set.all_caches, train_set.coco, train=False, proposals=queries, ids=held)
+        train_set.ids = kept
     sampler = torch.utils.data.distributed.DistributedSampler(
         range(len(train_set)), num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=args.seed, drop_last=False)
     steps_per_epoch = math.ceil(len(sampler) / args.batch_size)
@@ -374,17 +413,20 @@ def main(argv: Optional[List[str]] = None) -> dict:
         ddp_kw = dict(device_ids=[device.index]) if device.type == "cuda" else {}
         model = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=find_unused, **ddp_kw)
 
-    total_steps = args.epochs * steps_per_epoch
+    total_steps = planned_steps = args.epochs * steps_per_epoch  # the schedule's length (--max-steps only stops)
+    warmup = round(args.warmup_frac * planned_steps) if args.warmup_frac is not None else args.warmup
     if args.max_steps is not None:
         total_steps = min(total_steps, args.max_steps)
     if dist.main and step == 0:
         n_params = sum(p.numel() for p in model_core.parameters())
         log({"type": "start", "config": cfg_json, "params": n_params, "train_images": len(train_set),
-             "val_images": len(val_set) if val_set else 0, "world": dist.world, "device": str(device),
+             "val_images": len(val_set) if val_set else 0, "holdout_images": len(holdout_set) if holdout_set else 0,
+             "holdout_ids": holdout_set.ids if holdout_set else [], "world": dist.world, "device": str(device),
              "threads": threads, "steps_per_epoch": steps_per_epoch, "sizes": train_set.sizes,
              "args": vars(args)})
     bar = Progress(max(0, total_steps - step), f"{cfg.variant}", enabled=dist.main and not args.no_progress)
     eval_bs = args.eval_batch_size or 2 * args.batch_size
+    best_by = "holdout" if holdout_set is not None else "val"
     window: List[Dict[str, float]] = []
     first_loss = None
     last_loss = None
@@ -401,7 +443,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
             if step >= total_steps:
                 stopped = True
                 break
-            lr = learning_rate(step, epoch, args.lr, args.warmup, args.warmup_ratio, args.steps)
+            lr = learning_rate(step, epoch, args.lr, warmup, args.warmup_ratio, args.steps, args.schedule,
+                               planned_steps, args.drops)
             for g in optimizer.param_groups:
                 g["lr"] = lr * g["lr_mult"]
             b = batch.to(device)
@@ -432,23 +475,26 @@ def main(argv: Optional[List[str]] = None) -> dict:
             bar.update(1, epoch=epoch, loss=terms["loss"], lr=lr)
         else:
             # epoch finished
-            val = None
-            if val_set is not None and ((epoch + 1) % max(1, args.val_every) == 0 or epoch + 1 == args.epochs):
+            res = {"val": None, "holdout": None}
+            if (val_set or holdout_set) and ((epoch + 1) % max(1, args.val_every) == 0 or epoch + 1 == args.epochs):
                 if dist.main:
-                    vbar = Progress(math.ceil(len(val_set) / eval_bs), "val", enabled=not args.no_progress)
-                    val = evaluate(model_core, val_set, eval_bs, device, on_batch=vbar.update)
-                    vbar.close()
-                    if best is None or val["AP"] > best:
-                        best, best_epoch = val["AP"], epoch + 1
+                    for name, ds in (("holdout", holdout_set), ("val", val_set)):
+                        if ds is not None:
+                            vbar = Progress(math.ceil(len(ds) / eval_bs), name, enabled=not args.no_progress)
+                            res[name] = evaluate(model_core, ds, eval_bs, device, on_batch=vbar.update)
+                            vbar.close()
+                    score = res[best_by]["AP"]
+                    if best is None or score > best:
+                        best, best_epoch = score, epoch + 1
                 dist.barrier()
             if dist.main:
-                log({"type": "epoch", "epoch": epoch + 1, "step": step, "val": val, "best": best})
+                log({"type": "epoch", "epoch": epoch + 1, "step": step, **res, "best": best, "best_by": best_by})
                 checkpoint(epoch + 1, last_path)
-                if val is not None and best_epoch == epoch + 1:
+                if res[best_by] is not None and best_epoch == epoch + 1:
                     checkpoint(epoch + 1, os.path.join(out, CHECKPOINT_BEST))
-                if val is not None:
-                    print(f"\nepoch {epoch + 1}: val AP {val['AP']:.2f} (AP50 {val['AP50']:.2f}), best {best:.2f} "
-                          f"at epoch {best_epoch}", file=sys.stderr)
+                if res[best_by] is not None:
+                    print(f"\nepoch {epoch + 1}: " + ", ".join(f"{k} AP {v['AP']:.2f}" for k, v in res.items() if v)
+                          + f"; best {best_by} AP {best:.2f} at epoch {best_epoch}", file=sys.stderr)
             dist.barrier()
             continue
         break  # inner loop stopped at --max-steps
@@ -461,7 +507,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         dist.barrier()
 
     summary = {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "best": best,
-               "best_epoch": best_epoch, "out": out, "wall_s": round(time.time() - t_run, 1)}
+               "best_epoch": best_epoch, "best_by": best_by, "out": out, "wall_s": round(time.time() - t_run, 1)}
     if dist.enabled:  # each rank records its weights' hash: the replicas must agree (tests/test_ddp.py)
         with open(os.path.join(out, f"rank{dist.rank}.json"), "w", encoding="utf-8") as f:
             json.dump({"rank": dist.rank, "world": dist.world, "step": step,

@@ -393,6 +393,25 @@ class TestSchedule(unittest.TestCase):
         self.assertAlmostEqual(lr(9000, 8), 2.5e-6)
         self.assertAlmostEqual(lr(9000, 11), 2.5e-7)
 
+    def test_step_and_cosine_over_total_steps(self):
+        total = 900
+        step = [learning_rate(s, 0, 1e-3, 30, 0.001, [], "step", total) for s in range(total)]
+        self.assertAlmostEqual(step[0], 1e-6)
+        self.assertAlmostEqual(step[30], 1e-3)
+        self.assertAlmostEqual(step[599], 1e-3)            # drops at 2/3 and 8/9 of the total steps
+        self.assertAlmostEqual(step[600], 1e-4)
+        self.assertAlmostEqual(step[799], 1e-4)
+        self.assertAlmostEqual(step[800], 1e-5)
+        self.assertEqual(len(set(step[30:])), 3)
+        cos = [learning_rate(s, 0, 1e-3, 30, 0.001, [], "cosine", total) for s in range(total + 1)]
+        self.assertTrue(all(a >= b for a, b in zip(cos[30:], cos[31:])))  # non-increasing after warm-up
+        self.assertAlmostEqual(cos[450], 1e-3 * (0.01 + 0.99 * 0.5))
+        self.assertAlmostEqual(cos[total], 1e-5)
+        self.assertLess(cos[10], cos[29])                   # warm-up applies to cosine too
+        self.assertAlmostEqual(learning_rate(450, 0, 1e-3, 0, 0.001, [], "step", 900, [0.25]), 1e-4)
+        with self.assertRaisesRegex(ValueError, "schedule"):
+            learning_rate(0, 0, 1e-3, 0, 0.001, [], "linear", 10)
+
 
 class TestTraining(unittest.TestCase):
     @classmethod
@@ -522,6 +541,29 @@ class TestTraining(unittest.TestCase):
         self.assertEqual(len(lrs), 2)
         self.assertAlmostEqual(lrs[0], 1e-3)
         self.assertAlmostEqual(lrs[1], 8e-3)
+
+    def test_holdout_split_and_log(self):
+        ids = list(range(100, 160))
+        kept, held = D.split_holdout(ids, 10, seed=3)
+        self.assertEqual((len(kept), len(held)), (50, 10))
+        self.assertFalse(set(kept) & set(held))
+        self.assertEqual(sorted(kept + held), ids)
+        self.assertEqual(D.split_holdout(ids, 10, seed=3), (kept, held))           # deterministic
+        self.assertNotEqual(D.split_holdout(ids, 10, seed=4)[1], held)            # seeded
+        with self.assertRaises(ValueError):
+            D.split_holdout(ids, 60, seed=0)
+        out = os.path.join(self.tmp.name, "run-h")
+        r = run_main(["--preset", "tiny", "--variant", "vanilla", "--features", self.feat, "--annotations", self.ann,
+                      "--val-features", self.vfeat, "--val-annotations", self.vann, "--holdout", "2", "--epochs", "1",
+                      "--batch-size", "2", "--schedule", "cosine", "--warmup-frac", "0.5", "--out", out, "--no-plot"])
+        with open(os.path.join(out, "log.jsonl")) as f:
+            rows = [json.loads(l) for l in f]
+        start, ep = rows[0], rows[-1]
+        self.assertEqual((start["train_images"], start["holdout_images"]), (4, 2))   # 6 images: 4 train + 2 held
+        self.assertEqual(start["holdout_ids"], D.split_holdout(list(range(1000, 1006)), 2, 0)[1])
+        self.assertEqual((r["steps"], r["best_by"]), (2, "holdout"))
+        self.assertEqual(ep["best"], ep["holdout"]["AP"])
+        self.assertIn("AP", ep["val"])
 
     def test_resume_refuses_other_config(self):
         out = os.path.join(self.tmp.name, "run-c")
