@@ -7,6 +7,11 @@ export default defineConfig({
   base: './',
   plugins: [react()],
   worker: { format: 'es' },
-  build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
+  // selftest.html (WebGPU vs wasm check of the building blocks) is a page of its own: the app never loads it.
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    rollupOptions: { input: { main: 'index.html', selftest: 'selftest.html' } },
+  },
   server: { port: 5173 },
 });

@@ -5,11 +5,13 @@
  */
 import type { ModelName } from '../model/types';
 import type { ModelConfig } from '../model/config';
-import { LatestQueue, searchWithBackend, sliceForSliders, slidersFromConfig, type BackendChoiceName } from '../state/logic';
+import { searchWithBackend, type BackendChoiceName } from '../state/backendParam';
+import { sliderConfig, slidersFromConfig } from '../state/sliders';
+import { LatestQueue } from './latestQueue';
 import { modelsStore, type CompressionCurves } from '../state/models';
 import { sessionStore, type PhotoInfo } from '../state/session';
 import { settingsStore } from '../state/settings';
-import type { DetectResult, InitResult, SelftestResult } from '../worker/protocol';
+import type { DetectResult, InitResult, WorkerStats } from '../worker/protocol';
 import { bitmapPixels, decodePhoto, InputError } from './imageInput';
 import { WorkerClient } from './workerClient';
 
@@ -172,7 +174,7 @@ export class Controller {
         const source = modelsStore.getState().lorsSources[s.lorsSource];
         if (!client || modelsStore.getState().phase !== 'ready') return;
         if (source) {
-          const slice = sliceForSliders(source.config, s);
+          const slice = sliderConfig(source.config, s).lors!;
           try {
             const r = await client.request<{ config: ModelConfig }>({ type: 'setLors', source: s.lorsSource, slice });
             const m = modelsStore.getState();
@@ -226,15 +228,9 @@ export class Controller {
     }
   }
 
-  /** Test hooks. */
-  probe() { return this.client?.request<{ backend: string; numTensors: number }>({ type: 'probe' }) ?? Promise.reject(new Error('no worker')); }
-
-  async selftest(): Promise<SelftestResult> {
-    const client = this.newClient();
-    modelsStore.getState().patch({ phase: 'loading', message: 'Running the WebGPU vs wasm self-test…' });
-    const r = await client.request<SelftestResult>({ type: 'selftest', base: appBase() });
-    modelsStore.getState().patch({ phase: 'ready', message: 'Self-test done' });
-    return r;
+  /** The worker's backend and live tensors (answered at once). */
+  stats(): Promise<WorkerStats> {
+    return this.client?.request<WorkerStats>({ type: 'stats' }) ?? Promise.reject(new Error('no worker'));
   }
 }
 

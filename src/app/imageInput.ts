@@ -2,10 +2,8 @@
  * Turning whatever the user drops, pastes or picks into a decoded photo, with a clear message for everything
  * that is not a usable image. Decoding happens in this page (createImageBitmap); nothing is uploaded.
  */
-import { fitWithin } from '../state/logic';
+import { fittedSize, MAX_IMAGE_SIDE } from '../model/imageSize';
 
-/** Photos whose longest side is larger are downscaled before detection (the detector sees ≤ 416 px anyway). */
-export const MAX_SIDE = 4096;
 /** Files larger than this are refused before decoding. */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** Headers announcing more pixels than this are refused before decoding (a decompression bomb guard). */
@@ -123,7 +121,7 @@ export async function decodePhoto(blob: Blob, name: string): Promise<DecodedPhot
     full.close();
     throw new InputError(`“${name}” decoded to an empty image.`);
   }
-  const fit = fitWithin(originalWidth, originalHeight, MAX_SIDE);
+  const fit = fittedSize(originalWidth, originalHeight, MAX_IMAGE_SIDE);
   if (!fit.scaled) return { bitmap: full, width: originalWidth, height: originalHeight, originalWidth, originalHeight, format: kind.format };
   try {
     const small = await createImageBitmap(full, { resizeWidth: fit.width, resizeHeight: fit.height, resizeQuality: 'high' });

@@ -7,17 +7,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
 import { prepareWeights } from '../model/adamixer/prepare';
 import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
-import { load, type DecoderName, type DecoderSource } from '../model/detector';
+import { DECODER_DIRS } from '../model/constants';
+import { decoderSource, load, type DecoderSource } from '../model/detector';
 import { foldLorsA, foldLorsT } from '../model/lors/fold';
 import { countParameters } from '../model/params';
-import type { BackendName, WeightMap } from '../model/types';
-import { arraysToWeights, initWeights, loadWeights, saveWeights } from '../model/weights';
+import type { BackendName, DecoderName, WeightMap } from '../model/types';
+import { arraysToWeights, initWeights, loadWeights, saveWeights, shardBytes } from '../model/weights';
 import { folderReader, readImage } from './node-io';
 import { median } from './stats';
 
@@ -70,16 +70,15 @@ async function timeInterleaved(runs: number, warmup: number, fs: Record<string, 
 interface DecoderUnderTest { name: string; cfg: ModelConfig; weights: WeightMap; opts: Parameters<typeof decoderForward>[4] }
 
 async function decoderSources(models: string, queryInit: QueryInit = 'image'): Promise<{ sources: Record<DecoderName, DecoderSource>; trained: Record<DecoderName, boolean> }> {
-  const pick = (n: DecoderName): DecoderSource =>
-    existsSync(join(models, n, 'model.json')) ? { read: folderReader(join(models, n)) } : { config: { ...makeConfig('web', n), queryInit }, seed: 0 };
-  const sources = { vanilla: pick('vanilla'), lors: pick('lors') };
-  return { sources, trained: { vanilla: 'read' in sources.vanilla, lors: 'read' in sources.lors } };
+  const pick = (n: DecoderName) => decoderSource(folderReader(join(models, DECODER_DIRS[n])), { ...makeConfig('web', n), queryInit });
+  const [v, l] = [await pick('vanilla'), await pick('lors')];
+  return { sources: { vanilla: v.source, lors: l.source }, trained: { vanilla: v.trained, lors: l.trained } };
 }
 
 async function weightsOf(src: DecoderSource): Promise<{ cfg: ModelConfig; weights: WeightMap; bytes: number }> {
   if ('read' in src) {
     const { config, weights, manifest } = await loadWeights(src.read);
-    return { cfg: config, weights, bytes: Object.values(manifest.bytes).reduce((a, b) => a + b, 0) };
+    return { cfg: config, weights, bytes: shardBytes(manifest) };
   }
   const weights = 'arrays' in src ? arraysToWeights(src.config, src.arrays) : initWeights(src.config, src.seed);
   const files = await saveWeights(src.config, weights, { float16: true });

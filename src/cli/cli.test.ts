@@ -40,18 +40,18 @@ describe('params CLI', () => {
 describe('params CLI, live compression (--lors-source)', () => {
   const FIX = 'test/fixtures/compress/lorsified-vanilla'; // tiny, r_A 16, K 2, r_T 32
   it('counts the slice of the source the options select (what the app\'s sliders count)', () => {
-    const r = paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--rank-a', '4', '--groups', '1']);
+    const r = paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--rank-a', '4', '--groups', '1']);
     expect(r.config.lors).toEqual({ rankA: 4, groupsA: [1, 1, 1, 1, 1, 1], rankT: 32, groupsT: [1, 1, 1, 1, 1, 1] });
     expect(r.decoder).toBe(countParameters(r.config).decoder);
-    const whole = paramsReport(['--lors-source', 'vanilla', '--weights', FIX]);
+    const whole = paramsReport(['--lors-source', 'compressed', '--weights', FIX]);
     expect(whole.config.lors).toMatchObject({ rankA: 16, groupsA: [2, 2, 2, 2, 2, 2] });
     expect(whole.decoder).toBeGreaterThan(r.decoder);
   });
   it('refuses slices beyond the source and options that do not apply', () => {
-    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--rank-a', '17'])).toThrow(/r_A ≤ 16/);
-    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--groups', '3'])).toThrow(/K of LORS\^A must be 1..2/);
-    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', FIX, '--preset', 'web'])).toThrow(/does not apply with --lors-source/);
-    expect(() => paramsReport(['--lors-source', 'vanilla', '--weights', 'nope'])).toThrow(/nope\/model.json not found/);
+    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--rank-a', '17'])).toThrow(/r_A ≤ 16/);
+    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--groups', '3'])).toThrow(/K of LORS\^A must be 1..2/);
+    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--preset', 'web'])).toThrow(/does not apply with --lors-source/);
+    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', 'nope'])).toThrow(/nope\/model.json not found/);
   });
 });
 

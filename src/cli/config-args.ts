@@ -1,6 +1,7 @@
 /** The model-configuration options shared by the CLIs (params, init-weights): preset, variant, LORS ranks/groups. */
 import { makeConfig, parseGroups, PRESETS, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../model/config';
-import { LORS_SOURCE_DIRS, LORS_SOURCES, type LorsSource, type SliceRequest } from '../model/lors/slice';
+import { LORS_SOURCE_DIRS, LORS_SOURCE_NAMES, type LorsSourceName } from '../model/constants';
+import type { LorsSlice } from '../model/lors/slice';
 import { int, str, UsageError, type OptionSpec, type ParsedArgs } from './args';
 
 export function configOptions(defaults: { preset: PresetName; variant: VariantName }): Record<string, OptionSpec> {
@@ -41,12 +42,12 @@ export function configFromArgs(a: ParsedArgs, defaults: { preset: PresetName; va
 
 /**
  * Live-compression options of detect / eval / params (the app's LORS mode switch and sliders): which ordered LORS
- * weights (trained LORS, or the vanilla model compressed into LORS) and the slice of them.
+ * weights (the trained LORS model, or the vanilla model compressed into LORS) and the slice of them.
  */
 export const LORS_SLICE_OPTIONS: Record<string, OptionSpec> = {
   'lors-source': {
-    type: 'string', choices: [...LORS_SOURCES],
-    help: `LORS weights: trained (public/models/${LORS_SOURCE_DIRS.trained}) or vanilla (the vanilla model compressed into LORS, public/models/${LORS_SOURCE_DIRS.vanilla}); default trained`,
+    type: 'string', choices: [...LORS_SOURCE_NAMES],
+    help: `LORS weights: trained (public/models/${LORS_SOURCE_DIRS.trained}) or compressed (the vanilla model compressed into LORS, public/models/${LORS_SOURCE_DIRS.compressed}); default trained`,
   },
   'rank-a': { type: 'string', help: 'LORS^A rank r of the slice (default: all the source has)' },
   'rank-t': { type: 'string', help: 'LORS^T rank r of the slice (default: all the source has)' },
@@ -54,25 +55,19 @@ export const LORS_SLICE_OPTIONS: Record<string, OptionSpec> = {
 };
 
 /**
- * The source folder and slice request of those options (`slice` undefined when none is given); `given` lists the
- * options present. With `model`, they are refused unless it is 'lors'.
+ * The source folder and slice of those options (`slice` undefined when none is given). With `model`, they are
+ * refused unless it is 'lors'.
  */
-export function lorsSliceFromArgs(a: ParsedArgs, model?: string): { source: LorsSource; dir: string; slice?: SliceRequest; given: string[] } {
+export function lorsSliceFromArgs(a: ParsedArgs, model?: string): { source: LorsSourceName; dir: string; slice?: LorsSlice } {
   const given = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
   if (model !== undefined && model !== 'lors' && given.length) throw new UsageError(`--${given[0]} applies to --model lors`);
-  const source = (str(a, 'lors-source') ?? 'trained') as LorsSource;
-  const req: SliceRequest = {};
-  const ra = int(a, 'rank-a', undefined, 1), rt = int(a, 'rank-t', undefined, 1);
-  if (ra !== undefined) req.rankA = ra;
-  if (rt !== undefined) req.rankT = rt;
-  const g = str(a, 'groups');
-  if (g !== undefined) {
-    try {
-      req.groupsA = parseGroups(g);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
+  const source = (str(a, 'lors-source') ?? 'trained') as LorsSourceName;
   const dir = `public/models/${LORS_SOURCE_DIRS[source]}`;
-  return given.length ? { source, dir, slice: req, given } : { source, dir, given };
+  if (!given.length) return { source, dir };
+  try {
+    const g = str(a, 'groups');
+    return { source, dir, slice: { rankA: int(a, 'rank-a', undefined, 1), rankT: int(a, 'rank-t', undefined, 1), groupsA: g === undefined ? undefined : parseGroups(g) } };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * npm run detect -- IMAGE [--model vanilla|lors|nanodet] [--weights DIR] [--json] [--out overlay.png] [--score 0.15]
- *                    [--lors-source trained|vanilla] [--rank-a N] [--rank-t N] [--groups K|1,1,2,2,3,3]   (lors: a slice, issue #6)
+ *                    [--lors-source trained|compressed] [--rank-a N] [--rank-t N] [--groups K|1,1,2,2,3,3]   (lors: a slice)
  *
  * Detects objects in a JPEG/PNG photo with NanoDet-g's own head or an AdaMixer decoder (vanilla / LORS) on
  * NanoDet's features. Decoder weights: --weights DIR, else public/models/<model>/ when it has a model.json, else
@@ -10,12 +10,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig, PRESETS, type PresetName } from '../model/config';
-import { load, type DecoderSource } from '../model/detector';
+import { DECODER_DIRS } from '../model/constants';
+import { decoderSource, load, type DecoderSource } from '../model/detector';
+import { OrderedLors } from '../model/lors/source';
 import { fitWithin } from '../model/letterbox';
-import type { Detection, ModelName } from '../model/types';
+import type { DecoderName, Detection, ModelName } from '../model/types';
 import { flag, int, num, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
 import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
-import { drawDetections, encodePng, fileExists, folderReader, isDirectory, readImage } from './node-io';
+import { drawDetections, encodePng, folderReader, isDirectory, readImage } from './node-io';
 
 const SPEC: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'which detector (default nanodet)', choices: ['nanodet', 'vanilla', 'lors'] },
@@ -69,17 +71,18 @@ async function main() {
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
   const lors = lorsSliceFromArgs(a, model);
-  let decoders: Partial<Record<'vanilla' | 'lors', DecoderSource>> | undefined;
+  let decoders: Partial<Record<DecoderName, DecoderSource>> | undefined;
   if (model !== 'nanodet') {
-    const dir = weightsArg ?? (model === 'lors' ? lors.dir : join('public', 'models', model));
+    const dir = weightsArg ?? (model === 'lors' ? lors.dir : join('public', 'models', DECODER_DIRS[model]));
     if (weightsArg && !isDirectory(dir)) throw new Error(`--weights ${dir}: not a folder`);
-    if (weightsArg && !fileExists(join(dir, 'model.json'))) throw new Error(`--weights ${dir}: no model.json in it`);
-    if (fileExists(join(dir, 'model.json'))) {
-      decoders = { [model]: lors.slice && model === 'lors' ? { read: folderReader(dir), slice: lors.slice } : { read: folderReader(dir) } };
+    if (model === 'lors' && lors.slice) {
+      decoders = { lors: await (await OrderedLors.open(folderReader(dir))).slice(lors.slice) };
     } else {
       const preset = (str(a, 'preset') ?? 'web') as PresetName;
-      log(`warning: untrained: seeded initial weights (no ${join(dir, 'model.json')}; ${preset} preset, seed ${seed}); boxes are meaningless`);
-      decoders = { [model]: { config: makeConfig(preset, model), seed } };
+      const d = await decoderSource(folderReader(dir), makeConfig(preset, model), seed);
+      if (weightsArg && !d.trained) throw new Error(`--weights ${dir}: no model.json in it`);
+      if (d.note) log(`warning: untrained: ${d.note} (${preset} preset); boxes are meaningless`);
+      decoders = { [model]: d.source };
     }
   }
 

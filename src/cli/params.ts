@@ -14,7 +14,7 @@ import { configFromArgs, configOptions, LORS_SLICE_OPTIONS, lorsSliceFromArgs } 
 import { flag, parseArgs, runCli, str, UsageError, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveSlice, slicedConfig } from '../model/lors/slice';
+import { sliceConfig } from '../model/lors/slice';
 import { validateConfig } from '../model/weights';
 
 const DEFAULTS = { preset: 'paper', variant: 'lors' } as const;
@@ -43,7 +43,7 @@ export interface ParamsReport {
 }
 
 /**
- * --lors-source trained|vanilla [--rank-a] [--rank-t] [--groups]: the config of that slice of the shipped ordered LORS
+ * --lors-source trained|compressed [--rank-a] [--rank-t] [--groups]: the config of that slice of the shipped ordered LORS
  * weights (only their model.json is read), i.e. what the app's sliders count.
  */
 function sliceConfigFromArgs(a: ParsedArgs): { preset: string; variant: VariantName; config: ModelConfig } {
@@ -54,7 +54,7 @@ function sliceConfigFromArgs(a: ParsedArgs): { preset: string; variant: VariantN
   const path = join(folder, 'model.json');
   if (!existsSync(path)) throw new Error(`${path} not found (the ${str(a, 'lors-source')} LORS weights)`);
   const src = validateConfig((JSON.parse(readFileSync(path, 'utf8')) as { config?: unknown }).config, `${path}: config`);
-  const config = slicedConfig(src, resolveSlice(src, slice ?? {}));
+  const config = sliceConfig(src, slice ?? {});
   return { preset: config.preset, variant: 'lors', config };
 }
 

@@ -29,6 +29,7 @@
  * split has no small object. `perClass` lists the AP (IoU .50:.95, area all, 100 dets) of each category that has
  * GT, keyed by category name; categories without GT are absent from it.
  */
+import type { CocoDetection } from '../model/coco';
 
 export interface CocoImage {
   id: number;
@@ -61,14 +62,7 @@ export interface CocoGroundTruth {
   categories: readonly CocoCategory[];
 }
 
-/** One detection in COCO's results format. */
-export interface CocoDetection {
-  image_id: number;
-  category_id: number;
-  /** [x, y, w, h] in pixels. */
-  bbox: readonly number[];
-  score: number;
-}
+export type { CocoDetection } from '../model/coco';
 
 export interface CocoMetrics {
   /** AP @ IoU .50:.95, all areas, 100 dets (COCO's headline number). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Detection } from '../model/types';
 import { evaluateCoco, type CocoGroundTruth } from './coco';
-import { detectionsToCoco, formatCocoReport, subsetGroundTruth } from './report';
+import { detectionsToCoco } from '../model/coco';
+import { formatCocoReport, subsetGroundTruth } from './report';
 
 const GT: CocoGroundTruth = {
   images: [{ id: 1 }, { id: 2 }],

@@ -2,30 +2,7 @@
  * Glue between the app's detections and the COCO evaluator, and the text report of `npm run eval`.
  * Pure (no tfjs, no Node).
  */
-import { COCO_CATEGORY_IDS } from '../model/coco';
-import type { Detection } from '../model/types';
-import type { CocoDetection, CocoGroundTruth, CocoMetrics } from './coco';
-
-/**
- * The app's detections of one image in COCO results format: label (0-based COCO-80 index) → COCO category id,
- * [x1, y1, x2, y2] → [x, y, w, h], optionally scaled by (sx, sy) (when the image was decoded at another size than
- * the annotations'). Throws on a label outside 0..79.
- */
-export function detectionsToCoco(dets: readonly Detection[], imageId: number, sx = 1, sy = 1): CocoDetection[] {
-  return dets.map((d) => {
-    const categoryId = COCO_CATEGORY_IDS[d.label];
-    if (categoryId === undefined || !Number.isInteger(d.label)) {
-      throw new Error(`detection label ${d.label} is not a COCO-80 index (0..${COCO_CATEGORY_IDS.length - 1})`);
-    }
-    const [x1, y1, x2, y2] = d.box;
-    return {
-      image_id: imageId,
-      category_id: categoryId,
-      bbox: [x1 * sx, y1 * sy, Math.max(0, x2 - x1) * sx, Math.max(0, y2 - y1) * sy],
-      score: d.score,
-    };
-  });
-}
+import type { CocoGroundTruth, CocoMetrics } from './coco';
 
 /** The GT restricted to some images (and their annotations). */
 export function subsetGroundTruth(gt: CocoGroundTruth, imageIds: Iterable<number>): CocoGroundTruth {

@@ -1,3 +1,5 @@
+import type { Detection } from './types';
+
 /** COCO-80 class names in the usual contiguous order, and the mapping to COCO's own category ids (1..90). */
 export const COCO_CLASSES = [
   'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
@@ -19,3 +21,33 @@ export const COCO_CATEGORY_IDS = [
 ] as const;
 
 export const categoryIdToIndex = new Map<number, number>(COCO_CATEGORY_IDS.map((id, i) => [id, i]));
+
+/** One detection in COCO's results format (bbox = [x, y, w, h]). */
+export interface CocoDetection {
+  image_id: number;
+  category_id: number;
+  /** [x, y, w, h] in pixels. */
+  bbox: readonly number[];
+  score: number;
+}
+
+/**
+ * The app's detections of one image in COCO results format: label (0-based COCO-80 index) → COCO category id,
+ * [x1, y1, x2, y2] → [x, y, w, h], optionally scaled by (sx, sy) (when the image was decoded at another size than
+ * the annotations'). Throws on a label outside 0..79.
+ */
+export function detectionsToCoco(dets: readonly Detection[], imageId: number, sx = 1, sy = 1): CocoDetection[] {
+  return dets.map((d) => {
+    const categoryId = COCO_CATEGORY_IDS[d.label];
+    if (categoryId === undefined || !Number.isInteger(d.label)) {
+      throw new Error(`detection label ${d.label} is not a COCO-80 index (0..${COCO_CATEGORY_IDS.length - 1})`);
+    }
+    const [x1, y1, x2, y2] = d.box;
+    return {
+      image_id: imageId,
+      category_id: categoryId,
+      bbox: [x1 * sx, y1 * sy, Math.max(0, x2 - x1) * sx, Math.max(0, y2 - y1) * sy],
+      score: d.score,
+    };
+  });
+}

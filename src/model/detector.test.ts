@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig } from './config';
-import { load, type Detector } from './detector';
+import { decoderSource, load, type Detector } from './detector';
+import { OrderedLors } from './lors/source';
 import { iou, loadNanoDet, NANODET_PARAMS, PAN_TAPS, decodeHead, disposeFeatures } from './backbone';
-import { initWeights } from './weights';
+import { initArrays } from './weights';
 import { folderReader, readImage } from '../cli/node-io';
-import type { RgbaImage } from './types';
+import type { FileReader, RgbaImage } from './types';
 
 const NANODET_DIR = 'public/models/nanodet';
 let det: Detector;
@@ -117,7 +118,7 @@ describe('detect()', () => {
 
   it('queryInit "nanodet": the queries start from NanoDet\'s proposals (head run on demand), leak-free', async () => {
     const cfg = { ...makeConfig('tiny', 'lors'), queryInit: 'nanodet' as const };
-    det.setDecoder('lors', initWeights(cfg, 2), cfg);
+    await det.setDecoder('lors', { config: cfg, seed: 2 });
     const f = det.extract(cat, { withHead: false });
     const n1 = tf.memory().numTensors;
     const withProposals = await det.detect(f, { model: 'lors', scoreThreshold: 0, maxDetections: 20 });
@@ -126,16 +127,17 @@ describe('detect()', () => {
     await det.detect(cat, { model: 'lors' }); // from a photo: extracted with the head
     expect(tf.memory().numTensors).toBe(n0);
     const plain = makeConfig('tiny', 'lors');
-    det.setDecoder('lors', initWeights(plain, 2), plain);
+    await det.setDecoder('lors', { config: plain, seed: 2 });
     const wholeImage = await det.detect(f, { model: 'lors', scoreThreshold: 0, maxDetections: 20 });
     f.dispose();
     // Same weights, other initial boxes: other detections.
     expect(withProposals.map((d) => d.box)).not.toEqual(wholeImage.map((d) => d.box));
   });
 
-  it('loads a slice of ordered LORS weights ({ read, slice }) and refuses slices beyond them', async () => {
+  it('runs a slice of ordered LORS weights (OrderedLors) and refuses slices beyond them', async () => {
     const FIX = 'test/fixtures/compress/lorsified-vanilla'; // tiny, r_A 16, K 2, r_T 32
-    const d2 = await load({ readBackbone: folderReader(NANODET_DIR), decoders: { lors: { read: folderReader(FIX), slice: { rankA: 4, groupsA: 1 } } } });
+    const src = await OrderedLors.open(folderReader(FIX));
+    const d2 = await load({ readBackbone: folderReader(NANODET_DIR), decoders: { lors: await src.slice({ rankA: 4, groupsA: 1 }) } });
     try {
       expect(d2.configs.lors!.lors).toEqual({ rankA: 4, groupsA: [1, 1, 1, 1, 1, 1], rankT: 32, groupsT: [1, 1, 1, 1, 1, 1] });
       const n0 = tf.memory().numTensors;
@@ -144,29 +146,47 @@ describe('detect()', () => {
     } finally {
       d2.dispose();
     }
-    await expect(load({ readBackbone: folderReader(NANODET_DIR), decoders: { lors: { read: folderReader(FIX), slice: { rankT: 33 } } } }))
-      .rejects.toThrow(/r_T ≤ 32/);
+    await expect(src.slice({ rankT: 33 })).rejects.toThrow(/r_T ≤ 32/);
+    expect((await src.slice({ rankT: 33 }, 'clamp')).config.lors!.rankT).toBe(32);
   });
 
   it('setDecoder replaces a decoder and frees the old weights; bad requests fail clearly', async () => {
     const n0 = tf.memory().numTensors;
     const cfg = makeConfig('tiny', 'vanilla');
-    det.setDecoder('vanilla', initWeights(cfg, 9), cfg);
+    await det.setDecoder('vanilla', { config: cfg, seed: 9 });
     expect(tf.memory().numTensors).toBe(n0);
     // LORS (folded L_output, prepared weights): the replaced decoder's tensors are all freed
     const lorsCfg = makeConfig('tiny', 'lors');
-    det.setDecoder('lors', initWeights(lorsCfg, 2), lorsCfg);
+    await det.setDecoder('lors', { config: lorsCfg, seed: 2 });
     expect(tf.memory().numTensors).toBe(n0);
-    // a map that fails to prepare is refused and nothing new stays allocated (the caller still owns the map)
-    const broken = initWeights(lorsCfg, 3);
-    broken.get('stages.1.ffn.fc1.weight')!.dispose();
+    // arrays that do not fit the config are refused and nothing new stays allocated; the old decoder keeps running
+    const broken = initArrays(lorsCfg, 3);
     broken.delete('stages.1.ffn.fc1.weight');
-    const n1 = tf.memory().numTensors;
-    expect(() => det.setDecoder('lors', broken, lorsCfg)).toThrow(/stages.1.ffn.fc1.weight/);
-    expect(tf.memory().numTensors).toBe(n1);
-    tf.dispose([...broken.values()]);
+    await expect(det.setDecoder('lors', { config: lorsCfg, arrays: broken })).rejects.toThrow(/stages.1.ffn.fc1.weight/);
     expect(tf.memory().numTensors).toBe(n0);
-    expect(() => det.setDecoder('lors', new Map(), cfg)).toThrow(/needs a lors config/);
+    expect(det.configs.lors).toEqual(lorsCfg);
+    await expect(det.setDecoder('lors', { config: cfg, seed: 0 })).rejects.toThrow(/needs a lors config/);
     await expect(det.detect(cat, { model: 'nope' as never })).rejects.toThrow(/unknown model/);
+  });
+});
+
+describe('decoderSource: trained weights if the folder has them, else seeded', () => {
+  const fallback = makeConfig('tiny', 'vanilla');
+  it('a folder with model.json: its weights, with the shard bytes', async () => {
+    const d = await decoderSource(folderReader('test/fixtures/parity/vanilla'), fallback);
+    expect(d.trained).toBe(true);
+    expect('read' in d.source).toBe(true);
+    expect(d.weightBytes).toBeGreaterThan(0);
+    expect(d.note).toBeUndefined();
+  });
+  it('a folder without one: the seeded init of the fallback, with a note naming the file', async () => {
+    const d = await decoderSource(folderReader('test/fixtures/no-such-folder'), fallback, 3);
+    expect(d.source).toEqual({ config: fallback, seed: 3 });
+    expect(d.trained).toBe(false);
+    expect(d.note).toMatch(/no-such-folder.*model\.json: file not found/);
+  });
+  it('a model.json that fails to read for another reason is an error, not a silent seeded decoder', async () => {
+    const failing: FileReader = async () => { throw new Error('network down'); };
+    await expect(decoderSource(failing, fallback)).rejects.toThrow(/network down/);
   });
 });

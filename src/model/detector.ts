@@ -14,24 +14,43 @@ import {
 import { COCO_CLASSES } from './coco';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
 import type { LetterboxInfo } from './letterbox';
-import type { BackendName, Detection, FileReader, ModelName, RgbaImage, WeightMap } from './types';
-import { arraysToWeights, initWeights, loadWeightArrays, loadWeights } from './weights';
-import { resolveSlice, sliceLors, type SliceRequest } from './lors/slice';
+import {
+  DECODER_NAMES, FileNotFoundError, type BackendName, type DecoderName, type Detection, type FileReader, type ModelName,
+  type RgbaImage, type WeightMap,
+} from './types';
+import { float16Bytes } from './params';
+import { arraysToWeights, initWeights, loadWeights, MODEL_JSON, parseManifest, shardBytes } from './weights';
 import { decoderForward, topK } from './adamixer/decoder';
 import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
 import { prepareWeightsWithNames } from './adamixer/prepare';
 
-export type DecoderName = 'vanilla' | 'lors';
-
-/** A decoder's weights: a trained weights folder, or the seeded initialisation of a config. */
 /**
- * A decoder's weights: a weights folder (`slice`: for an ordered LORS model, cut to these ranks/groups first, see
- * src/model/lors/slice.ts), a seeded initialisation, or arrays already in memory (names of parameterSpec(config)).
+ * A decoder's weights: a weights folder, the seeded initialisation of a config (a pipeline check: its boxes mean
+ * nothing), or arrays already in memory (names of parameterSpec(config), e.g. a slice of an OrderedLors).
  */
 export type DecoderSource =
-  | { read: FileReader; slice?: SliceRequest }
+  | { read: FileReader }
   | { config: ModelConfig; seed: number }
   | { config: ModelConfig; arrays: Map<string, Float32Array> };
+
+/**
+ * "Trained weights if the folder has them, else the seeded initialisation of `fallback`": the one rule the worker and
+ * the CLIs share. A folder without model.json is not an error (the note says what is used instead); a model.json
+ * that cannot be read for another reason is.
+ */
+export async function decoderSource(
+  read: FileReader, fallback: ModelConfig, seed = 0,
+): Promise<{ source: DecoderSource; trained: boolean; weightBytes: number; note?: string }> {
+  let json: ArrayBuffer;
+  try {
+    json = await read(MODEL_JSON);
+  } catch (e) {
+    if (!(e instanceof FileNotFoundError)) throw e;
+    const note = `no trained weights (${e.message}): seeded initial weights, seed ${seed}`;
+    return { source: { config: fallback, seed }, trained: false, weightBytes: float16Bytes(fallback), note };
+  }
+  return { source: { read }, trained: true, weightBytes: shardBytes(parseManifest(json)) };
+}
 
 export interface LoadOptions {
   /** Backend to use first (default 'auto' = webgpu → wasm → cpu). */
@@ -92,8 +111,11 @@ export interface Detector {
   extract(image: RgbaImage, options?: ExtractOptions): FeatureSet;
   /** Detections with boxes in original-image pixels, best first. Leaves no tensors behind. */
   detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]>;
-  /** Replaces (or adds) a decoder; takes ownership of `weights` and disposes the old ones. */
-  setDecoder(name: DecoderName, weights: WeightMap, config: ModelConfig): void;
+  /**
+   * Loads (or replaces) a decoder from a source — the one road by which weights enter a detector, at load and later
+   * (the app's sliders). Resolves to the config it runs; the old weights are disposed once the new ones are ready.
+   */
+  setDecoder(name: DecoderName, source: DecoderSource, onProgress?: (loaded: number, total: number) => void): Promise<ModelConfig>;
   warmup(): Promise<void>;
   dispose(): void;
 }
@@ -197,15 +219,32 @@ class DetectorImpl implements Detector {
     return new Features(f.letterbox, f.levels, f.head);
   }
 
-  setDecoder(name: DecoderName, weights: WeightMap, config: ModelConfig): void {
+  async setDecoder(name: DecoderName, source: DecoderSource, onProgress?: (loaded: number, total: number) => void): Promise<ModelConfig> {
     this.check();
     if (name !== 'vanilla' && name !== 'lors') throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
-    checkDecoderConfig(name, config);
-    const run = makeRunWeights(weights, config, config.variant === 'lors' && this.lorsPath === 'folded');
+    let config: ModelConfig, weights: WeightMap;
+    if ('read' in source) {
+      ({ config, weights } = await loadWeights(source.read, { expect: { variant: name }, onProgress }));
+    } else {
+      checkDecoderConfig(name, source.config);
+      config = source.config;
+      weights = 'arrays' in source ? arraysToWeights(config, source.arrays) : initWeights(config, source.seed);
+      onProgress?.(1, 1);
+    }
+    let run: WeightMap;
+    try {
+      checkDecoderConfig(name, config);
+      run = makeRunWeights(weights, config, config.variant === 'lors' && this.lorsPath === 'folded');
+    } catch (e) {
+      tf.dispose([...weights.values()]);
+      throw e;
+    }
+    this.check();
     const old = this.decoders.get(name);
     this.decoders.set(name, { config, run });
     this.configs = { ...this.configs, [name]: config };
     if (old) disposeDecoder(old);
+    return config;
   }
 
   async detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]> {
@@ -313,41 +352,9 @@ export async function load(options: LoadOptions): Promise<Detector> {
   });
   const det = new DetectorImpl(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
   try {
-    for (const name of ['vanilla', 'lors'] as const) {
+    for (const name of DECODER_NAMES) {
       const src = options.decoders?.[name];
-      if (!src) continue;
-      if ('read' in src || 'arrays' in src) {
-        let config: ModelConfig, weights: WeightMap;
-        if ('arrays' in src) {
-          checkDecoderConfig(name, src.config);
-          config = src.config;
-          weights = arraysToWeights(src.config, src.arrays);
-        } else if (src.slice) {
-          const loaded = await loadWeightArrays(src.read, {
-            expect: { variant: name },
-            onProgress: (l, total) => options.onProgress?.({ model: name, loaded: l, total }),
-          });
-          const s = sliceLors(loaded.config, loaded.arrays, resolveSlice(loaded.config, src.slice));
-          config = s.config;
-          weights = arraysToWeights(s.config, s.arrays);
-        } else {
-          ({ config, weights } = await loadWeights(src.read, {
-            expect: { variant: name },
-            onProgress: (loaded, total) => options.onProgress?.({ model: name, loaded, total }),
-          }));
-        }
-        try {
-          det.setDecoder(name, weights, config);
-        } catch (e) {
-          tf.dispose([...weights.values()]);
-          throw e;
-        }
-      } else {
-        checkDecoderConfig(name, src.config);
-        const weights = initWeights(src.config, src.seed);
-        options.onProgress?.({ model: name, loaded: 1, total: 1 });
-        det.setDecoder(name, weights, src.config);
-      }
+      if (src) await det.setDecoder(name, src, (loaded, total) => options.onProgress?.({ model: name, loaded, total }));
     }
   } catch (e) {
     det.dispose();

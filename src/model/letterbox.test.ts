@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { fitWithin, letterbox, letterboxGeometry, resizeArea } from './letterbox';
+import { fitWithin, fittedSize, letterbox, letterboxGeometry, resizeArea } from './letterbox';
 import type { RgbaImage } from './types';
 
 const MEAN = { b: 103.53, g: 116.28, r: 123.675 };
@@ -88,5 +88,10 @@ describe('resizeArea / fitWithin', () => {
     const big = fitWithin({ data: new Uint8ClampedArray(10 * 4 * 4).fill(7), width: 10, height: 4 }, 5);
     expect([big.width, big.height]).toEqual([5, 2]);
     expect(Array.from(big.data).every((v) => v === 7)).toBe(true);
+  });
+  it('fittedSize: the one size rule (page and CLIs) keeps the aspect ratio and at least 1 px', () => {
+    expect(fittedSize(5000, 3000, 4096)).toEqual({ width: 4096, height: 2458, scaled: true });
+    expect(fittedSize(1000, 800, 4096)).toEqual({ width: 1000, height: 800, scaled: false });
+    expect(fittedSize(100000, 1, 4096)).toEqual({ width: 4096, height: 1, scaled: true });
   });
 });

@@ -12,14 +12,14 @@
  * reads) goes through this function, so training and inference see the same padding.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fittedSize, MAX_IMAGE_SIDE } from './imageSize';
 import type { RgbaImage } from './types';
 
 /** NanoDet's per-channel mean and std, in BGR order. */
 export const NANODET_MEAN_BGR = [103.53, 116.28, 123.675] as const;
 export const NANODET_STD_BGR = [57.375, 57.12, 58.395] as const;
 
-/** Largest photo side the app uploads as is; larger photos go through `fitWithin` first. */
-export const MAX_IMAGE_SIDE = 4096;
+export { fittedSize, MAX_IMAGE_SIDE } from './imageSize';
 
 export interface LetterboxInfo {
   /** S, the square input side. */
@@ -147,8 +147,6 @@ export function resizeArea(image: RgbaImage, width: number, height: number): Rgb
  */
 export function fitWithin(image: RgbaImage, maxSide = MAX_IMAGE_SIDE): RgbaImage {
   checkImage(image);
-  const { width: w, height: h } = image;
-  if (w <= maxSide && h <= maxSide) return image;
-  const s = maxSide / Math.max(w, h);
-  return resizeArea(image, Math.max(1, Math.min(maxSide, Math.round(w * s))), Math.max(1, Math.min(maxSide, Math.round(h * s))));
+  const fit = fittedSize(image.width, image.height, maxSide);
+  return fit.scaled ? resizeArea(image, fit.width, fit.height) : image;
 }

@@ -14,7 +14,19 @@ export type WeightMap = Map<string, tf.Tensor>;
 /** Reads a file of a weights folder (fetch in the browser, fs in Node): path relative to the folder. */
 export type FileReader = (path: string, onProgress?: (loadedBytes: number) => void) => Promise<ArrayBuffer>;
 
-export type ModelName = 'vanilla' | 'lors' | 'nanodet';
+/** What a FileReader throws when the file does not exist (HTTP 404, ENOENT), as opposed to failing to read it. */
+export class FileNotFoundError extends Error {
+  constructor(readonly path: string) {
+    super(`${path}: file not found`);
+    this.name = 'FileNotFoundError';
+  }
+}
+
+/** The two AdaMixer decoders the app compares. */
+export type DecoderName = 'vanilla' | 'lors';
+export const DECODER_NAMES: readonly DecoderName[] = ['vanilla', 'lors'];
+/** Everything that detects: the two decoders and NanoDet-g's own head. */
+export type ModelName = DecoderName | 'nanodet';
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
 export interface Detection {

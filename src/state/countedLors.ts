@@ -1,7 +1,7 @@
 /** The LORS config the sliders select: what the LORS panel runs, its counters count and the chart marks. */
 import { useMemo } from 'react';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { countedLorsConfig } from './logic';
+import { sliderConfig } from './sliders';
 import { sourceConfigOf, useModels } from './models';
 import { useSettings } from './settings';
 
@@ -14,7 +14,7 @@ export function useCountedLorsConfig(): ModelConfig {
   return useMemo(() => {
     const base = source ?? makeConfig('web', 'lors');
     try {
-      return countedLorsConfig(base, { rankA, rankT, groupsMode, groupsK });
+      return sliderConfig(base, { rankA, rankT, groupsMode, groupsK });
     } catch {
       return base;
     }

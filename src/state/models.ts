@@ -1,8 +1,8 @@
 /** Model/worker status: loading progress, active backend, loaded configs and weight sizes. */
 import { createStore, useStore } from 'zustand';
 import type { ModelConfig } from '../model/config';
-import type { LorsSource } from '../model/lors/slice';
-import type { BackendName } from '../model/types';
+import type { LorsSourceName } from '../model/constants';
+import type { BackendName, DecoderName } from '../model/types';
 
 /** One measured slice (training/lors_studio/compress.py grid). */
 export interface CompressionPoint {
@@ -21,7 +21,7 @@ export interface CompressionCurves {
   images: number;
   measured: string;
   trained: CompressionPoint[];
-  vanilla: CompressionPoint[];
+  compressed: CompressionPoint[];
   /** Reference APs of the same split, when known: the vanilla decoder and the whole trained LORS decoder. */
   reference?: { vanilla?: { AP: number; decoderParams: number }; lors?: { AP: number; decoderParams: number } };
 }
@@ -46,11 +46,11 @@ export interface ModelsState {
   backend: BackendName | null;
   fallbackReason: string | null;
   webgpuAvailable: boolean;
-  decoders: Partial<Record<'vanilla' | 'lors', DecoderInfo>>;
+  decoders: Partial<Record<DecoderName, DecoderInfo>>;
   backboneParams: number;
   backboneBytes: number;
   /** The ordered LORS weights on the server (their largest config), by source. */
-  lorsSources: Partial<Record<LorsSource, { config: ModelConfig; weightBytes: number }>>;
+  lorsSources: Partial<Record<LorsSourceName, { config: ModelConfig; weightBytes: number }>>;
   /** Val AP vs decoder parameters of slices of both sources (models/compression.json), when shipped. */
   compression: CompressionCurves | null;
   patch: (p: Partial<Omit<ModelsState, 'patch' | 'setProgress'>>) => void;
@@ -79,6 +79,6 @@ export const modelsStore = createModelsStore();
 export const useModels = <T,>(sel: (s: ModelsState) => T) => useStore(modelsStore, sel);
 
 /** The config the LORS sliders cut: the selected source's (largest) config, else the loaded LORS decoder's. */
-export function sourceConfigOf(m: Pick<ModelsState, 'lorsSources' | 'decoders'>, source: LorsSource): ModelConfig | undefined {
+export function sourceConfigOf(m: Pick<ModelsState, 'lorsSources' | 'decoders'>, source: LorsSourceName): ModelConfig | undefined {
   return m.lorsSources[source]?.config ?? m.lorsSources.trained?.config ?? m.decoders.lors?.config;
 }

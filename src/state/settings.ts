@@ -1,8 +1,9 @@
 /** User settings: backend, display filters, the LORS sliders, the NanoDet toggle. */
 import { createStore, useStore } from 'zustand';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig } from '../model/config';
-import type { LorsSource } from '../model/lors/slice';
-import { backendFromSearch, slidersFromConfig, type BackendChoiceName, type GroupsMode } from './logic';
+import type { LorsSourceName } from '../model/constants';
+import { backendFromSearch, type BackendChoiceName } from './backendParam';
+import { slidersFromConfig, type GroupsMode } from './sliders';
 
 export interface SettingsState {
   backend: BackendChoiceName;
@@ -14,7 +15,7 @@ export interface SettingsState {
   groupsMode: GroupsMode;
   groupsK: number;
   /** Which ordered LORS weights the sliders cut: the trained LORS model or the vanilla model compressed into LORS. */
-  lorsSource: LorsSource;
+  lorsSource: LorsSourceName;
   showNanodet: boolean;
   set: (patch: Partial<Omit<SettingsState, 'set'>>) => void;
 }

@@ -5,13 +5,13 @@
  */
 import { useMemo } from 'react';
 import { countParameters } from '../model/params';
-import { formatCount } from '../state/logic';
+import { formatCount } from './format';
 import { useCountedLorsConfig } from '../state/countedLors';
 import { useModels, type CompressionPoint } from '../state/models';
 import { useSettings } from '../state/settings';
 
 const W = 560, H = 260, L = 48, R = 12, T = 14, B = 40;
-const COLOURS = { trained: '#c2410c', vanilla: '#2563eb' } as const;
+const COLOURS = { trained: '#c2410c', compressed: '#2563eb' } as const;
 
 const sameSlice = (p: CompressionPoint, c: { rankA: number; rankT: number; groupsA: number[] }) =>
   p.rankA === c.rankA && p.rankT === c.rankT && p.groupsA.length === c.groupsA.length && p.groupsA.every((k, i) => k === c.groupsA[i]);
@@ -22,7 +22,7 @@ export function CompressionChart() {
   const countedLors = useCountedLorsConfig();
   const current = useMemo(() => ({ cfg: countedLors, params: countParameters(countedLors).decoder }), [countedLors]);
   if (!data) return null;
-  const series = (['trained', 'vanilla'] as const).map((k) => ({ key: k, pts: [...data[k]].sort((a, b) => a.decoderParams - b.decoderParams) }));
+  const series = (['trained', 'compressed'] as const).map((k) => ({ key: k, pts: [...data[k]].sort((a, b) => a.decoderParams - b.decoderParams) }));
   const all = series.flatMap((s) => s.pts);
   const refs = [data.reference?.vanilla, data.reference?.lors].filter((r): r is { AP: number; decoderParams: number } => !!r);
   const xs = [...all.map((p) => p.decoderParams), ...refs.map((r) => r.decoderParams), current.params];
@@ -74,7 +74,7 @@ export function CompressionChart() {
       </svg>
       <p className="muted small">
         <span style={{ color: COLOURS.trained }}>●</span> trained LORS, sliced ·{' '}
-        <span style={{ color: COLOURS.vanilla }}>●</span> vanilla compressed to LORS, sliced (hollow: computed offline
+        <span style={{ color: COLOURS.compressed }}>●</span> vanilla compressed to LORS, sliced (hollow: computed offline
         at ranks beyond the shipped factors) · dashed line: the current
         slider position ({formatCount(current.params)} parameters
         {match ? <>, val AP <strong data-testid="compression-current-ap">{match.AP.toFixed(2)}</strong></> : ', not on the measured grid'}).

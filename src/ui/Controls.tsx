@@ -49,9 +49,9 @@ export function Controls() {
               disabled={!sources.trained} onChange={() => set({ lorsSource: 'trained' })} />
             <span>trained LORS</span>
           </label>
-          <label className="check" title={sources.vanilla ? undefined : 'models/lors-from-vanilla/ is not on the server'}>
-            <input type="radio" name="lors-source" checked={lorsSource === 'vanilla'} data-testid="lors-source-vanilla"
-              disabled={!sources.vanilla} onChange={() => set({ lorsSource: 'vanilla' })} />
+          <label className="check" title={sources.compressed ? undefined : 'models/lors-from-vanilla/ is not on the server'}>
+            <input type="radio" name="lors-source" checked={lorsSource === 'compressed'} data-testid="lors-source-vanilla"
+              disabled={!sources.compressed} onChange={() => set({ lorsSource: 'compressed' })} />
             <span>vanilla compressed to LORS</span>
           </label>
         </div>

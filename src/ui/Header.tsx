@@ -1,5 +1,5 @@
 import { controller } from '../app/controller';
-import { BACKEND_CHOICES, type BackendChoiceName } from '../state/logic';
+import { BACKEND_CHOICES, type BackendChoiceName } from '../state/backendParam';
 import { useModels } from '../state/models';
 import { useSettings } from '../state/settings';
 

@@ -1,8 +1,10 @@
 import { useEffect, useMemo, useRef } from 'react';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { countParameters } from '../model/params';
+import { countParameters, float16Bytes } from '../model/params';
 import type { ModelName } from '../model/types';
-import { filterDetections, float16Bytes, formatBytes, formatCount, toCocoResults } from '../state/logic';
+import { detectionsToCoco } from '../model/coco';
+import { formatBytes, formatCount } from './format';
+import { filterDetections } from './visibleDetections';
 import { useCountedLorsConfig } from '../state/countedLors';
 import { useModels } from '../state/models';
 import { useSession } from '../state/session';
@@ -61,7 +63,10 @@ export function Panel({ model }: { model: ModelName }) {
   const base = photo ? photo.name.replace(/\.[^.]+$/, '') : 'photo';
   const exportJson = () => {
     if (!photo) return;
-    const json = JSON.stringify(toCocoResults(dets, imageIdFor(photo.name, photo.id), scaleToOriginal), null, 1);
+    const r = (v: number, k: number) => Math.round(v * k) / k;
+    const coco = detectionsToCoco(dets, imageIdFor(photo.name, photo.id), scaleToOriginal, scaleToOriginal)
+      .map((d) => ({ ...d, bbox: d.bbox.map((v) => r(v, 100)), score: r(d.score, 1e5) }));
+    const json = JSON.stringify(coco, null, 1);
     download(new Blob([json], { type: 'application/json' }), `${base}-${model}-detections.json`);
   };
   const exportPng = async () => {
@@ -74,10 +79,10 @@ export function Panel({ model }: { model: ModelName }) {
   return (
     <article className={`panel panel-${model}`} data-testid={`panel-${model}`} aria-label={TITLES[model]}>
       <header className="panel-head">
-        <h2>{TITLES[model]}{model === 'lors' && lorsSource === 'vanilla' && sources.vanilla ? ' — vanilla compressed' : ''}</h2>
+        <h2>{TITLES[model]}{model === 'lors' && lorsSource === 'compressed' && sources.compressed ? ' — vanilla compressed' : ''}</h2>
         {model !== 'nanodet' && info && (
           <span className={`badge ${untrained ? 'badge-warn' : 'badge-ok'}`} data-testid={`badge-${model}`} title={info.note}>
-            {untrained ? 'untrained (seeded initial weights)' : model === 'lors' && lorsSource === 'vanilla' && sources.vanilla ? 'compressed from trained vanilla' : 'trained weights'}
+            {untrained ? 'untrained (seeded initial weights)' : model === 'lors' && lorsSource === 'compressed' && sources.compressed ? 'compressed from trained vanilla' : 'trained weights'}
           </span>
         )}
       </header>

@@ -2,7 +2,7 @@ import { useMemo } from 'react';
 import { paperTotals, stageBars, table1LOutput, table1Ms, TABLE1_RANKS, type StageBar } from '../app/paperReference';
 import { makeConfig } from '../model/config';
 import { countParameters } from '../model/params';
-import { formatCount } from '../state/logic';
+import { formatCount } from './format';
 import { useCountedLorsConfig } from '../state/countedLors';
 import { useModels } from '../state/models';
 

@@ -1,4 +1,4 @@
-import { formatBytes } from '../state/logic';
+import { formatBytes } from './format';
 import { useModels } from '../state/models';
 import { useSession } from '../state/session';
 

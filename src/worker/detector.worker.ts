@@ -7,19 +7,20 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { clampSlice, LORS_SOURCE_DIRS, LORS_SOURCES, sliceLors, type LorsSlice, type LorsSource } from '../model/lors/slice';
-import { arraysToWeights, loadWeightArrays, parseManifest } from '../model/weights';
-import { load, type DecoderSource, type Detector, type FeatureSet } from '../model/detector';
-import type { ModelName } from '../model/types';
-import { float16Bytes } from '../state/logic';
-import { cachedReader, exists } from './cachedFetch';
-import type { DecoderLoadInfo, DecoderName, DetectResult, InitResult, RequestEnvelope, WorkerMessage } from './protocol';
-import { runSelftest } from './selftest';
+import { DECODER_DIRS, LORS_SOURCE_DIRS, LORS_SOURCE_NAMES, NANODET_DIR, type LorsSourceName } from '../model/constants';
+import { decoderSource, load, type DecoderSource, type Detector, type FeatureSet } from '../model/detector';
+import type { LorsSlice } from '../model/lors/slice';
+import { OrderedLors } from '../model/lors/source';
+import { float16Bytes } from '../model/params';
+import { FileNotFoundError, type DecoderName, type ModelName } from '../model/types';
+import { cachedReader } from './cachedFetch';
+import type { DecoderLoadInfo, DetectResult, InitResult, RequestEnvelope, WorkerMessage, WorkerStats } from './protocol';
 import { wasmPaths } from './wasmPaths';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 const post = (m: WorkerMessage) => self.postMessage(m);
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** AdaMixer decoders keep their top-k (set prediction, no NMS); the threshold is applied in the page. */
 const DECODER_TOPK = 100;
@@ -28,38 +29,14 @@ const NANODET_MIN_SCORE = 0.05;
 
 let detector: Detector | null = null;
 let current: { imageId: number; features: FeatureSet } | null = null;
+/** The ordered LORS weights on the server, by source; the 'lors' decoder is always a slice of one of them. */
+let sources: Partial<Record<LorsSourceName, OrderedLors>> = {};
 
-/**
- * The ordered LORS weights per source (issue #6): their files' config (read at init), and their arrays once loaded
- * (the trained source at init, the compressed vanilla on first use). The 'lors' decoder is always a slice of one.
- */
-interface SourceState {
-  reader: ReturnType<typeof cachedReader>;
-  config: ModelConfig;
-  /** Bytes of its weight shards (from the manifest). */
-  weightBytes: number;
-  loaded?: Promise<Map<string, Float32Array>>;
-}
-let sources: Partial<Record<LorsSource, SourceState>> = {};
-
-function sourceArrays(name: LorsSource): Promise<Map<string, Float32Array>> {
-  const s = sources[name];
-  if (!s) return Promise.reject(new Error(`no ${name === 'trained' ? 'trained LORS' : 'compressed vanilla'} weights on the server (models/${LORS_SOURCE_DIRS[name]}/)`));
-  s.loaded ??= loadWeightArrays(s.reader.read, {
-    expect: { variant: 'lors' },
-    onProgress: (loaded, total) => post({ kind: 'progress', model: LORS_SOURCE_DIRS[name], loaded, total }),
-  }).then((r) => r.arrays);
-  s.loaded.catch(() => { if (sources[name] === s) delete s.loaded; }); // a failed load may be retried
-  return s.loaded;
-}
-
-async function setLors(source: LorsSource, slice: LorsSlice): Promise<{ config: ModelConfig }> {
+async function setLors(source: LorsSourceName, slice: LorsSlice): Promise<{ config: ModelConfig }> {
   const det = need();
-  const arrays = await sourceArrays(source);
-  const src = sources[source]!.config;
-  const s = sliceLors(src, arrays, clampSlice(src, slice));
-  det.setDecoder('lors', arraysToWeights(s.config, s.arrays), s.config);
-  return { config: s.config };
+  const src = sources[source];
+  if (!src) throw new Error(`no ${source} LORS weights on the server (models/${LORS_SOURCE_DIRS[source]}/)`);
+  return { config: await det.setDecoder('lors', await src.slice(slice)) };
 }
 
 function disposeCurrent() {
@@ -68,90 +45,85 @@ function disposeCurrent() {
   current = null;
 }
 
+/** Opens the LORS sources that are on the server (model.json only; a source's shards load on its first slice). */
+async function openSources(base: string): Promise<{ found: typeof sources; notes: string[] }> {
+  const found: typeof sources = {};
+  const notes: string[] = [];
+  for (const name of LORS_SOURCE_NAMES) {
+    const dir = LORS_SOURCE_DIRS[name];
+    const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: dir, loaded, total });
+    try {
+      found[name] = await OrderedLors.open(cachedReader(new URL(`models/${dir}/`, base).href).read, onProgress);
+    } catch (e) {
+      if (!(e instanceof FileNotFoundError)) notes.push(`the ${name} LORS weights are unusable (${errorText(e)})`);
+    }
+  }
+  return { found, notes };
+}
+
 async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string): Promise<InitResult> {
   disposeCurrent();
   detector?.dispose();
   detector = null;
-  const backboneReader = cachedReader(new URL('models/nanodet/', base).href);
-  const decoders: Partial<Record<DecoderName, DecoderSource>> = {};
-  const readers: Partial<Record<DecoderName, ReturnType<typeof cachedReader>>> = {};
-  const notes: Partial<Record<DecoderName, string>> = {};
-  sources = {};
-  for (const name of LORS_SOURCES) {
-    const folder = new URL(`models/${LORS_SOURCE_DIRS[name]}/`, base).href;
-    if (!(await exists(new URL('model.json', folder).href))) continue;
-    const reader = cachedReader(folder);
-    try {
-      const m = parseManifest(await reader.read('model.json'), { variant: 'lors' });
-      sources[name] = { reader, config: m.config, weightBytes: Object.values(m.bytes).reduce((a, b) => a + b, 0) };
-    } catch (e) {
-      notes.lors = `the ${name} LORS weights are unusable (${e instanceof Error ? e.message : String(e)})`;
-    }
-  }
-  for (const name of ['vanilla', 'lors'] as const) {
-    const folder = new URL(`models/${name}/`, base).href;
-    if (name === 'lors' && sources.trained) {
-      // The LORS decoder is a slice of the trained source (whole at first); its arrays stay for later slices.
-      readers.lors = sources.trained.reader;
-      try {
-        decoders.lors = { config: sources.trained.config, arrays: await sourceArrays('trained') };
-      } catch (e) {
-        delete readers.lors;
-        delete sources.trained;
-        notes.lors = `trained weights failed to load (${e instanceof Error ? e.message : String(e)}); using seeded initial weights`;
-        decoders.lors = { config: makeConfig('web', 'lors'), seed: 0 };
-      }
-      continue;
-    }
-    if (await exists(new URL('model.json', folder).href)) {
-      readers[name] = cachedReader(folder);
-      decoders[name] = { read: readers[name]!.read };
-    } else {
-      notes[name] = `no trained weights at models/${name}/model.json`;
-      decoders[name] = { config: makeConfig('web', name), seed: 0 };
-    }
-  }
-  const onProgress = (p: { model: string; loaded: number; total: number }) => post({ kind: 'progress', ...p });
-  const opts = { backend, wasmPaths: wasmPaths(), readBackbone: backboneReader.read, onProgress };
-  let det: Detector;
+  const folder = (dir: string) => cachedReader(new URL(`models/${dir}/`, base).href);
+  const backbone = folder(NANODET_DIR);
+  const det = await load({
+    backend, wasmPaths: wasmPaths(), readBackbone: backbone.read,
+    onProgress: (p) => post({ kind: 'progress', ...p }),
+  });
   try {
-    det = await load({ ...opts, decoders });
-  } catch (e) {
-    // Trained weights that fail to load (corrupt, wrong shapes) must not take the app down: fall back to seeded.
-    const trainedNames = (Object.keys(readers) as DecoderName[]);
-    if (trainedNames.length === 0) throw e;
-    const msg = e instanceof Error ? e.message : String(e);
-    for (const n of trainedNames) {
-      delete readers[n];
-      notes[n] = `trained weights failed to load (${msg}); using seeded initial weights`;
-      decoders[n] = { config: makeConfig('web', n), seed: 0 };
+    const opened = await openSources(base);
+    sources = opened.found;
+    const info: Partial<Record<DecoderName, DecoderLoadInfo>> = {};
+    for (const name of ['vanilla', 'lors'] as const) {
+      const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: name, loaded, total });
+      const seeded: DecoderSource = { config: makeConfig('web', name), seed: 0 };
+      let trained = false, note: string | undefined = name === 'lors' ? opened.notes.join('; ') || undefined : undefined;
+      let weightBytes = 0;
+      try {
+        if (name === 'lors') {
+          const src = sources.trained;
+          // The LORS decoder starts as the whole trained source; its arrays stay for later slices.
+          await det.setDecoder('lors', src ? await src.slice() : seeded, onProgress);
+          trained = !!src;
+          weightBytes = src?.weightBytes ?? 0;
+        } else {
+          const d = await decoderSource(folder(DECODER_DIRS[name]).read, seeded.config);
+          await det.setDecoder(name, d.source, onProgress);
+          ({ trained, note, weightBytes } = d);
+        }
+      } catch (e) {
+        // Trained weights that fail to load (corrupt, wrong shapes) must not take the app down.
+        if (name === 'lors') delete sources.trained;
+        note = `trained weights failed to load (${errorText(e)}); using seeded initial weights`;
+        await det.setDecoder(name, seeded, onProgress);
+        trained = false;
+      }
+      const config = det.configs[name]!;
+      info[name] = { config, trained, weightBytes: trained ? weightBytes : float16Bytes(config), ...(note ? { note } : {}) };
     }
-    det = await load({ ...opts, decoders });
+    post(det.fallbackReason ? { kind: 'backend', backend: det.backend, fallbackReason: det.fallbackReason } : { kind: 'backend', backend: det.backend });
+    post({ kind: 'status', message: `Warming up on ${det.backend} (compiling kernels, one-time)…`, phase: 'warming' });
+    await det.warmup();
+    detector = det;
+    const lorsSources: InitResult['lorsSources'] = {};
+    for (const [name, s] of Object.entries(sources) as [LorsSourceName, OrderedLors][]) {
+      lorsSources[name] = { config: s.config, weightBytes: s.weightBytes };
+    }
+    const result: InitResult = {
+      backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backbone.bytesRead(), decoders: info, lorsSources,
+    };
+    if (det.fallbackReason) result.fallbackReason = det.fallbackReason;
+    return result;
+  } catch (e) {
+    det.dispose();
+    throw e;
   }
-  post(det.fallbackReason ? { kind: 'backend', backend: det.backend, fallbackReason: det.fallbackReason } : { kind: 'backend', backend: det.backend });
-  post({ kind: 'status', message: `Warming up on ${det.backend} (compiling kernels, one-time)…`, phase: 'warming' });
-  await det.warmup();
-  detector = det;
-  const info: Partial<Record<DecoderName, DecoderLoadInfo>> = {};
-  for (const name of ['vanilla', 'lors'] as const) {
-    const config = det.configs[name];
-    if (!config) continue;
-    const reader = readers[name];
-    const entry: DecoderLoadInfo = { config, trained: !!reader, weightBytes: reader ? reader.bytesRead() : float16Bytes(config) };
-    const note = notes[name];
-    if (note !== undefined) entry.note = note;
-    info[name] = entry;
-  }
-  const lorsSources: InitResult['lorsSources'] = {};
-  for (const name of LORS_SOURCES) {
-    const s = sources[name];
-    if (s) lorsSources[name] = { config: s.config, weightBytes: s.weightBytes };
-  }
-  const result: InitResult = {
-    backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backboneReader.bytesRead(), decoders: info, lorsSources,
-  };
-  if (det.fallbackReason) result.fallbackReason = det.fallbackReason;
-  return result;
+}
+
+function stats(): WorkerStats {
+  const m = tf.memory();
+  return { backend: tf.getBackend(), numTensors: m.numTensors, numBytes: m.numBytes };
 }
 
 function need(): Detector {
@@ -197,14 +169,7 @@ async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
     case 'setImage': return setImage(req.imageId, req.image);
     case 'detect': return detect(id, req.imageId, req.models);
     case 'setLors': return setLors(req.source, req.slice);
-    case 'probe': return { backend: tf.getBackend(), numTensors: tf.memory().numTensors };
-    case 'selftest': {
-      // The self-test switches backends: the loaded detector (if any) is dropped; re-init afterwards.
-      disposeCurrent();
-      detector?.dispose();
-      detector = null;
-      return runSelftest(req.base, wasmPaths(), (message) => post({ kind: 'status', message }));
-    }
+    case 'stats': return stats();
     default: throw new Error(`unknown request ${(req as { type: string }).type}`);
   }
 }
@@ -212,9 +177,9 @@ async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
 let chain: Promise<void> = Promise.resolve();
 self.onmessage = (ev: MessageEvent<RequestEnvelope>) => {
   const env = ev.data;
-  if (env.req.type === 'probe') {
+  if (env.req.type === 'stats') {
     // Answered at once (not queued behind a long load or warm-up).
-    post({ kind: 'reply', id: env.id, ok: true, value: { backend: tf.getBackend(), numTensors: tf.memory().numTensors } });
+    post({ kind: 'reply', id: env.id, ok: true, value: stats() });
     return;
   }
   chain = chain.then(async () => {

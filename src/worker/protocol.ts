@@ -1,9 +1,8 @@
 /** Messages between the page and the inference worker (src/worker/detector.worker.ts). */
 import type { ModelConfig } from '../model/config';
-import type { LorsSlice, LorsSource } from '../model/lors/slice';
-import type { BackendName, Detection, ModelName, RgbaImage } from '../model/types';
-
-export type DecoderName = 'vanilla' | 'lors';
+import type { LorsSourceName } from '../model/constants';
+import type { LorsSlice } from '../model/lors/slice';
+import type { BackendName, DecoderName, Detection, ModelName, RgbaImage } from '../model/types';
 
 export type WorkerRequest =
   /** Loads the backbone and both decoders on a backend; answers InitResult. `base` is the app's root URL. */
@@ -12,15 +11,20 @@ export type WorkerRequest =
   | { type: 'setImage'; imageId: number; image: RgbaImage }
   /** Runs the named heads on the cached features of `imageId`; posts one 'partial' per model, answers DetectResult[]. */
   | { type: 'detect'; imageId: number; models: ModelName[] }
-  /** Answers { backend: tf.getBackend() } (used by the tests). */
-  | { type: 'probe' }
   /**
-   * Cuts the LORS decoder to a slice of one source's ordered weights (src/model/lors/slice.ts; loads that source on
-   * first use) and makes it the 'lors' decoder; answers { config } (the slice's config).
+   * Makes a slice of one source's ordered weights the 'lors' decoder (src/model/lors/source.ts; loads that source on
+   * first use). The slice must fit the source (the page clamps its sliders); answers { config } (the slice's).
    */
-  | { type: 'setLors'; source: LorsSource; slice: LorsSlice }
-  /** Cross-backend check (webgpu vs wasm) of the building blocks; answers SelftestResult. */
-  | { type: 'selftest'; base: string };
+  | { type: 'setLors'; source: LorsSourceName; slice: LorsSlice }
+  /** Answers WorkerStats at once, even while a long request runs (the page's memory readout). */
+  | { type: 'stats' };
+
+/** What the worker holds: its backend and tfjs's live tensors and bytes. */
+export interface WorkerStats {
+  backend: string;
+  numTensors: number;
+  numBytes: number;
+}
 
 export interface DecoderLoadInfo {
   config: ModelConfig;
@@ -36,7 +40,7 @@ export interface InitResult {
   backboneBytes: number;
   decoders: Partial<Record<DecoderName, DecoderLoadInfo>>;
   /** The ordered LORS weights on the server, by source: their (largest) config and file bytes. */
-  lorsSources: Partial<Record<LorsSource, { config: ModelConfig; weightBytes: number }>>;
+  lorsSources: Partial<Record<LorsSourceName, { config: ModelConfig; weightBytes: number }>>;
 }
 
 export interface DetectResult {
@@ -44,32 +48,6 @@ export interface DetectResult {
   imageId: number;
   detections: Detection[];
   latencyMs: number;
-}
-
-export interface SelftestCheck {
-  name: string;
-  maxAbsDiff: number;
-  /** Largest accepted maxAbsDiff (Infinity: reported only). */
-  tolerance: number;
-  passed: boolean;
-  /** Elements compared. */
-  size: number;
-  webgpuMs: number;
-  wasmMs: number;
-  /** Largest |value| on wasm (the scale the difference is relative to). */
-  maxAbs: number;
-  /** NaN/±Infinity values on each backend. */
-  nonFiniteWebgpu: number;
-  nonFiniteWasm: number;
-  /** The first segments (stage, logits/boxes) above the tolerance. */
-  mismatches?: string[];
-}
-
-export interface SelftestResult {
-  backends: string[];
-  checks: SelftestCheck[];
-  maxAbsDiff: number;
-  passed: boolean;
 }
 
 export interface RequestEnvelope {

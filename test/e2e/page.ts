@@ -1,5 +1,17 @@
-/** Page helpers shared by the end-to-end tests (run.ts) and the browser benchmark (bench-browser.ts). */
-import type { Page } from 'playwright-core';
+/** Page helpers shared by the end-to-end tests (run.ts and the suites it runs) and the browser benchmark. */
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import type { StaticServer } from './server';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const DIST = join(ROOT, 'dist');
+export const SHOTS = join(ROOT, 'test-results/e2e');
+
+/** What each e2e test gets: the browser, the static server of dist/ and its URL. */
+export interface Ctx { browser: Browser; server: StaticServer; url: string }
+/** One e2e test: a name (filterable from the command line), a time limit, and a function of a fresh page. */
+export interface Test { name: string; timeoutMs: number; fn: (ctx: Ctx, page: Page) => Promise<void> }
+
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -37,4 +49,37 @@ export async function waitReady(page: Page, timeout: number) {
     if (phase === 'error') throw new Error(`app failed to load: ${s?.textContent}`);
     return phase === 'ready';
   }, undefined, { timeout, polling: 250 });
+}
+
+export class AssertionError extends Error {}
+export function assert(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new AssertionError(msg);
+}
+
+export async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+export const attr = async (page: Page, testid: string, name: string) => page.locator(tid(testid)).getAttribute(name);
+export const text = async (page: Page, testid: string) => (await page.locator(tid(testid)).textContent()) ?? '';
+
+export async function waitBoxes(page: Page, model: string, photoName: string, timeout = 120_000) {
+  await page.waitForFunction(({ model, photoName }) => {
+    const c = document.querySelector(`[data-testid="canvas-${model}"]`);
+    const name = document.querySelector('[data-testid="photo-name"]')?.textContent;
+    return name === photoName && c !== null && Number(c.getAttribute('data-boxes')) > 0;
+  }, { model, photoName }, { timeout, polling: 200 });
+}
+
+/** Is anything but the black/grey placeholder drawn? (a cheap check that the canvas shows the photo + boxes) */
+export async function canvasHasContent(page: Page, model: string): Promise<boolean> {
+  return page.locator(tid(`canvas-${model}`)).evaluate((el) => {
+    const c = el as HTMLCanvasElement;
+    const ctx = c.getContext('2d');
+    if (!ctx || c.width < 8 || c.height < 8) return false;
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let min = 255, max = 0;
+    for (let i = 0; i < d.length; i += 4 * 97) { min = Math.min(min, d[i]!); max = Math.max(max, d[i]!); }
+    return max - min > 20;
+  });
 }

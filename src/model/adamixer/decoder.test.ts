@@ -7,7 +7,7 @@ import { applyNeck, decoderForward, topK } from './decoder';
 import { prepareWeightsWithNames } from './prepare';
 import {
   disposeWeights, jsDecoder, jsNeck, maxErr, randomLevels, randomWeights, toJsMap, toJsWeights,
-} from './testing';
+} from '../../testing/reference';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

@@ -5,7 +5,7 @@ import { makeConfig } from '../config';
 import { splitMixingParams } from '../nn/generator';
 import { adaptiveMixing } from './mixing';
 import { layerNormPlain } from '../nn/ops';
-import { jsMixing, jsSplit, mat, maxErr, rng, uniformArray } from './testing';
+import { jsMixing, jsSplit, mat, maxErr, rng, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

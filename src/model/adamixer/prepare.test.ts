@@ -6,7 +6,7 @@ import { parameterSpec } from '../params';
 import { foldLorsTWithNames } from '../lors/fold';
 import { checkWeights, linear } from '../nn/ops';
 import { prepareWeightsWithNames } from './prepare';
-import { disposeWeights, randomWeights } from './testing';
+import { disposeWeights, randomWeights } from '../../testing/reference';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
 import { sampleFeatures, samplingMaps } from './sampling';
-import { jsSample, maxErr, rng, toJsMap, uniformArray } from './testing';
+import { jsSample, maxErr, rng, toJsMap, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

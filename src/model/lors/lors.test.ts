@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dims, makeConfig } from '../config';
 import type { WeightMap } from '../types';
-import { jsLinear, jsLorsA, jsLorsTWeight, maxErr, randomWeights, rng, toJsWeights, uniformArray, disposeWeights, type JsWeights } from '../adamixer/testing';
+import { jsLinear, jsLorsA, jsLorsTWeight, maxErr, randomWeights, rng, toJsWeights, uniformArray, disposeWeights, type JsWeights } from '../../testing/reference';
 import { foldLorsAWithNames, foldLorsTWithNames } from './fold';
 import { prepareWeightsWithNames } from '../adamixer/prepare';
 import { lorsAMixingParams, lowRankSum } from './lorsA';
@@ -61,7 +61,7 @@ describe('LORS^A', () => {
       expect(maxErr(ms, refS).rel).toBeLessThan(1e-4);
       // the private part is not negligible (else the test would not see a wrong private path)
       const sh = jsLinear(Array.from(qArr.subarray(0, d.dQuery)), js.get('lorsA.shared.weight')!, js.get('lorsA.shared.bias')!, 10);
-      expect(Math.abs(sh[0]! - refC[0]!)).toBeGreaterThan(1e-2);
+      expect(Math.max(...sh.map((v, j) => Math.abs(v - refC[j]!)))).toBeGreaterThan(1e-2);
       tf.dispose([Mc, Ms]);
     }
     q.dispose();

@@ -6,7 +6,8 @@ import { countParameters } from '../params';
 import { arraysToWeights, initArrays } from '../weights';
 import { foldLorsA, foldLorsAWithNames, foldLorsT, foldLorsTWithNames } from './fold';
 import { lorsAFoldedName } from './lorsA';
-import { checkSlice, clampSlice, sliceLors } from './slice';
+import { Rng } from '../random';
+import { sliceConfig, sliceLors } from './slice';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -17,8 +18,8 @@ beforeAll(async () => {
 function randomLors(rankA: number, rankT: number, groups: number[]) {
   const cfg = makeConfig('tiny', 'lors', { rankA, rankT, groups, groupsT: 2 });
   const arrays = initArrays(cfg, 3);
-  let s = 12345;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5);
+  const r = new Rng(12345);
+  const rnd = () => r.uniform() - 0.5;
   for (const [name, a] of arrays) if (/lorsA\.(generator|ml|mr|sl|sr)|lorsT\.[AB]/.test(name)) for (let i = 0; i < a.length; i++) a[i] = rnd();
   return { cfg, arrays };
 }
@@ -38,7 +39,7 @@ async function dense(cfg: ReturnType<typeof makeConfig>, arrays: Map<string, Flo
   return out;
 }
 
-describe('sliceLors (issue #6)', () => {
+describe('sliceLors', () => {
   it('equals the full model with the dropped components zeroed (LORS^A rows/cols ≥ r\', groups ≥ K\'; LORS^T)', async () => {
     const { cfg, arrays } = randomLors(3, 3, [1, 2, 3, 3, 2, 1]);
     const target = { rankA: 2, groupsA: [1, 1, 2, 3, 1, 1], rankT: 2, groupsT: [1, 2, 1, 2, 1, 2] };
@@ -84,13 +85,19 @@ describe('sliceLors (issue #6)', () => {
     tf.dispose([...new Set([...w.values(), ...f.values()])]);
   });
 
-  it('refuses slices beyond the source and clamps slider values into it', () => {
-    const cfg = makeConfig('web', 'lors'); // r 8, K [1,1,2,2,3,3]
-    expect(checkSlice(cfg, { rankA: 9, groupsA: [1, 1, 1, 1, 1, 1], rankT: 8 })).toMatch(/LORS\^A must be 1..8, got 9/);
-    expect(checkSlice(cfg, { rankA: 8, groupsA: [2, 1, 1, 1, 1, 1], rankT: 8 })).toMatch(/stage 0: K of LORS\^A must be 1..1, got 2/);
-    expect(checkSlice(cfg, { rankA: 8, groupsA: [1, 1], rankT: 8 })).toMatch(/2 values for 6 stages/);
-    expect(checkSlice(makeConfig('web', 'vanilla'), { rankA: 1, groupsA: [1], rankT: 1 })).toMatch(/needs a LORS model/);
-    expect(() => sliceLors(cfg, new Map(), { rankA: 9, groupsA: [1, 1, 1, 1, 1, 1], rankT: 8 })).toThrow(/LORS slice: rank/);
-    expect(clampSlice(cfg, { rankA: 64, groupsA: [3, 3, 3, 3, 3, 3], rankT: 0 })).toEqual({ rankA: 8, groupsA: [1, 1, 2, 2, 3, 3], rankT: 1, groupsT: [1, 1, 1, 1, 1, 1] });
+  it('one rule for every caller: strict refuses what the source does not hold (naming the limit), clamp fits it', () => {
+    const cfg = makeConfig('web', 'lors'); // r 8, K [1,1,2,2,3,3], r_T 8
+    expect(sliceConfig(cfg, {})).toEqual(cfg);
+    expect(() => sliceConfig(cfg, { rankA: 9 })).toThrow(/rank r of LORS\^A must be 1..8, got 9 \(this model holds r_A ≤ 8/);
+    expect(() => sliceConfig(cfg, { groupsA: [2, 1, 1, 1, 1, 1] })).toThrow(/stage 0: K of LORS\^A must be 1..1, got 2/);
+    expect(() => sliceConfig(cfg, { groupsA: [1, 1] })).toThrow(/2 values for 6 stages/);
+    expect(() => sliceConfig(cfg, { rankT: 1.5 })).toThrow(/LORS\^T must be 1..8, got 1.5/);
+    expect(() => sliceConfig(makeConfig('web', 'vanilla'), {})).toThrow(/not a LORS model/);
+    expect(() => sliceLors(cfg, new Map(), { rankA: 9 })).toThrow(/LORS slice: rank/);
+    expect(sliceConfig(cfg, { rankA: 64, groupsA: 3, rankT: 0 }, 'clamp').lors).toEqual({ rankA: 8, groupsA: [1, 1, 2, 2, 3, 3], rankT: 1, groupsT: [1, 1, 1, 1, 1, 1] });
+    expect(sliceConfig(cfg, { rankA: 2, groupsA: 1 }).lors).toEqual({ rankA: 2, groupsA: [1, 1, 1, 1, 1, 1], rankT: 8, groupsT: [1, 1, 1, 1, 1, 1] });
+    // a clamped slice is one the strict rule accepts, and it is a fixed point
+    const c = sliceConfig(cfg, { rankA: 40, groupsA: 8 }, 'clamp');
+    expect(sliceConfig(cfg, c.lors!)).toEqual(c);
   });
 });

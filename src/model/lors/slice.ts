@@ -1,6 +1,6 @@
 /**
- * Live LORS compression (issue #6): a LORS model whose private factors are stored in importance order (exported by
- * training/lors_studio/compress.py: `order_lors` for the trained LORS model, `lorsify` for the vanilla model compressed
+ * Live LORS compression: a LORS model whose private factors are stored in importance order (exported by
+ * training/lors_studio/compress.py: `order` for the trained LORS model, `lorsify` for the vanilla model compressed
  * into LORS) is cut to any rank r' ≤ r and group counts K'_i ≤ K_i by slicing, here on plain arrays (no tensors):
  *
  *   LORS^A, stage i (Eqs. 9–12): the E generator's rows (part, g, k < K'_i, a < r', b < r') of its
@@ -13,51 +13,48 @@
 import { dims, type LorsConfig, type ModelConfig } from '../config';
 import { parameterSpec } from '../params';
 
+/**
+ * A slice of an ordered LORS model, as every caller asks for one (the CLIs' --rank-a/--rank-t/--groups, the app's
+ * sliders): omitted values mean all the source holds; K is one value for every stage or one per stage.
+ */
 export interface LorsSlice {
-  rankA: number;
-  /** K'_i of LORS^A per stage. */
-  groupsA: number[];
-  rankT: number;
-  /** K'_T per stage (default: the source's). */
-  groupsT?: number[];
+  rankA?: number;
+  rankT?: number;
+  /** K'_i of LORS^A. */
+  groupsA?: number | readonly number[];
+  /** K'_T of LORS^T. */
+  groupsT?: number | readonly number[];
 }
 
-/** The largest slice a source allows, and whether `s` fits in it (a message naming the first violation). */
-export function checkSlice(src: ModelConfig, s: LorsSlice): string | undefined {
+/**
+ * How a slice that asks for more than the source holds is treated: 'strict' throws an error naming the limit,
+ * 'clamp' fits every value into 1..limit (the sliders, whose ranges may exceed a smaller source).
+ */
+export type SliceMode = 'strict' | 'clamp';
+
+/** The config of a slice of `src` (the source's with the LORS settings replaced). */
+export function sliceConfig(src: ModelConfig, req: LorsSlice, mode: SliceMode = 'strict'): ModelConfig {
   const lo = src.lors;
-  if (src.variant !== 'lors' || !lo) return 'slicing needs a LORS model';
+  if (src.variant !== 'lors' || !lo) throw new Error('LORS slice: the weights are not a LORS model');
   const N = src.decoder.stages;
-  const int = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!int(s.rankA) || s.rankA > lo.rankA) return `rank r of LORS^A must be 1..${lo.rankA}, got ${s.rankA}`;
-  if (!int(s.rankT) || s.rankT > lo.rankT) return `rank r of LORS^T must be 1..${lo.rankT}, got ${s.rankT}`;
-  if (s.groupsA.length !== N) return `groups K of LORS^A: ${s.groupsA.length} values for ${N} stages`;
-  const gt = s.groupsT ?? lo.groupsT;
-  if (gt.length !== N) return `groups K of LORS^T: ${gt.length} values for ${N} stages`;
-  for (let i = 0; i < N; i++) {
-    if (!int(s.groupsA[i]!) || s.groupsA[i]! > lo.groupsA[i]!) return `stage ${i}: K of LORS^A must be 1..${lo.groupsA[i]}, got ${s.groupsA[i]}`;
-    if (!int(gt[i]!) || gt[i]! > lo.groupsT[i]!) return `stage ${i}: K of LORS^T must be 1..${lo.groupsT[i]}, got ${gt[i]}`;
-  }
-  return undefined;
-}
-
-/** The slice clamped into what the source holds (r ≤ r_max, K'_i ≤ K_i). */
-export function clampSlice(src: ModelConfig, s: LorsSlice): LorsSlice {
-  const lo = src.lors;
-  if (!lo) throw new Error('clampSlice needs a LORS config');
-  const c = (v: number, max: number) => Math.max(1, Math.min(max, Math.round(v)));
-  return {
-    rankA: c(s.rankA, lo.rankA),
-    rankT: c(s.rankT, lo.rankT),
-    groupsA: lo.groupsA.map((k, i) => c(s.groupsA[i] ?? k, k)),
-    groupsT: lo.groupsT.map((k, i) => c(s.groupsT?.[i] ?? k, k)),
+  const limits = `this model holds r_A ≤ ${lo.rankA}, r_T ≤ ${lo.rankT}, K ≤ [${lo.groupsA.join(', ')}], K_T ≤ [${lo.groupsT.join(', ')}]`;
+  const fit = (v: number, max: number, what: string): number => {
+    if (mode === 'clamp') return Math.max(1, Math.min(max, Math.round(Number.isFinite(v) ? v : max)));
+    if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`LORS slice: ${what} must be 1..${max}, got ${v} (${limits})`);
+    return v;
   };
-}
-
-/** The config of a slice (the source's with the LORS settings replaced). */
-export function slicedConfig(src: ModelConfig, s: LorsSlice): ModelConfig {
-  const err = checkSlice(src, s);
-  if (err) throw new Error(`LORS slice: ${err}`);
-  const lors: LorsConfig = { rankA: s.rankA, groupsA: [...s.groupsA], rankT: s.rankT, groupsT: [...(s.groupsT ?? src.lors!.groupsT)] };
+  const perStage = (g: number | readonly number[] | undefined, max: readonly number[], what: string): number[] => {
+    if (g !== undefined && typeof g !== 'number' && g.length !== N) {
+      throw new Error(`LORS slice: ${what}: ${g.length} values for ${N} stages`);
+    }
+    return max.map((m, i) => fit(g === undefined ? m : typeof g === 'number' ? g : g[i]!, m, `stage ${i}: K of ${what}`));
+  };
+  const lors: LorsConfig = {
+    rankA: fit(req.rankA ?? lo.rankA, lo.rankA, 'rank r of LORS^A'),
+    groupsA: perStage(req.groupsA, lo.groupsA, 'LORS^A'),
+    rankT: fit(req.rankT ?? lo.rankT, lo.rankT, 'rank r of LORS^T'),
+    groupsT: perStage(req.groupsT, lo.groupsT, 'LORS^T'),
+  };
   return { ...src, lors };
 }
 
@@ -77,9 +74,11 @@ function block3(a: Float32Array, [, p, q]: [number, number, number], idx: number
   return out;
 }
 
-/** Slices ordered LORS arrays (names of parameterSpec(src)) to `s`. Returns (config, arrays in spec order). */
-export function sliceLors(src: ModelConfig, arrays: Map<string, Float32Array>, s: LorsSlice): { config: ModelConfig; arrays: Map<string, Float32Array> } {
-  const config = slicedConfig(src, s);
+/** Slices ordered LORS arrays (names of parameterSpec(src)) to `req`. Returns (config, arrays in spec order). */
+export function sliceLors(
+  src: ModelConfig, arrays: Map<string, Float32Array>, req: LorsSlice, mode: SliceMode = 'strict',
+): { config: ModelConfig; arrays: Map<string, Float32Array> } {
+  const config = sliceConfig(src, req, mode);
   const lo = src.lors!, to = config.lors!;
   const d = src.decoder;
   const { G, C } = dims(d);
@@ -126,33 +125,4 @@ export function sliceLors(src: ModelConfig, arrays: Map<string, Float32Array>, s
     ordered.set(p.name, a);
   }
   return { config, arrays: ordered };
-}
-
-/** Where a LORS model comes from: the trained LORS model, or the trained vanilla model compressed into LORS. */
-export type LorsSource = 'trained' | 'vanilla';
-export const LORS_SOURCES: readonly LorsSource[] = ['trained', 'vanilla'];
-/** Folder under public/models/ of each source's ordered weights. */
-export const LORS_SOURCE_DIRS: Record<LorsSource, string> = { trained: 'lors', vanilla: 'lors-from-vanilla' };
-
-/** A slice as the CLIs take it: omitted values mean the source's own (its maximum). */
-export interface SliceRequest {
-  rankA?: number;
-  rankT?: number;
-  /** K of LORS^A: one value for every stage, or one per stage. */
-  groupsA?: number | number[];
-}
-
-/** The slice a request describes for this source; throws (naming the limit) when it asks for more than the source has. */
-export function resolveSlice(src: ModelConfig, req: SliceRequest): LorsSlice {
-  const lo = src.lors;
-  if (src.variant !== 'lors' || !lo) throw new Error('LORS slice: the weights are not a LORS model');
-  const g = req.groupsA;
-  const s: LorsSlice = {
-    rankA: req.rankA ?? lo.rankA,
-    rankT: req.rankT ?? lo.rankT,
-    groupsA: g === undefined ? [...lo.groupsA] : typeof g === 'number' ? new Array<number>(src.decoder.stages).fill(g) : [...g],
-  };
-  const err = checkSlice(src, s);
-  if (err) throw new Error(`LORS slice: ${err} (this model holds r_A ≤ ${lo.rankA}, r_T ≤ ${lo.rankT}, K ≤ [${lo.groupsA.join(', ')}])`);
-  return s;
 }

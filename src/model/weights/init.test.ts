@@ -3,7 +3,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig } from '../config';
 import { parameterSpec, size } from '../params';
-import { initArrays, initTensorValues, initWeights, Rng } from './init';
+import { Rng } from '../random';
+import { initArrays, initTensorValues, initWeights } from './init';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

@@ -377,6 +377,11 @@ export interface LoadOptions {
   expect?: Partial<ModelConfig>;
 }
 
+/** Bytes of a weights folder's shards (what a download of the weights costs, model.json aside). */
+export function shardBytes(manifest: WeightsManifest): number {
+  return Object.values(manifest.bytes).reduce((a, b) => a + b, 0);
+}
+
 /** Reads model.json and every shard, verifies them and decodes to float32 arrays (no tfjs). */
 export async function loadWeightArrays(
   read: FileReader, opts: LoadOptions = {},

@@ -1,5 +1,5 @@
 /**
- * `?selftest=1`: runs the building blocks on WebGPU and on wasm and reports the largest absolute difference.
+ * The self-test page (selftest.html): runs the building blocks on WebGPU and on wasm and reports the largest absolute difference.
  *
  * - The tiny vanilla and LORS decoders (makeConfig('tiny', …)) with the seeded initial weights initWeights(cfg, 0)
  *   and with non-degenerate random weights (every path non-zero), on seeded random backbone features of a 64×64
@@ -17,7 +17,8 @@ import { linear } from '../model/nn/ops';
 import { positionEmbedding } from '../model/adamixer/positional';
 import { sampleFeatures } from '../model/adamixer/sampling';
 import { selfAttention, stageForward } from '../model/adamixer/stage';
-import { randomLevels, randomWeights, rng, uniformArray } from '../model/adamixer/testing';
+import { Rng } from '../model/random';
+import { randomLevels, randomWeights, rng, uniformArray } from '../testing/reference';
 import { dims } from '../model/config';
 import { lorsAMixingParams } from '../model/lors/lorsA';
 import { lorsTOutput } from '../model/lors/lorsT';
@@ -27,8 +28,33 @@ import { makeConfig } from '../model/config';
 import { foldLorsT } from '../model/lors/fold';
 import type { BackendName, WeightMap } from '../model/types';
 import { initWeights } from '../model/weights';
-import { cachedReader } from './cachedFetch';
-import type { SelftestCheck, SelftestResult } from './protocol';
+import { cachedReader } from '../worker/cachedFetch';
+
+export interface SelftestCheck {
+  name: string;
+  maxAbsDiff: number;
+  /** Largest accepted maxAbsDiff (Infinity: reported only). */
+  tolerance: number;
+  passed: boolean;
+  /** Elements compared. */
+  size: number;
+  webgpuMs: number;
+  wasmMs: number;
+  /** Largest |value| on wasm (the scale the difference is relative to). */
+  maxAbs: number;
+  /** NaN/±Infinity values on each backend. */
+  nonFiniteWebgpu: number;
+  nonFiniteWasm: number;
+  /** The first segments (stage, logits/boxes) above the tolerance. */
+  mismatches?: string[];
+}
+
+export interface SelftestResult {
+  backends: string[];
+  checks: SelftestCheck[];
+  maxAbsDiff: number;
+  passed: boolean;
+}
 
 const INPUT = 64;
 /** Largest accepted |webgpu − wasm| (reported, asserted by the e2e test). */
@@ -57,14 +83,11 @@ interface Output { data: Float32Array; segments: { name: string; start: number; 
 type Outputs = Map<string, Output>;
 const whole = (data: Float32Array): Output => ({ data, segments: [{ name: 'all', start: 0, end: data.length }] });
 
-/** A seeded RGBA photo (xorshift), so both backends see identical pixels. */
+/** A seeded RGBA photo, so both backends see identical pixels. */
 function seededPhoto(w: number, h: number, seed: number): Uint8ClampedArray {
-  let s = seed >>> 0 || 1;
+  const r = new Rng(seed);
   const out = new Uint8ClampedArray(w * h * 4);
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = (i & 3) === 3 ? 255 : s & 255;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = (i & 3) === 3 ? 255 : r.nextU32() & 255;
   return out;
 }
 

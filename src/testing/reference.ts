@@ -1,24 +1,17 @@
 /**
- * Test helpers (used by the *.test.ts files and the in-browser WebGPU-vs-wasm self-test, src/worker/selftest.ts):
- * a seeded RNG, random weights of parameterSpec shapes, and a plain-JS (float64, loops, no tfjs) reference of the
- * whole decoder written straight from the spec.
+ * Test-only (the *.test.ts files and the WebGPU-vs-wasm self-test page, src/selftest/; never imported by the app):
+ * random weights of parameterSpec shapes, and a plain-JS (float64, loops, no tfjs) reference of the whole decoder
+ * written straight from the equations (paper Eqs. 1–12, docs/model.md).
  */
+export const TEST_ONLY_MARKER = 'lors-studio:test-only-reference';
 import * as tf from '@tensorflow/tfjs';
-import { dims, type ModelConfig } from '../config';
-import { parameterSpec, size } from '../params';
-import type { WeightMap } from '../types';
+import { dims, type ModelConfig } from '../model/config';
+import { parameterSpec, size } from '../model/params';
+import { uniformSource } from '../model/random';
+import type { WeightMap } from '../model/types';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Uniform [0, 1) draws of the project's one seeded Rng. */
+export const rng = (seed: number): (() => number) => uniformSource(seed);
 
 export function uniformArray(n: number, lo: number, hi: number, rand: () => number): Float32Array {
   const a = new Float32Array(n);

@@ -1,0 +1,118 @@
+/**
+ * The shape of src/: imports form no cycle; the model layer is pure (no page, worker, Node or test code); the
+ * inference worker imports nothing of the page (state/, ui/); shipped code never imports test helpers.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+type Graph = Map<string, string[]>;
+
+const ROOT = resolve('src');
+const EXTS = ['.ts', '.tsx'];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) return sourceFiles(p);
+    return EXTS.some((e) => n.endsWith(e)) && !/\.test\.tsx?$/.test(n) ? [p] : [];
+  });
+}
+
+/** Relative imports of a file (static, re-exports, dynamic and `new URL('./x.ts', import.meta.url)` workers). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [
+    ...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/g),
+    ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g),
+    ...text.matchAll(/new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g),
+  ].map((m) => m[1]!);
+  return specs.filter((s) => s.startsWith('.')).map((s) => {
+    const base = resolve(dirname(file), s);
+    const hit = [base, ...EXTS.map((e) => base + e), ...EXTS.map((e) => join(base, `index${e}`))].find((p) => existsSync(p) && statSync(p).isFile());
+    if (!hit) throw new Error(`${relative(ROOT, file)}: cannot resolve ${s}`);
+    return hit;
+  });
+}
+
+export function buildGraph(files: string[]): Graph {
+  return new Map(files.map((f) => [f, importsOf(f).filter((t) => !/\.test\.tsx?$/.test(t))]));
+}
+
+/** One cycle of the graph (as a path a → … → a), or null. */
+export function findCycle(g: Graph): string[] | null {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | null => {
+    state.set(n, 1);
+    stack.push(n);
+    for (const m of g.get(n) ?? []) {
+      if (state.get(m) === 1) return [...stack.slice(stack.indexOf(m)), m];
+      if (!state.has(m)) {
+        const c = visit(m);
+        if (c) return c;
+      }
+    }
+    stack.pop();
+    state.set(n, 2);
+    return null;
+  };
+  for (const n of g.keys()) {
+    if (!state.has(n)) {
+      const c = visit(n);
+      if (c) return c;
+    }
+  }
+  return null;
+}
+
+/** Files reachable from `from`; with `sameBundle`, not through a worker (`*.worker.ts`: a bundle of its own). */
+function reachable(g: Graph, from: string, sameBundle = false): Set<string> {
+  const seen = new Set<string>([from]);
+  const todo = [from];
+  while (todo.length) {
+    for (const m of g.get(todo.pop()!) ?? []) {
+      if (seen.has(m) || (sameBundle && m.endsWith('.worker.ts'))) continue;
+      seen.add(m);
+      todo.push(m);
+    }
+  }
+  return seen;
+}
+
+const graph = buildGraph(sourceFiles(ROOT));
+const rel = (p: string) => relative(ROOT, p);
+const inDir = (dir: string) => (p: string) => rel(p).startsWith(`${dir}/`);
+
+describe('src/ architecture', () => {
+  it('the cycle finder finds a cycle (so the next test can fail)', () => {
+    expect(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual(['a', 'b', 'c', 'a']);
+    expect(findCycle(new Map([['a', ['b']], ['b', []], ['c', ['a', 'b']]]))).toBeNull();
+  });
+
+  it('has no import cycle', () => {
+    const c = findCycle(graph);
+    expect(c?.map(rel) ?? null).toBeNull();
+  });
+
+  it('src/model imports nothing of the page, the worker, the CLIs or the test helpers; nn ← lors ← adamixer', () => {
+    for (const [f, deps] of graph) {
+      if (!inDir('model')(f)) continue;
+      for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).toMatch(/→ model\//);
+      if (inDir('model/nn')(f)) for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/(lors|adamixer)\//);
+      if (inDir('model/lors')(f)) for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/adamixer\//);
+    }
+  });
+
+  it('the inference worker reaches nothing of the page (state/, ui/, app/) and no test helper', () => {
+    const worker = resolve(ROOT, 'worker/detector.worker.ts');
+    for (const f of reachable(graph, worker)) expect(rel(f)).not.toMatch(/^(state|ui|app|testing|selftest|cli)\//);
+  });
+
+  it('the page (main.tsx) never reaches the test helpers, the self-test page or tfjs (models run in the worker)', () => {
+    for (const f of reachable(graph, resolve(ROOT, 'main.tsx'))) expect(rel(f)).not.toMatch(/^(testing|selftest|cli)\//);
+    for (const f of reachable(graph, resolve(ROOT, 'main.tsx'), true)) {
+      expect(`${rel(f)}: ${readFileSync(f, 'utf8').match(/^import (?!type)[^;]*'@tensorflow\/[^']*'/m)?.[0] ?? 'no tfjs'}`).toMatch(/no tfjs$/);
+    }
+  });
+});
