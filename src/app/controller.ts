@@ -37,10 +37,10 @@ export class Controller {
     const worker = new Worker(new URL('../worker/detector.worker.ts', import.meta.url), { type: 'module' });
     const client = new WorkerClient(worker, {
       onProgress: (model, loaded, total) => { if (gen === this.generation) modelsStore.getState().setProgress(model, loaded, total); },
-      onStatus: (message, phase) => { if (gen === this.generation) modelsStore.getState().patch(phase ? { message, phase } : { message }); },
-      onBackend: (backend, fallbackReason) => { if (gen === this.generation) modelsStore.getState().patch({ backend, fallbackReason: fallbackReason ?? null }); },
+      onStatus: (message, phase) => { if (gen === this.generation) modelsStore.getState().setStatus(message, phase); },
+      onBackend: (backend, fallbackReason) => { if (gen === this.generation) modelsStore.getState().setBackend(backend, fallbackReason ?? null); },
       onPartial: (r) => { if (gen === this.generation) this.applyResult(r); },
-      onFatal: (message) => { if (gen === this.generation) modelsStore.getState().patch({ phase: 'error', message }); },
+      onFatal: (message) => { if (gen === this.generation) modelsStore.getState().fail(message); },
     });
     this.client = client;
     this.featuresOf = null;
@@ -51,19 +51,19 @@ export class Controller {
   async start(backend: BackendChoiceName): Promise<void> {
     const client = this.newClient();
     const gen = this.generation;
-    modelsStore.getState().patch({ phase: 'loading', message: 'Loading models…', progress: {}, backend: null, fallbackReason: null });
+    modelsStore.getState().startLoading('Loading models…');
     sessionStore.getState().clearResults();
     try {
       const r = await client.request<InitResult>({ type: 'init', backend, base: appBase() });
       if (gen !== this.generation) return;
-      modelsStore.getState().patch({
-        phase: 'ready', message: 'Ready', backend: r.backend, fallbackReason: r.fallbackReason ?? null,
+      modelsStore.getState().setLoaded({
+        backend: r.backend, fallbackReason: r.fallbackReason ?? null,
         decoders: r.decoders, backboneParams: r.backboneParams, backboneBytes: r.backboneBytes, lorsSources: r.lorsSources,
       });
       const lors = r.decoders.lors?.config;
       if (lors && !this.slidersInitialised) {
         this.slidersInitialised = true;
-        settingsStore.getState().set(slidersFromConfig(lors));
+        settingsStore.getState().setSliders(slidersFromConfig(lors));
       } else if (lors) {
         await this.updateLors(false); // a restart (other backend): the worker starts from the whole model
       }
@@ -72,13 +72,13 @@ export class Controller {
       if (photo && !this.photos.busy) await this.runPhoto(photo);
     } catch (e) {
       if (gen !== this.generation) return;
-      modelsStore.getState().patch({ phase: 'error', message: `Could not load the models: ${errorText(e)}` });
+      modelsStore.getState().fail(`Could not load the models: ${errorText(e)}`);
     }
   }
 
   /** Switches backend: updates ?backend= in the address bar and restarts the worker. */
   setBackend(backend: BackendChoiceName) {
-    settingsStore.getState().set({ backend });
+    settingsStore.getState().setBackend(backend);
     history.replaceState(null, '', `${location.pathname}${searchWithBackend(location.search, backend)}${location.hash}`);
     void this.start(backend);
   }
@@ -87,13 +87,12 @@ export class Controller {
   submit(blob: Blob, name: string) {
     const s = sessionStore.getState();
     const state = this.photos.push({ blob, name });
-    if (state === 'started') s.patch({ error: null, notice: null });
-    else s.patch({ notice: `Still working on the previous photo: “${name}” is queued and runs next${state === 'replaced' ? ' (it replaces the one queued before)' : ''}.` });
+    if (state === 'started') { s.setError(null); s.setNotice(null); } else s.setNotice( `Still working on the previous photo: “${name}” is queued and runs next${state === 'replaced' ? ' (it replaces the one queued before)' : ''}.`);
   }
 
   /** An input problem found before decoding (an empty drop, a clipboard without an image). */
   reportInputError(message: string) {
-    sessionStore.getState().patch({ error: message });
+    sessionStore.getState().setError(message);
   }
 
   async submitUrl(url: string, name: string) {
@@ -102,13 +101,13 @@ export class Controller {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       this.submit(await res.blob(), name);
     } catch (e) {
-      sessionStore.getState().patch({ error: `Could not load the sample “${name}”: ${errorText(e)}` });
+      sessionStore.getState().setError(`Could not load the sample “${name}”: ${errorText(e)}`);
     }
   }
 
   private async processPhoto(job: PhotoJob): Promise<void> {
     const s = sessionStore.getState();
-    s.patch({ busy: true, error: null, notice: null });
+    s.setBusy(true);
     try {
       const d = await decodePhoto(job.blob, job.name);
       const photo: PhotoInfo = {
@@ -116,17 +115,15 @@ export class Controller {
         originalWidth: d.originalWidth, originalHeight: d.originalHeight,
       };
       sessionStore.getState().setPhoto(photo);
-      sessionStore.getState().patch({
-        notice: d.width !== d.originalWidth
-          ? `“${job.name}” is ${d.originalWidth}×${d.originalHeight}; it was downscaled to ${d.width}×${d.height} for detection (exported boxes use the original pixels).`
-          : null,
-      });
+      sessionStore.getState().setNotice(d.width !== d.originalWidth
+        ? `“${job.name}” is ${d.originalWidth}×${d.originalHeight}; it was downscaled to ${d.width}×${d.height} for detection (exported boxes use the original pixels).`
+        : null);
       if (modelsStore.getState().phase === 'ready') await this.runPhoto(photo);
     } catch (e) {
       // A bad file leaves the previous photo and its results as they were.
-      sessionStore.getState().patch({ error: e instanceof InputError ? e.message : `Could not process “${job.name}”: ${errorText(e)}` });
+      sessionStore.getState().setError(e instanceof InputError ? e.message : `Could not process “${job.name}”: ${errorText(e)}`);
     } finally {
-      sessionStore.getState().patch({ busy: this.photos.pending !== null });
+      sessionStore.getState().setBusy(this.photos.pending !== null);
     }
   }
 
@@ -145,11 +142,11 @@ export class Controller {
         { type: 'setImage', imageId: photo.id, image: { data, width: pixels.width, height: pixels.height } }, [data.buffer]);
       if (gen !== this.generation) return;
       this.featuresOf = photo.id;
-      sessionStore.getState().patch({ backboneMs });
+      sessionStore.getState().setBackboneMs(backboneMs);
       await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: this.models() });
     } catch (e) {
       if (gen !== this.generation) return;
-      sessionStore.getState().patch({ error: `Detection failed on “${photo.name}”: ${errorText(e)}` });
+      sessionStore.getState().setError(`Detection failed on “${photo.name}”: ${errorText(e)}`);
     }
   }
 
@@ -177,12 +174,10 @@ export class Controller {
           const slice = sliderConfig(source.config, s).lors!;
           try {
             const r = await client.request<{ config: ModelConfig }>({ type: 'setLors', source: s.lorsSource, slice });
-            const m = modelsStore.getState();
-            const lors = m.decoders.lors;
-            if (lors) m.patch({ decoders: { ...m.decoders, lors: { ...lors, config: r.config } } });
+            modelsStore.getState().setLorsConfig(r.config);
           } catch (e) {
-            sessionStore.getState().patch({ error: `Could not switch the LORS model: ${errorText(e)}` });
-            if (s.lorsSource !== 'trained') settingsStore.getState().set({ lorsSource: 'trained' });
+            sessionStore.getState().setError(`Could not switch the LORS model: ${errorText(e)}`);
+            if (s.lorsSource !== 'trained') settingsStore.getState().setLorsSource('trained');
             continue;
           }
         }
@@ -205,7 +200,7 @@ export class Controller {
     try {
       const res = await fetch(new URL('models/compression.json', appBase()).href);
       if (!res.ok) return;
-      modelsStore.getState().patch({ compression: (await res.json()) as CompressionCurves });
+      modelsStore.getState().setCompression((await res.json()) as CompressionCurves);
     } catch {
       /* optional */
     }

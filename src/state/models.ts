@@ -53,7 +53,16 @@ export interface ModelsState {
   lorsSources: Partial<Record<LorsSourceName, { config: ModelConfig; weightBytes: number }>>;
   /** Val AP vs decoder parameters of slices of both sources (models/compression.json), when shipped. */
   compression: CompressionCurves | null;
-  patch: (p: Partial<Omit<ModelsState, 'patch' | 'setProgress'>>) => void;
+  /** The worker is (re)starting: progress and backend reset. */
+  startLoading: (message: string) => void;
+  setStatus: (message: string, phase?: Phase) => void;
+  setBackend: (backend: BackendName, fallbackReason: string | null) => void;
+  /** The models are loaded: what the worker's init answered. */
+  setLoaded: (r: Pick<ModelsState, 'backend' | 'fallbackReason' | 'decoders' | 'backboneParams' | 'backboneBytes' | 'lorsSources'>) => void;
+  /** The LORS decoder now runs this (slice) config. */
+  setLorsConfig: (config: ModelConfig) => void;
+  setCompression: (c: CompressionCurves) => void;
+  fail: (message: string) => void;
   setProgress: (model: string, loaded: number, total: number) => void;
 }
 
@@ -70,7 +79,13 @@ export function createModelsStore() {
     backboneBytes: 0,
     lorsSources: {},
     compression: null,
-    patch: (p) => set(p),
+    startLoading: (message) => set({ phase: 'loading', message, progress: {}, backend: null, fallbackReason: null }),
+    setStatus: (message, phase) => set(phase ? { message, phase } : { message }),
+    setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
+    setLoaded: (r) => set({ ...r, phase: 'ready', message: 'Ready' }),
+    setLorsConfig: (config) => set((s) => (s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } } } : {})),
+    setCompression: (compression) => set({ compression }),
+    fail: (message) => set({ phase: 'error', message }),
     setProgress: (model, loaded, total) => set((s) => ({ progress: { ...s.progress, [model]: { loaded, total } } })),
   }));
 }

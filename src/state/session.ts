@@ -36,7 +36,11 @@ export interface SessionState {
   notice: string | null;
   setPhoto: (p: PhotoInfo) => void;
   setResult: (model: ModelName, r: Omit<PanelResult, 'run' | 'at'>) => void;
-  patch: (p: Partial<Pick<SessionState, 'backboneMs' | 'busy' | 'error' | 'notice'>>) => void;
+  /** A photo job starts (or the queue drains): busy, and the previous messages cleared when starting. */
+  setBusy: (busy: boolean) => void;
+  setError: (message: string | null) => void;
+  setNotice: (message: string | null) => void;
+  setBackboneMs: (ms: number) => void;
   clearResults: () => void;
 }
 
@@ -60,7 +64,10 @@ export function createSessionStore() {
         const prev = s.results[model];
         return { results: { ...s.results, [model]: { ...r, run: (prev?.run ?? 0) + 1, at: Date.now() } } };
       }),
-    patch: (p) => set(p),
+    setBusy: (busy) => set(busy ? { busy, error: null, notice: null } : { busy }),
+    setError: (error) => set({ error }),
+    setNotice: (notice) => set({ notice }),
+    setBackboneMs: (backboneMs) => set({ backboneMs }),
     clearResults: () => set({ results: {}, backboneMs: null }),
   }));
 }

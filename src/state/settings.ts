@@ -3,7 +3,7 @@ import { createStore, useStore } from 'zustand';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
 import { backendFromSearch, type BackendChoiceName } from './backendParam';
-import { slidersFromConfig, type GroupsMode } from './sliders';
+import { slidersFromConfig, type GroupsMode, type LorsSliders } from './sliders';
 
 export interface SettingsState {
   backend: BackendChoiceName;
@@ -17,8 +17,16 @@ export interface SettingsState {
   /** Which ordered LORS weights the sliders cut: the trained LORS model or the vanilla model compressed into LORS. */
   lorsSource: LorsSourceName;
   showNanodet: boolean;
-  set: (patch: Partial<Omit<SettingsState, 'set'>>) => void;
+  setBackend: (backend: BackendChoiceName) => void;
+  setScoreThreshold: (t: number) => void;
+  setClassFilter: (label: number | null) => void;
+  setShowNanodet: (show: boolean) => void;
+  /** Moves one or more LORS sliders (values clamped to the control ranges). */
+  setSliders: (s: Partial<LorsSliders>) => void;
+  setLorsSource: (source: LorsSourceName) => void;
 }
+
+type SettingsValues = Omit<SettingsState, `set${string}`>;
 
 export function createSettingsStore(search = '') {
   const initial = slidersFromConfig(makeConfig('web', 'lors'));
@@ -29,12 +37,17 @@ export function createSettingsStore(search = '') {
     ...initial,
     lorsSource: 'trained',
     showNanodet: false,
-    set: (patch) => set((s) => clampSettings({ ...s, ...patch })),
+    setBackend: (backend) => set({ backend }),
+    setScoreThreshold: (scoreThreshold) => set((s) => clampSettings({ ...s, scoreThreshold })),
+    setClassFilter: (classFilter) => set({ classFilter }),
+    setShowNanodet: (showNanodet) => set({ showNanodet }),
+    setSliders: (sliders) => set((s) => clampSettings({ ...s, ...sliders })),
+    setLorsSource: (lorsSource) => set({ lorsSource }),
   }));
 }
 
 /** Keeps values inside the control ranges (threshold 0..1, ranks 1..64, K 1..8). */
-export function clampSettings(s: SettingsState): SettingsState {
+export function clampSettings<T extends SettingsValues>(s: T): T {
   const int = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
   return {
     ...s,

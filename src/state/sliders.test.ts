@@ -61,8 +61,11 @@ describe('stores', () => {
   it('settings: URL backend, clamped values', () => {
     const s = createSettingsStore('?backend=cpu');
     expect(s.getState().backend).toBe('cpu');
-    s.getState().set({ scoreThreshold: 3, rankA: 0.4, groupsK: 99 });
+    s.getState().setScoreThreshold(3);
+    s.getState().setSliders({ rankA: 0.4, groupsK: 99 });
     expect(s.getState()).toMatchObject({ scoreThreshold: 1, rankA: 1, groupsK: 8 });
+    s.getState().setSliders({ rankT: 5 });
+    expect(s.getState()).toMatchObject({ rankA: 1, rankT: 5, groupsK: 8 });
     expect(clampSettings({ ...s.getState(), scoreThreshold: NaN }).scoreThreshold).toBe(0);
   });
   it('session: results count runs per panel; late results of an older photo are dropped', () => {

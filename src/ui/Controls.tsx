@@ -3,7 +3,7 @@ import { PAPER_GROUPS } from '../model/config';
 import { sourceConfigOf, useModels } from '../state/models';
 import { useSettings, settingsStore } from '../state/settings';
 
-const set = (patch: Parameters<ReturnType<typeof settingsStore.getState>['set']>[0]) => settingsStore.getState().set(patch);
+const settings = () => settingsStore.getState();
 
 export function Controls() {
   const threshold = useSettings((s) => s.scoreThreshold);
@@ -26,18 +26,18 @@ export function Controls() {
         <label className="field">
           <span>Score threshold <output data-testid="score-threshold-value">{threshold.toFixed(2)}</output></span>
           <input type="range" min={0} max={1} step={0.01} value={threshold} data-testid="score-threshold"
-            onChange={(e) => set({ scoreThreshold: Number(e.target.value) })} />
+            onChange={(e) => settings().setScoreThreshold(Number(e.target.value))} />
         </label>
         <label className="field">
           <span>Class</span>
           <select data-testid="class-filter" value={classFilter === null ? '' : String(classFilter)}
-            onChange={(e) => set({ classFilter: e.target.value === '' ? null : Number(e.target.value) })}>
+            onChange={(e) => settings().setClassFilter(e.target.value === '' ? null : Number(e.target.value))}>
             <option value="">all classes</option>
             {COCO_CLASSES.map((c, i) => <option key={c} value={i}>{c}</option>)}
           </select>
         </label>
         <label className="check">
-          <input type="checkbox" checked={showNanodet} data-testid="toggle-nanodet" onChange={(e) => set({ showNanodet: e.target.checked })} />
+          <input type="checkbox" checked={showNanodet} data-testid="toggle-nanodet" onChange={(e) => settings().setShowNanodet(e.target.checked)} />
           <span>Show NanoDet's own head as a third baseline panel</span>
         </label>
       </fieldset>
@@ -46,41 +46,41 @@ export function Controls() {
         <div className="radio-row" role="radiogroup" aria-label="Source of the LORS panel">
           <label className="check">
             <input type="radio" name="lors-source" checked={lorsSource === 'trained'} data-testid="lors-source-trained"
-              disabled={!sources.trained} onChange={() => set({ lorsSource: 'trained' })} />
+              disabled={!sources.trained} onChange={() => settings().setLorsSource('trained')} />
             <span>trained LORS</span>
           </label>
           <label className="check" title={sources.compressed ? undefined : 'models/lors-from-vanilla/ is not on the server'}>
             <input type="radio" name="lors-source" checked={lorsSource === 'compressed'} data-testid="lors-source-vanilla"
-              disabled={!sources.compressed} onChange={() => set({ lorsSource: 'compressed' })} />
+              disabled={!sources.compressed} onChange={() => settings().setLorsSource('compressed')} />
             <span>vanilla compressed to LORS</span>
           </label>
         </div>
         <label className="field">
           <span>Rank of LORS<sup>A</sup> (r<sub>A</sub>) <output data-testid="rank-a-value">{Math.min(rankA, maxA)}</output> <span className="muted small">of {maxA}</span></span>
           <input type="range" min={1} max={maxA} step={1} value={Math.min(rankA, maxA)} data-testid="slider-rank-a"
-            onChange={(e) => set({ rankA: Number(e.target.value) })} />
+            onChange={(e) => settings().setSliders({ rankA: Number(e.target.value) })} />
         </label>
         <label className="field">
           <span>Rank of LORS<sup>T</sup> (r<sub>T</sub>) <output data-testid="rank-t-value">{Math.min(rankT, maxT)}</output> <span className="muted small">of {maxT}</span></span>
           <input type="range" min={1} max={maxT} step={1} value={Math.min(rankT, maxT)} data-testid="slider-rank-t"
-            onChange={(e) => set({ rankT: Number(e.target.value) })} />
+            onChange={(e) => settings().setSliders({ rankT: Number(e.target.value) })} />
         </label>
         <div className="radio-row" role="radiogroup" aria-label="Groups K of LORS^A">
           <label className="check">
             <input type="radio" name="groups-mode" checked={groupsMode === 'uniform'} data-testid="groups-uniform"
-              onChange={() => set({ groupsMode: 'uniform' })} />
+              onChange={() => settings().setSliders({ groupsMode: 'uniform' })} />
             <span>one K for all stages</span>
           </label>
           <label className="check">
             <input type="radio" name="groups-mode" checked={groupsMode === 'schedule'} data-testid="groups-schedule"
-              onChange={() => set({ groupsMode: 'schedule' })} />
+              onChange={() => settings().setSliders({ groupsMode: 'schedule' })} />
             <span>paper's schedule [{PAPER_GROUPS.join(', ')}]</span>
           </label>
         </div>
         <label className="field">
           <span>Groups K of LORS<sup>A</sup> <output>{groupsMode === 'uniform' ? Math.min(groupsK, maxK) : 'schedule'}</output> <span className="muted small">(each stage at most its stored K)</span></span>
           <input type="range" min={1} max={maxK} step={1} value={Math.min(groupsK, maxK)} data-testid="slider-groups" disabled={groupsMode !== 'uniform'}
-            onChange={(e) => set({ groupsK: Number(e.target.value) })} />
+            onChange={(e) => settings().setSliders({ groupsK: Number(e.target.value) })} />
         </label>
         <p className="muted small">
           The LORS panel runs a slice of importance-ordered factors: the trained LORS model re-expressed exactly (SVD for

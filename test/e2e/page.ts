@@ -4,8 +4,9 @@ import type { Browser, Page } from 'playwright-core';
 import type { StaticServer } from './server';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const DIST = join(ROOT, 'dist');
-export const SHOTS = join(ROOT, 'test-results/e2e');
+/** The built app under test (E2E_DIST: another build folder, e.g. to test two builds side by side). */
+export const DIST = process.env.E2E_DIST ?? join(ROOT, 'dist');
+export const SHOTS = process.env.E2E_SHOTS ?? join(ROOT, 'test-results/e2e');
 
 /** What each e2e test gets: the browser, the static server of dist/ and its URL. */
 export interface Ctx { browser: Browser; server: StaticServer; url: string }
