@@ -116,6 +116,31 @@ describe('detect()', () => {
     expect(lors.map((d) => d.score)).toEqual([...lors.map((d) => d.score)].sort((a, b) => b - a));
   });
 
+  it('stage: the last stage equals the default, earlier stages differ, leak-free; out-of-range stages refused', async () => {
+    const f = det.extract(cat, { withHead: false });
+    try {
+      const stages = det.configs.vanilla!.decoder.stages;
+      const n1 = tf.memory().numTensors;
+      for (const model of ['vanilla', 'lors'] as const) {
+        const opts = { model, scoreThreshold: 0, maxDetections: 20 };
+        const byDefault = await det.detect(f, opts);
+        const last = await det.detect(f, { ...opts, stage: stages });
+        const first = await det.detect(f, { ...opts, stage: 1 });
+        const middle = await det.detect(f, { ...opts, stage: 3 });
+        expect(last).toEqual(byDefault);
+        // (Seeded box heads start at zero refinement: the scores tell the stages apart.)
+        expect(first.map((d) => d.score)).not.toEqual(byDefault.map((d) => d.score));
+        expect(middle.map((d) => d.score)).not.toEqual(first.map((d) => d.score));
+      }
+      expect(tf.memory().numTensors).toBe(n1);
+      await expect(det.detect(f, { model: 'vanilla', stage: 0 })).rejects.toThrow(/stage must be an integer in 1\.\.6/);
+      await expect(det.detect(f, { model: 'lors', stage: stages + 1 })).rejects.toThrow(/got 7/);
+      expect(tf.memory().numTensors).toBe(n1);
+    } finally {
+      f.dispose();
+    }
+  });
+
   it('queryInit "nanodet": the queries start from NanoDet\'s proposals (head run on demand), leak-free', async () => {
     const cfg = { ...makeConfig('tiny', 'lors'), queryInit: 'nanodet' as const };
     await det.setDecoder('lors', { config: cfg, seed: 2 });

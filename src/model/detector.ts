@@ -79,6 +79,11 @@ export interface DetectOptions {
   scoreThreshold?: number;
   /** At most this many detections (default 100). */
   maxDetections?: number;
+  /**
+   * Decoder stage (1-based) whose predictions to return (default: the last, the decoder's output). Earlier stages
+   * cost the same forward (every stage runs anyway); the last stage keeps only its own outputs. Ignored for nanodet.
+   */
+  stage?: number;
 }
 
 export interface ExtractOptions {
@@ -272,7 +277,7 @@ class DetectorImpl implements Detector {
           if (head !== feats.head) disposeFeatures({ levels: [], head });
         }
       }
-      return await this.runDecoder(dec!, feats, scoreThreshold, maxDetections);
+      return await this.runDecoder(dec!, feats, scoreThreshold, maxDetections, options.stage);
     } finally {
       if (owned) feats.dispose();
     }
@@ -289,20 +294,25 @@ class DetectorImpl implements Detector {
     }
   }
 
-  private async runDecoder(dec: LoadedDecoder, feats: FeatureSet, scoreThreshold: number, maxDetections: number): Promise<Detection[]> {
+  private async runDecoder(
+    dec: LoadedDecoder, feats: FeatureSet, scoreThreshold: number, maxDetections: number, stage = dec.config.decoder.stages,
+  ): Promise<Detection[]> {
     const lb = feats.letterbox;
     const d = dec.config.decoder;
+    if (!Number.isInteger(stage) || stage < 1 || stage > d.stages) {
+      throw new Error(`stage must be an integer in 1..${d.stages} (the decoder's stages), got ${stage}`);
+    }
     const k = Math.min(maxDetections, d.queries * d.classes);
     const proposals = queryInitOf(dec.config) === 'nanodet' ? [await this.proposals(feats, d.queries)] : undefined;
     const last = tf.tidy(() => {
       const stages = decoderForward(dec.run, dec.config, [...feats.levels], [[lb.width, lb.height]], {
         proposals,
-        stages: 'last',
+        stages: stage === d.stages ? 'last' : 'all',
         lorsT: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
         lorsA: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
       });
-      const l = stages[stages.length - 1];
-      if (!l) throw new Error('decoder returned no stages');
+      const l = stage === d.stages ? stages[stages.length - 1] : stages[stage - 1];
+      if (!l) throw new Error(`decoder returned no stage ${stage}`);
       return { logits: l.logits, boxes: l.boxes };
     });
     try {
