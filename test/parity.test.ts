@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../src/model/config';
 import { countParameters, parameterSpec } from '../src/model/params';
-import type { FileReader, WeightMap } from '../src/model/types';
+import type { DecoderName, FileReader, WeightMap } from '../src/model/types';
 import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights';
 import { sliceLors } from '../src/model/lors/slice';
 import { decoderForward, type DecoderOptions } from '../src/model/adamixer/decoder';
@@ -20,7 +20,7 @@ const FIXTURES = resolve(__dirname, 'fixtures/parity');
 
 interface Slice { shape: number[]; offset: number }
 interface Case {
-  variant: 'vanilla' | 'lors';
+  variant: DecoderName;
   batch: number;
   imageSize: [number, number][];
   levels: (Slice & { stride: number })[];
@@ -58,7 +58,7 @@ function maxAbsDiff(a: Float32Array | Int32Array | Uint8Array, b: Float32Array):
 
 interface Loaded { c: Case; config: ModelConfig; weights: WeightMap; features: Float32Array; outputs: Float32Array }
 
-async function load(variant: 'vanilla' | 'lors'): Promise<Loaded> {
+async function load(variant: DecoderName): Promise<Loaded> {
   const dir = join(FIXTURES, variant);
   const c = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case;
   const { config, weights } = await loadWeights(dirReader(dir));

@@ -213,7 +213,7 @@ export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; met
     maxDetections,
     inputSize: o.inputSize ?? 416,
     backend: tf.getBackend(),
-    config: detector.configs[o.model as 'vanilla' | 'lors'],
+    config: detector.configs[o.model as DecoderName],
     detections: dets.length,
     seconds: (performance.now() - t0) / 1000,
   };

@@ -6,7 +6,7 @@
  * so that "groups" always means LORS's K.
  */
 
-export type Variant = 'vanilla' | 'lors';
+import type { DecoderName } from './types';
 
 export interface DecoderConfig {
   /** d_q, the query (content) dimension. */
@@ -58,7 +58,7 @@ export const QUERY_INITS: readonly QueryInit[] = ['image', 'nanodet'];
 
 export interface ModelConfig {
   preset: string;
-  variant: Variant;
+  variant: DecoderName;
   decoder: DecoderConfig;
   /** Present iff variant === 'lors'. */
   lors?: LorsConfig;
@@ -145,7 +145,7 @@ export const PRESETS = {
 
 export type PresetName = keyof typeof PRESETS;
 /** `vanilla4x32` is AdaMixer's own G=4, P_in=32 (the paper's 110M baseline). */
-export type VariantName = Variant | 'vanilla4x32';
+export type VariantName = DecoderName | 'vanilla4x32';
 
 export interface ConfigOverrides {
   rankA?: number;
