@@ -10,14 +10,25 @@ import { sliderConfig, slidersFromConfig } from '../state/sliders';
 import { LatestQueue } from './latestQueue';
 import { modelsStore, type CompressionCurves } from '../state/models';
 import { sessionStore, type PhotoInfo } from '../state/session';
-import { settingsStore } from '../state/settings';
+import { DECODER_STAGES, settingsStore } from '../state/settings';
+import { cameraStore } from '../state/camera';
 import type { DetectResult, InitResult, WorkerStats } from '../worker/protocol';
+import { Camera, cameraErrorText, nextAnimationFrame } from './camera';
+import { FrameLoop } from './frameLoop';
 import { bitmapPixels, decodePhoto, InputError } from './imageInput';
 import { WorkerClient } from './workerClient';
 
 interface PhotoJob { blob: Blob; name: string }
 
 const appBase = () => new URL('./', location.href).href;
+/** The stage option of a detect request: omitted for the last stage (the decoders' output, no extra work). */
+const stageOption = (): { stage?: number } => {
+  const stage = settingsStore.getState().decoderStage;
+  return stage === DECODER_STAGES ? {} : { stage };
+};
+const panelResult = (r: DetectResult) => ({
+  imageId: r.imageId, detections: r.detections, latencyMs: r.latencyMs, ...(r.stage !== undefined ? { stage: r.stage } : {}),
+});
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class Controller {
@@ -30,6 +41,9 @@ export class Controller {
   private lorsRunning = false;
   private lorsPending = false;
   private readonly photos = new LatestQueue<PhotoJob>((job) => this.processPhoto(job));
+  /** Re-runs both decoders at the scrubber's stage (bursts coalesced: the latest stage runs next). */
+  private readonly stageRuns = new LatestQueue<null>(() => this.runStage());
+  private camera: { cam: Camera; loop: FrameLoop<ImageBitmap> } | null = null;
 
   private newClient(): WorkerClient {
     this.client?.terminate();
@@ -85,6 +99,7 @@ export class Controller {
 
   /** A dropped, pasted or picked file (or a sample). */
   submit(blob: Blob, name: string) {
+    if (this.camera || cameraStore.getState().status === 'starting') void this.stopCamera();
     const s = sessionStore.getState();
     const state = this.photos.push({ blob, name });
     if (state === 'started') { s.setError(null); s.setNotice(null); } else s.setNotice( `Still working on the previous photo: “${name}” is queued and runs next${state === 'replaced' ? ' (it replaces the one queued before)' : ''}.`);
@@ -143,7 +158,7 @@ export class Controller {
       if (gen !== this.generation) return;
       this.featuresOf = photo.id;
       sessionStore.getState().setBackboneMs(backboneMs);
-      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: this.models() });
+      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: this.models(), ...stageOption() });
     } catch (e) {
       if (gen !== this.generation) return;
       sessionStore.getState().setError(`Detection failed on “${photo.name}”: ${errorText(e)}`);
@@ -151,7 +166,7 @@ export class Controller {
   }
 
   private applyResult(r: DetectResult) {
-    sessionStore.getState().setResult(r.model, { imageId: r.imageId, detections: r.detections, latencyMs: r.latencyMs });
+    sessionStore.getState().setResult(r.model, panelResult(r));
   }
 
   /**
@@ -182,9 +197,10 @@ export class Controller {
           }
         }
         const photo = sessionStore.getState().photo;
-        if (detect && photo && this.featuresOf === photo.id) {
+        // With the camera on, the next frame runs the new slice.
+        if (detect && !this.camera && photo && this.featuresOf === photo.id) {
           try {
-            await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: ['lors'] });
+            await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: ['lors'], ...stageOption() });
           } catch {
             /* the photo changed meanwhile: its own run covers it */
           }
@@ -209,17 +225,105 @@ export class Controller {
   /** Runs NanoDet's head on the cached features when its panel is switched on. */
   ensureNanodet() {
     const s = sessionStore.getState();
-    if (s.photo && !s.results.nanodet) void this.rerun('nanodet');
+    if (s.photo && !s.results.nanodet && !this.camera) void this.rerun(['nanodet']);
   }
 
-  private async rerun(model: ModelName): Promise<void> {
+  /** The stage scrubber moved: both decoders show that stage's predictions (the backbone does not re-run). */
+  rerunStage() {
+    if (!this.camera) this.stageRuns.push(null);
+  }
+
+  private runStage(): Promise<void> {
+    return this.rerun(['vanilla', 'lors']);
+  }
+
+  private async rerun(models: ModelName[]): Promise<void> {
     const client = this.client;
     const photo = sessionStore.getState().photo;
     if (!client || !photo || this.featuresOf !== photo.id || modelsStore.getState().phase !== 'ready') return;
     try {
-      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: [model] });
+      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models, ...stageOption() });
     } catch {
       /* the photo changed meanwhile: its own run covers it */
+    }
+  }
+
+  /**
+   * Starts the live camera: each frame runs the backbone once and the panels' heads on it, one frame at a time (the
+   * newest; see FrameLoop). Sliders, stage and threshold stay live. A denied, absent or lost camera stops it with a
+   * message; photos keep working.
+   */
+  async startCamera(): Promise<void> {
+    if (this.camera || cameraStore.getState().status === 'starting') return;
+    const cs = cameraStore.getState();
+    cs.setStarting();
+    let cam: Camera;
+    try {
+      cam = await Camera.open(() => void this.stopCamera('The camera stopped (it was unplugged, or another application took it). Photos still work: drop one or pick a sample.'));
+    } catch (e) {
+      cameraStore.getState().setOff(cameraErrorText(e));
+      return;
+    }
+    if (cameraStore.getState().status !== 'starting') { cam.stop(); return; } // stopped while asking
+    const loop: FrameLoop<ImageBitmap> = new FrameLoop<ImageBitmap>({
+      grab: () => cam.grab(),
+      process: (frame) => this.runFrame(frame, loop),
+      tick: nextAnimationFrame,
+      discard: (frame) => frame.close(),
+      onFrame: () => cameraStore.getState().setFrameStats(loop.frames, loop.fps),
+      onError: (e) => void this.stopCamera(`The camera stopped: ${errorText(e)}`),
+    });
+    this.camera = { cam, loop };
+    sessionStore.getState().setError(null);
+    cameraStore.getState().setRunning(cam.label);
+  }
+
+  pauseCamera(paused: boolean) {
+    if (!this.camera) return;
+    if (paused) this.camera.loop.pause(); else this.camera.loop.resume();
+    cameraStore.getState().setPaused(paused);
+  }
+
+  /** Stops the camera (every track ended); the last frame and its boxes stay on screen. */
+  async stopCamera(message: string | null = null): Promise<void> {
+    const c = this.camera;
+    this.camera = null;
+    cameraStore.getState().setOff(message);
+    if (!c) return;
+    c.cam.stop();
+    await c.loop.stop();
+  }
+
+  /** One camera frame: backbone, then the panels' heads; shown with its boxes only when all are done. */
+  private async runFrame(frame: ImageBitmap, loop: FrameLoop<ImageBitmap>): Promise<boolean> {
+    const client = this.client;
+    const gen = this.generation;
+    if (!client || modelsStore.getState().phase !== 'ready' || this.photos.busy) {
+      frame.close(); // models (re)loading or a photo running: skip this frame
+      return false;
+    }
+    const id = ++this.photoSeq;
+    const pixels = bitmapPixels(frame);
+    const data = new Uint8ClampedArray(pixels.data.buffer);
+    let shown = false;
+    try {
+      const { backboneMs } = await client.request<{ backboneMs: number }>(
+        { type: 'setImage', imageId: id, image: { data, width: pixels.width, height: pixels.height } }, [data.buffer]);
+      this.featuresOf = id;
+      const results = await client.request<DetectResult[]>({ type: 'detect', imageId: id, models: this.models(), ...stageOption() });
+      if (gen !== this.generation || this.camera?.loop !== loop) return false;
+      const photo: PhotoInfo = {
+        id, name: 'camera', bitmap: frame, width: frame.width, height: frame.height, originalWidth: frame.width, originalHeight: frame.height,
+      };
+      sessionStore.getState().setFrame(photo, Object.fromEntries(results.map((r) => [r.model, panelResult(r)])));
+      sessionStore.getState().setBackboneMs(backboneMs);
+      shown = true;
+      return true;
+    } catch (e) {
+      if (gen === this.generation && this.camera?.loop === loop) throw e;
+      return false;
+    } finally {
+      if (!shown) frame.close();
     }
   }
 

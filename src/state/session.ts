@@ -19,6 +19,8 @@ export interface PanelResult {
   detections: Detection[];
   /** Decoder (or NanoDet head) latency of this run, ms. */
   latencyMs: number;
+  /** Decoder stage of these detections (1-based; absent: the last stage, and for NanoDet). */
+  stage?: number;
   /** Counts the runs of this panel (changes on every new detection run). */
   run: number;
   at: number;
@@ -36,6 +38,8 @@ export interface SessionState {
   notice: string | null;
   setPhoto: (p: PhotoInfo) => void;
   setResult: (model: ModelName, r: Omit<PanelResult, 'run' | 'at'>) => void;
+  /** A camera frame and its panels' results, shown together (no frame without its boxes). */
+  setFrame: (p: PhotoInfo, results: Partial<Record<ModelName, Omit<PanelResult, 'run' | 'at'>>>) => void;
   /** A photo job starts (or the queue drains): busy, and the previous messages cleared when starting. */
   setBusy: (busy: boolean) => void;
   setError: (message: string | null) => void;
@@ -63,6 +67,15 @@ export function createSessionStore() {
         if (s.photo && r.imageId !== s.photo.id) return {};
         const prev = s.results[model];
         return { results: { ...s.results, [model]: { ...r, run: (prev?.run ?? 0) + 1, at: Date.now() } } };
+      }),
+    setFrame: (p, results) =>
+      set((s) => {
+        if (s.photo?.bitmap && s.photo.bitmap !== p.bitmap) s.photo.bitmap.close();
+        const next: SessionState['results'] = {};
+        for (const [model, r] of Object.entries(results) as [ModelName, Omit<PanelResult, 'run' | 'at'>][]) {
+          next[model] = { ...r, run: (s.results[model]?.run ?? 0) + 1, at: Date.now() };
+        }
+        return { photo: p, results: next };
       }),
     setBusy: (busy) => set(busy ? { busy, error: null, notice: null } : { busy }),
     setError: (error) => set({ error }),

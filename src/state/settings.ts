@@ -17,6 +17,10 @@ export interface SettingsState {
   /** Which ordered LORS weights the sliders cut: the trained LORS model or the vanilla model compressed into LORS. */
   lorsSource: LorsSourceName;
   showNanodet: boolean;
+  /** Decoder stage (1-based) whose predictions both decoder panels show; the last = the decoders' output. */
+  decoderStage: number;
+  /** Draw agreed boxes quietly and highlight the ones only one decoder found. */
+  showAgreement: boolean;
   setBackend: (backend: BackendChoiceName) => void;
   setScoreThreshold: (t: number) => void;
   setClassFilter: (label: number | null) => void;
@@ -24,7 +28,12 @@ export interface SettingsState {
   /** Moves one or more LORS sliders (values clamped to the control ranges). */
   setSliders: (s: Partial<LorsSliders>) => void;
   setLorsSource: (source: LorsSourceName) => void;
+  setDecoderStage: (stage: number) => void;
+  setShowAgreement: (show: boolean) => void;
 }
+
+/** The decoders' stage count (both web decoders have the same): the stage scrubber's range and default. */
+export const DECODER_STAGES = makeConfig('web', 'lors').decoder.stages;
 
 type SettingsValues = Omit<SettingsState, `set${string}`>;
 
@@ -37,16 +46,20 @@ export function createSettingsStore(search = '') {
     ...initial,
     lorsSource: 'trained',
     showNanodet: false,
+    decoderStage: DECODER_STAGES,
+    showAgreement: false,
     setBackend: (backend) => set({ backend }),
     setScoreThreshold: (scoreThreshold) => set((s) => clampSettings({ ...s, scoreThreshold })),
     setClassFilter: (classFilter) => set({ classFilter }),
     setShowNanodet: (showNanodet) => set({ showNanodet }),
     setSliders: (sliders) => set((s) => clampSettings({ ...s, ...sliders })),
     setLorsSource: (lorsSource) => set({ lorsSource }),
+    setDecoderStage: (decoderStage) => set((s) => clampSettings({ ...s, decoderStage })),
+    setShowAgreement: (showAgreement) => set({ showAgreement }),
   }));
 }
 
-/** Keeps values inside the control ranges (threshold 0..1, ranks 1..64, K 1..8). */
+/** Keeps values inside the control ranges (threshold 0..1, ranks 1..64, K 1..8, stage 1..DECODER_STAGES). */
 export function clampSettings<T extends SettingsValues>(s: T): T {
   const int = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
   return {
@@ -55,6 +68,7 @@ export function clampSettings<T extends SettingsValues>(s: T): T {
     rankA: int(s.rankA, 1, 64),
     rankT: int(s.rankT, 1, 64),
     groupsK: int(s.groupsK, 1, 8),
+    decoderStage: int(s.decoderStage, 1, DECODER_STAGES),
   };
 }
 

@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import { controller } from '../app/controller';
 import { useSettings, settingsStore } from '../state/settings';
+import { CompareBar } from './CompareBar';
 import { CompressionChart } from './CompressionChart';
 import { Controls } from './Controls';
 import { Footer } from './Footer';
@@ -19,6 +20,7 @@ export function App() {
         controller.rerunLors();
       }
       if (s.showNanodet && !prev.showNanodet) controller.ensureNanodet();
+      if (s.decoderStage !== prev.decoderStage) controller.rerunStage();
     });
   }, []);
   return (
@@ -27,12 +29,17 @@ export function App() {
       <StatusBar />
       <main>
         <InputArea />
-        <Controls />
-        <div className={`panels${showNanodet ? ' panels-3' : ''}`}>
-          <Panel model="vanilla" />
-          <Panel model="lors" />
-          {showNanodet && <Panel model="nanodet" />}
-        </div>
+        <section className="compare" aria-label="Detections side by side">
+          <div className="compare-main">
+            <CompareBar />
+            <div className={`panels${showNanodet ? ' panels-3' : ''}`}>
+              <Panel model="vanilla" />
+              <Panel model="lors" />
+              {showNanodet && <Panel model="nanodet" />}
+            </div>
+          </div>
+          <Controls />
+        </section>
         <ParamsView />
         <CompressionChart />
       </main>

@@ -1,7 +1,7 @@
 import { COCO_CLASSES } from '../model/coco';
 import { PAPER_GROUPS } from '../model/config';
 import { sourceConfigOf, useModels } from '../state/models';
-import { useSettings, settingsStore } from '../state/settings';
+import { DECODER_STAGES, useSettings, settingsStore } from '../state/settings';
 
 const settings = () => settingsStore.getState();
 
@@ -14,6 +14,8 @@ export function Controls() {
   const groupsMode = useSettings((s) => s.groupsMode);
   const groupsK = useSettings((s) => s.groupsK);
   const lorsSource = useSettings((s) => s.lorsSource);
+  const stage = useSettings((s) => s.decoderStage);
+  const showAgreement = useSettings((s) => s.showAgreement);
   const sources = useModels((s) => s.lorsSources);
   const source = useModels((s) => sourceConfigOf(s, lorsSource));
   // The sliders reach as far as the source's stored factors (r_A, r_T, largest K_i).
@@ -27,6 +29,16 @@ export function Controls() {
           <span>Score threshold <output data-testid="score-threshold-value">{threshold.toFixed(2)}</output></span>
           <input type="range" min={0} max={1} step={0.01} value={threshold} data-testid="score-threshold"
             onChange={(e) => settings().setScoreThreshold(Number(e.target.value))} />
+        </label>
+        <label className="field">
+          <span>Decoder stage <output data-testid="stage-value">{stage}</output> <span className="muted small">of {DECODER_STAGES}{stage === DECODER_STAGES ? ' (the output)' : ''}</span></span>
+          <input type="range" min={1} max={DECODER_STAGES} step={1} value={stage} data-testid="stage-scrubber"
+            aria-describedby="stage-hint" onChange={(e) => settings().setDecoderStage(Number(e.target.value))} />
+          <span id="stage-hint" className="muted small">Boxes are refined over {DECODER_STAGES} stacked stages, the stages LORS shares weights across.</span>
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={showAgreement} data-testid="toggle-agreement" onChange={(e) => settings().setShowAgreement(e.target.checked)} />
+          <span>Agreement view: fade boxes both decoders found, highlight the rest</span>
         </label>
         <label className="field">
           <span>Class</span>
@@ -82,12 +94,13 @@ export function Controls() {
           <input type="range" min={1} max={maxK} step={1} value={Math.min(groupsK, maxK)} data-testid="slider-groups" disabled={groupsMode !== 'uniform'}
             onChange={(e) => settings().setSliders({ groupsK: Number(e.target.value) })} />
         </label>
-        <p className="muted small">
+        <details className="muted small">
+          <summary>What the sliders do</summary>
           The LORS panel runs a slice of importance-ordered factors: the trained LORS model re-expressed exactly (SVD for
           LORS<sup>T</sup>, QR + HOSVD for LORS<sup>A</sup>), or the trained vanilla model compressed into LORS (shared =
           mean of the stages, private = low-rank fits of each stage's residual). Moving a slider cuts the factors to
           that rank / group count and re-runs only the LORS decoder on the cached backbone features.
-        </p>
+        </details>
       </fieldset>
     </section>
   );

@@ -15,11 +15,10 @@ export function Header() {
     <header className="header">
       <div className="header-text">
         <h1>LORS Studio</h1>
-        <p>
-          <strong>LORS</strong> (Low-rank Residual Structure) applied to <strong>AdaMixer</strong>'s decoders, in your browser:
-          the stacked decoder stages share one set of weights plus small low-rank private parts. Vanilla AdaMixer and
-          AdaMixer + LORS run side by side on the same frozen NanoDet backbone. Paper:{' '}
-          <a href="https://arxiv.org/abs/2403.04303" target="_blank" rel="noreferrer">LORS: Low-rank Residual Structure for Parameter-Efficient Network Stacking (CVPR 2024)</a>.
+        <p className="tagline">
+          Vanilla <strong>AdaMixer</strong> and AdaMixer + <strong>LORS</strong> detect side by side in your browser: LORS's
+          six stacked decoder stages share one set of weights plus small low-rank private parts (
+          <a href="https://arxiv.org/abs/2403.04303" target="_blank" rel="noreferrer">LORS: Low-rank Residual Structure for Parameter-Efficient Network Stacking, CVPR 2024</a>).
         </p>
       </div>
       <div className="header-backend">

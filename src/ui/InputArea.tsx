@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { controller } from '../app/controller';
 import { SUPPORTED_TEXT } from '../app/imageInput';
 import { useSession } from '../state/session';
+import { CameraButton, CameraMessage } from './CameraBar';
 
 export const SAMPLES = [
   { id: 'astronaut', file: 'samples/astronaut.jpg', alt: 'Astronaut Eileen Collins (NASA portrait)' },
@@ -96,9 +97,11 @@ export function InputArea() {
             <img src={s.file} alt={s.alt} width={72} height={54} loading="lazy" />
           </button>
         ))}
+        <CameraButton />
       </div>
       {error && <p className="notice error" role="alert" data-testid="error">{error}</p>}
       {notice && <p className="notice" role="status" data-testid="notice">{notice}</p>}
+      <CameraMessage />
     </section>
   );
 }

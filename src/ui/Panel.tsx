@@ -8,8 +8,9 @@ import { filterDetections } from './visibleDetections';
 import { useCountedLorsConfig } from '../state/countedLors';
 import { useModels } from '../state/models';
 import { useSession } from '../state/session';
-import { useSettings } from '../state/settings';
+import { DECODER_STAGES, useSettings } from '../state/settings';
 import { download, drawOverlay, overlayPng } from './draw';
+import { useAgreement } from './useAgreement';
 
 const TITLES: Record<ModelName, string> = { vanilla: 'Vanilla AdaMixer', lors: 'AdaMixer + LORS', nanodet: 'NanoDet head (baseline)' };
 const DISPLAY_MAX_SIDE = 1024;
@@ -36,6 +37,10 @@ export function Panel({ model }: { model: ModelName }) {
   const backboneParams = useModels((s) => s.backboneParams);
   const backboneBytes = useModels((s) => s.backboneBytes);
   const canvasRef = useRef<HTMLCanvasElement>(null);
+  const agreement = useAgreement();
+  const emphasis = model === 'nanodet' ? undefined : agreement?.emphasis[model];
+  const onlyHere = model === 'nanodet' || !agreement ? null : (model === 'vanilla' ? agreement.match.onlyA : agreement.match.onlyB).length;
+  const stage = model === 'nanodet' ? null : (result?.stage ?? DECODER_STAGES);
 
   const dets = useMemo(
     () => (result && photo && result.imageId === photo.id ? filterDetections(result.detections, threshold, classFilter) : []),
@@ -56,8 +61,8 @@ export function Panel({ model }: { model: ModelName }) {
     canvas.width = Math.max(1, Math.round(photo.width * f));
     canvas.height = Math.max(1, Math.round(photo.height * f));
     const ctx = canvas.getContext('2d');
-    if (ctx) drawOverlay(ctx, photo.bitmap, dets, f);
-  }, [photo, dets]);
+    if (ctx) drawOverlay(ctx, photo.bitmap, dets, f, emphasis);
+  }, [photo, dets, emphasis]);
 
   const scaleToOriginal = photo ? photo.originalWidth / photo.width : 1;
   const base = photo ? photo.name.replace(/\.[^.]+$/, '') : 'photo';
@@ -85,10 +90,15 @@ export function Panel({ model }: { model: ModelName }) {
             {untrained ? 'untrained (seeded initial weights)' : model === 'lors' && lorsSource === 'compressed' && sources.compressed ? 'compressed from trained vanilla' : 'trained weights'}
           </span>
         )}
+        {stage !== null && stage !== DECODER_STAGES && result && (
+          <span className="badge badge-stage" data-testid={`stage-badge-${model}`}>stage {stage} of {DECODER_STAGES}</span>
+        )}
       </header>
       <div className="canvas-wrap">
         {photo ? (
-          <canvas ref={canvasRef} data-testid={`canvas-${model}`} data-boxes={dets.length} aria-label={`${TITLES[model]}: ${dets.length} detections`} />
+          <canvas ref={canvasRef} data-testid={`canvas-${model}`} data-boxes={dets.length}
+            data-stage={stage ?? undefined} data-only={onlyHere ?? undefined}
+            aria-label={`${TITLES[model]}: ${dets.length} detections${stage !== null && stage !== DECODER_STAGES ? ` at stage ${stage} of ${DECODER_STAGES}` : ''}${onlyHere !== null ? `, ${onlyHere} found only by this decoder` : ''}`} />
         ) : (
           <div className="placeholder">Drop a photo or pick a sample</div>
         )}

@@ -6,12 +6,17 @@ export function classColour(label: number): string {
   return `hsl(${Math.round((label * 137.508) % 360)} 85% 52%)`;
 }
 
+/** How a box is drawn in the agreement view: found by both decoders (quiet) or by this one only (highlighted). */
+export type Emphasis = 'agreed' | 'only';
+
 export function drawOverlay(
   ctx: CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D,
   bitmap: ImageBitmap,
   dets: readonly Detection[],
   /** canvas pixels per image pixel */
   scale: number,
+  /** Agreement view: the emphasis of each detection (absent: every box drawn alike). */
+  emphasis?: ReadonlyMap<Detection, Emphasis>,
 ): void {
   const W = ctx.canvas.width, H = ctx.canvas.height;
   ctx.clearRect(0, 0, W, H);
@@ -21,13 +26,39 @@ export function drawOverlay(
   ctx.lineWidth = line;
   ctx.font = `600 ${font}px system-ui, sans-serif`;
   ctx.textBaseline = 'top';
-  // Lowest scores first so the best boxes end up on top.
-  for (const d of [...dets].sort((a, b) => a.score - b.score)) {
+  // Lowest scores first so the best boxes end up on top; in the agreement view, the highlighted ones on top of all.
+  const rank = (d: Detection) => (emphasis?.get(d) === 'only' ? 1 : 0);
+  for (const d of [...dets].sort((a, b) => rank(a) - rank(b) || a.score - b.score)) {
     const [x1, y1, x2, y2] = d.box.map((v) => v * scale) as [number, number, number, number];
     const colour = classColour(d.label);
-    ctx.strokeStyle = colour;
-    ctx.strokeRect(x1, y1, Math.max(1, x2 - x1), Math.max(1, y2 - y1));
-    const text = `${d.name} ${d.score.toFixed(2)}`;
+    const how = emphasis?.get(d);
+    const w = Math.max(1, x2 - x1), h = Math.max(1, y2 - y1);
+    if (how === 'agreed') {
+      // Quiet: a thin, faint outline without a label.
+      ctx.save();
+      ctx.globalAlpha = 0.55;
+      ctx.lineWidth = Math.max(1, line / 2);
+      ctx.strokeStyle = colour;
+      ctx.strokeRect(x1, y1, w, h);
+      ctx.restore();
+      continue;
+    }
+    if (how === 'only') {
+      // Highlighted: a thick dashed outline over a dark halo.
+      ctx.save();
+      ctx.lineWidth = 3 * line;
+      ctx.strokeStyle = 'rgba(0, 0, 0, 0.7)';
+      ctx.strokeRect(x1, y1, w, h);
+      ctx.setLineDash([3 * line, 2 * line]);
+      ctx.lineWidth = 2 * line;
+      ctx.strokeStyle = colour;
+      ctx.strokeRect(x1, y1, w, h);
+      ctx.restore();
+    } else {
+      ctx.strokeStyle = colour;
+      ctx.strokeRect(x1, y1, w, h);
+    }
+    const text = `${how === 'only' ? '★ ' : ''}${d.name} ${d.score.toFixed(2)}`;
     const tw = ctx.measureText(text).width + 2 * line;
     const th = font + line;
     const ty = y1 - th >= 0 ? y1 - th : y1;

@@ -147,7 +147,7 @@ async function setImage(imageId: number, image: { data: Uint8Array | Uint8Clampe
   return { backboneMs: performance.now() - t0 };
 }
 
-async function detect(id: number, imageId: number, models: ModelName[]): Promise<DetectResult[]> {
+async function detect(id: number, imageId: number, models: ModelName[], stage?: number): Promise<DetectResult[]> {
   const det = need();
   if (!current || current.imageId !== imageId) throw new Error(`no features cached for image ${imageId}`);
   const out: DetectResult[] = [];
@@ -155,8 +155,9 @@ async function detect(id: number, imageId: number, models: ModelName[]): Promise
     const t0 = performance.now();
     const detections = await det.detect(current.features, model === 'nanodet'
       ? { model, scoreThreshold: NANODET_MIN_SCORE, maxDetections: DECODER_TOPK }
-      : { model, scoreThreshold: 0, maxDetections: DECODER_TOPK });
+      : { model, scoreThreshold: 0, maxDetections: DECODER_TOPK, ...(stage !== undefined ? { stage } : {}) });
     const r: DetectResult = { model, imageId, detections, latencyMs: performance.now() - t0 };
+    if (model !== 'nanodet' && stage !== undefined) r.stage = stage;
     post({ kind: 'partial', id, result: r });
     out.push(r);
   }
@@ -167,7 +168,7 @@ async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
   switch (req.type) {
     case 'init': return init(req.backend, req.base);
     case 'setImage': return setImage(req.imageId, req.image);
-    case 'detect': return detect(id, req.imageId, req.models);
+    case 'detect': return detect(id, req.imageId, req.models, req.stage);
     case 'setLors': return setLors(req.source, req.slice);
     case 'stats': return stats();
     default: throw new Error(`unknown request ${(req as { type: string }).type}`);

@@ -9,8 +9,11 @@ export type WorkerRequest =
   | { type: 'init'; backend: BackendName | 'auto'; base: string }
   /** Runs the backbone on a photo and keeps its features for later `detect`s; answers { backboneMs }. */
   | { type: 'setImage'; imageId: number; image: RgbaImage }
-  /** Runs the named heads on the cached features of `imageId`; posts one 'partial' per model, answers DetectResult[]. */
-  | { type: 'detect'; imageId: number; models: ModelName[] }
+  /**
+   * Runs the named heads on the cached features of `imageId`; posts one 'partial' per model, answers DetectResult[].
+   * `stage` (1-based, default the last): the decoder stage whose predictions the decoders return.
+   */
+  | { type: 'detect'; imageId: number; models: ModelName[]; stage?: number }
   /**
    * Makes a slice of one source's ordered weights the 'lors' decoder (src/model/lors/source.ts; loads that source on
    * first use). The slice must fit the source (the page clamps its sliders); answers { config } (the slice's).
@@ -48,6 +51,8 @@ export interface DetectResult {
   imageId: number;
   detections: Detection[];
   latencyMs: number;
+  /** The decoder stage the detections come from (1-based; absent: the last, and always for nanodet). */
+  stage?: number;
 }
 
 export interface RequestEnvelope {

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { checkBundle } from './bundle';
 import { flows } from './flows';
+import { layout } from './layout';
 import { ARGS, assert, CHROMIUM, DIST, SHOTS, type Test } from './page';
 import { serveStatic } from './server';
 
 /** Every suite, in the order they run. */
-const tests: Test[] = [...flows];
+const tests: Test[] = [...flows, ...layout];
 
 async function main() {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `vite build` first');

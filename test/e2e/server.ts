@@ -28,8 +28,14 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveStatic(root: string): Promise<StaticServer> {
+/**
+ * Serves `root` at http://127.0.0.1:PORT/ — or, with `prefix` ('/some/sub/'), only under that path (everything else
+ * 404), as a static host serving a copy of dist/ in a sub-folder does. `url` is the server's root either way.
+ */
+export async function serveStatic(root: string, options: { prefix?: string } = {}): Promise<StaticServer> {
   const base = resolve(root);
+  const prefix = options.prefix ?? '/';
+  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new Error(`serveStatic: prefix "${prefix}" must start and end with /`);
   const requests: StaticServer['requests'] = [];
   const server: Server = createServer((req, res) => {
     let bytes = 0;
@@ -41,7 +47,11 @@ export async function serveStatic(root: string): Promise<StaticServer> {
         res.writeHead(405).end();
         return;
       }
-      let file = normalize(join(base, path));
+      if (!path.startsWith(prefix)) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+        return;
+      }
+      let file = normalize(join(base, path.slice(prefix.length - 1)));
       if (file !== base && !file.startsWith(base + sep)) {
         res.writeHead(403).end();
         return;
