@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CPU dry run of the GPU training recipe (scripts/gpu-train.sh), part of `npm test` (~1.5 min on 2 cores):
 # `features shrink` of the first 8 train and val photos of coco-subset (with stripped annotations), NanoDet's graph
-# copied beside them, then gpu-train.sh with DEVICE=cpu LIMIT=8 (caches with the PyTorch backbone, the timing
-# probe, 1 epoch of both decoders, float16 exports packed into parts): the parts must unpack into two loadable exports.
+# copied beside them, then gpu-train.sh with DEVICE=cpu LIMIT=8 (photos loaded, proposals by the PyTorch backbone,
+# pixel-space augmentation, a 1-step timing probe, 1 epoch of both decoders side by side, val, float16 exports packed
+# into parts): the parts must unpack into two loadable exports and logs with the throughput.
 # Needs ../shared/data/coco-subset beside the checkout (override with COCO_SUBSET=DIR). KEEP=1 keeps the temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,10 @@ for S in train val; do
 done
 cp -r public/models/nanodet "$G/nanodet"
 say "2/3 gpu-train.sh on the CPU"
-WORK=$TMP/work OUT=$TMP/out DEVICE=cpu LIMIT=8 BATCH=4 MAX_EPOCHS=1 BUDGET_S=900 PYTHON="$PY" bash scripts/gpu-train.sh "$G" > "$TMP/run.log" 2>&1 \
-  || { tail -40 "$TMP/run.log" >&2; exit 1; }
-grep -E "^probe:|done at" "$TMP/run.log" >&2
+WORK=$TMP/work OUT=$TMP/out DEVICE=cpu LIMIT=8 BATCH=4 MAX_EPOCHS=1 BUDGET_S=900 PYTHON="$PY" \
+  EXTRA="--warm-steps 1 --probe-steps 1 --val-points 0 --log-every 1 --threads 2" \
+  bash scripts/gpu-train.sh "$G" > "$TMP/run.log" 2>&1 || { tail -40 "$TMP/run.log" >&2; exit 1; }
+grep -E "^probe:|^trained|done at" "$TMP/run.log" >&2
 say "3/3 unpack and load the exports"
 mkdir -p "$TMP/unpacked" && cat "$TMP"/out/models.tar.part-* | tar xf - -C "$TMP/unpacked"
 "$PY" - "$TMP/unpacked" <<'PYEOF'
@@ -32,8 +34,11 @@ root = sys.argv[1]
 for v in ("vanilla", "lors"):
     cfg, sd = load_weights(f"{root}/export-{v}")
     summary = json.load(open(f"{root}/logs/{v}-summary.json"))
-    assert cfg.variant == v and cfg.query_init == "nanodet", (v, cfg)
+    assert cfg.variant == v and cfg.query_init == "nanodet" and cfg.pos_scale == 312, (v, cfg)
     assert summary["steps"] == 2, summary       # 8 photos / batch 4 × 1 epoch
+    log = [json.loads(l) for l in open(f"{root}/logs/{v}-log.jsonl")]
+    assert [r["type"] for r in log if r["type"] in ("probe", "throughput")] == ["probe", "throughput"], log
+    assert summary["photos_per_s"] > 0 and "peak_gpu_mem_gib" in summary, summary
     print(f"gpu-train-smoke: {v}: {len(sd)} tensors, {summary['steps']} steps, best val AP {summary['best']:.2f}",
           file=sys.stderr)
 PYEOF

@@ -83,15 +83,14 @@ def giou_aligned(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.T
 
 
 def giou_pairwise(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """GIoU of every a[i] with every b[j] ([N, 4], [M, 4]) → [N, M]."""
-    lt = torch.max(a[:, None, :2], b[None, :, :2])
-    rb = torch.min(a[:, None, 2:], b[None, :, 2:])
+    """GIoU of every a[..., i] with every b[..., j] ([..., N, 4], [..., M, 4], same leading dims) → [..., N, M]."""
+    a, b = a[..., :, None, :], b[..., None, :, :]
+    lt = torch.max(a[..., :2], b[..., :2])
+    rb = torch.min(a[..., 2:], b[..., 2:])
     inter = (rb - lt).clamp(min=0).prod(-1)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
+    union = box_area(a) + box_area(b) - inter
     iou = inter / union.clamp(min=eps)
-    elt = torch.min(a[:, None, :2], b[None, :, :2])
-    erb = torch.max(a[:, None, 2:], b[None, :, 2:])
-    enclose = (erb - elt).clamp(min=0).prod(-1)
+    enclose = (torch.max(a[..., 2:], b[..., 2:]) - torch.min(a[..., :2], b[..., :2])).clamp(min=0).prod(-1)
     return iou - (enclose - union) / enclose.clamp(min=eps)
 
 
