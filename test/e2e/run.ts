@@ -11,11 +11,13 @@ import { chromium } from 'playwright-core';
 import { checkBundle } from './bundle';
 import { flows } from './flows';
 import { layout } from './layout';
+import { camera } from './camera';
 import { ARGS, assert, CHROMIUM, DIST, SHOTS, type Test } from './page';
 import { serveStatic } from './server';
+import { subpath } from './subpath';
 
 /** Every suite, in the order they run. */
-const tests: Test[] = [...flows, ...layout];
+const tests: Test[] = [...flows, ...layout, ...camera, ...subpath];
 
 async function main() {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `vite build` first');
