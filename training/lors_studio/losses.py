@@ -57,7 +57,10 @@ def stage_losses(stage_outputs: Sequence[Dict[str, torch.Tensor]], gt_boxes: tor
     pairs, counts = assigned or hungarian_assign(logits.detach(), boxes.detach(), gt_boxes, gt_labels, whwh)
     if avg_factor is None:
         avg_factor = reduce_avg_factor(float(np.minimum(counts, L).sum()), device)
-    s, b, q, g = torch.from_numpy(pairs).to(device).unbind(0)
+    pairs_t = torch.from_numpy(pairs)
+    if device.type == "cuda":  # pinned + non-blocking: a pageable copy would wait for all queued GPU work
+        pairs_t = pairs_t.pin_memory()
+    s, b, q, g = pairs_t.to(device, non_blocking=True).unbind(0)
     targets = torch.zeros_like(logits)
     targets[s, b, q, gt_labels[b, g]] = 1.0
     cls = W_CLS * sigmoid_focal_loss(logits, targets).sum((1, 2, 3)) / avg_factor
