@@ -83,18 +83,20 @@ def finish_assign(handle) -> Tuple[np.ndarray, np.ndarray]:
     host = host.numpy()
     counts = host[S * B * L * M:].astype(np.int64)
     cost = host[:S * B * L * M].reshape(S, B, L, M)
-    pairs = []
+    if not np.isfinite(cost).all():  # padded columns are finite too (zero boxes, label 0)
+        raise FloatingPointError("non-finite matching cost (the model produced NaN/inf logits or boxes)")
+    n = np.minimum(counts, L)
+    rows, cols = [], []
     for si in range(S):
-        for b in range(B):
-            m = counts[b]
-            if m == 0:
-                continue
-            c = cost[si, b, :, :m]
-            if not np.isfinite(c).all():
-                raise FloatingPointError("non-finite matching cost (the model produced NaN/inf logits or boxes)")
-            rows, cols = linear_sum_assignment(c)
-            pairs.append(np.stack([np.full(len(rows), si), np.full(len(rows), b), rows, cols]))
-    return (np.concatenate(pairs, 1).astype(np.int64) if pairs else np.zeros((4, 0), np.int64)), counts
+        for b in np.flatnonzero(counts):
+            r, c = linear_sum_assignment(cost[si, b, :, :counts[b]])
+            rows.append(r)
+            cols.append(c)
+    k = int(n.sum())
+    if not rows:
+        return np.zeros((4, 0), np.int64), counts
+    return np.stack([np.repeat(np.arange(S), k), np.tile(np.repeat(np.arange(B), n), S),
+                     np.concatenate(rows), np.concatenate(cols)]).astype(np.int64), counts
 
 
 def hungarian_assign(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
