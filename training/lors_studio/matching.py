@@ -106,20 +106,3 @@ def hungarian_assign(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.
     the host once (the only synchronisation), and only the assignment runs on the CPU (linear_sum_assignment).
     Returns (pairs [4, n] int64 = stage, image, query, gt index; gt counts [B])."""
     return finish_assign(start_assign(logits, boxes, gt_boxes, gt_labels, whwh))
-
-
-def hungarian_match_batch(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: Sequence[torch.Tensor],
-                          gt_labels: Sequence[torch.Tensor], whwh: torch.Tensor) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """One stage, per-image lists: logits [B, L, K], boxes [B, L, 4], whwh [B, 4] → per image (query indices, gt
-    indices), min(L, M_b) pairs sorted by query index."""
-    gb, gl = pad_gt(gt_boxes, gt_labels, logits.device)
-    pairs, _ = hungarian_assign(logits[None], boxes[None], gb, gl, whwh)
-    return [(pairs[2, pairs[1] == b], pairs[3, pairs[1] == b]) for b in range(logits.shape[0])]
-
-
-def hungarian_match(logits: torch.Tensor, boxes: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
-                    whwh: torch.Tensor) -> Tuple[np.ndarray, np.ndarray]:
-    """One image ([L, K], [L, 4], [M, 4], [M], (w, h) or whwh): (query indices, gt indices), min(L, M) pairs,
-    sorted by query index."""
-    whwh = whwh.repeat(2) if whwh.numel() == 2 else whwh
-    return hungarian_match_batch(logits[None], boxes[None], [gt_boxes], [gt_labels], whwh[None])[0]

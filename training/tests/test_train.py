@@ -92,6 +92,12 @@ def run_main(argv):
         return train.main(argv + ["--no-progress", "--threads", "1"])
 
 
+def match_one(logits, boxes, gt, labels, wh):
+    """One image through the batched assignment (1 stage, 1 image): (query indices, gt indices)."""
+    p, _ = M.hungarian_assign(logits[None, None], boxes[None, None], gt[None], labels[None], wh.repeat(2)[None])
+    return p[2], p[3]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 class TestMatching(unittest.TestCase):
@@ -112,7 +118,7 @@ class TestMatching(unittest.TestCase):
         logits[0, 5] = 4.0
         boxes = torch.tensor([[50, 50, 90, 90], [0, 0, 100, 100], [10, 10, 30, 30], [60, 0, 100, 20]], dtype=torch.float32)
         gt = torch.tensor([[11, 9, 31, 30], [49, 52, 91, 88]], dtype=torch.float32)
-        rows, cols = M.hungarian_match(logits, boxes, gt, torch.tensor([1, 5]), torch.tensor([100.0, 100.0]))
+        rows, cols = match_one(logits, boxes, gt, torch.tensor([1, 5]), torch.tensor([100.0, 100.0]))
         self.assertEqual(dict(zip(rows.tolist(), cols.tolist())), {0: 1, 2: 0})
 
     def test_box_cost_wins_over_class_cost_when_far(self):
@@ -120,17 +126,17 @@ class TestMatching(unittest.TestCase):
         logits = torch.zeros(3, 80)
         boxes = torch.tensor([[0, 0, 10, 10], [40, 40, 60, 60], [80, 80, 99, 99]], dtype=torch.float32)
         gt = torch.tensor([[42, 41, 61, 58]], dtype=torch.float32)
-        rows, cols = M.hungarian_match(logits, boxes, gt, torch.tensor([0]), torch.tensor([100.0, 100.0]))
+        rows, cols = match_one(logits, boxes, gt, torch.tensor([0]), torch.tensor([100.0, 100.0]))
         self.assertEqual((rows.tolist(), cols.tolist()), ([1], [0]))
 
     def test_more_gts_than_queries_and_empty(self):
         logits = torch.zeros(2, 80)
         boxes = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30]], dtype=torch.float32)
         gt = torch.tensor([[0, 0, 10, 10], [20, 20, 30, 30], [5, 5, 25, 25]], dtype=torch.float32)
-        rows, cols = M.hungarian_match(logits, boxes, gt, torch.tensor([0, 0, 0]), torch.tensor([50.0, 50.0]))
+        rows, cols = match_one(logits, boxes, gt, torch.tensor([0, 0, 0]), torch.tensor([50.0, 50.0]))
         self.assertEqual(len(rows), 2)
         self.assertEqual(sorted(zip(rows.tolist(), cols.tolist())), [(0, 0), (1, 1)])
-        r, c = M.hungarian_match(logits, boxes, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), torch.tensor([50.0, 50.0]))
+        r, c = match_one(logits, boxes, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), torch.tensor([50.0, 50.0]))
         self.assertEqual((len(r), len(c)), (0, 0))
 
 
@@ -142,11 +148,14 @@ class TestMatching(unittest.TestCase):
         gts = [boxes[0, :3] + 2, torch.zeros(0, 4), boxes[2, 1:5] - 1]
         labels = [torch.tensor([1, 2, 3]), torch.zeros(0, dtype=torch.long), torch.tensor([0, 0, 5, 9])]
         whwh = torch.tensor([[100.0, 90.0, 100.0, 90.0]] * 3)
-        batch = M.hungarian_match_batch(logits, boxes, gts, labels, whwh)
-        for b in range(3):
-            r, c = M.hungarian_match(logits[b], boxes[b], gts[b], labels[b], whwh[b])
-            self.assertEqual((batch[b][0].tolist(), batch[b][1].tolist()), (r.tolist(), c.tolist()))
-        self.assertEqual(len(batch[1][0]), 0)
+        stages = torch.stack([logits, logits.flip(1)]), torch.stack([boxes, boxes.flip(1)])  # 2 stages
+        pairs, counts = M.hungarian_assign(*stages, *M.pad_gt(gts, labels), whwh)
+        self.assertEqual(counts.tolist(), [3, 0, 4])
+        for s in range(2):
+            for b in range(3):
+                r, c = match_one(stages[0][s, b], stages[1][s, b], gts[b], labels[b], whwh[b, :2])
+                sel = (pairs[0] == s) & (pairs[1] == b)
+                self.assertEqual((pairs[2, sel].tolist(), pairs[3, sel].tolist()), (r.tolist(), c.tolist()))
 
 
 class TestLosses(unittest.TestCase):
