@@ -1,11 +1,19 @@
 import react from '@vitejs/plugin-react';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+import { cspHeader, cspMeta } from './src/csp';
+
+/** The Content-Security-Policy meta tag in the built pages (not in dev: Vite's dev server injects inline scripts). */
+const cspMetaTag: Plugin = {
+  name: 'lors-csp-meta',
+  apply: 'build',
+  transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: cspMeta() }, injectTo: 'head-prepend' }],
+};
 
 // No COOP/COEP headers on purpose: under them tfjs-backend-wasm picks its threaded build, whose worker threads
 // hang in a production bundle. The single-threaded SIMD build is what the app uses.
 export default defineConfig({
   base: './',
-  plugins: [react()],
+  plugins: [react(), cspMetaTag],
   worker: { format: 'es' },
   // selftest.html (WebGPU vs wasm check of the building blocks) is a page of its own: the app never loads it.
   build: {
@@ -14,4 +22,5 @@ export default defineConfig({
     rollupOptions: { input: { main: 'index.html', selftest: 'selftest.html' } },
   },
   server: { port: 5173 },
+  preview: { headers: { 'Content-Security-Policy': cspHeader() } },
 });

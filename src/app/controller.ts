@@ -8,11 +8,14 @@ import type { ModelConfig } from '../model/config';
 import { searchWithBackend, type BackendChoiceName } from '../state/backendParam';
 import { sliderConfig, slidersFromConfig } from '../state/sliders';
 import { LatestQueue } from './latestQueue';
-import { modelsStore, type CompressionCurves } from '../state/models';
+import { modelsStore, type CompressionCurves, type DecoderInfo } from '../state/models';
 import { sessionStore, type PhotoInfo } from '../state/session';
 import { DECODER_STAGES, settingsStore } from '../state/settings';
 import { cameraStore } from '../state/camera';
-import type { DetectResult, InitResult, WorkerStats } from '../worker/protocol';
+import type { DetectResult, InitResult, LoadDecoderResult, WorkerStats } from '../worker/protocol';
+import { makeConfig } from '../model/config';
+import type { DecoderName } from '../model/types';
+import { stallMsFromSearch } from '../state/stallParam';
 import { Camera, cameraErrorText, nextAnimationFrame } from './camera';
 import { FrameLoop } from './frameLoop';
 import { bitmapPixels, decodePhoto, InputError } from './imageInput';
@@ -55,23 +58,28 @@ export class Controller {
       onBackend: (backend, fallbackReason) => { if (gen === this.generation) modelsStore.getState().setBackend(backend, fallbackReason ?? null); },
       onPartial: (r) => { if (gen === this.generation) this.applyResult(r); },
       onFatal: (message) => { if (gen === this.generation) modelsStore.getState().fail(message); },
+      onDeviceLost: (message) => { if (gen === this.generation) this.recoverFromDeviceLoss(message); },
     });
     this.client = client;
     this.featuresOf = null;
     return client;
   }
 
-  /** (Re)starts the worker on a backend and loads the models; re-runs the current photo when done. */
-  async start(backend: BackendChoiceName): Promise<void> {
+  /**
+   * (Re)starts the worker on a backend and loads the models; re-runs the current photo when done. `fallbackReason`:
+   * why this backend replaces the chosen one (shown in the header's notice).
+   */
+  async start(backend: BackendChoiceName, fallbackReason?: string): Promise<void> {
     const client = this.newClient();
     const gen = this.generation;
     modelsStore.getState().startLoading('Loading models…');
     sessionStore.getState().clearResults();
     try {
-      const r = await client.request<InitResult>({ type: 'init', backend, base: appBase() });
+      const stallMs = stallMsFromSearch(location.search);
+      const r = await client.request<InitResult>({ type: 'init', backend, base: appBase(), ...(stallMs ? { stallMs } : {}) });
       if (gen !== this.generation) return;
       modelsStore.getState().setLoaded({
-        backend: r.backend, fallbackReason: r.fallbackReason ?? null,
+        backend: r.backend, fallbackReason: fallbackReason ?? r.fallbackReason ?? null,
         decoders: r.decoders, backboneParams: r.backboneParams, backboneBytes: r.backboneBytes, lorsSources: r.lorsSources,
       });
       const lors = r.decoders.lors?.config;
@@ -88,6 +96,46 @@ export class Controller {
       if (gen !== this.generation) return;
       modelsStore.getState().fail(`Could not load the models: ${errorText(e)}`);
     }
+  }
+
+  /**
+   * The worker's WebGPU device was lost: its tensors are gone. A fresh worker loads the models on wasm (no page
+   * reload; the header says why) and re-runs the current photo; the backend menu can go back to WebGPU.
+   */
+  private recoverFromDeviceLoss(message: string) {
+    void this.start('wasm', `the GPU device was lost (${message}); the models were reloaded on wasm`);
+  }
+
+  /**
+   * Loads one decoder again while the other panels keep working: a retry of its trained weights (only the files
+   * that failed are fetched again), or — only when the user asks — its seeded initial weights. Then re-runs it on
+   * the current photo.
+   */
+  async loadDecoder(name: DecoderName, seeded = false): Promise<void> {
+    const client = this.client;
+    if (!client || modelsStore.getState().phase !== 'ready' || modelsStore.getState().decoderLoading[name]) return;
+    const gen = this.generation;
+    modelsStore.getState().startDecoderLoad(name, seeded ? 'seeded' : 'retry');
+    let info: DecoderInfo;
+    let lorsSources: LoadDecoderResult['lorsSources'] | undefined;
+    try {
+      ({ info, lorsSources } = await client.request<LoadDecoderResult>({ type: 'loadDecoder', name, seeded }));
+    } catch (e) {
+      if (gen !== this.generation) return;
+      const prev = modelsStore.getState().decoders[name];
+      info = { config: prev?.config ?? makeConfig('web', name), trained: false, weightBytes: 0, failed: { file: `models/${name}/`, reason: errorText(e) } };
+    }
+    if (gen !== this.generation) return;
+    modelsStore.getState().setDecoderInfo(name, info, lorsSources);
+    if (info.failed) return;
+    if (name === 'lors') {
+      if (!this.slidersInitialised) {
+        this.slidersInitialised = true;
+        settingsStore.getState().setSliders(slidersFromConfig(info.config));
+      }
+      await this.updateLors(false); // the sliders' slice (the worker loaded the whole model)
+    }
+    await this.rerun([name]);
   }
 
   /** Switches backend: updates ?backend= in the address bar and restarts the worker. */
@@ -142,8 +190,11 @@ export class Controller {
     }
   }
 
+  /** The panels that can run: a decoder whose weights failed (or are loading again) is left out. */
   private models(): ModelName[] {
-    return settingsStore.getState().showNanodet ? ['vanilla', 'lors', 'nanodet'] : ['vanilla', 'lors'];
+    const m = modelsStore.getState();
+    const usable = (['vanilla', 'lors'] as const).filter((n) => !m.decoders[n]?.failed && !m.decoderLoading[n]);
+    return settingsStore.getState().showNanodet ? [...usable, 'nanodet'] : usable;
   }
 
   private async runPhoto(photo: PhotoInfo): Promise<void> {
@@ -185,6 +236,8 @@ export class Controller {
         const s = settingsStore.getState();
         const source = modelsStore.getState().lorsSources[s.lorsSource];
         if (!client || modelsStore.getState().phase !== 'ready') return;
+        // No trained LORS decoder (its download failed, or the user runs seeded weights): the sliders only count.
+        if (!modelsStore.getState().decoders.lors?.trained) return;
         if (source) {
           const slice = sliderConfig(source.config, s).lors!;
           try {

@@ -7,6 +7,8 @@ export interface WorkerEvents {
   onStatus?: (message: string, phase?: 'loading' | 'warming') => void;
   onBackend?: (backend: BackendName, fallbackReason?: string) => void;
   onPartial?: (r: DetectResult) => void;
+  /** The worker's WebGPU device was lost: its models are unusable. */
+  onDeviceLost?: (message: string) => void;
   /** The worker crashed or could not start (script error). */
   onFatal?: (message: string) => void;
 }
@@ -38,6 +40,7 @@ export class WorkerClient {
       case 'status': this.events.onStatus?.(m.message, m.phase); break;
       case 'backend': this.events.onBackend?.(m.backend, m.fallbackReason); break;
       case 'partial': this.events.onPartial?.(m.result); break;
+      case 'deviceLost': this.events.onDeviceLost?.(m.message); break;
       case 'reply': {
         const p = this.pending.get(m.id);
         if (!p) return;

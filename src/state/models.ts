@@ -36,6 +36,8 @@ export interface DecoderInfo {
   weightBytes: number;
   /** Why trained weights were not used (missing, or failed to load). */
   note?: string;
+  /** The trained weights failed to load (nothing runs in this panel): the file and the reason. */
+  failed?: { file: string; reason: string };
 }
 
 export interface ModelsState {
@@ -53,6 +55,8 @@ export interface ModelsState {
   lorsSources: Partial<Record<LorsSourceName, { config: ModelConfig; weightBytes: number }>>;
   /** Val AP vs decoder parameters of slices of both sources (models/compression.json), when shipped. */
   compression: CompressionCurves | null;
+  /** Decoders being loaded again on their own: a retry of the trained weights, or the seeded weights asked for. */
+  decoderLoading: Partial<Record<DecoderName, 'retry' | 'seeded'>>;
   /** The worker is (re)starting: progress and backend reset. */
   startLoading: (message: string) => void;
   setStatus: (message: string, phase?: Phase) => void;
@@ -62,6 +66,9 @@ export interface ModelsState {
   /** The LORS decoder now runs this (slice) config. */
   setLorsConfig: (config: ModelConfig) => void;
   setCompression: (c: CompressionCurves) => void;
+  startDecoderLoad: (name: DecoderName, how: 'retry' | 'seeded') => void;
+  /** One decoder was loaded again (or failed again); the LORS sources as the worker now knows them. */
+  setDecoderInfo: (name: DecoderName, info: DecoderInfo, lorsSources?: ModelsState['lorsSources']) => void;
   fail: (message: string) => void;
   setProgress: (model: string, loaded: number, total: number) => void;
 }
@@ -79,12 +86,20 @@ export function createModelsStore() {
     backboneBytes: 0,
     lorsSources: {},
     compression: null,
-    startLoading: (message) => set({ phase: 'loading', message, progress: {}, backend: null, fallbackReason: null }),
+    decoderLoading: {},
+    startLoading: (message) => set({ phase: 'loading', message, progress: {}, backend: null, fallbackReason: null, decoderLoading: {} }),
     setStatus: (message, phase) => set(phase ? { message, phase } : { message }),
     setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
     setLoaded: (r) => set({ ...r, phase: 'ready', message: 'Ready' }),
     setLorsConfig: (config) => set((s) => (s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } } } : {})),
     setCompression: (compression) => set({ compression }),
+    startDecoderLoad: (name, how) => set((s) => ({
+      decoderLoading: { ...s.decoderLoading, [name]: how }, progress: { ...s.progress, [name]: { loaded: 0, total: 0 } },
+    })),
+    setDecoderInfo: (name, info, lorsSources) => set((s) => {
+      const { [name]: _done, ...loading } = s.decoderLoading;
+      return { decoders: { ...s.decoders, [name]: info }, decoderLoading: loading, ...(lorsSources ? { lorsSources } : {}) };
+    }),
     fail: (message) => set({ phase: 'error', message }),
     setProgress: (model, loaded, total) => set((s) => ({ progress: { ...s.progress, [model]: { loaded, total } } })),
   }));

@@ -10,6 +10,7 @@ import { useModels } from '../state/models';
 import { useSession } from '../state/session';
 import { DECODER_STAGES, useSettings } from '../state/settings';
 import { download, drawOverlay, overlayPng } from './draw';
+import { WeightsFailure } from './WeightsFailure';
 import { useAgreement } from './useAgreement';
 
 const TITLES: Record<ModelName, string> = { vanilla: 'Vanilla AdaMixer', lors: 'AdaMixer + LORS', nanodet: 'NanoDet head (baseline)' };
@@ -34,6 +35,7 @@ export function Panel({ model }: { model: ModelName }) {
   const classFilter = useSettings((s) => s.classFilter);
   const info = useModels((s) => (model === 'nanodet' ? undefined : s.decoders[model]));
   const phase = useModels((s) => s.phase);
+  const decoderLoading = useModels((s) => (model === 'nanodet' ? undefined : s.decoderLoading[model]));
   const backboneParams = useModels((s) => s.backboneParams);
   const backboneBytes = useModels((s) => s.backboneBytes);
   const canvasRef = useRef<HTMLCanvasElement>(null);
@@ -80,20 +82,22 @@ export function Panel({ model }: { model: ModelName }) {
   };
 
   const untrained = info && !info.trained;
-  const waiting = photo && !result && phase !== 'error';
+  const notLoaded = !!info?.failed || !!decoderLoading;
+  const waiting = photo && !result && phase !== 'error' && !notLoaded;
   return (
     <article className={`panel panel-${model}`} data-testid={`panel-${model}`} aria-label={TITLES[model]}>
       <header className="panel-head">
         <h2>{TITLES[model]}{model === 'lors' && lorsSource === 'compressed' && sources.compressed ? ' — vanilla compressed' : ''}</h2>
         {model !== 'nanodet' && info && (
           <span className={`badge ${untrained ? 'badge-warn' : 'badge-ok'}`} data-testid={`badge-${model}`} title={info.note}>
-            {untrained ? 'untrained (seeded initial weights)' : model === 'lors' && lorsSource === 'compressed' && sources.compressed ? 'compressed from trained vanilla' : 'trained weights'}
+            {info.failed ? 'weights not loaded' : untrained ? 'untrained (seeded initial weights)' : model === 'lors' && lorsSource === 'compressed' && sources.compressed ? 'compressed from trained vanilla' : 'trained weights'}
           </span>
         )}
         {stage !== null && stage !== DECODER_STAGES && result && (
           <span className="badge badge-stage" data-testid={`stage-badge-${model}`}>stage {stage} of {DECODER_STAGES}</span>
         )}
       </header>
+      {model !== 'nanodet' && <WeightsFailure model={model} />}
       <div className="canvas-wrap">
         {photo ? (
           <canvas ref={canvasRef} data-testid={`canvas-${model}`} data-boxes={dets.length}
@@ -129,8 +133,8 @@ export function Panel({ model }: { model: ModelName }) {
         <dd data-testid={`weights-${model}`}>
           {model === 'nanodet' ? formatBytes(backboneBytes)
             : model === 'lors' && sources[lorsSource] ? formatBytes(sources[lorsSource]!.weightBytes)
-              : info ? formatBytes(info.weightBytes) : '–'}
-          {info && !info.trained && <span className="muted small"> (float16 size it would have)</span>}
+              : info && !info.failed ? formatBytes(info.weightBytes) : '–'}
+          {info && !info.trained && !info.failed && <span className="muted small"> (float16 size it would have)</span>}
           {model === 'lors' && counted && sources[lorsSource] && (
             <span className="muted small"> (all ranks) · this slice at float16: {formatBytes(float16Bytes(counted))}</span>
           )}

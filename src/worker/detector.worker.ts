@@ -7,14 +7,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { DECODER_DIRS, LORS_SOURCE_DIRS, LORS_SOURCE_NAMES, NANODET_DIR, type LorsSourceName } from '../model/constants';
-import { decoderSource, load, type DecoderSource, type Detector, type FeatureSet } from '../model/detector';
+import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR, type LorsSourceName } from '../model/constants';
+import { decoderSource, load, type Detector, type FeatureSet } from '../model/detector';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { float16Bytes } from '../model/params';
 import { FileNotFoundError, type DecoderName, type ModelName } from '../model/types';
+import { MODEL_JSON } from '../model/weights/io';
 import { cachedReader } from './cachedFetch';
-import type { DecoderLoadInfo, DetectResult, InitResult, RequestEnvelope, WorkerMessage, WorkerStats } from './protocol';
+import { isDeviceLossError, watchDeviceLoss } from './deviceLoss';
+import { decoderFailure } from './downloadFailure';
+import type {
+  DecoderLoadInfo, DetectResult, InitResult, LoadDecoderResult, RequestEnvelope, WorkerMessage, WorkerStats,
+} from './protocol';
 import { wasmPaths } from './wasmPaths';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -45,73 +50,101 @@ function disposeCurrent() {
   current = null;
 }
 
-/** Opens the LORS sources that are on the server (model.json only; a source's shards load on its first slice). */
-async function openSources(base: string): Promise<{ found: typeof sources; notes: string[] }> {
-  const found: typeof sources = {};
-  const notes: string[] = [];
-  for (const name of LORS_SOURCE_NAMES) {
-    const dir = LORS_SOURCE_DIRS[name];
-    const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: dir, loaded, total });
-    try {
-      found[name] = await OrderedLors.open(cachedReader(new URL(`models/${dir}/`, base).href).read, onProgress);
-    } catch (e) {
-      if (!(e instanceof FileNotFoundError)) notes.push(`the ${name} LORS weights are unusable (${errorText(e)})`);
-    }
+/** The app's root URL and the stall limit of downloads, from the last init. */
+let appBase = '';
+let stallMs: number | undefined;
+const folderUrl = (dir: string) => new URL(`models/${dir}/`, appBase).href;
+const folder = (dir: string) => cachedReader(folderUrl(dir), stallMs === undefined ? {} : { stallMs });
+
+/** Opens the compressed LORS source when it is on the server (model.json only; its shards load on its first slice). */
+async function openCompressed(): Promise<string | undefined> {
+  const dir = LORS_SOURCE_DIRS.compressed;
+  const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: dir, loaded, total });
+  try {
+    sources.compressed = await OrderedLors.open(folder(dir).read, onProgress);
+  } catch (e) {
+    if (!(e instanceof FileNotFoundError)) return `the compressed LORS weights are unusable (${errorText(e)})`;
   }
-  return { found, notes };
+  return undefined;
 }
 
-async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string): Promise<InitResult> {
+/**
+ * Loads one decoder into `det`: its trained weights (vanilla: decoderSource; LORS: the whole trained OrderedLors,
+ * whose arrays stay for later slices), or its seeded initialisation when `seeded` (the user's explicit choice only).
+ * Trained weights that cannot be used are reported (file + reason); nothing is loaded in their place.
+ */
+async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): Promise<DecoderLoadInfo> {
+  const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: name, loaded, total });
+  const preset = makeConfig('web', name);
+  if (seeded) {
+    const config = await det.setDecoder(name, { config: preset, seed: 0 }, onProgress);
+    return { config, trained: false, weightBytes: float16Bytes(config), note: 'seeded initial weights (seed 0), as asked' };
+  }
+  const dir = name === 'lors' ? LORS_SOURCE_DIRS.trained : DECODER_DIRS[name];
+  try {
+    if (name === 'lors') {
+      // model.json is read once; a retry after a failed shard re-reads the shards only.
+      const src = sources.trained ?? await OrderedLors.open(folder(dir).read, onProgress);
+      sources.trained = src;
+      const config = await det.setDecoder('lors', await src.slice(), onProgress);
+      return { config, trained: true, weightBytes: src.weightBytes };
+    }
+    const d = await decoderSource(folder(dir).read, preset);
+    if (!d.trained) {
+      return { config: preset, trained: false, weightBytes: 0, failed: { file: `models/${dir}/${MODEL_JSON}`, reason: d.note ?? 'no trained weights' } };
+    }
+    const config = await det.setDecoder(name, d.source, onProgress);
+    return { config, trained: true, weightBytes: d.weightBytes };
+  } catch (e) {
+    if (isDeviceLossError(e)) throw e;
+    const config = name === 'lors' ? (sources.trained?.config ?? preset) : preset;
+    return { config, trained: false, weightBytes: 0, failed: decoderFailure(e, appBase, folderUrl(dir)) };
+  }
+}
+
+function lorsSourcesInfo(): InitResult['lorsSources'] {
+  const out: InitResult['lorsSources'] = {};
+  for (const [name, s] of Object.entries(sources) as [LorsSourceName, OrderedLors][]) {
+    out[name] = { config: s.config, weightBytes: s.weightBytes };
+  }
+  return out;
+}
+
+/** The page's retry (or seeded choice) for one decoder; the other decoders and the cached photo stay. */
+async function reloadDecoder(name: DecoderName, seeded: boolean): Promise<LoadDecoderResult> {
+  const det = need();
+  if (name !== 'vanilla' && name !== 'lors') throw new Error(`unknown decoder "${String(name)}"`);
+  const info = await loadDecoder(det, name, seeded);
+  return { info, lorsSources: lorsSourcesInfo() };
+}
+
+async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, stall?: number): Promise<InitResult> {
   disposeCurrent();
   detector?.dispose();
   detector = null;
-  const folder = (dir: string) => cachedReader(new URL(`models/${dir}/`, base).href);
+  sources = {};
+  appBase = base;
+  stallMs = stall;
   const backbone = folder(NANODET_DIR);
   const det = await load({
     backend, wasmPaths: wasmPaths(), readBackbone: backbone.read,
     onProgress: (p) => post({ kind: 'progress', ...p }),
   });
+  watchDeviceLoss((message) => post({ kind: 'deviceLost', message }));
   try {
-    const opened = await openSources(base);
-    sources = opened.found;
+    const compressedNote = await openCompressed();
     const info: Partial<Record<DecoderName, DecoderLoadInfo>> = {};
     for (const name of ['vanilla', 'lors'] as const) {
-      const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: name, loaded, total });
-      const seeded: DecoderSource = { config: makeConfig('web', name), seed: 0 };
-      let trained = false, note: string | undefined = name === 'lors' ? opened.notes.join('; ') || undefined : undefined;
-      let weightBytes = 0;
-      try {
-        if (name === 'lors') {
-          const src = sources.trained;
-          // The LORS decoder starts as the whole trained source; its arrays stay for later slices.
-          await det.setDecoder('lors', src ? await src.slice() : seeded, onProgress);
-          trained = !!src;
-          weightBytes = src?.weightBytes ?? 0;
-        } else {
-          const d = await decoderSource(folder(DECODER_DIRS[name]).read, seeded.config);
-          await det.setDecoder(name, d.source, onProgress);
-          ({ trained, note, weightBytes } = d);
-        }
-      } catch (e) {
-        // Trained weights that fail to load (corrupt, wrong shapes) must not take the app down.
-        if (name === 'lors') delete sources.trained;
-        note = `trained weights failed to load (${errorText(e)}); using seeded initial weights`;
-        await det.setDecoder(name, seeded, onProgress);
-        trained = false;
-      }
-      const config = det.configs[name]!;
-      info[name] = { config, trained, weightBytes: trained ? weightBytes : float16Bytes(config), ...(note ? { note } : {}) };
+      info[name] = await loadDecoder(det, name, false);
+      if (name === 'lors' && compressedNote) info.lors!.note = compressedNote;
     }
     post(det.fallbackReason ? { kind: 'backend', backend: det.backend, fallbackReason: det.fallbackReason } : { kind: 'backend', backend: det.backend });
     post({ kind: 'status', message: `Warming up on ${det.backend} (compiling kernels, one-time)…`, phase: 'warming' });
     await det.warmup();
     detector = det;
-    const lorsSources: InitResult['lorsSources'] = {};
-    for (const [name, s] of Object.entries(sources) as [LorsSourceName, OrderedLors][]) {
-      lorsSources[name] = { config: s.config, weightBytes: s.weightBytes };
-    }
     const result: InitResult = {
-      backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backbone.bytesRead(), decoders: info, lorsSources,
+      backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backbone.bytesRead(), decoders: info,
+      lorsSources: lorsSourcesInfo(),
     };
     if (det.fallbackReason) result.fallbackReason = det.fallbackReason;
     return result;
@@ -123,7 +156,8 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string): 
 
 function stats(): WorkerStats {
   const m = tf.memory();
-  return { backend: tf.getBackend(), numTensors: m.numTensors, numBytes: m.numBytes };
+  const heap = (performance as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
+  return { backend: tf.getBackend(), numTensors: m.numTensors, numBytes: m.numBytes, ...(heap ? { jsHeapBytes: heap } : {}) };
 }
 
 function need(): Detector {
@@ -166,7 +200,8 @@ async function detect(id: number, imageId: number, models: ModelName[], stage?: 
 
 async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
   switch (req.type) {
-    case 'init': return init(req.backend, req.base);
+    case 'init': return init(req.backend, req.base, req.stallMs);
+    case 'loadDecoder': return reloadDecoder(req.name, req.seeded ?? false);
     case 'setImage': return setImage(req.imageId, req.image);
     case 'detect': return detect(id, req.imageId, req.models, req.stage);
     case 'setLors': return setLors(req.source, req.slice);
@@ -188,6 +223,7 @@ self.onmessage = (ev: MessageEvent<RequestEnvelope>) => {
       const value = await handle(env);
       post({ kind: 'reply', id: env.id, ok: true, value });
     } catch (e) {
+      if (isDeviceLossError(e)) post({ kind: 'deviceLost', message: errorText(e) });
       post({ kind: 'reply', id: env.id, ok: false, error: e instanceof Error ? e.message : String(e) });
     }
   });

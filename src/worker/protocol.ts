@@ -6,7 +6,13 @@ import type { BackendName, DecoderName, Detection, ModelName, RgbaImage } from '
 
 export type WorkerRequest =
   /** Loads the backbone and both decoders on a backend; answers InitResult. `base` is the app's root URL. */
-  | { type: 'init'; backend: BackendName | 'auto'; base: string }
+  | { type: 'init'; backend: BackendName | 'auto'; base: string; stallMs?: number }
+  /**
+   * Loads one decoder again (the others keep running): its trained weights (a retry after a failed download, only
+   * the files not already verified and cached are fetched), or its seeded initial weights when `seeded` (the user's
+   * explicit choice). Answers LoadDecoderResult.
+   */
+  | { type: 'loadDecoder'; name: DecoderName; seeded?: boolean }
   /** Runs the backbone on a photo and keeps its features for later `detect`s; answers { backboneMs }. */
   | { type: 'setImage'; imageId: number; image: RgbaImage }
   /**
@@ -27,13 +33,29 @@ export interface WorkerStats {
   backend: string;
   numTensors: number;
   numBytes: number;
+  /** The worker's used JS heap (Chromium's performance.memory), when the browser tells. */
+  jsHeapBytes?: number;
+}
+
+/** A decoder whose trained weights could not be used: the file (relative to the app's root) and the reason. */
+export interface DecoderFailure {
+  file: string;
+  reason: string;
 }
 
 export interface DecoderLoadInfo {
+  /** The loaded config; for a failed decoder, the config it was to load (its source's, else the preset's). */
   config: ModelConfig;
   trained: boolean;
   weightBytes: number;
   note?: string;
+  /** The trained weights could not be used and nothing was loaded instead: which file failed and why. */
+  failed?: DecoderFailure;
+}
+
+export interface LoadDecoderResult {
+  info: DecoderLoadInfo;
+  lorsSources: InitResult['lorsSources'];
 }
 
 export interface InitResult {
@@ -66,4 +88,6 @@ export type WorkerMessage =
   | { kind: 'progress'; model: string; loaded: number; total: number }
   | { kind: 'status'; message: string; phase?: 'loading' | 'warming' }
   | { kind: 'backend'; backend: BackendName; fallbackReason?: string }
+  /** The WebGPU device was lost (driver reset, GPU process crash, …): this worker's models are unusable. */
+  | { kind: 'deviceLost'; message: string }
   | { kind: 'partial'; id: number; result: DetectResult };

@@ -4,16 +4,20 @@
  *   - cold start: page open → models loaded and warmed up (shader/kernel set-up included), and the first photo;
  *   - photo → overlay: drop a photo → both panels drawn (backbone + both decoders, in the worker);
  *   - slider change → overlay: move the LORS^A rank → the LORS panel redrawn (LORS decoder on cached features);
- *   - the per-panel decoder latencies the app itself reports.
+ *   - the per-panel decoder latencies the app itself reports;
+ *   - a soak (soakBrowser): hundreds of slider moves and photo drops, the worker's tensors, the JS heaps and the time
+ *     per move at the start vs the end (test/e2e/soak.ts).
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { median } from '../../src/cli/stats';
-import { ARGS, CHROMIUM, dropFile, setRange, waitReady } from './page';
+import { ARGS, CHROMIUM, DIST, dropFile, setRange, waitReady } from './page';
 import { serveStatic } from './server';
+import { soak, type SoakReport } from './soak';
 
-const DIST = join(resolve(import.meta.dirname, '../..'), 'dist');
+/** Heap growth over a soak above this fraction fails it. */
+export const SOAK_MAX_HEAP_GROWTH = 0.1;
 
 interface Snapshot { photoId: number; runs: Record<string, number>; latency: Record<string, number>; backboneMs: number | null }
 
@@ -92,6 +96,35 @@ export async function benchBrowser(o: { runs: number; warmup: number }) {
       ratio: { lorsOverVanilla: Number((lors / vanilla).toFixed(3)) },
       runs: o.runs,
     };
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+/**
+ * The soak: the built app on wasm in a page of its own, Chromium with precise heap figures and an exposed GC (so the
+ * heaps are measured after a full collection). Passes when the worker's tensors end where they started and neither
+ * JS heap grew by SOAK_MAX_HEAP_GROWTH or more.
+ */
+export async function soakBrowser(o: { moves: number; drops: number }) {
+  if (!existsSync(join(DIST, 'index.html'))) {
+    process.stderr.write(`bench: ${DIST} is missing (npm run build): skipping the soak\n`);
+    return null;
+  }
+  const server = await serveStatic(DIST);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true, args: [...ARGS, '--enable-precise-memory-info', '--js-flags=--expose-gc'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${server.url}?backend=wasm`);
+    await waitReady(page, 300_000);
+    const r: SoakReport = await soak(page, { ...o, log: (s) => process.stderr.write(`bench: ${s}\n`) });
+    const growth = (a: number | null, b: number | null) => (a && b ? Number(((b - a) / a).toFixed(4)) : null);
+    const heapGrowth = { page: growth(r.start.pageHeapBytes, r.end.pageHeapBytes), worker: growth(r.start.workerHeapBytes, r.end.workerHeapBytes) };
+    const ok = r.end.tensors === r.start.tensors && Object.values(heapGrowth).every((g) => g !== null && g < SOAK_MAX_HEAP_GROWTH);
+    return { backend: 'wasm', browser: browser.version(), ...r, heapGrowth, ok };
   } finally {
     await browser.close();
     await server.close();

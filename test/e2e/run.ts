@@ -9,6 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { checkBundle } from './bundle';
+import { downloads } from './downloads';
 import { flows } from './flows';
 import { layout } from './layout';
 import { camera } from './camera';
@@ -17,7 +18,7 @@ import { serveStatic } from './server';
 import { subpath } from './subpath';
 
 /** Every suite, in the order they run. */
-const tests: Test[] = [...flows, ...layout, ...camera, ...subpath];
+const tests: Test[] = [...flows, ...layout, ...camera, ...subpath, ...downloads];
 
 async function main() {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `vite build` first');
@@ -40,6 +41,11 @@ async function main() {
       const pageErrors: string[] = [];
       page.on('pageerror', (e) => pageErrors.push(e.message));
       page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+      // CSP violations in the page become console errors (fatal below); the worker's arrive as reports to the server.
+      await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => {
+        console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} (${e.sourceFile}:${e.lineNumber})`);
+      }));
+      const cspReports = server.cspReports.length;
       page.setDefaultTimeout(30_000);
       const t0 = Date.now();
       let timer: NodeJS.Timeout | undefined;
@@ -48,6 +54,8 @@ async function main() {
           t.fn({ browser, server, url: server.url }, page),
           new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${t.timeoutMs / 1000} s`)), t.timeoutMs); }),
         ]);
+        const reports = server.cspReports.slice(cspReports);
+        assert(reports.length === 0, `CSP violation reports: ${reports.join(' | ')}`);
         const fatal = pageErrors.filter((e) => !/Failed to load resource.*404/.test(e));
         assert(fatal.length === 0, `errors in the page: ${fatal.join(' | ')}`);
         console.log(`PASS ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

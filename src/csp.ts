@@ -1,0 +1,32 @@
+/**
+ * The app's Content-Security-Policy, in one place: the build puts it in a <meta> of index.html and selftest.html
+ * (vite.config.ts), `vite preview` and the e2e server send it as a header (which also covers the worker scripts: a
+ * worker takes its policy from its own response, not from the page's meta).
+ *
+ * Everything comes from the page's own origin. 'wasm-unsafe-eval' lets tfjs-backend-wasm compile its .wasm (nothing
+ * else is evaluated); images may be data: (the empty favicon) or blob: (decoded photos, exported overlays).
+ */
+const DIRECTIVES: Record<string, string> = {
+  'default-src': "'self'",
+  'script-src': "'self' 'wasm-unsafe-eval'",
+  'worker-src': "'self'",
+  'connect-src': "'self'",
+  'img-src': "'self' data: blob:",
+  'style-src': "'self'",
+  'font-src': "'self'",
+  'object-src': "'none'",
+  'base-uri': "'self'",
+  'form-action': "'none'",
+};
+
+const join = (d: Record<string, string>) => Object.entries(d).map(([k, v]) => `${k} ${v}`).join('; ');
+
+/** For <meta http-equiv>: without the directives a meta policy ignores (and warns about). */
+export function cspMeta(): string {
+  return join(DIRECTIVES);
+}
+
+/** For the HTTP header: the meta policy plus frame-ancestors, and a report-uri when given (the e2e collects them). */
+export function cspHeader(reportUri?: string): string {
+  return join({ ...DIRECTIVES, 'frame-ancestors': "'none'", ...(reportUri ? { 'report-uri': reportUri } : {}) });
+}

@@ -1,0 +1,48 @@
+/**
+ * WebGPU device loss (driver reset, GPU process crash, …), simulated by destroying the worker's device from the test
+ * through tfjs's engine global (`_tfengine` on the worker's global scope): no hook ships in the app. The app must
+ * reload the models on wasm without a page reload, say so, and re-run the current photo.
+ *
+ * SwiftShader's WebGPU is slow, so the flow is tiny: the device is destroyed as soon as the worker runs on WebGPU
+ * (models loaded, warm-up under way) with a photo waiting.
+ */
+import { assert, dropFile, setRange, shot, text, tid, waitBoxes, type Test } from './page';
+
+type W = { __marker?: number; __lors: { stats(): Promise<{ backend: string; numTensors: number }> } };
+
+export const gpuLoss: Test[] = [
+  {
+    name: 'webgpu device loss: the worker\'s device is destroyed; the app falls back to wasm with a notice and re-runs the photo',
+    timeoutMs: 300_000,
+    async fn({ url }, page) {
+      await page.goto(`${url}?backend=webgpu`);
+      await page.evaluate(() => { (window as unknown as W).__marker = 1; });
+      await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
+      await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'WebGPU', undefined, { timeout: 240_000 });
+      const worker = page.workers().find((w) => w.url().includes('detector.worker'));
+      assert(worker, `no detector worker among ${page.workers().map((w) => w.url()).join(', ')}`);
+      const destroyed = await worker.evaluate(() => {
+        type Engine = { backendName: string; registry: Record<string, { device?: { destroy(): void } }> };
+        const engine = (self as unknown as { _tfengine?: Engine })._tfengine;
+        const device = engine?.registry.webgpu?.device;
+        if (!engine || engine.backendName !== 'webgpu' || !device) return `no webgpu device (backend ${engine?.backendName})`;
+        device.destroy();
+        return 'destroyed';
+      });
+      assert(destroyed === 'destroyed', destroyed);
+      await page.waitForSelector(tid('backend-notice'), { timeout: 60_000 });
+      const notice = await text(page, 'backend-notice');
+      assert(/GPU device was lost/.test(notice), `notice: "${notice}"`);
+      await setRange(page, 'score-threshold', 0);
+      await waitBoxes(page, 'vanilla', 'chelsea.jpg', 120_000);
+      await waitBoxes(page, 'lors', 'chelsea.jpg', 120_000);
+      assert(await text(page, 'backend') === 'wasm', `backend after the loss: ${await text(page, 'backend')}`);
+      const stats = await page.evaluate(() => (window as unknown as W).__lors.stats());
+      assert(stats.backend === 'wasm', `worker backend after the loss: ${stats.backend}`);
+      assert(await page.evaluate(() => (window as unknown as W).__marker) === 1, 'the page was reloaded');
+      assert(await page.locator(tid('error')).count() === 0, `error shown: ${await page.locator(tid('error')).allTextContents()}`);
+      console.log(`    notice: ${notice}\n    chelsea.jpg re-ran on ${stats.backend}: ${await text(page, 'count-vanilla')} / ${await text(page, 'count-lors')} boxes`);
+      await shot(page, 'f1-gpu-lost');
+    },
+  },
+];
