@@ -94,8 +94,16 @@ export const layout: Test[] = [
         'stage 6 differs from the default view');
       console.log(`    stage 1: vanilla top ${s1.vanilla?.detections[0]?.score.toFixed(3)}, LORS top ${s1.lors?.detections[0]?.score.toFixed(3)}; stage 6 = default (${s6.vanilla?.detections.length} + ${s6.lors?.detections.length} detections)`);
 
-      // With NanoDet's panel, all three overlays still fit.
+      // A square photo (taller on screen than chelsea's 3:2) still fits: it is shown whole, not cut or pushed down.
       await setRange(page, 'score-threshold', 0.15);
+      await dropFile(page, { url: 'samples/astronaut.jpg', name: 'astronaut.jpg', type: 'image/jpeg' });
+      await waitBoxes(page, 'vanilla', 'astronaut.jpg');
+      await waitBoxes(page, 'lors', 'astronaut.jpg');
+      for (const m of ['vanilla', 'lors']) await inViewport(page, `canvas-${m}`);
+
+      // With NanoDet's panel, all three overlays still fit.
+      await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
+      await waitBoxes(page, 'lors', 'chelsea.jpg');
       await page.locator(tid('toggle-nanodet')).check();
       await waitBoxes(page, 'nanodet', 'chelsea.jpg', 60_000);
       for (const m of ['vanilla', 'lors', 'nanodet']) await inViewport(page, `canvas-${m}`);
