@@ -50,8 +50,11 @@ export const layout: Test[] = [
 
       // Agreement view: a summary, and the boxes drawn differently.
       const before = { vanilla: await pixels(page, 'vanilla'), lors: await pixels(page, 'lors') };
-      await page.locator(tid('toggle-agreement')).check();
+      // (by keyboard, as the stage scrubber below: the controls are plain focusable inputs)
+      await page.locator(tid('toggle-agreement')).focus();
+      await page.keyboard.press('Space');
       await page.waitForSelector(tid('agreement-summary'), { timeout: 5_000 });
+      assert(await page.locator(`${tid('agreement-summary')}[role="status"]`).count() === 1, 'the summary is not announced (role=status)');
       const summary = await text(page, 'agreement-summary');
       const agree = Number(await attr(page, 'agreement-summary', 'data-agree'));
       const total = Number(await attr(page, 'agreement-summary', 'data-total'));
@@ -74,8 +77,12 @@ export const layout: Test[] = [
       const dflt = await results(page);
       const backbone = await text(page, 'latency-backbone');
       assert(await attr(page, 'canvas-vanilla', 'data-stage') === '6', 'default stage is not 6');
-      await setRange(page, 'stage-scrubber', 1);
+      await page.locator(tid('stage-scrubber')).focus();
+      await page.keyboard.press('Home');
       await waitStage(page, 1);
+      assert(await text(page, 'stage-value') === '1', `stage shown: ${await text(page, 'stage-value')}`);
+      const label = await attr(page, 'canvas-lors', 'aria-label');
+      assert(/at stage 1 of 6/.test(label ?? ''), `the LORS canvas's label does not say the stage: "${label}"`);
       const s1 = await results(page);
       assert(s1.vanilla?.stage === 1 && s1.lors?.stage === 1, 'stage-1 results are not marked stage 1');
       const same = (a: Det[] | undefined, b: Det[] | undefined) => JSON.stringify(a) === JSON.stringify(b);
@@ -84,7 +91,7 @@ export const layout: Test[] = [
       assert(await text(page, 'latency-backbone') === backbone, 'the backbone re-ran for a stage change');
       assert(await page.locator(tid('stage-badge-lors')).count() === 1, 'no stage badge on the LORS panel at stage 1');
       await shot(page, 'l2-stage-1');
-      await setRange(page, 'stage-scrubber', 6);
+      await page.keyboard.press('End');
       await page.waitForFunction((runs) => ['vanilla', 'lors'].every((m) =>
         Number(document.querySelector(`[data-testid="run-${m}"]`)?.textContent) > runs[m]!),
       { vanilla: s1.vanilla!.run, lors: s1.lors!.run } as Record<string, number>, { timeout: 60_000 });
