@@ -331,10 +331,17 @@ export class Controller {
     cameraStore.getState().setRunning(cam.label);
   }
 
-  pauseCamera(paused: boolean) {
-    if (!this.camera) return;
-    if (paused) this.camera.loop.pause(); else this.camera.loop.resume();
-    cameraStore.getState().setPaused(paused);
+  /** Pause shows once the frame in flight has landed (from then on nothing changes); resume at once. */
+  async pauseCamera(paused: boolean): Promise<void> {
+    const c = this.camera;
+    if (!c) return;
+    if (!paused) {
+      c.loop.resume();
+      cameraStore.getState().setPaused(false);
+      return;
+    }
+    await c.loop.pause();
+    if (this.camera === c && c.loop.status === 'paused') cameraStore.getState().setPaused(true);
   }
 
   /** Stops the camera (every track ended); the last frame and its boxes stay on screen. */

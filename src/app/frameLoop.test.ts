@@ -123,3 +123,27 @@ describe('FrameLoop skipped frames', () => {
     expect(loop.frames).toBe(Math.floor(n / 2));
   });
 });
+
+describe('FrameLoop pause', () => {
+  it('resolves once the frame in flight is processed and counted; nothing after it', async () => {
+    let release: () => void = () => undefined;
+    let started = 0;
+    const loop = new FrameLoop<number>({
+      grab: async () => 1,
+      process: () => { started++; return new Promise<void>((ok) => { release = ok; }); },
+      tick: () => sleep(0),
+    });
+    await until(() => started === 1);
+    let paused = false;
+    const p = loop.pause().then(() => { paused = true; });
+    await sleep(10);
+    expect(paused).toBe(false);
+    release();
+    await p;
+    expect(loop.frames).toBe(1);
+    await sleep(20);
+    expect(started).toBe(1);
+    expect(await Promise.race([loop.pause().then(() => 'immediate'), sleep(5).then(() => 'waited')])).toBe('immediate');
+    await loop.stop();
+  });
+});

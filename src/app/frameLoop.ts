@@ -30,6 +30,8 @@ export class FrameLoop<F> {
   private wake: (() => void) | null = null;
   private readonly done: Promise<void>;
   private finished: number[] = [];
+  /** The frame being processed, if any. */
+  private current: Promise<unknown> | null = null;
   frames = 0;
 
   private readonly now: () => number;
@@ -49,8 +51,11 @@ export class FrameLoop<F> {
     return span > 0 ? (1000 * (t.length - 1)) / span : null;
   }
 
-  pause() {
+  /** Pauses; resolves once the frame in flight (if any) has been processed and counted. */
+  pause(): Promise<void> {
     if (this.state === 'running') this.state = 'paused';
+    const settled = () => undefined;
+    return this.current ? this.current.then(settled, settled) : Promise.resolve();
   }
 
   resume() {
@@ -83,7 +88,15 @@ export class FrameLoop<F> {
           this.o.discard?.(frame);
           continue;
         }
-        if ((await this.o.process(frame)) === false) continue;
+        const processing = this.o.process(frame);
+        this.current = processing;
+        let counted: boolean | void;
+        try {
+          counted = await processing;
+        } finally {
+          this.current = null;
+        }
+        if (counted === false) continue;
       } catch (e) {
         this.state = 'stopped';
         this.o.onError?.(e);

@@ -46,7 +46,7 @@ export function CameraBar() {
         {showNanodet && <>{' · '}NanoDet head {ms(results.nanodet?.latencyMs)} ms</>}
       </span>
       <span className="camera-buttons">
-        <button type="button" data-testid="camera-pause" aria-pressed={paused} onClick={() => controller.pauseCamera(!paused)}>
+        <button type="button" data-testid="camera-pause" aria-pressed={paused} onClick={() => void controller.pauseCamera(!paused)}>
           {paused ? 'Resume' : 'Pause'}
         </button>
         <button type="button" data-testid="camera-stop" onClick={() => void controller.stopCamera()}>Stop camera</button>

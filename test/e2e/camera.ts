@@ -75,7 +75,7 @@ export const camera: Test[] = [
         // Pause holds the frames; resume continues.
         await page.locator(tid('camera-pause')).click();
         await page.waitForFunction(() => document.querySelector('[data-testid="camera-bar"]')?.getAttribute('data-status') === 'paused');
-        await page.waitForTimeout(3_000); // a frame in flight may still land
+        // (paused shows once the frame in flight has landed)
         const paused = await num(page, 'camera-frames');
         await page.waitForTimeout(3_000);
         assert(await num(page, 'camera-frames') === paused, 'frames kept coming while paused');
