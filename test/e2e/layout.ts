@@ -74,7 +74,9 @@ export const layout: Test[] = [
 
       // Stage scrubber: stage 1 shows other predictions, without re-running the backbone; stage 6 is the default.
       await setRange(page, 'score-threshold', 0);
+      await page.waitForFunction(() => document.querySelector('[data-testid="score-threshold-value"]')?.textContent === '0.00');
       const dflt = await results(page);
+      const dfltPixels = { vanilla: await pixels(page, 'vanilla'), lors: await pixels(page, 'lors') };
       const backbone = await text(page, 'latency-backbone');
       assert(await attr(page, 'canvas-vanilla', 'data-stage') === '6', 'default stage is not 6');
       await page.locator(tid('stage-scrubber')).focus();
@@ -89,6 +91,8 @@ export const layout: Test[] = [
       assert(!same(s1.vanilla?.detections, dflt.vanilla?.detections) && !same(s1.lors?.detections, dflt.lors?.detections),
         'stage 1 shows the same detections as the decoders\' output');
       assert(await text(page, 'latency-backbone') === backbone, 'the backbone re-ran for a stage change');
+      assert(await pixels(page, 'vanilla') !== dfltPixels.vanilla && await pixels(page, 'lors') !== dfltPixels.lors,
+        'stage 1 draws the same boxes as the default view');
       assert(await page.locator(tid('stage-badge-lors')).count() === 1, 'no stage badge on the LORS panel at stage 1');
       await shot(page, 'l2-stage-1');
       await page.keyboard.press('End');
@@ -99,6 +103,8 @@ export const layout: Test[] = [
       const s6 = await results(page);
       assert(same(s6.vanilla?.detections, dflt.vanilla?.detections) && same(s6.lors?.detections, dflt.lors?.detections),
         'stage 6 differs from the default view');
+      assert(await pixels(page, 'vanilla') === dfltPixels.vanilla && await pixels(page, 'lors') === dfltPixels.lors,
+        'stage 6 draws other boxes than the default view');
       console.log(`    stage 1: vanilla top ${s1.vanilla?.detections[0]?.score.toFixed(3)}, LORS top ${s1.lors?.detections[0]?.score.toFixed(3)}; stage 6 = default (${s6.vanilla?.detections.length} + ${s6.lors?.detections.length} detections)`);
 
       // A square photo (taller on screen than chelsea's 3:2) still fits: it is shown whole, not cut or pushed down.
