@@ -93,6 +93,21 @@ export const camera: Test[] = [
         await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
         await waitBoxes(page, 'vanilla', 'chelsea.jpg');
         await waitBoxes(page, 'lors', 'chelsea.jpg');
+
+        // A photo dropped while the camera runs stops it; no late frame replaces the photo.
+        await page.locator(tid('camera-start')).click();
+        await page.waitForSelector(tid('camera-bar'), { timeout: 30_000 });
+        await framesAbove(page, 0);
+        await page.waitForFunction(() => document.querySelector('[data-testid="photo-name"]')?.textContent === 'camera', undefined, { timeout: 60_000 });
+        await dropFile(page, { url: 'samples/coffee.jpg', name: 'coffee.jpg', type: 'image/jpeg' });
+        await page.waitForSelector(tid('camera-bar'), { state: 'detached', timeout: 30_000 });
+        await waitBoxes(page, 'vanilla', 'coffee.jpg');
+        await waitBoxes(page, 'lors', 'coffee.jpg');
+        await page.waitForTimeout(2_000);
+        assert(await text(page, 'photo-name') === 'coffee.jpg', `a camera frame replaced the photo: "${await text(page, 'photo-name')}"`);
+        const all = await trackStates(page);
+        assert(all.length === 2 && all.every((s) => s === 'ended'), `tracks after a drop during the camera: ${all.join(', ')}`);
+
         const mine = server.requests.slice(before);
         assert(mine.every((r) => r.method === 'GET' && r.bytes === 0), `unexpected upload: ${JSON.stringify(mine.filter((r) => r.method !== 'GET' || r.bytes))}`);
         assert(errors.length === 0, `errors in the page: ${errors.join(' | ')}`);
