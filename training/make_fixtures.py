@@ -17,7 +17,6 @@ well conditioned (no box pair near a zero-overlap boundary where log(iof + 1e-7)
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 

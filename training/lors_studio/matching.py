@@ -6,7 +6,7 @@ cost = 2·FocalCost + 5·L1(normalised xyxy) + 2·(−GIoU(absolute xyxy)), with
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import unittest
 
-import numpy as np
 import torch
 
 from training.lors_studio.compress import (dense_stage_weights, lorsify, order_lors, reconstruction_error,

@@ -16,7 +16,6 @@ import unittest
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from training.lors_studio import export as export_mod
 from training.lors_studio.boxes import decode_xyzr, initial_xyzr, iof_matrix, position_embedding, xyxy_to_xyzr
