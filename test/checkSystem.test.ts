@@ -14,14 +14,22 @@ describe('check-system.sh', () => {
     expect(r.status).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/sudo apt-get install -y chromium python3 python3-torch python3-scipy python3-numpy python3-matplotlib python3-pil/);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        'sudo apt-get install -y chromium python3 python3-torch python3-scipy python3-numpy ' +
+          'python3-matplotlib python3-pil',
+      ),
+    );
   });
 
   it('finds a Python module that does not import (matplotlib) and names its package only', () => {
     const dir = mkdtempSync(join(tmpdir(), 'check-system-'));
     const py = join(dir, 'python3');
     // A python3 whose matplotlib is missing (None in sys.modules makes its import fail); runs the script from stdin.
-    writeFileSync(py, `#!/bin/sh\nexec /usr/bin/python3 -c 'import sys; sys.modules["matplotlib"] = None; exec(sys.stdin.read())'\n`);
+    writeFileSync(
+      py,
+      `#!/bin/sh\nexec /usr/bin/python3 -c 'import sys; sys.modules["matplotlib"] = None; exec(sys.stdin.read())'\n`,
+    );
     chmodSync(py, 0o755);
     const r = run({ PYTHON: py, CHROMIUM_PATH: '/bin/sh' });
     expect(r.status).toBe(1);

@@ -7,7 +7,9 @@ describe('cameraErrorText', () => {
     expect(cameraErrorText(err('NotAllowedError'))).toMatch(/^Camera access was denied.*Photos still work/);
     expect(cameraErrorText(err('NotFoundError'))).toMatch(/^No camera was found\..*Photos still work/);
     expect(cameraErrorText(err('NotReadableError'))).toMatch(/^The camera could not be started \(another application/);
-    expect(cameraErrorText(new CameraError('This browser offers no camera access here.'))).toMatch(/^This browser offers no camera/);
+    expect(cameraErrorText(new CameraError('This browser offers no camera access here.'))).toMatch(
+      /^This browser offers no camera/,
+    );
     expect(cameraErrorText(new Error('boom'))).toMatch(/^The camera failed: boom\./);
   });
 });

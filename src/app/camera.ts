@@ -24,14 +24,20 @@ export function cameraErrorText(e: unknown): string {
 }
 
 export class Camera {
-  private constructor(private readonly stream: MediaStream, private readonly video: HTMLVideoElement) {}
+  private constructor(
+    private readonly stream: MediaStream,
+    private readonly video: HTMLVideoElement,
+  ) {}
 
   /** Asks for the camera; rejects with the browser's error (see cameraErrorText). */
   static async open(onLost: () => void): Promise<Camera> {
     if (!navigator.mediaDevices?.getUserMedia) {
       throw new CameraError('This browser offers no camera access here (it needs https or localhost).');
     }
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
     const video = document.createElement('video');
     video.muted = true;
     video.playsInline = true;
@@ -56,7 +62,8 @@ export class Camera {
     const v = this.video;
     if (v.readyState < HTMLMediaElement.HAVE_CURRENT_DATA || !v.videoWidth || !v.videoHeight) return null;
     const f = Math.min(1, CAMERA_MAX_SIDE / Math.max(v.videoWidth, v.videoHeight));
-    const resizeWidth = Math.max(1, Math.round(v.videoWidth * f)), resizeHeight = Math.max(1, Math.round(v.videoHeight * f));
+    const resizeWidth = Math.max(1, Math.round(v.videoWidth * f)),
+      resizeHeight = Math.max(1, Math.round(v.videoHeight * f));
     return createImageBitmap(v, { resizeWidth, resizeHeight, resizeQuality: 'medium' });
   }
 

@@ -11,7 +11,9 @@ const until = async (cond: () => boolean) => {
 function rig(processMs: number) {
   let camera = 0;
   const seen: number[] = [];
-  let inFlight = 0, maxInFlight = 0, discarded = 0;
+  let inFlight = 0,
+    maxInFlight = 0,
+    discarded = 0;
   const loop = new FrameLoop<number>({
     grab: async () => camera,
     process: async (f) => {
@@ -23,13 +25,22 @@ function rig(processMs: number) {
       inFlight--;
     },
     tick: () => sleep(0),
-    discard: () => { discarded++; },
+    discard: () => {
+      discarded++;
+    },
   });
   return {
-    loop, seen,
-    get camera() { return camera; },
-    get maxInFlight() { return maxInFlight; },
-    get discarded() { return discarded; },
+    loop,
+    seen,
+    get camera() {
+      return camera;
+    },
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    get discarded() {
+      return discarded;
+    },
   };
 }
 
@@ -68,10 +79,17 @@ describe('FrameLoop', () => {
     const processed: number[] = [];
     let discarded = 0;
     const loop = new FrameLoop<number>({
-      grab: () => new Promise<number>((ok) => { release = () => ok(7); }),
-      process: async (f) => { processed.push(f); },
+      grab: () =>
+        new Promise<number>((ok) => {
+          release = () => ok(7);
+        }),
+      process: async (f) => {
+        processed.push(f);
+      },
       tick: async () => undefined,
-      discard: () => { discarded++; },
+      discard: () => {
+        discarded++;
+      },
     });
     await sleep(5);
     const stopped = loop.stop();
@@ -90,7 +108,9 @@ describe('FrameLoop', () => {
     const errors: unknown[] = [];
     const loop = new FrameLoop<number>({
       grab: async () => 1,
-      process: async () => { throw new Error('camera lost'); },
+      process: async () => {
+        throw new Error('camera lost');
+      },
       tick: async () => undefined,
       onError: (e) => errors.push(e),
     });
@@ -103,7 +123,9 @@ describe('FrameLoop', () => {
     let t = 0;
     const loop = new FrameLoop<number>({
       grab: async () => 1,
-      process: async () => { t += 250; }, // 4 frames per second
+      process: async () => {
+        t += 250;
+      }, // 4 frames per second
       tick: () => sleep(0),
       now: () => t,
     });
@@ -117,7 +139,11 @@ describe('FrameLoop', () => {
 describe('FrameLoop skipped frames', () => {
   it('a frame the processor skips (false) is not counted', async () => {
     let n = 0;
-    const loop = new FrameLoop<number>({ grab: async () => 1, process: async () => (++n % 2 === 0), tick: () => sleep(0) });
+    const loop = new FrameLoop<number>({
+      grab: async () => 1,
+      process: async () => ++n % 2 === 0,
+      tick: () => sleep(0),
+    });
     await until(() => n >= 10);
     await loop.stop();
     expect(loop.frames).toBe(Math.floor(n / 2));
@@ -130,12 +156,19 @@ describe('FrameLoop pause', () => {
     let started = 0;
     const loop = new FrameLoop<number>({
       grab: async () => 1,
-      process: () => { started++; return new Promise<void>((ok) => { release = ok; }); },
+      process: () => {
+        started++;
+        return new Promise<void>((ok) => {
+          release = ok;
+        });
+      },
       tick: () => sleep(0),
     });
     await until(() => started === 1);
     let paused = false;
-    const p = loop.pause().then(() => { paused = true; });
+    const p = loop.pause().then(() => {
+      paused = true;
+    });
     await sleep(10);
     expect(paused).toBe(false);
     release();

@@ -41,7 +41,9 @@ export class FrameLoop<F> {
     this.done = this.run();
   }
 
-  get status(): LoopState { return this.state; }
+  get status(): LoopState {
+    return this.state;
+  }
 
   /** Frames per second over the last FPS_WINDOW frames (null before two frames). */
   get fps(): number | null {
@@ -75,7 +77,9 @@ export class FrameLoop<F> {
   private async run(): Promise<void> {
     while (this.state !== 'stopped') {
       if (this.state === 'paused') {
-        await new Promise<void>((ok) => { this.wake = ok; });
+        await new Promise<void>((ok) => {
+          this.wake = ok;
+        });
         this.wake = null;
         continue;
       }

@@ -28,11 +28,12 @@ export function createCameraStore() {
     label: null,
     setStarting: () => set({ status: 'starting', message: null, fps: null, frames: 0 }),
     setRunning: (label) => set({ status: 'running', label }),
-    setPaused: (paused) => set((s) => (s.status === 'off' || s.status === 'starting' ? {} : { status: paused ? 'paused' : 'running' })),
+    setPaused: (paused) =>
+      set((s) => (s.status === 'off' || s.status === 'starting' ? {} : { status: paused ? 'paused' : 'running' })),
     setFrameStats: (frames, fps) => set({ frames, fps }),
     setOff: (message) => set({ status: 'off', message, fps: null }),
   }));
 }
 
 export const cameraStore = createCameraStore();
-export const useCamera = <T,>(sel: (s: CameraState) => T) => useStore(cameraStore, sel);
+export const useCamera = <T>(sel: (s: CameraState) => T) => useStore(cameraStore, sel);

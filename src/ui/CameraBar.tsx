@@ -9,8 +9,14 @@ export function CameraButton() {
   const status = useCamera((s) => s.status);
   const ready = useModels((s) => s.phase === 'ready');
   return (
-    <button type="button" className="camera-start" data-testid="camera-start" disabled={status !== 'off' || !ready}
-        title="Detect on your camera's live picture (it stays in this browser)" onClick={() => void controller.startCamera()}>
+    <button
+      type="button"
+      className="camera-start"
+      data-testid="camera-start"
+      disabled={status !== 'off' || !ready}
+      title="Detect on your camera's live picture (it stays in this browser)"
+      onClick={() => void controller.startCamera()}
+    >
       {status === 'starting' ? 'Starting camera…' : status === 'off' ? 'Use camera' : 'Camera on'}
     </button>
   );
@@ -19,7 +25,11 @@ export function CameraButton() {
 /** Why the camera stopped (denied, absent, lost). */
 export function CameraMessage() {
   const message = useCamera((s) => s.message);
-  return message ? <p className="notice error" role="alert" data-testid="camera-error">{message}</p> : null;
+  return message ? (
+    <p className="notice error" role="alert" data-testid="camera-error">
+      {message}
+    </p>
+  ) : null;
 }
 
 const ms = (v: number | undefined | null) => (v === undefined || v === null ? '–' : v.toFixed(0));
@@ -39,17 +49,29 @@ export function CameraBar() {
       <span className="badge badge-live">{paused ? 'paused' : '● live'}</span>
       <span className="small" title={label ?? undefined}>
         <span data-testid="camera-fps">{fps === null ? '–' : fps.toFixed(1)}</span> frames/s
-        {' · '}<span data-testid="camera-frames">{frames}</span> frames
+        {' · '}
+        <span data-testid="camera-frames">{frames}</span> frames
         {' · '}backbone {ms(backboneMs)} ms
         {' · '}vanilla <span data-testid="camera-latency-vanilla">{ms(results.vanilla?.latencyMs)}</span> ms
         {' · '}LORS <span data-testid="camera-latency-lors">{ms(results.lors?.latencyMs)}</span> ms
-        {showNanodet && <>{' · '}NanoDet head {ms(results.nanodet?.latencyMs)} ms</>}
+        {showNanodet && (
+          <>
+            {' · '}NanoDet head {ms(results.nanodet?.latencyMs)} ms
+          </>
+        )}
       </span>
       <span className="camera-buttons">
-        <button type="button" data-testid="camera-pause" aria-pressed={paused} onClick={() => void controller.pauseCamera(!paused)}>
+        <button
+          type="button"
+          data-testid="camera-pause"
+          aria-pressed={paused}
+          onClick={() => void controller.pauseCamera(!paused)}
+        >
           {paused ? 'Resume' : 'Pause'}
         </button>
-        <button type="button" data-testid="camera-stop" onClick={() => void controller.stopCamera()}>Stop camera</button>
+        <button type="button" data-testid="camera-stop" onClick={() => void controller.stopCamera()}>
+          Stop camera
+        </button>
       </span>
     </div>
   );

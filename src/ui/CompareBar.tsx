@@ -12,8 +12,13 @@ export function CompareBar() {
     <div className="compare-bar">
       <CameraBar />
       {agreement && (
-        <p className="agreement-summary" role={live ? 'status' : undefined} data-testid="agreement-summary" data-agree={agreement.match.pairs.length}
-          data-total={agreement.match.pairs.length + agreement.match.onlyA.length + agreement.match.onlyB.length}>
+        <p
+          className="agreement-summary"
+          role={live ? 'status' : undefined}
+          data-testid="agreement-summary"
+          data-agree={agreement.match.pairs.length}
+          data-total={agreement.match.pairs.length + agreement.match.onlyA.length + agreement.match.onlyB.length}
+        >
           {agreementSummary(agreement.match, 'vanilla', 'LORS')}
           <span className="muted small"> · same class, IoU ≥ 0.5; ★ dashed: one decoder only</span>
         </p>

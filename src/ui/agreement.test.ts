@@ -2,8 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { Detection } from '../model/types';
 import { agreementSummary, boxIou, matchDetections } from './agreement';
 
-const det = (box: [number, number, number, number], label: number, score: number): Detection =>
-  ({ box, label, name: `c${label}`, score });
+const det = (box: [number, number, number, number], label: number, score: number): Detection => ({
+  box,
+  label,
+  name: `c${label}`,
+  score,
+});
 
 describe('boxIou', () => {
   it('is 1 for equal boxes, 0 for disjoint or touching ones, and the overlap ratio otherwise', () => {
@@ -23,7 +27,9 @@ describe('matchDetections', () => {
     expect(m.pairs).toEqual([[0, 0]]);
     expect(m.onlyA).toEqual([1, 2]); // other class; no overlap
     expect(m.onlyB).toEqual([1, 2]);
-    expect(agreementSummary(m, 'vanilla', 'LORS')).toBe('vanilla and LORS agree on 1 of 5 (only vanilla: 2, only LORS: 2)');
+    expect(agreementSummary(m, 'vanilla', 'LORS')).toBe(
+      'vanilla and LORS agree on 1 of 5 (only vanilla: 2, only LORS: 2)',
+    );
   });
 
   it('counts IoU exactly 0.5 as a match and just below as none', () => {

@@ -1,7 +1,7 @@
 /**
- * Where two decoders agree: their detections matched one to one (same class, IoU ≥ a threshold), greedily by score —
- * the best remaining detection of either side takes its best-overlapping unmatched partner, as COCO's evaluator
- * matches detections to ground truth. Pure: no DOM, no tfjs.
+ * Where two decoders agree: their detections matched one to one (same class, IoU ≥ a threshold), greedily by
+ * score — the best remaining detection of either side takes its best-overlapping unmatched partner, as COCO's
+ * evaluator matches detections to ground truth. Pure: no DOM, no tfjs.
  */
 import type { Detection } from '../model/types';
 
@@ -46,7 +46,8 @@ export function matchDetections(a: readonly Detection[], b: readonly Detection[]
     const [mine, used, other, otherUsed] = side === 0 ? [a, usedA, b, usedB] : [b, usedB, a, usedA];
     if (used[i]) continue;
     const d = mine[i]!;
-    let best = -1, bestIou = minIou;
+    let best = -1,
+      bestIou = minIou;
     for (let j = 0; j < other.length; j++) {
       const o = other[j]!;
       if (otherUsed[j] || o.label !== d.label) continue;
@@ -69,6 +70,8 @@ export function matchDetections(a: readonly Detection[], b: readonly Detection[]
 export function agreementSummary(m: Agreement, nameA: string, nameB: string): string {
   const total = m.pairs.length + m.onlyA.length + m.onlyB.length;
   if (total === 0) return `${nameA} and ${nameB}: no detections above the threshold`;
-  return `${nameA} and ${nameB} agree on ${m.pairs.length} of ${total}`
-    + ` (only ${nameA}: ${m.onlyA.length}, only ${nameB}: ${m.onlyB.length})`;
+  return (
+    `${nameA} and ${nameB} agree on ${m.pairs.length} of ${total}` +
+    ` (only ${nameA}: ${m.onlyA.length}, only ${nameB}: ${m.onlyB.length})`
+  );
 }

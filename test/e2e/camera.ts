@@ -4,7 +4,20 @@
  * lost one give a message and photos keep working.
  */
 import { chromium, type Page } from 'playwright-core';
-import { ARGS, assert, attr, CHROMIUM, dropFile, setRange, shot, text, tid, waitBoxes, waitReady, type Test } from './page';
+import {
+  ARGS,
+  assert,
+  attr,
+  CHROMIUM,
+  dropFile,
+  setRange,
+  shot,
+  text,
+  tid,
+  waitBoxes,
+  waitReady,
+  type Test,
+} from './page';
 
 const FAKE_CAMERA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 
@@ -21,13 +34,21 @@ function recordStreams() {
   };
 }
 
-const trackStates = (page: Page) => page.evaluate(() =>
-  (window as unknown as { __streams: MediaStream[] }).__streams.flatMap((s) => s.getTracks().map((t) => t.readyState)));
+const trackStates = (page: Page) =>
+  page.evaluate(() =>
+    (window as unknown as { __streams: MediaStream[] }).__streams.flatMap((s) =>
+      s.getTracks().map((t) => t.readyState),
+    ),
+  );
 
 const num = async (page: Page, id: string) => Number(await text(page, id));
 
 async function framesAbove(page: Page, n: number, timeout = 120_000) {
-  await page.waitForFunction((k) => Number(document.querySelector('[data-testid="camera-frames"]')?.textContent) > k, n, { timeout, polling: 100 });
+  await page.waitForFunction(
+    (k) => Number(document.querySelector('[data-testid="camera-frames"]')?.textContent) > k,
+    n,
+    { timeout, polling: 100 },
+  );
 }
 
 export const camera: Test[] = [
@@ -35,7 +56,11 @@ export const camera: Test[] = [
     name: 'camera on wasm (fake device): frames flow, both panels update, sliders live, pause, stop ends the tracks',
     timeoutMs: 300_000,
     async fn({ url, server }) {
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, ...FAKE_CAMERA] });
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [...ARGS, ...FAKE_CAMERA],
+      });
       try {
         const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
         await context.addInitScript(recordStreams);
@@ -54,31 +79,46 @@ export const camera: Test[] = [
         const runs0 = { vanilla: await num(page, 'run-vanilla'), lors: await num(page, 'run-lors') };
         await framesAbove(page, 3);
         const runs1 = { vanilla: await num(page, 'run-vanilla'), lors: await num(page, 'run-lors') };
-        assert(runs1.vanilla > runs0.vanilla && runs1.lors > runs0.lors, `panels did not update: ${JSON.stringify({ runs0, runs1 })}`);
-        assert(await text(page, 'photo-name') === 'camera', `photo name "${await text(page, 'photo-name')}"`);
+        assert(
+          runs1.vanilla > runs0.vanilla && runs1.lors > runs0.lors,
+          `panels did not update: ${JSON.stringify({ runs0, runs1 })}`,
+        );
+        assert((await text(page, 'photo-name')) === 'camera', `photo name "${await text(page, 'photo-name')}"`);
         const fps = Number(await text(page, 'camera-fps'));
-        const lv = Number(await text(page, 'camera-latency-vanilla')), ll = Number(await text(page, 'camera-latency-lors'));
+        const lv = Number(await text(page, 'camera-latency-vanilla')),
+          ll = Number(await text(page, 'camera-latency-lors'));
         assert(fps > 0 && lv > 0 && ll > 0, `frame rate ${fps}, latencies ${lv} / ${ll} ms`);
         const streams = await trackStates(page);
         assert(streams.length === 1 && streams[0] === 'live', `tracks while running: ${streams.join(', ')}`);
-        console.log(`    ${await text(page, 'camera-frames')} frames, ${fps.toFixed(2)} frames/s; decoder vanilla ${lv} ms, LORS ${ll} ms`);
+        console.log(
+          `    ${await text(page, 'camera-frames')} frames, ${fps.toFixed(2)} frames/s; ` +
+            `decoder vanilla ${lv} ms, LORS ${ll} ms`,
+        );
         await shot(page, 'k1-camera-running');
 
         // The r_A slider while frames flow: the next frames run the new slice.
         const rankA = Number(await page.locator(tid('slider-rank-a')).inputValue());
         const rankA2 = rankA > 2 ? Math.floor(rankA / 2) : rankA + 1;
         await setRange(page, 'slider-rank-a', rankA2);
-        await page.waitForFunction((r) => document.querySelector('[data-testid="lors-note"]')?.getAttribute('data-config')?.startsWith(`r_A=${r},`) ?? false, rankA2, { timeout: 60_000 });
+        await page.waitForFunction(
+          (r) =>
+            document.querySelector('[data-testid="lors-note"]')?.getAttribute('data-config')?.startsWith(`r_A=${r},`) ??
+            false,
+          rankA2,
+          { timeout: 60_000 },
+        );
         const f1 = await num(page, 'camera-frames');
         await framesAbove(page, f1 + 1);
 
         // Pause holds the frames; resume continues.
         await page.locator(tid('camera-pause')).click();
-        await page.waitForFunction(() => document.querySelector('[data-testid="camera-bar"]')?.getAttribute('data-status') === 'paused');
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="camera-bar"]')?.getAttribute('data-status') === 'paused',
+        );
         // (paused shows once the frame in flight has landed)
         const paused = await num(page, 'camera-frames');
         await page.waitForTimeout(3_000);
-        assert(await num(page, 'camera-frames') === paused, 'frames kept coming while paused');
+        assert((await num(page, 'camera-frames')) === paused, 'frames kept coming while paused');
         await page.locator(tid('camera-pause')).click();
         await framesAbove(page, paused);
 
@@ -98,18 +138,31 @@ export const camera: Test[] = [
         await page.locator(tid('camera-start')).click();
         await page.waitForSelector(tid('camera-bar'), { timeout: 30_000 });
         await framesAbove(page, 0);
-        await page.waitForFunction(() => document.querySelector('[data-testid="photo-name"]')?.textContent === 'camera', undefined, { timeout: 60_000 });
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="photo-name"]')?.textContent === 'camera',
+          undefined,
+          { timeout: 60_000 },
+        );
         await dropFile(page, { url: 'samples/coffee.jpg', name: 'coffee.jpg', type: 'image/jpeg' });
         await page.waitForSelector(tid('camera-bar'), { state: 'detached', timeout: 30_000 });
         await waitBoxes(page, 'vanilla', 'coffee.jpg');
         await waitBoxes(page, 'lors', 'coffee.jpg');
         await page.waitForTimeout(2_000);
-        assert(await text(page, 'photo-name') === 'coffee.jpg', `a camera frame replaced the photo: "${await text(page, 'photo-name')}"`);
+        assert(
+          (await text(page, 'photo-name')) === 'coffee.jpg',
+          `a camera frame replaced the photo: "${await text(page, 'photo-name')}"`,
+        );
         const all = await trackStates(page);
-        assert(all.length === 2 && all.every((s) => s === 'ended'), `tracks after a drop during the camera: ${all.join(', ')}`);
+        assert(
+          all.length === 2 && all.every((s) => s === 'ended'),
+          `tracks after a drop during the camera: ${all.join(', ')}`,
+        );
 
         const mine = server.requests.slice(before);
-        assert(mine.every((r) => r.method === 'GET' && r.bytes === 0), `unexpected upload: ${JSON.stringify(mine.filter((r) => r.method !== 'GET' || r.bytes))}`);
+        assert(
+          mine.every((r) => r.method === 'GET' && r.bytes === 0),
+          `unexpected upload: ${JSON.stringify(mine.filter((r) => r.method !== 'GET' || r.bytes))}`,
+        );
         assert(errors.length === 0, `errors in the page: ${errors.join(' | ')}`);
         await context.close();
       } finally {
@@ -121,11 +174,16 @@ export const camera: Test[] = [
     name: 'camera on wasm: denied, then lost (track ended) → a message, and photos still work',
     timeoutMs: 300_000,
     async fn({ url }, page) {
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, ...FAKE_CAMERA] });
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [...ARGS, ...FAKE_CAMERA],
+      });
       try {
         // Denied: getUserMedia rejects as when the user blocks the camera.
         await page.addInitScript(() => {
-          navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+          navigator.mediaDevices.getUserMedia = () =>
+            Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
         });
         await page.goto(`${url}?backend=wasm`);
         await waitReady(page, 180_000);
@@ -133,7 +191,7 @@ export const camera: Test[] = [
         await page.waitForSelector(tid('camera-error'), { timeout: 10_000 });
         const denied = await text(page, 'camera-error');
         assert(/denied/i.test(denied) && /Photos still work/.test(denied), `denied message: "${denied}"`);
-        assert(await page.locator(tid('camera-bar')).count() === 0, 'camera bar shown although denied');
+        assert((await page.locator(tid('camera-bar')).count()) === 0, 'camera bar shown although denied');
         await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
         await waitBoxes(page, 'vanilla', 'chelsea.jpg');
         console.log(`    denied: ${denied}`);
@@ -149,14 +207,21 @@ export const camera: Test[] = [
         await framesAbove(p2, 0);
         await p2.evaluate(() => {
           for (const s of (window as unknown as { __streams: MediaStream[] }).__streams) {
-            for (const t of s.getTracks()) { t.stop(); t.dispatchEvent(new Event('ended')); }
+            for (const t of s.getTracks()) {
+              t.stop();
+              t.dispatchEvent(new Event('ended'));
+            }
           }
         });
         await p2.waitForSelector(tid('camera-error'), { timeout: 30_000 });
         const lost = await text(p2, 'camera-error');
         assert(/stopped/i.test(lost), `lost message: "${lost}"`);
         await p2.waitForSelector(tid('camera-bar'), { state: 'detached', timeout: 30_000 });
-        await p2.locator(tid('file-input')).setInputFiles({ name: 'x.jpg', mimeType: 'image/jpeg', buffer: await fetchBytes(url, 'samples/coffee.jpg') });
+        await p2.locator(tid('file-input')).setInputFiles({
+          name: 'x.jpg',
+          mimeType: 'image/jpeg',
+          buffer: await fetchBytes(url, 'samples/coffee.jpg'),
+        });
         await waitBoxes(p2, 'lors', 'x.jpg');
         console.log(`    lost: ${lost}; a photo afterwards: ${await attr(p2, 'canvas-lors', 'data-boxes')} LORS boxes`);
         await context.close();

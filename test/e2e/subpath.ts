@@ -15,7 +15,7 @@ export const subpath: Test[] = [
         assert(root.status === 404, `the server answers ${root.status} at / (the prefix is not in force)`);
         await page.goto(`${server.url}${PREFIX.slice(1)}?backend=wasm`);
         await waitReady(page, 180_000);
-        assert(await text(page, 'backend') === 'wasm', `backend shown is "${await text(page, 'backend')}"`);
+        assert((await text(page, 'backend')) === 'wasm', `backend shown is "${await text(page, 'backend')}"`);
         await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
         await waitBoxes(page, 'vanilla', 'chelsea.jpg');
         await waitBoxes(page, 'lors', 'chelsea.jpg');
