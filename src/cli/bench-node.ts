@@ -15,6 +15,7 @@ import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
 import { DECODER_DIRS } from '../model/constants';
 import { decoderSource, load, type DecoderSource } from '../model/detector';
 import { foldLorsA, foldLorsT } from '../model/lors/fold';
+import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
 import type { BackendName, DecoderName, WeightMap } from '../model/types';
 import { arraysToWeights, initWeights, loadWeights, saveWeights, shardBytes } from '../model/weights';
@@ -121,13 +122,24 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     { name: 'lorsFoldedT', cfg: l.cfg, weights: prepareWeights(foldT, l.cfg), opts: { lorsT: 'folded', lorsA: 'factored' } },
     { name: 'lors', cfg: l.cfg, weights: prepareWeights(foldTA, l.cfg), opts: { lorsT: 'folded', lorsA: 'folded' } },
   ];
+  // On webgpu the app's path is the fused kernels (docs/webgpu.md): time the tfjs-op path beside it.
+  if (backend === 'webgpu') {
+    unders.push({ ...unders[0]!, name: 'vanillaOps', opts: { impl: 'ops' } }, { ...unders[3]!, name: 'lorsOps', opts: { ...unders[3]!.opts, impl: 'ops' } });
+  }
   const lb = feats.letterbox;
   const decoderMs: Record<string, number> = {};
   const decoderMin: Record<string, number> = {};
   const peakBytes: Record<string, number> = {};
+  const kernels: Record<string, number> = {};
   const forward = (u: DecoderUnderTest) => async () => {
     const [last] = tf.tidy(() => decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }));
     await topK(last!.logits, last!.boxes);
+    tf.dispose([last!.logits, last!.boxes]);
+  };
+  // Kernels of the decoder forward alone (no top-k): GPU programs dispatched on webgpu, tf.profile's kernels elsewhere.
+  const decoderOnly = (u: DecoderUnderTest) => async () => {
+    const [last] = tf.tidy(() => decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }));
+    await last!.logits.data();
     tf.dispose([last!.logits, last!.boxes]);
   };
   const timed = await timeInterleaved(o.runs, o.warmup, Object.fromEntries(unders.map((u) => [u.name, forward(u)])));
@@ -138,6 +150,8 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     const before = tf.memory().numBytes;
     const prof = await tf.profile(async () => { await forward(u)(); return undefined as unknown as tf.Tensor; });
     peakBytes[u.name] = prof.peakBytes - before;
+    if (backend === 'webgpu') kernels[u.name] = (await countPrograms(decoderOnly(u))).programs;
+    else kernels[u.name] = (await tf.profile(async () => { await decoderOnly(u)(); return undefined as unknown as tf.Tensor; })).kernels.length;
   }
   const e2e = await timeInterleaved(o.runs, o.warmup, {
     vanilla: () => det.detect(img, { model: 'vanilla' }),
@@ -154,6 +168,8 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     backboneMs: backbone.median,
     decoderMs,
     decoderMinMs: decoderMin,
+    /** Per decoder forward: GPU programs dispatched (webgpu) or tf.profile's kernels (wasm, cpu). */
+    kernelsPerForward: kernels,
     ratio: {
       lorsOverVanilla: round(decoderMs.lors! / decoderMs.vanilla!, 3),
       lorsUnfoldedOverVanilla: round(decoderMs.lorsUnfolded! / decoderMs.vanilla!, 3),
@@ -176,7 +192,9 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
 
 /** One line per backend for the console. */
 export function summaryLine(r: Awaited<ReturnType<typeof benchBackend>>): string {
-  return `node/${r.backend}: backbone ${r.backboneMs} ms | decoder vanilla ${r.decoderMs.vanilla} ms, lors (app path: folded) ${r.decoderMs.lors} ms ` +
+  const k = r.kernelsPerForward;
+  return `node/${r.backend}: backbone ${r.backboneMs} ms | decoder vanilla ${r.decoderMs.vanilla} ms (${k.vanilla} kernels), ` +
+    `lors (app path: folded) ${r.decoderMs.lors} ms (${k.lors} kernels) ` +
     `(×${r.ratio.lorsOverVanilla}), lors unfolded ${r.decoderMs.lorsUnfolded} ms (×${r.ratio.lorsUnfoldedOverVanilla}), ` +
     `lors LORS^T-only folded ${r.decoderMs.lorsFoldedT} ms (×${r.ratio.lorsFoldedTOverVanilla}) | end-to-end vanilla ${r.endToEndMs.vanilla} ms, ` +
     `lors ${r.endToEndMs.lors} ms | cold start ${r.coldStartMs} ms | weights ${r.weightBytes.vanilla} / ${r.weightBytes.lors} B`;

@@ -1,5 +1,7 @@
 /**
  * npm run bench [-- --json OUT] [--runs N] [--warmup N] [--backends wasm,webgpu] [--no-browser] [--image FILE]
+ * npm run bench -- --kernels [--json OUT]: kernels per decoder forward on WebGPU and wasm, counted in headless
+ * Chromium (test/e2e/kernels-browser.ts; needs a build), no timing.
  *
  * Node (bench-node.ts): wasm, plus webgpu where a real GPU adapter exists (../shared/gpu kit: bench/gpu-bench.ts).
  * Browser (test/e2e/bench-browser.ts): the built app in headless Chromium on wasm — photo → overlay, slider →
@@ -19,12 +21,33 @@ const SPEC: Record<string, OptionSpec> = {
   image: { type: 'string', help: 'photo to time (default public/samples/chelsea.jpg)' },
   'no-browser': { type: 'boolean', help: 'skip the headless-Chromium part' },
   models: { type: 'string', help: 'folder with nanodet/, vanilla/, lors/ (default public/models)' },
+  kernels: { type: 'boolean', help: 'only count kernels per decoder forward (WebGPU and wasm, headless Chromium; needs a build)' },
+  dist: { type: 'string', help: 'build folder for --kernels (default dist, or E2E_DIST)' },
+  soak: { type: 'boolean', help: 'only the browser soak (slider moves and photo drops in one page; E2E_DIST selects the build)' },
+  'soak-moves': { type: 'string', help: 'slider moves of the browser soak (default 300; 0 skips the soak)' },
+  'soak-drops': { type: 'string', help: 'photo drops of the browser soak (default 100)' },
 };
 const USAGE = usageText('bench', 'npm run bench -- [options]', SPEC);
 
 async function main() {
   const p = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
   if (p.help) { console.log(USAGE); return; }
+  if (flag(p, 'kernels')) {
+    const { countKernelsInBrowser } = await import('../../test/e2e/kernels-browser');
+    const report = await countKernelsInBrowser({ dist: str(p, 'dist') });
+    const k = report.kernels;
+    console.log(`kernels per decoder forward (web preset): webgpu vanilla ${k.webgpu.vanilla}, lors ${k.webgpu.lors} ` +
+      `(tfjs-op path: ${report.detail.webgpu.vanilla.ops.programs}, ${report.detail.webgpu.lors.ops.programs}) | ` +
+      `wasm vanilla ${k.wasm.vanilla}, lors ${k.wasm.lors}`);
+    writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), ...report });
+    return;
+  }
+  const soakOptions = { moves: int(p, 'soak-moves', 300, 0)!, drops: int(p, 'soak-drops', 100, 0)! };
+  if (flag(p, 'soak')) {
+    const soak = await runSoak(soakOptions);
+    writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), soak });
+    return;
+  }
   const runs = int(p, 'runs', 10, 1)!;
   const warmup = int(p, 'warmup', 2, 0)!;
   const models = str(p, 'models') ?? 'public/models';
@@ -43,18 +66,40 @@ async function main() {
     const mod = await import('../../test/e2e/bench-browser');
     browser = await mod.benchBrowser({ runs, warmup });
   }
+  const soak = !flag(p, 'no-browser') && soakOptions.moves > 0 ? await runSoak(soakOptions) : null;
   const out = {
     date: new Date().toISOString(),
     machine: machineInfo(),
     node,
     browser,
+    soak,
   };
-  const json = str(p, 'json');
-  if (json) {
-    mkdirSync(dirname(json), { recursive: true });
-    writeFileSync(json, JSON.stringify(out, null, 2) + '\n');
-    console.log(`bench: wrote ${json}`);
+  writeJson(str(p, 'json'), out);
+}
+
+/** The browser soak; prints start vs end and sets a failing exit code when tensors or heaps grew. */
+async function runSoak(o: { moves: number; drops: number }) {
+  const { soakBrowser, SOAK_MAX_HEAP_GROWTH } = await import('../../test/e2e/bench-browser');
+  const r = await soakBrowser(o);
+  if (!r) return null;
+  const mb = (b: number | null) => (b === null ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+  const pct = (g: number | null) => (g === null ? 'n/a' : `${(100 * g).toFixed(1)}%`);
+  console.log(`soak (${r.moves} slider moves, ${r.drops} drops, ${r.wallS} s): worker tensors ${r.start.tensors} → ${r.end.tensors}; ` +
+    `page heap ${mb(r.start.pageHeapBytes)} → ${mb(r.end.pageHeapBytes)} (${pct(r.heapGrowth.page)}); ` +
+    `worker heap ${mb(r.start.workerHeapBytes)} → ${mb(r.end.workerHeapBytes)} (${pct(r.heapGrowth.worker)}); ` +
+    `move ${r.moveMs.start} → ${r.moveMs.end} ms; drop ${r.dropMs.start} → ${r.dropMs.end} ms: ${r.ok ? 'ok' : 'FAIL'}`);
+  if (!r.ok) {
+    console.error(`bench: soak failed (tensors must not change; heaps must grow < ${100 * SOAK_MAX_HEAP_GROWTH}%)`);
+    process.exitCode = 1;
   }
+  return r;
+}
+
+function writeJson(path: string | undefined, data: unknown) {
+  if (!path) return;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(data, null, 2) + '\n');
+  console.log(`bench: wrote ${path}`);
 }
 
 if (process.argv[1]?.endsWith('bench.ts')) runCli('bench', USAGE, main);

@@ -5,6 +5,8 @@
  *   and with non-degenerate random weights (every path non-zero), on seeded random backbone features of a 64×64
  *   input; every stage's logits and boxes are compared. LORS runs factored and with LORS^T folded.
  * - NanoDet-g once at 64×64 on a seeded random photo: the three PAN levels and its head outputs.
+ * - On WebGPU only: every fused decoder kernel, a fused stage and the fused decoder (vanilla, LORS folded) against
+ *   the tfjs-op path on the same backend, and no tensor left by a fused forward (fusedChecks.ts).
  *
  * Kept small on purpose: SwiftShader's WebGPU (headless Chrome without a GPU) is correct but very slow.
  */
@@ -29,6 +31,7 @@ import { foldLorsT } from '../model/lors/fold';
 import type { BackendName, WeightMap } from '../model/types';
 import { initWeights } from '../model/weights';
 import { cachedReader } from '../worker/cachedFetch';
+import { fusedChecks, type FusedCheck } from './fusedChecks';
 
 export interface SelftestCheck {
   name: string;
@@ -152,7 +155,7 @@ async function blockChecks(out: Outputs, ms: Map<string, number>): Promise<void>
   tf.dispose([...wv.values(), ...wl.values(), ...raw, ...necked, xyzr, q, off, xs, idx]);
 }
 
-async function runOn(backend: BackendName, base: string, wasmPaths: Record<string, string>, status: (m: string) => void): Promise<{ out: Outputs; ms: Map<string, number> }> {
+async function runOn(backend: BackendName, base: string, wasmPaths: Record<string, string>, status: (m: string) => void): Promise<{ out: Outputs; ms: Map<string, number>; fused: FusedCheck[] }> {
   const choice = await initBackend(backend, { wasmPaths });
   if (choice.backend !== backend) throw new Error(`self-test: could not use ${backend} (${choice.fallbackReason ?? 'unknown reason'})`);
   const out: Outputs = new Map();
@@ -161,6 +164,8 @@ async function runOn(backend: BackendName, base: string, wasmPaths: Record<strin
 
   status(`Self-test on ${backend}: building blocks…`);
   await blockChecks(out, ms);
+  // The fused WebGPU decoder kernels against the tfjs-op path, both on WebGPU (fusedChecks.ts).
+  const fused = backend === 'webgpu' ? await fusedChecks(status) : [];
 
   for (const variant of ['vanilla', 'lors'] as const) {
     const cfg = makeConfig('tiny', variant);
@@ -221,7 +226,7 @@ async function runOn(backend: BackendName, base: string, wasmPaths: Record<strin
   }
   const leaked = tf.memory().numTensors - before;
   if (leaked !== 0) throw new Error(`self-test on ${backend} left ${leaked} tensors allocated`);
-  return { out, ms };
+  return { out, ms, fused };
 }
 
 export async function runSelftest(base: string, wasmPaths: Record<string, string>, status: (m: string) => void): Promise<SelftestResult> {
@@ -252,6 +257,7 @@ export async function runSelftest(base: string, wasmPaths: Record<string, string
     if (bad.length) check.mismatches = bad.slice(0, 6);
     checks.push(check);
   }
+  checks.push(...gpu.fused);
   status('Self-test done');
   return { backends: ['webgpu', 'wasm'], checks, maxAbsDiff: Math.max(...checks.map((c) => c.maxAbsDiff)), passed: checks.every((c) => c.passed) };
 }

@@ -6,6 +6,7 @@ import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { TEST_ONLY_MARKER } from '../testing/reference';
 import type { SelftestResult } from './checks';
+import type { KernelReport } from './kernelCount';
 import type { SelftestMessage } from './selftest.worker';
 import '../ui/styles.css';
 
@@ -15,7 +16,7 @@ function selftestJson(r: SelftestResult): string {
 }
 
 function SelftestApp() {
-  const [state, setState] = useState<{ status: 'running' | 'done' | 'error'; message: string; result?: SelftestResult }>({
+  const [state, setState] = useState<{ status: 'running' | 'done' | 'error'; message: string; result?: SelftestResult; kernels?: KernelReport }>({
     status: 'running', message: 'Starting…',
   });
   useEffect(() => {
@@ -24,10 +25,14 @@ function SelftestApp() {
       const m = ev.data;
       if (m.kind === 'status') setState((s) => ({ ...s, message: m.message }));
       else if (m.kind === 'done') setState({ status: 'done', message: 'Self-test done', result: m.result });
+      else if (m.kind === 'kernels') setState({ status: 'done', message: 'Kernel count done', kernels: m.report });
       else setState({ status: 'error', message: m.message });
     };
     worker.onerror = (ev) => setState({ status: 'error', message: ev.message || 'the self-test worker failed to start' });
-    worker.postMessage({ base: new URL('./', location.href).href });
+    // ?kernels: count kernels per decoder forward instead (npm run bench -- --kernels); ?fused: only the fused checks.
+    const params = new URLSearchParams(location.search);
+    const mode = params.has('kernels') ? 'kernels' : params.has('fused') ? 'fused' : undefined;
+    worker.postMessage({ base: new URL('./', location.href).href, mode, only: params.get('fused') || undefined });
     return () => worker.terminate();
   }, []);
   const r = state.result;
@@ -48,6 +53,7 @@ function SelftestApp() {
         </table>
       )}
       <pre data-testid="selftest">{r ? selftestJson(r) : ''}</pre>
+      {state.kernels && <pre data-testid="kernels">{JSON.stringify(state.kernels, null, 2)}</pre>}
     </div>
   );
 }

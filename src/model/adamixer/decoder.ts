@@ -9,6 +9,8 @@ import { initialXyzr } from './boxes';
 import { checkWeights, getWeight, layerNormPlain, linear } from '../nn/ops';
 import { samplingMaps } from './sampling';
 import { stageForward, type StageOptions } from './stage';
+import { decodeBoxes, packLevels } from './webgpu/kernels';
+import { fusedInitialQueries, fusedNeck, fusedStageForward, fusedUnsupported, type DecoderImpl } from './webgpu/stage';
 
 export const GN_EPS = 1e-5;
 
@@ -45,6 +47,12 @@ export interface DecoderOptions extends StageOptions {
   stages?: 'last' | 'all';
   /** Per batch element, query proposals ([n·4] xyxy input pixels, n ≤ L) for the initial boxes (see `initialXyzr`). */
   proposals?: (Float32Array | undefined)[];
+  /**
+   * 'auto' (default): the fused WebGPU kernels (webgpu/stage.ts) on the webgpu backend when they support the
+   * weights (vanilla, or LORS with both folds), else tfjs ops; 'ops': always tfjs ops (the reference, and the only
+   * path on wasm and cpu); 'fused': the fused kernels or an error saying why not.
+   */
+  impl?: DecoderImpl;
 }
 
 export type StagePrediction = {
@@ -70,6 +78,12 @@ export function decoderForward(
     if (t.shape[0] !== B) throw new Error(`decoderForward: level ${l} has batch ${t.shape[0]}, level 0 has ${B}`);
   });
   if (imageSize.length !== B) throw new Error(`decoderForward: ${imageSize.length} image sizes for a batch of ${B}`);
+  const impl = opts.impl ?? 'auto';
+  if (impl !== 'ops') {
+    const why = fusedUnsupported(weights, cfg, opts);
+    if (why === null) return fusedDecoderForward(weights, cfg, levels, imageSize, opts);
+    if (impl === 'fused') throw new Error(`decoderForward: the fused WebGPU path cannot run: ${why}`);
+  }
   return tf.tidy(() => {
     const necked = applyNeck(weights, cfg, levels);
     const maps = samplingMaps(necked, cfg); // padded per-group maps, made once for all stages
@@ -83,6 +97,30 @@ export function decoderForward(
       q = r.q;
       xyzr = r.xyzr;
       if (opts.stages === 'all' || i === d.stages - 1) out.push({ logits: r.logits, boxes: r.boxes });
+    }
+    return out;
+  });
+}
+
+/** decoderForward on the fused WebGPU kernels (see webgpu/stage.ts); same inputs and outputs. */
+function fusedDecoderForward(
+  weights: WeightMap, cfg: ModelConfig, levels: tf.Tensor4D[], imageSize: [number, number][], opts: DecoderOptions,
+): StagePrediction[] {
+  const d = cfg.decoder;
+  if (levels.length !== d.strides.length) {
+    throw new Error(`decoderForward: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.length}`);
+  }
+  const B = levels[0]!.shape[0];
+  return tf.tidy(() => {
+    const necked = packLevels(fusedNeck(weights, cfg, levels, GN_EPS));
+    let q = fusedInitialQueries(weights, cfg, B);
+    let xyzr = initialXyzr(imageSize, d.queries, opts.proposals);
+    const out: StagePrediction[] = [];
+    for (let i = 0; i < d.stages; i++) {
+      const r = fusedStageForward(weights, cfg, i, q, xyzr, necked);
+      q = r.q;
+      xyzr = r.xyzr;
+      if (opts.stages === 'all' || i === d.stages - 1) out.push({ logits: r.logits, boxes: decodeBoxes(r.xyzr) as tf.Tensor3D });
     }
     return out;
   });

@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeConfig } from '../../config';
+import { foldLorsA, foldLorsT } from '../../lors/fold';
+import { disposeWeights, randomLevels, randomWeights } from '../../../testing/reference';
+import { decoderForward } from '../decoder';
+import { fusedUnsupported } from './stage';
+
+// The fused kernels run only on WebGPU (checked against the op path by the self-test page in headless Chromium);
+// here: the path choice, which must leave wasm on the tfjs-op path exactly.
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+
+describe('fused WebGPU decoder path: choice', () => {
+  it('is refused off WebGPU, with the reason', () => {
+    const cfg = makeConfig('tiny', 'vanilla');
+    const w = randomWeights(cfg, 1);
+    expect(fusedUnsupported(w, cfg)).toMatch(/backend is wasm/);
+    const levels = randomLevels(cfg, 1, 32, 32, 2);
+    expect(() => decoderForward(w, cfg, levels, [[32, 32]], { impl: 'fused' })).toThrow(/fused WebGPU path cannot run: the backend is wasm/);
+    tf.dispose(levels);
+    disposeWeights(w);
+  });
+
+  it("'auto' on wasm is the tfjs-op path: identical outputs, same kernels", async () => {
+    const cfg = makeConfig('tiny', 'lors');
+    const raw = randomWeights(cfg, 3);
+    const w = foldLorsA(foldLorsT(raw, cfg), cfg);
+    const levels = randomLevels(cfg, 1, 32, 32, 4);
+    const before = tf.memory().numTensors;
+    const run = async (impl: 'auto' | 'ops') => {
+      let out: Float32Array = new Float32Array();
+      const prof = await tf.profile(async () => {
+        const preds = decoderForward(w, cfg, levels, [[32, 24]], { impl, lorsA: 'folded', lorsT: 'folded' });
+        out = new Float32Array([...(await preds[0]!.logits.data()), ...(await preds[0]!.boxes.data())]);
+        tf.dispose(preds.flatMap((p) => [p.logits, p.boxes]));
+        return undefined as unknown as tf.Tensor;
+      });
+      return { out, kernels: prof.kernels.map((k) => k.name) };
+    };
+    const a = await run('auto');
+    const b = await run('ops');
+    expect(a.out).toEqual(b.out);
+    expect(a.kernels).toEqual(b.kernels);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(levels);
+    for (const t of new Set([...raw.values(), ...w.values()])) t.dispose();
+  });
+});

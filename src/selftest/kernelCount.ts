@@ -1,0 +1,100 @@
+/**
+ * Kernels per decoder forward (backbone excluded), at the web preset, for vanilla and for LORS as the app runs it
+ * (LORS^T and LORS^A folded at load, weights prepared), on WebGPU and on wasm. Run by selftest.html?kernels (the
+ * `npm run bench -- --kernels` entry). Counting needs no real GPU: SwiftShader dispatches the same programs.
+ *   - WebGPU: GPU programs dispatched (WebGPUBackend.runWebGPUProgram calls: tfjs's kernels and the fused ones),
+ *     for the path the app takes (fused) and for the tfjs-op path; with tf.profile's kernel count of the op path.
+ *   - wasm: tf.profile's kernels (the tfjs-op path, the only one there).
+ * Seeded-init weights: counts do not depend on values.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { decoderForward, type DecoderOptions } from '../model/adamixer/decoder';
+import { prepareWeights } from '../model/adamixer/prepare';
+import { initBackend } from '../model/backend';
+import { makeConfig, type ModelConfig } from '../model/config';
+import { foldLorsA, foldLorsT } from '../model/lors/fold';
+import { countPrograms } from '../model/nn/webgpu/count';
+import type { WeightMap } from '../model/types';
+import { initWeights } from '../model/weights';
+import { randomLevels } from '../testing/reference';
+
+/** The letterboxed input the app feeds NanoDet (416 × 416: maps of 52², 26², 13²). */
+const INPUT = 416;
+const IMAGE: [number, number] = [416, 312];
+
+export interface PathCount {
+  /** GPU programs dispatched (WebGPU only). */
+  programs?: number;
+  /** Programs per name (WebGPU only). */
+  byProgram?: Record<string, number>;
+  /** tf.profile's kernels (tfjs kernels; the fused path's own programs are not tfjs kernels). */
+  tfKernels: number;
+}
+
+export interface KernelReport {
+  preset: 'web';
+  input: number;
+  /** kernels.<backend>.<model>: the count for the path the app runs (WebGPU: programs of the fused path). */
+  kernels: { webgpu: Record<'vanilla' | 'lors', number>; wasm: Record<'vanilla' | 'lors', number> };
+  detail: {
+    webgpu: Record<'vanilla' | 'lors', { app: PathCount; ops: PathCount }>;
+    wasm: Record<'vanilla' | 'lors', { app: PathCount }>;
+  };
+}
+
+function appWeights(cfg: ModelConfig): { run: WeightMap; all: tf.Tensor[] } {
+  const raw = initWeights(cfg, 0);
+  const folded = cfg.variant === 'lors' ? foldLorsA(foldLorsT(raw, cfg), cfg) : raw;
+  const run = prepareWeights(folded, cfg);
+  return { run, all: [...new Set([...raw.values(), ...folded.values(), ...run.values()])] };
+}
+
+async function countPath(cfg: ModelConfig, weights: WeightMap, levels: tf.Tensor4D[], opts: DecoderOptions, profile: boolean): Promise<PathCount> {
+  const forward = async () => {
+    const preds = decoderForward(weights, cfg, levels, [IMAGE], opts);
+    await preds[0]!.logits.data();
+    tf.dispose(preds.flatMap((p) => [p.logits, p.boxes]));
+  };
+  await forward(); // warm-up: shaders compiled, weights uploaded
+  const { programs, byName } = await countPrograms(forward);
+  let tfKernels = 0;
+  if (profile) {
+    const info = await tf.profile(async () => { await forward(); return undefined as unknown as tf.Tensor; });
+    tfKernels = info.kernels.length;
+  }
+  return tf.getBackend() === 'webgpu' ? { programs, byProgram: byName, tfKernels } : { tfKernels };
+}
+
+export async function countDecoderKernels(wasmPaths: Record<string, string>, status: (m: string) => void): Promise<KernelReport> {
+  const report: KernelReport = {
+    preset: 'web', input: INPUT,
+    kernels: { webgpu: { vanilla: 0, lors: 0 }, wasm: { vanilla: 0, lors: 0 } },
+    detail: { webgpu: {} as KernelReport['detail']['webgpu'], wasm: {} as KernelReport['detail']['wasm'] },
+  };
+  for (const backend of ['webgpu', 'wasm'] as const) {
+    const choice = await initBackend(backend, { wasmPaths });
+    if (choice.backend !== backend) throw new Error(`kernel count: could not use ${backend} (${choice.fallbackReason ?? 'unknown reason'})`);
+    for (const variant of ['vanilla', 'lors'] as const) {
+      status(`Counting kernels on ${backend}: ${variant}…`);
+      const cfg = makeConfig('web', variant);
+      const w = appWeights(cfg);
+      const levels = randomLevels(cfg, 1, INPUT, INPUT, 7);
+      const lorsOpts: DecoderOptions = variant === 'lors' ? { lorsA: 'folded', lorsT: 'folded' } : {};
+      try {
+        if (backend === 'webgpu') {
+          const app = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'fused' }, false);
+          const ops = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'ops' }, true);
+          report.detail.webgpu[variant] = { app, ops };
+          report.kernels.webgpu[variant] = app.programs!;
+        } else {
+          const app = await countPath(cfg, w.run, levels, lorsOpts, true);
+          report.detail.wasm[variant] = { app };
+          report.kernels.wasm[variant] = app.tfKernels;
+        }
+      } finally {
+        tf.dispose([...w.all, ...levels]);
+      }
+    }
+  }
+  return report;
+}
