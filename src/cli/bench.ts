@@ -1,5 +1,7 @@
 /**
  * npm run bench [-- --json OUT] [--runs N] [--warmup N] [--backends wasm,webgpu] [--no-browser] [--image FILE]
+ * npm run bench -- --kernels [--json OUT]: kernels per decoder forward on WebGPU and wasm, counted in headless
+ * Chromium (test/e2e/kernels-browser.ts; needs a build), no timing.
  *
  * Node (bench-node.ts): wasm, plus webgpu where a real GPU adapter exists (../shared/gpu kit: bench/gpu-bench.ts).
  * Browser (test/e2e/bench-browser.ts): the built app in headless Chromium on wasm — photo → overlay, slider →
@@ -19,6 +21,8 @@ const SPEC: Record<string, OptionSpec> = {
   image: { type: 'string', help: 'photo to time (default public/samples/chelsea.jpg)' },
   'no-browser': { type: 'boolean', help: 'skip the headless-Chromium part' },
   models: { type: 'string', help: 'folder with nanodet/, vanilla/, lors/ (default public/models)' },
+  kernels: { type: 'boolean', help: 'only count kernels per decoder forward (WebGPU and wasm, headless Chromium; needs a build)' },
+  dist: { type: 'string', help: 'build folder for --kernels (default dist, or E2E_DIST)' },
   soak: { type: 'boolean', help: 'only the browser soak (slider moves and photo drops in one page; E2E_DIST selects the build)' },
   'soak-moves': { type: 'string', help: 'slider moves of the browser soak (default 300; 0 skips the soak)' },
   'soak-drops': { type: 'string', help: 'photo drops of the browser soak (default 100)' },
@@ -28,6 +32,16 @@ const USAGE = usageText('bench', 'npm run bench -- [options]', SPEC);
 async function main() {
   const p = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
   if (p.help) { console.log(USAGE); return; }
+  if (flag(p, 'kernels')) {
+    const { countKernelsInBrowser } = await import('../../test/e2e/kernels-browser');
+    const report = await countKernelsInBrowser({ dist: str(p, 'dist') });
+    const k = report.kernels;
+    console.log(`kernels per decoder forward (web preset): webgpu vanilla ${k.webgpu.vanilla}, lors ${k.webgpu.lors} ` +
+      `(tfjs-op path: ${report.detail.webgpu.vanilla.ops.programs}, ${report.detail.webgpu.lors.ops.programs}) | ` +
+      `wasm vanilla ${k.wasm.vanilla}, lors ${k.wasm.lors}`);
+    writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), ...report });
+    return;
+  }
   const soakOptions = { moves: int(p, 'soak-moves', 300, 0)!, drops: int(p, 'soak-drops', 100, 0)! };
   if (flag(p, 'soak')) {
     const soak = await runSoak(soakOptions);
