@@ -30,8 +30,14 @@ const stageOption = (): { stage?: number } => {
   return stage === DECODER_STAGES ? {} : { stage };
 };
 const panelResult = (r: DetectResult) => ({
-  imageId: r.imageId, detections: r.detections, latencyMs: r.latencyMs, ...(r.stage !== undefined ? { stage: r.stage } : {}),
+  imageId: r.imageId,
+  detections: r.detections,
+  latencyMs: r.latencyMs,
+  ...(r.stage !== undefined ? { stage: r.stage } : {}),
 });
+const CAMERA_LOST =
+  'The camera stopped (it was unplugged, or another application took it). ' +
+  'Photos still work: drop one or pick a sample.';
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class Controller {
@@ -209,7 +215,8 @@ export class Controller {
       if (gen !== this.generation) return;
       this.featuresOf = photo.id;
       sessionStore.getState().setBackboneMs(backboneMs);
-      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: this.models(), ...stageOption() });
+      const models = this.models();
+      await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models, ...stageOption() });
     } catch (e) {
       if (gen !== this.generation) return;
       sessionStore.getState().setError(`Detection failed on “${photo.name}”: ${errorText(e)}`);
@@ -253,7 +260,8 @@ export class Controller {
         // With the camera on, the next frame runs the new slice.
         if (detect && !this.camera && photo && this.featuresOf === photo.id) {
           try {
-            await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: ['lors'], ...stageOption() });
+            const lors: ModelName[] = ['lors'];
+            await client.request<DetectResult[]>({ type: 'detect', imageId: photo.id, models: lors, ...stageOption() });
           } catch {
             /* the photo changed meanwhile: its own run covers it */
           }
@@ -312,7 +320,7 @@ export class Controller {
     cs.setStarting();
     let cam: Camera;
     try {
-      cam = await Camera.open(() => void this.stopCamera('The camera stopped (it was unplugged, or another application took it). Photos still work: drop one or pick a sample.'));
+      cam = await Camera.open(() => void this.stopCamera(CAMERA_LOST));
     } catch (e) {
       cameraStore.getState().setOff(cameraErrorText(e));
       return;
@@ -370,10 +378,12 @@ export class Controller {
       const { backboneMs } = await client.request<{ backboneMs: number }>(
         { type: 'setImage', imageId: id, image: { data, width: pixels.width, height: pixels.height } }, [data.buffer]);
       this.featuresOf = id;
-      const results = await client.request<DetectResult[]>({ type: 'detect', imageId: id, models: this.models(), ...stageOption() });
+      const req = { type: 'detect', imageId: id, models: this.models(), ...stageOption() } as const;
+      const results = await client.request<DetectResult[]>(req);
       if (gen !== this.generation || this.camera?.loop !== loop) return false;
       const photo: PhotoInfo = {
-        id, name: 'camera', bitmap: frame, width: frame.width, height: frame.height, originalWidth: frame.width, originalHeight: frame.height,
+        id, name: 'camera', bitmap: frame, width: frame.width, height: frame.height,
+        originalWidth: frame.width, originalHeight: frame.height,
       };
       sessionStore.getState().setFrame(photo, Object.fromEntries(results.map((r) => [r.model, panelResult(r)])));
       sessionStore.getState().setBackboneMs(backboneMs);

@@ -116,7 +116,7 @@ describe('detect()', () => {
     expect(lors.map((d) => d.score)).toEqual([...lors.map((d) => d.score)].sort((a, b) => b - a));
   });
 
-  it('stage: the last stage equals the default, earlier stages differ, leak-free; out-of-range stages refused', async () => {
+  it('stage: the last equals the default, earlier stages differ, leak-free; out-of-range stages refused', async () => {
     const f = det.extract(cat, { withHead: false });
     try {
       const stages = det.configs.vanilla!.decoder.stages;

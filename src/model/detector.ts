@@ -295,7 +295,11 @@ class DetectorImpl implements Detector {
   }
 
   private async runDecoder(
-    dec: LoadedDecoder, feats: FeatureSet, scoreThreshold: number, maxDetections: number, stage = dec.config.decoder.stages,
+    dec: LoadedDecoder,
+    feats: FeatureSet,
+    scoreThreshold: number,
+    maxDetections: number,
+    stage = dec.config.decoder.stages,
   ): Promise<Detection[]> {
     const lb = feats.letterbox;
     const d = dec.config.decoder;

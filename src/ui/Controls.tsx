@@ -31,13 +31,19 @@ export function Controls() {
             onChange={(e) => settings().setScoreThreshold(Number(e.target.value))} />
         </label>
         <label className="field">
-          <span>Decoder stage <output data-testid="stage-value">{stage}</output> <span className="muted small">of {DECODER_STAGES}{stage === DECODER_STAGES ? ' (the output)' : ''}</span></span>
+          <span>
+            Decoder stage <output data-testid="stage-value">{stage}</output>{' '}
+            <span className="muted small">of {DECODER_STAGES}{stage === DECODER_STAGES ? ' (the output)' : ''}</span>
+          </span>
           <input type="range" min={1} max={DECODER_STAGES} step={1} value={stage} data-testid="stage-scrubber"
             aria-describedby="stage-hint" onChange={(e) => settings().setDecoderStage(Number(e.target.value))} />
-          <span id="stage-hint" className="muted small">Boxes are refined over {DECODER_STAGES} stacked stages, the stages LORS shares weights across.</span>
+          <span id="stage-hint" className="muted small">
+            Boxes are refined over {DECODER_STAGES} stacked stages, the stages LORS shares weights across.
+          </span>
         </label>
         <label className="check">
-          <input type="checkbox" checked={showAgreement} data-testid="toggle-agreement" onChange={(e) => settings().setShowAgreement(e.target.checked)} />
+          <input type="checkbox" checked={showAgreement} data-testid="toggle-agreement"
+            onChange={(e) => settings().setShowAgreement(e.target.checked)} />
           <span>Agreement view: fade boxes both decoders found, highlight the rest</span>
         </label>
         <label className="field">

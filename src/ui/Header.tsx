@@ -16,9 +16,11 @@ export function Header() {
       <div className="header-text">
         <h1>LORS Studio</h1>
         <p className="tagline">
-          Vanilla <strong>AdaMixer</strong> and AdaMixer + <strong>LORS</strong> detect side by side in your browser: LORS's
-          six stacked decoder stages share one set of weights plus small low-rank private parts (
-          <a href="https://arxiv.org/abs/2403.04303" target="_blank" rel="noreferrer">LORS: Low-rank Residual Structure for Parameter-Efficient Network Stacking, CVPR 2024</a>).
+          Vanilla <strong>AdaMixer</strong> and AdaMixer + <strong>LORS</strong> detect side by side in your browser:
+          LORS's six stacked decoder stages share one set of weights plus small low-rank private parts (
+          <a href="https://arxiv.org/abs/2403.04303" target="_blank" rel="noreferrer">
+            LORS: Low-rank Residual Structure for Parameter-Efficient Network Stacking, CVPR 2024
+          </a>).
         </p>
       </div>
       <div className="header-backend">

@@ -41,8 +41,11 @@ export function Panel({ model }: { model: ModelName }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const agreement = useAgreement();
   const emphasis = model === 'nanodet' ? undefined : agreement?.emphasis[model];
-  const onlyHere = model === 'nanodet' || !agreement ? null : (model === 'vanilla' ? agreement.match.onlyA : agreement.match.onlyB).length;
+  const onlyHere =
+    model === 'nanodet' || !agreement ? null : (model === 'vanilla' ? agreement.match.onlyA : agreement.match.onlyB).length;
   const stage = model === 'nanodet' ? null : (result?.stage ?? DECODER_STAGES);
+  const stageText = stage !== null && stage !== DECODER_STAGES ? ` at stage ${stage} of ${DECODER_STAGES}` : '';
+  const onlyText = onlyHere !== null ? `, ${onlyHere} found only by this decoder` : '';
 
   const dets = useMemo(
     () => (result && photo && result.imageId === photo.id ? filterDetections(result.detections, threshold, classFilter) : []),
@@ -94,7 +97,9 @@ export function Panel({ model }: { model: ModelName }) {
           </span>
         )}
         {stage !== null && stage !== DECODER_STAGES && result && (
-          <span className="badge badge-stage" data-testid={`stage-badge-${model}`}>stage {stage} of {DECODER_STAGES}</span>
+          <span className="badge badge-stage" data-testid={`stage-badge-${model}`}>
+            stage {stage} of {DECODER_STAGES}
+          </span>
         )}
       </header>
       {model !== 'nanodet' && <WeightsFailure model={model} />}
@@ -102,7 +107,7 @@ export function Panel({ model }: { model: ModelName }) {
         {photo ? (
           <canvas ref={canvasRef} data-testid={`canvas-${model}`} data-boxes={dets.length}
             data-stage={stage ?? undefined} data-only={onlyHere ?? undefined}
-            aria-label={`${TITLES[model]}: ${dets.length} detections${stage !== null && stage !== DECODER_STAGES ? ` at stage ${stage} of ${DECODER_STAGES}` : ''}${onlyHere !== null ? `, ${onlyHere} found only by this decoder` : ''}`} />
+            aria-label={`${TITLES[model]}: ${dets.length} detections${stageText}${onlyText}`} />
         ) : (
           <div className="placeholder">Drop a photo or pick a sample</div>
         )}

@@ -51,7 +51,9 @@ const STALL_AFTER_BYTES = 64 * 1024;
 export async function serveStatic(root: string, options: { prefix?: string } = {}): Promise<StaticServer> {
   const base = resolve(root);
   const prefix = options.prefix ?? '/';
-  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new Error(`serveStatic: prefix "${prefix}" must start and end with /`);
+  if (!prefix.startsWith('/') || !prefix.endsWith('/')) {
+    throw new Error(`serveStatic: prefix "${prefix}" must start and end with /`);
+  }
   const requests: StaticServer['requests'] = [];
   const cspReports: string[] = [];
   const faults = new Map<string, Fault>();
