@@ -53,6 +53,8 @@ export class Controller {
   /** Re-runs both decoders at the scrubber's stage (bursts coalesced: the latest stage runs next). */
   private readonly stageRuns = new LatestQueue<null>(() => this.runStage());
   private camera: { cam: Camera; loop: FrameLoop<ImageBitmap> } | null = null;
+  /** Why the current worker runs another backend than the chosen one (a lost GPU device), for the header. */
+  private fallbackReason: string | undefined;
 
   private newClient(): WorkerClient {
     this.client?.terminate();
@@ -61,7 +63,9 @@ export class Controller {
     const client = new WorkerClient(worker, {
       onProgress: (model, loaded, total) => { if (gen === this.generation) modelsStore.getState().setProgress(model, loaded, total); },
       onStatus: (message, phase) => { if (gen === this.generation) modelsStore.getState().setStatus(message, phase); },
-      onBackend: (backend, fallbackReason) => { if (gen === this.generation) modelsStore.getState().setBackend(backend, fallbackReason ?? null); },
+      onBackend: (backend, fallbackReason) => {
+        if (gen === this.generation) modelsStore.getState().setBackend(backend, this.fallbackReason ?? fallbackReason ?? null);
+      },
       onPartial: (r) => { if (gen === this.generation) this.applyResult(r); },
       onFatal: (message) => { if (gen === this.generation) modelsStore.getState().fail(message); },
       onDeviceLost: (message) => { if (gen === this.generation) this.recoverFromDeviceLoss(message); },
@@ -76,6 +80,7 @@ export class Controller {
    * why this backend replaces the chosen one (shown in the header's notice).
    */
   async start(backend: BackendChoiceName, fallbackReason?: string): Promise<void> {
+    this.fallbackReason = fallbackReason;
     const client = this.newClient();
     const gen = this.generation;
     modelsStore.getState().startLoading('Loading models…');

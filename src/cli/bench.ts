@@ -85,11 +85,11 @@ async function runSoak(o: { moves: number; drops: number }) {
   const mb = (b: number | null) => (b === null ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
   const pct = (g: number | null) => (g === null ? 'n/a' : `${(100 * g).toFixed(1)}%`);
   console.log(`soak (${r.moves} slider moves, ${r.drops} drops, ${r.wallS} s): worker tensors ${r.start.tensors} → ${r.end.tensors}; ` +
-    `page heap ${mb(r.start.pageHeapBytes)} → ${mb(r.end.pageHeapBytes)} (${pct(r.heapGrowth.page)}); ` +
-    `worker heap ${mb(r.start.workerHeapBytes)} → ${mb(r.end.workerHeapBytes)} (${pct(r.heapGrowth.worker)}); ` +
+    `page heap ${mb(r.start.pageHeapBytes)} → ${mb(r.end.pageHeapBytes)} (${pct(r.heapGrowth)}; every 50 moves: ` +
+    `${r.heapSamples.map((s) => mb(s.pageHeapBytes)).join(', ')}); ` +
     `move ${r.moveMs.start} → ${r.moveMs.end} ms; drop ${r.dropMs.start} → ${r.dropMs.end} ms: ${r.ok ? 'ok' : 'FAIL'}`);
   if (!r.ok) {
-    console.error(`bench: soak failed (tensors must not change; heaps must grow < ${100 * SOAK_MAX_HEAP_GROWTH}%)`);
+    console.error(`bench: soak failed (tensors must not change; the page heap must grow < ${100 * SOAK_MAX_HEAP_GROWTH}%)`);
     process.exitCode = 1;
   }
   return r;

@@ -156,8 +156,7 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
 
 function stats(): WorkerStats {
   const m = tf.memory();
-  const heap = (performance as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
-  return { backend: tf.getBackend(), numTensors: m.numTensors, numBytes: m.numBytes, ...(heap ? { jsHeapBytes: heap } : {}) };
+  return { backend: tf.getBackend(), numTensors: m.numTensors, numBytes: m.numBytes };
 }
 
 function need(): Detector {

@@ -33,8 +33,6 @@ export interface WorkerStats {
   backend: string;
   numTensors: number;
   numBytes: number;
-  /** The worker's used JS heap (Chromium's performance.memory), when the browser tells. */
-  jsHeapBytes?: number;
 }
 
 /** A decoder whose trained weights could not be used: the file (relative to the app's root) and the reason. */

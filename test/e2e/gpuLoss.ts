@@ -6,7 +6,7 @@
  * SwiftShader's WebGPU is slow, so the flow is tiny: the device is destroyed as soon as the worker runs on WebGPU
  * (models loaded, warm-up under way) with a photo waiting.
  */
-import { assert, dropFile, setRange, shot, text, tid, waitBoxes, type Test } from './page';
+import { assert, dropFile, setRange, text, tid, waitBoxes, type Test } from './page';
 
 type W = { __marker?: number; __lors: { stats(): Promise<{ backend: string; numTensors: number }> } };
 
@@ -18,7 +18,7 @@ export const gpuLoss: Test[] = [
       await page.goto(`${url}?backend=webgpu`);
       await page.evaluate(() => { (window as unknown as W).__marker = 1; });
       await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
-      await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'WebGPU', undefined, { timeout: 240_000 });
+      await page.waitForFunction(() => document.querySelector('[data-testid="backend"]')?.textContent === 'WebGPU', undefined, { timeout: 240_000, polling: 100 });
       const worker = page.workers().find((w) => w.url().includes('detector.worker'));
       assert(worker, `no detector worker among ${page.workers().map((w) => w.url()).join(', ')}`);
       const destroyed = await worker.evaluate(() => {
@@ -30,9 +30,12 @@ export const gpuLoss: Test[] = [
         return 'destroyed';
       });
       assert(destroyed === 'destroyed', destroyed);
-      await page.waitForSelector(tid('backend-notice'), { timeout: 60_000 });
+      await page.waitForFunction(() => /GPU device was lost/.test(document.querySelector('[data-testid="backend-notice"]')?.textContent ?? ''),
+        undefined, { timeout: 180_000, polling: 250 }).catch(async (e: Error) => {
+        throw new Error(`${e.message}; status "${await text(page, 'status')}", backend "${await text(page, 'backend')}", notice ` +
+          `"${await page.locator(tid('backend-notice')).allTextContents()}"`);
+      });
       const notice = await text(page, 'backend-notice');
-      assert(/GPU device was lost/.test(notice), `notice: "${notice}"`);
       await setRange(page, 'score-threshold', 0);
       await waitBoxes(page, 'vanilla', 'chelsea.jpg', 120_000);
       await waitBoxes(page, 'lors', 'chelsea.jpg', 120_000);
@@ -42,7 +45,14 @@ export const gpuLoss: Test[] = [
       assert(await page.evaluate(() => (window as unknown as W).__marker) === 1, 'the page was reloaded');
       assert(await page.locator(tid('error')).count() === 0, `error shown: ${await page.locator(tid('error')).allTextContents()}`);
       console.log(`    notice: ${notice}\n    chelsea.jpg re-ran on ${stats.backend}: ${await text(page, 'count-vanilla')} / ${await text(page, 'count-lors')} boxes`);
-      await shot(page, 'f1-gpu-lost');
+      // No screenshot here: after the loss, SwiftShader's GPU process can hold the page's frames for a while (it
+      // drains the destroyed device's queued work), which a screenshot would wait on. Logged, not asserted:
+      const frameMs = await page.evaluate(() => new Promise<number>((ok) => {
+        const t0 = performance.now();
+        requestAnimationFrame(() => ok(Math.round(performance.now() - t0)));
+        setTimeout(() => ok(-1), 5_000);
+      }));
+      console.log(`    next animation frame after the recovery: ${frameMs < 0 ? 'none within 5 s' : `${frameMs} ms`}`);
     },
   },
 ];

@@ -9,16 +9,19 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { checkBundle } from './bundle';
+import { corpus } from './corpus';
 import { downloads } from './downloads';
 import { flows } from './flows';
+import { gpuLoss } from './gpuLoss';
 import { layout } from './layout';
 import { camera } from './camera';
 import { ARGS, assert, CHROMIUM, DIST, SHOTS, type Test } from './page';
 import { serveStatic } from './server';
+import { soakTests } from './soak';
 import { subpath } from './subpath';
 
 /** Every suite, in the order they run. */
-const tests: Test[] = [...flows, ...layout, ...camera, ...subpath, ...downloads];
+const tests: Test[] = [...flows, ...layout, ...camera, ...subpath, ...downloads, ...corpus, ...soakTests, ...gpuLoss];
 
 async function main() {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `vite build` first');
