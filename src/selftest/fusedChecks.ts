@@ -13,7 +13,14 @@ import { prepareWeights } from '../model/adamixer/prepare';
 import { sampleFeatures } from '../model/adamixer/sampling';
 import { selfAttention, stageForward } from '../model/adamixer/stage';
 import {
-  boxAttention, channelMixing, decodeBoxes, packLevels, posAdd, refineBoxes, sampleFeatures3d, spatialMixing,
+  boxAttention,
+  channelMixing,
+  decodeBoxes,
+  packLevels,
+  posAdd,
+  refineBoxes,
+  sampleFeatures3d,
+  spatialMixing,
 } from '../model/adamixer/webgpu/kernels';
 import { fusedInitialQueries, fusedNeck, fusedStageForward } from '../model/adamixer/webgpu/stage';
 import { dims, makeConfig, type ModelConfig } from '../model/config';
@@ -53,15 +60,22 @@ async function flat(parts: Parts): Promise<Float32Array> {
 }
 
 /** Runs both sides (each returns named outputs, made inside tf.tidy), compares, disposes. */
-async function compare(name: string, fused: () => Parts, ops: () => Parts, status: (m: string) => void = () => undefined): Promise<FusedCheck> {
+async function compare(
+  name: string,
+  fused: () => Parts,
+  ops: () => Parts,
+  status: (m: string) => void = () => undefined,
+): Promise<FusedCheck> {
   const run = async (f: () => Parts) => {
     const t0 = performance.now();
     let parts: Parts = [];
     try {
-      parts = tf.tidy(() => {
-        const p = f();
-        return p.map(({ t }) => t);
-      }).map((t, i) => ({ name: `output ${i + 1}`, t }));
+      parts = tf
+        .tidy(() => {
+          const p = f();
+          return p.map(({ t }) => t);
+        })
+        .map((t, i) => ({ name: `output ${i + 1}`, t }));
       const data = await flat(parts);
       return { data, sizes: parts.map((p) => p.t.size), ms: performance.now() - t0 };
     } finally {
@@ -82,19 +96,46 @@ async function compare(name: string, fused: () => Parts, ops: () => Parts, statu
     b = await run(wrap(ops));
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    return { name, maxAbsDiff: NaN, tolerance: FUSED_TOLERANCE, passed: false, size: 0, webgpuMs: 0, wasmMs: 0, maxAbs: 0, nonFiniteWebgpu: 0, nonFiniteWasm: 0, mismatches: [`threw: ${msg}`] };
+    return {
+      name,
+      maxAbsDiff: NaN,
+      tolerance: FUSED_TOLERANCE,
+      passed: false,
+      size: 0,
+      webgpuMs: 0,
+      wasmMs: 0,
+      maxAbs: 0,
+      nonFiniteWebgpu: 0,
+      nonFiniteWasm: 0,
+      mismatches: [`threw: ${msg}`],
+    };
   }
   if (a.data.length !== b.data.length) {
-    return { name, maxAbsDiff: Infinity, tolerance: FUSED_TOLERANCE, passed: false, size: 0, webgpuMs: a.ms, wasmMs: b.ms, maxAbs: 0, nonFiniteWebgpu: 0, nonFiniteWasm: 0, mismatches: [`${a.data.length} fused values, ${b.data.length} op values`] };
+    return {
+      name,
+      maxAbsDiff: Infinity,
+      tolerance: FUSED_TOLERANCE,
+      passed: false,
+      size: 0,
+      webgpuMs: a.ms,
+      wasmMs: b.ms,
+      maxAbs: 0,
+      nonFiniteWebgpu: 0,
+      nonFiniteWasm: 0,
+      mismatches: [`${a.data.length} fused values, ${b.data.length} op values`],
+    };
   }
-  let maxAbs = 0, nfA = 0, nfB = 0;
+  let maxAbs = 0,
+    nfA = 0,
+    nfB = 0;
   for (let i = 0; i < b.data.length; i++) {
     if (Number.isFinite(b.data[i]!)) maxAbs = Math.max(maxAbs, Math.abs(b.data[i]!));
     else nfB++;
     if (!Number.isFinite(a.data[i]!)) nfA++;
   }
   const tolerance = FUSED_TOLERANCE * Math.max(1, maxAbs);
-  let max = 0, at = 0;
+  let max = 0,
+    at = 0;
   const bad: string[] = [];
   a.sizes.forEach((n, j) => {
     let seg = 0;
@@ -107,8 +148,16 @@ async function compare(name: string, fused: () => Parts, ops: () => Parts, statu
     at += n;
   });
   const check: FusedCheck = {
-    name, maxAbsDiff: max, tolerance, passed: max <= tolerance && a.data.length > 0, size: a.data.length,
-    webgpuMs: a.ms, wasmMs: b.ms, maxAbs, nonFiniteWebgpu: nfA, nonFiniteWasm: nfB,
+    name,
+    maxAbsDiff: max,
+    tolerance,
+    passed: max <= tolerance && a.data.length > 0,
+    size: a.data.length,
+    webgpuMs: a.ms,
+    wasmMs: b.ms,
+    maxAbs,
+    nonFiniteWebgpu: nfA,
+    nonFiniteWasm: nfB,
   };
   if (bad.length) check.mismatches = bad.slice(0, 6);
   return check;
@@ -136,14 +185,25 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
   const { G, C } = dims(d);
   const L = d.queries;
   const rand = rng(123);
-  const t = (shape: number[], lo: number, hi: number) => tf.tensor(uniformArray(shape.reduce((a, b) => a * b, 1), lo, hi, rand), shape);
+  const t = (shape: number[], lo: number, hi: number) =>
+    tf.tensor(
+      uniformArray(
+        shape.reduce((a, b) => a * b, 1),
+        lo,
+        hi,
+        rand,
+      ),
+      shape,
+    );
   const V = appWeights(van, 21);
   const F = appWeights(lors, 22);
   const wv = V.run;
   const w = (name: string) => getWeight(wv, name);
   const raw = randomLevels(van, 1, INPUT, INPUT, 9);
   const necked = applyNeck(wv, van, raw);
-  const xyzr = tf.tidy(() => tf.add(initialXyzr([IMAGE], L), tf.mul(t([1, L, 4], -0.5, 0.5), tf.tensor1d([16, 16, 1, 0.5])))) as tf.Tensor3D;
+  const xyzr = tf.tidy(() =>
+    tf.add(initialXyzr([IMAGE], L), tf.mul(t([1, L, 4], -0.5, 0.5), tf.tensor1d([16, 16, 1, 0.5]))),
+  ) as tf.Tensor3D;
   const q = t([1, L, d.dQuery], -1, 1) as tf.Tensor3D;
   const xs = t([1, L, G, d.pointsIn, C], -1, 1);
   const delta = t([1, L, 4], -0.3, 0.3);
@@ -155,65 +215,184 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
   const s0 = 'stages.0';
   const mix = { G, C, Pin: d.pointsIn, Pout: d.pointsOut };
   const kernels: [string, () => Parts, () => Parts][] = [
-    ['linearFused (fused matMul + bias + ReLU)', () => one(linearFused(q, wT(`${s0}.ffn.fc1`), w(`${s0}.ffn.fc1.bias`), true)),
-      () => one(linear(q, wv, `${s0}.ffn.fc1`, 'relu'))],
-    ['linearResidualLayerNorm (FFN fc2 + residual + LayerNorm)',
-      () => one(linearResidualLayerNorm(hid, wT(`${s0}.ffn.fc2`), w(`${s0}.ffn.fc2.bias`), q, w(`${s0}.ffnNorm.weight`), w(`${s0}.ffnNorm.bias`))),
-      () => one(layerNorm(tf.add(q, linear(hid, wv, `${s0}.ffn.fc2`)), wv, `${s0}.ffnNorm`))],
-    ['mlpHead (cls branch: fc → LayerNorm → ReLU → out)', () => one(mlpHead(q, wT(`${s0}.cls.fc`), w(`${s0}.cls.fc.bias`),
-      w(`${s0}.cls.norm.weight`), w(`${s0}.cls.norm.bias`), wT(`${s0}.cls.out`), w(`${s0}.cls.out.bias`))),
-    () => one(linear(tf.relu(layerNorm(linear(q, wv, `${s0}.cls.fc`), wv, `${s0}.cls.norm`)), wv, `${s0}.cls.out`))],
-    ['layerNormRows (initial queries)', () => one(fusedInitialQueries(wv, van, 2)),
-      () => one(tf.broadcastTo(layerNormPlain(w('queries.content')), [2, L, d.dQuery]))],
-    ['groupNorm (neck: fused matMul + GroupNorm)', () => fusedNeck(wv, van, raw, GN_EPS).map((x, i) => ({ name: `level ${i}`, t: x })),
-      () => applyNeck(wv, van, raw).map((x, i) => ({ name: `level ${i}`, t: x }))],
-    ['posAdd (q + box position embedding)', () => one(posAdd(q, xyzr, 312)), () => one(tf.add(q, positionEmbedding(xyzr, d.dQuery, 312)))],
-    ['boxAttention (IoF-biased attention, with posAdd, in-proj and out-proj + LayerNorm)', () => {
-      const x0 = posAdd(q, xyzr, 1000);
-      const qkv = linearFused(x0, wT(`${s0}.attn.inProj`), w(`${s0}.attn.inProj.bias`));
-      const att = boxAttention(qkv, xyzr, w(`${s0}.iofTau`), d.heads);
-      return one(linearResidualLayerNorm(att, wT(`${s0}.attn.outProj`), w(`${s0}.attn.outProj.bias`), x0, w(`${s0}.attnNorm.weight`), w(`${s0}.attnNorm.bias`)));
-    }, () => one(selfAttention(wv, van, 0, q, xyzr))],
-    ['sampleFeatures3d (offsets, points, level weights, bilinear)', () => one(sampleFeatures3d(q, wT(`${s0}.sampling.offset`),
-      w(`${s0}.sampling.offset.bias`), xyzr, packLevels(necked), { G, P: d.pointsIn, C, strides: d.strides })),
-    () => one(sampleFeatures(necked, xyzr, linear(q, wv, `${s0}.sampling.offset`), van))],
-    ['channelMixing (ACM + LayerNorm + ReLU)', () => one(channelMixing(xs, gen, mix)), () => {
-      const { Mc } = splitMixingParams(gen, van);
-      return one(tf.relu(layerNormPlain(tf.matMul(xs.reshape([L * G, d.pointsIn, C]) as tf.Tensor3D, Mc.reshape([L * G, C, C]) as tf.Tensor3D), 2)));
-    }],
-    ['spatialMixing after channelMixing (adaptive mixing)', () => one(spatialMixing(channelMixing(xs, gen, mix), gen, mix, 1, L)), () => {
-      const { Mc, Ms } = splitMixingParams(gen, van);
-      return one(adaptiveMixing(xs, Mc, Ms, 'matmul'));
-    }],
-    ['linearResidualLayerNorm (L_output, K = G·P_out·C)',
-      () => one(linearResidualLayerNorm(mixed, wT(`${s0}.mixing.output`), w(`${s0}.mixing.output.bias`), q, w(`${s0}.mixNorm.weight`), w(`${s0}.mixNorm.bias`))),
-      () => one(layerNorm(tf.add(q, linear(mixed, wv, `${s0}.mixing.output`)), wv, `${s0}.mixNorm`))],
-    ['refineBoxes + decodeBoxes', () => {
-      const r = refineBoxes(xyzr, delta);
-      return [{ name: 'xyzr', t: r }, { name: 'xyxy', t: decodeBoxes(r) }];
-    }, () => {
-      const [xy, z, r] = tf.split(xyzr, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const [dxy, dz, dr] = tf.split(delta, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const ref = tf.concat([tf.add(xy, tf.mul(dxy, exp2(z))), tf.add(z, dz), tf.add(r, dr)], -1);
-      return [{ name: 'xyzr', t: ref }, { name: 'xyxy', t: decodeXyzr(ref) }];
-    }],
+    [
+      'linearFused (fused matMul + bias + ReLU)',
+      () => one(linearFused(q, wT(`${s0}.ffn.fc1`), w(`${s0}.ffn.fc1.bias`), true)),
+      () => one(linear(q, wv, `${s0}.ffn.fc1`, 'relu')),
+    ],
+    [
+      'linearResidualLayerNorm (FFN fc2 + residual + LayerNorm)',
+      () =>
+        one(
+          linearResidualLayerNorm(
+            hid,
+            wT(`${s0}.ffn.fc2`),
+            w(`${s0}.ffn.fc2.bias`),
+            q,
+            w(`${s0}.ffnNorm.weight`),
+            w(`${s0}.ffnNorm.bias`),
+          ),
+        ),
+      () => one(layerNorm(tf.add(q, linear(hid, wv, `${s0}.ffn.fc2`)), wv, `${s0}.ffnNorm`)),
+    ],
+    [
+      'mlpHead (cls branch: fc → LayerNorm → ReLU → out)',
+      () =>
+        one(
+          mlpHead(
+            q,
+            wT(`${s0}.cls.fc`),
+            w(`${s0}.cls.fc.bias`),
+            w(`${s0}.cls.norm.weight`),
+            w(`${s0}.cls.norm.bias`),
+            wT(`${s0}.cls.out`),
+            w(`${s0}.cls.out.bias`),
+          ),
+        ),
+      () => one(linear(tf.relu(layerNorm(linear(q, wv, `${s0}.cls.fc`), wv, `${s0}.cls.norm`)), wv, `${s0}.cls.out`)),
+    ],
+    [
+      'layerNormRows (initial queries)',
+      () => one(fusedInitialQueries(wv, van, 2)),
+      () => one(tf.broadcastTo(layerNormPlain(w('queries.content')), [2, L, d.dQuery])),
+    ],
+    [
+      'groupNorm (neck: fused matMul + GroupNorm)',
+      () => fusedNeck(wv, van, raw, GN_EPS).map((x, i) => ({ name: `level ${i}`, t: x })),
+      () => applyNeck(wv, van, raw).map((x, i) => ({ name: `level ${i}`, t: x })),
+    ],
+    [
+      'posAdd (q + box position embedding)',
+      () => one(posAdd(q, xyzr, 312)),
+      () => one(tf.add(q, positionEmbedding(xyzr, d.dQuery, 312))),
+    ],
+    [
+      'boxAttention (IoF-biased attention, with posAdd, in-proj and out-proj + LayerNorm)',
+      () => {
+        const x0 = posAdd(q, xyzr, 1000);
+        const qkv = linearFused(x0, wT(`${s0}.attn.inProj`), w(`${s0}.attn.inProj.bias`));
+        const att = boxAttention(qkv, xyzr, w(`${s0}.iofTau`), d.heads);
+        return one(
+          linearResidualLayerNorm(
+            att,
+            wT(`${s0}.attn.outProj`),
+            w(`${s0}.attn.outProj.bias`),
+            x0,
+            w(`${s0}.attnNorm.weight`),
+            w(`${s0}.attnNorm.bias`),
+          ),
+        );
+      },
+      () => one(selfAttention(wv, van, 0, q, xyzr)),
+    ],
+    [
+      'sampleFeatures3d (offsets, points, level weights, bilinear)',
+      () =>
+        one(
+          sampleFeatures3d(q, wT(`${s0}.sampling.offset`), w(`${s0}.sampling.offset.bias`), xyzr, packLevels(necked), {
+            G,
+            P: d.pointsIn,
+            C,
+            strides: d.strides,
+          }),
+        ),
+      () => one(sampleFeatures(necked, xyzr, linear(q, wv, `${s0}.sampling.offset`), van)),
+    ],
+    [
+      'channelMixing (ACM + LayerNorm + ReLU)',
+      () => one(channelMixing(xs, gen, mix)),
+      () => {
+        const { Mc } = splitMixingParams(gen, van);
+        return one(
+          tf.relu(
+            layerNormPlain(
+              tf.matMul(xs.reshape([L * G, d.pointsIn, C]) as tf.Tensor3D, Mc.reshape([L * G, C, C]) as tf.Tensor3D),
+              2,
+            ),
+          ),
+        );
+      },
+    ],
+    [
+      'spatialMixing after channelMixing (adaptive mixing)',
+      () => one(spatialMixing(channelMixing(xs, gen, mix), gen, mix, 1, L)),
+      () => {
+        const { Mc, Ms } = splitMixingParams(gen, van);
+        return one(adaptiveMixing(xs, Mc, Ms, 'matmul'));
+      },
+    ],
+    [
+      'linearResidualLayerNorm (L_output, K = G·P_out·C)',
+      () =>
+        one(
+          linearResidualLayerNorm(
+            mixed,
+            wT(`${s0}.mixing.output`),
+            w(`${s0}.mixing.output.bias`),
+            q,
+            w(`${s0}.mixNorm.weight`),
+            w(`${s0}.mixNorm.bias`),
+          ),
+        ),
+      () => one(layerNorm(tf.add(q, linear(mixed, wv, `${s0}.mixing.output`)), wv, `${s0}.mixNorm`)),
+    ],
+    [
+      'refineBoxes + decodeBoxes',
+      () => {
+        const r = refineBoxes(xyzr, delta);
+        return [
+          { name: 'xyzr', t: r },
+          { name: 'xyxy', t: decodeBoxes(r) },
+        ];
+      },
+      () => {
+        const [xy, z, r] = tf.split(xyzr, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const [dxy, dz, dr] = tf.split(delta, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const ref = tf.concat([tf.add(xy, tf.mul(dxy, exp2(z))), tf.add(z, dz), tf.add(r, dr)], -1);
+        return [
+          { name: 'xyzr', t: ref },
+          { name: 'xyxy', t: decodeXyzr(ref) },
+        ];
+      },
+    ],
   ];
   for (const [name, fused, ops] of kernels) {
     if (only && !name.includes(only)) continue;
-    checks.push(await compare(`fused vs ops on WebGPU: ${name}`, fused, ops, (m) => status(`Self-test on webgpu: ${m}`)));
+    checks.push(
+      await compare(`fused vs ops on WebGPU: ${name}`, fused, ops, (m) => status(`Self-test on webgpu: ${m}`)),
+    );
   }
 
-  for (const [label, cfg, W] of [['vanilla', van, V], ['LORS folded', lors, F]] as const) {
+  for (const [label, cfg, W] of [
+    ['vanilla', van, V],
+    ['LORS folded', lors, F],
+  ] as const) {
     status(`Self-test on webgpu: fused ${label} stage and decoder…`);
-    const stageParts = (r: { q: tf.Tensor; xyzr: tf.Tensor; logits: tf.Tensor }): Parts =>
-      [{ name: 'q', t: r.q }, { name: 'xyzr', t: r.xyzr }, { name: 'logits', t: r.logits }];
-    checks.push(await compare(`fused vs ops on WebGPU: tiny ${label} stage 2`,
-      () => stageParts(fusedStageForward(W.run, cfg, 2, q, xyzr, packLevels(necked))),
-      () => stageParts(stageForward(W.run, cfg, 2, q, xyzr, necked, { lorsA: 'folded', lorsT: 'folded' }))));
+    const stageParts = (r: { q: tf.Tensor; xyzr: tf.Tensor; logits: tf.Tensor }): Parts => [
+      { name: 'q', t: r.q },
+      { name: 'xyzr', t: r.xyzr },
+      { name: 'logits', t: r.logits },
+    ];
+    checks.push(
+      await compare(
+        `fused vs ops on WebGPU: tiny ${label} stage 2`,
+        () => stageParts(fusedStageForward(W.run, cfg, 2, q, xyzr, packLevels(necked))),
+        () => stageParts(stageForward(W.run, cfg, 2, q, xyzr, necked, { lorsA: 'folded', lorsT: 'folded' })),
+      ),
+    );
     const levels = randomLevels(cfg, 1, INPUT, INPUT, 17);
-    const whole = (impl: 'fused' | 'ops') => () => decoderForward(W.run, cfg, levels, [IMAGE], { stages: 'all', impl })
-      .flatMap((p, i) => [{ name: `stage ${i + 1} logits`, t: p.logits as tf.Tensor }, { name: `stage ${i + 1} boxes`, t: p.boxes as tf.Tensor }]);
-    checks.push(await compare(`fused vs ops on WebGPU: tiny ${label} decoder, every stage's logits and boxes`, whole('fused'), whole('ops')));
+    const whole = (impl: 'fused' | 'ops') => () =>
+      decoderForward(W.run, cfg, levels, [IMAGE], { stages: 'all', impl }).flatMap((p, i) => [
+        { name: `stage ${i + 1} logits`, t: p.logits as tf.Tensor },
+        { name: `stage ${i + 1} boxes`, t: p.boxes as tf.Tensor },
+      ]);
+    checks.push(
+      await compare(
+        `fused vs ops on WebGPU: tiny ${label} decoder, every stage's logits and boxes`,
+        whole('fused'),
+        whole('ops'),
+      ),
+    );
 
     // No tensor left behind by a fused forward (outputs disposed), and its dispatch count.
     const before = tf.memory().numTensors;
@@ -225,8 +404,16 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
     tf.dispose(result.flatMap((p) => [p.logits, p.boxes]));
     const leaked = tf.memory().numTensors - before;
     checks.push({
-      name: `fused ${label} decoder forward: tensors left allocated (${programs} programs dispatched)`, maxAbsDiff: Math.abs(leaked),
-      tolerance: 0, passed: leaked === 0, size: 1, webgpuMs: 0, wasmMs: 0, maxAbs: 0, nonFiniteWebgpu: 0, nonFiniteWasm: 0,
+      name: `fused ${label} decoder forward: tensors left allocated (${programs} programs dispatched)`,
+      maxAbsDiff: Math.abs(leaked),
+      tolerance: 0,
+      passed: leaked === 0,
+      size: 1,
+      webgpuMs: 0,
+      wasmMs: 0,
+      maxAbs: 0,
+      nonFiniteWebgpu: 0,
+      nonFiniteWasm: 0,
     });
     tf.dispose(levels);
   }

@@ -3,7 +3,7 @@
  * (LORS^T and LORS^A folded at load, weights prepared), on WebGPU and on wasm. Run by selftest.html?kernels (the
  * `npm run bench -- --kernels` entry). Counting needs no real GPU: SwiftShader dispatches the same programs.
  *   - WebGPU: GPU programs dispatched (WebGPUBackend.runWebGPUProgram calls: tfjs's kernels and the fused ones),
- *     for the path the app takes (fused) and for the tfjs-op path; with tf.profile's kernel count of the op path.
+ *     for the path the app takes (fused) and for the tfjs-op path.
  *   - wasm: tf.profile's kernels (the tfjs-op path, the only one there).
  * Seeded-init weights: counts do not depend on values.
  */
@@ -27,8 +27,8 @@ export interface PathCount {
   programs?: number;
   /** Programs per name (WebGPU only). */
   byProgram?: Record<string, number>;
-  /** tf.profile's kernels (tfjs kernels; the fused path's own programs are not tfjs kernels). */
-  tfKernels: number;
+  /** tf.profile's kernels (wasm only). */
+  tfKernels?: number;
 }
 
 export interface KernelReport {
@@ -49,31 +49,43 @@ function appWeights(cfg: ModelConfig): { run: WeightMap; all: tf.Tensor[] } {
   return { run, all: [...new Set([...raw.values(), ...folded.values(), ...run.values()])] };
 }
 
-async function countPath(cfg: ModelConfig, weights: WeightMap, levels: tf.Tensor4D[], opts: DecoderOptions, profile: boolean): Promise<PathCount> {
+/** Counts one forward (no warm-up needed: uploads and shader compiles are not dispatches). */
+async function countPath(
+  cfg: ModelConfig,
+  weights: WeightMap,
+  levels: tf.Tensor4D[],
+  opts: DecoderOptions,
+): Promise<PathCount> {
   const forward = async () => {
     const preds = decoderForward(weights, cfg, levels, [IMAGE], opts);
     await preds[0]!.logits.data();
     tf.dispose(preds.flatMap((p) => [p.logits, p.boxes]));
   };
-  await forward(); // warm-up: shaders compiled, weights uploaded
-  const { programs, byName } = await countPrograms(forward);
-  let tfKernels = 0;
-  if (profile) {
-    const info = await tf.profile(async () => { await forward(); return undefined as unknown as tf.Tensor; });
-    tfKernels = info.kernels.length;
+  if (tf.getBackend() === 'webgpu') {
+    const { programs, byName } = await countPrograms(forward);
+    return { programs, byProgram: byName };
   }
-  return tf.getBackend() === 'webgpu' ? { programs, byProgram: byName, tfKernels } : { tfKernels };
+  const info = await tf.profile(async () => {
+    await forward();
+    return undefined as unknown as tf.Tensor;
+  });
+  return { tfKernels: info.kernels.length };
 }
 
-export async function countDecoderKernels(wasmPaths: Record<string, string>, status: (m: string) => void): Promise<KernelReport> {
+export async function countDecoderKernels(
+  wasmPaths: Record<string, string>,
+  status: (m: string) => void,
+): Promise<KernelReport> {
   const report: KernelReport = {
-    preset: 'web', input: INPUT,
+    preset: 'web',
+    input: INPUT,
     kernels: { webgpu: { vanilla: 0, lors: 0 }, wasm: { vanilla: 0, lors: 0 } },
     detail: { webgpu: {} as KernelReport['detail']['webgpu'], wasm: {} as KernelReport['detail']['wasm'] },
   };
   for (const backend of ['webgpu', 'wasm'] as const) {
     const choice = await initBackend(backend, { wasmPaths });
-    if (choice.backend !== backend) throw new Error(`kernel count: could not use ${backend} (${choice.fallbackReason ?? 'unknown reason'})`);
+    if (choice.backend !== backend)
+      throw new Error(`kernel count: could not use ${backend} (${choice.fallbackReason ?? 'unknown reason'})`);
     for (const variant of ['vanilla', 'lors'] as const) {
       status(`Counting kernels on ${backend}: ${variant}…`);
       const cfg = makeConfig('web', variant);
@@ -82,14 +94,16 @@ export async function countDecoderKernels(wasmPaths: Record<string, string>, sta
       const lorsOpts: DecoderOptions = variant === 'lors' ? { lorsA: 'folded', lorsT: 'folded' } : {};
       try {
         if (backend === 'webgpu') {
-          const app = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'fused' }, false);
-          const ops = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'ops' }, true);
+          status(`Counting kernels on webgpu: ${variant}, fused path…`);
+          const app = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'fused' });
+          status(`Counting kernels on webgpu: ${variant}, tfjs-op path…`);
+          const ops = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'ops' });
           report.detail.webgpu[variant] = { app, ops };
           report.kernels.webgpu[variant] = app.programs!;
         } else {
-          const app = await countPath(cfg, w.run, levels, lorsOpts, true);
+          const app = await countPath(cfg, w.run, levels, lorsOpts);
           report.detail.wasm[variant] = { app };
-          report.kernels.wasm[variant] = app.tfKernels;
+          report.kernels.wasm[variant] = app.tfKernels!;
         }
       } finally {
         tf.dispose([...w.all, ...levels]);

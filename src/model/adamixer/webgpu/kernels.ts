@@ -57,10 +57,18 @@ fn main(index : i32) {
     result[index] = Q[index] + pe;
   }
 }`;
-  return runProgram({
-    name: 'posAdd', key: `${M}_${dq}_${f32(posScale)}`, inputs: ['Q', 'Xyzr'], outputShape: [...q.shape],
-    threads: M * dq, workgroupSize: 64, code,
-  }, [q, xyzr]);
+  return runProgram(
+    {
+      name: 'posAdd',
+      key: `${M}_${dq}_${f32(posScale)}`,
+      inputs: ['Q', 'Xyzr'],
+      outputShape: [...q.shape],
+      threads: M * dq,
+      workgroupSize: 64,
+      code,
+    },
+    [q, xyzr],
+  );
 }
 
 /**
@@ -68,7 +76,10 @@ fn main(index : i32) {
  * tau [H] → softmax(Q·Kᵀ/√hd + log(iof + 1e-7)·τ_h)·V with heads merged, [B, L, dq]. One workgroup per (b, h, i).
  */
 export function boxAttention(qkv: tf.Tensor, xyzr: tf.Tensor, tau: tf.Tensor, heads: number): tf.Tensor {
-  check(qkv.rank === 3 && qkv.shape[2]! % 3 === 0, () => `boxAttention: qkv must be [B, L, 3·dq], got [${qkv.shape.join(', ')}]`);
+  check(
+    qkv.rank === 3 && qkv.shape[2]! % 3 === 0,
+    () => `boxAttention: qkv must be [B, L, 3·dq], got [${qkv.shape.join(', ')}]`,
+  );
   const [B, L, three] = qkv.shape as [number, number, number];
   const dq = three / 3;
   const H = heads;
@@ -118,14 +129,24 @@ fn main(index : i32) {
   let total = reduceSum(sum);
   if (ok && lane < ${hd}) {
     var acc = 0.0;
-    for (var j = 0; j < ${L}; j++) { acc = acc + (p[j] / total) * QKV[(b * ${L} + j) * ${3 * dq} + ${2 * dq} + h * ${hd} + lane]; }
+    for (var j = 0; j < ${L}; j++) {
+      acc = acc + (p[j] / total) * QKV[(b * ${L} + j) * ${3 * dq} + ${2 * dq} + h * ${hd} + lane];
+    }
     result[mi * ${dq} + h * ${hd} + lane] = acc;
   }
 }`;
-  return runProgram({
-    name: 'boxAttention', key: `${B}_${L}_${dq}_${H}`, inputs: ['QKV', 'Xyzr', 'Tau'], outputShape: [B, L, dq],
-    threads: groups * WG, workgroupSize: WG, code,
-  }, [qkv, xyzr, tau]);
+  return runProgram(
+    {
+      name: 'boxAttention',
+      key: `${B}_${L}_${dq}_${H}`,
+      inputs: ['QKV', 'Xyzr', 'Tau'],
+      outputShape: [B, L, dq],
+      threads: groups * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [qkv, xyzr, tau],
+  );
 }
 
 export interface SamplingShape {
@@ -149,8 +170,13 @@ export interface PackedLevels {
 export function packLevels(levels: tf.Tensor4D[]): PackedLevels {
   const B = levels[0]!.shape[0];
   const channels = levels[0]!.shape[3];
-  levels.forEach((t, l) => check(t.shape[0] === B && t.shape[3] === channels, () => `packLevels: level ${l} is [${t.shape.join(', ')}]`));
-  const maps = tf.concat(levels.map((t) => t.reshape([B, -1])), 1) as tf.Tensor2D;
+  levels.forEach((t, l) =>
+    check(t.shape[0] === B && t.shape[3] === channels, () => `packLevels: level ${l} is [${t.shape.join(', ')}]`),
+  );
+  const maps = tf.concat(
+    levels.map((t) => t.reshape([B, -1])),
+    1,
+  ) as tf.Tensor2D;
   return { maps, sizes: levels.map((t) => [t.shape[1], t.shape[2]]), channels };
 }
 
@@ -162,35 +188,61 @@ export function packLevels(levels: tf.Tensor4D[]): PackedLevels {
  * bilinear samples at u = x/s_l − 0.5 (half-pixel centres, zero outside the map).
  */
 export function sampleFeatures3d(
-  x: tf.Tensor, wOff: tf.Tensor, bOff: tf.Tensor, xyzr: tf.Tensor, packed: PackedLevels, s: SamplingShape,
+  x: tf.Tensor,
+  wOff: tf.Tensor,
+  bOff: tf.Tensor,
+  xyzr: tf.Tensor,
+  packed: PackedLevels,
+  s: SamplingShape,
 ): tf.Tensor {
   const { G, P, C, strides } = s;
   check(x.rank === 3, () => `sampleFeatures3d: x must be [B, L, dq], got [${x.shape.join(', ')}]`);
   const [B, L, dq] = x.shape as [number, number, number];
   const M = B * L;
   const off = G * P * 3;
-  check(wOff.rank === 2 && wOff.shape[0] === dq && wOff.shape[1] === off && bOff.size === off,
-    () => `sampleFeatures3d: Linear_off must be [${dq}, ${off}] + [${off}], got [${wOff.shape.join(', ')}] + [${bOff.size}]`);
+  check(
+    wOff.rank === 2 && wOff.shape[0] === dq && wOff.shape[1] === off && bOff.size === off,
+    () =>
+      `sampleFeatures3d: Linear_off must be [${dq}, ${off}] + [${off}], ` +
+      `got [${wOff.shape.join(', ')}] + [${bOff.size}]`,
+  );
   check(xyzr.size === M * 4, () => `sampleFeatures3d: xyzr [${xyzr.shape.join(', ')}] is not [${B}, ${L}, 4]`);
-  check(packed.sizes.length === strides.length, () => `sampleFeatures3d: ${packed.sizes.length} levels for strides ${strides.join('/')}`);
+  check(
+    packed.sizes.length === strides.length,
+    () => `sampleFeatures3d: ${packed.sizes.length} levels for strides ${strides.join('/')}`,
+  );
   const CF = packed.channels;
   check(CF === G * C, () => `sampleFeatures3d: maps have ${CF} channels, expected G·C = ${G * C}`);
   const total = packed.sizes.reduce((a, [h, w]) => a + h * w * CF, 0);
-  check(packed.maps.rank === 2 && packed.maps.shape[0] === B && packed.maps.shape[1] === total,
-    () => `sampleFeatures3d: packed maps [${packed.maps.shape.join(', ')}], expected [${B}, ${total}]`);
+  check(
+    packed.maps.rank === 2 && packed.maps.shape[0] === B && packed.maps.shape[1] === total,
+    () => `sampleFeatures3d: packed maps [${packed.maps.shape.join(', ')}], expected [${B}, ${total}]`,
+  );
   const WG = pow2(C, 32, 64);
   const groups = M * G * P;
   const nl = packed.sizes.length;
   const bases: number[] = [];
-  packed.sizes.reduce((acc, [h, w]) => { bases.push(acc); return acc + h * w * CF; }, 0);
+  packed.sizes.reduce((acc, [h, w]) => {
+    bases.push(acc);
+    return acc + h * w * CF;
+  }, 0);
   const arr = (t: string, v: string[]) => `array<${t}, ${nl}>(${v.join(', ')})`;
   // One bilinear body for every level (level sizes in small tables): a shader with one copy per level made
   // SwiftShader's compiler stall.
   const samplers = `
-var<private> LH = ${arr('i32', packed.sizes.map(([h]) => `${h}`))};
-var<private> LW = ${arr('i32', packed.sizes.map(([, w]) => `${w}`))};
+var<private> LH = ${arr(
+    'i32',
+    packed.sizes.map(([h]) => `${h}`),
+  )};
+var<private> LW = ${arr(
+    'i32',
+    packed.sizes.map(([, w]) => `${w}`),
+  )};
 var<private> LBASE = ${arr('i32', bases.map(String))};
-var<private> LSTRIDE = ${arr('f32', strides.map((st) => f32(st)))};
+var<private> LSTRIDE = ${arr(
+    'f32',
+    strides.map((st) => f32(st)),
+  )};
 fn tap(b : i32, l : i32, iy : i32, ix : i32, ch : i32) -> f32 {
   let inside = iy >= 0 && iy < LH[l] && ix >= 0 && ix < LW[l];
   let i = select(0, b * ${total} + LBASE[l] + (iy * LW[l] + ix) * ${CF} + ch, inside);
@@ -245,11 +297,18 @@ fn main(index : i32) {
     }
   }
 }`;
-  return runProgram({
-    name: 'sampleFeatures3d', key: `${B}_${L}_${dq}_${G}_${P}_${C}_${packed.sizes.map((hw) => hw.join('x')).join('_')}_${strides.join('-')}`,
-    inputs: ['X', 'Woff', 'Boff', 'Xyzr', 'Maps'], outputShape: [B, L, G, P, C], threads: groups * WG,
-    workgroupSize: WG, code,
-  }, [x, wOff, bOff, xyzr, packed.maps]);
+  return runProgram(
+    {
+      name: 'sampleFeatures3d',
+      key: `${B}_${L}_${dq}_${G}_${P}_${C}_${packed.sizes.map((hw) => hw.join('x')).join('_')}_${strides.join('-')}`,
+      inputs: ['X', 'Woff', 'Boff', 'Xyzr', 'Maps'],
+      outputShape: [B, L, G, P, C],
+      threads: groups * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [x, wOff, bOff, xyzr, packed.maps],
+  );
 }
 
 export interface MixingShape {
@@ -283,7 +342,10 @@ export function channelMixing(xs: tf.Tensor, gen: tf.Tensor, s: MixingShape): tf
   const { G, C, Pin, Pout } = s;
   const per = C * C + Pout * Pin;
   const M = gen.size / (G * per);
-  check(Number.isInteger(M) && xs.size === M * G * Pin * C, () => `channelMixing: xs [${xs.shape.join(', ')}] and gen [${gen.shape.join(', ')}] do not match`);
+  check(
+    Number.isInteger(M) && xs.size === M * G * Pin * C,
+    () => `channelMixing: xs [${xs.shape.join(', ')}] and gen [${gen.shape.join(', ')}] do not match`,
+  );
   const n = M * G;
   const size = Pin * C;
   const WG = pow2(size, 32, 256);
@@ -310,10 +372,18 @@ fn main(index : i32) {
   }
 ${normReluTail(WG, PER, size)}
 }`;
-  return runProgram({
-    name: 'channelMixing', key: `${n}_${G}_${C}_${Pin}_${Pout}`, inputs: ['Xs', 'Gen'], outputShape: [n, Pin, C],
-    threads: n * WG, workgroupSize: WG, code,
-  }, [xs, gen]);
+  return runProgram(
+    {
+      name: 'channelMixing',
+      key: `${n}_${G}_${C}_${Pin}_${Pout}`,
+      inputs: ['Xs', 'Gen'],
+      outputShape: [n, Pin, C],
+      threads: n * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [xs, gen],
+  );
 }
 
 /**
@@ -324,7 +394,10 @@ export function spatialMixing(a: tf.Tensor, gen: tf.Tensor, s: MixingShape, B: n
   const { G, C, Pin, Pout } = s;
   const per = C * C + Pout * Pin;
   const n = B * L * G;
-  check(a.size === n * Pin * C && gen.size === B * L * G * per, () => `spatialMixing: a [${a.shape.join(', ')}] and gen [${gen.shape.join(', ')}] do not match`);
+  check(
+    a.size === n * Pin * C && gen.size === B * L * G * per,
+    () => `spatialMixing: a [${a.shape.join(', ')}] and gen [${gen.shape.join(', ')}] do not match`,
+  );
   const size = Pout * C;
   const WG = pow2(size, 32, 256);
   const PER = Math.ceil(size / WG);
@@ -350,15 +423,26 @@ fn main(index : i32) {
   }
 ${normReluTail(WG, PER, size)}
 }`;
-  return runProgram({
-    name: 'spatialMixing', key: `${n}_${G}_${C}_${Pin}_${Pout}`, inputs: ['A', 'Gen'], outputShape: [B, L, G * size],
-    threads: n * WG, workgroupSize: WG, code,
-  }, [a, gen]);
+  return runProgram(
+    {
+      name: 'spatialMixing',
+      key: `${n}_${G}_${C}_${Pin}_${Pout}`,
+      inputs: ['A', 'Gen'],
+      outputShape: [B, L, G * size],
+      threads: n * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [a, gen],
+  );
 }
 
 /** Box refinement: xyzr [B, L, 4], delta [B, L, 4] → (x + dx·2^z, y + dy·2^z, z + dz, r + dr). */
 export function refineBoxes(xyzr: tf.Tensor, delta: tf.Tensor): tf.Tensor {
-  check(xyzr.size === delta.size && xyzr.shape[xyzr.rank - 1] === 4, () => `refineBoxes: xyzr [${xyzr.shape.join(', ')}], delta [${delta.shape.join(', ')}]`);
+  check(
+    xyzr.size === delta.size && xyzr.shape[xyzr.rank - 1] === 4,
+    () => `refineBoxes: xyzr [${xyzr.shape.join(', ')}], delta [${delta.shape.join(', ')}]`,
+  );
   const M = xyzr.size / 4;
   const code = `
 fn main(index : i32) {
@@ -370,10 +454,18 @@ fn main(index : i32) {
     result[index] = v;
   }
 }`;
-  return runProgram({
-    name: 'refineBoxes', key: `${M}`, inputs: ['Xyzr', 'D'], outputShape: [...xyzr.shape], threads: M * 4,
-    workgroupSize: 64, code,
-  }, [xyzr, delta]);
+  return runProgram(
+    {
+      name: 'refineBoxes',
+      key: `${M}`,
+      inputs: ['Xyzr', 'D'],
+      outputShape: [...xyzr.shape],
+      threads: M * 4,
+      workgroupSize: 64,
+      code,
+    },
+    [xyzr, delta],
+  );
 }
 
 /** xyzr [..., 4] → xyxy [..., 4] (decodeXyzr). */
@@ -389,8 +481,16 @@ fn main(index : i32) {
     result[index] = b[index - m * 4];
   }
 }`;
-  return runProgram({
-    name: 'decodeBoxes', key: `${M}`, inputs: ['Xyzr'], outputShape: [...xyzr.shape], threads: M * 4,
-    workgroupSize: 64, code,
-  }, [xyzr]);
+  return runProgram(
+    {
+      name: 'decodeBoxes',
+      key: `${M}`,
+      inputs: ['Xyzr'],
+      outputShape: [...xyzr.shape],
+      threads: M * 4,
+      workgroupSize: 64,
+      code,
+    },
+    [xyzr],
+  );
 }

@@ -20,7 +20,9 @@ describe('fused WebGPU decoder path: choice', () => {
     const w = randomWeights(cfg, 1);
     expect(fusedUnsupported(w, cfg)).toMatch(/backend is wasm/);
     const levels = randomLevels(cfg, 1, 32, 32, 2);
-    expect(() => decoderForward(w, cfg, levels, [[32, 32]], { impl: 'fused' })).toThrow(/fused WebGPU path cannot run: the backend is wasm/);
+    expect(() => decoderForward(w, cfg, levels, [[32, 32]], { impl: 'fused' })).toThrow(
+      /fused WebGPU path cannot run: the backend is wasm/,
+    );
     tf.dispose(levels);
     disposeWeights(w);
   });

@@ -13,7 +13,13 @@ import { getLinearWeight, getWeight, preparedName } from '../../nn/ops';
 import { groupNorm, layerNormRows, linearFused, linearResidualLayerNorm, mlpHead } from '../../nn/webgpu/kernels';
 import { onWebGPU } from '../../nn/webgpu/program';
 import {
-  boxAttention, channelMixing, posAdd, refineBoxes, sampleFeatures3d, spatialMixing, type PackedLevels,
+  boxAttention,
+  channelMixing,
+  posAdd,
+  refineBoxes,
+  sampleFeatures3d,
+  spatialMixing,
+  type PackedLevels,
 } from './kernels';
 
 /** How the decoder runs: 'auto' (fused on the webgpu backend when supported, else tfjs ops), 'ops', 'fused'. */
@@ -21,7 +27,9 @@ export type DecoderImpl = 'auto' | 'ops' | 'fused';
 
 /** Why the fused path cannot run this decoder, or null when it can. */
 export function fusedUnsupported(
-  weights: WeightMap, cfg: ModelConfig, paths: { lorsA?: LorsPath; lorsT?: LorsPath } = {},
+  weights: WeightMap,
+  cfg: ModelConfig,
+  paths: { lorsA?: LorsPath; lorsT?: LorsPath } = {},
 ): string | null {
   if (!onWebGPU()) return `the backend is ${tf.getBackend()}, not webgpu`;
   const d = cfg.decoder;
@@ -48,19 +56,29 @@ export function fusedNeck(weights: WeightMap, cfg: ModelConfig, levels: tf.Tenso
   const d = cfg.decoder;
   const gamma = getWeight(weights, 'neck.norm.weight', [d.dFeat]);
   const beta = getWeight(weights, 'neck.norm.bias', [d.dFeat]);
-  return levels.map((x, l) => tf.tidy(() => {
-    if (x.rank !== 4 || x.shape[3] !== d.featChannels) {
-      throw new Error(`fusedNeck: level ${l} must be NHWC [B, H, W, ${d.featChannels}], got [${x.shape.join(', ')}]`);
-    }
-    const y = linearFused(x, inOut(weights, `neck.convs.${l}.weight`), getWeight(weights, `neck.convs.${l}.bias`)) as tf.Tensor4D;
-    return groupNorm(y, d.neckGroups, gamma, beta, eps);
-  }));
+  return levels.map((x, l) =>
+    tf.tidy(() => {
+      if (x.rank !== 4 || x.shape[3] !== d.featChannels) {
+        throw new Error(`fusedNeck: level ${l} must be NHWC [B, H, W, ${d.featChannels}], got [${x.shape.join(', ')}]`);
+      }
+      const y = linearFused(
+        x,
+        inOut(weights, `neck.convs.${l}.weight`),
+        getWeight(weights, `neck.convs.${l}.bias`),
+      ) as tf.Tensor4D;
+      return groupNorm(y, d.neckGroups, gamma, beta, eps);
+    }),
+  );
 }
 
 /** Initial content: LayerNorm of queries.content, for every image of the batch → [B, L, dq]. */
 export function fusedInitialQueries(weights: WeightMap, cfg: ModelConfig, B: number): tf.Tensor3D {
   const d = cfg.decoder;
-  return layerNormRows(getWeight(weights, 'queries.content', [d.queries, d.dQuery]), B).reshape([B, d.queries, d.dQuery]);
+  return layerNormRows(getWeight(weights, 'queries.content', [d.queries, d.dQuery]), B).reshape([
+    B,
+    d.queries,
+    d.dQuery,
+  ]);
 }
 
 export interface FusedStageOutput {
@@ -71,10 +89,16 @@ export interface FusedStageOutput {
 
 /**
  * One stage on the fused kernels: q [B, L, dq], xyzr [B, L, 4], levels = the necked maps NHWC [B, H_l, W_l, dFeat]
- * packed by packLevels (once per forward). 14 dispatches. New tensors (the caller disposes them); intermediates are disposed.
+ * packed by packLevels (once per forward). 14 dispatches. New tensors (the caller disposes them); intermediates are
+ * disposed.
  */
 export function fusedStageForward(
-  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor3D, xyzr: tf.Tensor3D, levels: PackedLevels,
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+  q: tf.Tensor3D,
+  xyzr: tf.Tensor3D,
+  levels: PackedLevels,
 ): FusedStageOutput {
   const d = cfg.decoder;
   const { G, C } = dims(d);
@@ -86,11 +110,23 @@ export function fusedStageForward(
     const x0 = posAdd(q, xyzr, posScaleOf(cfg));
     const qkv = linearFused(x0, inOut(weights, `${s}.attn.inProj.weight`), w(`${s}.attn.inProj.bias`));
     const att = boxAttention(qkv, xyzr, getWeight(weights, `${s}.iofTau`, [d.heads]), d.heads);
-    const x1 = linearResidualLayerNorm(att, inOut(weights, `${s}.attn.outProj.weight`), w(`${s}.attn.outProj.bias`), x0,
-      w(`${s}.attnNorm.weight`), w(`${s}.attnNorm.bias`));
+    const x1 = linearResidualLayerNorm(
+      att,
+      inOut(weights, `${s}.attn.outProj.weight`),
+      w(`${s}.attn.outProj.bias`),
+      x0,
+      w(`${s}.attnNorm.weight`),
+      w(`${s}.attnNorm.bias`),
+    );
     // 2.2 adaptive 3D sampling
-    const xs = sampleFeatures3d(x1, inOut(weights, `${s}.sampling.offset.weight`), w(`${s}.sampling.offset.bias`), xyzr, levels,
-      { G, P: d.pointsIn, C, strides: d.strides });
+    const xs = sampleFeatures3d(
+      x1,
+      inOut(weights, `${s}.sampling.offset.weight`),
+      w(`${s}.sampling.offset.bias`),
+      xyzr,
+      levels,
+      { G, P: d.pointsIn, C, strides: d.strides },
+    );
     // 2.3 adaptive mixing (vanilla generator, or LORS^A's folded one) + L_output (vanilla, or LORS^T's folded W_i)
     const lors = cfg.variant === 'lors';
     const genName = lors ? lorsAFoldedName(stage) : `${s}.mixing.generator`;
@@ -103,11 +139,25 @@ export function fusedStageForward(
     const x2 = linearResidualLayerNorm(o, outW, outB, x1, w(`${norm}.weight`), w(`${norm}.bias`));
     // 2.4 FFN
     const hidden = linearFused(x2, inOut(weights, `${s}.ffn.fc1.weight`), w(`${s}.ffn.fc1.bias`), true);
-    const x3 = linearResidualLayerNorm(hidden, inOut(weights, `${s}.ffn.fc2.weight`), w(`${s}.ffn.fc2.bias`), x2,
-      w(`${s}.ffnNorm.weight`), w(`${s}.ffnNorm.bias`)) as tf.Tensor3D;
+    const x3 = linearResidualLayerNorm(
+      hidden,
+      inOut(weights, `${s}.ffn.fc2.weight`),
+      w(`${s}.ffn.fc2.bias`),
+      x2,
+      w(`${s}.ffnNorm.weight`),
+      w(`${s}.ffnNorm.bias`),
+    ) as tf.Tensor3D;
     // heads and box refinement
-    const head = (name: 'cls' | 'reg') => mlpHead(x3, inOut(weights, `${s}.${name}.fc.weight`), w(`${s}.${name}.fc.bias`),
-      w(`${s}.${name}.norm.weight`), w(`${s}.${name}.norm.bias`), inOut(weights, `${s}.${name}.out.weight`), w(`${s}.${name}.out.bias`));
+    const head = (name: 'cls' | 'reg') =>
+      mlpHead(
+        x3,
+        inOut(weights, `${s}.${name}.fc.weight`),
+        w(`${s}.${name}.fc.bias`),
+        w(`${s}.${name}.norm.weight`),
+        w(`${s}.${name}.norm.bias`),
+        inOut(weights, `${s}.${name}.out.weight`),
+        w(`${s}.${name}.out.bias`),
+      );
     const logits = head('cls') as tf.Tensor3D;
     const refined = refineBoxes(xyzr, head('reg')) as tf.Tensor3D;
     return { q: x3, xyzr: refined, logits };

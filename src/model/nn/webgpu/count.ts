@@ -10,7 +10,9 @@ type Runner = { runWebGPUProgram: (...args: unknown[]) => unknown };
  * Runs `f` (sync or async) and returns its result with the number of runWebGPUProgram calls made meanwhile, per
  * program name too. On another backend `programs` is 0 (use tf.profile's kernels there).
  */
-export async function countPrograms<T>(f: () => T | Promise<T>): Promise<{ result: T; programs: number; byName: Record<string, number> }> {
+export async function countPrograms<T>(
+  f: () => T | Promise<T>,
+): Promise<{ result: T; programs: number; byName: Record<string, number> }> {
   const byName: Record<string, number> = {};
   let programs = 0;
   if (tf.getBackend() !== 'webgpu') return { result: await f(), programs, byName };
@@ -19,7 +21,8 @@ export async function countPrograms<T>(f: () => T | Promise<T>): Promise<{ resul
   backend.runWebGPUProgram = function (this: unknown, ...args: unknown[]) {
     programs++;
     const p = args[0] as { shaderKey?: string; constructor?: { name?: string } };
-    const name = p.constructor?.name && p.constructor.name !== 'Object' ? p.constructor.name : (p.shaderKey ?? '?').split('_')[0]!;
+    const name =
+      p.constructor?.name && p.constructor.name !== 'Object' ? p.constructor.name : (p.shaderKey ?? '?').split('_')[0]!;
     byName[name] = (byName[name] ?? 0) + 1;
     return original.apply(this, args);
   };

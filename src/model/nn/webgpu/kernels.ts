@@ -16,9 +16,17 @@ function check(cond: boolean, msg: () => string) {
 /** y = x·W + b (W [in, out]), optional ReLU, over the last dim of x: tfjs's fused matMul, one dispatch. */
 export function linearFused(x: tf.Tensor, wInOut: tf.Tensor, bias?: tf.Tensor, relu = false): tf.Tensor {
   const K = x.shape[x.rank - 1]!;
-  check(wInOut.rank === 2 && wInOut.shape[0] === K, () => `linearFused: input has ${K} features, weight is [${wInOut.shape.join(', ')}]`);
+  check(
+    wInOut.rank === 2 && wInOut.shape[0] === K,
+    () => `linearFused: input has ${K} features, weight is [${wInOut.shape.join(', ')}]`,
+  );
   const N = wInOut.shape[1]!;
-  const y = tf.fused.matMul({ a: x.reshape([-1, K]) as tf.Tensor2D, b: wInOut as tf.Tensor2D, bias, activation: relu ? 'relu' : 'linear' });
+  const y = tf.fused.matMul({
+    a: x.reshape([-1, K]) as tf.Tensor2D,
+    b: wInOut as tf.Tensor2D,
+    bias,
+    activation: relu ? 'relu' : 'linear',
+  });
   return y.reshape([...x.shape.slice(0, -1), N]);
 }
 
@@ -27,14 +35,29 @@ export function linearFused(x: tf.Tensor, wInOut: tf.Tensor, bias?: tf.Tensor, r
  * One workgroup per row.
  */
 export function linearResidualLayerNorm(
-  a: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, res: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor,
+  a: tf.Tensor,
+  w: tf.Tensor,
+  bias: tf.Tensor,
+  res: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
 ): tf.Tensor {
   const K = a.shape[a.rank - 1]!;
   const M = a.size / K;
-  check(w.rank === 2 && w.shape[0] === K, () => `linearResidualLayerNorm: input has ${K} features, weight is [${w.shape.join(', ')}]`);
+  check(
+    w.rank === 2 && w.shape[0] === K,
+    () => `linearResidualLayerNorm: input has ${K} features, weight is [${w.shape.join(', ')}]`,
+  );
   const N = w.shape[1]!;
-  check(res.size === M * N && res.shape[res.rank - 1] === N, () => `linearResidualLayerNorm: residual [${res.shape.join(', ')}] is not [${M}, ${N}]`);
-  for (const [n, t] of [['bias', bias], ['gamma', gamma], ['beta', beta]] as const) {
+  check(
+    res.size === M * N && res.shape[res.rank - 1] === N,
+    () => `linearResidualLayerNorm: residual [${res.shape.join(', ')}] is not [${M}, ${N}]`,
+  );
+  for (const [n, t] of [
+    ['bias', bias],
+    ['gamma', gamma],
+    ['beta', beta],
+  ] as const) {
     check(t.size === N, () => `linearResidualLayerNorm: ${n} has ${t.size} values, expected ${N}`);
   }
   const WG = pow2(N);
@@ -70,10 +93,18 @@ fn main(index : i32) {
   }
 }`;
   const outShape = [...res.shape];
-  return runProgram({
-    name: 'linearResidualLayerNorm', key: `${M}_${K}_${N}`, inputs: ['A', 'W', 'Bias', 'R', 'Gamma', 'Beta'],
-    outputShape: outShape, threads: M * WG, workgroupSize: WG, code,
-  }, [a, w, bias, res, gamma, beta]);
+  return runProgram(
+    {
+      name: 'linearResidualLayerNorm',
+      key: `${M}_${K}_${N}`,
+      inputs: ['A', 'W', 'Bias', 'R', 'Gamma', 'Beta'],
+      outputShape: outShape,
+      threads: M * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [a, w, bias, res, gamma, beta],
+  );
 }
 
 /**
@@ -81,15 +112,30 @@ fn main(index : i32) {
  * layout) → [M, O]. One workgroup per row.
  */
 export function mlpHead(
-  x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor,
+  x: tf.Tensor,
+  w1: tf.Tensor,
+  b1: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  w2: tf.Tensor,
+  b2: tf.Tensor,
 ): tf.Tensor {
   const D = x.shape[x.rank - 1]!;
   const M = x.size / D;
-  check(w1.rank === 2 && w1.shape[0] === D, () => `mlpHead: input has ${D} features, first weight is [${w1.shape.join(', ')}]`);
+  check(
+    w1.rank === 2 && w1.shape[0] === D,
+    () => `mlpHead: input has ${D} features, first weight is [${w1.shape.join(', ')}]`,
+  );
   const H = w1.shape[1]!;
-  check(w2.rank === 2 && w2.shape[0] === H, () => `mlpHead: hidden has ${H} features, second weight is [${w2.shape.join(', ')}]`);
+  check(
+    w2.rank === 2 && w2.shape[0] === H,
+    () => `mlpHead: hidden has ${H} features, second weight is [${w2.shape.join(', ')}]`,
+  );
   const O = w2.shape[1]!;
-  check(b1.size === H && gamma.size === H && beta.size === H && b2.size === O, () => 'mlpHead: bias/LayerNorm sizes do not match the weights');
+  check(
+    b1.size === H && gamma.size === H && beta.size === H && b2.size === O,
+    () => 'mlpHead: bias/LayerNorm sizes do not match the weights',
+  );
   const WG = pow2(H);
   const PER = Math.ceil(H / WG);
   const code = `
@@ -131,10 +177,18 @@ fn main(index : i32) {
     }
   }
 }`;
-  return runProgram({
-    name: 'mlpHead', key: `${M}_${D}_${H}_${O}`, inputs: ['X', 'W1', 'B1', 'Gamma', 'Beta', 'W2', 'B2'],
-    outputShape: [...x.shape.slice(0, -1), O], threads: M * WG, workgroupSize: WG, code,
-  }, [x, w1, b1, gamma, beta, w2, b2]);
+  return runProgram(
+    {
+      name: 'mlpHead',
+      key: `${M}_${D}_${H}_${O}`,
+      inputs: ['X', 'W1', 'B1', 'Gamma', 'Beta', 'W2', 'B2'],
+      outputShape: [...x.shape.slice(0, -1), O],
+      threads: M * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [x, w1, b1, gamma, beta, w2, b2],
+  );
 }
 
 /**
@@ -174,10 +228,18 @@ fn main(index : i32) {
     if (ok && j < ${N}) { result[row * ${N} + j] = (v[t] - mean) * rstd; }
   }
 }`;
-  return runProgram({
-    name: 'layerNormRows', key: `${R}_${N}_${repeat}`, inputs: ['X'], outputShape: [M, N], threads: M * WG,
-    workgroupSize: WG, code,
-  }, [x]);
+  return runProgram(
+    {
+      name: 'layerNormRows',
+      key: `${R}_${N}_${repeat}`,
+      inputs: ['X'],
+      outputShape: [M, N],
+      threads: M * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [x],
+  );
 }
 
 /**
@@ -218,8 +280,16 @@ fn main(index : i32) {
     }
   }
 }`;
-  return runProgram({
-    name: 'groupNorm', key: `${B}_${S}_${C}_${groups}_${f32(eps)}`, inputs: ['X', 'Gamma', 'Beta'],
-    outputShape: [B, H, W, C], threads: B * groups * WG, workgroupSize: WG, code,
-  }, [x, gamma, beta]) as tf.Tensor4D;
+  return runProgram(
+    {
+      name: 'groupNorm',
+      key: `${B}_${S}_${C}_${groups}_${f32(eps)}`,
+      inputs: ['X', 'Gamma', 'Beta'],
+      outputShape: [B, H, W, C],
+      threads: B * groups * WG,
+      workgroupSize: WG,
+      code,
+    },
+    [x, gamma, beta],
+  ) as tf.Tensor4D;
 }

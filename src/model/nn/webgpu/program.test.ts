@@ -12,7 +12,15 @@ describe('custom WebGPU program helpers', () => {
   });
 
   it('makeProgram refuses more inputs than storage buffers, keys the shader by name and sizes', () => {
-    const spec = { name: 'demo', key: '3_4', inputs: ['A'], outputShape: [3, 4], threads: 12, workgroupSize: 64, code: 'fn main(index : i32) {}' };
+    const spec = {
+      name: 'demo',
+      key: '3_4',
+      inputs: ['A'],
+      outputShape: [3, 4],
+      threads: 12,
+      workgroupSize: 64,
+      code: 'fn main(index : i32) {}',
+    };
     const p = makeProgram(spec);
     expect(p.shaderKey).toBe('demo_3_4');
     expect(p.dispatch).toEqual([1, 1, 1]);

@@ -62,7 +62,8 @@ export function onWebGPU(): boolean {
  */
 export function runProgram(s: ProgramSpec, inputs: tf.Tensor[]): tf.Tensor {
   if (!onWebGPU()) throw new Error(`${s.name}: custom WebGPU programs need the webgpu backend, not ${tf.getBackend()}`);
-  if (inputs.length !== s.inputs.length) throw new Error(`${s.name}: ${inputs.length} inputs for ${s.inputs.length} buffers`);
+  if (inputs.length !== s.inputs.length)
+    throw new Error(`${s.name}: ${inputs.length} inputs for ${s.inputs.length} buffers`);
   inputs.forEach((t, i) => {
     if (t.dtype !== 'float32') throw new Error(`${s.name}: input ${s.inputs[i]} is ${t.dtype}, expected float32`);
   });
@@ -81,7 +82,8 @@ export function f32(x: number): string {
 
 /**
  * WGSL of workgroup tree reductions: `fn reduceSum(v : f32) -> f32` and `fn reduceMax(v : f32) -> f32` (every
- * invocation of the workgroup must call them, in uniform control flow; all get the result). `wg` must be a power of two.
+ * invocation of the workgroup must call them, in uniform control flow; all get the result).
+ * `wg` must be a power of two.
  */
 export function reduceSumSnippet(wg: number): string {
   if (wg & (wg - 1)) throw new Error(`reduceSumSnippet: workgroup size ${wg} is not a power of two`);
