@@ -15,7 +15,7 @@ import { float16Bytes } from '../model/params';
 import { FileNotFoundError, type DecoderName, type ModelName } from '../model/types';
 import { MODEL_JSON } from '../model/weights/io';
 import { cachedReader } from './cachedFetch';
-import { isDeviceLossError, watchDeviceLoss } from './deviceLoss';
+import { deviceLossBehind, isDeviceLossError, watchDeviceLoss } from './deviceLoss';
 import { decoderFailure } from './downloadFailure';
 import type {
   DecoderLoadInfo, DetectResult, InitResult, LoadDecoderResult, RequestEnvelope, WorkerMessage, WorkerStats,
@@ -222,7 +222,9 @@ self.onmessage = (ev: MessageEvent<RequestEnvelope>) => {
       const value = await handle(env);
       post({ kind: 'reply', id: env.id, ok: true, value });
     } catch (e) {
-      if (isDeviceLossError(e)) post({ kind: 'deviceLost', message: errorText(e) });
+      // Told before the error, so the page recovers instead of showing it.
+      const lost = await deviceLossBehind(e);
+      if (lost) post({ kind: 'deviceLost', message: lost });
       post({ kind: 'reply', id: env.id, ok: false, error: e instanceof Error ? e.message : String(e) });
     }
   });

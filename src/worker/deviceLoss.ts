@@ -5,18 +5,35 @@
 import * as tf from '@tensorflow/tfjs';
 
 interface LostInfo { reason?: string; message?: string }
+interface WithDevice { device?: { lost?: Promise<LostInfo> } }
 
 const describe = (info: LostInfo | undefined) =>
   [info?.reason && info.reason !== 'unknown' ? info.reason : '', info?.message ?? ''].filter(Boolean).join(': ') || 'no reason given';
 
+/** The active backend's device, without initialising a backend when none is active (tfjs's engine field). */
+function activeDevice(): WithDevice['device'] {
+  return (tf.engine() as unknown as { backendInstance?: WithDevice | null }).backendInstance?.device;
+}
+
 /** Calls `onLost` once when the active backend's WebGPU device is lost; nothing for backends without a device. */
 export function watchDeviceLoss(onLost: (message: string) => void): void {
-  const device = (tf.backend() as { device?: { lost?: Promise<LostInfo> } }).device;
-  void device?.lost?.then((info) => onLost(describe(info)));
+  void activeDevice()?.lost?.then((info) => onLost(describe(info)));
 }
 
 /** True for an error that a lost or destroyed WebGPU device raises. */
 export function isDeviceLossError(e: unknown): boolean {
   const m = e instanceof Error ? `${e.name} ${e.message}` : String(e);
   return /device (is |was |has been )?(lost|destroyed)|GPUDevice.*\b(lost|destroyed)\b/i.test(m);
+}
+
+/**
+ * The device loss behind a failed request, or null: the error says so, or the device's `lost` promise settles
+ * within `waitMs` (it settles shortly after the first call that fails on a destroyed device).
+ */
+export async function deviceLossBehind(e: unknown, waitMs = 250): Promise<string | null> {
+  if (isDeviceLossError(e)) return e instanceof Error ? e.message : String(e);
+  const lost = activeDevice()?.lost;
+  if (!lost) return null;
+  const info = await Promise.race([lost, new Promise<null>((ok) => setTimeout(() => ok(null), waitMs))]);
+  return info ? describe(info) : null;
 }
