@@ -20,9 +20,11 @@ export async function countPrograms<T>(
   const original = backend.runWebGPUProgram;
   backend.runWebGPUProgram = function (this: unknown, ...args: unknown[]) {
     programs++;
-    const p = args[0] as { shaderKey?: string; constructor?: { name?: string } };
-    const name =
-      p.constructor?.name && p.constructor.name !== 'Object' ? p.constructor.name : (p.shaderKey ?? '?').split('_')[0]!;
+    // The shader key's leading words name the program (class names are minified in a production bundle).
+    const key = (args[0] as { shaderKey?: string }).shaderKey ?? '?';
+    const words = key.split('_');
+    const n = words.findIndex((w, k) => k > 0 && (k >= 2 || /^[0-9]/.test(w)));
+    const name = words.slice(0, n < 0 ? words.length : n).join('_');
     byName[name] = (byName[name] ?? 0) + 1;
     return original.apply(this, args);
   };
