@@ -112,7 +112,9 @@ function fusedDecoderForward(
   }
   const B = levels[0]!.shape[0];
   return tf.tidy(() => {
-    const necked = packLevels(fusedNeck(weights, cfg, levels, GN_EPS));
+    const perLevel = fusedNeck(weights, cfg, levels, GN_EPS);
+    const necked = packLevels(perLevel); // one buffer for the sampling kernel
+    tf.dispose(perLevel);
     let q = fusedInitialQueries(weights, cfg, B);
     let xyzr = initialXyzr(imageSize, d.queries, opts.proposals);
     const out: StagePrediction[] = [];
