@@ -227,8 +227,8 @@ export function sampleFeatures3d(
     return acc + h * w * CF;
   }, 0);
   const arr = (t: string, v: string[]) => `array<${t}, ${nl}>(${v.join(', ')})`;
-  // One bilinear body for every level (level sizes in small tables): a shader with one copy per level made
-  // SwiftShader's compiler stall.
+  // One branch-free bilinear body for every level (level sizes in small tables): a shader with one copy per level
+  // and early returns never finished on SwiftShader.
   const samplers = `
 var<private> LH = ${arr(
     'i32',
