@@ -46,3 +46,10 @@ describe('bad-input corpus encoders', () => {
     expect(c.filter((f) => f.expect === 'detect').length).toBeGreaterThanOrEqual(8);
   });
 });
+
+describe('png rowKey', () => {
+  it('copies rows with the same key (same bytes as sampling every row)', () => {
+    const f = (x: number, y: number) => ((x >> 2) + (y >> 2)) % 2 ? 200 : 60;
+    expect(png(16, 12, 0, 8, f, (y) => y >> 2)).toEqual(png(16, 12, 0, 8, f));
+  });
+});

@@ -14,9 +14,9 @@ import { OrderedLors } from '../model/lors/source';
 import { float16Bytes } from '../model/params';
 import { FileNotFoundError, type DecoderName, type ModelName } from '../model/types';
 import { MODEL_JSON } from '../model/weights/io';
-import { cachedReader } from './cachedFetch';
+import { cachedReader, DownloadError, MissingFileError } from './cachedFetch';
 import { deviceLossBehind, isDeviceLossError, watchDeviceLoss } from './deviceLoss';
-import { decoderFailure } from './downloadFailure';
+import { decoderFailure, relativeTo } from './downloadFailure';
 import type {
   DecoderLoadInfo, DetectResult, InitResult, LoadDecoderResult, RequestEnvelope, WorkerMessage, WorkerStats,
 } from './protocol';
@@ -129,6 +129,10 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
   const det = await load({
     backend, wasmPaths: wasmPaths(), readBackbone: backbone.read,
     onProgress: (p) => post({ kind: 'progress', ...p }),
+  }).catch((e: unknown) => {
+    // Without the backbone no panel runs: the page shows this with a Retry; it names the file.
+    if (e instanceof DownloadError || e instanceof MissingFileError) throw new Error(`${relativeTo(appBase, e.url)}: ${e.message}`);
+    throw e;
   });
   watchDeviceLoss((message) => post({ kind: 'deviceLost', message }));
   try {

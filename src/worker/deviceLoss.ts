@@ -26,14 +26,21 @@ export function isDeviceLossError(e: unknown): boolean {
   return /device (is |was |has been )?(lost|destroyed)|GPUDevice.*\b(lost|destroyed)\b/i.test(m);
 }
 
+/** An error raised by a WebGPU API call (a lost device is one cause among others). */
+const isWebGpuApiError = (m: string) => /\bGPU(Buffer|Device|Queue|CommandEncoder)\b|mapAsync/.test(m);
+
 /**
  * The device loss behind a failed request, or null: the error says so, or the device's `lost` promise settles
- * within `waitMs` (it settles shortly after the first call that fails on a destroyed device).
+ * in time. Calls on a destroyed device fail at once ("Failed to execute 'mapAsync' on 'GPUBuffer': Buffer was
+ * unmapped before mapping was resolved") while `lost` settles only when the GPU process gets to it — with
+ * SwiftShader busy on queued work, more than 3 s later. So a WebGPU API error waits up to `apiWaitMs` for `lost`,
+ * any other failure on a WebGPU backend `waitMs`; nothing waits without a device.
  */
-export async function deviceLossBehind(e: unknown, waitMs = 250): Promise<string | null> {
+export async function deviceLossBehind(e: unknown, waitMs = 250, apiWaitMs = 30_000): Promise<string | null> {
   if (isDeviceLossError(e)) return e instanceof Error ? e.message : String(e);
   const lost = activeDevice()?.lost;
   if (!lost) return null;
+  if (isWebGpuApiError(e instanceof Error ? e.message : String(e))) waitMs = apiWaitMs;
   const info = await Promise.race([lost, new Promise<null>((ok) => setTimeout(() => ok(null), waitMs))]);
   return info ? describe(info) : null;
 }

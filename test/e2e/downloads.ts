@@ -33,6 +33,30 @@ async function trainedBadge(page: Page, model: string) {
 
 export const downloads: Test[] = [
   {
+    name: 'downloads: the backbone missing (404) stops every panel with a message and a Retry that loads the models',
+    timeoutMs: 120_000,
+    async fn({ url, server }, page) {
+      server.fault('models/nanodet/nanodet.bin', '404');
+      try {
+        await page.goto(`${url}?backend=wasm`);
+        await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.getAttribute('data-phase') === 'error',
+          undefined, { timeout: 120_000, polling: 250 });
+        const status = await text(page, 'status');
+        assert(/nanodet\.bin/.test(status) && /404/.test(status), `status: "${status}"`);
+        assert(await page.getByRole('button', { name: /^Retry/ }).count() === 1, 'no Retry button for the models');
+        console.log(`    status: ${status}`);
+      } finally {
+        server.clearFaults();
+      }
+      await page.getByRole('button', { name: /^Retry/ }).click();
+      await waitReady(page, 120_000);
+      await setRange(page, 'score-threshold', 0);
+      await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
+      await waitBoxes(page, 'vanilla', 'chelsea.jpg');
+      await waitBoxes(page, 'lors', 'chelsea.jpg');
+    },
+  },
+  {
     name: 'downloads: a corrupted LORS shard is refused, not cached, shown with Retry; the retry re-fetches only it',
     timeoutMs: 180_000,
     async fn({ url, server }, page) {

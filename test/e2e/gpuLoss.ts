@@ -30,6 +30,12 @@ export const gpuLoss: Test[] = [
         return 'destroyed';
       });
       assert(destroyed === 'destroyed', destroyed);
+      // Every status the page shows from now on: the loss must lead to the recovery, not to an error.
+      await page.evaluate(() => {
+        const seen: string[] = ((window as unknown as { __statuses: string[] }).__statuses = []);
+        const status = document.querySelector('[data-testid="status"]')!;
+        new MutationObserver(() => seen.push(status.textContent ?? '')).observe(status, { subtree: true, childList: true, characterData: true });
+      });
       await page.waitForFunction(() => /GPU device was lost/.test(document.querySelector('[data-testid="backend-notice"]')?.textContent ?? ''),
         undefined, { timeout: 180_000, polling: 250 }).catch(async (e: Error) => {
         throw new Error(`${e.message}; status "${await text(page, 'status')}", backend "${await text(page, 'backend')}", notice ` +
@@ -44,6 +50,8 @@ export const gpuLoss: Test[] = [
       assert(stats.backend === 'wasm', `worker backend after the loss: ${stats.backend}`);
       assert(await page.evaluate(() => (window as unknown as W).__marker) === 1, 'the page was reloaded');
       assert(await page.locator(tid('error')).count() === 0, `error shown: ${await page.locator(tid('error')).allTextContents()}`);
+      const statuses = await page.evaluate(() => (window as unknown as { __statuses: string[] }).__statuses);
+      assert(!statuses.some((s) => /Could not load/.test(s)), `an error status was shown: ${statuses.filter((s) => /Could not/.test(s)).join(' | ')}`);
       console.log(`    notice: ${notice}\n    chelsea.jpg re-ran on ${stats.backend}: ${await text(page, 'count-vanilla')} / ${await text(page, 'count-lors')} boxes`);
       // No screenshot here: after the loss, SwiftShader's GPU process can hold the page's frames for a while (it
       // drains the destroyed device's queued work), which a screenshot would wait on. Logged, not asserted:
