@@ -6,7 +6,9 @@ import { cspHeader, cspMeta } from './src/csp';
 const cspMetaTag: Plugin = {
   name: 'lors-csp-meta',
   apply: 'build',
-  transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: cspMeta() }, injectTo: 'head-prepend' }],
+  transformIndexHtml: () => [
+    { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: cspMeta() }, injectTo: 'head-prepend' },
+  ],
 };
 
 // No COOP/COEP headers on purpose: under them tfjs-backend-wasm picks its threaded build, whose worker threads

@@ -19,7 +19,10 @@ const DIRECTIVES: Record<string, string> = {
   'form-action': "'none'",
 };
 
-const join = (d: Record<string, string>) => Object.entries(d).map(([k, v]) => `${k} ${v}`).join('; ');
+const join = (d: Record<string, string>) =>
+  Object.entries(d)
+    .map(([k, v]) => `${k} ${v}`)
+    .join('; ');
 
 /** For <meta http-equiv>: without the directives a meta policy ignores (and warns about). */
 export function cspMeta(): string {

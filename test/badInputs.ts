@@ -31,7 +31,10 @@ const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
 const concat = (parts: ArrayLike<number>[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 };
 
@@ -41,22 +44,35 @@ const concat = (parts: ArrayLike<number>[]) => {
  * PNG with `channels` samples per pixel of `bitDepth` bits; `sample(x, y, c)` in [0, 2^bitDepth). Rows with the same
  * `rowKey(y)` are equal: the first is copied (a large image is then quick to build).
  */
-export function png(width: number, height: number, colorType: 0 | 2 | 6, bitDepth: 8 | 16,
-  sample: (x: number, y: number, c: number) => number, rowKey: (y: number) => number = (y) => y): Uint8Array {
+export function png(
+  width: number,
+  height: number,
+  colorType: 0 | 2 | 6,
+  bitDepth: 8 | 16,
+  sample: (x: number, y: number, c: number) => number,
+  rowKey: (y: number) => number = (y) => y,
+): Uint8Array {
   const channels = colorType === 0 ? 1 : colorType === 2 ? 3 : 4;
   const bps = bitDepth / 8;
   const stride = 1 + width * channels * bps;
   const raw = new Uint8Array(stride * height);
   const firstRowOf = new Map<number, number>();
   for (let y = 0; y < height; y++) {
-    const key = rowKey(y), first = firstRowOf.get(key);
-    if (first !== undefined) { raw.copyWithin(y * stride, first * stride, (first + 1) * stride); continue; }
+    const key = rowKey(y),
+      first = firstRowOf.get(key);
+    if (first !== undefined) {
+      raw.copyWithin(y * stride, first * stride, (first + 1) * stride);
+      continue;
+    }
     firstRowOf.set(key, y);
     let o = y * stride + 1; // filter byte 0 (None)
     for (let x = 0; x < width; x++) {
       for (let c = 0; c < channels; c++) {
         const v = sample(x, y, c);
-        if (bps === 2) { raw[o++] = v >>> 8; raw[o++] = v & 255; } else raw[o++] = v;
+        if (bps === 2) {
+          raw[o++] = v >>> 8;
+          raw[o++] = v & 255;
+        } else raw[o++] = v;
       }
     }
   }
@@ -65,7 +81,12 @@ export function png(width: number, height: number, colorType: 0 | 2 | 6, bitDept
     return concat([u32be(data.length), td, u32be(crc32(td))]);
   };
   const ihdr = [...u32be(width), ...u32be(height), bitDepth, colorType, 0, 0, 0];
-  return concat([[0x89, ...ascii('PNG'), 13, 10, 26, 10], chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 6 })), chunk('IEND', [])]);
+  return concat([
+    [0x89, ...ascii('PNG'), 13, 10, 26, 10],
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: 6 })),
+    chunk('IEND', []),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------------------- JPEG
@@ -73,7 +94,8 @@ export function png(width: number, height: number, colorType: 0 | 2 | 6, bitDept
 /** Canonical Huffman codes of a JPEG table (bits[i] = count of codes of length i + 1). */
 function huffCodes(bits: number[], vals: number[]): Map<number, { code: number; len: number }> {
   const out = new Map<number, { code: number; len: number }>();
-  let code = 0, k = 0;
+  let code = 0,
+    k = 0;
   for (let len = 1; len <= 16; len++) {
     for (let i = 0; i < bits[len - 1]!; i++) out.set(vals[k++]!, { code: code++, len });
     code <<= 1;
@@ -114,10 +136,21 @@ const AC_VALS = [0];
  * Baseline JPEG whose 8×8 blocks are flat: `value(bx, by, c)` is block (bx, by)'s value in component c (0..255).
  * Components are not subsampled; `adobe` adds the APP14 marker that makes 4 components CMYK (transform 0).
  */
-export function flatBlockJpeg(widthBlocks: number, heightBlocks: number, components: number,
-  value: (bx: number, by: number, c: number) => number, adobe = false): Uint8Array {
-  const seg = (marker: number, data: ArrayLike<number>) => [0xff, marker, ...u16be(data.length + 2), ...Array.from(data)];
-  const dc = huffCodes(DC_BITS, DC_VALS), ac = huffCodes(AC_BITS, AC_VALS);
+export function flatBlockJpeg(
+  widthBlocks: number,
+  heightBlocks: number,
+  components: number,
+  value: (bx: number, by: number, c: number) => number,
+  adobe = false,
+): Uint8Array {
+  const seg = (marker: number, data: ArrayLike<number>) => [
+    0xff,
+    marker,
+    ...u16be(data.length + 2),
+    ...Array.from(data),
+  ];
+  const dc = huffCodes(DC_BITS, DC_VALS),
+    ac = huffCodes(AC_BITS, AC_VALS);
   const w = new BitWriter();
   const pred = new Array<number>(components).fill(0);
   for (let by = 0; by < heightBlocks; by++) {
@@ -140,7 +173,13 @@ export function flatBlockJpeg(widthBlocks: number, heightBlocks: number, compone
     [0xff, 0xd8],
     adobe ? seg(0xee, [...ascii('Adobe'), 0, 100, 0, 0, 0, 0, 0]) : [],
     seg(0xdb, [0, ...new Array<number>(64).fill(1)]),
-    seg(0xc0, [8, ...u16be(heightBlocks * 8), ...u16be(widthBlocks * 8), components, ...ids.flatMap((id) => [id, 0x11, 0])]),
+    seg(0xc0, [
+      8,
+      ...u16be(heightBlocks * 8),
+      ...u16be(widthBlocks * 8),
+      components,
+      ...ids.flatMap((id) => [id, 0x11, 0]),
+    ]),
     seg(0xc4, [0x00, ...DC_BITS, ...DC_VALS]),
     seg(0xc4, [0x10, ...AC_BITS, ...AC_VALS]),
     seg(0xda, [components, ...ids.flatMap((id) => [id, 0x00]), 0, 63, 0]),
@@ -150,16 +189,34 @@ export function flatBlockJpeg(widthBlocks: number, heightBlocks: number, compone
 }
 
 /** An RGB JPEG (jpeg-js) with an EXIF APP1 segment giving `orientation` (1–8). */
-export function exifJpeg(width: number, height: number, orientation: number,
-  rgb: (x: number, y: number) => [number, number, number]): Uint8Array {
+export function exifJpeg(
+  width: number,
+  height: number,
+  orientation: number,
+  rgb: (x: number, y: number) => [number, number, number],
+): Uint8Array {
   const data = Buffer.alloc(width * height * 4);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const [r, g, b] = rgb(x, y);
-    data.set([r, g, b, 255], 4 * (y * width + x));
-  }
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = rgb(x, y);
+      data.set([r, g, b, 255], 4 * (y * width + x));
+    }
   const body = new Uint8Array(jpeg.encode({ data, width, height }, 90).data);
   // TIFF header (big-endian), IFD0 with one entry: Orientation (0x0112), SHORT, count 1.
-  const tiff = [...ascii('MM'), 0, 42, ...u32be(8), ...u16be(1), ...u16be(0x0112), ...u16be(3), ...u32be(1), ...u16be(orientation), 0, 0, ...u32be(0)];
+  const tiff = [
+    ...ascii('MM'),
+    0,
+    42,
+    ...u32be(8),
+    ...u16be(1),
+    ...u16be(0x0112),
+    ...u16be(3),
+    ...u32be(1),
+    ...u16be(orientation),
+    0,
+    0,
+    ...u32be(0),
+  ];
   const app1 = [0xff, 0xe1, ...u16be(2 + 6 + tiff.length), ...ascii('Exif'), 0, 0, ...tiff];
   return concat([body.subarray(0, 2), app1, body.subarray(2)]);
 }
@@ -167,7 +224,12 @@ export function exifJpeg(width: number, height: number, orientation: number,
 // ---------------------------------------------------------------------------------------------------------- GIF
 
 /** A GIF of 4-colour frames (`frames[i][y * width + x]` in 0..3), looping, 100 ms per frame. */
-export function gif(width: number, height: number, palette: [number, number, number][], frames: number[][]): Uint8Array {
+export function gif(
+  width: number,
+  height: number,
+  palette: [number, number, number][],
+  frames: number[][],
+): Uint8Array {
   const out: number[] = [...ascii('GIF89a'), ...u16le(width), ...u16le(height), 0xf1, 0, 0];
   for (let i = 0; i < 4; i++) out.push(...(palette[i] ?? [0, 0, 0]));
   out.push(0x21, 0xff, 11, ...ascii('NETSCAPE2.0'), 3, 1, 0, 0, 0); // loop forever
@@ -179,11 +241,16 @@ export function gif(width: number, height: number, palette: [number, number, num
     for (let i = 0; i < px.length; i += 2) codes.push(4, ...px.slice(i, i + 2));
     codes.push(5);
     const bytes: number[] = [];
-    let acc = 0, n = 0;
+    let acc = 0,
+      n = 0;
     for (const c of codes) {
       acc |= c << n;
       n += 3;
-      while (n >= 8) { bytes.push(acc & 255); acc >>>= 8; n -= 8; }
+      while (n >= 8) {
+        bytes.push(acc & 255);
+        acc >>>= 8;
+        n -= 8;
+      }
     }
     if (n > 0) bytes.push(acc & 255);
     out.push(2);
@@ -199,12 +266,34 @@ export function gif(width: number, height: number, palette: [number, number, num
 
 // ---------------------------------------------------------------------------------------------------------- BMP
 
-export function bmp24(width: number, height: number, rgb: (x: number, y: number) => [number, number, number]): Uint8Array {
+export function bmp24(
+  width: number,
+  height: number,
+  rgb: (x: number, y: number) => [number, number, number],
+): Uint8Array {
   const stride = (width * 3 + 3) & ~3;
   const size = 54 + stride * height;
   const out = new Uint8Array(size);
-  out.set([...ascii('BM'), ...u32le(size), 0, 0, 0, 0, ...u32le(54), ...u32le(40), ...u32le(width), ...u32le(height),
-    ...u16le(1), ...u16le(24), ...u32le(0), ...u32le(stride * height), ...u32le(2835), ...u32le(2835), ...u32le(0), ...u32le(0)]);
+  out.set([
+    ...ascii('BM'),
+    ...u32le(size),
+    0,
+    0,
+    0,
+    0,
+    ...u32le(54),
+    ...u32le(40),
+    ...u32le(width),
+    ...u32le(height),
+    ...u16le(1),
+    ...u16le(24),
+    ...u32le(0),
+    ...u32le(stride * height),
+    ...u32le(2835),
+    ...u32le(2835),
+    ...u32le(0),
+    ...u32le(0),
+  ]);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const [r, g, b] = rgb(x, height - 1 - y); // bottom-up rows
@@ -220,10 +309,16 @@ export function bmp24(width: number, height: number, rgb: (x: number, y: number)
  * Lossless WebP (VP8L): no transforms, no colour cache, one prefix-code group. Green has two symbols (`g0`, `g1`),
  * chosen per pixel by `bit(x, y)`; red, blue and alpha one symbol each (0 bits per pixel).
  */
-export function losslessWebp(width: number, height: number, color: { r: number; b: number; a: number; g0: number; g1: number },
-  bit: (x: number, y: number) => 0 | 1): Uint8Array {
+export function losslessWebp(
+  width: number,
+  height: number,
+  color: { r: number; b: number; a: number; g0: number; g1: number },
+  bit: (x: number, y: number) => 0 | 1,
+): Uint8Array {
   const bits: number[] = [];
-  const put = (v: number, n: number) => { for (let i = 0; i < n; i++) bits.push((v >>> i) & 1); };
+  const put = (v: number, n: number) => {
+    for (let i = 0; i < n; i++) bits.push((v >>> i) & 1);
+  };
   put(0x2f, 8);
   put(width - 1, 14);
   put(height - 1, 14);
@@ -262,48 +357,182 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 /** The corpus (≈ 0.4 MB in all; the 12000×9000 PNG deflates to ≈ 0.1 MB). */
 export function badInputCorpus(): CorpusFile[] {
-  const grad = (x: number, y: number, w: number, h: number): [number, number, number] =>
-    [Math.round((255 * x) / Math.max(1, w - 1)), Math.round((255 * y) / Math.max(1, h - 1)), 128];
+  const grad = (x: number, y: number, w: number, h: number): [number, number, number] => [
+    Math.round((255 * x) / Math.max(1, w - 1)),
+    Math.round((255 * y) / Math.max(1, h - 1)),
+    128,
+  ];
   const smallPng = png(64, 64, 2, 8, (x, y, c) => grad(x, y, 64, 64)[c]!);
   const hugeHeader = flatBlockJpeg(4, 4, 3, (bx, by, c) => (c === 0 ? 40 * (bx + by) : 128));
   hugeHeader.set([...u16be(30000), ...u16be(30000)], indexOfSof(hugeHeader) + 5);
   return [
-    { name: 'exif-rotated.jpg', type: 'image/jpeg', expect: 'detect', what: 'JPEG 64×40 with EXIF orientation 6 (shown 40×64)',
-      bytes: exifJpeg(64, 40, 6, (x) => (x < 32 ? [220, 40, 40] : [40, 40, 220])), size: { width: 40, height: 64 } },
-    { name: 'cmyk.jpg', type: 'image/jpeg', expect: 'detect', what: 'CMYK JPEG (Adobe APP14, 4 components) 64×48',
-      bytes: flatBlockJpeg(8, 6, 4, (bx, by, c) => [200 - 20 * bx, 60 + 25 * by, 128, 230][c]!, true), size: { width: 64, height: 48 } },
-    { name: 'png16-alpha.png', type: 'image/png', expect: 'detect', what: '16-bit RGBA PNG 64×48, half transparent',
-      bytes: png(64, 48, 6, 16, (x, y, c) => (c === 3 ? (x < 32 ? 65535 : 20000) : Math.round((65535 * ((x + y * c) % 64)) / 63))),
-      size: { width: 64, height: 48 } },
-    { name: 'animated.gif', type: 'image/gif', expect: 'detect', what: 'animated GIF, 2 frames 16×12',
-      bytes: gif(16, 12, [[255, 0, 0], [0, 200, 0], [0, 0, 255], [250, 250, 250]],
-        [Array.from({ length: 192 }, (_, i) => (i % 16 < 8 ? 0 : 2)), Array.from({ length: 192 }, (_, i) => (i < 96 ? 1 : 3))]),
-      size: { width: 16, height: 12 } },
-    { name: 'one-pixel.png', type: 'image/png', expect: 'detect', what: '1×1 PNG', bytes: png(1, 1, 2, 8, () => 200),
-      size: { width: 1, height: 1 } },
-    { name: 'strip-8000x200.png', type: 'image/png', expect: 'detect', what: '8000×200 PNG (40:1)',
-      bytes: png(8000, 200, 2, 8, (x, y, c) => grad(x % 400, y, 400, 200)[c]!), size: { width: 8000, height: 200 } },
-    { name: 'big-12000x9000.png', type: 'image/png', expect: 'detect', what: '12000×9000 grey PNG (108 MP, downscaled)',
-      bytes: png(12000, 9000, 0, 8, (x, y) => ((x >> 9) + (y >> 9)) % 2 ? 200 : 60, (y) => y >> 9), size: { width: 12000, height: 9000 } },
-    { name: 'lossless.webp', type: 'image/webp', expect: 'detect', what: 'lossless WebP (VP8L) 48×32',
-      bytes: losslessWebp(48, 32, { r: 180, b: 60, a: 255, g0: 30, g1: 220 }, (x, y) => (((x >> 3) + (y >> 3)) % 2 ? 1 : 0)),
-      size: { width: 48, height: 32 } },
-    { name: 'picture.bmp', type: 'image/bmp', expect: 'detect', what: '24-bit BMP 40×30',
-      bytes: bmp24(40, 30, (x, y) => grad(x, y, 40, 30)), size: { width: 40, height: 30 } },
-    { name: 'truncated.png', type: 'image/png', expect: 'either', what: 'PNG cut at 60% (no IEND)',
-      bytes: smallPng.subarray(0, Math.floor(smallPng.length * 0.6)) },
+    {
+      name: 'exif-rotated.jpg',
+      type: 'image/jpeg',
+      expect: 'detect',
+      what: 'JPEG 64×40 with EXIF orientation 6 (shown 40×64)',
+      bytes: exifJpeg(64, 40, 6, (x) => (x < 32 ? [220, 40, 40] : [40, 40, 220])),
+      size: { width: 40, height: 64 },
+    },
+    {
+      name: 'cmyk.jpg',
+      type: 'image/jpeg',
+      expect: 'detect',
+      what: 'CMYK JPEG (Adobe APP14, 4 components) 64×48',
+      bytes: flatBlockJpeg(8, 6, 4, (bx, by, c) => [200 - 20 * bx, 60 + 25 * by, 128, 230][c]!, true),
+      size: { width: 64, height: 48 },
+    },
+    {
+      name: 'png16-alpha.png',
+      type: 'image/png',
+      expect: 'detect',
+      what: '16-bit RGBA PNG 64×48, half transparent',
+      bytes: png(64, 48, 6, 16, (x, y, c) =>
+        c === 3 ? (x < 32 ? 65535 : 20000) : Math.round((65535 * ((x + y * c) % 64)) / 63),
+      ),
+      size: { width: 64, height: 48 },
+    },
+    {
+      name: 'animated.gif',
+      type: 'image/gif',
+      expect: 'detect',
+      what: 'animated GIF, 2 frames 16×12',
+      bytes: gif(
+        16,
+        12,
+        [
+          [255, 0, 0],
+          [0, 200, 0],
+          [0, 0, 255],
+          [250, 250, 250],
+        ],
+        [
+          Array.from({ length: 192 }, (_, i) => (i % 16 < 8 ? 0 : 2)),
+          Array.from({ length: 192 }, (_, i) => (i < 96 ? 1 : 3)),
+        ],
+      ),
+      size: { width: 16, height: 12 },
+    },
+    {
+      name: 'one-pixel.png',
+      type: 'image/png',
+      expect: 'detect',
+      what: '1×1 PNG',
+      bytes: png(1, 1, 2, 8, () => 200),
+      size: { width: 1, height: 1 },
+    },
+    {
+      name: 'strip-8000x200.png',
+      type: 'image/png',
+      expect: 'detect',
+      what: '8000×200 PNG (40:1)',
+      bytes: png(8000, 200, 2, 8, (x, y, c) => grad(x % 400, y, 400, 200)[c]!),
+      size: { width: 8000, height: 200 },
+    },
+    {
+      name: 'big-12000x9000.png',
+      type: 'image/png',
+      expect: 'detect',
+      what: '12000×9000 grey PNG (108 MP, downscaled)',
+      bytes: png(
+        12000,
+        9000,
+        0,
+        8,
+        (x, y) => (((x >> 9) + (y >> 9)) % 2 ? 200 : 60),
+        (y) => y >> 9,
+      ),
+      size: { width: 12000, height: 9000 },
+    },
+    {
+      name: 'lossless.webp',
+      type: 'image/webp',
+      expect: 'detect',
+      what: 'lossless WebP (VP8L) 48×32',
+      bytes: losslessWebp(48, 32, { r: 180, b: 60, a: 255, g0: 30, g1: 220 }, (x, y) =>
+        ((x >> 3) + (y >> 3)) % 2 ? 1 : 0,
+      ),
+      size: { width: 48, height: 32 },
+    },
+    {
+      name: 'picture.bmp',
+      type: 'image/bmp',
+      expect: 'detect',
+      what: '24-bit BMP 40×30',
+      bytes: bmp24(40, 30, (x, y) => grad(x, y, 40, 30)),
+      size: { width: 40, height: 30 },
+    },
+    {
+      name: 'truncated.png',
+      type: 'image/png',
+      expect: 'either',
+      what: 'PNG cut at 60% (no IEND)',
+      bytes: smallPng.subarray(0, Math.floor(smallPng.length * 0.6)),
+    },
     { name: 'empty.png', type: 'image/png', expect: 'message', what: '0 bytes', bytes: new Uint8Array(0) },
-    { name: 'notes.txt', type: 'text/plain', expect: 'message', what: 'plain text', bytes: text('shopping list: milk, eggs\n') },
-    { name: 'page.jpg', type: 'image/jpeg', expect: 'message', what: 'HTML with scripts, named .jpg',
-      bytes: text('<!doctype html><html><body><script>window.__pwned = "html"</script><img src=x onerror="window.__pwned = \'img\'"></body></html>') },
-    { name: 'photo.heic', type: 'image/heic', expect: 'message', what: 'HEIC (ftyp heic)',
-      bytes: new Uint8Array([0, 0, 0, 24, ...ascii('ftypheic'), 0, 0, 0, 0, ...ascii('mif1heic'), ...new Array<number>(64).fill(0)]) },
-    { name: 'script.svg', type: 'image/svg+xml', expect: 'message', what: 'SVG with a script and an onload handler',
-      bytes: text('<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=\'onload\'"><script>window.__pwned = "svg"</script><rect width="10" height="10"/></svg>') },
-    { name: 'vector.jpg', type: 'image/jpeg', expect: 'message', what: 'SVG with a script, named .jpg',
-      bytes: text('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>window.__pwned = "svg-jpg"</script></svg>') },
-    { name: 'claims-30000x30000.jpg', type: 'image/jpeg', expect: 'message', what: 'JPEG whose header claims 30000×30000 (900 MP)',
-      bytes: hugeHeader },
+    {
+      name: 'notes.txt',
+      type: 'text/plain',
+      expect: 'message',
+      what: 'plain text',
+      bytes: text('shopping list: milk, eggs\n'),
+    },
+    {
+      name: 'page.jpg',
+      type: 'image/jpeg',
+      expect: 'message',
+      what: 'HTML with scripts, named .jpg',
+      bytes: text(
+        '<!doctype html><html><body><script>window.__pwned = "html"</script>' +
+          '<img src=x onerror="window.__pwned = \'img\'"></body></html>',
+      ),
+    },
+    {
+      name: 'photo.heic',
+      type: 'image/heic',
+      expect: 'message',
+      what: 'HEIC (ftyp heic)',
+      bytes: new Uint8Array([
+        0,
+        0,
+        0,
+        24,
+        ...ascii('ftypheic'),
+        0,
+        0,
+        0,
+        0,
+        ...ascii('mif1heic'),
+        ...new Array<number>(64).fill(0),
+      ]),
+    },
+    {
+      name: 'script.svg',
+      type: 'image/svg+xml',
+      expect: 'message',
+      what: 'SVG with a script and an onload handler',
+      bytes: text(
+        '<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=\'onload\'">' +
+          '<script>window.__pwned = "svg"</script><rect width="10" height="10"/></svg>',
+      ),
+    },
+    {
+      name: 'vector.jpg',
+      type: 'image/jpeg',
+      expect: 'message',
+      what: 'SVG with a script, named .jpg',
+      bytes: text(
+        '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg">' +
+          '<script>window.__pwned = "svg-jpg"</script></svg>',
+      ),
+    },
+    {
+      name: 'claims-30000x30000.jpg',
+      type: 'image/jpeg',
+      expect: 'message',
+      what: 'JPEG whose header claims 30000×30000 (900 MP)',
+      bytes: hugeHeader,
+    },
   ];
 }
 

@@ -64,7 +64,8 @@ export class Controller {
       onProgress: (model, loaded, total) => { if (gen === this.generation) modelsStore.getState().setProgress(model, loaded, total); },
       onStatus: (message, phase) => { if (gen === this.generation) modelsStore.getState().setStatus(message, phase); },
       onBackend: (backend, fallbackReason) => {
-        if (gen === this.generation) modelsStore.getState().setBackend(backend, this.fallbackReason ?? fallbackReason ?? null);
+        if (gen !== this.generation) return;
+        modelsStore.getState().setBackend(backend, this.fallbackReason ?? fallbackReason ?? null);
       },
       onPartial: (r) => { if (gen === this.generation) this.applyResult(r); },
       onFatal: (message) => { if (gen === this.generation) modelsStore.getState().fail(message); },
@@ -87,7 +88,8 @@ export class Controller {
     sessionStore.getState().clearResults();
     try {
       const stallMs = stallMsFromSearch(location.search);
-      const r = await client.request<InitResult>({ type: 'init', backend, base: appBase(), ...(stallMs ? { stallMs } : {}) });
+      const init = { type: 'init', backend, base: appBase(), ...(stallMs ? { stallMs } : {}) } as const;
+      const r = await client.request<InitResult>(init);
       if (gen !== this.generation) return;
       modelsStore.getState().setLoaded({
         backend: r.backend, fallbackReason: fallbackReason ?? r.fallbackReason ?? null,
@@ -134,7 +136,8 @@ export class Controller {
     } catch (e) {
       if (gen !== this.generation) return;
       const prev = modelsStore.getState().decoders[name];
-      info = { config: prev?.config ?? makeConfig('web', name), trained: false, weightBytes: 0, failed: { file: `models/${name}/`, reason: errorText(e) } };
+      const failed = { file: `models/${name}/`, reason: errorText(e) };
+      info = { config: prev?.config ?? makeConfig('web', name), trained: false, weightBytes: 0, failed };
     }
     if (gen !== this.generation) return;
     modelsStore.getState().setDecoderInfo(name, info, lorsSources);

@@ -89,7 +89,8 @@ async function runSoak(o: { moves: number; drops: number }) {
     `${r.heapSamples.map((s) => mb(s.pageHeapBytes)).join(', ')}); ` +
     `move ${r.moveMs.start} → ${r.moveMs.end} ms; drop ${r.dropMs.start} → ${r.dropMs.end} ms: ${r.ok ? 'ok' : 'FAIL'}`);
   if (!r.ok) {
-    console.error(`bench: soak failed (tensors must not change; the page heap must grow < ${100 * SOAK_MAX_HEAP_GROWTH}%)`);
+    const limit = `${100 * SOAK_MAX_HEAP_GROWTH}%`;
+    console.error(`bench: soak failed (tensors must not change; the page heap must grow < ${limit})`);
     process.exitCode = 1;
   }
   return r;

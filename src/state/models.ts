@@ -87,18 +87,21 @@ export function createModelsStore() {
     lorsSources: {},
     compression: null,
     decoderLoading: {},
-    startLoading: (message) => set({ phase: 'loading', message, progress: {}, backend: null, fallbackReason: null, decoderLoading: {} }),
+    startLoading: (message) =>
+      set({ phase: 'loading', message, progress: {}, backend: null, fallbackReason: null, decoderLoading: {} }),
     setStatus: (message, phase) => set(phase ? { message, phase } : { message }),
     setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
     setLoaded: (r) => set({ ...r, phase: 'ready', message: 'Ready' }),
     setLorsConfig: (config) => set((s) => (s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } } } : {})),
     setCompression: (compression) => set({ compression }),
     startDecoderLoad: (name, how) => set((s) => ({
-      decoderLoading: { ...s.decoderLoading, [name]: how }, progress: { ...s.progress, [name]: { loaded: 0, total: 0 } },
+      decoderLoading: { ...s.decoderLoading, [name]: how },
+      progress: { ...s.progress, [name]: { loaded: 0, total: 0 } },
     })),
     setDecoderInfo: (name, info, lorsSources) => set((s) => {
       const { [name]: _done, ...loading } = s.decoderLoading;
-      return { decoders: { ...s.decoders, [name]: info }, decoderLoading: loading, ...(lorsSources ? { lorsSources } : {}) };
+      const sources = lorsSources ? { lorsSources } : {};
+      return { decoders: { ...s.decoders, [name]: info }, decoderLoading: loading, ...sources };
     }),
     fail: (message) => set({ phase: 'error', message }),
     setProgress: (model, loaded, total) => set((s) => ({ progress: { ...s.progress, [model]: { loaded, total } } })),

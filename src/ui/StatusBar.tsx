@@ -19,7 +19,8 @@ export function StatusBar() {
         {phase === 'ready' ? (busy ? 'Detecting…' : 'Ready') : message}
         {phase === 'ready' && failed.length > 0 && (
           <span className="status-warn" data-testid="status-failed">
-            {' '}— the {failed.join(' and ')} decoder{failed.length > 1 ? 's' : ''} could not load {failed.length > 1 ? 'their' : 'its'} weights (see the panel)
+            {' '}— the {failed.join(' and ')} decoder{failed.length > 1 ? 's' : ''} could not load{' '}
+            {failed.length > 1 ? 'their' : 'its'} weights (see the panel)
           </span>
         )}
         {phase === 'ready' && backboneMs !== null && (
@@ -27,7 +28,11 @@ export function StatusBar() {
         )}
       </p>
       {phase === 'error' && (
-        <button type="button" data-testid="retry-init" onClick={() => void controller.start(settingsStore.getState().backend)}>
+        <button
+          type="button"
+          data-testid="retry-init"
+          onClick={() => void controller.start(settingsStore.getState().backend)}
+        >
           Retry loading the models
         </button>
       )}

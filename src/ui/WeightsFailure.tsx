@@ -19,8 +19,14 @@ export function WeightsFailure({ model }: { model: DecoderName }) {
         <p>{loading === 'retry' ? 'Downloading the trained weights again…' : 'Loading seeded initial weights…'}</p>
         {progress && progress.total > 0 && (
           <p className="progress-row">
-            <progress max={progress.total} value={Math.min(progress.loaded, progress.total)} data-testid={`retry-progress-${model}`} />
-            <span className="muted">{formatBytes(progress.loaded)} / {formatBytes(progress.total)}</span>
+            <progress
+              max={progress.total}
+              value={Math.min(progress.loaded, progress.total)}
+              data-testid={`retry-progress-${model}`}
+            />
+            <span className="muted">
+              {formatBytes(progress.loaded)} / {formatBytes(progress.total)}
+            </span>
           </p>
         )}
       </div>
@@ -43,13 +49,19 @@ export function WeightsFailure({ model }: { model: DecoderName }) {
     <div className="weights-failure" role="alert" data-testid={`weights-failure-${model}`}>
       <p>
         <strong>The trained weights could not be loaded</strong>, so this panel does not detect.{' '}
-        <code data-testid={`failure-file-${model}`}>{failed.file}</code>: <span data-testid={`failure-reason-${model}`}>{failed.reason}</span>
+        <code data-testid={`failure-file-${model}`}>{failed.file}</code>:{' '}
+        <span data-testid={`failure-reason-${model}`}>{failed.reason}</span>
       </p>
       <p className="weights-failure-actions">
         <button type="button" data-testid={`retry-${model}`} onClick={() => void controller.loadDecoder(model)}>
           Retry download
         </button>
-        <button type="button" className="secondary" data-testid={`seeded-${model}`} onClick={() => void controller.loadDecoder(model, true)}>
+        <button
+          type="button"
+          className="secondary"
+          data-testid={`seeded-${model}`}
+          onClick={() => void controller.loadDecoder(model, true)}
+        >
           Run untrained (seeded random weights: boxes mean nothing)
         </button>
       </p>

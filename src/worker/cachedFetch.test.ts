@@ -39,14 +39,20 @@ beforeAll(() => {
       expect(name).toBe(CACHE_NAME);
       return {
         match: async (k: string) => (cache.has(k) ? new Response(cache.get(k)!.slice(0)) : undefined),
-        put: async (k: string, res: Response) => { cache.set(k, await res.arrayBuffer()); },
+        put: async (k: string, res: Response) => {
+          cache.set(k, await res.arrayBuffer());
+        },
         delete: async (k: string) => cache.delete(k),
       };
     },
   });
 });
 afterAll(() => vi.unstubAllGlobals());
-beforeEach(() => { routes = {}; fetched = []; cache.clear(); });
+beforeEach(() => {
+  routes = {};
+  fetched = [];
+  cache.clear();
+});
 
 describe('cachedReader', () => {
   it('verifies a listed shard before caching it; the next read comes from the cache', async () => {
@@ -83,7 +89,9 @@ describe('cachedReader', () => {
   it('abandons a download that gets no data for stallMs', async () => {
     routes = { 'w.bin': { bytes: GOOD, stall: true } };
     const t0 = Date.now();
-    const e = await cachedReader(BASE, { stallMs: 50 }).read('w.bin').catch((x: unknown) => x);
+    const e = await cachedReader(BASE, { stallMs: 50 })
+      .read('w.bin')
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(DownloadError);
     expect((e as DownloadError).kind).toBe('stalled');
     expect(Date.now() - t0).toBeLessThan(5_000);
@@ -92,7 +100,9 @@ describe('cachedReader', () => {
   it('refuses a body shorter than its content-length; a 404 is a FileNotFoundError', async () => {
     routes = { 'w.bin': { bytes: GOOD, declared: 20 } };
     await expect(cachedReader(BASE).read('w.bin')).rejects.toMatchObject({ kind: 'truncated' });
-    const e = await cachedReader(BASE).read('gone.bin').catch((x: unknown) => x);
+    const e = await cachedReader(BASE)
+      .read('gone.bin')
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(FileNotFoundError);
     expect((e as Error).message).toMatch(/404/);
   });

@@ -19,14 +19,21 @@ export type DownloadFailureKind = 'missing' | 'http' | 'stalled' | 'network' | '
 
 /** A model file that could not be downloaded intact; `message` is the reason alone, `url` names the file. */
 export class DownloadError extends Error {
-  constructor(readonly url: string, readonly kind: DownloadFailureKind, reason: string) {
+  constructor(
+    readonly url: string,
+    readonly kind: DownloadFailureKind,
+    reason: string,
+  ) {
     super(reason);
     this.name = 'DownloadError';
   }
 }
 
 export class HttpError extends DownloadError {
-  constructor(url: string, readonly status: number) {
+  constructor(
+    url: string,
+    readonly status: number,
+  ) {
     super(url, 'http', `HTTP ${status}`);
   }
 }
@@ -94,9 +101,13 @@ async function fetchBytes(url: string, stallMs: number, onProgress?: (loaded: nu
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => { stalled = true; abort.abort(); }, stallMs);
+    timer = setTimeout(() => {
+      stalled = true;
+      abort.abort();
+    }, stallMs);
   };
-  const stallError = () => new DownloadError(url, 'stalled', `no data for ${Math.round(stallMs / 1000)} s (download stalled)`);
+  const stallError = () =>
+    new DownloadError(url, 'stalled', `no data for ${Math.round(stallMs / 1000)} s (download stalled)`);
   arm();
   try {
     let res: Response;
@@ -122,7 +133,11 @@ async function fetchBytes(url: string, stallMs: number, onProgress?: (loaded: nu
           r = await reader.read();
         } catch (e) {
           if (stalled) throw stallError();
-          throw new DownloadError(url, 'network', `download interrupted after ${loaded} bytes (${e instanceof Error ? e.message : String(e)})`);
+          throw new DownloadError(
+            url,
+            'network',
+            `download interrupted after ${loaded} bytes (${e instanceof Error ? e.message : String(e)})`,
+          );
         }
         if (r.done) break;
         arm();
@@ -136,7 +151,10 @@ async function fetchBytes(url: string, stallMs: number, onProgress?: (loaded: nu
     }
     const out = new Uint8Array(loaded);
     let o = 0;
-    for (const c of chunks) { out.set(c, o); o += c.byteLength; }
+    for (const c of chunks) {
+      out.set(c, o);
+      o += c.byteLength;
+    }
     return out.buffer;
   } finally {
     clearTimeout(timer);

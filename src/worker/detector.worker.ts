@@ -78,7 +78,8 @@ async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): P
   const preset = makeConfig('web', name);
   if (seeded) {
     const config = await det.setDecoder(name, { config: preset, seed: 0 }, onProgress);
-    return { config, trained: false, weightBytes: float16Bytes(config), note: 'seeded initial weights (seed 0), as asked' };
+    const note = 'seeded initial weights (seed 0), as asked';
+    return { config, trained: false, weightBytes: float16Bytes(config), note };
   }
   const dir = name === 'lors' ? LORS_SOURCE_DIRS.trained : DECODER_DIRS[name];
   try {
@@ -91,7 +92,8 @@ async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): P
     }
     const d = await decoderSource(folder(dir).read, preset);
     if (!d.trained) {
-      return { config: preset, trained: false, weightBytes: 0, failed: { file: `models/${dir}/${MODEL_JSON}`, reason: d.note ?? 'no trained weights' } };
+      const failed = { file: `models/${dir}/${MODEL_JSON}`, reason: d.note ?? 'no trained weights' };
+      return { config: preset, trained: false, weightBytes: 0, failed };
     }
     const config = await det.setDecoder(name, d.source, onProgress);
     return { config, trained: true, weightBytes: d.weightBytes };
@@ -131,7 +133,9 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
     onProgress: (p) => post({ kind: 'progress', ...p }),
   }).catch((e: unknown) => {
     // Without the backbone no panel runs: the page shows this with a Retry; it names the file.
-    if (e instanceof DownloadError || e instanceof MissingFileError) throw new Error(`${relativeTo(appBase, e.url)}: ${e.message}`);
+    if (e instanceof DownloadError || e instanceof MissingFileError) {
+      throw new Error(`${relativeTo(appBase, e.url)}: ${e.message}`);
+    }
     throw e;
   });
   watchDeviceLoss((message) => post({ kind: 'deviceLost', message }));

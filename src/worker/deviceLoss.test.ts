@@ -10,7 +10,7 @@ describe('device loss', () => {
     expect(isDeviceLossError(new Error('models/lors/model.json: HTTP 404 (file not found)'))).toBe(false);
   });
 
-  it('deviceLossBehind: the message of a loss error; null for other errors where no WebGPU device exists (Node: cpu/wasm)', async () => {
+  it('deviceLossBehind: a loss error gives its message; other errors give null without a device (Node)', async () => {
     expect(await deviceLossBehind(new Error('Device is lost'))).toBe('Device is lost');
     expect(await deviceLossBehind(new Error('unrelated'), 10)).toBeNull();
   });

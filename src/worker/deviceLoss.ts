@@ -4,11 +4,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-interface LostInfo { reason?: string; message?: string }
-interface WithDevice { device?: { lost?: Promise<LostInfo> } }
+interface LostInfo {
+  reason?: string;
+  message?: string;
+}
+interface WithDevice {
+  device?: { lost?: Promise<LostInfo> };
+}
 
 const describe = (info: LostInfo | undefined) =>
-  [info?.reason && info.reason !== 'unknown' ? info.reason : '', info?.message ?? ''].filter(Boolean).join(': ') || 'no reason given';
+  [info?.reason && info.reason !== 'unknown' ? info.reason : '', info?.message ?? ''].filter(Boolean).join(': ') ||
+  'no reason given';
 
 /** The active backend's device, without initialising a backend when none is active (tfjs's engine field). */
 function activeDevice(): WithDevice['device'] {

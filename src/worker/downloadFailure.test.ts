@@ -9,22 +9,39 @@ const FOLDER = `${BASE}models/lors/`;
 
 describe('decoderFailure', () => {
   it('names the file relative to the app and keeps the reason alone', () => {
-    expect(decoderFailure(new DownloadError(`${FOLDER}weights-shard2of3.bin`, 'stalled', 'no data for 2 s (download stalled)'), BASE, FOLDER))
-      .toEqual({ file: 'models/lors/weights-shard2of3.bin', reason: 'no data for 2 s (download stalled)' });
-    expect(decoderFailure(new MissingFileError(`${FOLDER}model.json`), BASE, FOLDER))
-      .toEqual({ file: 'models/lors/model.json', reason: 'HTTP 404 (file not found)' });
+    expect(
+      decoderFailure(
+        new DownloadError(`${FOLDER}weights-shard2of3.bin`, 'stalled', 'no data for 2 s (download stalled)'),
+        BASE,
+        FOLDER,
+      ),
+    ).toEqual({ file: 'models/lors/weights-shard2of3.bin', reason: 'no data for 2 s (download stalled)' });
+    expect(decoderFailure(new MissingFileError(`${FOLDER}model.json`), BASE, FOLDER)).toEqual({
+      file: 'models/lors/model.json',
+      reason: 'HTTP 404 (file not found)',
+    });
   });
 
   it("unwraps the loader's WeightsError (file relative to its folder, 'could not be read: ' dropped)", () => {
-    const e = new WeightsError('weights-shard1of3.bin', 'could not be read: SHA-256 mismatch with model.json (corrupted download); not cached');
+    const e = new WeightsError(
+      'weights-shard1of3.bin',
+      'could not be read: SHA-256 mismatch with model.json (corrupted download); not cached',
+    );
     expect(decoderFailure(e, BASE, FOLDER)).toEqual({
-      file: 'models/lors/weights-shard1of3.bin', reason: 'SHA-256 mismatch with model.json (corrupted download); not cached',
+      file: 'models/lors/weights-shard1of3.bin',
+      reason: 'SHA-256 mismatch with model.json (corrupted download); not cached',
     });
   });
 
   it('falls back to the folder for errors that name no file', () => {
-    expect(decoderFailure(new FileNotFoundError('model.json'), BASE, FOLDER)).toEqual({ file: 'models/lors/model.json', reason: 'file not found' });
-    expect(decoderFailure(new Error('out of memory'), BASE, FOLDER)).toEqual({ file: 'models/lors/', reason: 'out of memory' });
+    expect(decoderFailure(new FileNotFoundError('model.json'), BASE, FOLDER)).toEqual({
+      file: 'models/lors/model.json',
+      reason: 'file not found',
+    });
+    expect(decoderFailure(new Error('out of memory'), BASE, FOLDER)).toEqual({
+      file: 'models/lors/',
+      reason: 'out of memory',
+    });
     expect(relativeTo(BASE, 'https://elsewhere/x.bin')).toBe('https://elsewhere/x.bin');
   });
 });

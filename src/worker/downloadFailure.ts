@@ -24,8 +24,12 @@ export function decoderFailure(e: unknown, base: string, folderUrl: string): Dec
   }
   if (e instanceof WeightsError) {
     const detail = e.message.startsWith(`${e.file}: `) ? e.message.slice(e.file.length + 2) : e.message;
-    return { file: relativeTo(base, new URL(e.file, folderUrl).href), reason: detail.replace(/^could not be read: /, '') };
+    return {
+      file: relativeTo(base, new URL(e.file, folderUrl).href),
+      reason: detail.replace(/^could not be read: /, ''),
+    };
   }
-  if (e instanceof FileNotFoundError) return { file: relativeTo(base, new URL(e.path, folderUrl).href), reason: 'file not found' };
+  if (e instanceof FileNotFoundError)
+    return { file: relativeTo(base, new URL(e.path, folderUrl).href), reason: 'file not found' };
   return { file: relativeTo(base, folderUrl), reason: errorText(e) };
 }

@@ -18,17 +18,25 @@ async function failureOf(page: Page, model: string): Promise<{ file: string; rea
 }
 
 /** The Retry button of a panel, found by role and accessible name (what assistive technology announces). */
-const retryButton = (page: Page, model: string) => page.locator(tid(`panel-${model}`)).getByRole('button', { name: /^Retry/ });
+const retryButton = (page: Page, model: string) =>
+  page.locator(tid(`panel-${model}`)).getByRole('button', { name: /^Retry/ });
 
 const cachedPaths = (page: Page) =>
-  page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname), CACHE_NAME);
+  page.evaluate(
+    async (name) => (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname),
+    CACHE_NAME,
+  );
 
 /** GET requests for each of `paths` made since request index `from`. */
 const fetchedSince = (server: StaticServer, from: number, paths: string[]) =>
   Object.fromEntries(paths.map((p) => [p, server.requests.slice(from).filter((r) => r.path.endsWith(`/${p}`)).length]));
 
 async function trainedBadge(page: Page, model: string) {
-  await page.waitForFunction((m) => document.querySelector(`[data-testid="badge-${m}"]`)?.textContent === 'trained weights', model, { timeout: 60_000 });
+  await page.waitForFunction(
+    (m) => document.querySelector(`[data-testid="badge-${m}"]`)?.textContent === 'trained weights',
+    model,
+    { timeout: 60_000 },
+  );
 }
 
 export const downloads: Test[] = [
@@ -39,11 +47,14 @@ export const downloads: Test[] = [
       server.fault('models/nanodet/nanodet.bin', '404');
       try {
         await page.goto(`${url}?backend=wasm`);
-        await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.getAttribute('data-phase') === 'error',
-          undefined, { timeout: 120_000, polling: 250 });
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="status"]')?.getAttribute('data-phase') === 'error',
+          undefined,
+          { timeout: 120_000, polling: 250 },
+        );
         const status = await text(page, 'status');
         assert(/nanodet\.bin/.test(status) && /404/.test(status), `status: "${status}"`);
-        assert(await page.getByRole('button', { name: /^Retry/ }).count() === 1, 'no Retry button for the models');
+        assert((await page.getByRole('button', { name: /^Retry/ }).count()) === 1, 'no Retry button for the models');
         console.log(`    status: ${status}`);
       } finally {
         server.clearFaults();
@@ -66,19 +77,31 @@ export const downloads: Test[] = [
         await waitReady(page, 180_000);
         const f = await failureOf(page, 'lors');
         assert(f.file === LORS_SHARD && /SHA-256/.test(f.reason), `LORS failure: ${f.file}: ${f.reason}`);
-        assert(/untrained|not loaded/.test(await text(page, 'badge-lors')) && !/trained weights/.test(await text(page, 'badge-lors')),
-          `LORS badge: ${await text(page, 'badge-lors')}`);
-        assert(/lors decoder could not load/i.test(await text(page, 'status')), `status line: "${await text(page, 'status')}"`);
-        assert(await retryButton(page, 'lors').count() === 1, 'no button named "Retry…" in the LORS panel');
+        assert(
+          /untrained|not loaded/.test(await text(page, 'badge-lors')) &&
+            !/trained weights/.test(await text(page, 'badge-lors')),
+          `LORS badge: ${await text(page, 'badge-lors')}`,
+        );
+        assert(
+          /lors decoder could not load/i.test(await text(page, 'status')),
+          `status line: "${await text(page, 'status')}"`,
+        );
+        assert((await retryButton(page, 'lors').count()) === 1, 'no button named "Retry…" in the LORS panel');
         console.log(`    LORS panel: ${f.file}: ${f.reason}; status: ${await text(page, 'status')}`);
         // The vanilla panel keeps working; the failed one runs nothing.
         await setRange(page, 'score-threshold', 0);
         await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
         await waitBoxes(page, 'vanilla', 'chelsea.jpg');
-        assert(await text(page, 'run-lors') === '0', 'the LORS panel ran without weights');
+        assert((await text(page, 'run-lors')) === '0', 'the LORS panel ran without weights');
         const cached = await cachedPaths(page);
-        assert(!cached.some((p) => p.endsWith(LORS_SHARD)), `the corrupted shard is in the Cache API: ${cached.join(', ')}`);
-        assert(cached.some((p) => p.endsWith(LORS_SHARDS[0]!)), `the good shards were not cached: ${cached.join(', ')}`);
+        assert(
+          !cached.some((p) => p.endsWith(LORS_SHARD)),
+          `the corrupted shard is in the Cache API: ${cached.join(', ')}`,
+        );
+        assert(
+          cached.some((p) => p.endsWith(LORS_SHARDS[0]!)),
+          `the good shards were not cached: ${cached.join(', ')}`,
+        );
         await shot(page, 'd1-corrupt-shard');
       } finally {
         server.clearFaults();
@@ -88,20 +111,32 @@ export const downloads: Test[] = [
       await waitBoxes(page, 'lors', 'chelsea.jpg');
       await trainedBadge(page, 'lors');
       const fetched = fetchedSince(server, from, LORS_SHARDS);
-      assert(fetched[LORS_SHARD] === 1 && fetched[LORS_SHARDS[0]!] === 0 && fetched[LORS_SHARDS[2]!] === 0,
-        `the retry should fetch only the failed shard: ${JSON.stringify(fetched)}`);
-      assert(await page.locator(tid('weights-failure-lors')).count() === 0, 'the failure box stayed after a good retry');
-      assert(await page.locator(tid('status-failed')).count() === 0, 'the status line still reports a failure');
+      assert(
+        fetched[LORS_SHARD] === 1 && fetched[LORS_SHARDS[0]!] === 0 && fetched[LORS_SHARDS[2]!] === 0,
+        `the retry should fetch only the failed shard: ${JSON.stringify(fetched)}`,
+      );
+      assert(
+        (await page.locator(tid('weights-failure-lors')).count()) === 0,
+        'the failure box stayed after a good retry',
+      );
+      assert((await page.locator(tid('status-failed')).count()) === 0, 'the status line still reports a failure');
       // The sliders cut the trained weights again.
       const run = Number(await text(page, 'run-lors'));
       await setRange(page, 'slider-rank-a', 4);
-      await page.waitForFunction((r) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r, run, { timeout: 60_000 });
-      console.log(`    retry fetched ${JSON.stringify(fetched)}; LORS detects with trained weights (${await text(page, 'count-lors')} boxes)`);
+      await page.waitForFunction(
+        (r) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r,
+        run,
+        { timeout: 60_000 },
+      );
+      console.log(
+        `    retry fetched ${JSON.stringify(fetched)}; ` +
+          `LORS detects with trained weights (${await text(page, 'count-lors')} boxes)`,
+      );
       await shot(page, 'd2-corrupt-shard-retried');
     },
   },
   {
-    name: 'downloads: a 404 (vanilla) and a stalled download (LORS) fail per panel; seeded only when asked; retries load them',
+    name: 'downloads: a 404 (vanilla) and a stall (LORS) fail per panel; seeded only when asked; retries load them',
     timeoutMs: 180_000,
     async fn({ url, server }, page) {
       server.fault(VANILLA_SHARD, '404');
@@ -124,7 +159,10 @@ export const downloads: Test[] = [
         await waitBoxes(page, 'lors', 'rocket.jpg', 60_000);
         const badge = await text(page, 'badge-lors');
         assert(/untrained/.test(badge), `LORS badge with seeded weights: "${badge}"`);
-        assert(await page.locator(tid('weights-seeded-lors')).count() === 1, 'the seeded choice is not labelled in the panel');
+        assert(
+          (await page.locator(tid('weights-seeded-lors')).count()) === 1,
+          'the seeded choice is not labelled in the panel',
+        );
         await shot(page, 'd3-404-and-stall');
       } finally {
         server.clearFaults();
@@ -135,8 +173,15 @@ export const downloads: Test[] = [
       const lorsRun = Number(await text(page, 'run-lors'));
       await retryButton(page, 'lors').click();
       await trainedBadge(page, 'lors');
-      await page.waitForFunction((r) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r, lorsRun, { timeout: 60_000 });
-      assert(await page.locator(tid('error')).count() === 0, `error after the retries: ${await page.locator(tid('error')).allTextContents()}`);
+      await page.waitForFunction(
+        (r) => Number(document.querySelector('[data-testid="run-lors"]')?.textContent) > r,
+        lorsRun,
+        { timeout: 60_000 },
+      );
+      assert(
+        (await page.locator(tid('error')).count()) === 0,
+        `error after the retries: ${await page.locator(tid('error')).allTextContents()}`,
+      );
       console.log('    after the retries: both decoders run trained weights');
       await shot(page, 'd4-404-and-stall-retried');
     },

@@ -46,7 +46,8 @@ async function main() {
       page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
       // CSP violations in the page become console errors (fatal below); the worker's arrive as reports to the server.
       await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => {
-        console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} (${e.sourceFile}:${e.lineNumber})`);
+        const where = `${e.sourceFile}:${e.lineNumber}`;
+        console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} (${where})`);
       }));
       const cspReports = server.cspReports.length;
       page.setDefaultTimeout(30_000);

@@ -34,7 +34,7 @@ export interface StaticServer {
   requests: { method: string; path: string; bytes: number }[];
   /** CSP violation reports received (bodies as sent). */
   cspReports: string[];
-  /** Injects `fault` on `path` (relative to the served root, e.g. 'models/lors/weights-shard2of3.bin') until cleared. */
+  /** Injects `fault` on `path` (relative to the served root: 'models/lors/weights-shard2of3.bin') until cleared. */
   fault(path: string, fault: Fault): void;
   /** Clears every fault; stalled responses still open are cut. */
   clearFaults(): void;

@@ -8,7 +8,10 @@
 import type { Page } from 'playwright-core';
 import { assert, dropFile, setRange, waitReady, type Test } from './page';
 
-export interface SoakPoint { tensors: number; pageHeapBytes: number | null }
+export interface SoakPoint {
+  tensors: number;
+  pageHeapBytes: number | null;
+}
 
 export interface SoakReport {
   moves: number;
@@ -28,7 +31,9 @@ type W = {
   gc?: () => void;
   __lors: {
     stats(): Promise<{ numTensors: number }>;
-    session: { getState(): { photo: { id: number } | null; results: Record<string, { run: number; imageId: number }> } };
+    session: {
+      getState(): { photo: { id: number } | null; results: Record<string, { run: number; imageId: number }> };
+    };
   };
 };
 
@@ -58,10 +63,19 @@ async function drop(page: Page, i: number): Promise<number> {
   const before = await page.evaluate(() => (window as unknown as W).__lors.session.getState().photo?.id ?? -1);
   const t0 = Date.now();
   await dropFile(page, { url: `samples/${name}`, name, type: 'image/jpeg' });
-  await page.waitForFunction((prev) => {
-    const s = (window as unknown as W).__lors.session.getState();
-    return s.photo !== null && s.photo.id !== prev && s.results.vanilla?.imageId === s.photo.id && s.results.lors?.imageId === s.photo.id;
-  }, before, { timeout: 120_000, polling: 20 });
+  await page.waitForFunction(
+    (prev) => {
+      const s = (window as unknown as W).__lors.session.getState();
+      return (
+        s.photo !== null &&
+        s.photo.id !== prev &&
+        s.results.vanilla?.imageId === s.photo.id &&
+        s.results.lors?.imageId === s.photo.id
+      );
+    },
+    before,
+    { timeout: 120_000, polling: 20 },
+  );
   return Date.now() - t0;
 }
 
@@ -69,11 +83,15 @@ async function move(page: Page, rankA: number): Promise<number> {
   const run = await lorsRun(page);
   const t0 = Date.now();
   await setRange(page, 'slider-rank-a', rankA);
-  await page.waitForFunction((r) => {
-    const s = (window as unknown as W).__lors.session.getState();
-    const l = s.results.lors;
-    return !!l && l.imageId === s.photo?.id && l.run > r;
-  }, run, { timeout: 120_000, polling: 20 });
+  await page.waitForFunction(
+    (r) => {
+      const s = (window as unknown as W).__lors.session.getState();
+      const l = s.results.lors;
+      return !!l && l.imageId === s.photo?.id && l.run > r;
+    },
+    run,
+    { timeout: 120_000, polling: 20 },
+  );
   return Date.now() - t0;
 }
 
@@ -87,7 +105,10 @@ export const SOAK_WARMUP = { moves: 20, drops: 6 };
  * moves/drops moves, after SOAK_WARMUP (`warmup: false`: a first photo and two moves only). Starts and ends on the
  * same photo and the same slider value, so the live tensors must match.
  */
-export async function soak(page: Page, o: { moves: number; drops: number; warmup?: boolean; window?: number; log?: (s: string) => void }): Promise<SoakReport> {
+export async function soak(
+  page: Page,
+  o: { moves: number; drops: number; warmup?: boolean; window?: number; log?: (s: string) => void },
+): Promise<SoakReport> {
   const t0 = Date.now();
   const max = Number(await page.locator('[data-testid="slider-rank-a"]').getAttribute('max'));
   const ranks = [Math.max(1, Math.floor(max / 2)), max];
@@ -98,7 +119,8 @@ export async function soak(page: Page, o: { moves: number; drops: number; warmup
   if (warm.moves % 2 === 1) await move(page, ranks[1]!);
   const start = await measure(page);
   const heapSamples: SoakReport['heapSamples'] = [{ moves: 0, pageHeapBytes: start.pageHeapBytes }];
-  const moveMs: number[] = [], dropMs: number[] = [];
+  const moveMs: number[] = [],
+    dropMs: number[] = [];
   const every = Math.max(1, Math.floor(o.moves / Math.max(1, o.drops)));
   let drops = 0;
   for (let i = 0; i < o.moves; i++) {
@@ -119,7 +141,10 @@ export async function soak(page: Page, o: { moves: number; drops: number; warmup
   const dwin = Math.min(10, Math.floor(dropMs.length / 2));
   const r1 = (x: number) => Number(x.toFixed(1));
   return {
-    moves: o.moves, drops: o.drops, start, end,
+    moves: o.moves,
+    drops: o.drops,
+    start,
+    end,
     moveMs: { start: r1(mean(moveMs.slice(0, win))), end: r1(mean(moveMs.slice(-win))), window: win },
     dropMs: { start: r1(mean(dropMs.slice(0, dwin))), end: r1(mean(dropMs.slice(-dwin))), window: dwin },
     heapSamples,
@@ -129,14 +154,20 @@ export async function soak(page: Page, o: { moves: number; drops: number; warmup
 
 export const soakTests: Test[] = [
   {
-    name: 'soak on wasm: 30 slider moves and 10 photo drops leave the worker\'s tensor count unchanged',
+    name: "soak on wasm: 30 slider moves and 10 photo drops leave the worker's tensor count unchanged",
     timeoutMs: 240_000,
     async fn({ url }, page) {
       await page.goto(`${url}?backend=wasm`);
       await waitReady(page, 180_000);
       const r = await soak(page, { moves: 30, drops: 10, warmup: false });
-      console.log(`    tensors ${r.start.tensors} → ${r.end.tensors}; move ${r.moveMs.start} → ${r.moveMs.end} ms, drop ${r.dropMs.start} → ${r.dropMs.end} ms; ${r.wallS} s`);
-      assert(r.end.tensors === r.start.tensors, `worker tensors ${r.start.tensors} at the start, ${r.end.tensors} at the end`);
+      console.log(
+        `    tensors ${r.start.tensors} → ${r.end.tensors}; move ${r.moveMs.start} → ${r.moveMs.end} ms, ` +
+          `drop ${r.dropMs.start} → ${r.dropMs.end} ms; ${r.wallS} s`,
+      );
+      assert(
+        r.end.tensors === r.start.tensors,
+        `worker tensors ${r.start.tensors} at the start, ${r.end.tensors} at the end`,
+      );
     },
   },
 ];
