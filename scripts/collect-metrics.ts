@@ -4,10 +4,10 @@
  *                                     [--suffix -qi] [--baseline-evals DIR_WITH eval-{vanilla,lors}.json] [--baseline-runs DIR]
  *                                     [--models public/models] [--out public/models/metrics.json]
  *                                     [--train-machine TEXT] [--cpu-evals DIR --cpu-runs DIR --cpu-suffix -qi]
- * --baseline-*: the same recipe without NanoDet-initialised queries (reported next to every number, issue #4).
+ * --baseline-*: the same recipe without NanoDet-initialised queries (reported next to every number).
  * --train-machine: where the shipped runs trained (default: this machine); --cpu-*: the same decoders trained with the
  * CPU recipe (reported next to the shipped ones when these came from a GPU machine).
- * eval-lors-from-vanilla.json (when in --evals): the vanilla model compressed into LORS (issue #6), whole export.
+ * eval-lors-from-vanilla.json (when in --evals): the vanilla model compressed into LORS, whole export.
  * Every number comes from those files: `npm run eval` outputs (the app's own inference on the val split), the
  * training runs' summary.json / log.jsonl, the shipped weights' manifests and the parameter counter.
  */
@@ -100,7 +100,7 @@ function training(run: string, curves?: string) {
   };
 }
 
-/** The vanilla model compressed into LORS (issue #6), as shipped (all its ranks), when evaluated. */
+/** The vanilla model compressed into LORS, as shipped (all its ranks), when evaluated. */
 function fromVanilla() {
   const dir = join(models, 'lors-from-vanilla');
   if (!existsSync(join(dir, 'model.json')) || !existsSync(join(evals, 'eval-lors-from-vanilla.json'))) return undefined;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the decoder trainer with the CPU settings of /work/shared/design/CPU-TRAINING.md (training/README.md):
+# Runs the decoder trainer with the CPU settings measured on the 2-core machines (training/README.md):
 #   - jemalloc preloaded and keeping its pages (LD_PRELOAD + MALLOC_CONF), when libjemalloc2 is installed;
 #   - OPENBLAS_THREAD_TIMEOUT=4 and OMP_WAIT_POLICY=PASSIVE (no spinning thread pools fighting each other);
 #   - OPENBLAS_CORETYPE from the CPU flags (OpenBLAS's own detection fell back to SSE3 kernels here: 2.7x slower).

@@ -1,7 +1,7 @@
 /**
  * npm run proposals -- --features DIR|FILE.json[,...] [--count 100] [--backbone DIR]
  *
- * Query proposals for training with `queryInit: 'nanodet'` (issue #4's lever): for every image of a feature cache
+ * Query proposals for training with `queryInit: 'nanodet'` (a lever for a small training budget): for every image of a feature cache
  * (`npm run features`), NanoDet-g's own head is run on the cached PAN maps and `headProposals` (the same function the
  * app uses) picks the best `count` boxes. Written next to the cache:
  *

@@ -65,7 +65,7 @@ export interface ModelConfig {
   /** Absent = 'image'. */
   queryInit?: QueryInit;
   /**
-   * Divisor of the box centre x, y (input pixels) in the sin/cos box encoding (spec §2.1 step 2). Absent = 1000,
+   * Divisor of the box centre x, y (input pixels) in the sin/cos box encoding (docs/model.md §3.1). Absent = 1000,
    * AdaMixer's value for ~1333-px inputs (every weights file written before the field existed); decoders trained
    * at 416 px may use 1000·416/1333 ≈ 312 for the same xy signal. A training choice recorded with the weights.
    */

@@ -65,7 +65,7 @@ export interface LoadOptions {
   onProgress?: (p: { model: string; loaded: number; total: number }) => void;
   /**
    * How the LORS decoder runs: 'folded' (default) folds, once at load, LORS^T into a dense W_i = W_shared + Σ B·A
-   * per stage (foldLorsT) and LORS^A into a dense per-stage generator (foldLorsA, spec §6(b)), so a LORS stage
+   * per stage (foldLorsT) and LORS^A into a dense per-stage generator (foldLorsA, docs/model.md §5.3), so a LORS stage
    * costs exactly a vanilla stage of the same G and P_in (measured: `npm run bench`, README "Performance") at the
    * price of dense weights in memory (the download stays small); 'unfolded' evaluates the low-rank factors at every
    * forward (Eqs. 7–12 as written). Either way the weights are prepared once at load (prepareWeights).

@@ -4,7 +4,7 @@ import { countParameters, float16Bytes, parameterSpec, size } from './params';
 
 const decoder = (...a: Parameters<typeof makeConfig>) => countParameters(makeConfig(...a)).decoder;
 
-describe('parameter accounting reproduces spec §7', () => {
+describe('parameter accounting reproduces docs/model.md §6', () => {
   it('vanilla 4×32 decoder = 110,272,296 (18,378,716 per stage)', () => {
     const c = countParameters(makeConfig('paper', 'vanilla4x32'));
     expect(c.decoder).toBe(110_272_296);

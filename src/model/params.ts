@@ -28,7 +28,7 @@ export type Init =
   | { kind: 'linearBias'; fanIn: number } // torch Linear default bias U(±1/√fan_in)
   | { kind: 'kaimingUniform'; fanIn: number; a: number } // bound = gain·√(3/fan_in), gain = √(2/(1+a²))
   | { kind: 'constant'; value: number }
-  | { kind: 'offsetBias' }; // AdaMixer's Linear_off bias: xy grid or U(−0.5, 0.5), z = −1 (spec §2.5)
+  | { kind: 'offsetBias' }; // AdaMixer's Linear_off bias: xy grid or U(−0.5, 0.5), z = −1 (docs/model.md §3.5)
 
 export interface ParamSpec {
   name: string;
@@ -72,7 +72,7 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
   layerNorm(p, 'neck.norm', d.dFeat, 'neck', null, 'input');
 
   if (cfg.variant === 'lors') {
-    // LORS^A shared generator: zero weight, default bias (spec §4 [code]) so the start equals vanilla AdaMixer.
+    // LORS^A shared generator: zero weight, default bias (docs/model.md §5.2) so the start equals vanilla AdaMixer.
     linear(p, 'lorsA.shared', dq, genOut, 'lorsA', null, 'shared', { kind: 'zeros' });
     // LORS^T shared W_out: torch's default Linear init, no bias.
     linear(p, 'lorsT.shared', outIn, dq, 'lorsT', null, 'shared', { kind: 'kaimingUniform', fanIn: outIn, a: Math.sqrt(5) }, null);

@@ -190,7 +190,7 @@ export async function toJsWeights(w: WeightMap): Promise<JsWeights> {
   return m;
 }
 
-/** Generated M_c, M_s of one query from a generated vector (spec §2.3 step 10). */
+/** Generated M_c, M_s of one query from a generated vector (docs/model.md §3.3). */
 export function jsSplit(params: number[], cfg: ModelConfig): { Mc: number[][][]; Ms: number[][][] } {
   const d = cfg.decoder;
   const { G, C, genPerGroup } = dims(d);

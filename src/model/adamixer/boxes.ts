@@ -1,6 +1,6 @@
 /**
- * AdaMixer's box parameterisation (spec §1): xyzr = (centre x, centre y, z = log2 √(w·h), r = log2(h/w)) in
- * pixels of the resized, unpadded image; and the IoF used by the box-aware self-attention (spec §2.1).
+ * AdaMixer's box parameterisation (docs/model.md §2): xyzr = (centre x, centre y, z = log2 √(w·h), r = log2(h/w)) in
+ * pixels of the resized, unpadded image; and the IoF used by the box-aware self-attention (docs/model.md §3.1).
  */
 import * as tf from '@tensorflow/tfjs';
 import { exp2 } from '../nn/ops';

@@ -1,5 +1,5 @@
 /**
- * The AdaMixer decoder (spec §0–§3): neck (1×1 conv + shared GroupNorm per level), initial queries, N stages,
+ * The AdaMixer decoder (docs/model.md §1–§4): neck (1×1 conv + shared GroupNorm per level), initial queries, N stages,
  * and the inference post-processing (sigmoid + top-k over L·classes, no NMS).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -138,7 +138,7 @@ export interface TopKResult {
 }
 
 /**
- * Inference post-processing (spec §3): sigmoid(logits), flatten [L·classes], top-k (k = L by default),
+ * Inference post-processing (docs/model.md §4): sigmoid(logits), flatten [L·classes], top-k (k = L by default),
  * label = idx % classes, box = boxes[idx // classes]; no NMS. Per batch element. Does not dispose its inputs.
  */
 export async function topK(logits: tf.Tensor3D, boxes: tf.Tensor3D, k?: number): Promise<TopKResult[]> {

@@ -1,5 +1,5 @@
 /**
- * Adaptive mixing (spec §2.3): per query and sampling group, channel mixing (ACM) with M_c [C_in × C_out] and
+ * Adaptive mixing (docs/model.md §3.3): per query and sampling group, channel mixing (ACM) with M_c [C_in × C_out] and
  * spatial mixing (ASM) with M_s [P_out × P_in], each followed by a joint (P, C) LayerNorm without affine and
  * a ReLU.
  */

@@ -1,5 +1,5 @@
 /**
- * AdaMixer's sinusoidal embedding of a box (spec §2.1 step 2).
+ * AdaMixer's sinusoidal embedding of a box (docs/model.md §3.1).
  * v = xyzr / [s, s, 1, 1] with s = posScale (the config's `posScale`, default AdaMixer's 1000); D = dQuery/4 features per coordinate; freq_m = 10000^(2m/D), m < D/2;
  * pe[c·D + 2m] = sin(v_c / freq_m), pe[c·D + 2m + 1] = cos(v_c / freq_m), coordinates in the order x, y, z, r.
  */

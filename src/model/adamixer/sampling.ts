@@ -1,5 +1,5 @@
 /**
- * Adaptive 3D sampling (spec §2.2): each query samples G·P_in points (x, y, log2-scale z) around its box,
+ * Adaptive 3D sampling (docs/model.md §3.2): each query samples G·P_in points (x, y, log2-scale z) around its box,
  * bilinearly from every feature level (align_corners=False, zero padding), weighted by a softmax over levels of
  * −(z − log2 stride)²/2.
  *

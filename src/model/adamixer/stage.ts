@@ -1,5 +1,5 @@
 /**
- * One AdaMixer decoder stage (spec §2), vanilla or with LORS (spec §4):
+ * One AdaMixer decoder stage (docs/model.md §3), vanilla or with LORS (docs/model.md §5):
  * box-aware self-attention → adaptive 3D sampling → adaptive mixing (+ L_output) → FFN → cls/reg heads → box
  * refinement.
  */
@@ -34,7 +34,7 @@ export interface StageOutput {
 }
 
 /**
- * Box-aware self-attention (spec §2.1): x = q + pe(xyzr); q ← attnNorm(x + MHA(x, x, x) with the additive
+ * Box-aware self-attention (docs/model.md §3.1): x = q + pe(xyzr); q ← attnNorm(x + MHA(x, x, x) with the additive
  * per-head bias log(iof + 1e-7)·iofTau[h]).
  */
 export function selfAttention(weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, xyzr: tf.Tensor): tf.Tensor3D {

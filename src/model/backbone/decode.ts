@@ -134,7 +134,7 @@ export interface Proposals {
 }
 
 /**
- * Query proposals from NanoDet's head (the `queryInit: 'nanodet'` lever of issue #4): per cell its best class score
+ * Query proposals from NanoDet's head (the `queryInit: 'nanodet'` lever): per cell its best class score
  * and GFL box, clipped to the unpadded image [0, width] × [0, height] (boxes under 1 px on a side dropped), the best
  * `preNms` per level, then class-agnostic NMS (IoU 0.7), at most `count`. No score threshold: a photo normally yields
  * `count` proposals; `initialXyzr` pads any shortfall with whole-image boxes. Does not dispose `head`.

@@ -1,5 +1,5 @@
 /**
- * One-time folds of the LORS parts into dense per-stage weights (spec §6(a), (b)).
+ * One-time folds of the LORS parts into dense per-stage weights (docs/model.md §5.3).
  *
  * Both return a NEW WeightMap holding the same tensor objects as `weights` plus the folded tensors they add (the
  * factors stay, so either path can still run). Dispose only the added tensors (`added` of the *WithNames variants)
@@ -56,7 +56,7 @@ export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded
 
 /**
  * Adds the dense per-stage generator `stages.{i}.lorsA.folded.weight` [genOut, dq] and `.bias` [genOut]
- * (spec §6(b)): LORS^A is affine in q, so with Ê = W_E q + b_E,
+ * (docs/model.md §5.3): LORS^A is affine in q, so with Ê = W_E q + b_E,
  *   W_gen,i[:, j] = W_sh[:, j] + Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), and likewise for the bias.
  * After this, a LORS stage costs exactly a vanilla stage (G, P_in of the config); memory goes back up.
  */

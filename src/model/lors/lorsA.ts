@@ -1,13 +1,13 @@
 /**
  * LORS^A: the adaptive low-rank residual structure on AdaMixer's generated mixing weights M_c (ACM) and M_s (ASM)
- * (paper §3.2 Eqs. 9–12; official code FactorizedAdaptiveMixing, spec §4).
+ * (paper §3.2 Eqs. 9–12; official code FactorizedAdaptiveMixing, docs/model.md §5).
  *
  * Per stage i and sampling group g:
  *   M_c,g = Mc_sh,g(q) + Σ_k ml[gK+k] (C×r) · E^M[gK+k](q) (r×r) · mr[gK+k] (r×C)
  *   M_s,g = Ms_sh,g(q) + Σ_k sl[gK+k] (P_out×r) · E^S[gK+k](q) (r×r) · sr[gK+k] (r×P_in)
  * The paper's B̂ is ml/sl, Ê is E, Â is mr/sr.
  *
- * Evaluation (spec §6(c)): E·A first (r²·h per triplet), then the K triplets of a group are concatenated, so the
+ * Evaluation (docs/model.md §5.3): E·A first (r²·h per triplet), then the K triplets of a group are concatenated, so the
  * Σ_k is one batched matmul: [B̂_1 … B̂_K] (d × K·r) · [(ÊA)_1; …; (ÊA)_K] (K·r × h). tfjs's batched matMul
  * only broadcasts when one side has a single batch, so the per-(g,k) factors are tiled over the queries.
  */
@@ -70,7 +70,7 @@ export function lorsAMixingParams(
   const folded = weights.has(`${lorsAFoldedName(stage)}.weight`) || weights.has(preparedName(`${lorsAFoldedName(stage)}.weight`));
   if (path === 'folded' && !folded) throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
   if (path === 'folded' || (path === 'auto' && folded)) {
-    // Spec §6(b): LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
+    // docs/model.md §5.3: LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
     return tf.tidy(() => splitMixingParams(linear(q, weights, lorsAFoldedName(stage)), cfg));
   }
   const [B, L] = q.shape as [number, number, number];

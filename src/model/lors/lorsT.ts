@@ -1,5 +1,5 @@
 /**
- * LORS^T: the static low-rank residual structure on AdaMixer's L_output (paper §3.2 Eqs. 7–8; spec §4).
+ * LORS^T: the static low-rank residual structure on AdaMixer's L_output (paper §3.2 Eqs. 7–8; docs/model.md §5).
  *
  *   W_i = W^shared + Σ_k B_k A_k    with W^shared = lorsT.shared.weight [dq, outIn] (no bias, all stages),
  *                                   B_k = stages.i.lorsT.B[k] [dq, r], A_k = stages.i.lorsT.A[k] [r, outIn]

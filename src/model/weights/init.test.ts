@@ -121,7 +121,7 @@ describe('initArrays (web LORS preset)', () => {
   });
 });
 
-describe('offset bias grid (spec §2.5)', () => {
+describe('offset bias grid (docs/model.md §3.5)', () => {
   it('tiny preset, P_in = 4 = 2²: t = [−0.25, 0.25], point i·2 + j = (t_i, t_j, −1), same for both groups', () => {
     const cfg = makeConfig('tiny', 'lors');
     const b = initArrays(cfg, 3).get('stages.0.sampling.offset.bias')!;

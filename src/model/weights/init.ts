@@ -1,6 +1,6 @@
 /**
  * Seeded initialisation of every tensor of `parameterSpec(cfg)`, following each ParamSpec's `init` rule
- * (spec §2.5 and §4 [code]).
+ * (docs/model.md §3.5 and §5).
  *
  * Determinism: each tensor draws from its own xoshiro128** stream, seeded (via splitmix32) from the model seed
  * and a 32-bit FNV-1a hash of the tensor's name. So the same seed gives the same values in browsers, workers and
@@ -39,7 +39,7 @@ function fillUniform(out: Float32Array, rng: Rng, low: number, high: number) {
   for (let i = 0; i < out.length; i++) out[i] = low + w * rng.uniform();
 }
 
-/** AdaMixer's Linear_off bias (spec §2.5), viewed as (G, P_in, 3). */
+/** AdaMixer's Linear_off bias (docs/model.md §3.5), viewed as (G, P_in, 3). */
 function offsetBias(cfg: ModelConfig, spec: ParamSpec, rng: Rng): Float32Array {
   const { G } = dims(cfg.decoder);
   const P = cfg.decoder.pointsIn;
