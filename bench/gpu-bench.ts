@@ -16,13 +16,29 @@ import { benchBackend, machineInfo, summaryLine } from '../src/cli/bench-node';
 const runs = Math.max(1, Number(process.argv[2] ?? 10));
 const warmup = Math.max(0, Number(process.argv[3] ?? 3));
 const backbone = process.env.KIT_DATA ?? 'public/models/nanodet';
-const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, unknown> } | null> } } }).navigator?.gpu;
+const gpu = (
+  globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<{ info?: Record<string, unknown> } | null> } } }
+).navigator?.gpu;
 const adapter = gpu ? await gpu.requestAdapter() : null;
-const info = adapter?.info ? { vendor: adapter.info.vendor, architecture: adapter.info.architecture, device: adapter.info.device, description: adapter.info.description } : null;
+const info = adapter?.info
+  ? {
+      vendor: adapter.info.vendor,
+      architecture: adapter.info.architecture,
+      device: adapter.info.device,
+      description: adapter.info.description,
+    }
+  : null;
 console.log('adapter', JSON.stringify(info));
 const node: Record<string, unknown> = {};
 for (const b of ['webgpu', 'wasm'] as const) {
-  const r = await benchBackend(b, { runs, warmup, queryInit: 'nanodet', image: 'public/samples/chelsea.jpg', models: 'public/models', backbone });
+  const r = await benchBackend(b, {
+    runs,
+    warmup,
+    queryInit: 'nanodet',
+    image: 'public/samples/chelsea.jpg',
+    models: 'public/models',
+    backbone,
+  });
   node[b] = r;
   console.log(summaryLine(r));
 }

@@ -53,13 +53,17 @@ function metricsOf(name: string, dir = evals) {
   return {
     ...Object.fromEntries(KEYS.map((k) => [k, round(e[k])])),
     perClass: Object.fromEntries(Object.entries(e.perClass as Record<string, number>).map(([k, v]) => [k, round(v)])),
-    images: e.images, evaluatedAt: e.date, backend: e.backend,
+    images: e.images,
+    evaluatedAt: e.date,
+    backend: e.backend,
   };
 }
 
 function folderBytes(dir: string): number {
   const m = json(join(dir, 'model.json'));
-  return statSync(join(dir, 'model.json')).size + Object.values(m.bytes as Record<string, number>).reduce((x, y) => x + y, 0);
+  return (
+    statSync(join(dir, 'model.json')).size + Object.values(m.bytes as Record<string, number>).reduce((x, y) => x + y, 0)
+  );
 }
 
 function decoder(name: DecoderName) {
@@ -73,30 +77,51 @@ function decoder(name: DecoderName) {
     weightBytes: folderBytes(dir),
     metrics: metricsOf(name),
     training: { ...training(join(runs, `web-${name}${suffix}`), `docs/curves-${name}.png`), machine: trainMachine },
-    ...(cpuEvals ? {
-      cpuRecipe: {
-        metrics: metricsOf(name, cpuEvals),
-        ...(cpuRuns ? { training: { ...training(join(cpuRuns, `web-${name}${str(a, 'cpu-suffix') ?? ''}`)), machine: thisMachine } } : {}),
-      },
-    } : {}),
-    ...(baselineEvals ? {
-      withoutQueryInit: {
-        metrics: metricsOf(name, baselineEvals),
-        ...(baselineRuns ? { training: training(join(baselineRuns, `web-${name}`)) } : {}),
-      },
-    } : {}),
+    ...(cpuEvals
+      ? {
+          cpuRecipe: {
+            metrics: metricsOf(name, cpuEvals),
+            ...(cpuRuns
+              ? {
+                  training: {
+                    ...training(join(cpuRuns, `web-${name}${str(a, 'cpu-suffix') ?? ''}`)),
+                    machine: thisMachine,
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
+    ...(baselineEvals
+      ? {
+          withoutQueryInit: {
+            metrics: metricsOf(name, baselineEvals),
+            ...(baselineRuns ? { training: training(join(baselineRuns, `web-${name}`)) } : {}),
+          },
+        }
+      : {}),
   };
 }
 
 function training(run: string, curves?: string) {
   const summary = json(join(run, 'summary.json'));
-  const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const log = readFileSync(join(run, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const epochs = log.filter((r) => r.type === 'epoch').map((r) => ({ epoch: r.epoch, step: r.step, val: r.val }));
   const start = log.find((r) => r.type === 'start');
   return {
-    epochs: epochs.length, steps: summary.steps, bestEpoch: summary.best_epoch, bestValAPTrainer: summary.best,
-    wallSeconds: summary.wall_s, perEpoch: epochs, trainImages: start?.train_images, threads: start?.threads,
-    args: start?.args, ...(curves ? { curves } : {}),
+    epochs: epochs.length,
+    steps: summary.steps,
+    bestEpoch: summary.best_epoch,
+    bestValAPTrainer: summary.best,
+    wallSeconds: summary.wall_s,
+    perEpoch: epochs,
+    trainImages: start?.train_images,
+    threads: start?.threads,
+    args: start?.args,
+    ...(curves ? { curves } : {}),
   };
 }
 
@@ -106,7 +131,12 @@ function fromVanilla() {
   if (!existsSync(join(dir, 'model.json')) || !existsSync(join(evals, 'eval-lors-from-vanilla.json'))) return undefined;
   const cfg = json(join(dir, 'model.json')).config as ModelConfig;
   const c = countParameters(cfg, NANODET_PARAMS);
-  return { config: cfg, params: { decoder: c.decoder, total: c.total, shared: c.shared }, weightBytes: folderBytes(dir), metrics: metricsOf('lors-from-vanilla') };
+  return {
+    config: cfg,
+    params: { decoder: c.decoder, total: c.total, shared: c.shared },
+    weightBytes: folderBytes(dir),
+    metrics: metricsOf('lors-from-vanilla'),
+  };
 }
 
 const lorsFromVanilla = fromVanilla();
@@ -117,10 +147,16 @@ const result = {
   split: 'coco-subset val: 250 COCO-2017 photos, 2,198 boxes (../shared/data/coco-subset); wasm backend, input 416',
   notes: [
     'vanilla and LORS decoders: trained by this project on the 3,465 coco-subset train photos only (same data, schedule, augmentation, seed).',
-    ...(cpuEvals ? [`The shipped decoders were trained on ${trainMachine}; \`cpuRecipe\` holds the same decoders trained with the CPU recipe on ${thisMachine}.`] : []),
-    'NanoDet-g head: trained by its authors on all of COCO 2017 train (118k photos). By provenance.tsv, 133 of the 250 val photos come from COCO train2017 folders (73 from val2017, 44 unknown), so NanoDet has likely seen many of them: its AP here reads high and is not comparable to the decoders\' on equal terms.',
+    ...(cpuEvals
+      ? [
+          `The shipped decoders were trained on ${trainMachine}; \`cpuRecipe\` holds the same decoders trained with the CPU recipe on ${thisMachine}.`,
+        ]
+      : []),
+    "NanoDet-g head: trained by its authors on all of COCO 2017 train (118k photos). By provenance.tsv, 133 of the 250 val photos come from COCO train2017 folders (73 from val2017, 44 unknown), so NanoDet has likely seen many of them: its AP here reads high and is not comparable to the decoders' on equal terms.",
     ...(baselineEvals
-      ? ["Both decoders' queries start from NanoDet-g's top-100 head proposals (queryInit \"nanodet\", class-agnostic NMS), not AdaMixer's whole-image boxes; `withoutQueryInit` holds the same recipe with whole-image boxes."]
+      ? [
+          "Both decoders' queries start from NanoDet-g's top-100 head proposals (queryInit \"nanodet\", class-agnostic NMS), not AdaMixer's whole-image boxes; `withoutQueryInit` holds the same recipe with whole-image boxes.",
+        ]
       : ["Queries start from AdaMixer's whole-image boxes (no NanoDet-initialised queries)."]),
   ],
   models: {
@@ -129,7 +165,8 @@ const result = {
     ...(lorsFromVanilla ? { lorsFromVanilla } : {}),
     nanodet: {
       params: { total: NANODET_PARAMS },
-      weightBytes: statSync(join(models, 'nanodet', 'nanodet.bin')).size + statSync(join(models, 'nanodet', 'model.json')).size,
+      weightBytes:
+        statSync(join(models, 'nanodet', 'nanodet.bin')).size + statSync(join(models, 'nanodet', 'model.json')).size,
       metrics: metricsOf('nanodet'),
     },
   },
@@ -141,23 +178,92 @@ console.log(`wrote ${out}`);
 // The README's Results table, printed from the same numbers.
 const M = (n: number) => `${(n / 1e6).toFixed(2)}M`;
 const MB = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-const row = (name: string, p: { decoder?: number; total: number }, bytes: number, m: Record<string, unknown>, train: string) =>
+const row = (
+  name: string,
+  p: { decoder?: number; total: number },
+  bytes: number,
+  m: Record<string, unknown>,
+  train: string,
+) =>
   `| ${name} | ${p.decoder !== undefined ? M(p.decoder) : '–'} | ${M(p.total)} | ${MB(bytes)} | ${KEYS.map((k) => (m[k] as number).toFixed(1)).join(' | ')} | ${train} |`;
-const hm = (s: number) => (s < 3600 ? `${Math.round(s / 60)} min` : `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`);
-const v = result.models.vanilla, l = result.models.lors, n = result.models.nanodet;
-console.log([
-  '| model | decoder params | total params | weights | AP | AP50 | AP75 | APs | APm | APl | training |',
-  '|---|---|---|---|---|---|---|---|---|---|---|',
-  row('Vanilla AdaMixer (web)', v.params, v.weightBytes, v.metrics, `${v.training.epochs} epochs, ${hm(v.training.wallSeconds)}`),
-  row('AdaMixer + LORS (web)', l.params, l.weightBytes, l.metrics, `${l.training.epochs} epochs, ${hm(l.training.wallSeconds)}`),
-  ...(v.withoutQueryInit && l.withoutQueryInit ? [
-    row('Vanilla, whole-image queries', v.params, v.weightBytes, v.withoutQueryInit.metrics, v.withoutQueryInit.training ? `${v.withoutQueryInit.training.epochs} epochs, ${hm(v.withoutQueryInit.training.wallSeconds)}` : ''),
-    row('LORS, whole-image queries', l.params, l.weightBytes, l.withoutQueryInit.metrics, l.withoutQueryInit.training ? `${l.withoutQueryInit.training.epochs} epochs, ${hm(l.withoutQueryInit.training.wallSeconds)}` : ''),
-  ] : []),
-  ...(v.cpuRecipe && l.cpuRecipe ? [
-    row('Vanilla, CPU recipe', v.params, v.weightBytes, v.cpuRecipe.metrics, v.cpuRecipe.training ? `${v.cpuRecipe.training.epochs} epochs, ${hm(v.cpuRecipe.training.wallSeconds)}` : ''),
-    row('LORS, CPU recipe', l.params, l.weightBytes, l.cpuRecipe.metrics, l.cpuRecipe.training ? `${l.cpuRecipe.training.epochs} epochs, ${hm(l.cpuRecipe.training.wallSeconds)}` : ''),
-  ] : []),
-  ...(result.models.lorsFromVanilla ? [row('Vanilla compressed to LORS (all ranks shipped)', result.models.lorsFromVanilla.params, result.models.lorsFromVanilla.weightBytes, result.models.lorsFromVanilla.metrics, 'no training (compress.py lorsify)')] : []),
-  row('NanoDet-g own head', n.params, n.weightBytes, n.metrics, 'by its authors, all of COCO'),
-].join('\n'));
+const hm = (s: number) =>
+  s < 3600 ? `${Math.round(s / 60)} min` : `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+const v = result.models.vanilla,
+  l = result.models.lors,
+  n = result.models.nanodet;
+console.log(
+  [
+    '| model | decoder params | total params | weights | AP | AP50 | AP75 | APs | APm | APl | training |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    row(
+      'Vanilla AdaMixer (web)',
+      v.params,
+      v.weightBytes,
+      v.metrics,
+      `${v.training.epochs} epochs, ${hm(v.training.wallSeconds)}`,
+    ),
+    row(
+      'AdaMixer + LORS (web)',
+      l.params,
+      l.weightBytes,
+      l.metrics,
+      `${l.training.epochs} epochs, ${hm(l.training.wallSeconds)}`,
+    ),
+    ...(v.withoutQueryInit && l.withoutQueryInit
+      ? [
+          row(
+            'Vanilla, whole-image queries',
+            v.params,
+            v.weightBytes,
+            v.withoutQueryInit.metrics,
+            v.withoutQueryInit.training
+              ? `${v.withoutQueryInit.training.epochs} epochs, ${hm(v.withoutQueryInit.training.wallSeconds)}`
+              : '',
+          ),
+          row(
+            'LORS, whole-image queries',
+            l.params,
+            l.weightBytes,
+            l.withoutQueryInit.metrics,
+            l.withoutQueryInit.training
+              ? `${l.withoutQueryInit.training.epochs} epochs, ${hm(l.withoutQueryInit.training.wallSeconds)}`
+              : '',
+          ),
+        ]
+      : []),
+    ...(v.cpuRecipe && l.cpuRecipe
+      ? [
+          row(
+            'Vanilla, CPU recipe',
+            v.params,
+            v.weightBytes,
+            v.cpuRecipe.metrics,
+            v.cpuRecipe.training
+              ? `${v.cpuRecipe.training.epochs} epochs, ${hm(v.cpuRecipe.training.wallSeconds)}`
+              : '',
+          ),
+          row(
+            'LORS, CPU recipe',
+            l.params,
+            l.weightBytes,
+            l.cpuRecipe.metrics,
+            l.cpuRecipe.training
+              ? `${l.cpuRecipe.training.epochs} epochs, ${hm(l.cpuRecipe.training.wallSeconds)}`
+              : '',
+          ),
+        ]
+      : []),
+    ...(result.models.lorsFromVanilla
+      ? [
+          row(
+            'Vanilla compressed to LORS (all ranks shipped)',
+            result.models.lorsFromVanilla.params,
+            result.models.lorsFromVanilla.weightBytes,
+            result.models.lorsFromVanilla.metrics,
+            'no training (compress.py lorsify)',
+          ),
+        ]
+      : []),
+    row('NanoDet-g own head', n.params, n.weightBytes, n.metrics, 'by its authors, all of COCO'),
+  ].join('\n'),
+);

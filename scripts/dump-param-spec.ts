@@ -14,9 +14,15 @@ const out = resolve(root, 'test/fixtures/param-spec.json');
 
 const cases: { label: string; preset: PresetName; variant: VariantName; overrides?: ConfigOverrides }[] = [];
 for (const preset of ['tiny', 'web', 'paper'] as const) {
-  for (const variant of ['vanilla', 'vanilla4x32', 'lors'] as const) cases.push({ label: `${preset}/${variant}`, preset, variant });
+  for (const variant of ['vanilla', 'vanilla4x32', 'lors'] as const)
+    cases.push({ label: `${preset}/${variant}`, preset, variant });
 }
-cases.push({ label: 'tiny/lors stages=3 groups=[1,2,3] groupsT=2 rankA=3 rankT=4', preset: 'tiny', variant: 'lors', overrides: { stages: 3, groups: [1, 2, 3], groupsT: 2, rankA: 3, rankT: 4 } });
+cases.push({
+  label: 'tiny/lors stages=3 groups=[1,2,3] groupsT=2 rankA=3 rankT=4',
+  preset: 'tiny',
+  variant: 'lors',
+  overrides: { stages: 3, groups: [1, 2, 3], groupsT: 2, rankA: 3, rankT: 4 },
+});
 cases.push({ label: 'web/lors stages=9', preset: 'web', variant: 'lors', overrides: { stages: 9 } });
 cases.push({ label: 'tiny/vanilla stages=2', preset: 'tiny', variant: 'vanilla', overrides: { stages: 2 } });
 

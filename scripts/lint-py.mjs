@@ -24,7 +24,8 @@ function applyFix(text, fix) {
   const lines = text.split('\n');
   const offset = ({ row, column }) => lines.slice(0, row - 1).reduce((a, l) => a + l.length + 1, 0) + column - 1;
   const edits = [...fix.edits].sort((a, b) => offset(b.location) - offset(a.location));
-  for (const e of edits) text = text.slice(0, offset(e.location)) + (e.content ?? '') + text.slice(offset(e.end_location));
+  for (const e of edits)
+    text = text.slice(0, offset(e.location)) + (e.content ?? '') + text.slice(offset(e.end_location));
   return text;
 }
 
@@ -50,7 +51,8 @@ for (const file of ROOTS.flatMap(files)) {
     diags = ws.check(text);
     if (text !== original) writeFileSync(file, text);
   }
-  for (const d of diags) console.log(`${file}:${d.start_location.row}:${d.start_location.column} ${d.code} ${d.message}`);
+  for (const d of diags)
+    console.log(`${file}:${d.start_location.row}:${d.start_location.column} ${d.code} ${d.message}`);
   found += diags.length;
 }
 console.log(`ruff ${Workspace.version()}: ${found} finding(s) in ${ROOTS.join(', ')}`);

@@ -28,10 +28,14 @@ async function main() {
   writeFileSync(`${FIXTURE_DIR}/plain.png`, encodePng(resizeArea(photo, 160, 120)));
   const strip = new Uint8Array(432 * 40 * 4);
   const y0 = Math.floor(photo.height / 2) - 20;
-  for (let y = 0; y < 40; y++) strip.set(photo.data.subarray(((y0 + y) * photo.width) * 4, ((y0 + y) * photo.width + 432) * 4), y * 432 * 4);
+  for (let y = 0; y < 40; y++)
+    strip.set(photo.data.subarray((y0 + y) * photo.width * 4, ((y0 + y) * photo.width + 432) * 4), y * 432 * 4);
   writeFileSync(`${FIXTURE_DIR}/flip.png`, encodePng({ width: 432, height: 40, data: strip }));
   const nanodet = await loadNanoDet(folderReader('public/models/nanodet'));
-  const meta: Record<string, unknown> = { sampleEvery: SAMPLE_EVERY, source: 'public/samples/chelsea.jpg: 160×120 (area) and a 432×40 strip' };
+  const meta: Record<string, unknown> = {
+    sampleEvery: SAMPLE_EVERY,
+    source: 'public/samples/chelsea.jpg: 160×120 (area) and a 432×40 strip',
+  };
   try {
     for (const flip of [false, true]) {
       const name = flip ? 'flip' : 'plain';
@@ -41,14 +45,20 @@ async function main() {
         const n = parts.reduce((a, p) => a + p.length, 0);
         const all = new Float32Array(n);
         let at = 0;
-        for (const p of parts) { all.set(p, at); at += p.length; }
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
         const sampled = new Float32Array(Math.ceil(n / SAMPLE_EVERY));
         for (let i = 0; i < sampled.length; i++) sampled[i] = all[i * SAMPLE_EVERY]!;
         writeFileSync(`${FIXTURE_DIR}/${name}.f32`, new Uint8Array(sampled.buffer));
         const p = await headProposals(f.head!, f.letterbox.size, f.letterbox.width, f.letterbox.height, 100);
         const rows = new Float32Array(100 * 5);
         for (let k = 0; k < 100; k++) {
-          if (k < p.scores.length) { rows.set(p.boxes.subarray(4 * k, 4 * k + 4), 5 * k); rows[5 * k + 4] = p.scores[k]!; } else rows[5 * k + 4] = -1;
+          if (k < p.scores.length) {
+            rows.set(p.boxes.subarray(4 * k, 4 * k + 4), 5 * k);
+            rows[5 * k + 4] = p.scores[k]!;
+          } else rows[5 * k + 4] = -1;
         }
         writeFileSync(`${FIXTURE_DIR}/${name}.proposals.f32`, new Uint8Array(rows.buffer));
         meta[name] = { letterbox: f.letterbox, values: n, proposals: p.scores.length };

@@ -27,12 +27,16 @@ function importsOf(file: string): string[] {
     ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g),
     ...text.matchAll(/new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g),
   ].map((m) => m[1]!);
-  return specs.filter((s) => s.startsWith('.')).map((s) => {
-    const base = resolve(dirname(file), s);
-    const hit = [base, ...EXTS.map((e) => base + e), ...EXTS.map((e) => join(base, `index${e}`))].find((p) => existsSync(p) && statSync(p).isFile());
-    if (!hit) throw new Error(`${relative(ROOT, file)}: cannot resolve ${s}`);
-    return hit;
-  });
+  return specs
+    .filter((s) => s.startsWith('.'))
+    .map((s) => {
+      const base = resolve(dirname(file), s);
+      const hit = [base, ...EXTS.map((e) => base + e), ...EXTS.map((e) => join(base, `index${e}`))].find(
+        (p) => existsSync(p) && statSync(p).isFile(),
+      );
+      if (!hit) throw new Error(`${relative(ROOT, file)}: cannot resolve ${s}`);
+      return hit;
+    });
 }
 
 export function buildGraph(files: string[]): Graph {
@@ -86,8 +90,25 @@ const inDir = (dir: string) => (p: string) => rel(p).startsWith(`${dir}/`);
 
 describe('src/ architecture', () => {
   it('the cycle finder finds a cycle (so the next test can fail)', () => {
-    expect(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual(['a', 'b', 'c', 'a']);
-    expect(findCycle(new Map([['a', ['b']], ['b', []], ['c', ['a', 'b']]]))).toBeNull();
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+          ['d', ['a']],
+        ]),
+      ),
+    ).toEqual(['a', 'b', 'c', 'a']);
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+          ['c', ['a', 'b']],
+        ]),
+      ),
+    ).toBeNull();
   });
 
   it('has no import cycle', () => {
@@ -99,8 +120,10 @@ describe('src/ architecture', () => {
     for (const [f, deps] of graph) {
       if (!inDir('model')(f)) continue;
       for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).toMatch(/→ model\//);
-      if (inDir('model/nn')(f)) for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/(lors|adamixer)\//);
-      if (inDir('model/lors')(f)) for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/adamixer\//);
+      if (inDir('model/nn')(f))
+        for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/(lors|adamixer)\//);
+      if (inDir('model/lors')(f))
+        for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/adamixer\//);
     }
   });
 
@@ -110,9 +133,12 @@ describe('src/ architecture', () => {
   });
 
   it('the page (main.tsx) never reaches the test helpers, the self-test page or tfjs (models run in the worker)', () => {
-    for (const f of reachable(graph, resolve(ROOT, 'main.tsx'))) expect(rel(f)).not.toMatch(/^(testing|selftest|cli)\//);
+    for (const f of reachable(graph, resolve(ROOT, 'main.tsx')))
+      expect(rel(f)).not.toMatch(/^(testing|selftest|cli)\//);
     for (const f of reachable(graph, resolve(ROOT, 'main.tsx'), true)) {
-      expect(`${rel(f)}: ${readFileSync(f, 'utf8').match(/^import (?!type)[^;]*'@tensorflow\/[^']*'/m)?.[0] ?? 'no tfjs'}`).toMatch(/no tfjs$/);
+      expect(
+        `${rel(f)}: ${readFileSync(f, 'utf8').match(/^import (?!type)[^;]*'@tensorflow\/[^']*'/m)?.[0] ?? 'no tfjs'}`,
+      ).toMatch(/no tfjs$/);
     }
   });
 });

@@ -8,7 +8,13 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeConfig, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../src/model/config';
+import {
+  makeConfig,
+  type ConfigOverrides,
+  type ModelConfig,
+  type PresetName,
+  type VariantName,
+} from '../src/model/config';
 import { countParameters, parameterSpec } from '../src/model/params';
 import type { DecoderName, FileReader, WeightMap } from '../src/model/types';
 import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights';
@@ -18,7 +24,10 @@ import { foldLorsA, foldLorsT } from '../src/model/lors/fold';
 
 const FIXTURES = resolve(__dirname, 'fixtures/parity');
 
-interface Slice { shape: number[]; offset: number }
+interface Slice {
+  shape: number[];
+  offset: number;
+}
 interface Case {
   variant: DecoderName;
   batch: number;
@@ -56,7 +65,13 @@ function maxAbsDiff(a: Float32Array | Int32Array | Uint8Array, b: Float32Array):
   return m;
 }
 
-interface Loaded { c: Case; config: ModelConfig; weights: WeightMap; features: Float32Array; outputs: Float32Array }
+interface Loaded {
+  c: Case;
+  config: ModelConfig;
+  weights: WeightMap;
+  features: Float32Array;
+  outputs: Float32Array;
+}
 
 async function load(variant: DecoderName): Promise<Loaded> {
   const dir = join(FIXTURES, variant);
@@ -66,7 +81,11 @@ async function load(variant: DecoderName): Promise<Loaded> {
 }
 
 /** Runs the decoder on the fixture's features and returns the worst |diff| per stage (logits, boxes). */
-async function compare(f: Loaded, weights: WeightMap, opts: DecoderOptions): Promise<{ logits: number; boxes: number }[]> {
+async function compare(
+  f: Loaded,
+  weights: WeightMap,
+  opts: DecoderOptions,
+): Promise<{ logits: number; boxes: number }[]> {
   const levels = f.c.levels.map((l) => tf.tensor4d(slice(f.features, l), l.shape as [number, number, number, number]));
   const before = tf.memory().numTensors;
   const preds = decoderForward(weights, f.config, levels, f.c.imageSize, { ...opts, stages: 'all' });
@@ -88,7 +107,8 @@ async function compare(f: Loaded, weights: WeightMap, opts: DecoderOptions): Pro
 }
 
 function expectWithin(res: { logits: number; boxes: number }[], tol: number, what: string) {
-  if (process.env.PARITY_VERBOSE) console.log(what, res.map((r) => `${r.logits.toExponential(1)}/${r.boxes.toExponential(1)}`).join(" "));
+  if (process.env.PARITY_VERBOSE)
+    console.log(what, res.map((r) => `${r.logits.toExponential(1)}/${r.boxes.toExponential(1)}`).join(' '));
   res.forEach((r, i) => {
     expect(r.logits, `${what} stage ${i} logits max |diff|`).toBeLessThanOrEqual(tol);
     expect(r.boxes, `${what} stage ${i} boxes max |diff|`).toBeLessThanOrEqual(tol);
@@ -133,19 +153,29 @@ describe('parity with the PyTorch mirror (test/fixtures/parity)', () => {
 });
 
 describe('live compression (test/fixtures/compress, issue #6)', () => {
-  it('the vanilla model compressed into LORS at full rank reproduces vanilla, whole or sliced to K\' = 1', async () => {
+  it("the vanilla model compressed into LORS at full rank reproduces vanilla, whole or sliced to K' = 1", async () => {
     const f = await load('vanilla');
     tf.dispose([...f.weights.values()]);
-    const { config: src, arrays } = await loadWeightArrays(dirReader(resolve(__dirname, 'fixtures/compress/lorsified-vanilla')));
+    const { config: src, arrays } = await loadWeightArrays(
+      dirReader(resolve(__dirname, 'fixtures/compress/lorsified-vanilla')),
+    );
     expect(src.lors).toMatchObject({ rankA: 16, rankT: 32, groupsA: [2, 2, 2, 2, 2, 2] });
     for (const groups of [2, 1]) {
       const s = sliceLors(src, arrays, { rankA: 16, groupsA: new Array<number>(6).fill(groups), rankT: 32 });
       expect(countParameters(s.config).total).toBe([...s.arrays.values()].reduce((a, v) => a + v.length, 0));
       const w = arraysToWeights(s.config, s.arrays);
       const g = { ...f, config: s.config };
-      expectWithin(await compare(g, w, { lorsA: 'factored', lorsT: 'factored' }), f.c.tolerance, `lorsified K=${groups} factored`);
+      expectWithin(
+        await compare(g, w, { lorsA: 'factored', lorsT: 'factored' }),
+        f.c.tolerance,
+        `lorsified K=${groups} factored`,
+      );
       const folded = foldLorsA(foldLorsT(w, s.config), s.config);
-      expectWithin(await compare(g, folded, { lorsA: 'folded', lorsT: 'folded' }), f.c.tolerance, `lorsified K=${groups} folded`);
+      expectWithin(
+        await compare(g, folded, { lorsA: 'folded', lorsT: 'folded' }),
+        f.c.tolerance,
+        `lorsified K=${groups} folded`,
+      );
       tf.dispose([...new Set([...w.values(), ...folded.values()])]);
     }
   });
@@ -154,7 +184,12 @@ describe('live compression (test/fixtures/compress, issue #6)', () => {
 describe('test/fixtures/param-spec.json (read by training/tests/test_model.py)', () => {
   it('is up to date with src/model/params.ts (regenerate: npx tsx scripts/dump-param-spec.ts)', () => {
     const file = JSON.parse(readFileSync(resolve(__dirname, 'fixtures/param-spec.json'), 'utf8')) as {
-      configs: { label: string; args: { preset: PresetName; variant: VariantName; overrides: ConfigOverrides }; config: ModelConfig; spec: unknown[] }[];
+      configs: {
+        label: string;
+        args: { preset: PresetName; variant: VariantName; overrides: ConfigOverrides };
+        config: ModelConfig;
+        spec: unknown[];
+      }[];
     };
     expect(file.configs.length).toBeGreaterThanOrEqual(12);
     for (const c of file.configs) {

@@ -21,7 +21,10 @@ import { FrameLoop } from './frameLoop';
 import { bitmapPixels, decodePhoto, InputError } from './imageInput';
 import { WorkerClient } from './workerClient';
 
-interface PhotoJob { blob: Blob; name: string }
+interface PhotoJob {
+  blob: Blob;
+  name: string;
+}
 
 const appBase = () => new URL('./', location.href).href;
 /** The stage option of a detect request: omitted for the last stage (the decoders' output, no extra work). */
@@ -61,15 +64,25 @@ export class Controller {
     const gen = ++this.generation;
     const worker = new Worker(new URL('../worker/detector.worker.ts', import.meta.url), { type: 'module' });
     const client = new WorkerClient(worker, {
-      onProgress: (model, loaded, total) => { if (gen === this.generation) modelsStore.getState().setProgress(model, loaded, total); },
-      onStatus: (message, phase) => { if (gen === this.generation) modelsStore.getState().setStatus(message, phase); },
+      onProgress: (model, loaded, total) => {
+        if (gen === this.generation) modelsStore.getState().setProgress(model, loaded, total);
+      },
+      onStatus: (message, phase) => {
+        if (gen === this.generation) modelsStore.getState().setStatus(message, phase);
+      },
       onBackend: (backend, fallbackReason) => {
         if (gen !== this.generation) return;
         modelsStore.getState().setBackend(backend, this.fallbackReason ?? fallbackReason ?? null);
       },
-      onPartial: (r) => { if (gen === this.generation) this.applyResult(r); },
-      onFatal: (message) => { if (gen === this.generation) modelsStore.getState().fail(message); },
-      onDeviceLost: (message) => { if (gen === this.generation) this.recoverFromDeviceLoss(message); },
+      onPartial: (r) => {
+        if (gen === this.generation) this.applyResult(r);
+      },
+      onFatal: (message) => {
+        if (gen === this.generation) modelsStore.getState().fail(message);
+      },
+      onDeviceLost: (message) => {
+        if (gen === this.generation) this.recoverFromDeviceLoss(message);
+      },
     });
     this.client = client;
     this.featuresOf = null;
@@ -92,8 +105,12 @@ export class Controller {
       const r = await client.request<InitResult>(init);
       if (gen !== this.generation) return;
       modelsStore.getState().setLoaded({
-        backend: r.backend, fallbackReason: fallbackReason ?? r.fallbackReason ?? null,
-        decoders: r.decoders, backboneParams: r.backboneParams, backboneBytes: r.backboneBytes, lorsSources: r.lorsSources,
+        backend: r.backend,
+        fallbackReason: fallbackReason ?? r.fallbackReason ?? null,
+        decoders: r.decoders,
+        backboneParams: r.backboneParams,
+        backboneBytes: r.backboneBytes,
+        lorsSources: r.lorsSources,
       });
       const lors = r.decoders.lors?.config;
       if (lors && !this.slidersInitialised) {
@@ -155,7 +172,11 @@ export class Controller {
   /** Switches backend: updates ?backend= in the address bar and restarts the worker. */
   setBackend(backend: BackendChoiceName) {
     settingsStore.getState().setBackend(backend);
-    history.replaceState(null, '', `${location.pathname}${searchWithBackend(location.search, backend)}${location.hash}`);
+    history.replaceState(
+      null,
+      '',
+      `${location.pathname}${searchWithBackend(location.search, backend)}${location.hash}`,
+    );
     void this.start(backend);
   }
 
@@ -164,7 +185,13 @@ export class Controller {
     if (this.camera || cameraStore.getState().status === 'starting') void this.stopCamera();
     const s = sessionStore.getState();
     const state = this.photos.push({ blob, name });
-    if (state === 'started') { s.setError(null); s.setNotice(null); } else s.setNotice( `Still working on the previous photo: “${name}” is queued and runs next${state === 'replaced' ? ' (it replaces the one queued before)' : ''}.`);
+    if (state === 'started') {
+      s.setError(null);
+      s.setNotice(null);
+    } else
+      s.setNotice(
+        `Still working on the previous photo: “${name}” is queued and runs next${state === 'replaced' ? ' (it replaces the one queued before)' : ''}.`,
+      );
   }
 
   /** An input problem found before decoding (an empty drop, a clipboard without an image). */
@@ -188,17 +215,28 @@ export class Controller {
     try {
       const d = await decodePhoto(job.blob, job.name);
       const photo: PhotoInfo = {
-        id: ++this.photoSeq, name: job.name, bitmap: d.bitmap, width: d.width, height: d.height,
-        originalWidth: d.originalWidth, originalHeight: d.originalHeight,
+        id: ++this.photoSeq,
+        name: job.name,
+        bitmap: d.bitmap,
+        width: d.width,
+        height: d.height,
+        originalWidth: d.originalWidth,
+        originalHeight: d.originalHeight,
       };
       sessionStore.getState().setPhoto(photo);
-      sessionStore.getState().setNotice(d.width !== d.originalWidth
-        ? `“${job.name}” is ${d.originalWidth}×${d.originalHeight}; it was downscaled to ${d.width}×${d.height} for detection (exported boxes use the original pixels).`
-        : null);
+      sessionStore
+        .getState()
+        .setNotice(
+          d.width !== d.originalWidth
+            ? `“${job.name}” is ${d.originalWidth}×${d.originalHeight}; it was downscaled to ${d.width}×${d.height} for detection (exported boxes use the original pixels).`
+            : null,
+        );
       if (modelsStore.getState().phase === 'ready') await this.runPhoto(photo);
     } catch (e) {
       // A bad file leaves the previous photo and its results as they were.
-      sessionStore.getState().setError(e instanceof InputError ? e.message : `Could not process “${job.name}”: ${errorText(e)}`);
+      sessionStore
+        .getState()
+        .setError(e instanceof InputError ? e.message : `Could not process “${job.name}”: ${errorText(e)}`);
     } finally {
       sessionStore.getState().setBusy(this.photos.pending !== null);
     }
@@ -219,7 +257,9 @@ export class Controller {
     const data = new Uint8ClampedArray(pixels.data.buffer);
     try {
       const { backboneMs } = await client.request<{ backboneMs: number }>(
-        { type: 'setImage', imageId: photo.id, image: { data, width: pixels.width, height: pixels.height } }, [data.buffer]);
+        { type: 'setImage', imageId: photo.id, image: { data, width: pixels.width, height: pixels.height } },
+        [data.buffer],
+      );
       if (gen !== this.generation) return;
       this.featuresOf = photo.id;
       sessionStore.getState().setBackboneMs(backboneMs);
@@ -239,10 +279,15 @@ export class Controller {
    * The LORS source or a slider changed: cut the LORS decoder to the slice the sliders select, then re-run it on the
    * cached features. Bursts of slider moves are coalesced (one run at a time, the latest settings next).
    */
-  rerunLors() { void this.updateLors(true); }
+  rerunLors() {
+    void this.updateLors(true);
+  }
 
   private async updateLors(detect: boolean): Promise<void> {
-    if (this.lorsRunning) { this.lorsPending = true; return; }
+    if (this.lorsRunning) {
+      this.lorsPending = true;
+      return;
+    }
     this.lorsRunning = true;
     try {
       do {
@@ -333,7 +378,10 @@ export class Controller {
       cameraStore.getState().setOff(cameraErrorText(e));
       return;
     }
-    if (cameraStore.getState().status !== 'starting') { cam.stop(); return; } // stopped while asking
+    if (cameraStore.getState().status !== 'starting') {
+      cam.stop();
+      return;
+    } // stopped while asking
     const loop: FrameLoop<ImageBitmap> = new FrameLoop<ImageBitmap>({
       grab: () => cam.grab(),
       process: (frame) => this.runFrame(frame, loop),
@@ -384,14 +432,21 @@ export class Controller {
     let shown = false;
     try {
       const { backboneMs } = await client.request<{ backboneMs: number }>(
-        { type: 'setImage', imageId: id, image: { data, width: pixels.width, height: pixels.height } }, [data.buffer]);
+        { type: 'setImage', imageId: id, image: { data, width: pixels.width, height: pixels.height } },
+        [data.buffer],
+      );
       this.featuresOf = id;
       const req = { type: 'detect', imageId: id, models: this.models(), ...stageOption() } as const;
       const results = await client.request<DetectResult[]>(req);
       if (gen !== this.generation || this.camera?.loop !== loop) return false;
       const photo: PhotoInfo = {
-        id, name: 'camera', bitmap: frame, width: frame.width, height: frame.height,
-        originalWidth: frame.width, originalHeight: frame.height,
+        id,
+        name: 'camera',
+        bitmap: frame,
+        width: frame.width,
+        height: frame.height,
+        originalWidth: frame.width,
+        originalHeight: frame.height,
       };
       sessionStore.getState().setFrame(photo, Object.fromEntries(results.map((r) => [r.model, panelResult(r)])));
       sessionStore.getState().setBackboneMs(backboneMs);

@@ -8,7 +8,11 @@ const bytes = (...xs: (number | string)[]) =>
 describe('recognising dropped files', () => {
   it('knows the sample JPEGs and reads their size from the header', () => {
     // Sizes as PIL reports them for the sample photos.
-    for (const [name, w, h] of [['chelsea', 451, 300], ['coffee', 600, 400], ['rocket', 640, 427]] as const) {
+    for (const [name, w, h] of [
+      ['chelsea', 451, 300],
+      ['coffee', 600, 400],
+      ['rocket', 640, 427],
+    ] as const) {
       const b = new Uint8Array(readFileSync(new URL(`../../public/samples/${name}.jpg`, import.meta.url)));
       expect(sniff(b)).toEqual({ format: 'jpeg' });
       expect(headerSize(b, 'jpeg')).toEqual({ width: w, height: h });

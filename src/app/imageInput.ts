@@ -31,14 +31,19 @@ export function sniff(b: Uint8Array): { format: Format } | { unsupported: string
     if (/^(heic|heix|hevc|hevx|mif1|msf1)$/.test(brand)) return { unsupported: 'HEIC/HEIF' };
     return { notImage: 'a video or other ISO media file' };
   }
-  if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a))) {
+  if (
+    b.length >= 4 &&
+    ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a))
+  ) {
     return { unsupported: 'TIFF' };
   }
-  if (b.length >= 12 && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x0c && ascii(b, 4, 4) === 'JXL ') return { unsupported: 'JPEG XL' };
+  if (b.length >= 12 && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x0c && ascii(b, 4, 4) === 'JXL ')
+    return { unsupported: 'JPEG XL' };
   if (b.length >= 2 && b[0] === 0xff && b[1] === 0x0a) return { unsupported: 'JPEG XL' };
   if (b.length >= 4 && ascii(b, 0, 4) === '8BPS') return { unsupported: 'Photoshop (PSD)' };
   const head = new TextDecoder('utf-8', { fatal: false }).decode(b.subarray(0, 512)).trimStart().toLowerCase();
-  if (head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg'))) return { unsupported: 'SVG (vector graphics)' };
+  if (head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg')))
+    return { unsupported: 'SVG (vector graphics)' };
   if (b.length >= 4 && ascii(b, 0, 4) === '%PDF') return { notImage: 'a PDF document' };
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 3 && b[3] === 4) return { notImage: 'a ZIP archive' };
   return { notImage: 'not a recognised image file' };
@@ -49,14 +54,20 @@ export function headerSize(b: Uint8Array, format: Format): { width: number; heig
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   try {
     switch (format) {
-      case 'png': return b.length >= 24 ? { width: dv.getUint32(16), height: dv.getUint32(20) } : null;
-      case 'gif': return b.length >= 10 ? { width: dv.getUint16(6, true), height: dv.getUint16(8, true) } : null;
-      case 'bmp': return b.length >= 26 ? { width: Math.abs(dv.getInt32(18, true)), height: Math.abs(dv.getInt32(22, true)) } : null;
+      case 'png':
+        return b.length >= 24 ? { width: dv.getUint32(16), height: dv.getUint32(20) } : null;
+      case 'gif':
+        return b.length >= 10 ? { width: dv.getUint16(6, true), height: dv.getUint16(8, true) } : null;
+      case 'bmp':
+        return b.length >= 26
+          ? { width: Math.abs(dv.getInt32(18, true)), height: Math.abs(dv.getInt32(22, true)) }
+          : null;
       case 'webp': {
         const chunk = ascii(b, 12, 4);
         const u24 = (o: number) => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16);
         if (chunk === 'VP8X' && b.length >= 30) return { width: 1 + u24(24), height: 1 + u24(27) };
-        if (chunk === 'VP8 ' && b.length >= 30) return { width: dv.getUint16(26, true) & 0x3fff, height: dv.getUint16(28, true) & 0x3fff };
+        if (chunk === 'VP8 ' && b.length >= 30)
+          return { width: dv.getUint16(26, true) & 0x3fff, height: dv.getUint16(28, true) & 0x3fff };
         if (chunk === 'VP8L' && b.length >= 25) {
           const v = dv.getUint32(21, true);
           return { width: 1 + (v & 0x3fff), height: 1 + ((v >> 14) & 0x3fff) };
@@ -66,10 +77,19 @@ export function headerSize(b: Uint8Array, format: Format): { width: number; heig
       case 'jpeg': {
         let o = 2;
         while (o + 9 < b.length) {
-          if (b[o] !== 0xff) { o++; continue; }
+          if (b[o] !== 0xff) {
+            o++;
+            continue;
+          }
           const m = b[o + 1]!;
-          if (m === 0xff) { o++; continue; }
-          if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { o += 2; continue; }
+          if (m === 0xff) {
+            o++;
+            continue;
+          }
+          if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+            o += 2;
+            continue;
+          }
           const len = dv.getUint16(o + 2);
           if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
             return { width: dv.getUint16(o + 7), height: dv.getUint16(o + 5) };
@@ -78,7 +98,8 @@ export function headerSize(b: Uint8Array, format: Format): { width: number; heig
         }
         return null;
       }
-      default: return null;
+      default:
+        return null;
     }
   } catch {
     return null;
@@ -98,36 +119,69 @@ export interface DecodedPhoto {
 export async function decodePhoto(blob: Blob, name: string): Promise<DecodedPhoto> {
   if (blob.size === 0) throw new InputError(`“${name}” is empty (0 bytes).`);
   if (blob.size > MAX_FILE_BYTES) {
-    throw new InputError(`“${name}” is ${(blob.size / 1e6).toFixed(0)} MB; files up to ${MAX_FILE_BYTES / 1024 / 1024} MB are accepted.`);
+    throw new InputError(
+      `“${name}” is ${(blob.size / 1e6).toFixed(0)} MB; files up to ${MAX_FILE_BYTES / 1024 / 1024} MB are accepted.`,
+    );
   }
   const head = new Uint8Array(await blob.slice(0, 256 * 1024).arrayBuffer());
   const kind = sniff(head);
-  if ('notImage' in kind) throw new InputError(`“${name}” is not an image (${kind.notImage}). Use a ${SUPPORTED_TEXT} photo.`);
-  if ('unsupported' in kind) throw new InputError(`“${name}” is in ${kind.unsupported} format, which is not supported here. Use ${SUPPORTED_TEXT}.`);
+  if ('notImage' in kind)
+    throw new InputError(`“${name}” is not an image (${kind.notImage}). Use a ${SUPPORTED_TEXT} photo.`);
+  if ('unsupported' in kind)
+    throw new InputError(
+      `“${name}” is in ${kind.unsupported} format, which is not supported here. Use ${SUPPORTED_TEXT}.`,
+    );
   if (!SUPPORTED.includes(kind.format)) throw new InputError(`“${name}”: unsupported format.`);
   const hdr = headerSize(head, kind.format);
-  if (hdr && (hdr.width === 0 || hdr.height === 0)) throw new InputError(`“${name}” says it is ${hdr.width}×${hdr.height} pixels: corrupt image.`);
+  if (hdr && (hdr.width === 0 || hdr.height === 0))
+    throw new InputError(`“${name}” says it is ${hdr.width}×${hdr.height} pixels: corrupt image.`);
   if (hdr && hdr.width * hdr.height > MAX_PIXELS) {
-    throw new InputError(`“${name}” is ${hdr.width}×${hdr.height} pixels (${(hdr.width * hdr.height / 1e6).toFixed(0)} MP), too large to decode safely (limit ${MAX_PIXELS / 1e6} MP).`);
+    throw new InputError(
+      `“${name}” is ${hdr.width}×${hdr.height} pixels (${((hdr.width * hdr.height) / 1e6).toFixed(0)} MP), too large to decode safely (limit ${MAX_PIXELS / 1e6} MP).`,
+    );
   }
   let full: ImageBitmap;
   try {
     full = await createImageBitmap(blob, { imageOrientation: 'from-image' });
   } catch {
-    throw new InputError(`“${name}” could not be decoded: the ${kind.format.toUpperCase()} data is corrupt or truncated.`);
+    throw new InputError(
+      `“${name}” could not be decoded: the ${kind.format.toUpperCase()} data is corrupt or truncated.`,
+    );
   }
-  const originalWidth = full.width, originalHeight = full.height;
+  const originalWidth = full.width,
+    originalHeight = full.height;
   if (originalWidth < 1 || originalHeight < 1) {
     full.close();
     throw new InputError(`“${name}” decoded to an empty image.`);
   }
   const fit = fittedSize(originalWidth, originalHeight, MAX_IMAGE_SIDE);
-  if (!fit.scaled) return { bitmap: full, width: originalWidth, height: originalHeight, originalWidth, originalHeight, format: kind.format };
+  if (!fit.scaled)
+    return {
+      bitmap: full,
+      width: originalWidth,
+      height: originalHeight,
+      originalWidth,
+      originalHeight,
+      format: kind.format,
+    };
   try {
-    const small = await createImageBitmap(full, { resizeWidth: fit.width, resizeHeight: fit.height, resizeQuality: 'high' });
-    return { bitmap: small, width: small.width, height: small.height, originalWidth, originalHeight, format: kind.format };
+    const small = await createImageBitmap(full, {
+      resizeWidth: fit.width,
+      resizeHeight: fit.height,
+      resizeQuality: 'high',
+    });
+    return {
+      bitmap: small,
+      width: small.width,
+      height: small.height,
+      originalWidth,
+      originalHeight,
+      format: kind.format,
+    };
   } catch {
-    throw new InputError(`“${name}” (${originalWidth}×${originalHeight}) could not be downscaled; try a smaller photo.`);
+    throw new InputError(
+      `“${name}” (${originalWidth}×${originalHeight}) could not be downscaled; try a smaller photo.`,
+    );
   } finally {
     full.close();
   }
@@ -136,8 +190,12 @@ export async function decodePhoto(blob: Blob, name: string): Promise<DecodedPhot
 /** RGBA pixels of a bitmap (for the worker). */
 export function bitmapPixels(bitmap: ImageBitmap): ImageData {
   const { width, height } = bitmap;
-  const canvas = typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(width, height) : Object.assign(document.createElement('canvas'), { width, height });
-  const ctx = canvas.getContext('2d', { willReadFrequently: true }) as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
+  const canvas =
+    typeof OffscreenCanvas !== 'undefined'
+      ? new OffscreenCanvas(width, height)
+      : Object.assign(document.createElement('canvas'), { width, height });
+  const ctx = canvas.getContext('2d', { willReadFrequently: true }) as
+    CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
   if (!ctx) throw new InputError('this browser cannot read image pixels (no 2D canvas)');
   ctx.drawImage(bitmap, 0, 0);
   return ctx.getImageData(0, 0, width, height);

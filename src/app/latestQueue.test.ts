@@ -5,7 +5,13 @@ describe('LatestQueue (a second drop while one runs)', () => {
   it('runs one job at a time and keeps only the latest waiting job', async () => {
     const ran: string[] = [];
     const gates: (() => void)[] = [];
-    const q = new LatestQueue<string>((job) => new Promise<void>((ok) => { ran.push(job); gates.push(ok); }));
+    const q = new LatestQueue<string>(
+      (job) =>
+        new Promise<void>((ok) => {
+          ran.push(job);
+          gates.push(ok);
+        }),
+    );
     expect(q.push('a')).toBe('started');
     expect(q.push('b')).toBe('queued');
     expect(q.push('c')).toBe('replaced');
@@ -21,7 +27,10 @@ describe('LatestQueue (a second drop while one runs)', () => {
   });
   it('keeps going after a failing job', async () => {
     const ran: string[] = [];
-    const q = new LatestQueue<string>(async (job) => { ran.push(job); if (job === 'bad') throw new Error('x'); });
+    const q = new LatestQueue<string>(async (job) => {
+      ran.push(job);
+      if (job === 'bad') throw new Error('x');
+    });
     q.push('bad');
     q.push('good');
     await new Promise((r) => setTimeout(r, 0));

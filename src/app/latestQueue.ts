@@ -7,8 +7,12 @@ export class LatestQueue<T> {
   private waiting: T | null = null;
   constructor(private readonly run: (job: T) => Promise<void>) {}
 
-  get busy() { return this.running; }
-  get pending() { return this.waiting; }
+  get busy() {
+    return this.running;
+  }
+  get pending() {
+    return this.waiting;
+  }
 
   push(job: T): 'started' | 'queued' | 'replaced' {
     if (!this.running) {

@@ -6,7 +6,9 @@ import { dims, makeConfig, type ModelConfig } from '../model/config';
 import { countParameters, parameterSpec, size } from '../model/params';
 
 const sumWhere = (cfg: ModelConfig, f: (name: string) => boolean) =>
-  parameterSpec(cfg).filter((t) => f(t.name)).reduce((a, t) => a + size(t.shape), 0);
+  parameterSpec(cfg)
+    .filter((t) => f(t.name))
+    .reduce((a, t) => a + size(t.shape), 0);
 
 export const TABLE1_RANKS = [4, 8, 16, 32] as const;
 
@@ -36,7 +38,8 @@ export function table1Ms(r: number): { lors: number; vanilla: number } {
   const shared = (sumWhere(cfg, (x) => x === 'lorsA.shared.weight') * msRows) / genPerGroup / G;
   const priv =
     (sumWhere(cfg, (x) => /^stages\.\d+\.lorsA\.(sl|sr)$/.test(x)) +
-      sumWhere(cfg, (x) => /^stages\.\d+\.lorsA\.generator\.weight$/.test(x)) / 2) / G;
+      sumWhere(cfg, (x) => /^stages\.\d+\.lorsA\.generator\.weight$/.test(x)) / 2) /
+    G;
   const van = makeConfig('paper', 'vanilla');
   const vanilla = (sumWhere(van, (x) => x === 'stages.0.mixing.generator.weight') * msRows) / genPerGroup / G;
   return { lors: (shared + priv) / n, vanilla };

@@ -18,7 +18,10 @@ export class WorkerClient {
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private dead: string | null = null;
 
-  constructor(private readonly worker: Worker, private events: WorkerEvents = {}) {
+  constructor(
+    private readonly worker: Worker,
+    private events: WorkerEvents = {},
+  ) {
     worker.onmessage = (ev: MessageEvent<WorkerMessage>) => this.onMessage(ev.data);
     worker.onerror = (ev: ErrorEvent) => {
       ev.preventDefault();
@@ -36,16 +39,27 @@ export class WorkerClient {
 
   private onMessage(m: WorkerMessage) {
     switch (m.kind) {
-      case 'progress': this.events.onProgress?.(m.model, m.loaded, m.total); break;
-      case 'status': this.events.onStatus?.(m.message, m.phase); break;
-      case 'backend': this.events.onBackend?.(m.backend, m.fallbackReason); break;
-      case 'partial': this.events.onPartial?.(m.result); break;
-      case 'deviceLost': this.events.onDeviceLost?.(m.message); break;
+      case 'progress':
+        this.events.onProgress?.(m.model, m.loaded, m.total);
+        break;
+      case 'status':
+        this.events.onStatus?.(m.message, m.phase);
+        break;
+      case 'backend':
+        this.events.onBackend?.(m.backend, m.fallbackReason);
+        break;
+      case 'partial':
+        this.events.onPartial?.(m.result);
+        break;
+      case 'deviceLost':
+        this.events.onDeviceLost?.(m.message);
+        break;
       case 'reply': {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.ok) p.resolve(m.value); else p.reject(new Error(m.error));
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new Error(m.error));
         break;
       }
     }

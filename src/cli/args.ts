@@ -20,14 +20,24 @@ export interface ParsedArgs {
   help: boolean;
 }
 
-export function parseArgs(argv: string[], spec: Record<string, OptionSpec>, opts: { maxPositionals?: number } = {}): ParsedArgs {
+export function parseArgs(
+  argv: string[],
+  spec: Record<string, OptionSpec>,
+  opts: { maxPositionals?: number } = {},
+): ParsedArgs {
   const options: ParsedArgs['options'] = {};
   const positionals: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--') { positionals.push(...argv.slice(i + 1)); break; }
-    if (a === '--help' || a === '-h') { help = true; continue; }
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
@@ -42,7 +52,8 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>, opts
       if (eq >= 0) value = a.slice(eq + 1);
       else {
         const next = argv[i + 1];
-        if (next === undefined || (next.startsWith('--') && next.length > 2)) throw new UsageError(`--${name} needs a value`);
+        if (next === undefined || (next.startsWith('--') && next.length > 2))
+          throw new UsageError(`--${name} needs a value`);
         value = next;
         i++;
       }
@@ -56,7 +67,9 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>, opts
     positionals.push(a);
   }
   if (opts.maxPositionals !== undefined && positionals.length > opts.maxPositionals) {
-    throw new UsageError(`unexpected argument${positionals.length - opts.maxPositionals > 1 ? 's' : ''}: ${positionals.slice(opts.maxPositionals).join(' ')}`);
+    throw new UsageError(
+      `unexpected argument${positionals.length - opts.maxPositionals > 1 ? 's' : ''}: ${positionals.slice(opts.maxPositionals).join(' ')}`,
+    );
   }
   return { options, positionals, help };
 }
@@ -85,12 +98,20 @@ export function requireStr(p: ParsedArgs, name: string): string {
 }
 
 /** An integer option within [min, max], or the default. */
-export function int(p: ParsedArgs, name: string, def: number | undefined, min = -Infinity, max = Infinity): number | undefined {
+export function int(
+  p: ParsedArgs,
+  name: string,
+  def: number | undefined,
+  min = -Infinity,
+  max = Infinity,
+): number | undefined {
   const v = str(p, name);
   if (v === undefined) return def;
   const n = Number(v);
   if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}; got "${v}"`);
+    throw new UsageError(
+      `--${name} must be an integer${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}; got "${v}"`,
+    );
   }
   return n;
 }
@@ -112,7 +133,9 @@ export function num(p: ParsedArgs, name: string, def: number, min = -Infinity, m
  */
 export function runCli(command: string, usage: string, main: () => Promise<void>): void {
   main().then(
-    () => { process.exitCode = process.exitCode ?? 0; },
+    () => {
+      process.exitCode = process.exitCode ?? 0;
+    },
     (e: unknown) => {
       const msg = e instanceof Error ? e.message : String(e);
       if (e instanceof UsageError) {

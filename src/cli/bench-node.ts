@@ -35,10 +35,19 @@ export interface BenchOptions {
 }
 
 export function machineInfo() {
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+  };
 }
 
-async function time(runs: number, warmup: number, f: () => Promise<unknown>): Promise<{ median: number; min: number; runs: number }> {
+async function time(
+  runs: number,
+  warmup: number,
+  f: () => Promise<unknown>,
+): Promise<{ median: number; min: number; runs: number }> {
   for (let i = 0; i < warmup; i++) await f();
   const ts: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -65,13 +74,24 @@ async function timeInterleaved(runs: number, warmup: number, fs: Record<string, 
       ts[n]!.push(performance.now() - t0);
     }
   }
-  return Object.fromEntries(names.map((n) => [n, { median: round(median(ts[n]!)), min: round(Math.min(...ts[n]!)), runs }]));
+  return Object.fromEntries(
+    names.map((n) => [n, { median: round(median(ts[n]!)), min: round(Math.min(...ts[n]!)), runs }]),
+  );
 }
 
-interface DecoderUnderTest { name: string; cfg: ModelConfig; weights: WeightMap; opts: Parameters<typeof decoderForward>[4] }
+interface DecoderUnderTest {
+  name: string;
+  cfg: ModelConfig;
+  weights: WeightMap;
+  opts: Parameters<typeof decoderForward>[4];
+}
 
-async function decoderSources(models: string, queryInit: QueryInit = 'image'): Promise<{ sources: Record<DecoderName, DecoderSource>; trained: Record<DecoderName, boolean> }> {
-  const pick = (n: DecoderName) => decoderSource(folderReader(join(models, DECODER_DIRS[n])), { ...makeConfig('web', n), queryInit });
+async function decoderSources(
+  models: string,
+  queryInit: QueryInit = 'image',
+): Promise<{ sources: Record<DecoderName, DecoderSource>; trained: Record<DecoderName, boolean> }> {
+  const pick = (n: DecoderName) =>
+    decoderSource(folderReader(join(models, DECODER_DIRS[n])), { ...makeConfig('web', n), queryInit });
   const [v, l] = [await pick('vanilla'), await pick('lors')];
   return { sources: { vanilla: v.source, lors: l.source }, trained: { vanilla: v.trained, lors: l.trained } };
 }
@@ -118,13 +138,26 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const foldTA = foldLorsA(foldT, l.cfg);
   const unders: DecoderUnderTest[] = [
     { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg), opts: {} },
-    { name: 'lorsUnfolded', cfg: l.cfg, weights: prepareWeights(l.weights, l.cfg), opts: { lorsT: 'factored', lorsA: 'factored' } },
-    { name: 'lorsFoldedT', cfg: l.cfg, weights: prepareWeights(foldT, l.cfg), opts: { lorsT: 'folded', lorsA: 'factored' } },
+    {
+      name: 'lorsUnfolded',
+      cfg: l.cfg,
+      weights: prepareWeights(l.weights, l.cfg),
+      opts: { lorsT: 'factored', lorsA: 'factored' },
+    },
+    {
+      name: 'lorsFoldedT',
+      cfg: l.cfg,
+      weights: prepareWeights(foldT, l.cfg),
+      opts: { lorsT: 'folded', lorsA: 'factored' },
+    },
     { name: 'lors', cfg: l.cfg, weights: prepareWeights(foldTA, l.cfg), opts: { lorsT: 'folded', lorsA: 'folded' } },
   ];
   // On webgpu the app's path is the fused kernels (docs/webgpu.md): time the tfjs-op path beside it.
   if (backend === 'webgpu') {
-    unders.push({ ...unders[0]!, name: 'vanillaOps', opts: { impl: 'ops' } }, { ...unders[3]!, name: 'lorsOps', opts: { ...unders[3]!.opts, impl: 'ops' } });
+    unders.push(
+      { ...unders[0]!, name: 'vanillaOps', opts: { impl: 'ops' } },
+      { ...unders[3]!, name: 'lorsOps', opts: { ...unders[3]!.opts, impl: 'ops' } },
+    );
   }
   const lb = feats.letterbox;
   const decoderMs: Record<string, number> = {};
@@ -132,13 +165,17 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const peakBytes: Record<string, number> = {};
   const kernels: Record<string, number> = {};
   const forward = (u: DecoderUnderTest) => async () => {
-    const [last] = tf.tidy(() => decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }));
+    const [last] = tf.tidy(() =>
+      decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }),
+    );
     await topK(last!.logits, last!.boxes);
     tf.dispose([last!.logits, last!.boxes]);
   };
   // Kernels of the decoder forward alone (no top-k): GPU programs dispatched on webgpu, tf.profile's kernels elsewhere.
   const decoderOnly = (u: DecoderUnderTest) => async () => {
-    const [last] = tf.tidy(() => decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }));
+    const [last] = tf.tidy(() =>
+      decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }),
+    );
     await last!.logits.data();
     tf.dispose([last!.logits, last!.boxes]);
   };
@@ -148,10 +185,19 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     decoderMin[u.name] = timed[u.name]!.min;
     // tf.profile's peak counts every live tensor (all four weight sets here): report what one forward adds.
     const before = tf.memory().numBytes;
-    const prof = await tf.profile(async () => { await forward(u)(); return undefined as unknown as tf.Tensor; });
+    const prof = await tf.profile(async () => {
+      await forward(u)();
+      return undefined as unknown as tf.Tensor;
+    });
     peakBytes[u.name] = prof.peakBytes - before;
     if (backend === 'webgpu') kernels[u.name] = (await countPrograms(decoderOnly(u))).programs;
-    else kernels[u.name] = (await tf.profile(async () => { await decoderOnly(u)(); return undefined as unknown as tf.Tensor; })).kernels.length;
+    else
+      kernels[u.name] = (
+        await tf.profile(async () => {
+          await decoderOnly(u)();
+          return undefined as unknown as tf.Tensor;
+        })
+      ).kernels.length;
   }
   const e2e = await timeInterleaved(o.runs, o.warmup, {
     vanilla: () => det.detect(img, { model: 'vanilla' }),
@@ -177,7 +223,11 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     },
     endToEndMs: endToEnd,
     weightBytes: { vanilla: v.bytes, lors: l.bytes },
-    residentWeightBytes: { vanilla: residentBytes(unders[0]!.weights), lors: residentBytes(unders[3]!.weights), lorsFoldedT: residentBytes(unders[2]!.weights) },
+    residentWeightBytes: {
+      vanilla: residentBytes(unders[0]!.weights),
+      lors: residentBytes(unders[3]!.weights),
+      lorsFoldedT: residentBytes(unders[2]!.weights),
+    },
     /** Peak tensor bytes one decoder forward adds on top of what is resident (weights, features). */
     peakForwardBytes: peakBytes,
     params: { vanilla: countParameters(v.cfg).decoder, lors: countParameters(l.cfg).decoder },
@@ -193,9 +243,11 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
 /** One line per backend for the console. */
 export function summaryLine(r: Awaited<ReturnType<typeof benchBackend>>): string {
   const k = r.kernelsPerForward;
-  return `node/${r.backend}: backbone ${r.backboneMs} ms | decoder vanilla ${r.decoderMs.vanilla} ms (${k.vanilla} kernels), ` +
+  return (
+    `node/${r.backend}: backbone ${r.backboneMs} ms | decoder vanilla ${r.decoderMs.vanilla} ms (${k.vanilla} kernels), ` +
     `lors (app path: folded) ${r.decoderMs.lors} ms (${k.lors} kernels) ` +
     `(×${r.ratio.lorsOverVanilla}), lors unfolded ${r.decoderMs.lorsUnfolded} ms (×${r.ratio.lorsUnfoldedOverVanilla}), ` +
     `lors LORS^T-only folded ${r.decoderMs.lorsFoldedT} ms (×${r.ratio.lorsFoldedTOverVanilla}) | end-to-end vanilla ${r.endToEndMs.vanilla} ms, ` +
-    `lors ${r.endToEndMs.lors} ms | cold start ${r.coldStartMs} ms | weights ${r.weightBytes.vanilla} / ${r.weightBytes.lors} B`;
+    `lors ${r.endToEndMs.lors} ms | cold start ${r.coldStartMs} ms | weights ${r.weightBytes.vanilla} / ${r.weightBytes.lors} B`
+  );
 }

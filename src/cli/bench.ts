@@ -17,13 +17,22 @@ const SPEC: Record<string, OptionSpec> = {
   json: { type: 'string', help: 'write the results as JSON to this file' },
   runs: { type: 'string', help: 'timed runs per measurement (default 10, at least 10 for reported figures)' },
   warmup: { type: 'string', help: 'untimed runs first (default 2)' },
-  backends: { type: 'string', help: 'comma list of Node backends (default: wasm, plus webgpu when navigator.gpu exists)' },
+  backends: {
+    type: 'string',
+    help: 'comma list of Node backends (default: wasm, plus webgpu when navigator.gpu exists)',
+  },
   image: { type: 'string', help: 'photo to time (default public/samples/chelsea.jpg)' },
   'no-browser': { type: 'boolean', help: 'skip the headless-Chromium part' },
   models: { type: 'string', help: 'folder with nanodet/, vanilla/, lors/ (default public/models)' },
-  kernels: { type: 'boolean', help: 'only count kernels per decoder forward (WebGPU and wasm, headless Chromium; needs a build)' },
+  kernels: {
+    type: 'boolean',
+    help: 'only count kernels per decoder forward (WebGPU and wasm, headless Chromium; needs a build)',
+  },
   dist: { type: 'string', help: 'build folder for --kernels (default dist, or E2E_DIST)' },
-  soak: { type: 'boolean', help: 'only the browser soak (slider moves and photo drops in one page; E2E_DIST selects the build)' },
+  soak: {
+    type: 'boolean',
+    help: 'only the browser soak (slider moves and photo drops in one page; E2E_DIST selects the build)',
+  },
   'soak-moves': { type: 'string', help: 'slider moves of the browser soak (default 300; 0 skips the soak)' },
   'soak-drops': { type: 'string', help: 'photo drops of the browser soak (default 100)' },
 };
@@ -31,14 +40,19 @@ const USAGE = usageText('bench', 'npm run bench -- [options]', SPEC);
 
 async function main() {
   const p = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
-  if (p.help) { console.log(USAGE); return; }
+  if (p.help) {
+    console.log(USAGE);
+    return;
+  }
   if (flag(p, 'kernels')) {
     const { countKernelsInBrowser } = await import('../../test/e2e/kernels-browser');
     const report = await countKernelsInBrowser({ dist: str(p, 'dist') });
     const k = report.kernels;
-    console.log(`kernels per decoder forward (web preset): webgpu vanilla ${k.webgpu.vanilla}, lors ${k.webgpu.lors} ` +
-      `(tfjs-op path: ${report.detail.webgpu.vanilla.ops.programs}, ${report.detail.webgpu.lors.ops.programs}) | ` +
-      `wasm vanilla ${k.wasm.vanilla}, lors ${k.wasm.lors}`);
+    console.log(
+      `kernels per decoder forward (web preset): webgpu vanilla ${k.webgpu.vanilla}, lors ${k.webgpu.lors} ` +
+        `(tfjs-op path: ${report.detail.webgpu.vanilla.ops.programs}, ${report.detail.webgpu.lors.ops.programs}) | ` +
+        `wasm vanilla ${k.wasm.vanilla}, lors ${k.wasm.lors}`,
+    );
     writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), ...report });
     return;
   }
@@ -84,10 +98,12 @@ async function runSoak(o: { moves: number; drops: number }) {
   if (!r) return null;
   const mb = (b: number | null) => (b === null ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
   const pct = (g: number | null) => (g === null ? 'n/a' : `${(100 * g).toFixed(1)}%`);
-  console.log(`soak (${r.moves} slider moves, ${r.drops} drops, ${r.wallS} s): worker tensors ${r.start.tensors} → ${r.end.tensors}; ` +
-    `page heap ${mb(r.start.pageHeapBytes)} → ${mb(r.end.pageHeapBytes)} (${pct(r.heapGrowth)}; every 50 moves: ` +
-    `${r.heapSamples.map((s) => mb(s.pageHeapBytes)).join(', ')}); ` +
-    `move ${r.moveMs.start} → ${r.moveMs.end} ms; drop ${r.dropMs.start} → ${r.dropMs.end} ms: ${r.ok ? 'ok' : 'FAIL'}`);
+  console.log(
+    `soak (${r.moves} slider moves, ${r.drops} drops, ${r.wallS} s): worker tensors ${r.start.tensors} → ${r.end.tensors}; ` +
+      `page heap ${mb(r.start.pageHeapBytes)} → ${mb(r.end.pageHeapBytes)} (${pct(r.heapGrowth)}; every 50 moves: ` +
+      `${r.heapSamples.map((s) => mb(s.pageHeapBytes)).join(', ')}); ` +
+      `move ${r.moveMs.start} → ${r.moveMs.end} ms; drop ${r.dropMs.start} → ${r.dropMs.end} ms: ${r.ok ? 'ok' : 'FAIL'}`,
+  );
   if (!r.ok) {
     const limit = `${100 * SOAK_MAX_HEAP_GROWTH}%`;
     console.error(`bench: soak failed (tensors must not change; the page heap must grow < ${limit})`);

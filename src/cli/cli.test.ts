@@ -39,7 +39,7 @@ describe('params CLI', () => {
 
 describe('params CLI, live compression (--lors-source)', () => {
   const FIX = 'test/fixtures/compress/lorsified-vanilla'; // tiny, r_A 16, K 2, r_T 32
-  it('counts the slice of the source the options select (what the app\'s sliders count)', () => {
+  it("counts the slice of the source the options select (what the app's sliders count)", () => {
     const r = paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--rank-a', '4', '--groups', '1']);
     expect(r.config.lors).toEqual({ rankA: 4, groupsA: [1, 1, 1, 1, 1, 1], rankT: 32, groupsT: [1, 1, 1, 1, 1, 1] });
     expect(r.decoder).toBe(countParameters(r.config).decoder);
@@ -49,9 +49,15 @@ describe('params CLI, live compression (--lors-source)', () => {
   });
   it('refuses slices beyond the source and options that do not apply', () => {
     expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--rank-a', '17'])).toThrow(/r_A ≤ 16/);
-    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--groups', '3'])).toThrow(/K of LORS\^A must be 1..2/);
-    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--preset', 'web'])).toThrow(/does not apply with --lors-source/);
-    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', 'nope'])).toThrow(/nope\/model.json not found/);
+    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--groups', '3'])).toThrow(
+      /K of LORS\^A must be 1..2/,
+    );
+    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', FIX, '--preset', 'web'])).toThrow(
+      /does not apply with --lors-source/,
+    );
+    expect(() => paramsReport(['--lors-source', 'compressed', '--weights', 'nope'])).toThrow(
+      /nope\/model.json not found/,
+    );
   });
 });
 
@@ -102,19 +108,60 @@ describe('features CLI', () => {
     mkdirSync(images);
     const files = ['chelsea.jpg', 'coffee.jpg', 'rocket.jpg'];
     for (const f of files) copyFileSync(`public/samples/${f}`, join(images, f));
-    const sizes = [[451, 300], [600, 400], [640, 427]];
+    const sizes = [
+      [451, 300],
+      [600, 400],
+      [640, 427],
+    ];
     const ann = join(tmp, 'instances_mini.json');
-    writeFileSync(ann, JSON.stringify({ images: files.map((f, i) => ({ id: 10 + i, file_name: f, width: sizes[i]![0], height: sizes[i]![1] })), annotations: [] }));
-    const { data: f16, meta, info } = await writeFeatureCache({ images, annotations: ann, out: join(tmp, 'out'), size: 320, flip: false, limit: 2, quiet: true });
+    writeFileSync(
+      ann,
+      JSON.stringify({
+        images: files.map((f, i) => ({ id: 10 + i, file_name: f, width: sizes[i]![0], height: sizes[i]![1] })),
+        annotations: [],
+      }),
+    );
+    const {
+      data: f16,
+      meta,
+      info,
+    } = await writeFeatureCache({
+      images,
+      annotations: ann,
+      out: join(tmp, 'out'),
+      size: 320,
+      flip: false,
+      limit: 2,
+      quiet: true,
+    });
     expect(f16).toBe(join(tmp, 'out', 'mini-s320.f16'));
     const P = 40 * 40 + 20 * 20 + 10 * 10;
     const bytes = readFileSync(f16);
     expect(bytes.length).toBe(2 * P * 128 * 2);
     const j = JSON.parse(readFileSync(meta, 'utf8')) as typeof info;
-    expect(j).toMatchObject({ size: 320, strides: [8, 16, 32], channels: 128, dtype: 'float16', positions: P, levelShapes: [[40, 40], [20, 20], [10, 10]], flip: false });
+    expect(j).toMatchObject({
+      size: 320,
+      strides: [8, 16, 32],
+      channels: 128,
+      dtype: 'float16',
+      positions: P,
+      levelShapes: [
+        [40, 40],
+        [20, 20],
+        [10, 10],
+      ],
+      flip: false,
+    });
     expect(j.images).toHaveLength(2);
     const im = j.images[1]!;
-    expect(im).toMatchObject({ id: 11, file_name: 'coffee.jpg', width: 600, height: 400, resizedWidth: 320, resizedHeight: 213 });
+    expect(im).toMatchObject({
+      id: 11,
+      file_name: 'coffee.jpg',
+      width: 600,
+      height: 400,
+      resizedWidth: 320,
+      resizedHeight: 213,
+    });
     expect(im.scale).toBeCloseTo(320 / Math.max(im.width, im.height), 12);
 
     // Independent check of the layout: image 1, level s16 at (y, x, c) vs the graph's NCHW tap.
@@ -123,7 +170,11 @@ describe('features CLI', () => {
     const { input } = letterbox(photo, 320);
     const nchw = (await (nd.model.execute(input, PAN_TAPS[1]) as tf.Tensor4D).array())[0]!;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (const [y, x, c] of [[0, 0, 0], [5, 17, 99], [19, 3, 127]] as const) {
+    for (const [y, x, c] of [
+      [0, 0, 0],
+      [5, 17, 99],
+      [19, 3, 127],
+    ] as const) {
       const row = 1 * P + 40 * 40 + y * 20 + x;
       const v = fromFloat16Bits(view.getUint16((row * 128 + c) * 2, true));
       expect(v).toBeCloseTo(nchw[c]![y]![x]!, 2);

@@ -1,5 +1,13 @@
 /** The model-configuration options shared by the CLIs (params, init-weights): preset, variant, LORS ranks/groups. */
-import { makeConfig, parseGroups, PRESETS, type ConfigOverrides, type ModelConfig, type PresetName, type VariantName } from '../model/config';
+import {
+  makeConfig,
+  parseGroups,
+  PRESETS,
+  type ConfigOverrides,
+  type ModelConfig,
+  type PresetName,
+  type VariantName,
+} from '../model/config';
 import { LORS_SOURCE_DIRS, LORS_SOURCE_NAMES, type LorsSourceName } from '../model/constants';
 import type { LorsSlice } from '../model/lors/slice';
 import { int, str, UsageError, type OptionSpec, type ParsedArgs } from './args';
@@ -7,7 +15,11 @@ import { int, str, UsageError, type OptionSpec, type ParsedArgs } from './args';
 export function configOptions(defaults: { preset: PresetName; variant: VariantName }): Record<string, OptionSpec> {
   return {
     preset: { type: 'string', help: `decoder size preset (default ${defaults.preset})`, choices: Object.keys(PRESETS) },
-    variant: { type: 'string', help: `decoder variant (default ${defaults.variant})`, choices: ['vanilla', 'vanilla4x32', 'lors'] },
+    variant: {
+      type: 'string',
+      help: `decoder variant (default ${defaults.variant})`,
+      choices: ['vanilla', 'vanilla4x32', 'lors'],
+    },
     'rank-a': { type: 'string', help: 'LORS^A rank r (lors only)' },
     'rank-t': { type: 'string', help: 'LORS^T rank r (lors only)' },
     groups: { type: 'string', help: 'LORS^A groups K: one number or per stage, e.g. 1,1,2,2,3,3 (lors only)' },
@@ -17,8 +29,13 @@ export function configOptions(defaults: { preset: PresetName; variant: VariantNa
 }
 
 /** The config the options describe (UsageError on bad values). */
-export function configFromArgs(a: ParsedArgs, defaults: { preset: PresetName; variant: VariantName }): {
-  preset: PresetName; variant: VariantName; config: ModelConfig;
+export function configFromArgs(
+  a: ParsedArgs,
+  defaults: { preset: PresetName; variant: VariantName },
+): {
+  preset: PresetName;
+  variant: VariantName;
+  config: ModelConfig;
 } {
   const preset = (str(a, 'preset') ?? defaults.preset) as PresetName;
   const variant = (str(a, 'variant') ?? defaults.variant) as VariantName;
@@ -46,27 +63,43 @@ export function configFromArgs(a: ParsedArgs, defaults: { preset: PresetName; va
  */
 export const LORS_SLICE_OPTIONS: Record<string, OptionSpec> = {
   'lors-source': {
-    type: 'string', choices: [...LORS_SOURCE_NAMES],
+    type: 'string',
+    choices: [...LORS_SOURCE_NAMES],
     help: `LORS weights: trained (public/models/${LORS_SOURCE_DIRS.trained}) or compressed (the vanilla model compressed into LORS, public/models/${LORS_SOURCE_DIRS.compressed}); default trained`,
   },
   'rank-a': { type: 'string', help: 'LORS^A rank r of the slice (default: all the source has)' },
   'rank-t': { type: 'string', help: 'LORS^T rank r of the slice (default: all the source has)' },
-  groups: { type: 'string', help: 'LORS^A groups K of the slice: one number or per stage, e.g. 1,1,2,2,3,3 (default: all)' },
+  groups: {
+    type: 'string',
+    help: 'LORS^A groups K of the slice: one number or per stage, e.g. 1,1,2,2,3,3 (default: all)',
+  },
 };
 
 /**
  * The source folder and slice of those options (`slice` undefined when none is given). With `model`, they are
  * refused unless it is 'lors'.
  */
-export function lorsSliceFromArgs(a: ParsedArgs, model?: string): { source: LorsSourceName; dir: string; slice?: LorsSlice } {
+export function lorsSliceFromArgs(
+  a: ParsedArgs,
+  model?: string,
+): { source: LorsSourceName; dir: string; slice?: LorsSlice } {
   const given = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
-  if (model !== undefined && model !== 'lors' && given.length) throw new UsageError(`--${given[0]} applies to --model lors`);
+  if (model !== undefined && model !== 'lors' && given.length)
+    throw new UsageError(`--${given[0]} applies to --model lors`);
   const source = (str(a, 'lors-source') ?? 'trained') as LorsSourceName;
   const dir = `public/models/${LORS_SOURCE_DIRS[source]}`;
   if (!given.length) return { source, dir };
   try {
     const g = str(a, 'groups');
-    return { source, dir, slice: { rankA: int(a, 'rank-a', undefined, 1), rankT: int(a, 'rank-t', undefined, 1), groupsA: g === undefined ? undefined : parseGroups(g) } };
+    return {
+      source,
+      dir,
+      slice: {
+        rankA: int(a, 'rank-a', undefined, 1),
+        rankT: int(a, 'rank-t', undefined, 1),
+        groupsA: g === undefined ? undefined : parseGroups(g),
+      },
+    };
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -22,7 +22,11 @@ import { drawDetections, encodePng, folderReader, isDirectory, readImage } from 
 const SPEC: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'which detector (default nanodet)', choices: ['nanodet', 'vanilla', 'lors'] },
   weights: { type: 'string', help: 'decoder weights folder (default public/models/<model>/)' },
-  preset: { type: 'string', help: 'config of the seeded init when there are no weights (default web)', choices: Object.keys(PRESETS) },
+  preset: {
+    type: 'string',
+    help: 'config of the seeded init when there are no weights (default web)',
+    choices: Object.keys(PRESETS),
+  },
   seed: { type: 'string', help: 'seed of that init (default 0)' },
   score: { type: 'string', help: `score threshold (default ${DEFAULT_SCORE_THRESHOLD}, as the app)` },
   max: { type: 'string', help: 'at most N detections (default 100)' },
@@ -35,18 +39,29 @@ const SPEC: Record<string, OptionSpec> = {
 };
 const USAGE = usageText('npm run detect --', 'IMAGE [options]', SPEC);
 
-export interface DetectCliResult { label: string; score: number; box: [number, number, number, number] }
+export interface DetectCliResult {
+  label: string;
+  score: number;
+  box: [number, number, number, number];
+}
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
 export function toJson(dets: Detection[]): DetectCliResult[] {
-  return dets.map((d) => ({ label: d.name, score: Math.round(d.score * 1e4) / 1e4, box: d.box.map(r2) as DetectCliResult['box'] }));
+  return dets.map((d) => ({
+    label: d.name,
+    score: Math.round(d.score * 1e4) / 1e4,
+    box: d.box.map(r2) as DetectCliResult['box'],
+  }));
 }
 
 export function formatTable(dets: Detection[]): string {
   if (dets.length === 0) return '(no detections above the threshold)';
   const head = `${'#'.padStart(3)}  ${'label'.padEnd(16)}${'score'.padStart(7)}${'x1'.padStart(9)}${'y1'.padStart(9)}${'x2'.padStart(9)}${'y2'.padStart(9)}`;
-  const rows = dets.map((d, i) => `${String(i + 1).padStart(3)}  ${d.name.padEnd(16)}${d.score.toFixed(3).padStart(7)}${d.box.map((v) => v.toFixed(1).padStart(9)).join('')}`);
+  const rows = dets.map(
+    (d, i) =>
+      `${String(i + 1).padStart(3)}  ${d.name.padEnd(16)}${d.score.toFixed(3).padStart(7)}${d.box.map((v) => v.toFixed(1).padStart(9)).join('')}`,
+  );
   return [head, ...rows].join('\n');
 }
 
@@ -65,7 +80,8 @@ async function main() {
   if (size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32, got ${size}`);
   const seed = int(a, 'seed', 0, 0)!;
   const weightsArg = str(a, 'weights');
-  if (model === 'nanodet' && weightsArg) throw new UsageError('--weights applies to --model vanilla or lors (NanoDet uses --backbone)');
+  if (model === 'nanodet' && weightsArg)
+    throw new UsageError('--weights applies to --model vanilla or lors (NanoDet uses --backbone)');
 
   const image = fitWithin(readImage(imagePath));
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -88,14 +104,19 @@ async function main() {
 
   const t0 = performance.now();
   const det = await load({
-    backend: 'wasm', readBackbone: folderReader(str(a, 'backbone') ?? join('public', 'models', 'nanodet')), decoders,
-    inputSize: size, lorsPath: (str(a, 'lors-path') ?? 'folded') as 'folded' | 'unfolded',
+    backend: 'wasm',
+    readBackbone: folderReader(str(a, 'backbone') ?? join('public', 'models', 'nanodet')),
+    decoders,
+    inputSize: size,
+    lorsPath: (str(a, 'lors-path') ?? 'folded') as 'folded' | 'unfolded',
   });
   try {
     const t1 = performance.now();
     const dets = await det.detect(image, { model, scoreThreshold: score, maxDetections: max });
     const t2 = performance.now();
-    log(`${model} on ${det.backend}: ${image.width}×${image.height} photo, input ${size}, load ${(t1 - t0).toFixed(0)} ms, detect ${(t2 - t1).toFixed(0)} ms`);
+    log(
+      `${model} on ${det.backend}: ${image.width}×${image.height} photo, input ${size}, load ${(t1 - t0).toFixed(0)} ms, detect ${(t2 - t1).toFixed(0)} ms`,
+    );
     console.log(flag(a, 'json') ? JSON.stringify(toJson(dets), null, 2) : formatTable(dets));
     const out = str(a, 'out');
     if (out) {

@@ -19,8 +19,16 @@ const ready = existsSync(ANN) && existsSync('public/models/nanodet/model.json');
 describe.skipIf(!ready)('runEval on coco-subset val', () => {
   it('nanodet on 2 images: valid COCO results, metrics = evaluateCoco of them, no tensor left', async () => {
     const before = tf.engine().state.numTensors;
-    const { report, metrics, dets, gt } = await runEval({ images: IMAGES, annotations: ANN, model: 'nanodet', limit: 2, quiet: true });
-    const first2 = readGroundTruth(ANN).images.slice(0, 2).map((im) => im.id);
+    const { report, metrics, dets, gt } = await runEval({
+      images: IMAGES,
+      annotations: ANN,
+      model: 'nanodet',
+      limit: 2,
+      quiet: true,
+    });
+    const first2 = readGroundTruth(ANN)
+      .images.slice(0, 2)
+      .map((im) => im.id);
     expect(gt.images.map((im) => im.id)).toEqual(first2);
     expect(gt.annotations.every((a) => first2.includes(a.image_id))).toBe(true);
     expect(report.images).toBe(2);
@@ -51,7 +59,12 @@ describe.skipIf(!ready)('runEval on coco-subset val', () => {
 
   it('a seeded random-init decoder runs through the same path (AP ≈ 0)', async () => {
     const { report } = await runEval({
-      images: IMAGES, annotations: ANN, model: 'vanilla', init: { preset: 'tiny', seed: 1 }, limit: 1, quiet: true,
+      images: IMAGES,
+      annotations: ANN,
+      model: 'vanilla',
+      init: { preset: 'tiny', seed: 1 },
+      limit: 1,
+      quiet: true,
     });
     expect(report.weights).toBe('init:tiny:seed1');
     expect(report.detections).toBe(100);
@@ -63,8 +76,8 @@ describe.skipIf(!ready)('runEval on coco-subset val', () => {
     await expect(
       runEval({ images: IMAGES, annotations: ANN, model: 'lors', weights: join(dir, 'none'), limit: 1, quiet: true }),
     ).rejects.toThrow(/no lors weights folder/);
-    await expect(runEval({ images: IMAGES, annotations: join(dir, 'x.json'), model: 'nanodet', quiet: true })).rejects.toThrow(
-      /file not found/,
-    );
+    await expect(
+      runEval({ images: IMAGES, annotations: join(dir, 'x.json'), model: 'nanodet', quiet: true }),
+    ).rejects.toThrow(/file not found/);
   });
 });

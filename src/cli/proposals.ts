@@ -25,7 +25,7 @@ import { folderReader, isDirectory } from './node-io';
 
 const SPEC: Record<string, OptionSpec> = {
   features: { type: 'string', help: 'feature-cache folder(s) or .json files, comma-separated (required)' },
-  count: { type: 'string', help: 'proposals per image (default 100 = the web preset\'s queries)' },
+  count: { type: 'string', help: "proposals per image (default 100 = the web preset's queries)" },
   backbone: { type: 'string', help: 'NanoDet folder (default public/models/nanodet)' },
 };
 const USAGE = usageText('npm run proposals --', '--features DIR [options]', SPEC);
@@ -35,7 +35,10 @@ export function cacheJsons(spec: string): string[] {
   const out: string[] = [];
   for (const p of spec.split(',').filter(Boolean)) {
     if (isDirectory(p)) {
-      const found = readdirSync(p).filter((f) => /-s\d+(-flip)?\.json$/.test(f)).sort().map((f) => join(p, f));
+      const found = readdirSync(p)
+        .filter((f) => /-s\d+(-flip)?\.json$/.test(f))
+        .sort()
+        .map((f) => join(p, f));
       if (!found.length) throw new Error(`--features ${p}: no feature cache (<name>-s<size>.json) in this folder`);
       out.push(...found);
     } else if (p.endsWith('.json')) out.push(p);
@@ -44,11 +47,19 @@ export function cacheJsons(spec: string): string[] {
   return out;
 }
 
-export async function writeProposals(o: { json: string; count: number; backbone?: string; quiet?: boolean }): Promise<string> {
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('proposals: big-endian machines are not supported');
+export async function writeProposals(o: {
+  json: string;
+  count: number;
+  backbone?: string;
+  quiet?: boolean;
+}): Promise<string> {
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+    throw new Error('proposals: big-endian machines are not supported');
   const meta = JSON.parse(readFileSync(o.json, 'utf8')) as FeatureCacheMeta;
   const dataPath = o.json.replace(/\.json$/, '.f16');
-  const N = meta.images.length, P = meta.positions, C = meta.channels;
+  const N = meta.images.length,
+    P = meta.positions,
+    C = meta.channels;
   const rowBytes = P * C * 2;
   if (statSync(dataPath).size !== N * rowBytes) throw new Error(`${dataPath}: size does not match ${o.json}`);
   await initBackend('wasm');
@@ -92,10 +103,21 @@ export async function writeProposals(o: { json: string; count: number; backbone?
   }
   const stem = o.json.replace(/\.json$/, '');
   writeFileSync(`${stem}.proposals.f32`, new Uint8Array(out.buffer));
-  writeFileSync(`${stem}.proposals.json`, JSON.stringify({
-    count: o.count, images: N, cache: basename(o.json), iouThreshold: PROPOSAL_IOU,
-    layout: 'little-endian float32 [N, count, 5] = x1, y1, x2, y2, score (input pixels, best first; score -1 = none)',
-  }, null, 1));
+  writeFileSync(
+    `${stem}.proposals.json`,
+    JSON.stringify(
+      {
+        count: o.count,
+        images: N,
+        cache: basename(o.json),
+        iouThreshold: PROPOSAL_IOU,
+        layout:
+          'little-endian float32 [N, count, 5] = x1, y1, x2, y2, score (input pixels, best first; score -1 = none)',
+      },
+      null,
+      1,
+    ),
+  );
   if (!o.quiet) process.stderr.write(`\nproposals: wrote ${stem}.proposals.f32\n`);
   return `${stem}.proposals.f32`;
 }
@@ -107,7 +129,8 @@ async function main() {
     return;
   }
   const count = int(a, 'count', 100, 1, 10000)!;
-  for (const json of cacheJsons(requireStr(a, 'features'))) await writeProposals({ json, count, backbone: str(a, 'backbone') });
+  for (const json of cacheJsons(requireStr(a, 'features')))
+    await writeProposals({ json, count, backbone: str(a, 'backbone') });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('proposals', USAGE, main);

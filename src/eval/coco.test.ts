@@ -49,8 +49,17 @@ describe('evaluateCoco: every fixture case (hand-worked and pycocotools-generate
   it('has the cases the brief asks for', () => {
     const names = fixture.cases.map((c) => c.name);
     for (const n of [
-      'perfect', 'empty-predictions', 'duplicate-is-fp', 'wrong-class', 'area-ranges', 'images-without-predictions',
-      'iou-0.6-single', 'iou-thresholds-mixed', 'fp-above-tp', 'category-without-gt-excluded', 'crowd-ignored',
+      'perfect',
+      'empty-predictions',
+      'duplicate-is-fp',
+      'wrong-class',
+      'area-ranges',
+      'images-without-predictions',
+      'iou-0.6-single',
+      'iou-thresholds-mixed',
+      'fp-above-tp',
+      'category-without-gt-excluded',
+      'crowd-ignored',
       'score-ties-keep-input-order',
     ]) {
       expect(names).toContain(n);
@@ -220,7 +229,10 @@ describe('evaluateCoco: conventions and input checks', () => {
     const withArea = evaluateCoco(gt, dets);
     close(withArea.APs, 100);
     close(withArea.APm, -1);
-    const noArea = evaluateCoco({ ...gt, annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 40, 40] }] }, dets);
+    const noArea = evaluateCoco(
+      { ...gt, annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 40, 40] }] },
+      dets,
+    );
     close(noArea.APs, -1);
     close(noArea.APm, 100);
   });
@@ -234,7 +246,12 @@ describe('evaluateCoco: conventions and input checks', () => {
       annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 10, 10] }],
     };
     const fps = (n: number) =>
-      Array.from({ length: n }, (_, i) => ({ image_id: 1, category_id: 1, bbox: [500 + i, 500, 10, 10], score: 0.5 + i / 250 }));
+      Array.from({ length: n }, (_, i) => ({
+        image_id: 1,
+        category_id: 1,
+        bbox: [500 + i, 500, 10, 10],
+        score: 0.5 + i / 250,
+      }));
     const cut = evaluateCoco(gt, [...fps(100), { image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], score: 0.1 }]);
     close(cut.AP, 0);
     close(cut.AR100, 0);

@@ -157,7 +157,12 @@ function orderByScore(scores: readonly number[]): number[] {
   return Array.from(scores.keys()).sort((a, b) => at(scores, b) - at(scores, a));
 }
 
-function evaluateImg(gts: readonly Gt[], dts: readonly Dt[], ious: Float64Array, range: readonly [number, number]): EvalImg {
+function evaluateImg(
+  gts: readonly Gt[],
+  dts: readonly Dt[],
+  ious: Float64Array,
+  range: readonly [number, number],
+): EvalImg {
   const [lo, hi] = range;
   const T = IOU_THRESHOLDS.length;
   const G = gts.length;
@@ -207,7 +212,10 @@ function evaluateImg(gts: readonly Gt[], dts: readonly Dt[], ious: Float64Array,
  * Precision at the 101 recall thresholds (mean over them is the AP of one IoU threshold) and final recall for one
  * (category, area, maxDet), as pycocotools' accumulate; null when there is no non-ignored GT (pycocotools: -1).
  */
-function accumulateOne(entries: readonly EvalImg[], maxDet: number): { precision: Float64Array; recall: Float64Array } | null {
+function accumulateOne(
+  entries: readonly EvalImg[],
+  maxDet: number,
+): { precision: Float64Array; recall: Float64Array } | null {
   const T = IOU_THRESHOLDS.length;
   const R = RECALL_THRESHOLDS.length;
   let npig = 0;
@@ -298,7 +306,8 @@ export function evaluateCoco(gt: CocoGroundTruth, dets: readonly CocoDetection[]
     if (i === undefined) throw new Error(`${what}: image_id ${d.image_id} is not in gt.images`);
     const k = catIndex.get(d.category_id);
     if (k === undefined) throw new Error(`${what}: category_id ${d.category_id} is not in gt.categories`);
-    if (typeof d.score !== 'number' || !Number.isFinite(d.score)) throw new Error(`${what}: score must be a finite number`);
+    if (typeof d.score !== 'number' || !Number.isFinite(d.score))
+      throw new Error(`${what}: score must be a finite number`);
     const box = checkBox(d.bbox, what);
     push(dtsByPair, k * I + i, { ...box, area: box.w * box.h, score: d.score });
   });

@@ -33,7 +33,9 @@ describe('detectionsToCoco', () => {
   });
 
   it('rejects labels outside COCO-80', () => {
-    expect(() => detectionsToCoco([{ box: [0, 0, 1, 1], label: 80, name: '?', score: 1 }], 1)).toThrow(/not a COCO-80 index/);
+    expect(() => detectionsToCoco([{ box: [0, 0, 1, 1], label: 80, name: '?', score: 1 }], 1)).toThrow(
+      /not a COCO-80 index/,
+    );
   });
 
   it('round-trips a perfect detection through evaluateCoco', () => {

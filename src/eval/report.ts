@@ -25,9 +25,7 @@ export function formatCocoReport(m: CocoMetrics, gt: CocoGroundTruth, title = ''
   if (title) lines.push(title);
   lines.push('   AP  AP50  AP75   APs   APm   APl | AR1  AR10 AR100');
   lines.push(
-    [m.AP, m.AP50, m.AP75, m.APs, m.APm, m.APl].map(fmt).join(' ') +
-      ' |' +
-      [m.AR1, m.AR10, m.AR100].map(fmt).join(' '),
+    [m.AP, m.AP50, m.AP75, m.APs, m.APm, m.APl].map(fmt).join(' ') + ' |' + [m.AR1, m.AR10, m.AR100].map(fmt).join(' '),
   );
   const counts = new Map<number, number>();
   for (const a of gt.annotations) counts.set(a.category_id, (counts.get(a.category_id) ?? 0) + 1);
@@ -38,9 +36,12 @@ export function formatCocoReport(m: CocoMetrics, gt: CocoGroundTruth, title = ''
   lines.push(`${'class'.padEnd(width)}  boxes     AP`);
   for (const c of shown) {
     const ap = m.perClass[c.name];
-    lines.push(`${c.name.padEnd(width)}  ${String(counts.get(c.id) ?? 0).padStart(5)}  ${ap === undefined ? '    -' : fmt(ap)}`);
+    lines.push(
+      `${c.name.padEnd(width)}  ${String(counts.get(c.id) ?? 0).padStart(5)}  ${ap === undefined ? '    -' : fmt(ap)}`,
+    );
   }
   const absent = cats.length - shown.length;
-  if (absent > 0) lines.push(`(${absent} of ${cats.length} classes have no GT box in these images: left out of the means)`);
+  if (absent > 0)
+    lines.push(`(${absent} of ${cats.length} classes have no GT box in these images: left out of the means)`);
   return lines.join('\n');
 }

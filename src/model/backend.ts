@@ -23,7 +23,11 @@ export interface BackendOptions {
 
 const ORDER: BackendName[] = ['webgpu', 'wasm', 'cpu'];
 
-const LABEL: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly (wasm)', cpu: 'plain JavaScript (cpu)' };
+const LABEL: Record<BackendName, string> = {
+  webgpu: 'WebGPU',
+  wasm: 'WebAssembly (wasm)',
+  cpu: 'plain JavaScript (cpu)',
+};
 
 let wasmPathsSet: string | undefined;
 
@@ -60,7 +64,10 @@ async function trySet(name: BackendName): Promise<string | null> {
  * Picks and activates a tfjs backend. `preferred` is tried first (for 'auto': webgpu), then the rest of
  * webgpu → wasm → cpu. Throws only if not even the cpu backend works.
  */
-export async function initBackend(preferred: BackendName | 'auto' = 'auto', opts: BackendOptions = {}): Promise<BackendChoice> {
+export async function initBackend(
+  preferred: BackendName | 'auto' = 'auto',
+  opts: BackendOptions = {},
+): Promise<BackendChoice> {
   if (preferred !== 'auto' && !ORDER.includes(preferred)) {
     throw new Error(`unknown backend "${String(preferred)}" (expected auto, ${ORDER.join(', ')})`);
   }

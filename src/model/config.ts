@@ -85,7 +85,8 @@ export function posScaleOf(cfg: ModelConfig): number {
 
 /** Derived sizes used all over the model. */
 export function dims(d: DecoderConfig) {
-  if (d.dFeat % d.samplingGroups !== 0) throw new Error(`dFeat ${d.dFeat} is not divisible by samplingGroups ${d.samplingGroups}`);
+  if (d.dFeat % d.samplingGroups !== 0)
+    throw new Error(`dFeat ${d.dFeat} is not divisible by samplingGroups ${d.samplingGroups}`);
   if (d.dQuery % d.heads !== 0) throw new Error(`dQuery ${d.dQuery} is not divisible by heads ${d.heads}`);
   const C = d.dFeat / d.samplingGroups;
   const G = d.samplingGroups;
@@ -107,8 +108,16 @@ const NANODET = { strides: [8, 16, 32], featChannels: 128, neckGroups: 32, class
 
 /** The paper's LORS AdaMixer decoder (G=2, P_in=64), on NanoDet's 3 PAN levels instead of ResNet's 4. */
 const PAPER: DecoderConfig = {
-  dQuery: 256, dFeat: 256, heads: 8, ffn: 2048, samplingGroups: 2, pointsIn: 64, pointsOut: 128,
-  stages: 6, queries: 100, ...NANODET,
+  dQuery: 256,
+  dFeat: 256,
+  heads: 8,
+  ffn: 2048,
+  samplingGroups: 2,
+  pointsIn: 64,
+  pointsOut: 128,
+  stages: 6,
+  queries: 100,
+  ...NANODET,
 };
 
 /**
@@ -116,14 +125,30 @@ const PAPER: DecoderConfig = {
  * d_feat = 128 equals NanoDet's channels.
  */
 const WEB: DecoderConfig = {
-  dQuery: 128, dFeat: 128, heads: 8, ffn: 512, samplingGroups: 2, pointsIn: 32, pointsOut: 64,
-  stages: 6, queries: 100, ...NANODET,
+  dQuery: 128,
+  dFeat: 128,
+  heads: 8,
+  ffn: 512,
+  samplingGroups: 2,
+  pointsIn: 32,
+  pointsOut: 64,
+  stages: 6,
+  queries: 100,
+  ...NANODET,
 };
 
 /** A tiny decoder for tests and cross-language fixtures (P_in = 4 is a perfect square: the grid offset init). */
 const TINY: DecoderConfig = {
-  dQuery: 32, dFeat: 32, heads: 4, ffn: 64, samplingGroups: 2, pointsIn: 4, pointsOut: 8,
-  stages: 6, queries: 10, ...NANODET,
+  dQuery: 32,
+  dFeat: 32,
+  heads: 4,
+  ffn: 64,
+  samplingGroups: 2,
+  pointsIn: 4,
+  pointsOut: 8,
+  stages: 6,
+  queries: 10,
+  ...NANODET,
 };
 
 export const PAPER_GROUPS = [1, 1, 2, 2, 3, 3];
@@ -165,7 +190,8 @@ export function stretchGroups(pattern: number[], n: number): number[] {
 function perStage(v: number | number[], n: number, what: string): number[] {
   const arr = typeof v === 'number' ? new Array<number>(n).fill(v) : [...v];
   if (arr.length !== n) throw new Error(`${what}: expected ${n} per-stage values, got ${arr.length}`);
-  for (const k of arr) if (!Number.isInteger(k) || k < 1) throw new Error(`${what}: every value must be an integer ≥ 1, got ${k}`);
+  for (const k of arr)
+    if (!Number.isInteger(k) || k < 1) throw new Error(`${what}: every value must be an integer ≥ 1, got ${k}`);
   return arr;
 }
 
@@ -184,7 +210,10 @@ export function makeConfig(preset: PresetName, variant: VariantName, o: ConfigOv
   if (variant !== 'lors') throw new Error(`unknown variant "${String(variant)}" (expected vanilla, vanilla4x32, lors)`);
   const rankA = o.rankA ?? p.lors.rankA;
   const rankT = o.rankT ?? p.lors.rankT;
-  for (const [k, v] of [['rankA', rankA], ['rankT', rankT]] as const) {
+  for (const [k, v] of [
+    ['rankA', rankA],
+    ['rankT', rankT],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be an integer ≥ 1, got ${v}`);
   }
   const groupsA = perStage(o.groups ?? stretchGroups(p.lors.groupsA, n), n, 'groups');

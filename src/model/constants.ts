@@ -13,4 +13,7 @@ export const DECODER_DIRS: Record<DecoderName, string> = { vanilla: 'vanilla', l
  */
 export type LorsSourceName = 'trained' | 'compressed';
 export const LORS_SOURCE_NAMES: readonly LorsSourceName[] = ['trained', 'compressed'];
-export const LORS_SOURCE_DIRS: Record<LorsSourceName, string> = { trained: DECODER_DIRS.lors, compressed: 'lors-from-vanilla' };
+export const LORS_SOURCE_DIRS: Record<LorsSourceName, string> = {
+  trained: DECODER_DIRS.lors,
+  compressed: 'lors-from-vanilla',
+};

@@ -40,9 +40,12 @@ describe('backend', () => {
 
 describe('NanoDet-g backbone', () => {
   it('counts the float32 weights of its manifest', () => {
-    const m = JSON.parse(readFileSync(`${NANODET_DIR}/model.json`, 'utf8')) as { weightsManifest: { weights: { shape: number[]; dtype: string }[] }[] };
+    const m = JSON.parse(readFileSync(`${NANODET_DIR}/model.json`, 'utf8')) as {
+      weightsManifest: { weights: { shape: number[]; dtype: string }[] }[];
+    };
     let n = 0;
-    for (const g of m.weightsManifest) for (const w of g.weights) if (w.dtype === 'float32') n += w.shape.reduce((a, b) => a * b, 1);
+    for (const g of m.weightsManifest)
+      for (const w of g.weights) if (w.dtype === 'float32') n += w.shape.reduce((a, b) => a * b, 1);
     expect(n).toBe(NANODET_PARAMS);
     expect(det.backboneParams).toBe(NANODET_PARAMS);
   });
@@ -60,9 +63,21 @@ describe('NanoDet-g backbone', () => {
   it('extract() at 416 gives 3 NHWC levels and the head, and dispose frees them', () => {
     const n0 = tf.memory().numTensors;
     const f = det.extract(cat);
-    expect(f.levels.map((l) => l.shape)).toEqual([[1, 52, 52, 128], [1, 26, 26, 128], [1, 13, 13, 128]]);
-    expect(f.head!.scores.map((t) => t.shape)).toEqual([[1, 2704, 80], [1, 676, 80], [1, 169, 80]]);
-    expect(f.head!.boxes.map((t) => t.shape)).toEqual([[1, 2704, 44], [1, 676, 44], [1, 169, 44]]);
+    expect(f.levels.map((l) => l.shape)).toEqual([
+      [1, 52, 52, 128],
+      [1, 26, 26, 128],
+      [1, 13, 13, 128],
+    ]);
+    expect(f.head!.scores.map((t) => t.shape)).toEqual([
+      [1, 2704, 80],
+      [1, 676, 80],
+      [1, 169, 80],
+    ]);
+    expect(f.head!.boxes.map((t) => t.shape)).toEqual([
+      [1, 2704, 44],
+      [1, 676, 44],
+      [1, 169, 44],
+    ]);
     expect(f.letterbox).toMatchObject({ size: 416, width: 416, height: 277, origWidth: 451, origHeight: 300 });
     f.dispose();
     expect(tf.memory().numTensors).toBe(n0);
@@ -72,13 +87,28 @@ describe('NanoDet-g backbone', () => {
     const nd = await loadNanoDet(folderReader(NANODET_DIR), 320);
     try {
       const f = nd.extract(cat);
-      expect(f.levels.map((l) => l.shape)).toEqual([[1, 40, 40, 128], [1, 20, 20, 128], [1, 10, 10, 128]]);
-      expect(f.head!.scores.map((t) => t.shape)).toEqual([[1, 1600, 80], [1, 400, 80], [1, 100, 80]]);
+      expect(f.levels.map((l) => l.shape)).toEqual([
+        [1, 40, 40, 128],
+        [1, 20, 20, 128],
+        [1, 10, 10, 128],
+      ]);
+      expect(f.head!.scores.map((t) => t.shape)).toEqual([
+        [1, 1600, 80],
+        [1, 400, 80],
+        [1, 100, 80],
+      ]);
       // NHWC level [0, y, x, c] equals the graph's NCHW tap [0, c, y, x].
       const { input } = (await import('./letterbox')).letterbox(cat, 320);
       const nchw = nd.model.execute(input, PAN_TAPS[1]) as tf.Tensor4D;
-      const a = (await nchw.array())[0]!, b = (await f.levels[1]!.array())[0]!;
-      for (const [c, y, x] of [[0, 0, 0], [7, 3, 11], [127, 19, 19], [64, 10, 2]] as const) expect(b[y]![x]![c]).toBeCloseTo(a[c]![y]![x]!, 5);
+      const a = (await nchw.array())[0]!,
+        b = (await f.levels[1]!.array())[0]!;
+      for (const [c, y, x] of [
+        [0, 0, 0],
+        [7, 3, 11],
+        [127, 19, 19],
+        [64, 10, 2],
+      ] as const)
+        expect(b[y]![x]![c]).toBeCloseTo(a[c]![y]![x]!, 5);
       tf.dispose([input, nchw]);
       const dets = await decodeHead(f.head!, f.letterbox);
       expect(dets[0]!.name).toBe('cat');
@@ -162,9 +192,17 @@ describe('detect()', () => {
   it('runs a slice of ordered LORS weights (OrderedLors) and refuses slices beyond them', async () => {
     const FIX = 'test/fixtures/compress/lorsified-vanilla'; // tiny, r_A 16, K 2, r_T 32
     const src = await OrderedLors.open(folderReader(FIX));
-    const d2 = await load({ readBackbone: folderReader(NANODET_DIR), decoders: { lors: await src.slice({ rankA: 4, groupsA: 1 }) } });
+    const d2 = await load({
+      readBackbone: folderReader(NANODET_DIR),
+      decoders: { lors: await src.slice({ rankA: 4, groupsA: 1 }) },
+    });
     try {
-      expect(d2.configs.lors!.lors).toEqual({ rankA: 4, groupsA: [1, 1, 1, 1, 1, 1], rankT: 32, groupsT: [1, 1, 1, 1, 1, 1] });
+      expect(d2.configs.lors!.lors).toEqual({
+        rankA: 4,
+        groupsA: [1, 1, 1, 1, 1, 1],
+        rankT: 32,
+        groupsT: [1, 1, 1, 1, 1, 1],
+      });
       const n0 = tf.memory().numTensors;
       expect((await d2.detect(cat, { model: 'lors', scoreThreshold: 0, maxDetections: 5 })).length).toBe(5);
       expect(tf.memory().numTensors).toBe(n0);
@@ -187,7 +225,9 @@ describe('detect()', () => {
     // arrays that do not fit the config are refused and nothing new stays allocated; the old decoder keeps running
     const broken = initArrays(lorsCfg, 3);
     broken.delete('stages.1.ffn.fc1.weight');
-    await expect(det.setDecoder('lors', { config: lorsCfg, arrays: broken })).rejects.toThrow(/stages.1.ffn.fc1.weight/);
+    await expect(det.setDecoder('lors', { config: lorsCfg, arrays: broken })).rejects.toThrow(
+      /stages.1.ffn.fc1.weight/,
+    );
     expect(tf.memory().numTensors).toBe(n0);
     expect(det.configs.lors).toEqual(lorsCfg);
     await expect(det.setDecoder('lors', { config: cfg, seed: 0 })).rejects.toThrow(/needs a lors config/);
@@ -211,7 +251,9 @@ describe('decoderSource: trained weights if the folder has them, else seeded', (
     expect(d.note).toMatch(/no-such-folder.*model\.json: file not found/);
   });
   it('a model.json that fails to read for another reason is an error, not a silent seeded decoder', async () => {
-    const failing: FileReader = async () => { throw new Error('network down'); };
+    const failing: FileReader = async () => {
+      throw new Error('network down');
+    };
     await expect(decoderSource(failing, fallback)).rejects.toThrow(/network down/);
   });
 });

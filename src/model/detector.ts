@@ -8,15 +8,29 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend';
 import {
-  decodeHead, disposeFeatures, headProposals, loadNanoDet, NANODET_CHANNELS, NANODET_NATIVE_SIZE, NANODET_STRIDES,
-  type NanoDet, type NanoDetHead,
+  decodeHead,
+  disposeFeatures,
+  headProposals,
+  loadNanoDet,
+  NANODET_CHANNELS,
+  NANODET_NATIVE_SIZE,
+  NANODET_STRIDES,
+  type NanoDet,
+  type NanoDetHead,
 } from './backbone';
 import { COCO_CLASSES } from './coco';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
 import type { LetterboxInfo } from './letterbox';
 import {
-  DECODER_NAMES, FileNotFoundError, type BackendName, type DecoderName, type Detection, type FileReader, type ModelName,
-  type RgbaImage, type WeightMap,
+  DECODER_NAMES,
+  FileNotFoundError,
+  type BackendName,
+  type DecoderName,
+  type Detection,
+  type FileReader,
+  type ModelName,
+  type RgbaImage,
+  type WeightMap,
 } from './types';
 import { float16Bytes } from './params';
 import { arraysToWeights, initWeights, loadWeights, MODEL_JSON, parseManifest, shardBytes } from './weights';
@@ -39,7 +53,9 @@ export type DecoderSource =
  * that cannot be read for another reason is.
  */
 export async function decoderSource(
-  read: FileReader, fallback: ModelConfig, seed = 0,
+  read: FileReader,
+  fallback: ModelConfig,
+  seed = 0,
 ): Promise<{ source: DecoderSource; trained: boolean; weightBytes: number; note?: string }> {
   let json: ArrayBuffer;
   try {
@@ -120,14 +136,22 @@ export interface Detector {
    * Loads (or replaces) a decoder from a source — the one road by which weights enter a detector, at load and later
    * (the app's sliders). Resolves to the config it runs; the old weights are disposed once the new ones are ready.
    */
-  setDecoder(name: DecoderName, source: DecoderSource, onProgress?: (loaded: number, total: number) => void): Promise<ModelConfig>;
+  setDecoder(
+    name: DecoderName,
+    source: DecoderSource,
+    onProgress?: (loaded: number, total: number) => void,
+  ): Promise<ModelConfig>;
   warmup(): Promise<void>;
   dispose(): void;
 }
 
 class Features implements FeatureSet {
   private _disposed = false;
-  constructor(readonly letterbox: LetterboxInfo, readonly levels: tf.Tensor4D[], readonly head?: NanoDetHead) {}
+  constructor(
+    readonly letterbox: LetterboxInfo,
+    readonly levels: tf.Tensor4D[],
+    readonly head?: NanoDetHead,
+  ) {}
   get disposed() {
     return this._disposed;
   }
@@ -177,9 +201,12 @@ function checkDecoderConfig(name: DecoderName, cfg: ModelConfig) {
     throw new Error(`decoder "${name}": featChannels ${d.featChannels} does not match NanoDet's ${NANODET_CHANNELS}`);
   }
   if (d.strides.length !== NANODET_STRIDES.length || d.strides.some((s, i) => s !== NANODET_STRIDES[i])) {
-    throw new Error(`decoder "${name}": strides [${d.strides.join(', ')}] do not match NanoDet's [${NANODET_STRIDES.join(', ')}]`);
+    throw new Error(
+      `decoder "${name}": strides [${d.strides.join(', ')}] do not match NanoDet's [${NANODET_STRIDES.join(', ')}]`,
+    );
   }
-  if (d.classes !== COCO_CLASSES.length) throw new Error(`decoder "${name}": ${d.classes} classes, expected ${COCO_CLASSES.length} (COCO)`);
+  if (d.classes !== COCO_CLASSES.length)
+    throw new Error(`decoder "${name}": ${d.classes} classes, expected ${COCO_CLASSES.length} (COCO)`);
 }
 
 function isFeatureSet(x: RgbaImage | FeatureSet): x is FeatureSet {
@@ -193,7 +220,10 @@ function disposeDecoder(d: LoadedDecoder) {
 /** Maps a box in letterbox-input pixels to the original photo (clipped; un-mirrored when the photo was flipped). */
 export function toOriginal(box: ArrayLike<number>, lb: LetterboxInfo): [number, number, number, number] {
   const cx = (v: number, max: number) => Math.min(Math.max(v / lb.scale, 0), max);
-  const x1 = cx(box[0]!, lb.origWidth), y1 = cx(box[1]!, lb.origHeight), x2 = cx(box[2]!, lb.origWidth), y2 = cx(box[3]!, lb.origHeight);
+  const x1 = cx(box[0]!, lb.origWidth),
+    y1 = cx(box[1]!, lb.origHeight),
+    x2 = cx(box[2]!, lb.origWidth),
+    y2 = cx(box[3]!, lb.origHeight);
   return lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
 }
 
@@ -224,9 +254,14 @@ class DetectorImpl implements Detector {
     return new Features(f.letterbox, f.levels, f.head);
   }
 
-  async setDecoder(name: DecoderName, source: DecoderSource, onProgress?: (loaded: number, total: number) => void): Promise<ModelConfig> {
+  async setDecoder(
+    name: DecoderName,
+    source: DecoderSource,
+    onProgress?: (loaded: number, total: number) => void,
+  ): Promise<ModelConfig> {
     this.check();
-    if (name !== 'vanilla' && name !== 'lors') throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
+    if (name !== 'vanilla' && name !== 'lors')
+      throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
     let config: ModelConfig, weights: WeightMap;
     if ('read' in source) {
       ({ config, weights } = await loadWeights(source.read, { expect: { variant: name }, onProgress }));
@@ -327,7 +362,12 @@ class DetectorImpl implements Detector {
         const score = res.scores[i]!;
         if (!(score > scoreThreshold)) continue;
         const label = res.labels[i]!;
-        out.push({ box: toOriginal(res.boxes.subarray(4 * i, 4 * i + 4), lb), label, name: COCO_CLASSES[label]!, score });
+        out.push({
+          box: toOriginal(res.boxes.subarray(4 * i, 4 * i + 4), lb),
+          label,
+          name: COCO_CLASSES[label]!,
+          score,
+        });
       }
       return out.sort((a, b) => b.score - a.score).slice(0, maxDetections);
     } finally {

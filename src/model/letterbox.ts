@@ -51,7 +51,11 @@ export function checkImage(image: RgbaImage): void {
 }
 
 /** The resized (unpadded) size and scale of a w×h photo in an S×S letterbox. */
-export function letterboxGeometry(w: number, h: number, size: number): { scale: number; width: number; height: number } {
+export function letterboxGeometry(
+  w: number,
+  h: number,
+  size: number,
+): { scale: number; width: number; height: number } {
   const scale = size / Math.max(w, h);
   const width = Math.min(size, Math.max(1, Math.round(w * scale)));
   const height = Math.min(size, Math.max(1, Math.round(h * scale)));
@@ -83,7 +87,15 @@ export function letterbox(image: RgbaImage, size: number, opts: { flip?: boolean
     if (width !== w || height !== h) t = tf.image.resizeBilinear(t, [height, width], false, true);
     const bgr = tf.reverse(t, -1);
     const norm = tf.div(tf.sub(bgr, tf.tensor1d([...NANODET_MEAN_BGR])), tf.tensor1d([...NANODET_STD_BGR]));
-    const padded = tf.pad(norm, [[0, size - height], [0, size - width], [0, 0]], 0);
+    const padded = tf.pad(
+      norm,
+      [
+        [0, size - height],
+        [0, size - width],
+        [0, 0],
+      ],
+      0,
+    );
     return tf.expandDims(tf.transpose(padded, [2, 0, 1]), 0) as tf.Tensor4D;
   });
   return { input, size, scale, width, height, origWidth: w, origHeight: h, flipped: flip };
@@ -105,17 +117,23 @@ export function resizeArea(image: RgbaImage, width: number, height: number): Rgb
     const out: { idx: number[]; wt: number[] }[] = [];
     const ratio = n / m;
     for (let o = 0; o < m; o++) {
-      const a = o * ratio, b = (o + 1) * ratio;
-      const idx: number[] = [], wt: number[] = [];
+      const a = o * ratio,
+        b = (o + 1) * ratio;
+      const idx: number[] = [],
+        wt: number[] = [];
       for (let s = Math.floor(a); s < Math.min(n, Math.ceil(b)); s++) {
         const cover = Math.min(b, s + 1) - Math.max(a, s);
-        if (cover > 0) { idx.push(s); wt.push(cover / ratio); }
+        if (cover > 0) {
+          idx.push(s);
+          wt.push(cover / ratio);
+        }
       }
       out.push({ idx, wt });
     }
     return out;
   };
-  const wx = weights(w, width), wy = weights(h, height);
+  const wx = weights(w, width),
+    wy = weights(h, height);
   const tmp = new Float32Array(h * width * 4);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < width; x++) {

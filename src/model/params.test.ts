@@ -40,11 +40,15 @@ describe('parameter accounting reproduces docs/model.md §6', () => {
 
 /** Table 1: per-layer average of the weights (shared part amortised over 6 stages), biases left out. */
 function table1LOutput(r: number) {
-  const d = 32768, h = 256;
+  const d = 32768,
+    h = 256;
   return (d * h + 6 * r * (d + h)) / 6;
 }
 function table1Ms(r: number) {
-  const dq = 256, d = 64, h = 128, K = 2;
+  const dq = 256,
+    d = 64,
+    h = 128,
+    K = 2;
   return (dq * d * h + 6 * K * (dq * r * r + h * r + r * d)) / 6;
 }
 const M4 = (x: number) => Number((x / 1e6).toFixed(4));
@@ -76,7 +80,9 @@ describe('decoder totals of Tables 6, 7 and 8', () => {
     expect(rows.map(M1)).toEqual([32.5, 33.7, 35.3, 35.3, 38.5]);
   });
   it('Table 7 (r_T)', () => {
-    expect([2, 4, 8, 16, 32].map((r) => M1(decoder('paper', 'lors', { rankT: r })))).toEqual([34.2, 34.6, 35.3, 36.9, 40.1]);
+    expect([2, 4, 8, 16, 32].map((r) => M1(decoder('paper', 'lors', { rankT: r })))).toEqual([
+      34.2, 34.6, 35.3, 36.9, 40.1,
+    ]);
   });
   it('Table 8 (stages, K pattern stretched)', () => {
     expect([3, 6, 9, 12].map((n) => M1(decoder('paper', 'lors', { stages: n })))).toEqual([28.2, 35.3, 42.5, 49.7]);

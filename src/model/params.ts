@@ -45,14 +45,28 @@ export interface ParamSpec {
 export const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 function linear(
-  out: ParamSpec[], name: string, inDim: number, outDim: number, component: Component, stage: number | null,
-  role: ParamSpec['role'], weightInit: Init = { kind: 'xavier' }, bias: Init | null = { kind: 'linearBias', fanIn: inDim },
+  out: ParamSpec[],
+  name: string,
+  inDim: number,
+  outDim: number,
+  component: Component,
+  stage: number | null,
+  role: ParamSpec['role'],
+  weightInit: Init = { kind: 'xavier' },
+  bias: Init | null = { kind: 'linearBias', fanIn: inDim },
 ) {
   out.push({ name: `${name}.weight`, shape: [outDim, inDim], component, stage, role, init: weightInit });
   if (bias) out.push({ name: `${name}.bias`, shape: [outDim], component, stage, role, init: bias });
 }
 
-function layerNorm(out: ParamSpec[], name: string, dim: number, component: Component, stage: number | null, role: ParamSpec['role']) {
+function layerNorm(
+  out: ParamSpec[],
+  name: string,
+  dim: number,
+  component: Component,
+  stage: number | null,
+  role: ParamSpec['role'],
+) {
   out.push({ name: `${name}.weight`, shape: [dim], component, stage, role, init: { kind: 'ones' } });
   out.push({ name: `${name}.bias`, shape: [dim], component, stage, role, init: { kind: 'zeros' } });
 }
@@ -64,10 +78,31 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
   const dq = d.dQuery;
   const p: ParamSpec[] = [];
 
-  p.push({ name: 'queries.content', shape: [d.queries, dq], component: 'queries', stage: null, role: 'input', init: { kind: 'normal' } });
+  p.push({
+    name: 'queries.content',
+    shape: [d.queries, dq],
+    component: 'queries',
+    stage: null,
+    role: 'input',
+    init: { kind: 'normal' },
+  });
   d.strides.forEach((_, l) => {
-    p.push({ name: `neck.convs.${l}.weight`, shape: [d.dFeat, d.featChannels], component: 'neck', stage: null, role: 'input', init: { kind: 'xavier' } });
-    p.push({ name: `neck.convs.${l}.bias`, shape: [d.dFeat], component: 'neck', stage: null, role: 'input', init: { kind: 'zeros' } });
+    p.push({
+      name: `neck.convs.${l}.weight`,
+      shape: [d.dFeat, d.featChannels],
+      component: 'neck',
+      stage: null,
+      role: 'input',
+      init: { kind: 'xavier' },
+    });
+    p.push({
+      name: `neck.convs.${l}.bias`,
+      shape: [d.dFeat],
+      component: 'neck',
+      stage: null,
+      role: 'input',
+      init: { kind: 'zeros' },
+    });
   });
   layerNorm(p, 'neck.norm', d.dFeat, 'neck', null, 'input');
 
@@ -75,12 +110,29 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
     // LORS^A shared generator: zero weight, default bias (docs/model.md §5.2) so the start equals vanilla AdaMixer.
     linear(p, 'lorsA.shared', dq, genOut, 'lorsA', null, 'shared', { kind: 'zeros' });
     // LORS^T shared W_out: torch's default Linear init, no bias.
-    linear(p, 'lorsT.shared', outIn, dq, 'lorsT', null, 'shared', { kind: 'kaimingUniform', fanIn: outIn, a: Math.sqrt(5) }, null);
+    linear(
+      p,
+      'lorsT.shared',
+      outIn,
+      dq,
+      'lorsT',
+      null,
+      'shared',
+      { kind: 'kaimingUniform', fanIn: outIn, a: Math.sqrt(5) },
+      null,
+    );
   }
 
   for (let i = 0; i < d.stages; i++) {
     const s = `stages.${i}`;
-    p.push({ name: `${s}.iofTau`, shape: [d.heads], component: 'attention', stage: i, role: 'stage', init: { kind: 'uniform', low: 0, high: 4 } });
+    p.push({
+      name: `${s}.iofTau`,
+      shape: [d.heads],
+      component: 'attention',
+      stage: i,
+      role: 'stage',
+      init: { kind: 'uniform', low: 0, high: 4 },
+    });
     linear(p, `${s}.attn.inProj`, dq, 3 * dq, 'attention', i, 'stage', { kind: 'xavier' }, { kind: 'zeros' });
     linear(p, `${s}.attn.outProj`, dq, dq, 'attention', i, 'stage', { kind: 'xavier' }, { kind: 'zeros' });
     layerNorm(p, `${s}.attnNorm`, dq, 'attention', i, 'stage');
@@ -95,20 +147,61 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
       const r = l.rankA;
       const gk = G * l.groupsA[i]!;
       // E generator (Linear_E,i): 2·G·K_i·r² values, zero-initialised.
-      linear(p, `${s}.lorsA.generator`, dq, 2 * gk * r * r, 'lorsA', i, 'private', { kind: 'zeros' }, { kind: 'zeros' });
+      linear(
+        p,
+        `${s}.lorsA.generator`,
+        dq,
+        2 * gk * r * r,
+        'lorsA',
+        i,
+        'private',
+        { kind: 'zeros' },
+        { kind: 'zeros' },
+      );
       // kaiming_uniform_ on 3-D tensors: fan_in = size(1)·size(2).
       const ku = (shape: number[]) => ({ kind: 'kaimingUniform', fanIn: shape[1]! * shape[2]!, a: 0 }) as const;
       for (const [n, shape] of [
-        ['ml', [gk, C, r]], ['mr', [gk, r, C]], ['sl', [gk, d.pointsOut, r]], ['sr', [gk, r, d.pointsIn]],
+        ['ml', [gk, C, r]],
+        ['mr', [gk, r, C]],
+        ['sl', [gk, d.pointsOut, r]],
+        ['sr', [gk, r, d.pointsIn]],
       ] as const) {
-        p.push({ name: `${s}.lorsA.${n}`, shape: [...shape], component: 'lorsA', stage: i, role: 'private', init: ku([...shape]) });
+        p.push({
+          name: `${s}.lorsA.${n}`,
+          shape: [...shape],
+          component: 'lorsA',
+          stage: i,
+          role: 'private',
+          init: ku([...shape]),
+        });
       }
       const rt = l.rankT;
       const kt = l.groupsT[i]!;
       // Code layout: W_i = W_sh + Σ_k B_k A_k with B [dq, r] (zeros) and A [r, outIn] (kaiming, bound √(6/outIn)).
-      p.push({ name: `${s}.lorsT.B`, shape: [kt, dq, rt], component: 'lorsT', stage: i, role: 'private', init: { kind: 'zeros' } });
-      p.push({ name: `${s}.lorsT.A`, shape: [kt, rt, outIn], component: 'lorsT', stage: i, role: 'private', init: { kind: 'kaimingUniform', fanIn: outIn, a: 0 } });
-      p.push({ name: `${s}.lorsT.bias`, shape: [dq], component: 'lorsT', stage: i, role: 'private', init: { kind: 'zeros' } });
+      p.push({
+        name: `${s}.lorsT.B`,
+        shape: [kt, dq, rt],
+        component: 'lorsT',
+        stage: i,
+        role: 'private',
+        init: { kind: 'zeros' },
+      });
+      p.push({
+        name: `${s}.lorsT.A`,
+        shape: [kt, rt, outIn],
+        component: 'lorsT',
+        stage: i,
+        role: 'private',
+        init: { kind: 'kaimingUniform', fanIn: outIn, a: 0 },
+      });
+      p.push({
+        name: `${s}.lorsT.bias`,
+        shape: [dq],
+        component: 'lorsT',
+        stage: i,
+        role: 'private',
+        init: { kind: 'zeros' },
+      });
       layerNorm(p, `${s}.lorsT.norm`, dq, 'lorsT', i, 'private');
     }
 
@@ -119,7 +212,17 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
       linear(p, `${s}.${head}.fc`, dq, dq, 'heads', i, 'stage');
       layerNorm(p, `${s}.${head}.norm`, dq, 'heads', i, 'stage');
     }
-    linear(p, `${s}.cls.out`, dq, d.classes, 'heads', i, 'stage', { kind: 'xavier' }, { kind: 'constant', value: -Math.log(99) });
+    linear(
+      p,
+      `${s}.cls.out`,
+      dq,
+      d.classes,
+      'heads',
+      i,
+      'stage',
+      { kind: 'xavier' },
+      { kind: 'constant', value: -Math.log(99) },
+    );
     linear(p, `${s}.reg.out`, dq, 4, 'heads', i, 'stage', { kind: 'zeros' }, { kind: 'zeros' });
   }
   return p;
@@ -144,22 +247,46 @@ export interface ParamCount {
 export function countParameters(cfg: ModelConfig, backbone = 0): ParamCount {
   const spec = parameterSpec(cfg);
   const byComponent: Partial<Record<Component, number>> = {};
-  const perStage = Array.from({ length: cfg.decoder.stages }, (_, stage) => ({ stage, private: 0, other: 0, total: 0 }));
-  let decoder = 0, queries = 0, neck = 0, shared = 0;
+  const perStage = Array.from({ length: cfg.decoder.stages }, (_, stage) => ({
+    stage,
+    private: 0,
+    other: 0,
+    total: 0,
+  }));
+  let decoder = 0,
+    queries = 0,
+    neck = 0,
+    shared = 0;
   for (const t of spec) {
     const n = size(t.shape);
-    if (t.component === 'queries') { queries += n; continue; }
-    if (t.component === 'neck') { neck += n; continue; }
+    if (t.component === 'queries') {
+      queries += n;
+      continue;
+    }
+    if (t.component === 'neck') {
+      neck += n;
+      continue;
+    }
     decoder += n;
     byComponent[t.component] = (byComponent[t.component] ?? 0) + n;
     if (t.stage === null) shared += n;
     else {
       const ps = perStage[t.stage]!;
-      if (t.role === 'private') ps.private += n; else ps.other += n;
+      if (t.role === 'private') ps.private += n;
+      else ps.other += n;
       ps.total += n;
     }
   }
-  return { decoder, queries, neck, backbone, total: decoder + queries + neck + backbone, byComponent, shared, perStage };
+  return {
+    decoder,
+    queries,
+    neck,
+    backbone,
+    total: decoder + queries + neck + backbone,
+    byComponent,
+    shared,
+    perStage,
+  };
 }
 
 /** Bytes the weights file of a config would take in float16 (every tensor of parameterSpec, 2 bytes each). */

@@ -38,7 +38,7 @@ export class Rng {
 
   /** Next 32-bit output, unsigned. */
   nextU32(): number {
-    const r = Math.imul(((Math.imul(this.b, 5) << 7) | (Math.imul(this.b, 5) >>> 25)), 9);
+    const r = Math.imul((Math.imul(this.b, 5) << 7) | (Math.imul(this.b, 5) >>> 25), 9);
     const t = this.b << 9;
     this.c ^= this.a;
     this.d ^= this.b;

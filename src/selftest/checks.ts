@@ -82,7 +82,10 @@ function toleranceFor(name: string, maxAbs: number): number {
 const IMAGE: [number, number] = [64, 48];
 
 /** Values of a check, with named segments (stage s logits / boxes) to locate a mismatch. */
-interface Output { data: Float32Array; segments: { name: string; start: number; end: number }[] }
+interface Output {
+  data: Float32Array;
+  segments: { name: string; start: number; end: number }[];
+}
 type Outputs = Map<string, Output>;
 const whole = (data: Float32Array): Output => ({ data, segments: [{ name: 'all', start: 0, end: data.length }] });
 
@@ -105,16 +108,32 @@ async function blockChecks(out: Outputs, ms: Map<string, number>): Promise<void>
   const { G, C } = dims(d);
   const L = d.queries;
   const rand = rng(99);
-  const t = (shape: number[], lo: number, hi: number) => tf.tensor(uniformArray(shape.reduce((a, b) => a * b, 1), lo, hi, rand), shape);
+  const t = (shape: number[], lo: number, hi: number) =>
+    tf.tensor(
+      uniformArray(
+        shape.reduce((a, b) => a * b, 1),
+        lo,
+        hi,
+        rand,
+      ),
+      shape,
+    );
   const wv = randomWeights(van, 5);
   const wl = randomWeights(lors, 6);
   const raw = randomLevels(van, 1, INPUT, INPUT, 8);
-  const necked = d.strides.map((st) => t([1, Math.ceil(INPUT / st), Math.ceil(INPUT / st), d.dFeat], -2, 2) as tf.Tensor4D);
-  const xyzr = tf.tidy(() => tf.add(initialXyzr([IMAGE], L), tf.mul(t([1, L, 4], -0.5, 0.5), tf.tensor1d([16, 16, 1, 0.5])))) as tf.Tensor3D;
+  const necked = d.strides.map(
+    (st) => t([1, Math.ceil(INPUT / st), Math.ceil(INPUT / st), d.dFeat], -2, 2) as tf.Tensor4D,
+  );
+  const xyzr = tf.tidy(() =>
+    tf.add(initialXyzr([IMAGE], L), tf.mul(t([1, L, 4], -0.5, 0.5), tf.tensor1d([16, 16, 1, 0.5]))),
+  ) as tf.Tensor3D;
   const q = t([1, L, d.dQuery], -1, 1) as tf.Tensor3D;
   const off = t([1, L, G * d.pointsIn * 3], -1, 1);
   const xs = t([1, L, G, d.pointsIn, C], -1, 1);
-  const idx = tf.tensor1d(Int32Array.from({ length: 300 }, () => Math.floor(rand() * 200)), 'int32');
+  const idx = tf.tensor1d(
+    Int32Array.from({ length: 300 }, () => Math.floor(rand() * 200)),
+    'int32',
+  );
   const blocks: [string, () => tf.Tensor[]][] = [
     ['op: tf.addN of 3 tensors', () => [tf.addN(Array.from({ length: 3 }, () => t([64, 16], -1, 1)))]],
     ['op: tf.addN of 7 tensors', () => [tf.addN(Array.from({ length: 7 }, () => t([64, 16], -1, 1)))]],
@@ -125,14 +144,38 @@ async function blockChecks(out: Outputs, ms: Map<string, number>): Promise<void>
     ['iof of decoded boxes', () => [iof(decodeXyzr(xyzr))]],
     ['selfAttention (stage 0)', () => [selfAttention(wv, van, 0, q, xyzr)]],
     ['sampleFeatures (3D sampling)', () => [sampleFeatures(necked, xyzr, off, van)]],
-    ['vanilla generator + adaptiveMixing', () => {
-      const { Mc, Ms } = splitMixingParams(linear(q, wv, 'stages.0.mixing.generator'), van);
-      return [Mc, Ms, adaptiveMixing(xs, Mc, Ms)];
-    }],
-    ['LORS^A mixing params (factored, stage 5)', () => { const { Mc, Ms } = lorsAMixingParams(wl, lors, 5, q, 'factored'); return [Mc, Ms]; }],
-    ['LORS^T output (factored, stage 0)', () => [lorsTOutput(wl, lors, 0, q, t([1, L, G * d.pointsOut * C], -1, 1), 'factored')]],
-    ['vanilla stageForward (stage 0)', () => { const r = stageForward(wv, van, 0, q, xyzr, necked); return [r.q, r.xyzr, r.logits, r.boxes]; }],
-    ['LORS stageForward (stage 0)', () => { const r = stageForward(wl, lors, 0, q, xyzr, necked, { lorsA: 'factored', lorsT: 'factored' }); return [r.q, r.xyzr, r.logits, r.boxes]; }],
+    [
+      'vanilla generator + adaptiveMixing',
+      () => {
+        const { Mc, Ms } = splitMixingParams(linear(q, wv, 'stages.0.mixing.generator'), van);
+        return [Mc, Ms, adaptiveMixing(xs, Mc, Ms)];
+      },
+    ],
+    [
+      'LORS^A mixing params (factored, stage 5)',
+      () => {
+        const { Mc, Ms } = lorsAMixingParams(wl, lors, 5, q, 'factored');
+        return [Mc, Ms];
+      },
+    ],
+    [
+      'LORS^T output (factored, stage 0)',
+      () => [lorsTOutput(wl, lors, 0, q, t([1, L, G * d.pointsOut * C], -1, 1), 'factored')],
+    ],
+    [
+      'vanilla stageForward (stage 0)',
+      () => {
+        const r = stageForward(wv, van, 0, q, xyzr, necked);
+        return [r.q, r.xyzr, r.logits, r.boxes];
+      },
+    ],
+    [
+      'LORS stageForward (stage 0)',
+      () => {
+        const r = stageForward(wl, lors, 0, q, xyzr, necked, { lorsA: 'factored', lorsT: 'factored' });
+        return [r.q, r.xyzr, r.logits, r.boxes];
+      },
+    ],
   ];
   for (const [name, f] of blocks) {
     const t0 = performance.now();
@@ -142,11 +185,17 @@ async function blockChecks(out: Outputs, ms: Map<string, number>): Promise<void>
       const flat = tf.tidy(() => tf.concat(parts.map((p) => p.flatten())));
       const segments: Output['segments'] = [];
       let at = 0;
-      parts.forEach((p, j) => { segments.push({ name: `output ${j + 1}`, start: at, end: at + p.size }); at += p.size; });
+      parts.forEach((p, j) => {
+        segments.push({ name: `output ${j + 1}`, start: at, end: at + p.size });
+        at += p.size;
+      });
       out.set(`block: ${name}`, { data: (await flat.data()) as Float32Array, segments });
       flat.dispose();
     } catch (e) {
-      out.set(`block: ${name}`, { data: new Float32Array([NaN]), segments: [{ name: `threw: ${e instanceof Error ? e.message : String(e)}`, start: 0, end: 1 }] });
+      out.set(`block: ${name}`, {
+        data: new Float32Array([NaN]),
+        segments: [{ name: `threw: ${e instanceof Error ? e.message : String(e)}`, start: 0, end: 1 }],
+      });
     } finally {
       tf.dispose(parts);
     }
@@ -155,9 +204,15 @@ async function blockChecks(out: Outputs, ms: Map<string, number>): Promise<void>
   tf.dispose([...wv.values(), ...wl.values(), ...raw, ...necked, xyzr, q, off, xs, idx]);
 }
 
-async function runOn(backend: BackendName, base: string, wasmPaths: Record<string, string>, status: (m: string) => void): Promise<{ out: Outputs; ms: Map<string, number>; fused: FusedCheck[] }> {
+async function runOn(
+  backend: BackendName,
+  base: string,
+  wasmPaths: Record<string, string>,
+  status: (m: string) => void,
+): Promise<{ out: Outputs; ms: Map<string, number>; fused: FusedCheck[] }> {
   const choice = await initBackend(backend, { wasmPaths });
-  if (choice.backend !== backend) throw new Error(`self-test: could not use ${backend} (${choice.fallbackReason ?? 'unknown reason'})`);
+  if (choice.backend !== backend)
+    throw new Error(`self-test: could not use ${backend} (${choice.fallbackReason ?? 'unknown reason'})`);
   const out: Outputs = new Map();
   const ms = new Map<string, number>();
   const before = tf.memory().numTensors;
@@ -169,9 +224,12 @@ async function runOn(backend: BackendName, base: string, wasmPaths: Record<strin
 
   for (const variant of ['vanilla', 'lors'] as const) {
     const cfg = makeConfig('tiny', variant);
-    const kinds: [string, () => WeightMap][] = [['init', () => initWeights(cfg, 0)], ['random', () => randomWeights(cfg, 3)]];
+    const kinds: [string, () => WeightMap][] = [
+      ['init', () => initWeights(cfg, 0)],
+      ['random', () => randomWeights(cfg, 3)],
+    ];
     for (const [kind, make] of kinds) {
-      const paths = variant === 'lors' ? ['factored', 'folded'] as const : ['factored'] as const;
+      const paths = variant === 'lors' ? (['factored', 'folded'] as const) : (['factored'] as const);
       for (const path of paths) {
         const name = `tiny ${variant} decoder (${kind} weights${variant === 'lors' ? `, LORS^T ${path}` : ''})`;
         status(`Self-test on ${backend}: ${name}…`);
@@ -179,13 +237,21 @@ async function runOn(backend: BackendName, base: string, wasmPaths: Record<strin
         const run = path === 'folded' ? foldLorsT(weights, cfg) : weights;
         const levels = randomLevels(cfg, 1, INPUT, INPUT, 7);
         const t0 = performance.now();
-        const preds = decoderForward(run, cfg, levels, [IMAGE], { stages: 'all', lorsT: path === 'folded' ? 'folded' : 'factored', lorsA: 'factored' });
+        const preds = decoderForward(run, cfg, levels, [IMAGE], {
+          stages: 'all',
+          lorsT: path === 'folded' ? 'folded' : 'factored',
+          lorsA: 'factored',
+        });
         const parts = preds.flatMap((p) => [p.logits, p.boxes]);
         const flat = tf.tidy(() => tf.concat(parts.map((t) => t.flatten())));
         const segments: Output['segments'] = [];
         let at = 0;
         parts.forEach((t, j) => {
-          segments.push({ name: `stage ${Math.floor(j / 2) + 1} ${j % 2 ? 'boxes' : 'logits'}`, start: at, end: at + t.size });
+          segments.push({
+            name: `stage ${Math.floor(j / 2) + 1} ${j % 2 ? 'boxes' : 'logits'}`,
+            start: at,
+            end: at + t.size,
+          });
           at += t.size;
         });
         out.set(name, { data: (await flat.data()) as Float32Array, segments });
@@ -205,7 +271,13 @@ async function runOn(backend: BackendName, base: string, wasmPaths: Record<strin
     const t0 = performance.now();
     const f = nano.extract({ data: seededPhoto(INPUT, INPUT, 11), width: INPUT, height: INPUT });
     const parts = [...f.levels, ...(f.head?.scores ?? []), ...(f.head?.boxes ?? [])];
-    const names = ['NanoDet PAN stride 8', 'NanoDet PAN stride 16', 'NanoDet PAN stride 32', 'NanoDet head scores', 'NanoDet head box logits'];
+    const names = [
+      'NanoDet PAN stride 8',
+      'NanoDet PAN stride 16',
+      'NanoDet PAN stride 32',
+      'NanoDet head scores',
+      'NanoDet head box logits',
+    ];
     const levelData = await Promise.all(f.levels.map((t) => t.data() as Promise<Float32Array>));
     levelData.forEach((d, i) => out.set(names[i]!, whole(d)));
     const cat = async (ts: tf.Tensor[]) => {
@@ -229,16 +301,25 @@ async function runOn(backend: BackendName, base: string, wasmPaths: Record<strin
   return { out, ms, fused };
 }
 
-export async function runSelftest(base: string, wasmPaths: Record<string, string>, status: (m: string) => void): Promise<SelftestResult> {
+export async function runSelftest(
+  base: string,
+  wasmPaths: Record<string, string>,
+  status: (m: string) => void,
+): Promise<SelftestResult> {
   const gpu = await runOn('webgpu', base, wasmPaths, status);
   const wasm = await runOn('wasm', base, wasmPaths, status);
   const checks: SelftestCheck[] = [];
   for (const [name, A] of gpu.out) {
     const B = wasm.out.get(name);
     if (!B) throw new Error(`self-test: ${name} missing on wasm`);
-    const a = A.data, b = B.data;
-    if (a.length !== b.length) throw new Error(`self-test: ${name} has ${a.length} values on webgpu, ${b.length} on wasm`);
-    let max = 0, maxAbs = 0, nanWebgpu = 0, nanWasm = 0;
+    const a = A.data,
+      b = B.data;
+    if (a.length !== b.length)
+      throw new Error(`self-test: ${name} has ${a.length} values on webgpu, ${b.length} on wasm`);
+    let max = 0,
+      maxAbs = 0,
+      nanWebgpu = 0,
+      nanWasm = 0;
     const bad: string[] = [];
     for (let i = 0; i < b.length; i++) if (Number.isFinite(b[i]!)) maxAbs = Math.max(maxAbs, Math.abs(b[i]!));
     const tolerance = toleranceFor(name, maxAbs);
@@ -253,12 +334,27 @@ export async function runSelftest(base: string, wasmPaths: Record<string, string
       if (segMax > tolerance) bad.push(`${seg.name} ${segMax.toExponential(2)}`);
       max = Math.max(max, segMax);
     }
-    const check: SelftestCheck = { name, maxAbsDiff: max, tolerance, passed: max <= tolerance, size: a.length, webgpuMs: gpu.ms.get(name) ?? 0, wasmMs: wasm.ms.get(name) ?? 0, maxAbs, nonFiniteWebgpu: nanWebgpu, nonFiniteWasm: nanWasm };
+    const check: SelftestCheck = {
+      name,
+      maxAbsDiff: max,
+      tolerance,
+      passed: max <= tolerance,
+      size: a.length,
+      webgpuMs: gpu.ms.get(name) ?? 0,
+      wasmMs: wasm.ms.get(name) ?? 0,
+      maxAbs,
+      nonFiniteWebgpu: nanWebgpu,
+      nonFiniteWasm: nanWasm,
+    };
     if (bad.length) check.mismatches = bad.slice(0, 6);
     checks.push(check);
   }
   checks.push(...gpu.fused);
   status('Self-test done');
-  return { backends: ['webgpu', 'wasm'], checks, maxAbsDiff: Math.max(...checks.map((c) => c.maxAbsDiff)), passed: checks.every((c) => c.passed) };
+  return {
+    backends: ['webgpu', 'wasm'],
+    checks,
+    maxAbsDiff: Math.max(...checks.map((c) => c.maxAbsDiff)),
+    passed: checks.every((c) => c.passed),
+  };
 }
-

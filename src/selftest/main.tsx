@@ -16,8 +16,14 @@ function selftestJson(r: SelftestResult): string {
 }
 
 function SelftestApp() {
-  const [state, setState] = useState<{ status: 'running' | 'done' | 'error'; message: string; result?: SelftestResult; kernels?: KernelReport }>({
-    status: 'running', message: 'Starting…',
+  const [state, setState] = useState<{
+    status: 'running' | 'done' | 'error';
+    message: string;
+    result?: SelftestResult;
+    kernels?: KernelReport;
+  }>({
+    status: 'running',
+    message: 'Starting…',
   });
   useEffect(() => {
     const worker = new Worker(new URL('./selftest.worker.ts', import.meta.url), { type: 'module' });
@@ -28,7 +34,8 @@ function SelftestApp() {
       else if (m.kind === 'kernels') setState({ status: 'done', message: 'Kernel count done', kernels: m.report });
       else setState({ status: 'error', message: m.message });
     };
-    worker.onerror = (ev) => setState({ status: 'error', message: ev.message || 'the self-test worker failed to start' });
+    worker.onerror = (ev) =>
+      setState({ status: 'error', message: ev.message || 'the self-test worker failed to start' });
     // ?kernels: count kernels per decoder forward instead (npm run bench -- --kernels); ?fused: only the fused checks.
     const params = new URLSearchParams(location.search);
     const mode = params.has('kernels') ? 'kernels' : params.has('fused') ? 'fused' : undefined;
@@ -39,15 +46,45 @@ function SelftestApp() {
   return (
     <div className="app" data-marker={TEST_ONLY_MARKER}>
       <h1>LORS Studio self-test: WebGPU vs wasm</h1>
-      <p className="muted" data-testid="status">{state.message}</p>
-      <p data-testid="selftest-status" data-status={state.status}>{state.status}</p>
-      {state.status === 'error' && <p className="notice error" data-testid="error">{state.message}</p>}
+      <p className="muted" data-testid="status">
+        {state.message}
+      </p>
+      <p data-testid="selftest-status" data-status={state.status}>
+        {state.status}
+      </p>
+      {state.status === 'error' && (
+        <p className="notice error" data-testid="error">
+          {state.message}
+        </p>
+      )}
       {r && (
         <table>
-          <thead><tr><th>check</th><th>max |webgpu − wasm|</th><th>elements</th><th>non-finite (webgpu / wasm)</th><th>webgpu ms</th><th>wasm ms</th><th>tolerance</th><th>first mismatches</th></tr></thead>
+          <thead>
+            <tr>
+              <th>check</th>
+              <th>max |webgpu − wasm|</th>
+              <th>elements</th>
+              <th>non-finite (webgpu / wasm)</th>
+              <th>webgpu ms</th>
+              <th>wasm ms</th>
+              <th>tolerance</th>
+              <th>first mismatches</th>
+            </tr>
+          </thead>
           <tbody>
             {r.checks.map((c) => (
-              <tr key={c.name} className={c.passed ? '' : 'fail'}><td>{c.name}</td><td>{c.maxAbsDiff.toExponential(2)}</td><td>{c.size}</td><td>{c.nonFiniteWebgpu} / {c.nonFiniteWasm}</td><td>{c.webgpuMs.toFixed(0)}</td><td>{c.wasmMs.toFixed(0)}</td><td>{Number.isFinite(c.tolerance) ? c.tolerance.toExponential(1) : 'reported only'}</td><td>{c.mismatches?.join('; ') ?? ''}</td></tr>
+              <tr key={c.name} className={c.passed ? '' : 'fail'}>
+                <td>{c.name}</td>
+                <td>{c.maxAbsDiff.toExponential(2)}</td>
+                <td>{c.size}</td>
+                <td>
+                  {c.nonFiniteWebgpu} / {c.nonFiniteWasm}
+                </td>
+                <td>{c.webgpuMs.toFixed(0)}</td>
+                <td>{c.wasmMs.toFixed(0)}</td>
+                <td>{Number.isFinite(c.tolerance) ? c.tolerance.toExponential(1) : 'reported only'}</td>
+                <td>{c.mismatches?.join('; ') ?? ''}</td>
+              </tr>
             ))}
           </tbody>
         </table>
@@ -60,4 +97,8 @@ function SelftestApp() {
 
 const root = document.getElementById('root');
 if (!root) throw new Error('#root is missing from selftest.html');
-createRoot(root).render(<StrictMode><SelftestApp /></StrictMode>);
+createRoot(root).render(
+  <StrictMode>
+    <SelftestApp />
+  </StrictMode>,
+);

@@ -20,12 +20,20 @@ const post = (m: SelftestMessage) => self.postMessage(m);
 /** Only the fused-vs-ops checks on WebGPU (selftest.html?fused: a quicker loop while working on the kernels). */
 async function fusedOnly(status: (m: string) => void, only?: string): Promise<SelftestResult> {
   const choice = await initBackend('webgpu', { wasmPaths: wasmPaths() });
-  if (choice.backend !== 'webgpu') throw new Error(`self-test: could not use webgpu (${choice.fallbackReason ?? 'unknown reason'})`);
+  if (choice.backend !== 'webgpu')
+    throw new Error(`self-test: could not use webgpu (${choice.fallbackReason ?? 'unknown reason'})`);
   // Surface WebGPU validation errors (an invalid shader would otherwise only show as wrong or missing results).
   const device = (tf.backend() as unknown as { device: GPUDevice }).device;
-  device.addEventListener('uncapturederror', (ev) => status(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`));
+  device.addEventListener('uncapturederror', (ev) =>
+    status(`WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`),
+  );
   const checks = await fusedChecks(status, only);
-  return { backends: ['webgpu'], checks, maxAbsDiff: Math.max(...checks.map((c) => c.maxAbsDiff)), passed: checks.every((c) => c.passed) };
+  return {
+    backends: ['webgpu'],
+    checks,
+    maxAbsDiff: Math.max(...checks.map((c) => c.maxAbsDiff)),
+    passed: checks.every((c) => c.passed),
+  };
 }
 
 self.onmessage = (ev: MessageEvent<{ base: string; mode?: 'kernels' | 'fused'; only?: string }>) => {

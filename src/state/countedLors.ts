@@ -8,8 +8,10 @@ import { useSettings } from './settings';
 /** The slice of the selected source (else the loaded LORS config, else the web preset's) the sliders describe. */
 export function useCountedLorsConfig(): ModelConfig {
   const lorsSource = useSettings((s) => s.lorsSource);
-  const rankA = useSettings((s) => s.rankA), rankT = useSettings((s) => s.rankT);
-  const groupsMode = useSettings((s) => s.groupsMode), groupsK = useSettings((s) => s.groupsK);
+  const rankA = useSettings((s) => s.rankA),
+    rankT = useSettings((s) => s.rankT);
+  const groupsMode = useSettings((s) => s.groupsMode),
+    groupsK = useSettings((s) => s.groupsK);
   const source = useModels((s) => sourceConfigOf(s, lorsSource));
   return useMemo(() => {
     const base = source ?? makeConfig('web', 'lors');

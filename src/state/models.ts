@@ -62,7 +62,12 @@ export interface ModelsState {
   setStatus: (message: string, phase?: Phase) => void;
   setBackend: (backend: BackendName, fallbackReason: string | null) => void;
   /** The models are loaded: what the worker's init answered. */
-  setLoaded: (r: Pick<ModelsState, 'backend' | 'fallbackReason' | 'decoders' | 'backboneParams' | 'backboneBytes' | 'lorsSources'>) => void;
+  setLoaded: (
+    r: Pick<
+      ModelsState,
+      'backend' | 'fallbackReason' | 'decoders' | 'backboneParams' | 'backboneBytes' | 'lorsSources'
+    >,
+  ) => void;
   /** The LORS decoder now runs this (slice) config. */
   setLorsConfig: (config: ModelConfig) => void;
   setCompression: (c: CompressionCurves) => void;
@@ -92,26 +97,32 @@ export function createModelsStore() {
     setStatus: (message, phase) => set(phase ? { message, phase } : { message }),
     setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
     setLoaded: (r) => set({ ...r, phase: 'ready', message: 'Ready' }),
-    setLorsConfig: (config) => set((s) => (s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } } } : {})),
+    setLorsConfig: (config) =>
+      set((s) => (s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } } } : {})),
     setCompression: (compression) => set({ compression }),
-    startDecoderLoad: (name, how) => set((s) => ({
-      decoderLoading: { ...s.decoderLoading, [name]: how },
-      progress: { ...s.progress, [name]: { loaded: 0, total: 0 } },
-    })),
-    setDecoderInfo: (name, info, lorsSources) => set((s) => {
-      const { [name]: _done, ...loading } = s.decoderLoading;
-      const sources = lorsSources ? { lorsSources } : {};
-      return { decoders: { ...s.decoders, [name]: info }, decoderLoading: loading, ...sources };
-    }),
+    startDecoderLoad: (name, how) =>
+      set((s) => ({
+        decoderLoading: { ...s.decoderLoading, [name]: how },
+        progress: { ...s.progress, [name]: { loaded: 0, total: 0 } },
+      })),
+    setDecoderInfo: (name, info, lorsSources) =>
+      set((s) => {
+        const { [name]: _done, ...loading } = s.decoderLoading;
+        const sources = lorsSources ? { lorsSources } : {};
+        return { decoders: { ...s.decoders, [name]: info }, decoderLoading: loading, ...sources };
+      }),
     fail: (message) => set({ phase: 'error', message }),
     setProgress: (model, loaded, total) => set((s) => ({ progress: { ...s.progress, [model]: { loaded, total } } })),
   }));
 }
 
 export const modelsStore = createModelsStore();
-export const useModels = <T,>(sel: (s: ModelsState) => T) => useStore(modelsStore, sel);
+export const useModels = <T>(sel: (s: ModelsState) => T) => useStore(modelsStore, sel);
 
 /** The config the LORS sliders cut: the selected source's (largest) config, else the loaded LORS decoder's. */
-export function sourceConfigOf(m: Pick<ModelsState, 'lorsSources' | 'decoders'>, source: LorsSourceName): ModelConfig | undefined {
+export function sourceConfigOf(
+  m: Pick<ModelsState, 'lorsSources' | 'decoders'>,
+  source: LorsSourceName,
+): ModelConfig | undefined {
   return m.lorsSources[source]?.config ?? m.lorsSources.trained?.config ?? m.decoders.lors?.config;
 }

@@ -86,4 +86,4 @@ export function createSessionStore() {
 }
 
 export const sessionStore = createSessionStore();
-export const useSession = <T,>(sel: (s: SessionState) => T) => useStore(sessionStore, sel);
+export const useSession = <T>(sel: (s: SessionState) => T) => useStore(sessionStore, sel);

@@ -61,7 +61,8 @@ export function createSettingsStore(search = '') {
 
 /** Keeps values inside the control ranges (threshold 0..1, ranks 1..64, K 1..8, stage 1..DECODER_STAGES). */
 export function clampSettings<T extends SettingsValues>(s: T): T {
-  const int = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
+  const int = (v: number, lo: number, hi: number) =>
+    Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
   return {
     ...s,
     scoreThreshold: Math.min(1, Math.max(0, Number.isFinite(s.scoreThreshold) ? s.scoreThreshold : 0)),
@@ -73,4 +74,4 @@ export function clampSettings<T extends SettingsValues>(s: T): T {
 }
 
 export const settingsStore = createSettingsStore(typeof location === 'undefined' ? '' : location.search);
-export const useSettings = <T,>(sel: (s: SettingsState) => T) => useStore(settingsStore, sel);
+export const useSettings = <T>(sel: (s: SettingsState) => T) => useStore(settingsStore, sel);

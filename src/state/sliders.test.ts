@@ -7,7 +7,12 @@ import { createSessionStore } from './session';
 import { clampSettings, createSettingsStore } from './settings';
 import { groupsForStages, sliderConfig, slidersFromConfig } from './sliders';
 
-const det = (label: number, score: number, box: Detection['box'] = [10, 20, 110, 70]): Detection => ({ box, label, name: `c${label}`, score });
+const det = (label: number, score: number, box: Detection['box'] = [10, 20, 110, 70]): Detection => ({
+  box,
+  label,
+  name: `c${label}`,
+  score,
+});
 
 describe('backend from the URL', () => {
   it('reads ?backend= and ignores anything else', () => {
@@ -34,7 +39,10 @@ describe('LORS sliders → counted configuration', () => {
     const s = slidersFromConfig(base);
     expect(s).toEqual({ rankA: 8, rankT: 8, groupsMode: 'schedule', groupsK: 1 });
     expect(sliderConfig(base, s)).toEqual(base);
-    expect(slidersFromConfig(makeConfig('web', 'lors', { groups: 2 }))).toMatchObject({ groupsMode: 'uniform', groupsK: 2 });
+    expect(slidersFromConfig(makeConfig('web', 'lors', { groups: 2 }))).toMatchObject({
+      groupsMode: 'uniform',
+      groupsK: 2,
+    });
   });
   it('is the slice of the source the sliders select, clamped into the source (so counts match what runs)', () => {
     const src = makeConfig('web', 'lors', { rankA: 16, rankT: 32, groups: 3 }); // like the compressed vanilla source
@@ -42,19 +50,28 @@ describe('LORS sliders → counted configuration', () => {
     expect(c).toEqual(makeConfig('web', 'lors', { rankA: 16, rankT: 4, groups: 3 }));
     // beyond the source: clamped (r_A ≤ 16, K_i ≤ the source's [1,1,2,2,3,3] for the trained source)
     expect(sliderConfig(src, { rankA: 40, rankT: 64, groupsMode: 'uniform', groupsK: 8 })).toEqual(src);
-    expect(sliderConfig(base, { rankA: 8, rankT: 8, groupsMode: 'uniform', groupsK: 3 }).lors!.groupsA).toEqual([1, 1, 2, 2, 3, 3]);
-    expect(sliderConfig(base, { rankA: 2, rankT: 1, groupsMode: 'uniform', groupsK: 2 }).lors).toEqual({ rankA: 2, rankT: 1, groupsA: [1, 1, 2, 2, 2, 2], groupsT: [1, 1, 1, 1, 1, 1] });
+    expect(sliderConfig(base, { rankA: 8, rankT: 8, groupsMode: 'uniform', groupsK: 3 }).lors!.groupsA).toEqual([
+      1, 1, 2, 2, 3, 3,
+    ]);
+    expect(sliderConfig(base, { rankA: 2, rankT: 1, groupsMode: 'uniform', groupsK: 2 }).lors).toEqual({
+      rankA: 2,
+      rankT: 1,
+      groupsA: [1, 1, 2, 2, 2, 2],
+      groupsT: [1, 1, 1, 1, 1, 1],
+    });
     // Raising r_A adds exactly the private LORS^A parameters: per stage 2·G·K·r²·dq (E generator weight) +
     // 2·G·K·r² (its bias) + G·K·r·(2C + P_out + P_in) (the four factors); web: dq=128, G=2, C=64, P_in=32, P_out=64.
-    const at = (r: number) => countParameters(sliderConfig(src, { rankA: r, rankT: 8, groupsMode: 'uniform', groupsK: 1 })).decoder;
+    const at = (r: number) =>
+      countParameters(sliderConfig(src, { rankA: r, rankT: 8, groupsMode: 'uniform', groupsK: 1 })).decoder;
     const perRank = (r: number) => 6 * (2 * 2 * r * r * 128 + 2 * 2 * r * r + 2 * r * (2 * 64 + 64 + 32));
     expect(at(9) - at(8)).toBe(perRank(9) - perRank(8));
   });
   it('rejects bad values and non-LORS configs', () => {
     expect(() => sliderConfig(base, { rankA: 0, rankT: 8, groupsMode: 'uniform', groupsK: 1 })).toThrow(/rankA/);
-    expect(() => sliderConfig(makeConfig('web', 'vanilla'), { rankA: 8, rankT: 8, groupsMode: 'uniform', groupsK: 1 })).toThrow(/LORS config/);
+    expect(() =>
+      sliderConfig(makeConfig('web', 'vanilla'), { rankA: 8, rankT: 8, groupsMode: 'uniform', groupsK: 1 }),
+    ).toThrow(/LORS config/);
   });
-
 });
 
 describe('stores', () => {
@@ -70,7 +87,15 @@ describe('stores', () => {
   });
   it('session: results count runs per panel; late results of an older photo are dropped', () => {
     const s = createSessionStore();
-    const photo = (id: number) => ({ id, name: `${id}.jpg`, bitmap: null, width: 10, height: 10, originalWidth: 10, originalHeight: 10 });
+    const photo = (id: number) => ({
+      id,
+      name: `${id}.jpg`,
+      bitmap: null,
+      width: 10,
+      height: 10,
+      originalWidth: 10,
+      originalHeight: 10,
+    });
     s.getState().setPhoto(photo(1));
     s.getState().setResult('lors', { imageId: 1, detections: [], latencyMs: 5 });
     s.getState().setResult('lors', { imageId: 1, detections: [], latencyMs: 4 });

@@ -28,10 +28,18 @@ export function groupsForStages(s: Pick<LorsSliders, 'groupsMode' | 'groupsK'>, 
  */
 export function sliderConfig(source: ModelConfig, s: LorsSliders): ModelConfig {
   if (source.variant !== 'lors' || !source.lors) throw new Error('the LORS sliders need a LORS config');
-  for (const [k, v] of [['rankA', s.rankA], ['rankT', s.rankT], ['groupsK', s.groupsK]] as const) {
+  for (const [k, v] of [
+    ['rankA', s.rankA],
+    ['rankT', s.rankT],
+    ['groupsK', s.groupsK],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be an integer ≥ 1, got ${v}`);
   }
-  return sliceConfig(source, { rankA: s.rankA, rankT: s.rankT, groupsA: groupsForStages(s, source.decoder.stages) }, 'clamp');
+  return sliceConfig(
+    source,
+    { rankA: s.rankA, rankT: s.rankT, groupsA: groupsForStages(s, source.decoder.stages) },
+    'clamp',
+  );
 }
 
 /** Slider values that describe a LORS config (inverse of sliderConfig, for the initial slider positions). */
@@ -39,6 +47,12 @@ export function slidersFromConfig(cfg: ModelConfig): LorsSliders {
   const l = cfg.lors;
   if (!l) throw new Error('slidersFromConfig needs a LORS config');
   const sched = groupsForStages({ groupsMode: 'schedule', groupsK: 1 }, cfg.decoder.stages);
-  const isSchedule = l.groupsA.length === sched.length && l.groupsA.every((k, i) => k === sched[i]) && new Set(l.groupsA).size > 1;
-  return { rankA: l.rankA, rankT: l.rankT, groupsMode: isSchedule ? 'schedule' : 'uniform', groupsK: isSchedule ? 1 : (l.groupsA[0] ?? 1) };
+  const isSchedule =
+    l.groupsA.length === sched.length && l.groupsA.every((k, i) => k === sched[i]) && new Set(l.groupsA).size > 1;
+  return {
+    rankA: l.rankA,
+    rankT: l.rankT,
+    groupsMode: isSchedule ? 'schedule' : 'uniform',
+    groupsK: isSchedule ? 1 : (l.groupsA[0] ?? 1),
+  };
 }

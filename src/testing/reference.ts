@@ -32,7 +32,8 @@ export function randomWeights(cfg: ModelConfig, seed = 1): WeightMap {
     else if (p.name.endsWith('sampling.offset.bias')) {
       data = u(-0.6, 0.6);
       for (let i = 2; i < n; i += 3) data[i] = -1 + 1.5 * (rand() - 0.5);
-    } else if (p.name.endsWith('sampling.offset.weight')) data = u(-0.3 / Math.sqrt(p.shape[1]!), 0.3 / Math.sqrt(p.shape[1]!));
+    } else if (p.name.endsWith('sampling.offset.weight'))
+      data = u(-0.3 / Math.sqrt(p.shape[1]!), 0.3 / Math.sqrt(p.shape[1]!));
     else if (p.name.endsWith('reg.out.weight') || p.name.endsWith('reg.out.bias')) data = u(-0.08, 0.08);
     else if (p.init.kind === 'ones') data = u(0.8, 1.2);
     else if (p.shape.length === 1) data = u(-0.2, 0.2);
@@ -56,7 +57,12 @@ export function randomLevels(cfg: ModelConfig, B: number, padW: number, padH: nu
   return cfg.decoder.strides.map((s) => {
     const H = Math.ceil(padH / s);
     const W = Math.ceil(padW / s);
-    return tf.tensor4d(uniformArray(B * H * W * cfg.decoder.featChannels, -1, 1, rand), [B, H, W, cfg.decoder.featChannels]);
+    return tf.tensor4d(uniformArray(B * H * W * cfg.decoder.featChannels, -1, 1, rand), [
+      B,
+      H,
+      W,
+      cfg.decoder.featChannels,
+    ]);
   });
 }
 
@@ -64,7 +70,13 @@ export function randomLevels(cfg: ModelConfig, B: number, padW: number, padH: nu
 // Plain-JS reference (float64). Vectors are number[]; matrices are number[][] (rows).
 
 export type Arr = ArrayLike<number>;
-export interface JsMap { data: Arr; B: number; H: number; W: number; Cn: number }
+export interface JsMap {
+  data: Arr;
+  B: number;
+  H: number;
+  W: number;
+  Cn: number;
+}
 
 export function jsLinear(x: number[], W: Arr, b: Arr | undefined, outDim: number): number[] {
   const inDim = x.length;
@@ -116,8 +128,14 @@ export function jsBilinear(map: JsMap, b: number, c0: number, C: number, u: numb
   const out = new Array<number>(C).fill(0);
   const x0 = Math.floor(u);
   const y0 = Math.floor(v);
-  for (const [xx, wx] of [[x0, 1 - (u - x0)], [x0 + 1, u - x0]] as const) {
-    for (const [yy, wy] of [[y0, 1 - (v - y0)], [y0 + 1, v - y0]] as const) {
+  for (const [xx, wx] of [
+    [x0, 1 - (u - x0)],
+    [x0 + 1, u - x0],
+  ] as const) {
+    for (const [yy, wy] of [
+      [y0, 1 - (v - y0)],
+      [y0 + 1, v - y0],
+    ] as const) {
       if (xx < 0 || xx > map.W - 1 || yy < 0 || yy > map.H - 1) continue;
       const base = ((b * map.H + yy) * map.W + xx) * map.Cn + c0;
       for (let c = 0; c < C; c++) out[c] = out[c]! + wx * wy * map.data[base + c]!;
@@ -127,7 +145,16 @@ export function jsBilinear(map: JsMap, b: number, c0: number, C: number, u: numb
 }
 
 /** x_s for one query: [G][P][C]. */
-export function jsSample(maps: JsMap[], strides: number[], b: number, xyzr: number[], off: number[], G: number, P: number, C: number): number[][][] {
+export function jsSample(
+  maps: JsMap[],
+  strides: number[],
+  b: number,
+  xyzr: number[],
+  off: number[],
+  G: number,
+  P: number,
+  C: number,
+): number[][][] {
   const [x, y, z, r] = xyzr as [number, number, number, number];
   const w = 2 ** (z - r / 2);
   const h = 2 ** (z + r / 2);
@@ -204,7 +231,12 @@ export function jsSplit(params: number[], cfg: ModelConfig): { Mc: number[][][];
 }
 
 /** LORS^A per-query materialised M_c, M_s (Eqs. 9–12 in the code's layout). */
-export function jsLorsA(W: JsWeights, cfg: ModelConfig, stage: number, q: number[]): { Mc: number[][][]; Ms: number[][][] } {
+export function jsLorsA(
+  W: JsWeights,
+  cfg: ModelConfig,
+  stage: number,
+  q: number[],
+): { Mc: number[][][]; Ms: number[][][] } {
   const d = cfg.decoder;
   const { G, C, genOut } = dims(d);
   const r = cfg.lors!.rankA;
@@ -212,7 +244,10 @@ export function jsLorsA(W: JsWeights, cfg: ModelConfig, stage: number, q: number
   const s = `stages.${stage}.lorsA`;
   const sh = jsSplit(jsLinear(q, W.get('lorsA.shared.weight')!, W.get('lorsA.shared.bias')!, genOut), cfg);
   const E = jsLinear(q, W.get(`${s}.generator.weight`)!, W.get(`${s}.generator.bias`)!, 2 * G * K * r * r);
-  const ml = W.get(`${s}.ml`)!, mr = W.get(`${s}.mr`)!, sl = W.get(`${s}.sl`)!, sr = W.get(`${s}.sr`)!;
+  const ml = W.get(`${s}.ml`)!,
+    mr = W.get(`${s}.mr`)!,
+    sl = W.get(`${s}.sl`)!,
+    sr = W.get(`${s}.sr`)!;
   const Mc = sh.Mc.map((m) => m.map((row) => [...row]));
   const Ms = sh.Ms.map((m) => m.map((row) => [...row]));
   for (let g = 0; g < G; g++) {
@@ -221,7 +256,13 @@ export function jsLorsA(W: JsWeights, cfg: ModelConfig, stage: number, q: number
       const EM = mat(E, (0 * G * K + t) * r * r, r, r);
       const ES = mat(E, (1 * G * K + t) * r * r, r, r);
       Mc[g] = add2(Mc[g]!, jsMatMul(jsMatMul(mat(ml, t * C * r, C, r), EM), mat(mr, t * r * C, r, C)));
-      Ms[g] = add2(Ms[g]!, jsMatMul(jsMatMul(mat(sl, t * d.pointsOut * r, d.pointsOut, r), ES), mat(sr, t * r * d.pointsIn, r, d.pointsIn)));
+      Ms[g] = add2(
+        Ms[g]!,
+        jsMatMul(
+          jsMatMul(mat(sl, t * d.pointsOut * r, d.pointsOut, r), ES),
+          mat(sr, t * r * d.pointsIn, r, d.pointsIn),
+        ),
+      );
     }
   }
   return { Mc, Ms };
@@ -252,10 +293,12 @@ export function jsLorsTWeight(W: JsWeights, cfg: ModelConfig, stage: number): Fl
 /** Neck of the reference: raw NHWC levels → necked JsMaps. */
 export function jsNeck(W: JsWeights, cfg: ModelConfig, levels: JsMap[]): JsMap[] {
   const d = cfg.decoder;
-  const gamma = W.get('neck.norm.weight')!, beta = W.get('neck.norm.bias')!;
+  const gamma = W.get('neck.norm.weight')!,
+    beta = W.get('neck.norm.bias')!;
   const cpg = d.dFeat / d.neckGroups;
   return levels.map((lv, l) => {
-    const Wc = W.get(`neck.convs.${l}.weight`)!, bc = W.get(`neck.convs.${l}.bias`)!;
+    const Wc = W.get(`neck.convs.${l}.weight`)!,
+      bc = W.get(`neck.convs.${l}.bias`)!;
     const HW = lv.H * lv.W;
     const y = new Float64Array(lv.B * HW * d.dFeat);
     for (let p = 0; p < lv.B * HW; p++) {
@@ -264,11 +307,13 @@ export function jsNeck(W: JsWeights, cfg: ModelConfig, levels: JsMap[]): JsMap[]
     }
     for (let b = 0; b < lv.B; b++) {
       for (let g = 0; g < d.neckGroups; g++) {
-        let s = 0, s2 = 0;
+        let s = 0,
+          s2 = 0;
         for (let p = 0; p < HW; p++) for (let c = g * cpg; c < (g + 1) * cpg; c++) s += y[(b * HW + p) * d.dFeat + c]!;
         const n = HW * cpg;
         const mean = s / n;
-        for (let p = 0; p < HW; p++) for (let c = g * cpg; c < (g + 1) * cpg; c++) s2 += (y[(b * HW + p) * d.dFeat + c]! - mean) ** 2;
+        for (let p = 0; p < HW; p++)
+          for (let c = g * cpg; c < (g + 1) * cpg; c++) s2 += (y[(b * HW + p) * d.dFeat + c]! - mean) ** 2;
         const inv = 1 / Math.sqrt(s2 / n + 1e-5);
         for (let p = 0; p < HW; p++) {
           for (let c = g * cpg; c < (g + 1) * cpg; c++) {
@@ -283,7 +328,15 @@ export function jsNeck(W: JsWeights, cfg: ModelConfig, levels: JsMap[]): JsMap[]
 }
 
 /** One stage of the reference for all queries of image b. q: [L][dq], xyzr: [L][4]. */
-export function jsStage(W: JsWeights, cfg: ModelConfig, i: number, maps: JsMap[], b: number, q: number[][], xyzr: number[][]) {
+export function jsStage(
+  W: JsWeights,
+  cfg: ModelConfig,
+  i: number,
+  maps: JsMap[],
+  b: number,
+  q: number[][],
+  xyzr: number[][],
+) {
   const d = cfg.decoder;
   const { G, C, genOut, offOut } = dims(d);
   const dq = d.dQuery;
@@ -294,7 +347,10 @@ export function jsStage(W: JsWeights, cfg: ModelConfig, i: number, maps: JsMap[]
   const w = (n: string) => W.get(`${s}.${n}`)!;
   // attention
   const boxes = xyzr.map(jsDecode);
-  const x = q.map((row, l) => { const pe = jsPositionEmbedding(xyzr[l]!, dq); return row.map((v, c) => v + pe[c]!); });
+  const x = q.map((row, l) => {
+    const pe = jsPositionEmbedding(xyzr[l]!, dq);
+    return row.map((v, c) => v + pe[c]!);
+  });
   const qkv = x.map((row) => jsLinear(row, w('attn.inProj.weight'), w('attn.inProj.bias'), 3 * dq));
   const tau = w('iofTau');
   const merged = x.map(() => new Array<number>(dq).fill(0));
@@ -317,7 +373,11 @@ export function jsStage(W: JsWeights, cfg: ModelConfig, i: number, maps: JsMap[]
   }
   let qs = x.map((row, l) => {
     const o = jsLinear(merged[l]!, w('attn.outProj.weight'), w('attn.outProj.bias'), dq);
-    return jsLayerNorm(row.map((v, c) => v + o[c]!), w('attnNorm.weight'), w('attnNorm.bias'));
+    return jsLayerNorm(
+      row.map((v, c) => v + o[c]!),
+      w('attnNorm.weight'),
+      w('attnNorm.bias'),
+    );
   });
   // sampling + mixing
   const WT = cfg.variant === 'lors' ? jsLorsTWeight(W, cfg, i) : undefined;
@@ -328,23 +388,45 @@ export function jsStage(W: JsWeights, cfg: ModelConfig, i: number, maps: JsMap[]
       const { Mc, Ms } = jsLorsA(W, cfg, i, row);
       const o = jsMixing(xs, Mc, Ms);
       const y = jsLinear(o, WT!, w('lorsT.bias'), dq);
-      return jsLayerNorm(row.map((v, c) => v + y[c]!), w('lorsT.norm.weight'), w('lorsT.norm.bias'));
+      return jsLayerNorm(
+        row.map((v, c) => v + y[c]!),
+        w('lorsT.norm.weight'),
+        w('lorsT.norm.bias'),
+      );
     }
     const { Mc, Ms } = jsSplit(jsLinear(row, w('mixing.generator.weight'), w('mixing.generator.bias'), genOut), cfg);
     const o = jsMixing(xs, Mc, Ms);
     const y = jsLinear(o, w('mixing.output.weight'), w('mixing.output.bias'), dq);
-    return jsLayerNorm(row.map((v, c) => v + y[c]!), w('mixNorm.weight'), w('mixNorm.bias'));
+    return jsLayerNorm(
+      row.map((v, c) => v + y[c]!),
+      w('mixNorm.weight'),
+      w('mixNorm.bias'),
+    );
   });
   // FFN
   qs = qs.map((row) => {
     const h1 = jsLinear(row, w('ffn.fc1.weight'), w('ffn.fc1.bias'), d.ffn).map((v) => Math.max(0, v));
     const h2 = jsLinear(h1, w('ffn.fc2.weight'), w('ffn.fc2.bias'), dq);
-    return jsLayerNorm(row.map((v, c) => v + h2[c]!), w('ffnNorm.weight'), w('ffnNorm.bias'));
+    return jsLayerNorm(
+      row.map((v, c) => v + h2[c]!),
+      w('ffnNorm.weight'),
+      w('ffnNorm.bias'),
+    );
   });
-  const branch = (name: string, out: number) => qs.map((row) => {
-    const h1 = jsLayerNorm(jsLinear(row, w(`${name}.fc.weight`), w(`${name}.fc.bias`), dq), w(`${name}.norm.weight`), w(`${name}.norm.bias`));
-    return jsLinear(h1.map((v) => Math.max(0, v)), w(`${name}.out.weight`), w(`${name}.out.bias`), out);
-  });
+  const branch = (name: string, out: number) =>
+    qs.map((row) => {
+      const h1 = jsLayerNorm(
+        jsLinear(row, w(`${name}.fc.weight`), w(`${name}.fc.bias`), dq),
+        w(`${name}.norm.weight`),
+        w(`${name}.norm.bias`),
+      );
+      return jsLinear(
+        h1.map((v) => Math.max(0, v)),
+        w(`${name}.out.weight`),
+        w(`${name}.out.bias`),
+        out,
+      );
+    });
   const logits = branch('cls', d.classes);
   const delta = branch('reg', 4);
   const refined = xyzr.map(([x0, y0, z, r], l) => {
@@ -359,7 +441,9 @@ export function jsDecoder(W: JsWeights, cfg: ModelConfig, levels: JsMap[], image
   const d = cfg.decoder;
   const maps = jsNeck(W, cfg, levels);
   const content = W.get('queries.content')!;
-  const q0 = Array.from({ length: d.queries }, (_, l) => jsLayerNorm(Array.from(content.subarray(l * d.dQuery, (l + 1) * d.dQuery))));
+  const q0 = Array.from({ length: d.queries }, (_, l) =>
+    jsLayerNorm(Array.from(content.subarray(l * d.dQuery, (l + 1) * d.dQuery))),
+  );
   const stages: { logits: number[][]; boxes: number[][] }[][] = [];
   const state = imageSize.map(([w, h]) => ({
     q: q0.map((r) => [...r]),
@@ -386,7 +470,8 @@ export async function toJsMap(t: tf.Tensor4D): Promise<JsMap> {
 /** Max |a − b| / (atol + rtol·|b|) style check: returns the worst absolute error and the worst scaled error. */
 export function maxErr(a: Arr, b: Arr): { abs: number; rel: number } {
   if (a.length !== b.length) throw new Error(`length mismatch ${a.length} vs ${b.length}`);
-  let abs = 0, rel = 0;
+  let abs = 0,
+    rel = 0;
   for (let i = 0; i < a.length; i++) {
     const e = Math.abs(a[i]! - b[i]!);
     abs = Math.max(abs, e);

@@ -16,7 +16,13 @@ export function App() {
   useEffect(() => {
     void controller.start(settingsStore.getState().backend);
     return settingsStore.subscribe((s, prev) => {
-      if (s.rankA !== prev.rankA || s.rankT !== prev.rankT || s.groupsMode !== prev.groupsMode || s.groupsK !== prev.groupsK || s.lorsSource !== prev.lorsSource) {
+      if (
+        s.rankA !== prev.rankA ||
+        s.rankT !== prev.rankT ||
+        s.groupsMode !== prev.groupsMode ||
+        s.groupsK !== prev.groupsK ||
+        s.lorsSource !== prev.lorsSource
+      ) {
         controller.rerunLors();
       }
       if (s.showNanodet && !prev.showNanodet) controller.ensureNanodet();

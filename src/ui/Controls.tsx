@@ -19,43 +19,80 @@ export function Controls() {
   const sources = useModels((s) => s.lorsSources);
   const source = useModels((s) => sourceConfigOf(s, lorsSource));
   // The sliders reach as far as the source's stored factors (r_A, r_T, largest K_i).
-  const maxA = source?.lors?.rankA ?? 32, maxT = source?.lors?.rankT ?? 32;
+  const maxA = source?.lors?.rankA ?? 32,
+    maxT = source?.lors?.rankT ?? 32;
   const maxK = source?.lors ? Math.max(...source.lors.groupsA) : 6;
   return (
     <section className="controls" aria-label="Controls">
       <fieldset>
         <legend>Display</legend>
         <label className="field">
-          <span>Score threshold <output data-testid="score-threshold-value">{threshold.toFixed(2)}</output></span>
-          <input type="range" min={0} max={1} step={0.01} value={threshold} data-testid="score-threshold"
-            onChange={(e) => settings().setScoreThreshold(Number(e.target.value))} />
+          <span>
+            Score threshold <output data-testid="score-threshold-value">{threshold.toFixed(2)}</output>
+          </span>
+          <input
+            type="range"
+            min={0}
+            max={1}
+            step={0.01}
+            value={threshold}
+            data-testid="score-threshold"
+            onChange={(e) => settings().setScoreThreshold(Number(e.target.value))}
+          />
         </label>
         <label className="field">
           <span>
             Decoder stage <output data-testid="stage-value">{stage}</output>{' '}
-            <span className="muted small">of {DECODER_STAGES}{stage === DECODER_STAGES ? ' (the output)' : ''}</span>
+            <span className="muted small">
+              of {DECODER_STAGES}
+              {stage === DECODER_STAGES ? ' (the output)' : ''}
+            </span>
           </span>
-          <input type="range" min={1} max={DECODER_STAGES} step={1} value={stage} data-testid="stage-scrubber"
-            aria-describedby="stage-hint" onChange={(e) => settings().setDecoderStage(Number(e.target.value))} />
+          <input
+            type="range"
+            min={1}
+            max={DECODER_STAGES}
+            step={1}
+            value={stage}
+            data-testid="stage-scrubber"
+            aria-describedby="stage-hint"
+            onChange={(e) => settings().setDecoderStage(Number(e.target.value))}
+          />
           <span id="stage-hint" className="muted small">
             Boxes are refined over {DECODER_STAGES} stacked stages, the stages LORS shares weights across.
           </span>
         </label>
         <label className="check">
-          <input type="checkbox" checked={showAgreement} data-testid="toggle-agreement"
-            onChange={(e) => settings().setShowAgreement(e.target.checked)} />
+          <input
+            type="checkbox"
+            checked={showAgreement}
+            data-testid="toggle-agreement"
+            onChange={(e) => settings().setShowAgreement(e.target.checked)}
+          />
           <span>Agreement view: fade boxes both decoders found, highlight the rest</span>
         </label>
         <label className="field">
           <span>Class</span>
-          <select data-testid="class-filter" value={classFilter === null ? '' : String(classFilter)}
-            onChange={(e) => settings().setClassFilter(e.target.value === '' ? null : Number(e.target.value))}>
+          <select
+            data-testid="class-filter"
+            value={classFilter === null ? '' : String(classFilter)}
+            onChange={(e) => settings().setClassFilter(e.target.value === '' ? null : Number(e.target.value))}
+          >
             <option value="">all classes</option>
-            {COCO_CLASSES.map((c, i) => <option key={c} value={i}>{c}</option>)}
+            {COCO_CLASSES.map((c, i) => (
+              <option key={c} value={i}>
+                {c}
+              </option>
+            ))}
           </select>
         </label>
         <label className="check">
-          <input type="checkbox" checked={showNanodet} data-testid="toggle-nanodet" onChange={(e) => settings().setShowNanodet(e.target.checked)} />
+          <input
+            type="checkbox"
+            checked={showNanodet}
+            data-testid="toggle-nanodet"
+            onChange={(e) => settings().setShowNanodet(e.target.checked)}
+          />
           <span>Show NanoDet's own head as a third baseline panel</span>
         </label>
       </fieldset>
@@ -63,49 +100,106 @@ export function Controls() {
         <legend>LORS model (live compression)</legend>
         <div className="radio-row" role="radiogroup" aria-label="Source of the LORS panel">
           <label className="check">
-            <input type="radio" name="lors-source" checked={lorsSource === 'trained'} data-testid="lors-source-trained"
-              disabled={!sources.trained} onChange={() => settings().setLorsSource('trained')} />
+            <input
+              type="radio"
+              name="lors-source"
+              checked={lorsSource === 'trained'}
+              data-testid="lors-source-trained"
+              disabled={!sources.trained}
+              onChange={() => settings().setLorsSource('trained')}
+            />
             <span>trained LORS</span>
           </label>
-          <label className="check" title={sources.compressed ? undefined : 'models/lors-from-vanilla/ is not on the server'}>
-            <input type="radio" name="lors-source" checked={lorsSource === 'compressed'} data-testid="lors-source-vanilla"
-              disabled={!sources.compressed} onChange={() => settings().setLorsSource('compressed')} />
+          <label
+            className="check"
+            title={sources.compressed ? undefined : 'models/lors-from-vanilla/ is not on the server'}
+          >
+            <input
+              type="radio"
+              name="lors-source"
+              checked={lorsSource === 'compressed'}
+              data-testid="lors-source-vanilla"
+              disabled={!sources.compressed}
+              onChange={() => settings().setLorsSource('compressed')}
+            />
             <span>vanilla compressed to LORS</span>
           </label>
         </div>
         <label className="field">
-          <span>Rank of LORS<sup>A</sup> (r<sub>A</sub>) <output data-testid="rank-a-value">{Math.min(rankA, maxA)}</output> <span className="muted small">of {maxA}</span></span>
-          <input type="range" min={1} max={maxA} step={1} value={Math.min(rankA, maxA)} data-testid="slider-rank-a"
-            onChange={(e) => settings().setSliders({ rankA: Number(e.target.value) })} />
+          <span>
+            Rank of LORS<sup>A</sup> (r<sub>A</sub>) <output data-testid="rank-a-value">{Math.min(rankA, maxA)}</output>{' '}
+            <span className="muted small">of {maxA}</span>
+          </span>
+          <input
+            type="range"
+            min={1}
+            max={maxA}
+            step={1}
+            value={Math.min(rankA, maxA)}
+            data-testid="slider-rank-a"
+            onChange={(e) => settings().setSliders({ rankA: Number(e.target.value) })}
+          />
         </label>
         <label className="field">
-          <span>Rank of LORS<sup>T</sup> (r<sub>T</sub>) <output data-testid="rank-t-value">{Math.min(rankT, maxT)}</output> <span className="muted small">of {maxT}</span></span>
-          <input type="range" min={1} max={maxT} step={1} value={Math.min(rankT, maxT)} data-testid="slider-rank-t"
-            onChange={(e) => settings().setSliders({ rankT: Number(e.target.value) })} />
+          <span>
+            Rank of LORS<sup>T</sup> (r<sub>T</sub>) <output data-testid="rank-t-value">{Math.min(rankT, maxT)}</output>{' '}
+            <span className="muted small">of {maxT}</span>
+          </span>
+          <input
+            type="range"
+            min={1}
+            max={maxT}
+            step={1}
+            value={Math.min(rankT, maxT)}
+            data-testid="slider-rank-t"
+            onChange={(e) => settings().setSliders({ rankT: Number(e.target.value) })}
+          />
         </label>
         <div className="radio-row" role="radiogroup" aria-label="Groups K of LORS^A">
           <label className="check">
-            <input type="radio" name="groups-mode" checked={groupsMode === 'uniform'} data-testid="groups-uniform"
-              onChange={() => settings().setSliders({ groupsMode: 'uniform' })} />
+            <input
+              type="radio"
+              name="groups-mode"
+              checked={groupsMode === 'uniform'}
+              data-testid="groups-uniform"
+              onChange={() => settings().setSliders({ groupsMode: 'uniform' })}
+            />
             <span>one K for all stages</span>
           </label>
           <label className="check">
-            <input type="radio" name="groups-mode" checked={groupsMode === 'schedule'} data-testid="groups-schedule"
-              onChange={() => settings().setSliders({ groupsMode: 'schedule' })} />
+            <input
+              type="radio"
+              name="groups-mode"
+              checked={groupsMode === 'schedule'}
+              data-testid="groups-schedule"
+              onChange={() => settings().setSliders({ groupsMode: 'schedule' })}
+            />
             <span>paper's schedule [{PAPER_GROUPS.join(', ')}]</span>
           </label>
         </div>
         <label className="field">
-          <span>Groups K of LORS<sup>A</sup> <output>{groupsMode === 'uniform' ? Math.min(groupsK, maxK) : 'schedule'}</output> <span className="muted small">(each stage at most its stored K)</span></span>
-          <input type="range" min={1} max={maxK} step={1} value={Math.min(groupsK, maxK)} data-testid="slider-groups" disabled={groupsMode !== 'uniform'}
-            onChange={(e) => settings().setSliders({ groupsK: Number(e.target.value) })} />
+          <span>
+            Groups K of LORS<sup>A</sup>{' '}
+            <output>{groupsMode === 'uniform' ? Math.min(groupsK, maxK) : 'schedule'}</output>{' '}
+            <span className="muted small">(each stage at most its stored K)</span>
+          </span>
+          <input
+            type="range"
+            min={1}
+            max={maxK}
+            step={1}
+            value={Math.min(groupsK, maxK)}
+            data-testid="slider-groups"
+            disabled={groupsMode !== 'uniform'}
+            onChange={(e) => settings().setSliders({ groupsK: Number(e.target.value) })}
+          />
         </label>
         <details className="muted small">
           <summary>What the sliders do</summary>
-          The LORS panel runs a slice of importance-ordered factors: the trained LORS model re-expressed exactly (SVD for
-          LORS<sup>T</sup>, QR + HOSVD for LORS<sup>A</sup>), or the trained vanilla model compressed into LORS (shared =
-          mean of the stages, private = low-rank fits of each stage's residual). Moving a slider cuts the factors to
-          that rank / group count and re-runs only the LORS decoder on the cached backbone features.
+          The LORS panel runs a slice of importance-ordered factors: the trained LORS model re-expressed exactly (SVD
+          for LORS<sup>T</sup>, QR + HOSVD for LORS<sup>A</sup>), or the trained vanilla model compressed into LORS
+          (shared = mean of the stages, private = low-rank fits of each stage's residual). Moving a slider cuts the
+          factors to that rank / group count and re-runs only the LORS decoder on the cached backbone features.
         </details>
       </fieldset>
     </section>

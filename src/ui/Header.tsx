@@ -3,14 +3,20 @@ import { BACKEND_CHOICES, type BackendChoiceName } from '../state/backendParam';
 import { useModels } from '../state/models';
 import { useSettings } from '../state/settings';
 
-const LABEL: Record<string, string> = { webgpu: 'WebGPU', wasm: 'wasm', cpu: 'cpu', auto: 'auto (WebGPU → wasm → cpu)' };
+const LABEL: Record<string, string> = {
+  webgpu: 'WebGPU',
+  wasm: 'wasm',
+  cpu: 'cpu',
+  auto: 'auto (WebGPU → wasm → cpu)',
+};
 
 export function Header() {
   const backend = useModels((s) => s.backend);
   const fallbackReason = useModels((s) => s.fallbackReason);
   const webgpuAvailable = useModels((s) => s.webgpuAvailable);
   const choice = useSettings((s) => s.backend);
-  const showNotice = backend !== null && backend !== 'webgpu' && (choice === 'auto' || choice === 'webgpu' || !webgpuAvailable);
+  const showNotice =
+    backend !== null && backend !== 'webgpu' && (choice === 'auto' || choice === 'webgpu' || !webgpuAvailable);
   return (
     <header className="header">
       <div className="header-text">
@@ -20,17 +26,29 @@ export function Header() {
           LORS's six stacked decoder stages share one set of weights plus small low-rank private parts (
           <a href="https://arxiv.org/abs/2403.04303" target="_blank" rel="noreferrer">
             LORS: Low-rank Residual Structure for Parameter-Efficient Network Stacking, CVPR 2024
-          </a>).
+          </a>
+          ).
         </p>
       </div>
       <div className="header-backend">
         <div>
-          Backend: <span className="badge" data-testid="backend">{backend ? LABEL[backend] : '…'}</span>
+          Backend:{' '}
+          <span className="badge" data-testid="backend">
+            {backend ? LABEL[backend] : '…'}
+          </span>
         </div>
         <label className="field">
           <span>Use backend</span>
-          <select data-testid="backend-select" value={choice} onChange={(e) => controller.setBackend(e.target.value as BackendChoiceName)}>
-            {BACKEND_CHOICES.map((b) => <option key={b} value={b}>{LABEL[b]}</option>)}
+          <select
+            data-testid="backend-select"
+            value={choice}
+            onChange={(e) => controller.setBackend(e.target.value as BackendChoiceName)}
+          >
+            {BACKEND_CHOICES.map((b) => (
+              <option key={b} value={b}>
+                {LABEL[b]}
+              </option>
+            ))}
           </select>
         </label>
       </div>

@@ -34,23 +34,38 @@ export function InputArea() {
   useEffect(() => {
     let depth = 0;
     const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
-    const onEnter = (e: DragEvent) => { if (hasFiles(e)) { depth++; setDragging(true); } };
-    const onLeave = () => { depth = Math.max(0, depth - 1); if (depth === 0) setDragging(false); };
-    const onOver = (e: DragEvent) => { e.preventDefault(); if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy'; };
+    const onEnter = (e: DragEvent) => {
+      if (hasFiles(e)) {
+        depth++;
+        setDragging(true);
+      }
+    };
+    const onLeave = () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) setDragging(false);
+    };
+    const onOver = (e: DragEvent) => {
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
+    };
     const onDrop = (e: DragEvent) => {
       e.preventDefault();
       depth = 0;
       setDragging(false);
       const f = firstFile(e.dataTransfer);
       if (f) controller.submit(f, f.name || 'dropped file');
-      else controller.reportInputError('Nothing to use in that drop: drop an image file (a link or text is not enough).');
+      else
+        controller.reportInputError('Nothing to use in that drop: drop an image file (a link or text is not enough).');
     };
     const onPaste = (e: ClipboardEvent) => {
       const t = e.target as HTMLElement | null;
       if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range') return;
       const f = firstFile(e.clipboardData);
-      if (f) { e.preventDefault(); controller.submit(f, f.name && f.name !== 'image.png' ? f.name : 'pasted image'); }
-      else if ((e.clipboardData?.types ?? []).length) controller.reportInputError('The clipboard holds no image: copy an image (not its address) and paste again.');
+      if (f) {
+        e.preventDefault();
+        controller.submit(f, f.name && f.name !== 'image.png' ? f.name : 'pasted image');
+      } else if ((e.clipboardData?.types ?? []).length)
+        controller.reportInputError('The clipboard holds no image: copy an image (not its address) and paste again.');
     };
     window.addEventListener('dragenter', onEnter);
     window.addEventListener('dragleave', onLeave);
@@ -87,20 +102,38 @@ export function InputArea() {
           </label>
           . {SUPPORTED_TEXT}. Your photo stays in this browser: it is decoded and analysed locally, never uploaded.
         </p>
-        {photoName && <p className="muted">Current photo: <span data-testid="photo-name">{photoName}</span></p>}
+        {photoName && (
+          <p className="muted">
+            Current photo: <span data-testid="photo-name">{photoName}</span>
+          </p>
+        )}
       </div>
       <div className="gallery" role="group" aria-label="Sample photos">
         <span className="muted">Samples:</span>
         {SAMPLES.map((s) => (
-          <button key={s.id} type="button" className="sample" data-testid={`sample-${s.id}`} title={s.alt}
-            onClick={() => void controller.submitUrl(s.file, `${s.id}.jpg`)}>
+          <button
+            key={s.id}
+            type="button"
+            className="sample"
+            data-testid={`sample-${s.id}`}
+            title={s.alt}
+            onClick={() => void controller.submitUrl(s.file, `${s.id}.jpg`)}
+          >
             <img src={s.file} alt={s.alt} width={72} height={54} loading="lazy" />
           </button>
         ))}
         <CameraButton />
       </div>
-      {error && <p className="notice error" role="alert" data-testid="error">{error}</p>}
-      {notice && <p className="notice" role="status" data-testid="notice">{notice}</p>}
+      {error && (
+        <p className="notice error" role="alert" data-testid="error">
+          {error}
+        </p>
+      )}
+      {notice && (
+        <p className="notice" role="status" data-testid="notice">
+          {notice}
+        </p>
+      )}
       <CameraMessage />
     </section>
   );

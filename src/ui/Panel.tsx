@@ -13,7 +13,11 @@ import { download, drawOverlay, overlayPng } from './draw';
 import { WeightsFailure } from './WeightsFailure';
 import { useAgreement } from './useAgreement';
 
-const TITLES: Record<ModelName, string> = { vanilla: 'Vanilla AdaMixer', lors: 'AdaMixer + LORS', nanodet: 'NanoDet head (baseline)' };
+const TITLES: Record<ModelName, string> = {
+  vanilla: 'Vanilla AdaMixer',
+  lors: 'AdaMixer + LORS',
+  nanodet: 'NanoDet head (baseline)',
+};
 const DISPLAY_MAX_SIDE = 1024;
 
 /** COCO image id: the number in a COCO-style file name (000000397133.jpg), else the photo's sequence number. */
@@ -42,20 +46,26 @@ export function Panel({ model }: { model: ModelName }) {
   const agreement = useAgreement();
   const emphasis = model === 'nanodet' ? undefined : agreement?.emphasis[model];
   const onlyHere =
-    model === 'nanodet' || !agreement ? null : (model === 'vanilla' ? agreement.match.onlyA : agreement.match.onlyB).length;
+    model === 'nanodet' || !agreement
+      ? null
+      : (model === 'vanilla' ? agreement.match.onlyA : agreement.match.onlyB).length;
   const stage = model === 'nanodet' ? null : (result?.stage ?? DECODER_STAGES);
   const stageText = stage !== null && stage !== DECODER_STAGES ? ` at stage ${stage} of ${DECODER_STAGES}` : '';
   const onlyText = onlyHere !== null ? `, ${onlyHere} found only by this decoder` : '';
 
   const dets = useMemo(
-    () => (result && photo && result.imageId === photo.id ? filterDetections(result.detections, threshold, classFilter) : []),
+    () =>
+      result && photo && result.imageId === photo.id ? filterDetections(result.detections, threshold, classFilter) : [],
     [result, photo, threshold, classFilter],
   );
 
   const lorsSource = useSettings((s) => s.lorsSource);
   const sources = useModels((s) => s.lorsSources);
   const countedLors = useCountedLorsConfig();
-  const loadedConfig = useMemo(() => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))), [info, model]);
+  const loadedConfig = useMemo(
+    () => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))),
+    [info, model],
+  );
   const counted = model === 'lors' ? countedLors : loadedConfig;
   const counts = counted ? countParameters(counted, backboneParams) : null;
 
@@ -74,8 +84,9 @@ export function Panel({ model }: { model: ModelName }) {
   const exportJson = () => {
     if (!photo) return;
     const r = (v: number, k: number) => Math.round(v * k) / k;
-    const coco = detectionsToCoco(dets, imageIdFor(photo.name, photo.id), scaleToOriginal, scaleToOriginal)
-      .map((d) => ({ ...d, bbox: d.bbox.map((v) => r(v, 100)), score: r(d.score, 1e5) }));
+    const coco = detectionsToCoco(dets, imageIdFor(photo.name, photo.id), scaleToOriginal, scaleToOriginal).map(
+      (d) => ({ ...d, bbox: d.bbox.map((v) => r(v, 100)), score: r(d.score, 1e5) }),
+    );
     const json = JSON.stringify(coco, null, 1);
     download(new Blob([json], { type: 'application/json' }), `${base}-${model}-detections.json`);
   };
@@ -90,10 +101,23 @@ export function Panel({ model }: { model: ModelName }) {
   return (
     <article className={`panel panel-${model}`} data-testid={`panel-${model}`} aria-label={TITLES[model]}>
       <header className="panel-head">
-        <h2>{TITLES[model]}{model === 'lors' && lorsSource === 'compressed' && sources.compressed ? ' — vanilla compressed' : ''}</h2>
+        <h2>
+          {TITLES[model]}
+          {model === 'lors' && lorsSource === 'compressed' && sources.compressed ? ' — vanilla compressed' : ''}
+        </h2>
         {model !== 'nanodet' && info && (
-          <span className={`badge ${untrained ? 'badge-warn' : 'badge-ok'}`} data-testid={`badge-${model}`} title={info.note}>
-            {info.failed ? 'weights not loaded' : untrained ? 'untrained (seeded initial weights)' : model === 'lors' && lorsSource === 'compressed' && sources.compressed ? 'compressed from trained vanilla' : 'trained weights'}
+          <span
+            className={`badge ${untrained ? 'badge-warn' : 'badge-ok'}`}
+            data-testid={`badge-${model}`}
+            title={info.note}
+          >
+            {info.failed
+              ? 'weights not loaded'
+              : untrained
+                ? 'untrained (seeded initial weights)'
+                : model === 'lors' && lorsSource === 'compressed' && sources.compressed
+                  ? 'compressed from trained vanilla'
+                  : 'trained weights'}
           </span>
         )}
         {stage !== null && stage !== DECODER_STAGES && result && (
@@ -105,9 +129,14 @@ export function Panel({ model }: { model: ModelName }) {
       {model !== 'nanodet' && <WeightsFailure model={model} />}
       <div className="canvas-wrap">
         {photo ? (
-          <canvas ref={canvasRef} data-testid={`canvas-${model}`} data-boxes={dets.length}
-            data-stage={stage ?? undefined} data-only={onlyHere ?? undefined}
-            aria-label={`${TITLES[model]}: ${dets.length} detections${stageText}${onlyText}`} />
+          <canvas
+            ref={canvasRef}
+            data-testid={`canvas-${model}`}
+            data-boxes={dets.length}
+            data-stage={stage ?? undefined}
+            data-only={onlyHere ?? undefined}
+            aria-label={`${TITLES[model]}: ${dets.length} detections${stageText}${onlyText}`}
+          />
         ) : (
           <div className="placeholder">Drop a photo or pick a sample</div>
         )}
@@ -115,33 +144,57 @@ export function Panel({ model }: { model: ModelName }) {
       </div>
       <dl className="stats">
         <dt>{model === 'nanodet' ? 'Head + NMS' : 'Decoder'} latency</dt>
-        <dd><span data-testid={`latency-${model}`}>{result ? result.latencyMs.toFixed(1) : '–'}</span> ms <span className="muted small">(run <span data-testid={`run-${model}`}>{result?.run ?? 0}</span>)</span></dd>
+        <dd>
+          <span data-testid={`latency-${model}`}>{result ? result.latencyMs.toFixed(1) : '–'}</span> ms{' '}
+          <span className="muted small">
+            (run <span data-testid={`run-${model}`}>{result?.run ?? 0}</span>)
+          </span>
+        </dd>
         <dt>Detections shown</dt>
         <dd data-testid={`count-${model}`}>{result ? dets.length : '–'}</dd>
         {counts && (
           <>
             <dt>Decoder params</dt>
-            <dd><span data-testid={`params-${model}`} data-value={counts.decoder}>{formatCount(counts.decoder)}</span> <span className="muted small">({counts.decoder.toLocaleString('en-US')})</span></dd>
+            <dd>
+              <span data-testid={`params-${model}`} data-value={counts.decoder}>
+                {formatCount(counts.decoder)}
+              </span>{' '}
+              <span className="muted small">({counts.decoder.toLocaleString('en-US')})</span>
+            </dd>
             <dt>Total params</dt>
-            <dd data-testid={`params-total-${model}`} data-value={counts.total} title="decoder + queries + neck + NanoDet backbone">
-              {formatCount(counts.total)} <span className="muted small">incl. backbone {formatCount(backboneParams)}</span>
+            <dd
+              data-testid={`params-total-${model}`}
+              data-value={counts.total}
+              title="decoder + queries + neck + NanoDet backbone"
+            >
+              {formatCount(counts.total)}{' '}
+              <span className="muted small">incl. backbone {formatCount(backboneParams)}</span>
             </dd>
           </>
         )}
         {model === 'nanodet' && (
           <>
             <dt>Params</dt>
-            <dd data-testid="params-nanodet" data-value={backboneParams}>{formatCount(backboneParams)} <span className="muted small">(whole NanoDet-g)</span></dd>
+            <dd data-testid="params-nanodet" data-value={backboneParams}>
+              {formatCount(backboneParams)} <span className="muted small">(whole NanoDet-g)</span>
+            </dd>
           </>
         )}
         <dt>Weights</dt>
         <dd data-testid={`weights-${model}`}>
-          {model === 'nanodet' ? formatBytes(backboneBytes)
-            : model === 'lors' && sources[lorsSource] ? formatBytes(sources[lorsSource]!.weightBytes)
-              : info && !info.failed ? formatBytes(info.weightBytes) : '–'}
+          {model === 'nanodet'
+            ? formatBytes(backboneBytes)
+            : model === 'lors' && sources[lorsSource]
+              ? formatBytes(sources[lorsSource]!.weightBytes)
+              : info && !info.failed
+                ? formatBytes(info.weightBytes)
+                : '–'}
           {info && !info.trained && !info.failed && <span className="muted small"> (float16 size it would have)</span>}
           {model === 'lors' && counted && sources[lorsSource] && (
-            <span className="muted small"> (all ranks) · this slice at float16: {formatBytes(float16Bytes(counted))}</span>
+            <span className="muted small">
+              {' '}
+              (all ranks) · this slice at float16: {formatBytes(float16Bytes(counted))}
+            </span>
           )}
         </dd>
       </dl>
@@ -154,8 +207,12 @@ export function Panel({ model }: { model: ModelName }) {
         </p>
       )}
       <div className="exports">
-        <button type="button" onClick={exportJson} disabled={!result} data-testid={`export-json-${model}`}>Detections (COCO JSON)</button>
-        <button type="button" onClick={() => void exportPng()} disabled={!result} data-testid={`export-png-${model}`}>Overlay (PNG)</button>
+        <button type="button" onClick={exportJson} disabled={!result} data-testid={`export-json-${model}`}>
+          Detections (COCO JSON)
+        </button>
+        <button type="button" onClick={() => void exportPng()} disabled={!result} data-testid={`export-png-${model}`}>
+          Overlay (PNG)
+        </button>
       </div>
     </article>
   );

@@ -18,7 +18,8 @@ export function drawOverlay(
   /** Agreement view: the emphasis of each detection (absent: every box drawn alike). */
   emphasis?: ReadonlyMap<Detection, Emphasis>,
 ): void {
-  const W = ctx.canvas.width, H = ctx.canvas.height;
+  const W = ctx.canvas.width,
+    H = ctx.canvas.height;
   ctx.clearRect(0, 0, W, H);
   ctx.drawImage(bitmap, 0, 0, W, H);
   const line = Math.max(2, Math.round(Math.max(W, H) / 320));
@@ -32,7 +33,8 @@ export function drawOverlay(
     const [x1, y1, x2, y2] = d.box.map((v) => v * scale) as [number, number, number, number];
     const colour = classColour(d.label);
     const how = emphasis?.get(d);
-    const w = Math.max(1, x2 - x1), h = Math.max(1, y2 - y1);
+    const w = Math.max(1, x2 - x1),
+      h = Math.max(1, y2 - y1);
     if (how === 'agreed') {
       // Quiet: a thin, faint outline without a label.
       ctx.save();
@@ -78,7 +80,9 @@ export async function overlayPng(bitmap: ImageBitmap, dets: readonly Detection[]
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('no 2D canvas');
   drawOverlay(ctx, bitmap, dets, 1);
-  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'));
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('PNG encoding failed'))), 'image/png'),
+  );
 }
 
 /** Saves a blob under a file name (an object URL on a temporary link; nothing leaves the browser). */

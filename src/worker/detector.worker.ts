@@ -18,7 +18,13 @@ import { cachedReader, DownloadError, MissingFileError } from './cachedFetch';
 import { deviceLossBehind, isDeviceLossError, watchDeviceLoss } from './deviceLoss';
 import { decoderFailure, relativeTo } from './downloadFailure';
 import type {
-  DecoderLoadInfo, DetectResult, InitResult, LoadDecoderResult, RequestEnvelope, WorkerMessage, WorkerStats,
+  DecoderLoadInfo,
+  DetectResult,
+  InitResult,
+  LoadDecoderResult,
+  RequestEnvelope,
+  WorkerMessage,
+  WorkerStats,
 } from './protocol';
 import { wasmPaths } from './wasmPaths';
 
@@ -85,7 +91,7 @@ async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): P
   try {
     if (name === 'lors') {
       // model.json is read once; a retry after a failed shard re-reads the shards only.
-      const src = sources.trained ?? await OrderedLors.open(folder(dir).read, onProgress);
+      const src = sources.trained ?? (await OrderedLors.open(folder(dir).read, onProgress));
       sources.trained = src;
       const config = await det.setDecoder('lors', await src.slice(), onProgress);
       return { config, trained: true, weightBytes: src.weightBytes };
@@ -129,7 +135,9 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
   stallMs = stall;
   const backbone = folder(NANODET_DIR);
   const det = await load({
-    backend, wasmPaths: wasmPaths(), readBackbone: backbone.read,
+    backend,
+    wasmPaths: wasmPaths(),
+    readBackbone: backbone.read,
     onProgress: (p) => post({ kind: 'progress', ...p }),
   }).catch((e: unknown) => {
     // Without the backbone no panel runs: the page shows this with a Retry; it names the file.
@@ -146,12 +154,19 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
       info[name] = await loadDecoder(det, name, false);
       if (name === 'lors' && compressedNote) info.lors!.note = compressedNote;
     }
-    post(det.fallbackReason ? { kind: 'backend', backend: det.backend, fallbackReason: det.fallbackReason } : { kind: 'backend', backend: det.backend });
+    post(
+      det.fallbackReason
+        ? { kind: 'backend', backend: det.backend, fallbackReason: det.fallbackReason }
+        : { kind: 'backend', backend: det.backend },
+    );
     post({ kind: 'status', message: `Warming up on ${det.backend} (compiling kernels, one-time)…`, phase: 'warming' });
     await det.warmup();
     detector = det;
     const result: InitResult = {
-      backend: det.backend, backboneParams: det.backboneParams, backboneBytes: backbone.bytesRead(), decoders: info,
+      backend: det.backend,
+      backboneParams: det.backboneParams,
+      backboneBytes: backbone.bytesRead(),
+      decoders: info,
       lorsSources: lorsSourcesInfo(),
     };
     if (det.fallbackReason) result.fallbackReason = det.fallbackReason;
@@ -172,7 +187,10 @@ function need(): Detector {
   return detector;
 }
 
-async function setImage(imageId: number, image: { data: Uint8Array | Uint8ClampedArray; width: number; height: number }) {
+async function setImage(
+  imageId: number,
+  image: { data: Uint8Array | Uint8ClampedArray; width: number; height: number },
+) {
   const det = need();
   disposeCurrent();
   const t0 = performance.now();
@@ -194,9 +212,12 @@ async function detect(id: number, imageId: number, models: ModelName[], stage?: 
   const out: DetectResult[] = [];
   for (const model of models) {
     const t0 = performance.now();
-    const detections = await det.detect(current.features, model === 'nanodet'
-      ? { model, scoreThreshold: NANODET_MIN_SCORE, maxDetections: DECODER_TOPK }
-      : { model, scoreThreshold: 0, maxDetections: DECODER_TOPK, ...(stage !== undefined ? { stage } : {}) });
+    const detections = await det.detect(
+      current.features,
+      model === 'nanodet'
+        ? { model, scoreThreshold: NANODET_MIN_SCORE, maxDetections: DECODER_TOPK }
+        : { model, scoreThreshold: 0, maxDetections: DECODER_TOPK, ...(stage !== undefined ? { stage } : {}) },
+    );
     const r: DetectResult = { model, imageId, detections, latencyMs: performance.now() - t0 };
     if (model !== 'nanodet' && stage !== undefined) r.stage = stage;
     post({ kind: 'partial', id, result: r });
@@ -207,13 +228,20 @@ async function detect(id: number, imageId: number, models: ModelName[], stage?: 
 
 async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
   switch (req.type) {
-    case 'init': return init(req.backend, req.base, req.stallMs);
-    case 'loadDecoder': return reloadDecoder(req.name, req.seeded ?? false);
-    case 'setImage': return setImage(req.imageId, req.image);
-    case 'detect': return detect(id, req.imageId, req.models, req.stage);
-    case 'setLors': return setLors(req.source, req.slice);
-    case 'stats': return stats();
-    default: throw new Error(`unknown request ${(req as { type: string }).type}`);
+    case 'init':
+      return init(req.backend, req.base, req.stallMs);
+    case 'loadDecoder':
+      return reloadDecoder(req.name, req.seeded ?? false);
+    case 'setImage':
+      return setImage(req.imageId, req.image);
+    case 'detect':
+      return detect(id, req.imageId, req.models, req.stage);
+    case 'setLors':
+      return setLors(req.source, req.slice);
+    case 'stats':
+      return stats();
+    default:
+      throw new Error(`unknown request ${(req as { type: string }).type}`);
   }
 }
 

@@ -19,14 +19,32 @@ import { soak, type SoakReport } from './soak';
 /** Heap growth over a soak above this fraction fails it. */
 export const SOAK_MAX_HEAP_GROWTH = 0.1;
 
-interface Snapshot { photoId: number; runs: Record<string, number>; latency: Record<string, number>; backboneMs: number | null }
+interface Snapshot {
+  photoId: number;
+  runs: Record<string, number>;
+  latency: Record<string, number>;
+  backboneMs: number | null;
+}
 
 async function snapshot(page: Page): Promise<Snapshot> {
   return page.evaluate(() => {
     type R = { run: number; latencyMs: number; imageId: number };
-    const s = (window as unknown as { __lors: { session: { getState(): { photo: { id: number } | null; results: Record<string, R>; backboneMs: number | null } } } }).__lors.session.getState();
-    const runs: Record<string, number> = {}, latency: Record<string, number> = {};
-    for (const [k, r] of Object.entries(s.results)) if (r.imageId === s.photo?.id) { runs[k] = r.run; latency[k] = r.latencyMs; }
+    const s = (
+      window as unknown as {
+        __lors: {
+          session: {
+            getState(): { photo: { id: number } | null; results: Record<string, R>; backboneMs: number | null };
+          };
+        };
+      }
+    ).__lors.session.getState();
+    const runs: Record<string, number> = {},
+      latency: Record<string, number> = {};
+    for (const [k, r] of Object.entries(s.results))
+      if (r.imageId === s.photo?.id) {
+        runs[k] = r.run;
+        latency[k] = r.latencyMs;
+      }
     return { photoId: s.photo?.id ?? -1, runs, latency, backboneMs: s.backboneMs };
   });
 }
@@ -51,7 +69,8 @@ export async function benchBrowser(o: { runs: number; warmup: number }) {
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const photos = ['chelsea.jpg', 'coffee.jpg'];
-    const drop = (i: number) => dropFile(page, { url: `samples/${photos[i % 2]}`, name: photos[i % 2]!, type: 'image/jpeg' });
+    const drop = (i: number) =>
+      dropFile(page, { url: `samples/${photos[i % 2]}`, name: photos[i % 2]!, type: 'image/jpeg' });
 
     const t0 = performance.now();
     await page.goto(`${server.url}?backend=wasm`);
@@ -60,15 +79,25 @@ export async function benchBrowser(o: { runs: number; warmup: number }) {
     let before = await snapshot(page);
     const t1 = performance.now();
     await drop(0);
-    before = await waitFor(page, (s) => s.photoId !== before.photoId && s.runs.vanilla !== undefined && s.runs.lors !== undefined);
+    before = await waitFor(
+      page,
+      (s) => s.photoId !== before.photoId && s.runs.vanilla !== undefined && s.runs.lors !== undefined,
+    );
     const firstPhotoMs = performance.now() - t1;
 
-    const photoMs: number[] = [], sliderMs: number[] = [], vanillaMs: number[] = [], lorsMs: number[] = [], backboneMs: number[] = [];
+    const photoMs: number[] = [],
+      sliderMs: number[] = [],
+      vanillaMs: number[] = [],
+      lorsMs: number[] = [],
+      backboneMs: number[] = [];
     for (let i = 1; i <= o.warmup + o.runs; i++) {
       const prev = before;
       const t = performance.now();
       await drop(i);
-      before = await waitFor(page, (s) => s.photoId !== prev.photoId && s.runs.vanilla !== undefined && s.runs.lors !== undefined);
+      before = await waitFor(
+        page,
+        (s) => s.photoId !== prev.photoId && s.runs.vanilla !== undefined && s.runs.lors !== undefined,
+      );
       if (i > o.warmup) {
         photoMs.push(performance.now() - t);
         vanillaMs.push(before.latency.vanilla!);
@@ -84,7 +113,8 @@ export async function benchBrowser(o: { runs: number; warmup: number }) {
       if (i >= o.warmup) sliderMs.push(performance.now() - t);
     }
     const r = (x: number) => Number(x.toFixed(1));
-    const vanilla = median(vanillaMs), lors = median(lorsMs);
+    const vanilla = median(vanillaMs),
+      lors = median(lorsMs);
     return {
       backend: 'wasm',
       browser: browser.version(),
@@ -114,7 +144,9 @@ export async function soakBrowser(o: { moves: number; drops: number }) {
   }
   const server = await serveStatic(DIST);
   const browser = await chromium.launch({
-    executablePath: CHROMIUM, headless: true, args: [...ARGS, '--enable-precise-memory-info', '--js-flags=--expose-gc'],
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...ARGS, '--enable-precise-memory-info', '--js-flags=--expose-gc'],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

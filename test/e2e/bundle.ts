@@ -25,10 +25,13 @@ export function reachableAssets(dist: string, html: string): Set<string> {
 }
 
 export function checkBundle(dist: string): void {
-  const contains = (names: Set<string>) => [...names].filter((n) => readFileSync(join(dist, 'assets', n), 'utf8').includes(MARKER));
+  const contains = (names: Set<string>) =>
+    [...names].filter((n) => readFileSync(join(dist, 'assets', n), 'utf8').includes(MARKER));
   const app = reachableAssets(dist, 'index.html');
-  if (![...app].some((n) => n.includes('worker'))) throw new Error(`bundle check: no worker chunk reachable from index.html (${[...app].join(', ')})`);
+  if (![...app].some((n) => n.includes('worker')))
+    throw new Error(`bundle check: no worker chunk reachable from index.html (${[...app].join(', ')})`);
   const leaked = contains(app);
   if (leaked.length) throw new Error(`bundle check: test helpers in the app's chunks: ${leaked.join(', ')}`);
-  if (contains(reachableAssets(dist, 'selftest.html')).length === 0) throw new Error('bundle check: the marker is missing from the self-test page (the check is blind)');
+  if (contains(reachableAssets(dist, 'selftest.html')).length === 0)
+    throw new Error('bundle check: the marker is missing from the self-test page (the check is blind)');
 }

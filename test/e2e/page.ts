@@ -9,14 +9,30 @@ export const DIST = process.env.E2E_DIST ?? join(ROOT, 'dist');
 export const SHOTS = process.env.E2E_SHOTS ?? join(ROOT, 'test-results/e2e');
 
 /** What each e2e test gets: the browser, the static server of dist/ and its URL. */
-export interface Ctx { browser: Browser; server: StaticServer; url: string }
+export interface Ctx {
+  browser: Browser;
+  server: StaticServer;
+  url: string;
+}
 /** One e2e test: a name (filterable from the command line), a time limit, and a function of a fresh page. */
-export interface Test { name: string; timeoutMs: number; fn: (ctx: Ctx, page: Page) => Promise<void> }
-
+export interface Test {
+  name: string;
+  timeoutMs: number;
+  fn: (ctx: Ctx, page: Page) => Promise<void>;
+}
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
+export const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+];
 
 export const tid = (id: string) => `[data-testid="${id}"]`;
 
@@ -44,12 +60,16 @@ export async function dropFile(page: Page, file: { url?: string; bytes?: number[
 }
 
 export async function waitReady(page: Page, timeout: number) {
-  await page.waitForFunction(() => {
-    const s = document.querySelector('[data-testid="status"]');
-    const phase = s?.getAttribute('data-phase');
-    if (phase === 'error') throw new Error(`app failed to load: ${s?.textContent}`);
-    return phase === 'ready';
-  }, undefined, { timeout, polling: 250 });
+  await page.waitForFunction(
+    () => {
+      const s = document.querySelector('[data-testid="status"]');
+      const phase = s?.getAttribute('data-phase');
+      if (phase === 'error') throw new Error(`app failed to load: ${s?.textContent}`);
+      return phase === 'ready';
+    },
+    undefined,
+    { timeout, polling: 250 },
+  );
 }
 
 export class AssertionError extends Error {}
@@ -65,11 +85,15 @@ export const attr = async (page: Page, testid: string, name: string) => page.loc
 export const text = async (page: Page, testid: string) => (await page.locator(tid(testid)).textContent()) ?? '';
 
 export async function waitBoxes(page: Page, model: string, photoName: string, timeout = 120_000) {
-  await page.waitForFunction(({ model, photoName }) => {
-    const c = document.querySelector(`[data-testid="canvas-${model}"]`);
-    const name = document.querySelector('[data-testid="photo-name"]')?.textContent;
-    return name === photoName && c !== null && Number(c.getAttribute('data-boxes')) > 0;
-  }, { model, photoName }, { timeout, polling: 200 });
+  await page.waitForFunction(
+    ({ model, photoName }) => {
+      const c = document.querySelector(`[data-testid="canvas-${model}"]`);
+      const name = document.querySelector('[data-testid="photo-name"]')?.textContent;
+      return name === photoName && c !== null && Number(c.getAttribute('data-boxes')) > 0;
+    },
+    { model, photoName },
+    { timeout, polling: 200 },
+  );
 }
 
 /** Is anything but the black/grey placeholder drawn? (a cheap check that the canvas shows the photo + boxes) */
@@ -79,8 +103,12 @@ export async function canvasHasContent(page: Page, model: string): Promise<boole
     const ctx = c.getContext('2d');
     if (!ctx || c.width < 8 || c.height < 8) return false;
     const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    let min = 255, max = 0;
-    for (let i = 0; i < d.length; i += 4 * 97) { min = Math.min(min, d[i]!); max = Math.max(max, d[i]!); }
+    let min = 255,
+      max = 0;
+    for (let i = 0; i < d.length; i += 4 * 97) {
+      min = Math.min(min, d[i]!);
+      max = Math.max(max, d[i]!);
+    }
     return max - min > 20;
   });
 }

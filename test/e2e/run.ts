@@ -25,7 +25,13 @@ const tests: Test[] = [...flows, ...layout, ...camera, ...subpath, ...downloads,
 
 async function main() {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `vite build` first');
-  for (const f of ['samples/chelsea.jpg', 'samples/coffee.jpg', 'samples/rocket.jpg', 'samples/astronaut.jpg', 'models/nanodet/model.json']) {
+  for (const f of [
+    'samples/chelsea.jpg',
+    'samples/coffee.jpg',
+    'samples/rocket.jpg',
+    'samples/astronaut.jpg',
+    'models/nanodet/model.json',
+  ]) {
     if (!existsSync(join(DIST, f))) throw new Error(`dist/${f} is missing (public/${f} must exist before the build)`);
   }
   mkdirSync(SHOTS, { recursive: true });
@@ -43,12 +49,16 @@ async function main() {
       const page = await context.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (e) => pageErrors.push(e.message));
-      page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+      page.on('console', (m) => {
+        if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
+      });
       // CSP violations in the page become console errors (fatal below); the worker's arrive as reports to the server.
-      await context.addInitScript(() => document.addEventListener('securitypolicyviolation', (e) => {
-        const where = `${e.sourceFile}:${e.lineNumber}`;
-        console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} (${where})`);
-      }));
+      await context.addInitScript(() =>
+        document.addEventListener('securitypolicyviolation', (e) => {
+          const where = `${e.sourceFile}:${e.lineNumber}`;
+          console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} (${where})`);
+        }),
+      );
       const cspReports = server.cspReports.length;
       page.setDefaultTimeout(30_000);
       const t0 = Date.now();
@@ -56,7 +66,9 @@ async function main() {
       try {
         await Promise.race([
           t.fn({ browser, server, url: server.url }, page),
-          new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${t.timeoutMs / 1000} s`)), t.timeoutMs); }),
+          new Promise((_, rej) => {
+            timer = setTimeout(() => rej(new Error(`timed out after ${t.timeoutMs / 1000} s`)), t.timeoutMs);
+          }),
         ]);
         const reports = server.cspReports.slice(cspReports);
         assert(reports.length === 0, `CSP violation reports: ${reports.join(' | ')}`);
@@ -65,7 +77,9 @@ async function main() {
         console.log(`PASS ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       } catch (e) {
         failed++;
-        console.log(`FAIL ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n    ${e instanceof Error ? e.message : String(e)}`);
+        console.log(
+          `FAIL ${i + 1}. ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n    ${e instanceof Error ? e.message : String(e)}`,
+        );
         if (pageErrors.length) console.log(`    page errors: ${pageErrors.join(' | ')}`);
         await page.screenshot({ path: join(SHOTS, `failed-${i + 1}.png`), fullPage: true }).catch(() => undefined);
       } finally {

@@ -61,7 +61,10 @@ export async function serveStatic(root: string, options: { prefix?: string } = {
   const server: Server = createServer((req, res) => {
     let bytes = 0;
     const body: Buffer[] = [];
-    req.on('data', (c: Buffer) => { bytes += c.length; body.push(c); });
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      body.push(c);
+    });
     req.on('end', () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       if (req.method === 'POST' && path === CSP_REPORT_PATH) {
@@ -119,12 +122,18 @@ export async function serveStatic(root: string, options: { prefix?: string } = {
     url: `http://127.0.0.1:${addr.port}/`,
     requests,
     cspReports,
-    fault: (path, fault) => { faults.set(path.replace(/^\//, ''), fault); },
+    fault: (path, fault) => {
+      faults.set(path.replace(/^\//, ''), fault);
+    },
     clearFaults: () => {
       faults.clear();
       for (const r of stalled) r.destroy();
       stalled.clear();
     },
-    close: () => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
   };
 }

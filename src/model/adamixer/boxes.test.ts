@@ -16,15 +16,24 @@ const close = (a: ArrayLike<number>, b: number[], tol = 1e-4) => {
 describe('xyzr boxes', () => {
   it('decodes hand values', async () => {
     // w = 2^(3 − 1/2)... choose z = 3, r = 1 → w = 2^2.5, h = 2^3.5
-    const w = 2 ** 2.5, h = 2 ** 3.5;
-    const t = tf.tensor2d([[10, 20, 3, 1], [0, 0, 0, 0]]);
+    const w = 2 ** 2.5,
+      h = 2 ** 3.5;
+    const t = tf.tensor2d([
+      [10, 20, 3, 1],
+      [0, 0, 0, 0],
+    ]);
     const out = decodeXyzr(t);
     close(await out.data(), [10 - w / 2, 20 - h / 2, 10 + w / 2, 20 + h / 2, -0.5, -0.5, 0.5, 0.5]);
     tf.dispose([t, out]);
   });
 
   it('encodes hand values and round-trips', async () => {
-    const xyxy = tf.tensor3d([[[0, 0, 4, 16], [10, 20, 30, 25]]]);
+    const xyxy = tf.tensor3d([
+      [
+        [0, 0, 4, 16],
+        [10, 20, 30, 25],
+      ],
+    ]);
     const e = encodeXyxy(xyxy);
     // box 1: centre (2, 8), w 4, h 16: z = log2 √64 = 3, r = log2 4 = 2; box 2: centre (20, 22.5), w 20, h 5.
     close(await e.data(), [2, 8, 3, 2, 20, 22.5, Math.log2(10), Math.log2(5 / 20)]);
@@ -36,14 +45,23 @@ describe('xyzr boxes', () => {
 
   it('initialXyzr takes proposals for the first n queries, whole-image boxes for the rest', async () => {
     const props = new Float32Array([10, 20, 50, 100, 5, 5, 5.5, 9]); // the second is 0.5 px wide → widened to 1
-    const t = initialXyzr([[640, 480], [100, 400]], 3, [props, undefined]);
+    const t = initialXyzr(
+      [
+        [640, 480],
+        [100, 400],
+      ],
+      3,
+      [props, undefined],
+    );
     const v = Array.from(await t.data());
     t.dispose();
     const want = [
       [30, 60, Math.log2(Math.sqrt(40 * 80)), Math.log2(80 / 40)],
       [5.25, 7, Math.log2(Math.sqrt(1 * 4)), Math.log2(4 / 1)],
       [320, 240, Math.log2(Math.sqrt(640 * 480)), Math.log2(480 / 640)],
-      [50, 200, Math.log2(200), 2], [50, 200, Math.log2(200), 2], [50, 200, Math.log2(200), 2],
+      [50, 200, Math.log2(200), 2],
+      [50, 200, Math.log2(200), 2],
+      [50, 200, Math.log2(200), 2],
     ].flat();
     v.forEach((x, i) => expect(x).toBeCloseTo(want[i]!, 5));
     expect(() => initialXyzr([[10, 10]], 1, [props])).toThrow(/n ≤ 1/);
@@ -51,7 +69,13 @@ describe('xyzr boxes', () => {
   });
 
   it('initialXyzr is the whole image per batch element', async () => {
-    const t = initialXyzr([[640, 480], [100, 400]], 3);
+    const t = initialXyzr(
+      [
+        [640, 480],
+        [100, 400],
+      ],
+      3,
+    );
     expect(t.shape).toEqual([2, 3, 4]);
     const d = await t.data();
     close(d.slice(0, 4), [320, 240, Math.log2(Math.sqrt(640 * 480)), Math.log2(480 / 640)]);
@@ -64,25 +88,31 @@ describe('xyzr boxes', () => {
   });
 
   it('iof on hand-computed boxes (rows are the attending box)', async () => {
-    const boxes = tf.tensor3d([[
-      [0, 0, 10, 10], // area 100
-      [5, 5, 15, 25], // area 200, overlap with box 0: 5×5 = 25
-      [20, 20, 30, 30], // disjoint from 0, touches nothing of 1 (x 20 > 15)
-      [0, 0, 10, 10], // same as 0
-    ]]);
+    const boxes = tf.tensor3d([
+      [
+        [0, 0, 10, 10], // area 100
+        [5, 5, 15, 25], // area 200, overlap with box 0: 5×5 = 25
+        [20, 20, 30, 30], // disjoint from 0, touches nothing of 1 (x 20 > 15)
+        [0, 0, 10, 10], // same as 0
+      ],
+    ]);
     const t = iof(boxes);
     expect(t.shape).toEqual([1, 4, 4]);
-    close(await t.data(), [
-      1, 25 / 100, 0, 1,
-      25 / 200, 1, 0, 25 / 200,
-      0, 0, 1, 0,
-      1, 25 / 100, 0, 1,
-    ], 1e-6);
+    close(await t.data(), [1, 25 / 100, 0, 1, 25 / 200, 1, 0, 25 / 200, 0, 0, 1, 0, 1, 25 / 100, 0, 1], 1e-6);
     tf.dispose([boxes, t]);
   });
 
   it('iof guards a zero area with 1e-6 and works per batch element', async () => {
-    const boxes = tf.tensor3d([[[0, 0, 0, 5], [0, 0, 4, 4]], [[0, 0, 2, 2], [1, 1, 3, 3]]]);
+    const boxes = tf.tensor3d([
+      [
+        [0, 0, 0, 5],
+        [0, 0, 4, 4],
+      ],
+      [
+        [0, 0, 2, 2],
+        [1, 1, 3, 3],
+      ],
+    ]);
     const d = await iof(boxes).data();
     // zero-width box: inter 0 → 0; batch 2: overlap 1×1, area 4 → 0.25 both ways
     close(Array.from(d), [0, 0, 0, 1, 1, 0.25, 0.25, 1], 1e-6);
@@ -92,7 +122,11 @@ describe('xyzr boxes', () => {
   it('leaks nothing', () => {
     const x = tf.tensor3d([[[1, 2, 3, 0.5]]]);
     const before = tf.memory().numTensors;
-    tf.tidy(() => { decodeXyzr(x); encodeXyxy(decodeXyzr(x)); iof(decodeXyzr(x)); });
+    tf.tidy(() => {
+      decodeXyzr(x);
+      encodeXyxy(decodeXyzr(x));
+      iof(decodeXyzr(x));
+    });
     decodeXyzr(x).dispose();
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();

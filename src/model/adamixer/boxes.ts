@@ -31,9 +31,10 @@ export function encodeXyxy(xyxy: tf.Tensor): tf.Tensor {
     const h = tf.sub(y2, y1);
     const lw = tf.div(tf.log(w), Math.LN2);
     const lh = tf.div(tf.log(h), Math.LN2);
-    return tf.concat([
-      tf.mul(tf.add(x1, x2), 0.5), tf.mul(tf.add(y1, y2), 0.5), tf.mul(tf.add(lw, lh), 0.5), tf.sub(lh, lw),
-    ], -1);
+    return tf.concat(
+      [tf.mul(tf.add(x1, x2), 0.5), tf.mul(tf.add(y1, y2), 0.5), tf.mul(tf.add(lw, lh), 0.5), tf.sub(lh, lw)],
+      -1,
+    );
   });
 }
 
@@ -42,7 +43,8 @@ export function encodeXyxy(xyxy: tf.Tensor): tf.Tensor {
  * 'iof'; row i is the attending query). xyxy [B, L, 4] → [B, L, L].
  */
 export function iof(xyxy: tf.Tensor): tf.Tensor3D {
-  if (xyxy.rank !== 3 || xyxy.shape[2] !== 4) throw new Error(`iof: expected [B, L, 4], got [${xyxy.shape.join(', ')}]`);
+  if (xyxy.rank !== 3 || xyxy.shape[2] !== 4)
+    throw new Error(`iof: expected [B, L, 4], got [${xyxy.shape.join(', ')}]`);
   return tf.tidy(() => {
     const [x1, y1, x2, y2] = tf.split(xyxy, 4, -1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]; // [B, L, 1]
     const t = (v: tf.Tensor) => tf.transpose(v, [0, 2, 1]); // [B, 1, L]
@@ -59,23 +61,36 @@ export function iof(xyxy: tf.Tensor): tf.Tensor3D {
  * boxes ([n·4] xyxy input pixels, n ≤ L, best first; sides below 1 px are widened to 1 px) for the first n queries and
  * whole-image boxes for the rest.
  */
-export function initialXyzr(imageSize: [number, number][], queries: number, proposals?: (Float32Array | undefined)[]): tf.Tensor3D {
+export function initialXyzr(
+  imageSize: [number, number][],
+  queries: number,
+  proposals?: (Float32Array | undefined)[],
+): tf.Tensor3D {
   if (imageSize.length === 0) throw new Error('initialXyzr: imageSize is empty');
-  if (!Number.isInteger(queries) || queries < 1) throw new Error(`initialXyzr: queries must be a positive integer, got ${queries}`);
+  if (!Number.isInteger(queries) || queries < 1)
+    throw new Error(`initialXyzr: queries must be a positive integer, got ${queries}`);
   if (proposals && proposals.length !== imageSize.length) {
     throw new Error(`initialXyzr: ${proposals.length} proposal sets for a batch of ${imageSize.length}`);
   }
   const B = imageSize.length;
   const data = new Float32Array(B * queries * 4);
   imageSize.forEach(([w, h], b) => {
-    if (!(w > 0 && h > 0)) throw new Error(`initialXyzr: image size must be positive, got [${w}, ${h}] for batch element ${b}`);
+    if (!(w > 0 && h > 0))
+      throw new Error(`initialXyzr: image size must be positive, got [${w}, ${h}] for batch element ${b}`);
     const p = proposals?.[b];
     const n = p ? p.length / 4 : 0;
-    if (!Number.isInteger(n) || n > queries) throw new Error(`initialXyzr: batch element ${b} has ${p?.length} proposal numbers; expected 4·n with n ≤ ${queries}`);
+    if (!Number.isInteger(n) || n > queries)
+      throw new Error(
+        `initialXyzr: batch element ${b} has ${p?.length} proposal numbers; expected 4·n with n ≤ ${queries}`,
+      );
     for (let l = 0; l < queries; l++) {
       let [x1, y1, x2, y2] = l < n ? [p![4 * l]!, p![4 * l + 1]!, p![4 * l + 2]!, p![4 * l + 3]!] : [0, 0, w, h];
-      const bw = Math.max(x2 - x1, 1), bh = Math.max(y2 - y1, 1);
-      data.set([(x1 + x2) / 2, (y1 + y2) / 2, Math.log2(Math.sqrt(bw * bh)), Math.log2(bh / bw)], (b * queries + l) * 4);
+      const bw = Math.max(x2 - x1, 1),
+        bh = Math.max(y2 - y1, 1);
+      data.set(
+        [(x1 + x2) / 2, (y1 + y2) / 2, Math.log2(Math.sqrt(bw * bh)), Math.log2(bh / bw)],
+        (b * queries + l) * 4,
+      );
     }
   });
   return tf.tensor3d(data, [B, queries, 4]);

@@ -6,7 +6,14 @@ import { foldLorsAWithNames, foldLorsTWithNames } from '../lors/fold';
 import { applyNeck, decoderForward, topK } from './decoder';
 import { prepareWeightsWithNames } from './prepare';
 import {
-  disposeWeights, jsDecoder, jsNeck, maxErr, randomLevels, randomWeights, toJsMap, toJsWeights,
+  disposeWeights,
+  jsDecoder,
+  jsNeck,
+  maxErr,
+  randomLevels,
+  randomWeights,
+  toJsMap,
+  toJsWeights,
 } from '../../testing/reference';
 
 beforeAll(async () => {
@@ -15,12 +22,19 @@ beforeAll(async () => {
 });
 
 // Two images of different sizes letterboxed into one padded 72 × 48 batch.
-const PAD_W = 72, PAD_H = 48;
-const SIZES: [number, number][] = [[70, 40], [50, 48]];
+const PAD_W = 72,
+  PAD_H = 48;
+const SIZES: [number, number][] = [
+  [70, 40],
+  [50, 48],
+];
 
 /** fold: which LORS folds to add; prepare: prepareWeights before or after the folds (or not at all). */
 async function compareWithReference(
-  cfg: ModelConfig, seed: number, opts: Parameters<typeof decoderForward>[4] = {}, fold?: 'A' | 'T' | 'AT',
+  cfg: ModelConfig,
+  seed: number,
+  opts: Parameters<typeof decoderForward>[4] = {},
+  fold?: 'A' | 'T' | 'AT',
   prepare?: 'before' | 'after',
 ) {
   const raw = randomWeights(cfg, seed);
@@ -34,8 +48,16 @@ async function compareWithReference(
     weights = p.weights;
   };
   if (prepare === 'before') prep();
-  if (fold?.includes('T')) { const f = foldLorsTWithNames(weights, cfg); weights = f.weights; added.push(...f.added.map((n) => f.weights.get(n)!)); }
-  if (fold?.includes('A')) { const f = foldLorsAWithNames(weights, cfg); weights = f.weights; added.push(...f.added.map((n) => f.weights.get(n)!)); }
+  if (fold?.includes('T')) {
+    const f = foldLorsTWithNames(weights, cfg);
+    weights = f.weights;
+    added.push(...f.added.map((n) => f.weights.get(n)!));
+  }
+  if (fold?.includes('A')) {
+    const f = foldLorsAWithNames(weights, cfg);
+    weights = f.weights;
+    added.push(...f.added.map((n) => f.weights.get(n)!));
+  }
   if (prepare === 'after') prep();
   const levels = randomLevels(cfg, SIZES.length, PAD_W, PAD_H, seed + 1);
   const before = tf.memory().numTensors;
@@ -51,8 +73,14 @@ async function compareWithReference(
     const lg = await logits.data();
     const bx = await boxes.data();
     expect(lg.every(Number.isFinite) && bx.every(Number.isFinite)).toBe(true);
-    const e1 = maxErr(lg, ref[i]!.flatMap((p) => p.logits.flat())).rel;
-    const e2 = maxErr(bx, ref[i]!.flatMap((p) => p.boxes.flat())).rel;
+    const e1 = maxErr(
+      lg,
+      ref[i]!.flatMap((p) => p.logits.flat()),
+    ).rel;
+    const e2 = maxErr(
+      bx,
+      ref[i]!.flatMap((p) => p.boxes.flat()),
+    ).rel;
     worst = Math.max(worst, e1, e2);
     if (i === 0) expect(Math.max(e1, e2)).toBeLessThan(2e-5); // first stage: float32 rounding only
     if (process.env.DEBUG_ERR) console.log('stage', i, e1, e2);
@@ -74,13 +102,19 @@ describe('decoderForward against the plain-JS reference (tiny, B = 2, all stages
     expect(await compareWithReference(makeConfig('tiny', 'vanilla4x32'), 2)).toBeLessThan(1e-3);
   });
   it('LORS factored', async () => {
-    expect(await compareWithReference(makeConfig('tiny', 'lors'), 3, { lorsA: 'factored', lorsT: 'factored' })).toBeLessThan(1e-3);
+    expect(
+      await compareWithReference(makeConfig('tiny', 'lors'), 3, { lorsA: 'factored', lorsT: 'factored' }),
+    ).toBeLessThan(1e-3);
   });
   it('LORS with foldLorsT and foldLorsA', async () => {
-    expect(await compareWithReference(makeConfig('tiny', 'lors'), 3, { lorsA: 'folded', lorsT: 'folded' }, 'AT')).toBeLessThan(1e-3);
+    expect(
+      await compareWithReference(makeConfig('tiny', 'lors'), 3, { lorsA: 'folded', lorsT: 'folded' }, 'AT'),
+    ).toBeLessThan(1e-3);
   });
   it('LORS with foldLorsT only (auto paths)', async () => {
-    expect(await compareWithReference(makeConfig('tiny', 'lors', { groups: 2, rankA: 3, groupsT: 2 }), 4, {}, 'T')).toBeLessThan(1e-3);
+    expect(
+      await compareWithReference(makeConfig('tiny', 'lors', { groups: 2, rankA: 3, groupsT: 2 }), 4, {}, 'T'),
+    ).toBeLessThan(1e-3);
   });
 });
 
@@ -89,16 +123,36 @@ describe('decoderForward with prepareWeights (transposed Linear weights) against
     expect(await compareWithReference(makeConfig('tiny', 'vanilla'), 1, {}, undefined, 'after')).toBeLessThan(1e-3);
   });
   it('LORS factored (A_catᵀ, B_catᵀ)', async () => {
-    expect(await compareWithReference(makeConfig('tiny', 'lors', { groupsT: [1, 2, 1, 3, 1, 2] }), 3, { lorsA: 'factored', lorsT: 'factored' }, undefined, 'after')).toBeLessThan(1e-3);
+    expect(
+      await compareWithReference(
+        makeConfig('tiny', 'lors', { groupsT: [1, 2, 1, 3, 1, 2] }),
+        3,
+        { lorsA: 'factored', lorsT: 'factored' },
+        undefined,
+        'after',
+      ),
+    ).toBeLessThan(1e-3);
   });
   it('LORS folded (A and T), then prepared', async () => {
-    expect(await compareWithReference(makeConfig('tiny', 'lors'), 3, { lorsA: 'folded', lorsT: 'folded' }, 'AT', 'after')).toBeLessThan(1e-3);
+    expect(
+      await compareWithReference(makeConfig('tiny', 'lors'), 3, { lorsA: 'folded', lorsT: 'folded' }, 'AT', 'after'),
+    ).toBeLessThan(1e-3);
   });
   it('LORS prepared, then folded (the folds add prepared weights)', async () => {
-    expect(await compareWithReference(makeConfig('tiny', 'lors'), 5, { lorsA: 'folded', lorsT: 'folded' }, 'AT', 'before')).toBeLessThan(1e-3);
+    expect(
+      await compareWithReference(makeConfig('tiny', 'lors'), 5, { lorsA: 'folded', lorsT: 'folded' }, 'AT', 'before'),
+    ).toBeLessThan(1e-3);
   });
   it('LORS: foldLorsT then prepared, LORS^A factored (the app path)', async () => {
-    expect(await compareWithReference(makeConfig('tiny', 'lors', { groups: 2, rankA: 3, groupsT: 2 }), 4, { lorsA: 'factored', lorsT: 'folded' }, 'T', 'after')).toBeLessThan(1e-3);
+    expect(
+      await compareWithReference(
+        makeConfig('tiny', 'lors', { groups: 2, rankA: 3, groupsT: 2 }),
+        4,
+        { lorsA: 'factored', lorsT: 'folded' },
+        'T',
+        'after',
+      ),
+    ).toBeLessThan(1e-3);
   });
 });
 
@@ -108,7 +162,9 @@ describe('decoderForward', () => {
     const weights = randomWeights(cfg, 8);
     const levels = randomLevels(cfg, 1, 64, 64, 9);
     const before = tf.memory().numTensors;
-    tf.tidy(() => { decoderForward(weights, cfg, levels, [[64, 60]], { stages: 'all' }); });
+    tf.tidy(() => {
+      decoderForward(weights, cfg, levels, [[64, 60]], { stages: 'all' });
+    });
     expect(tf.memory().numTensors).toBe(before);
     const out = decoderForward(weights, cfg, levels, [[64, 60]]);
     expect(out).toHaveLength(1);
@@ -120,7 +176,11 @@ describe('decoderForward', () => {
 
   it('runs the web and paper presets (10 queries; 1 stage for paper) with finite outputs', async () => {
     const few = (c: ModelConfig): ModelConfig => ({ ...c, decoder: { ...c.decoder, queries: 10 } }); // keeps the test fast on wasm
-    for (const cfg of [few(makeConfig('web', 'lors')), few(makeConfig('web', 'vanilla')), few(makeConfig('paper', 'lors', { stages: 1 }))]) {
+    for (const cfg of [
+      few(makeConfig('web', 'lors')),
+      few(makeConfig('web', 'vanilla')),
+      few(makeConfig('paper', 'lors', { stages: 1 })),
+    ]) {
       const t0 = Date.now();
       const weights = randomWeights(cfg, 5);
       const levels = randomLevels(cfg, 1, 64, 96, 6);
@@ -142,7 +202,12 @@ describe('decoderForward', () => {
     const cfg = makeConfig('tiny', 'vanilla');
     const weights = randomWeights(cfg, 1);
     const levels = randomLevels(cfg, 1, 32, 32);
-    expect(() => decoderForward(weights, cfg, levels, [[32, 32], [32, 32]])).toThrow(/2 image sizes for a batch of 1/);
+    expect(() =>
+      decoderForward(weights, cfg, levels, [
+        [32, 32],
+        [32, 32],
+      ]),
+    ).toThrow(/2 image sizes for a batch of 1/);
     expect(() => decoderForward(weights, cfg, levels.slice(1), [[32, 32]])).toThrow(/3 feature levels/);
     const w2 = new Map(weights);
     w2.delete('stages.2.ffn.fc1.weight');
@@ -174,12 +239,24 @@ describe('topK', () => {
   it('hand case: sigmoid, flatten L·classes, label = idx % classes, box = boxes[idx // classes]', async () => {
     // B = 2, L = 2, classes = 3
     const logits = tf.tensor3d([
-      [[0, 2, -1], [3, -5, 1]],
-      [[-2, -2, -2], [-1, 4, -3]],
+      [
+        [0, 2, -1],
+        [3, -5, 1],
+      ],
+      [
+        [-2, -2, -2],
+        [-1, 4, -3],
+      ],
     ]);
     const boxes = tf.tensor3d([
-      [[0, 0, 10, 10], [5, 5, 20, 20]],
-      [[1, 2, 3, 4], [6, 7, 8, 9]],
+      [
+        [0, 0, 10, 10],
+        [5, 5, 20, 20],
+      ],
+      [
+        [1, 2, 3, 4],
+        [6, 7, 8, 9],
+      ],
     ]);
     const before = tf.memory().numTensors;
     const res = await topK(logits, boxes);

@@ -22,9 +22,12 @@ export const GN_EPS = 1e-5;
 export function applyNeck(weights: WeightMap, cfg: ModelConfig, levels: tf.Tensor4D[]): tf.Tensor4D[] {
   const d = cfg.decoder;
   if (levels.length !== d.strides.length) {
-    throw new Error(`applyNeck: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.length}`);
+    throw new Error(
+      `applyNeck: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.length}`,
+    );
   }
-  if (d.dFeat % d.neckGroups !== 0) throw new Error(`applyNeck: dFeat ${d.dFeat} is not divisible by neckGroups ${d.neckGroups}`);
+  if (d.dFeat % d.neckGroups !== 0)
+    throw new Error(`applyNeck: dFeat ${d.dFeat} is not divisible by neckGroups ${d.neckGroups}`);
   const gamma = getWeight(weights, 'neck.norm.weight', [d.dFeat]);
   const beta = getWeight(weights, 'neck.norm.bias', [d.dFeat]);
   return levels.map((x, l) => {
@@ -68,7 +71,11 @@ export type StagePrediction = {
  * last one; the caller disposes them. Nothing else is left allocated.
  */
 export function decoderForward(
-  weights: WeightMap, cfg: ModelConfig, levels: tf.Tensor4D[], imageSize: [number, number][], opts: DecoderOptions = {},
+  weights: WeightMap,
+  cfg: ModelConfig,
+  levels: tf.Tensor4D[],
+  imageSize: [number, number][],
+  opts: DecoderOptions = {},
 ): StagePrediction[] {
   const d = cfg.decoder;
   checkWeights(weights, cfg);
@@ -104,11 +111,17 @@ export function decoderForward(
 
 /** decoderForward on the fused WebGPU kernels (see webgpu/stage.ts); same inputs and outputs. */
 function fusedDecoderForward(
-  weights: WeightMap, cfg: ModelConfig, levels: tf.Tensor4D[], imageSize: [number, number][], opts: DecoderOptions,
+  weights: WeightMap,
+  cfg: ModelConfig,
+  levels: tf.Tensor4D[],
+  imageSize: [number, number][],
+  opts: DecoderOptions,
 ): StagePrediction[] {
   const d = cfg.decoder;
   if (levels.length !== d.strides.length) {
-    throw new Error(`decoderForward: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.length}`);
+    throw new Error(
+      `decoderForward: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.length}`,
+    );
   }
   const B = levels[0]!.shape[0];
   return tf.tidy(() => {
@@ -122,7 +135,8 @@ function fusedDecoderForward(
       const r = fusedStageForward(weights, cfg, i, q, xyzr, necked);
       q = r.q;
       xyzr = r.xyzr;
-      if (opts.stages === 'all' || i === d.stages - 1) out.push({ logits: r.logits, boxes: decodeBoxes(r.xyzr) as tf.Tensor3D });
+      if (opts.stages === 'all' || i === d.stages - 1)
+        out.push({ logits: r.logits, boxes: decodeBoxes(r.xyzr) as tf.Tensor3D });
     }
     return out;
   });
@@ -148,7 +162,8 @@ export async function topK(logits: tf.Tensor3D, boxes: tf.Tensor3D, k?: number):
     throw new Error(`topK: boxes must be [${B}, ${L}, 4], got [${boxes.shape.join(', ')}]`);
   }
   const kk = k ?? L;
-  if (!Number.isInteger(kk) || kk < 1 || kk > L * classes) throw new Error(`topK: k must be an integer in 1..${L * classes}, got ${k}`);
+  if (!Number.isInteger(kk) || kk < 1 || kk > L * classes)
+    throw new Error(`topK: k must be an integer in 1..${L * classes}, got ${k}`);
   const { values, indices } = tf.tidy(() => tf.topk(tf.sigmoid(logits).reshape([B, L * classes]), kk, true));
   try {
     const [v, idx, bx] = await Promise.all([values.data(), indices.data(), boxes.data()]);

@@ -15,7 +15,16 @@ beforeAll(async () => {
 describe('joint LayerNorm', () => {
   it('normalises over the last two dims jointly (hand values)', async () => {
     // one 2×2 matrix [[1, 2], [3, 6]]: mean 3, variance (4 + 1 + 0 + 9)/4 = 3.5
-    const x = tf.tensor3d([[[1, 2], [3, 6]], [[0, 0], [0, 4]]]);
+    const x = tf.tensor3d([
+      [
+        [1, 2],
+        [3, 6],
+      ],
+      [
+        [0, 0],
+        [0, 4],
+      ],
+    ]);
     const d = await layerNormPlain(x, 2).data();
     const s = Math.sqrt(3.5 + 1e-5);
     [-2 / s, -1 / s, 0, 3 / s].forEach((e, i) => expect(d[i]).toBeCloseTo(e, 5));
@@ -27,36 +36,43 @@ describe('joint LayerNorm', () => {
 });
 
 describe('adaptiveMixing', () => {
-  it.each(['auto', 'matmul', 'depthwise'] as const)('%s: matches the plain-JS ACM/ASM (joint LN, ReLU, M_s as P_out × P_in, flatten g, p_out, c)', async (impl) => {
-    const cfg = makeConfig('tiny', 'vanilla');
-    const d = cfg.decoder;
-    const G = d.samplingGroups, C = d.dFeat / G, Pin = d.pointsIn, Pout = d.pointsOut;
-    const B = 2, L = 3;
-    const rand = rng(11);
-    const xsArr = uniformArray(B * L * G * Pin * C, -1, 1, rand);
-    const genOut = G * (C * C + Pout * Pin);
-    const params = uniformArray(B * L * genOut, -0.5, 0.5, rand);
-    const xs = tf.tensor(xsArr, [B, L, G, Pin, C]);
-    const p = tf.tensor3d(params, [B, L, genOut]);
-    const before = tf.memory().numTensors;
-    const o = tf.tidy(() => {
-      const { Mc, Ms } = splitMixingParams(p, cfg);
-      expect(Mc.shape).toEqual([B, L, G, C, C]);
-      expect(Ms.shape).toEqual([B, L, G, Pout, Pin]);
-      return adaptiveMixing(xs, Mc, Ms, impl);
-    });
-    expect(tf.memory().numTensors).toBe(before + 1);
-    expect(o.shape).toEqual([B, L, G * Pout * C]);
-    const got = await o.data();
-    const ref: number[] = [];
-    for (let q = 0; q < B * L; q++) {
-      const x = Array.from({ length: G }, (_, g) => mat(xsArr, (q * G + g) * Pin * C, Pin, C));
-      const { Mc, Ms } = jsSplit(Array.from(params.subarray(q * genOut, (q + 1) * genOut)), cfg);
-      ref.push(...jsMixing(x, Mc, Ms));
-    }
-    expect(maxErr(got, ref).abs).toBeLessThan(1e-4);
-    tf.dispose([xs, p, o]);
-  });
+  it.each(['auto', 'matmul', 'depthwise'] as const)(
+    '%s: matches the plain-JS ACM/ASM (joint LN, ReLU, M_s as P_out × P_in, flatten g, p_out, c)',
+    async (impl) => {
+      const cfg = makeConfig('tiny', 'vanilla');
+      const d = cfg.decoder;
+      const G = d.samplingGroups,
+        C = d.dFeat / G,
+        Pin = d.pointsIn,
+        Pout = d.pointsOut;
+      const B = 2,
+        L = 3;
+      const rand = rng(11);
+      const xsArr = uniformArray(B * L * G * Pin * C, -1, 1, rand);
+      const genOut = G * (C * C + Pout * Pin);
+      const params = uniformArray(B * L * genOut, -0.5, 0.5, rand);
+      const xs = tf.tensor(xsArr, [B, L, G, Pin, C]);
+      const p = tf.tensor3d(params, [B, L, genOut]);
+      const before = tf.memory().numTensors;
+      const o = tf.tidy(() => {
+        const { Mc, Ms } = splitMixingParams(p, cfg);
+        expect(Mc.shape).toEqual([B, L, G, C, C]);
+        expect(Ms.shape).toEqual([B, L, G, Pout, Pin]);
+        return adaptiveMixing(xs, Mc, Ms, impl);
+      });
+      expect(tf.memory().numTensors).toBe(before + 1);
+      expect(o.shape).toEqual([B, L, G * Pout * C]);
+      const got = await o.data();
+      const ref: number[] = [];
+      for (let q = 0; q < B * L; q++) {
+        const x = Array.from({ length: G }, (_, g) => mat(xsArr, (q * G + g) * Pin * C, Pin, C));
+        const { Mc, Ms } = jsSplit(Array.from(params.subarray(q * genOut, (q + 1) * genOut)), cfg);
+        ref.push(...jsMixing(x, Mc, Ms));
+      }
+      expect(maxErr(got, ref).abs).toBeLessThan(1e-4);
+      tf.dispose([xs, p, o]);
+    },
+  );
 
   it.each(['matmul', 'depthwise'] as const)('%s: hand case: C = 1, P_in = 2, P_out = 1', async (impl) => {
     // x = [[1], [3]], M_c = [[2]] → [[2], [6]] → LN: mean 4, var 4 → [−1, 1]·(2/√(4+ε)) ≈ [−1, 1] → ReLU [0, 1]

@@ -22,7 +22,14 @@ export type MixingImpl = 'auto' | 'matmul' | 'depthwise';
 export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl: MixingImpl = 'auto'): tf.Tensor3D {
   if (xs.rank !== 5) throw new Error(`adaptiveMixing: xs must be [B, L, G, P_in, C], got [${xs.shape.join(', ')}]`);
   const [B, L, G, Pin, C] = xs.shape as [number, number, number, number, number];
-  if (Mc.rank !== 5 || Mc.shape[0] !== B || Mc.shape[1] !== L || Mc.shape[2] !== G || Mc.shape[3] !== C || Mc.shape[4] !== C) {
+  if (
+    Mc.rank !== 5 ||
+    Mc.shape[0] !== B ||
+    Mc.shape[1] !== L ||
+    Mc.shape[2] !== G ||
+    Mc.shape[3] !== C ||
+    Mc.shape[4] !== C
+  ) {
     throw new Error(`adaptiveMixing: Mc must be [${B}, ${L}, ${G}, ${C}, ${C}], got [${Mc.shape.join(', ')}]`);
   }
   const Pout = Ms.shape[3]!;

@@ -8,11 +8,13 @@ import { DEFAULT_POS_SCALE } from '../config';
 
 /** xyzr [..., 4] → [..., dQuery]. dQuery must be a multiple of 8; posScale > 0 divides x and y. */
 export function positionEmbedding(xyzr: tf.Tensor, dQuery: number, posScale = DEFAULT_POS_SCALE): tf.Tensor {
-  if (xyzr.shape[xyzr.rank - 1] !== 4) throw new Error(`positionEmbedding: last dim must be 4, got [${xyzr.shape.join(', ')}]`);
+  if (xyzr.shape[xyzr.rank - 1] !== 4)
+    throw new Error(`positionEmbedding: last dim must be 4, got [${xyzr.shape.join(', ')}]`);
   if (!Number.isInteger(dQuery) || dQuery % 8 !== 0 || dQuery <= 0) {
     throw new Error(`positionEmbedding: dQuery must be a positive multiple of 8, got ${dQuery}`);
   }
-  if (!(posScale > 0 && Number.isFinite(posScale))) throw new Error(`positionEmbedding: posScale must be a positive number, got ${posScale}`);
+  if (!(posScale > 0 && Number.isFinite(posScale)))
+    throw new Error(`positionEmbedding: posScale must be a positive number, got ${posScale}`);
   const D = dQuery / 4;
   const half = D / 2;
   const freq = new Float32Array(half);

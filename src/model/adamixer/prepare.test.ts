@@ -24,7 +24,9 @@ describe('prepareWeights', () => {
     const p = prepareWeightsWithNames(w, cfg);
     expect(tf.memory().numTensors).toBe(before + p.added.length);
     const n1 = tf.memory().numTensors;
-    const linearWeights = parameterSpec(cfg).filter((s) => s.shape.length === 2 && s.name.endsWith('.weight')).map((s) => s.name);
+    const linearWeights = parameterSpec(cfg)
+      .filter((s) => s.shape.length === 2 && s.name.endsWith('.weight'))
+      .map((s) => s.name);
     expect(linearWeights).toContain('stages.0.attn.inProj.weight');
     expect(linearWeights).toContain('lorsA.shared.weight');
     expect(p.replaced).toEqual(expect.arrayContaining([...linearWeights, 'stages.1.lorsT.A', 'stages.1.lorsT.B']));
@@ -34,19 +36,29 @@ describe('prepareWeights', () => {
     expect(p.weights.get('stages.0.iofTau')).toBe(w.get('stages.0.iofTau'));
     expect(p.weights.get('stages.0.lorsA.ml')).toBe(w.get('stages.0.lorsA.ml'));
     // values: a Linear weight (hand check of two entries) and LORS^T's factors of stage 1 (K = 2)
-    const W = await w.get('stages.0.ffn.fc1.weight')!.array() as number[][];
-    const WT = await p.weights.get('stages.0.ffn.fc1.weightT')!.array() as number[][];
+    const W = (await w.get('stages.0.ffn.fc1.weight')!.array()) as number[][];
+    const WT = (await p.weights.get('stages.0.ffn.fc1.weightT')!.array()) as number[][];
     expect(WT.length).toBe(d.dQuery);
     expect(WT[3]![5]).toBe(W[5]![3]);
     expect(WT[d.dQuery - 1]![0]).toBe(W[0]![d.dQuery - 1]);
     const r = cfg.lors!.rankT;
-    const A = await w.get('stages.1.lorsT.A')!.array() as number[][][]; // [K, r, outIn]
-    const B = await w.get('stages.1.lorsT.B')!.array() as number[][][]; // [K, dq, r]
-    const AT = await p.weights.get('stages.1.lorsT.AT')!.array() as number[][]; // [outIn, K·r]
-    const BT = await p.weights.get('stages.1.lorsT.BT')!.array() as number[][]; // [K·r, dq]
+    const A = (await w.get('stages.1.lorsT.A')!.array()) as number[][][]; // [K, r, outIn]
+    const B = (await w.get('stages.1.lorsT.B')!.array()) as number[][][]; // [K, dq, r]
+    const AT = (await p.weights.get('stages.1.lorsT.AT')!.array()) as number[][]; // [outIn, K·r]
+    const BT = (await p.weights.get('stages.1.lorsT.BT')!.array()) as number[][]; // [K·r, dq]
     expect([AT.length, AT[0]!.length, BT.length, BT[0]!.length]).toEqual([outIn, 2 * r, 2 * r, d.dQuery]);
-    for (const [k, s, j] of [[0, 0, 0], [1, 1, 7], [1, r - 1, outIn - 1]] as const) expect(AT[j]![k * r + s]).toBe(A[k]![s]![j]);
-    for (const [k, s, j] of [[0, 0, 0], [1, 0, 5], [1, r - 1, d.dQuery - 1]] as const) expect(BT[k * r + s]![j]).toBe(B[k]![j]![s]);
+    for (const [k, s, j] of [
+      [0, 0, 0],
+      [1, 1, 7],
+      [1, r - 1, outIn - 1],
+    ] as const)
+      expect(AT[j]![k * r + s]).toBe(A[k]![s]![j]);
+    for (const [k, s, j] of [
+      [0, 0, 0],
+      [1, 0, 5],
+      [1, r - 1, d.dQuery - 1],
+    ] as const)
+      expect(BT[k * r + s]![j]).toBe(B[k]![j]![s]);
     // checkWeights accepts the prepared map; linear() uses the prepared copy with the same result
     expect(() => checkWeights(p.weights, cfg)).not.toThrow();
     const x = tf.randomUniform([2, 3, d.dQuery]);
@@ -73,7 +85,9 @@ describe('prepareWeights', () => {
     expect(p.weights.get('stages.0.lorsT.foldedT')!.shape).toEqual([outIn, d.dQuery]);
     const bad = new Map(p.weights);
     bad.set('stages.1.ffn.fc2.weightT', tf.zeros([d.dQuery, d.ffn]));
-    expect(() => checkWeights(bad, cfg)).toThrow(/"stages.1.ffn.fc2.weightT" has shape \[32, 64\], expected \[64, 32\]/);
+    expect(() => checkWeights(bad, cfg)).toThrow(
+      /"stages.1.ffn.fc2.weightT" has shape \[32, 64\], expected \[64, 32\]/,
+    );
     bad.get('stages.1.ffn.fc2.weightT')!.dispose();
     bad.delete('stages.1.ffn.fc2.weightT');
     expect(() => checkWeights(bad, cfg)).toThrow(/missing "stages.1.ffn.fc2.weight"/);

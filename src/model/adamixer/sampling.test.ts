@@ -34,7 +34,10 @@ describe('sampleFeatures', () => {
       [6, 14, 0], // u = 0.25, v = 1.25: rows 1 (w .75) and 2 (outside): .75·(.75·4 + .25·5)
     ];
     pts[7]![2] = 0.75 * (0.75 * 4 + 0.25 * 5);
-    const off = tf.tensor3d(pts.flatMap(([sx, sy]) => [sx / 8, sy / 8, 0]), [1, 1, 24]);
+    const off = tf.tensor3d(
+      pts.flatMap(([sx, sy]) => [sx / 8, sy / 8, 0]),
+      [1, 1, 24],
+    );
     const xs = sampleFeatures([level], xyzr, off, cfg);
     expect(xs.shape).toEqual([1, 1, 1, 8, 1]);
     const d = await xs.data();
@@ -63,12 +66,16 @@ describe('sampleFeatures', () => {
   it('matches the scalar reference for random points (inside, on borders, outside), B = 2, tiny config', async () => {
     const cfg = makeConfig('tiny', 'vanilla');
     const d = cfg.decoder;
-    const G = d.samplingGroups, P = d.pointsIn, C = d.dFeat / G;
+    const G = d.samplingGroups,
+      P = d.pointsIn,
+      C = d.dFeat / G;
     const rand = rng(3);
-    const B = 2, L = 5;
+    const B = 2,
+      L = 5;
     // padded 72 × 40: levels 5×9, 3×5, 2×3
     const levels = d.strides.map((s) => {
-      const H = Math.ceil(40 / s), W = Math.ceil(72 / s);
+      const H = Math.ceil(40 / s),
+        W = Math.ceil(72 / s);
       return tf.tensor4d(uniformArray(B * H * W * d.dFeat, -1, 1, rand), [B, H, W, d.dFeat]);
     });
     const xyzrArr: number[] = [];
@@ -86,7 +93,16 @@ describe('sampleFeatures', () => {
     for (let b = 0; b < B; b++) {
       for (let l = 0; l < L; l++) {
         const q = b * L + l;
-        const s = jsSample(maps, d.strides, b, xyzrArr.slice(q * 4, q * 4 + 4), Array.from(offArr.subarray(q * G * P * 3, (q + 1) * G * P * 3)), G, P, C);
+        const s = jsSample(
+          maps,
+          d.strides,
+          b,
+          xyzrArr.slice(q * 4, q * 4 + 4),
+          Array.from(offArr.subarray(q * G * P * 3, (q + 1) * G * P * 3)),
+          G,
+          P,
+          C,
+        );
         ref.push(...s.flat(2));
       }
     }

@@ -29,7 +29,9 @@ export interface SamplingMaps {
 function checkLevels(levels: tf.Tensor4D[], cfg: ModelConfig, B?: number): void {
   const d = cfg.decoder;
   if (levels.length !== d.strides.length) {
-    throw new Error(`sampleFeatures: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.length}`);
+    throw new Error(
+      `sampleFeatures: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.length}`,
+    );
   }
   const b = B ?? levels[0]!.shape[0];
   levels.forEach((t, l) => {
@@ -47,11 +49,18 @@ export function samplingMaps(levels: tf.Tensor4D[], cfg: ModelConfig): SamplingM
   const { G, C } = dims(cfg.decoder);
   checkLevels(levels, cfg);
   const B = levels[0]!.shape[0];
-  const maps = levels.map((t) => tf.tidy(() => {
-    const [, H, W] = t.shape;
-    const perGroup = tf.transpose(t.reshape([B, H, W, G, C]), [0, 3, 1, 2, 4]).reshape([B * G, H, W, C]);
-    return tf.pad(perGroup, [[0, 0], [1, 1], [1, 1], [0, 0]]) as tf.Tensor4D;
-  }));
+  const maps = levels.map((t) =>
+    tf.tidy(() => {
+      const [, H, W] = t.shape;
+      const perGroup = tf.transpose(t.reshape([B, H, W, G, C]), [0, 3, 1, 2, 4]).reshape([B * G, H, W, C]);
+      return tf.pad(perGroup, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]) as tf.Tensor4D;
+    }),
+  );
   return { maps, batch: B };
 }
 
@@ -65,25 +74,34 @@ function isSamplingMaps(x: tf.Tensor4D[] | SamplingMaps): x is SamplingMaps {
  * Returns x_s [B, L, G, P_in, C].
  */
 export function sampleFeatures(
-  levels: tf.Tensor4D[] | SamplingMaps, xyzr: tf.Tensor, offsets: tf.Tensor, cfg: ModelConfig,
+  levels: tf.Tensor4D[] | SamplingMaps,
+  xyzr: tf.Tensor,
+  offsets: tf.Tensor,
+  cfg: ModelConfig,
 ): tf.Tensor5D {
   const d = cfg.decoder;
   const { G, C } = dims(d);
   const P = d.pointsIn;
-  if (xyzr.rank !== 3 || xyzr.shape[2] !== 4) throw new Error(`sampleFeatures: xyzr must be [B, L, 4], got [${xyzr.shape.join(', ')}]`);
+  if (xyzr.rank !== 3 || xyzr.shape[2] !== 4)
+    throw new Error(`sampleFeatures: xyzr must be [B, L, 4], got [${xyzr.shape.join(', ')}]`);
   const [B, L] = xyzr.shape as [number, number, number];
   if (offsets.rank !== 3 || offsets.shape[0] !== B || offsets.shape[1] !== L || offsets.shape[2] !== G * P * 3) {
     throw new Error(`sampleFeatures: offsets must be [${B}, ${L}, ${G * P * 3}], got [${offsets.shape.join(', ')}]`);
   }
   let maps: tf.Tensor4D[];
   if (isSamplingMaps(levels)) {
-    if (levels.batch !== B) throw new Error(`sampleFeatures: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
+    if (levels.batch !== B)
+      throw new Error(`sampleFeatures: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
     if (levels.maps.length !== d.strides.length) {
-      throw new Error(`sampleFeatures: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.maps.length}`);
+      throw new Error(
+        `sampleFeatures: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.maps.length}`,
+      );
     }
     levels.maps.forEach((t, l) => {
       if (t.rank !== 4 || t.shape[0] !== B * G || t.shape[3] !== C) {
-        throw new Error(`sampleFeatures: sampling map ${l} must be [${B * G}, H + 2, W + 2, ${C}], got [${t.shape.join(', ')}]`);
+        throw new Error(
+          `sampleFeatures: sampling map ${l} must be [${B * G}, H + 2, W + 2, ${C}], got [${t.shape.join(', ')}]`,
+        );
       }
     });
     maps = levels.maps;
@@ -110,12 +128,16 @@ export function sampleFeatures(
     const yxyx = tf.matMul(sxy as tf.Tensor2D, tf.tensor2d([0, 1, 0, 1, 1, 0, 1, 0], [2, 4]));
 
     // Level weights: softmax over levels of −(sz − log2 stride_l)²/2 → [N, nl], one [N, 1] column per level.
-    const log2s = tf.tensor2d(d.strides.map((s) => Math.log2(s)), [1, d.strides.length]);
+    const log2s = tf.tensor2d(
+      d.strides.map((s) => Math.log2(s)),
+      [1, d.strides.length],
+    );
     const lw = tf.split(tf.softmax(tf.mul(tf.square(tf.sub(sz, log2s)), -0.5)), d.strides.length, 1);
 
     const boxInd = tf.tensor1d(boxIndData, 'int32');
     const terms = maps.map((m, l) => {
-      const Hp = m.shape[1], Wp = m.shape[2];
+      const Hp = m.shape[1],
+        Wp = m.shape[2];
       const s = d.strides[l]!;
       // Padded pixel coordinate u + 1 = sx/stride + 0.5, normalised by (W_padded − 1) = W + 1 (cropAndResize
       // multiplies it back).

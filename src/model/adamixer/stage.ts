@@ -37,7 +37,13 @@ export interface StageOutput {
  * Box-aware self-attention (docs/model.md §3.1): x = q + pe(xyzr); q ← attnNorm(x + MHA(x, x, x) with the additive
  * per-head bias log(iof + 1e-7)·iofTau[h]).
  */
-export function selfAttention(weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, xyzr: tf.Tensor): tf.Tensor3D {
+export function selfAttention(
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+  q: tf.Tensor,
+  xyzr: tf.Tensor,
+): tf.Tensor3D {
   const d = cfg.decoder;
   const [B, L, dq] = q.shape as [number, number, number];
   const H = d.heads;
@@ -50,7 +56,9 @@ export function selfAttention(weights: WeightMap, cfg: ModelConfig, stage: numbe
     const x = tf.add(q, positionEmbedding(xyzr, dq, posScaleOf(cfg)));
     const qkv = linear(x, weights, `${s}.attn.inProj`).reshape([B, L, 3, H, hd]);
     const [Q, K, V] = tf.split(tf.transpose(qkv, [2, 0, 3, 1, 4]), 3, 0).map((t) => t.reshape([B, H, L, hd])) as [
-      tf.Tensor4D, tf.Tensor4D, tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor4D,
     ];
     const logits = tf.add(tf.matMul(tf.mul(Q, 1 / Math.sqrt(hd)), K, false, true), bias);
     const att = tf.matMul(tf.softmax(logits), V); // [B, H, L, hd]
@@ -65,11 +73,17 @@ export function selfAttention(weights: WeightMap, cfg: ModelConfig, stage: numbe
  * samplingMaps (made once). Returns new tensors (caller disposes); inputs are not disposed.
  */
 export function stageForward(
-  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor3D, xyzr: tf.Tensor3D, levels: tf.Tensor4D[] | SamplingMaps,
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+  q: tf.Tensor3D,
+  xyzr: tf.Tensor3D,
+  levels: tf.Tensor4D[] | SamplingMaps,
   opts: StageOptions = {},
 ): StageOutput {
   const d = cfg.decoder;
-  if (!Number.isInteger(stage) || stage < 0 || stage >= d.stages) throw new Error(`stage ${stage} is out of range 0..${d.stages - 1}`);
+  if (!Number.isInteger(stage) || stage < 0 || stage >= d.stages)
+    throw new Error(`stage ${stage} is out of range 0..${d.stages - 1}`);
   const s = `stages.${stage}`;
   return tf.tidy(() => {
     // 2.1 box-aware self-attention
@@ -92,7 +106,11 @@ export function stageForward(
     x = layerNorm(tf.add(x, linear(hidden, weights, `${s}.ffn.fc2`)), weights, `${s}.ffnNorm`) as tf.Tensor3D;
     // heads
     const branch = (name: 'cls' | 'reg') =>
-      linear(tf.relu(layerNorm(linear(x, weights, `${s}.${name}.fc`), weights, `${s}.${name}.norm`)), weights, `${s}.${name}.out`);
+      linear(
+        tf.relu(layerNorm(linear(x, weights, `${s}.${name}.fc`), weights, `${s}.${name}.norm`)),
+        weights,
+        `${s}.${name}.out`,
+      );
     const logits = branch('cls') as tf.Tensor3D;
     const delta = branch('reg');
     // refinement: x' = x + dx·2^z, y' = y + dy·2^z, z' = z + dz, r' = r + dr

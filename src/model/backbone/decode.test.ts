@@ -18,7 +18,11 @@ function fakeHead() {
   // bins: per side, the bins that get a high logit (softmax spreads mass equally over them).
   const put = (l: number, k: number, cls: number, score: number, bins: number[][]) => {
     scores[l]![k * 80 + cls] = score;
-    bins.forEach((bs, side) => bs.forEach((b) => { boxes[l]![k * 44 + side * 11 + b] = 60; }));
+    bins.forEach((bs, side) =>
+      bs.forEach((b) => {
+        boxes[l]![k * 44 + side * 11 + b] = 60;
+      }),
+    );
   };
   // Level 0 (stride 8), cell k=5 → (x=1, y=1), centre (12, 12). l = 1 bin = 8, t = mean of bins 0 and 2 = 1 bin = 8,
   // r = 2 bins = 16, b = 0 → letterbox box [4, 4, 28, 12].
@@ -39,11 +43,23 @@ describe('decodeHead (GFL)', () => {
   it('decodes distances from the cell centres, scales to the photo, NMS per class', async () => {
     const head = fakeHead();
     // A 64×64 photo letterboxed into 32: scale 0.5.
-    const lb: LetterboxInfo = { size: 32, scale: 0.5, width: 32, height: 32, origWidth: 64, origHeight: 64, flipped: false };
+    const lb: LetterboxInfo = {
+      size: 32,
+      scale: 0.5,
+      width: 32,
+      height: 32,
+      origWidth: 64,
+      origHeight: 64,
+      flipped: false,
+    };
     const n0 = tf.memory().numTensors;
     const dets = await decodeHead(head, lb, { scoreThreshold: 0.3 });
     expect(tf.memory().numTensors).toBe(n0);
-    expect(dets.map((d) => [d.name, d.score])).toEqual([['cat', expect.closeTo(0.9, 6)], ['cat', expect.closeTo(0.8, 6)], ['dog', expect.closeTo(0.6, 6)]]);
+    expect(dets.map((d) => [d.name, d.score])).toEqual([
+      ['cat', expect.closeTo(0.9, 6)],
+      ['cat', expect.closeTo(0.8, 6)],
+      ['dog', expect.closeTo(0.6, 6)],
+    ]);
     const near = (a: number[], b: number[]) => a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 3));
     near(dets[0]!.box, [8, 8, 56, 24]);
     near(dets[1]!.box, [0, 0, 48, 48]); // [-16, -16, 48, 48] clipped to the photo
@@ -81,7 +97,8 @@ describe('headProposals (queryInit "nanodet")', () => {
       expect(b[2]! - b[0]!).toBeGreaterThanOrEqual(1);
       expect(b[3]! - b[1]!).toBeGreaterThanOrEqual(1);
     }
-    for (let i = 0; i < boxes.length; i++) for (let j = 0; j < i; j++) expect(iou(boxes[i] as never, boxes[j] as never)).toBeLessThanOrEqual(0.7);
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = 0; j < i; j++) expect(iou(boxes[i] as never, boxes[j] as never)).toBeLessThanOrEqual(0.7);
     await expect(headProposals(head, 32, 0, 20, 5)).rejects.toThrow(/positive/);
     tf.dispose([...head.scores, ...head.boxes]);
   });
@@ -90,7 +107,11 @@ describe('headProposals (queryInit "nanodet")', () => {
 describe('nmsPerClass', () => {
   it('keeps the best of overlapping boxes of one class only', () => {
     const d = (box: [number, number, number, number], label: number, score: number) => ({ box, label, score });
-    const out = nmsPerClass([d([0, 0, 10, 10], 0, 0.5), d([1, 0, 11, 10], 0, 0.9), d([0, 0, 10, 10], 1, 0.4), d([20, 20, 30, 30], 0, 0.3)], 0.6, 10);
+    const out = nmsPerClass(
+      [d([0, 0, 10, 10], 0, 0.5), d([1, 0, 11, 10], 0, 0.9), d([0, 0, 10, 10], 1, 0.4), d([20, 20, 30, 30], 0, 0.3)],
+      0.6,
+      10,
+    );
     expect(out.map((x) => x.score)).toEqual([0.9, 0.4, 0.3]);
     expect(iou([0, 0, 10, 10], [5, 0, 15, 10])).toBeCloseTo(50 / 150, 10);
     expect(nmsPerClass([d([0, 0, 1, 1], 0, 0.2), d([5, 5, 6, 6], 0, 0.1)], 0.6, 1)).toHaveLength(1);

@@ -33,7 +33,11 @@ export function iou(a: Box, b: Box): number {
  * Greedy per-class NMS: within each label, a box is dropped when its IoU with a higher-scoring kept box is
  * > iouThreshold. Returns the kept detections sorted by score (descending), at most maxDetections.
  */
-export function nmsPerClass<T extends { box: Box; label: number; score: number }>(dets: T[], iouThreshold: number, maxDetections: number): T[] {
+export function nmsPerClass<T extends { box: Box; label: number; score: number }>(
+  dets: T[],
+  iouThreshold: number,
+  maxDetections: number,
+): T[] {
   const sorted = [...dets].sort((a, b) => b.score - a.score);
   const keptByLabel = new Map<number, T[]>();
   const out: T[] = [];
@@ -52,7 +56,8 @@ export function nmsPerClass<T extends { box: Box; label: number; score: number }
 function expectedBin(logits: Float32Array | Int32Array | Uint8Array, at: number): number {
   let m = -Infinity;
   for (let i = 0; i < NANODET_BINS; i++) m = Math.max(m, logits[at + i]!);
-  let z = 0, e = 0;
+  let z = 0,
+    e = 0;
   for (let i = 0; i < NANODET_BINS; i++) {
     const p = Math.exp(logits[at + i]! - m);
     z += p;
@@ -65,9 +70,15 @@ function expectedBin(logits: Float32Array | Int32Array | Uint8Array, at: number)
 async function levelArrays(head: NanoDetHead, l: number, S: number) {
   const stride = NANODET_STRIDES[l]!;
   const W = S / stride;
-  const scoresT = head.scores[l] as tf.Tensor3D, boxesT = head.boxes[l] as tf.Tensor3D;
+  const scoresT = head.scores[l] as tf.Tensor3D,
+    boxesT = head.boxes[l] as tf.Tensor3D;
   const HW = scoresT.shape[1];
-  if (scoresT.shape[2] !== NANODET_CLASSES || boxesT.shape[2] !== 4 * NANODET_BINS || boxesT.shape[1] !== HW || HW !== W * W) {
+  if (
+    scoresT.shape[2] !== NANODET_CLASSES ||
+    boxesT.shape[2] !== 4 * NANODET_BINS ||
+    boxesT.shape[1] !== HW ||
+    HW !== W * W
+  ) {
     throw new Error(`NanoDet head level ${l}: unexpected shapes [${scoresT.shape}] / [${boxesT.shape}] for input ${S}`);
   }
   const [scores, logits] = await Promise.all([scoresT.data(), boxesT.data()]);
@@ -76,7 +87,8 @@ async function levelArrays(head: NanoDetHead, l: number, S: number) {
 
 /** GFL box of cell k in input pixels: softmax over the 11 bins per side, expected bin × stride from the cell centre. */
 function cellBox(logits: Float32Array, k: number, W: number, stride: number): Box {
-  const cx = ((k % W) + 0.5) * stride, cy = (Math.floor(k / W) + 0.5) * stride;
+  const cx = ((k % W) + 0.5) * stride,
+    cy = (Math.floor(k / W) + 0.5) * stride;
   const at = k * 4 * NANODET_BINS;
   const d = [0, 1, 2, 3].map((j) => expectedBin(logits, at + j * NANODET_BINS) * stride);
   return [cx - d[0]!, cy - d[1]!, cx + d[2]!, cy + d[3]!];
@@ -87,7 +99,11 @@ function cellBox(logits: Float32Array, k: number, W: number, stride: number): Bo
  * expected value × stride = distance from the cell centre ((i + 0.5)·stride) to the left/top/right/bottom edge.
  * Then score threshold, per-class NMS (IoU 0.6), at most 100. Does not dispose `head`.
  */
-export async function decodeHead(head: NanoDetHead, lb: LetterboxInfo, opts: DecodeHeadOptions = {}): Promise<Detection[]> {
+export async function decodeHead(
+  head: NanoDetHead,
+  lb: LetterboxInfo,
+  opts: DecodeHeadOptions = {},
+): Promise<Detection[]> {
   const thr = opts.scoreThreshold ?? 0.3;
   const iouThr = opts.iouThreshold ?? 0.6;
   const maxDet = opts.maxDetections ?? 100;
@@ -120,7 +136,12 @@ export async function decodeHead(head: NanoDetHead, lb: LetterboxInfo, opts: Dec
       cands.push({ box, label: c, score: s });
     }
   }
-  return nmsPerClass(cands, iouThr, maxDet).map((d) => ({ box: [...d.box] as Box, label: d.label, name: COCO_CLASSES[d.label]!, score: d.score }));
+  return nmsPerClass(cands, iouThr, maxDet).map((d) => ({
+    box: [...d.box] as Box,
+    label: d.label,
+    name: COCO_CLASSES[d.label]!,
+    score: d.score,
+  }));
 }
 
 /** Class-agnostic NMS IoU of the query proposals. */
@@ -140,7 +161,12 @@ export interface Proposals {
  * `count` proposals; `initialXyzr` pads any shortfall with whole-image boxes. Does not dispose `head`.
  */
 export async function headProposals(
-  head: NanoDetHead, size: number, width: number, height: number, count: number, opts: { preNms?: number; iouThreshold?: number } = {},
+  head: NanoDetHead,
+  size: number,
+  width: number,
+  height: number,
+  count: number,
+  opts: { preNms?: number; iouThreshold?: number } = {},
 ): Promise<Proposals> {
   if (!(width > 0 && height > 0)) throw new Error(`headProposals: image size must be positive, got ${width}×${height}`);
   const preNms = opts.preNms ?? 1000;
@@ -165,7 +191,11 @@ export async function headProposals(
     }
   }
   const kept = nmsPerClass(cands, opts.iouThreshold ?? PROPOSAL_IOU, count);
-  const boxes = new Float32Array(kept.length * 4), scores = new Float32Array(kept.length);
-  kept.forEach((d, i) => { boxes.set(d.box, 4 * i); scores[i] = d.score; });
+  const boxes = new Float32Array(kept.length * 4),
+    scores = new Float32Array(kept.length);
+  kept.forEach((d, i) => {
+    boxes.set(d.box, 4 * i);
+    scores[i] = d.score;
+  });
   return { boxes, scores };
 }

@@ -62,9 +62,16 @@ export interface ExtractOptions {
   flip?: boolean;
 }
 
-interface WeightSpec { name: string; shape: number[]; dtype: string; quantization?: { dtype: string } }
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string };
+}
 interface GraphJson {
-  format?: string; generatedBy?: string; convertedBy?: string | null;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
   modelTopology: { node: { name: string; op: string; attr?: Record<string, unknown> }[] } & Record<string, unknown>;
   signature?: Record<string, unknown>;
   userDefinedMetadata?: Record<string, unknown>;
@@ -72,9 +79,12 @@ interface GraphJson {
 }
 
 /** Learnable parameters of a TFJS graph manifest: elements of its float32 weights. */
-export function countGraphParams(manifest: { weightsManifest: { weights: { shape: number[]; dtype: string }[] }[] }): number {
+export function countGraphParams(manifest: {
+  weightsManifest: { weights: { shape: number[]; dtype: string }[] }[];
+}): number {
   let n = 0;
-  for (const g of manifest.weightsManifest) for (const w of g.weights) if (w.dtype === 'float32') n += w.shape.reduce((a, b) => a * b, 1);
+  for (const g of manifest.weightsManifest)
+    for (const w of g.weights) if (w.dtype === 'float32') n += w.shape.reduce((a, b) => a * b, 1);
   return n;
 }
 
@@ -110,9 +120,12 @@ function patchForSize(json: GraphJson, specs: WeightSpec[], weights: ArrayBuffer
         throw new Error(`NanoDet manifest: ${w.name} is not an int32[2] constant; unexpected model file`);
       }
       const expected = NANODET_NATIVE_SIZE / c[1];
-      const a = view.getInt32(offset, true), b = view.getInt32(offset + 4, true);
+      const a = view.getInt32(offset, true),
+        b = view.getInt32(offset + 4, true);
       if (a !== expected || b !== expected) {
-        throw new Error(`NanoDet manifest: ${w.name} = [${a}, ${b}], expected [${expected}, ${expected}]; unexpected model file`);
+        throw new Error(
+          `NanoDet manifest: ${w.name} = [${a}, ${b}], expected [${expected}, ${expected}]; unexpected model file`,
+        );
       }
       view.setInt32(offset, size / c[1], true);
       view.setInt32(offset + 4, size / c[1], true);
@@ -121,7 +134,11 @@ function patchForSize(json: GraphJson, specs: WeightSpec[], weights: ArrayBuffer
     offset += bytesOf(w);
   }
   if (found.size !== SIZE_CONSTANTS.length) {
-    throw new Error(`NanoDet manifest lacks ${SIZE_CONSTANTS.map(([n]) => n).filter((n) => !found.has(n)).join(', ')}`);
+    throw new Error(
+      `NanoDet manifest lacks ${SIZE_CONSTANTS.map(([n]) => n)
+        .filter((n) => !found.has(n))
+        .join(', ')}`,
+    );
   }
   const copy = JSON.parse(JSON.stringify(json)) as GraphJson;
   const input = copy.modelTopology.node.find((n) => n.op === 'Placeholder' && n.name === 'input_1');
@@ -133,7 +150,10 @@ function patchForSize(json: GraphJson, specs: WeightSpec[], weights: ArrayBuffer
   const sig = copy.signature as { inputs?: Record<string, { tensorShape?: { dim?: { size: string }[] } }> } | undefined;
   for (const inp of Object.values(sig?.inputs ?? {})) {
     const d = inp.tensorShape?.dim;
-    if (d && d.length === 4) { d[2]!.size = String(size); d[3]!.size = String(size); }
+    if (d && d.length === 4) {
+      d[2]!.size = String(size);
+      d[3]!.size = String(size);
+    }
   }
   return copy;
 }
@@ -148,7 +168,11 @@ export class NanoDet {
   readonly levelShapes: [number, number][];
   private disposed = false;
 
-  constructor(readonly model: tf.GraphModel, readonly inputSize: number, params: number) {
+  constructor(
+    readonly model: tf.GraphModel,
+    readonly inputSize: number,
+    params: number,
+  ) {
     this.params = params;
     this.levelShapes = levelShapes(inputSize);
   }
@@ -194,7 +218,9 @@ export class NanoDet {
     if (levels.length !== 3) throw new Error(`expected 3 levels, got ${levels.length}`);
     const outs = tf.tidy(() => {
       const feed: tf.NamedTensorMap = {};
-      levels.forEach((l, i) => { feed[PAN_TAPS[i]!] = tf.transpose(l, [0, 3, 1, 2]); });
+      levels.forEach((l, i) => {
+        feed[PAN_TAPS[i]!] = tf.transpose(l, [0, 3, 1, 2]);
+      });
       return this.model.execute(feed, [...HEAD_SCORES, ...HEAD_BOXES]) as tf.Tensor[];
     });
     return { scores: outs.slice(0, 3) as tf.Tensor3D[], boxes: outs.slice(3, 6) as tf.Tensor3D[] };
@@ -210,14 +236,21 @@ export class NanoDet {
 /** Disposes every tensor of a feature set. */
 export function disposeFeatures(f: { levels: tf.Tensor[]; head?: NanoDetHead }): void {
   tf.dispose(f.levels);
-  if (f.head) { tf.dispose(f.head.scores); tf.dispose(f.head.boxes); }
+  if (f.head) {
+    tf.dispose(f.head.scores);
+    tf.dispose(f.head.boxes);
+  }
 }
 
 /**
  * Loads NanoDet-g through `read` (paths relative to its folder: model.json and its shards), for input size S
  * (a multiple of 32; 416 is native, other sizes patch the graph's upsample constants).
  */
-export async function loadNanoDet(read: FileReader, inputSize = NANODET_NATIVE_SIZE, opts: LoadNanoDetOptions = {}): Promise<NanoDet> {
+export async function loadNanoDet(
+  read: FileReader,
+  inputSize = NANODET_NATIVE_SIZE,
+  opts: LoadNanoDetOptions = {},
+): Promise<NanoDet> {
   checkInputSize(inputSize);
   let json: GraphJson;
   try {
@@ -241,11 +274,16 @@ export async function loadNanoDet(read: FileReader, inputSize = NANODET_NATIVE_S
     opts.onProgress?.(Math.min(total, done), total);
   }
   if (done !== total) {
-    throw new Error(`NanoDet weights: ${paths.join(', ')} hold ${done} bytes, the manifest needs ${total} (corrupted or truncated download)`);
+    throw new Error(
+      `NanoDet weights: ${paths.join(', ')} hold ${done} bytes, the manifest needs ${total} (corrupted or truncated download)`,
+    );
   }
   const weightData = new Uint8Array(total);
   let at = 0;
-  for (const p of parts) { weightData.set(new Uint8Array(p), at); at += p.byteLength; }
+  for (const p of parts) {
+    weightData.set(new Uint8Array(p), at);
+    at += p.byteLength;
+  }
 
   const graph = inputSize === NANODET_NATIVE_SIZE ? json : patchForSize(json, specs, weightData.buffer, inputSize);
   const handler: tf.io.IOHandler = {

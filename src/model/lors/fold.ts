@@ -88,9 +88,16 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
       const aug = tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2, gk, r, r, dq + 1]);
       const perCol = tf.transpose(aug, [0, 4, 1, 2, 3]); // [2, dq+1, GK, r, r]
       const [EM, ES] = tf.split(perCol, 2, 0).map((t) => t.reshape([dq + 1, gk, r, r])) as [tf.Tensor, tf.Tensor];
-      const mc = lowRankSum(EM, getWeight(weights, `${s}.ml`), getWeight(weights, `${s}.mr`), G, K).reshape([dq + 1, G, C * C]);
-      const ms = lowRankSum(ES, getWeight(weights, `${s}.sl`), getWeight(weights, `${s}.sr`), G, K)
-        .reshape([dq + 1, G, d.pointsOut * d.pointsIn]);
+      const mc = lowRankSum(EM, getWeight(weights, `${s}.ml`), getWeight(weights, `${s}.mr`), G, K).reshape([
+        dq + 1,
+        G,
+        C * C,
+      ]);
+      const ms = lowRankSum(ES, getWeight(weights, `${s}.sl`), getWeight(weights, `${s}.sr`), G, K).reshape([
+        dq + 1,
+        G,
+        d.pointsOut * d.pointsIn,
+      ]);
       const priv = tf.transpose(tf.concat([mc, ms], 2).reshape([dq + 1, genOut])); // [genOut, dq+1]
       const sharedAug = tf.concat([Wsh, bsh.reshape([-1, 1])], 1);
       const full = tf.add(sharedAug, priv);
@@ -98,7 +105,10 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
       return [prepared ? tf.transpose(fw) : fw, fb.reshape([genOut])];
     });
     const wName = prepared ? preparedName(`${base}.weight`) : `${base}.weight`;
-    for (const [name, t] of [[wName, w], [`${base}.bias`, b]] as const) {
+    for (const [name, t] of [
+      [wName, w],
+      [`${base}.bias`, b],
+    ] as const) {
       out.set(name, t!);
       added.push(name);
     }

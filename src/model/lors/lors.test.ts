@@ -3,7 +3,18 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dims, makeConfig } from '../config';
 import type { WeightMap } from '../types';
-import { jsLinear, jsLorsA, jsLorsTWeight, maxErr, randomWeights, rng, toJsWeights, uniformArray, disposeWeights, type JsWeights } from '../../testing/reference';
+import {
+  jsLinear,
+  jsLorsA,
+  jsLorsTWeight,
+  maxErr,
+  randomWeights,
+  rng,
+  toJsWeights,
+  uniformArray,
+  disposeWeights,
+  type JsWeights,
+} from '../../testing/reference';
 import { foldLorsAWithNames, foldLorsTWithNames } from './fold';
 import { prepareWeightsWithNames } from '../adamixer/prepare';
 import { lorsAMixingParams, lowRankSum } from './lorsA';
@@ -20,7 +31,8 @@ const d = cfg.decoder;
 const { G, C, outIn } = dims(d);
 let weights: WeightMap;
 let js: JsWeights;
-const B = 2, L = 3;
+const B = 2,
+  L = 3;
 const qArr = uniformArray(B * L * d.dQuery, -1, 1, rng(5));
 
 beforeAll(async () => {
@@ -51,7 +63,8 @@ describe('LORS^A', () => {
       expect(Ms.shape).toEqual([B, L, G, d.pointsOut, d.pointsIn]);
       const mc = await Mc.data();
       const ms = await Ms.data();
-      const refC: number[] = [], refS: number[] = [];
+      const refC: number[] = [],
+        refS: number[] = [];
       for (let n = 0; n < B * L; n++) {
         const r = jsLorsA(js, cfg, i, Array.from(qArr.subarray(n * d.dQuery, (n + 1) * d.dQuery)));
         refC.push(...r.Mc.flat(2));
@@ -60,7 +73,12 @@ describe('LORS^A', () => {
       expect(maxErr(mc, refC).rel).toBeLessThan(1e-4);
       expect(maxErr(ms, refS).rel).toBeLessThan(1e-4);
       // the private part is not negligible (else the test would not see a wrong private path)
-      const sh = jsLinear(Array.from(qArr.subarray(0, d.dQuery)), js.get('lorsA.shared.weight')!, js.get('lorsA.shared.bias')!, 10);
+      const sh = jsLinear(
+        Array.from(qArr.subarray(0, d.dQuery)),
+        js.get('lorsA.shared.weight')!,
+        js.get('lorsA.shared.bias')!,
+        10,
+      );
       expect(Math.max(...sh.map((v, j) => Math.abs(v - refC[j]!)))).toBeGreaterThan(1e-2);
       tf.dispose([Mc, Ms]);
     }
@@ -97,7 +115,15 @@ describe('LORS^T', () => {
       const Wi = jsLorsTWeight(js, cfg, i);
       expect(maxErr(await folded.get(`stages.${i}.lorsT.folded`)!.data(), Wi).abs).toBeLessThan(1e-5);
       const ref: number[] = [];
-      for (let n = 0; n < B * L; n++) ref.push(...jsLinear(Array.from(oArr.subarray(n * outIn, (n + 1) * outIn)), Wi, js.get(`stages.${i}.lorsT.bias`)!, d.dQuery));
+      for (let n = 0; n < B * L; n++)
+        ref.push(
+          ...jsLinear(
+            Array.from(oArr.subarray(n * outIn, (n + 1) * outIn)),
+            Wi,
+            js.get(`stages.${i}.lorsT.bias`)!,
+            d.dQuery,
+          ),
+        );
       const unf = lorsTProject(weights, cfg, i, o, 'auto'); // no folded weight in `weights`: factored
       const fol = lorsTProject(folded, cfg, i, o, 'auto');
       const forcedUnf = lorsTProject(folded, cfg, i, o, 'factored');
@@ -106,7 +132,8 @@ describe('LORS^T', () => {
       expect(maxErr(await forcedUnf.data(), ref).rel).toBeLessThan(1e-4);
       // q ← LN(q + o·W_iᵀ + b_i)
       const out = lorsTOutput(folded, cfg, i, q, o);
-      const g = js.get(`stages.${i}.lorsT.norm.weight`)!, bb = js.get(`stages.${i}.lorsT.norm.bias`)!;
+      const g = js.get(`stages.${i}.lorsT.norm.weight`)!,
+        bb = js.get(`stages.${i}.lorsT.norm.bias`)!;
       const refLn: number[] = [];
       for (let n = 0; n < B * L; n++) {
         const v = Array.from({ length: d.dQuery }, (_, c) => qArr[n * d.dQuery + c]! + ref[n * d.dQuery + c]!);
@@ -135,10 +162,23 @@ describe('LORS^T', () => {
     const o = tf.tensor3d(oArr, [B, L, outIn]);
     for (let i = 0; i < d.stages; i++) {
       const Wi = jsLorsTWeight(js, cfg, i);
-      const WiT = await pf.weights.get(`stages.${i}.lorsT.foldedT`)!.array() as number[][];
-      expect(maxErr(WiT.flat(), Array.from({ length: outIn * d.dQuery }, (_, k) => Wi[(k % d.dQuery) * outIn + Math.floor(k / d.dQuery)]!)).abs).toBeLessThan(1e-5);
+      const WiT = (await pf.weights.get(`stages.${i}.lorsT.foldedT`)!.array()) as number[][];
+      expect(
+        maxErr(
+          WiT.flat(),
+          Array.from({ length: outIn * d.dQuery }, (_, k) => Wi[(k % d.dQuery) * outIn + Math.floor(k / d.dQuery)]!),
+        ).abs,
+      ).toBeLessThan(1e-5);
       const ref: number[] = [];
-      for (let n = 0; n < B * L; n++) ref.push(...jsLinear(Array.from(oArr.subarray(n * outIn, (n + 1) * outIn)), Wi, js.get(`stages.${i}.lorsT.bias`)!, d.dQuery));
+      for (let n = 0; n < B * L; n++)
+        ref.push(
+          ...jsLinear(
+            Array.from(oArr.subarray(n * outIn, (n + 1) * outIn)),
+            Wi,
+            js.get(`stages.${i}.lorsT.bias`)!,
+            d.dQuery,
+          ),
+        );
       const outs = tf.tidy(() => [
         lorsTProject(p.weights, cfg, i, o, 'factored'),
         lorsTProject(pf.weights, cfg, i, o, 'folded'),

@@ -44,7 +44,9 @@ export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, 
     // Ê laid out [G·K, r (rows s), n, r (cols t)] so that triplet j is a contiguous [(s, n), t] matrix.
     const Et = tf.unstack(tf.transpose(E, [1, 2, 0, 3]).reshape([gk, r * n, r])) as tf.Tensor2D[];
     const As = tf.unstack(A) as tf.Tensor2D[];
-    const Bcat = tf.unstack(tf.transpose(B.reshape([G, K, d, r]), [0, 2, 1, 3]).reshape([G, d, K * r])) as tf.Tensor2D[];
+    const Bcat = tf.unstack(
+      tf.transpose(B.reshape([G, K, d, r]), [0, 2, 1, 3]).reshape([G, d, K * r]),
+    ) as tf.Tensor2D[];
     const perGroup = Bcat.map((Bg, g) => {
       const EA = Array.from({ length: K }, (_, k) => tf.matMul(Et[g * K + k]!, As[g * K + k]!).reshape([r, n * h]));
       return tf.matMul(Bg, (K === 1 ? EA[0]! : tf.concat(EA, 0)) as tf.Tensor2D); // [d, n·h]
@@ -59,7 +61,11 @@ export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, 
  * path 'folded' uses the dense generator of foldLorsA (must be present), 'auto' uses it when present.
  */
 export function lorsAMixingParams(
-  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, path: LorsPath = 'auto',
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+  q: tf.Tensor,
+  path: LorsPath = 'auto',
 ): { Mc: tf.Tensor5D; Ms: tf.Tensor5D } {
   const lors = lorsOf(cfg);
   const d = cfg.decoder;
@@ -67,8 +73,10 @@ export function lorsAMixingParams(
   const K = lors.groupsA[stage];
   if (K === undefined) throw new Error(`LORS^A: no stage ${stage} (config has ${lors.groupsA.length})`);
   const r = lors.rankA;
-  const folded = weights.has(`${lorsAFoldedName(stage)}.weight`) || weights.has(preparedName(`${lorsAFoldedName(stage)}.weight`));
-  if (path === 'folded' && !folded) throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
+  const folded =
+    weights.has(`${lorsAFoldedName(stage)}.weight`) || weights.has(preparedName(`${lorsAFoldedName(stage)}.weight`));
+  if (path === 'folded' && !folded)
+    throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
   if (path === 'folded' || (path === 'auto' && folded)) {
     // docs/model.md §5.3: LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
     return tf.tidy(() => splitMixingParams(linear(q, weights, lorsAFoldedName(stage)), cfg));

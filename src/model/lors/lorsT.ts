@@ -22,15 +22,21 @@ export const lorsTFoldedName = (stage: number) => `stages.${stage}.lorsT.folded`
  * The concatenated private factors of stage i: B_cat [dq, K·r] (column k·r + s = B_k[:, s]), A_cat [K·r, outIn].
  * Works on raw and on prepared maps (prepareWeights stores B_catᵀ, A_catᵀ as `lorsT.BT`, `lorsT.AT`).
  */
-export function lorsTFactors(weights: WeightMap, cfg: ModelConfig, stage: number): { Bcat: tf.Tensor2D; Acat: tf.Tensor2D } {
+export function lorsTFactors(
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+): { Bcat: tf.Tensor2D; Acat: tf.Tensor2D } {
   const { K, r, dq, outIn } = lorsTDims(cfg, stage);
   const s = `stages.${stage}.lorsT`;
   return tf.tidy(() => {
     const BT = weights.get(preparedName(`${s}.B`));
     const AT = weights.get(preparedName(`${s}.A`));
-    const Bcat = BT ? tf.transpose(getWeight(weights, preparedName(`${s}.B`), [K * r, dq]))
+    const Bcat = BT
+      ? tf.transpose(getWeight(weights, preparedName(`${s}.B`), [K * r, dq]))
       : tf.transpose(getWeight(weights, `${s}.B`, [K, dq, r]), [1, 0, 2]).reshape([dq, K * r]);
-    const Acat = AT ? tf.transpose(getWeight(weights, preparedName(`${s}.A`), [outIn, K * r]))
+    const Acat = AT
+      ? tf.transpose(getWeight(weights, preparedName(`${s}.A`), [outIn, K * r]))
       : getWeight(weights, `${s}.A`, [K, r, outIn]).reshape([K * r, outIn]);
     return { Bcat: Bcat as tf.Tensor2D, Acat: Acat as tf.Tensor2D };
   });
@@ -44,11 +50,18 @@ function lorsTDims(cfg: ModelConfig, stage: number) {
 }
 
 /** o [B, L, outIn] → o·W_iᵀ + b_i [B, L, dq]. */
-export function lorsTProject(weights: WeightMap, cfg: ModelConfig, stage: number, o: tf.Tensor, path: LorsPath = 'auto'): tf.Tensor {
+export function lorsTProject(
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+  o: tf.Tensor,
+  path: LorsPath = 'auto',
+): tf.Tensor {
   const bias = getWeight(weights, `stages.${stage}.lorsT.bias`);
   const foldedName = lorsTFoldedName(stage);
   const folded = weights.has(preparedName(foldedName)) || weights.has(foldedName);
-  if (path === 'folded' && !folded) throw new Error(`LORS^T folded path: "${foldedName}" is missing (call foldLorsT first)`);
+  if (path === 'folded' && !folded)
+    throw new Error(`LORS^T folded path: "${foldedName}" is missing (call foldLorsT first)`);
   if (folded && path !== 'factored') {
     const { w, layout } = getLinearWeight(weights, foldedName);
     return tf.tidy(() => linearWith(o, w, bias, undefined, layout));
@@ -77,7 +90,14 @@ export function lorsTProject(weights: WeightMap, cfg: ModelConfig, stage: number
 }
 /** q ← lorsT.norm(q + o·W_iᵀ + b_i): LORS^T's replacement of L_output and its LayerNorm. */
 export function lorsTOutput(
-  weights: WeightMap, cfg: ModelConfig, stage: number, q: tf.Tensor, o: tf.Tensor, path: LorsPath = 'auto',
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+  q: tf.Tensor,
+  o: tf.Tensor,
+  path: LorsPath = 'auto',
 ): tf.Tensor {
-  return tf.tidy(() => layerNorm(tf.add(q, lorsTProject(weights, cfg, stage, o, path)), weights, `stages.${stage}.lorsT.norm`));
+  return tf.tidy(() =>
+    layerNorm(tf.add(q, lorsTProject(weights, cfg, stage, o, path)), weights, `stages.${stage}.lorsT.norm`),
+  );
 }

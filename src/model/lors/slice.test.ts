@@ -20,7 +20,8 @@ function randomLors(rankA: number, rankT: number, groups: number[]) {
   const arrays = initArrays(cfg, 3);
   const r = new Rng(12345);
   const rnd = () => r.uniform() - 0.5;
-  for (const [name, a] of arrays) if (/lorsA\.(generator|ml|mr|sl|sr)|lorsT\.[AB]/.test(name)) for (let i = 0; i < a.length; i++) a[i] = rnd();
+  for (const [name, a] of arrays)
+    if (/lorsA\.(generator|ml|mr|sl|sr)|lorsT\.[AB]/.test(name)) for (let i = 0; i < a.length; i++) a[i] = rnd();
   return { cfg, arrays };
 }
 
@@ -40,7 +41,7 @@ async function dense(cfg: ReturnType<typeof makeConfig>, arrays: Map<string, Flo
 }
 
 describe('sliceLors', () => {
-  it('equals the full model with the dropped components zeroed (LORS^A rows/cols ≥ r\', groups ≥ K\'; LORS^T)', async () => {
+  it("equals the full model with the dropped components zeroed (LORS^A rows/cols ≥ r', groups ≥ K'; LORS^T)", async () => {
     const { cfg, arrays } = randomLors(3, 3, [1, 2, 3, 3, 2, 1]);
     const target = { rankA: 2, groupsA: [1, 1, 2, 3, 1, 1], rankT: 2, groupsT: [1, 2, 1, 2, 1, 2] };
     const s = sliceLors(cfg, arrays, target);
@@ -49,21 +50,30 @@ describe('sliceLors', () => {
 
     // The same function: zero the E entries (and LORS^T columns) the slice drops.
     const zeroed = new Map([...arrays].map(([k, v]) => [k, v.slice()]));
-    const r = 3, G = 2, dq = cfg.decoder.dQuery;
+    const r = 3,
+      G = 2,
+      dq = cfg.decoder.dQuery;
     for (let i = 0; i < 6; i++) {
       const K = cfg.lors!.groupsA[i]!;
-      const W = zeroed.get(`stages.${i}.lorsA.generator.weight`)!, b = zeroed.get(`stages.${i}.lorsA.generator.bias`)!;
-      for (let part = 0; part < 2; part++) for (let g = 0; g < G; g++) for (let k = 0; k < K; k++) for (let a = 0; a < r; a++) for (let c = 0; c < r; c++) {
-        if (k < target.groupsA[i]! && a < 2 && c < 2) continue;
-        const row = (((part * G + g) * K + k) * r + a) * r + c;
-        W.fill(0, row * dq, (row + 1) * dq);
-        b[row] = 0;
-      }
+      const W = zeroed.get(`stages.${i}.lorsA.generator.weight`)!,
+        b = zeroed.get(`stages.${i}.lorsA.generator.bias`)!;
+      for (let part = 0; part < 2; part++)
+        for (let g = 0; g < G; g++)
+          for (let k = 0; k < K; k++)
+            for (let a = 0; a < r; a++)
+              for (let c = 0; c < r; c++) {
+                if (k < target.groupsA[i]! && a < 2 && c < 2) continue;
+                const row = (((part * G + g) * K + k) * r + a) * r + c;
+                W.fill(0, row * dq, (row + 1) * dq);
+                b[row] = 0;
+              }
       const B = zeroed.get(`stages.${i}.lorsT.B`)!; // [2, dq, 3]
-      for (let k = 0; k < 2; k++) for (let y = 0; y < dq; y++) for (let c = 0; c < 3; c++) {
-        if (k < target.groupsT[i]! && c < 2) continue;
-        B[(k * dq + y) * 3 + c] = 0;
-      }
+      for (let k = 0; k < 2; k++)
+        for (let y = 0; y < dq; y++)
+          for (let c = 0; c < 3; c++) {
+            if (k < target.groupsT[i]! && c < 2) continue;
+            B[(k * dq + y) * 3 + c] = 0;
+          }
     }
     const [got, want] = [await dense(s.config, s.arrays), await dense(cfg, zeroed)];
     expect(got.length).toBe(want.length);
@@ -88,14 +98,28 @@ describe('sliceLors', () => {
   it('one rule for every caller: strict refuses what the source does not hold (naming the limit), clamp fits it', () => {
     const cfg = makeConfig('web', 'lors'); // r 8, K [1,1,2,2,3,3], r_T 8
     expect(sliceConfig(cfg, {})).toEqual(cfg);
-    expect(() => sliceConfig(cfg, { rankA: 9 })).toThrow(/rank r of LORS\^A must be 1..8, got 9 \(this model holds r_A ≤ 8/);
-    expect(() => sliceConfig(cfg, { groupsA: [2, 1, 1, 1, 1, 1] })).toThrow(/stage 0: K of LORS\^A must be 1..1, got 2/);
+    expect(() => sliceConfig(cfg, { rankA: 9 })).toThrow(
+      /rank r of LORS\^A must be 1..8, got 9 \(this model holds r_A ≤ 8/,
+    );
+    expect(() => sliceConfig(cfg, { groupsA: [2, 1, 1, 1, 1, 1] })).toThrow(
+      /stage 0: K of LORS\^A must be 1..1, got 2/,
+    );
     expect(() => sliceConfig(cfg, { groupsA: [1, 1] })).toThrow(/2 values for 6 stages/);
     expect(() => sliceConfig(cfg, { rankT: 1.5 })).toThrow(/LORS\^T must be 1..8, got 1.5/);
     expect(() => sliceConfig(makeConfig('web', 'vanilla'), {})).toThrow(/not a LORS model/);
     expect(() => sliceLors(cfg, new Map(), { rankA: 9 })).toThrow(/LORS slice: rank/);
-    expect(sliceConfig(cfg, { rankA: 64, groupsA: 3, rankT: 0 }, 'clamp').lors).toEqual({ rankA: 8, groupsA: [1, 1, 2, 2, 3, 3], rankT: 1, groupsT: [1, 1, 1, 1, 1, 1] });
-    expect(sliceConfig(cfg, { rankA: 2, groupsA: 1 }).lors).toEqual({ rankA: 2, groupsA: [1, 1, 1, 1, 1, 1], rankT: 8, groupsT: [1, 1, 1, 1, 1, 1] });
+    expect(sliceConfig(cfg, { rankA: 64, groupsA: 3, rankT: 0 }, 'clamp').lors).toEqual({
+      rankA: 8,
+      groupsA: [1, 1, 2, 2, 3, 3],
+      rankT: 1,
+      groupsT: [1, 1, 1, 1, 1, 1],
+    });
+    expect(sliceConfig(cfg, { rankA: 2, groupsA: 1 }).lors).toEqual({
+      rankA: 2,
+      groupsA: [1, 1, 1, 1, 1, 1],
+      rankT: 8,
+      groupsT: [1, 1, 1, 1, 1, 1],
+    });
     // a clamped slice is one the strict rule accepts, and it is a fixed point
     const c = sliceConfig(cfg, { rankA: 40, groupsA: 8 }, 'clamp');
     expect(sliceConfig(cfg, c.lors!)).toEqual(c);

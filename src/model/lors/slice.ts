@@ -40,14 +40,17 @@ export function sliceConfig(src: ModelConfig, req: LorsSlice, mode: SliceMode = 
   const limits = `this model holds r_A ≤ ${lo.rankA}, r_T ≤ ${lo.rankT}, K ≤ [${lo.groupsA.join(', ')}], K_T ≤ [${lo.groupsT.join(', ')}]`;
   const fit = (v: number, max: number, what: string): number => {
     if (mode === 'clamp') return Math.max(1, Math.min(max, Math.round(Number.isFinite(v) ? v : max)));
-    if (!Number.isInteger(v) || v < 1 || v > max) throw new Error(`LORS slice: ${what} must be 1..${max}, got ${v} (${limits})`);
+    if (!Number.isInteger(v) || v < 1 || v > max)
+      throw new Error(`LORS slice: ${what} must be 1..${max}, got ${v} (${limits})`);
     return v;
   };
   const perStage = (g: number | readonly number[] | undefined, max: readonly number[], what: string): number[] => {
     if (g !== undefined && typeof g !== 'number' && g.length !== N) {
       throw new Error(`LORS slice: ${what}: ${g.length} values for ${N} stages`);
     }
-    return max.map((m, i) => fit(g === undefined ? m : typeof g === 'number' ? g : g[i]!, m, `stage ${i}: K of ${what}`));
+    return max.map((m, i) =>
+      fit(g === undefined ? m : typeof g === 'number' ? g : g[i]!, m, `stage ${i}: K of ${what}`),
+    );
   };
   const lors: LorsConfig = {
     rankA: fit(req.rankA ?? lo.rankA, lo.rankA, 'rank r of LORS^A'),
@@ -66,7 +69,13 @@ function rows(a: Float32Array, idx: number[], width: number): Float32Array {
 }
 
 /** a [n, p, q] → [idx.length, p', q'] with p' ≤ p, q' ≤ q leading entries, n-index picked by idx. */
-function block3(a: Float32Array, [, p, q]: [number, number, number], idx: number[], p2: number, q2: number): Float32Array {
+function block3(
+  a: Float32Array,
+  [, p, q]: [number, number, number],
+  idx: number[],
+  p2: number,
+  q2: number,
+): Float32Array {
   const out = new Float32Array(idx.length * p2 * q2);
   idx.forEach((n, i) => {
     for (let y = 0; y < p2; y++) out.set(a.subarray((n * p + y) * q, (n * p + y) * q + q2), (i * p2 + y) * q2);
@@ -76,10 +85,14 @@ function block3(a: Float32Array, [, p, q]: [number, number, number], idx: number
 
 /** Slices ordered LORS arrays (names of parameterSpec(src)) to `req`. Returns (config, arrays in spec order). */
 export function sliceLors(
-  src: ModelConfig, arrays: Map<string, Float32Array>, req: LorsSlice, mode: SliceMode = 'strict',
+  src: ModelConfig,
+  arrays: Map<string, Float32Array>,
+  req: LorsSlice,
+  mode: SliceMode = 'strict',
 ): { config: ModelConfig; arrays: Map<string, Float32Array> } {
   const config = sliceConfig(src, req, mode);
-  const lo = src.lors!, to = config.lors!;
+  const lo = src.lors!,
+    to = config.lors!;
   const d = src.decoder;
   const { G, C } = dims(d);
   const get = (name: string, n: number): Float32Array => {
@@ -89,9 +102,12 @@ export function sliceLors(
     return a;
   };
   const out = new Map<string, Float32Array>();
-  const r = lo.rankA, r2 = to.rankA, dq = d.dQuery;
+  const r = lo.rankA,
+    r2 = to.rankA,
+    dq = d.dQuery;
   for (let i = 0; i < d.stages; i++) {
-    const K = lo.groupsA[i]!, K2 = to.groupsA[i]!;
+    const K = lo.groupsA[i]!,
+      K2 = to.groupsA[i]!;
     const st = `stages.${i}.lorsA`;
     const genRows: number[] = [];
     for (let part = 0; part < 2; part++) {
@@ -112,11 +128,17 @@ export function sliceLors(
     out.set(`${st}.sl`, block3(get(`${st}.sl`, gk * d.pointsOut * r), [gk, d.pointsOut, r], trip, d.pointsOut, r2));
     out.set(`${st}.mr`, block3(get(`${st}.mr`, gk * r * C), [gk, r, C], trip, r2, C));
     out.set(`${st}.sr`, block3(get(`${st}.sr`, gk * r * d.pointsIn), [gk, r, d.pointsIn], trip, r2, d.pointsIn));
-    const KT = lo.groupsT[i]!, KT2 = to.groupsT[i]!, rt = lo.rankT, rt2 = to.rankT;
+    const KT = lo.groupsT[i]!,
+      KT2 = to.groupsT[i]!,
+      rt = lo.rankT,
+      rt2 = to.rankT;
     const outIn = dims(d).outIn;
     const tk = Array.from({ length: KT2 }, (_, k) => k);
     out.set(`stages.${i}.lorsT.B`, block3(get(`stages.${i}.lorsT.B`, KT * dq * rt), [KT, dq, rt], tk, dq, rt2));
-    out.set(`stages.${i}.lorsT.A`, block3(get(`stages.${i}.lorsT.A`, KT * rt * outIn), [KT, rt, outIn], tk, rt2, outIn));
+    out.set(
+      `stages.${i}.lorsT.A`,
+      block3(get(`stages.${i}.lorsT.A`, KT * rt * outIn), [KT, rt, outIn], tk, rt2, outIn),
+    );
   }
   const ordered = new Map<string, Float32Array>();
   for (const p of parameterSpec(config)) {

@@ -29,15 +29,22 @@ export class OrderedLors {
   /** The shards, verified and decoded once; a failed load is retried by the next call. */
   load(): Promise<Map<string, Float32Array>> {
     if (!this.arrays) {
-      const p = loadWeightArrays(this.read, { expect: { variant: 'lors' }, onProgress: this.onProgress }).then((r) => r.arrays);
-      p.catch(() => { if (this.arrays === p) this.arrays = undefined; });
+      const p = loadWeightArrays(this.read, { expect: { variant: 'lors' }, onProgress: this.onProgress }).then(
+        (r) => r.arrays,
+      );
+      p.catch(() => {
+        if (this.arrays === p) this.arrays = undefined;
+      });
       this.arrays = p;
     }
     return this.arrays;
   }
 
   /** The decoder weights of a slice (the whole model by default), ready for Detector.setDecoder('lors', …). */
-  async slice(req: LorsSlice = {}, mode: SliceMode = 'strict'): Promise<{ config: ModelConfig; arrays: Map<string, Float32Array> }> {
+  async slice(
+    req: LorsSlice = {},
+    mode: SliceMode = 'strict',
+  ): Promise<{ config: ModelConfig; arrays: Map<string, Float32Array> }> {
     return sliceLors(this.config, await this.load(), req, mode);
   }
 }

@@ -115,7 +115,11 @@ export function linear(x: tf.Tensor, weights: WeightMap, name: string, activatio
  * backend of tfjs 4.22 than the same product on a pre-transposed weight.
  */
 export function linearWith(
-  x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, activation?: 'relu', layout: WeightLayout = 'outIn',
+  x: tf.Tensor,
+  w: tf.Tensor,
+  b: tf.Tensor | undefined,
+  activation?: 'relu',
+  layout: WeightLayout = 'outIn',
 ): tf.Tensor {
   const inDim = x.shape[x.rank - 1]!;
   const [wIn, outDim] = (layout === 'inOut' ? w.shape : [w.shape[1], w.shape[0]]) as [number, number];

@@ -13,11 +13,20 @@ const bitsOf = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0]!;
 describe('float32 → float16 (round to nearest, ties to even)', () => {
   it('encodes hand-picked values', () => {
     const cases: [number, number][] = [
-      [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [0.5, 0x3800], [1 / 3, 0x3555], [0.1, 0x2e66],
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.5, 0x3800],
+      [1 / 3, 0x3555],
+      [0.1, 0x2e66],
       [65504, 0x7bff], // largest finite
       [65519, 0x7bff], // below the midpoint to 65536: rounds down
       [65520, 0x7c00], // the midpoint rounds to even = Infinity
-      [1e6, 0x7c00], [-1e6, 0xfc00], [Infinity, 0x7c00], [-Infinity, 0xfc00],
+      [1e6, 0x7c00],
+      [-1e6, 0xfc00],
+      [Infinity, 0x7c00],
+      [-Infinity, 0xfc00],
       [2 ** -14, 0x0400], // smallest normal
       [2 ** -24, 0x0001], // smallest subnormal
       [1023 * 2 ** -24, 0x03ff], // largest subnormal
@@ -25,11 +34,14 @@ describe('float32 → float16 (round to nearest, ties to even)', () => {
       [2 ** -25, 0x0000], // tie between 0 and 2^-24: even (0)
       [Math.fround(2 ** -25 * (1 + 2 ** -23)), 0x0001], // just above the tie
       [3 * 2 ** -25, 0x0002], // tie between 1 and 2 subnormal units: even (2)
-      [2 ** -26, 0x0000], [-(2 ** -30), 0x8000],
+      [2 ** -26, 0x0000],
+      [-(2 ** -30), 0x8000],
       [1 + 2 ** -11, 0x3c00], // tie between 0x3c00 and 0x3c01: even
       [1 + 3 * 2 ** -11, 0x3c02], // tie between 0x3c01 and 0x3c02: even
       [1 + 2 ** -11 + 2 ** -20, 0x3c01], // above the tie
-      [2049, 0x6800], [2051, 0x6802], [2047, 0x67ff],
+      [2049, 0x6800],
+      [2051, 0x6802],
+      [2047, 0x67ff],
     ];
     for (const [x, h] of cases) expect(toFloat16Bits(x).toString(16), `${x}`).toBe(h.toString(16));
     const nan = toFloat16Bits(NaN);
@@ -66,14 +78,17 @@ describe('float32 → float16 (round to nearest, ties to even)', () => {
       let h: number;
       if (a >= 65520) h = 0x7c00;
       else {
-        let lo = 0, hi = pos.length - 1; // largest index with pos[i] <= a
+        let lo = 0,
+          hi = pos.length - 1; // largest index with pos[i] <= a
         while (lo < hi) {
           const mid = (lo + hi + 1) >> 1;
-          if (pos[mid]! <= a) lo = mid; else hi = mid - 1;
+          if (pos[mid]! <= a) lo = mid;
+          else hi = mid - 1;
         }
         if (lo === pos.length - 1) h = lo;
         else {
-          const dl = a - pos[lo]!, du = pos[lo + 1]! - a;
+          const dl = a - pos[lo]!,
+            du = pos[lo + 1]! - a;
           h = dl < du ? lo : du < dl ? lo + 1 : lo % 2 === 0 ? lo : lo + 1;
         }
       }
@@ -94,7 +109,8 @@ describe('float32 → float16 (round to nearest, ties to even)', () => {
     }
     const enc = float32ToFloat16(new Float32Array(xs));
     xs.forEach((x, i) => {
-      if (enc[i] !== nearest(x)) throw new Error(`${x}: got 0x${enc[i]!.toString(16)}, want 0x${nearest(x).toString(16)}`);
+      if (enc[i] !== nearest(x))
+        throw new Error(`${x}: got 0x${enc[i]!.toString(16)}, want 0x${nearest(x).toString(16)}`);
     });
   });
 
@@ -113,7 +129,14 @@ describe('float16 decoding matches tfjs (tf.io.decodeWeights with quantization f
   it('gives the same float32 bits for all 65536 patterns', async () => {
     const all = new Uint16Array(65536).map((_, i) => i);
     const before = tf.memory().numTensors;
-    const spec = [{ name: 'x', shape: [65536], dtype: 'float32' as const, quantization: { dtype: 'float16' as const, original_dtype: 'float32' as const } }];
+    const spec = [
+      {
+        name: 'x',
+        shape: [65536],
+        dtype: 'float32' as const,
+        quantization: { dtype: 'float16' as const, original_dtype: 'float32' as const },
+      },
+    ];
     const decoded = tf.io.decodeWeights(all.buffer, spec);
     const ref = new Float32Array(decoded.x!.dataSync());
     tf.dispose(decoded);
@@ -123,12 +146,15 @@ describe('float16 decoding matches tfjs (tf.io.decodeWeights with quantization f
     const mb = new Uint32Array(mine.buffer);
     let mismatches = 0;
     for (let h = 0; h < 65536; h++) {
-      if (Number.isNaN(ref[h]!)) { if (!Number.isNaN(mine[h]!)) mismatches++; }
-      else if (rb[h] !== mb[h]) mismatches++;
+      if (Number.isNaN(ref[h]!)) {
+        if (!Number.isNaN(mine[h]!)) mismatches++;
+      } else if (rb[h] !== mb[h]) mismatches++;
     }
     expect(mismatches).toBe(0);
     // NaN payloads too, when tfjs keeps them.
-    const nanSame = Array.from({ length: 65536 }, (_, h) => h).filter((h) => Number.isNaN(ref[h]!)).every((h) => rb[h] === mb[h]);
+    const nanSame = Array.from({ length: 65536 }, (_, h) => h)
+      .filter((h) => Number.isNaN(ref[h]!))
+      .every((h) => rb[h] === mb[h]);
     expect(nanSame).toBe(true);
   });
 });

@@ -12,8 +12,16 @@ beforeAll(async () => {
 });
 
 function stats(v: Float32Array) {
-  let s = 0, s2 = 0, mn = Infinity, mx = -Infinity;
-  for (const x of v) { s += x; s2 += x * x; mn = Math.min(mn, x); mx = Math.max(mx, x); }
+  let s = 0,
+    s2 = 0,
+    mn = Infinity,
+    mx = -Infinity;
+  for (const x of v) {
+    s += x;
+    s2 += x * x;
+    mn = Math.min(mn, x);
+    mx = Math.max(mx, x);
+  }
   const mean = s / v.length;
   return { mean, variance: s2 / v.length - mean * mean, min: mn, max: mx };
 }
@@ -53,7 +61,12 @@ describe('initArrays (web LORS preset)', () => {
     expect(Math.abs(within1 - 0.6827)).toBeLessThan(0.02);
     // xavier over [out, in]: √(6 / (fan_in + fan_out)).
     expectUniform(g('neck.convs.0.weight'), -Math.sqrt(6 / 256), Math.sqrt(6 / 256), 'neck xavier');
-    expectUniform(g('stages.0.attn.inProj.weight'), -Math.sqrt(6 / (128 + 384)), Math.sqrt(6 / (128 + 384)), 'inProj xavier');
+    expectUniform(
+      g('stages.0.attn.inProj.weight'),
+      -Math.sqrt(6 / (128 + 384)),
+      Math.sqrt(6 / (128 + 384)),
+      'inProj xavier',
+    );
     expectUniform(g('stages.2.ffn.fc1.weight'), -Math.sqrt(6 / (128 + 512)), Math.sqrt(6 / (128 + 512)), 'fc1 xavier');
     expectUniform(g('stages.5.cls.out.weight'), -Math.sqrt(6 / (128 + 80)), Math.sqrt(6 / (128 + 80)), 'cls xavier');
     // Linear default bias U(±1/√fan_in).
@@ -72,7 +85,11 @@ describe('initArrays (web LORS preset)', () => {
     // iof_tau ~ U(0, 4) (8 values: bounds only).
     for (let i = 0; i < 6; i++) expectUniform(g(`stages.${i}.iofTau`), 0, 4, 'iofTau');
     // Constants.
-    const all = (n: string, v: number) => expect(g(n).every((x) => x === Math.fround(v)), n).toBe(true);
+    const all = (n: string, v: number) =>
+      expect(
+        g(n).every((x) => x === Math.fround(v)),
+        n,
+      ).toBe(true);
     all('lorsA.shared.weight', 0);
     all('stages.0.lorsA.generator.weight', 0);
     all('stages.0.lorsA.generator.bias', 0);
@@ -103,8 +120,16 @@ describe('initArrays (web LORS preset)', () => {
         const b = Math.sqrt(2 / (1 + i.a * i.a)) * Math.sqrt(3 / i.fanIn);
         expectUniform(v, -b, b, s.name);
       } else if (i.kind === 'uniform') expectUniform(v, i.low, i.high, s.name);
-      else if (i.kind === 'zeros') expect(v.every((x) => x === 0), s.name).toBe(true);
-      else if (i.kind === 'ones') expect(v.every((x) => x === 1), s.name).toBe(true);
+      else if (i.kind === 'zeros')
+        expect(
+          v.every((x) => x === 0),
+          s.name,
+        ).toBe(true);
+      else if (i.kind === 'ones')
+        expect(
+          v.every((x) => x === 1),
+          s.name,
+        ).toBe(true);
     }
   });
 
@@ -150,7 +175,9 @@ describe('offset bias grid (docs/model.md §3.5)', () => {
 describe('determinism', () => {
   const cfg = makeConfig('tiny', 'lors');
   it('the same seed gives the same values; another seed different ones', () => {
-    const a = initArrays(cfg, 42), b = initArrays(cfg, 42), c = initArrays(cfg, 43);
+    const a = initArrays(cfg, 42),
+      b = initArrays(cfg, 42),
+      c = initArrays(cfg, 43);
     for (const [k, v] of a) expect([...v], k).toEqual([...b.get(k)!]);
     expect([...a.get('stages.0.ffn.fc1.weight')!]).not.toEqual([...c.get('stages.0.ffn.fc1.weight')!]);
     expect([...a.get('queries.content')!]).not.toEqual([...c.get('queries.content')!]);

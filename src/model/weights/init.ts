@@ -29,7 +29,8 @@ function fnv1a(s: string): number {
 
 /** torch's fan_in / fan_out of a weight of `shape` ([out, in, ...receptive field]). */
 function fans(shape: number[], name: string): { fanIn: number; fanOut: number } {
-  if (shape.length < 2) throw new Error(`${name}: xavier init needs a tensor of rank ≥ 2, got shape [${shape.join(', ')}]`);
+  if (shape.length < 2)
+    throw new Error(`${name}: xavier init needs a tensor of rank ≥ 2, got shape [${shape.join(', ')}]`);
   const rf = size(shape.slice(2));
   return { fanIn: shape[1]! * rf, fanOut: shape[0]! * rf };
 }
@@ -44,7 +45,10 @@ function offsetBias(cfg: ModelConfig, spec: ParamSpec, rng: Rng): Float32Array {
   const { G } = dims(cfg.decoder);
   const P = cfg.decoder.pointsIn;
   const n = size(spec.shape);
-  if (n !== G * P * 3) throw new Error(`${spec.name}: offsetBias expects G·P_in·3 = ${G * P * 3} values, shape is [${spec.shape.join(', ')}]`);
+  if (n !== G * P * 3)
+    throw new Error(
+      `${spec.name}: offsetBias expects G·P_in·3 = ${G * P * 3} values, shape is [${spec.shape.join(', ')}]`,
+    );
   const out = new Float32Array(n);
   const s = Math.round(Math.sqrt(P));
   const grid = s * s === P;

@@ -7,7 +7,14 @@ import { parameterSpec, size } from '../params';
 import type { FileReader } from '../types';
 import { initArrays, initWeights } from './init';
 import {
-  decodeWeightsToArrays, loadWeightArrays, loadWeights, memoryReader, parseManifest, saveWeights, SHARD_BYTES, WeightsError,
+  decodeWeightsToArrays,
+  loadWeightArrays,
+  loadWeights,
+  memoryReader,
+  parseManifest,
+  saveWeights,
+  SHARD_BYTES,
+  WeightsError,
 } from './io';
 
 beforeAll(async () => {
@@ -28,7 +35,10 @@ const setJson = (files: Map<string, Uint8Array>, m: unknown) => {
 const concat = (parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 };
 
@@ -36,12 +46,22 @@ const concat = (parts: Uint8Array[]) => {
 function craft(cfg: ModelConfig, entries: { name: string; shape: number[]; values: Float32Array }[]) {
   const bin = concat(entries.map((e) => new Uint8Array(e.values.buffer, e.values.byteOffset, e.values.byteLength)));
   const m = {
-    format: 'lors-studio-weights', version: 1, config: cfg,
-    weightsManifest: [{ paths: ['weights-shard1of1.bin'], weights: entries.map((e) => ({ name: e.name, shape: e.shape, dtype: 'float32' })) }],
+    format: 'lors-studio-weights',
+    version: 1,
+    config: cfg,
+    weightsManifest: [
+      {
+        paths: ['weights-shard1of1.bin'],
+        weights: entries.map((e) => ({ name: e.name, shape: e.shape, dtype: 'float32' })),
+      },
+    ],
     sha256: { 'weights-shard1of1.bin': nodeSha(bin) },
     bytes: { 'weights-shard1of1.bin': bin.length },
   };
-  return new Map<string, Uint8Array>([['model.json', new TextEncoder().encode(JSON.stringify(m))], ['weights-shard1of1.bin', bin]]);
+  return new Map<string, Uint8Array>([
+    ['model.json', new TextEncoder().encode(JSON.stringify(m))],
+    ['weights-shard1of1.bin', bin],
+  ]);
 }
 const tinyEntries = () => {
   const a = initArrays(tiny, 0);
@@ -58,14 +78,25 @@ describe('saveWeights writes FORMAT.md exactly', () => {
   it('model.json fields, shard names/sizes, sha256/bytes, spec order, little-endian float32 concatenation', async () => {
     const arrays = initArrays(tiny, 0);
     const files = await saveWeights(tiny, arrays, { shardBytes: 200_000, meta: { seed: 0, source: 'init' } });
-    expect([...files.keys()]).toEqual(['model.json', 'weights-shard1of3.bin', 'weights-shard2of3.bin', 'weights-shard3of3.bin']);
+    expect([...files.keys()]).toEqual([
+      'model.json',
+      'weights-shard1of3.bin',
+      'weights-shard2of3.bin',
+      'weights-shard3of3.bin',
+    ]);
     const m = json(files);
     expect(m.format).toBe('lors-studio-weights');
     expect(m.version).toBe(1);
     expect(m.config).toEqual(tiny);
     expect(m.weightsManifest).toHaveLength(1);
-    expect(m.weightsManifest[0].paths).toEqual(['weights-shard1of3.bin', 'weights-shard2of3.bin', 'weights-shard3of3.bin']);
-    expect(m.weightsManifest[0].weights).toEqual(tinySpec.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' })));
+    expect(m.weightsManifest[0].paths).toEqual([
+      'weights-shard1of3.bin',
+      'weights-shard2of3.bin',
+      'weights-shard3of3.bin',
+    ]);
+    expect(m.weightsManifest[0].weights).toEqual(
+      tinySpec.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' })),
+    );
     expect(m.meta).toMatchObject({ seed: 0, source: 'init', createdBy: 'src/model/weights' });
     expect(typeof m.meta.createdAt).toBe('string');
     const sizes = [200_000, 200_000, tinyBytes - 400_000];
@@ -75,13 +106,17 @@ describe('saveWeights writes FORMAT.md exactly', () => {
       expect(m.sha256[p]).toBe(nodeSha(files.get(p)!));
     });
     // The shards are the little-endian float32 bytes of all tensors in spec order.
-    const expected = Buffer.concat(tinySpec.map((s) => {
-      const v = arrays.get(s.name)!;
-      const b = Buffer.alloc(4 * v.length);
-      v.forEach((x, i) => b.writeFloatLE(x, 4 * i));
-      return b;
-    }));
-    expect(Buffer.from(concat(m.weightsManifest[0].paths.map((p: string) => files.get(p)!))).equals(expected)).toBe(true);
+    const expected = Buffer.concat(
+      tinySpec.map((s) => {
+        const v = arrays.get(s.name)!;
+        const b = Buffer.alloc(4 * v.length);
+        v.forEach((x, i) => b.writeFloatLE(x, 4 * i));
+        return b;
+      }),
+    );
+    expect(Buffer.from(concat(m.weightsManifest[0].paths.map((p: string) => files.get(p)!))).equals(expected)).toBe(
+      true,
+    );
   });
 
   it('uses 4 MiB shards by default (web LORS preset: 5 shards, the last shorter)', async () => {
@@ -103,13 +138,15 @@ describe('saveWeights writes FORMAT.md exactly', () => {
   it('float16: every entry has quantization float16, the data are the IEEE half bits', async () => {
     const files = await saveWeights(tiny, initArrays(tiny, 0), { float16: true });
     const m = json(files);
-    for (const w of m.weightsManifest[0].weights) expect(w.quantization).toEqual({ dtype: 'float16', original_dtype: 'float32' });
+    for (const w of m.weightsManifest[0].weights)
+      expect(w.quantization).toEqual({ dtype: 'float16', original_dtype: 'float32' });
     expect(m.bytes['weights-shard1of1.bin']).toBe(tinyBytes / 2);
     // queries.content comes first: check its first value's half bits by hand (sign, exponent, mantissa).
     const bin = files.get('weights-shard1of1.bin')!;
     const h = bin[0]! | (bin[1]! << 8);
     const x = initArrays(tiny, 0).get('queries.content')![0]!;
-    const e = (h >> 10) & 31, mant = h & 1023;
+    const e = (h >> 10) & 31,
+      mant = h & 1023;
     const decoded = (h & 0x8000 ? -1 : 1) * (e === 0 ? mant * 2 ** -24 : (1 + mant / 1024) * 2 ** (e - 15));
     expect(Math.abs(decoded - x)).toBeLessThanOrEqual(Math.abs(x) * 2 ** -11 + 2 ** -25);
   });
@@ -124,7 +161,10 @@ describe('saveWeights writes FORMAT.md exactly', () => {
       const { arrays } = await loadWeightArrays(memoryReader(files));
       for (const s of tinySpec) {
         expect(ref[s.name]!.shape).toEqual(s.shape);
-        expect(Buffer.from(new Float32Array(ref[s.name]!.dataSync()).buffer).equals(Buffer.from(arrays.get(s.name)!.buffer)), s.name).toBe(true);
+        expect(
+          Buffer.from(new Float32Array(ref[s.name]!.dataSync()).buffer).equals(Buffer.from(arrays.get(s.name)!.buffer)),
+          s.name,
+        ).toBe(true);
       }
       tf.dispose(ref);
       expect(tf.memory().numTensors).toBe(before);
@@ -133,13 +173,17 @@ describe('saveWeights writes FORMAT.md exactly', () => {
 
   it('refuses weights that do not match parameterSpec, and float16 overflow', async () => {
     const a = initArrays(tiny, 0);
-    const missing = new Map(a); missing.delete('stages.3.iofTau');
+    const missing = new Map(a);
+    missing.delete('stages.3.iofTau');
     await expect(saveWeights(tiny, missing)).rejects.toThrow(/1 tensor\(s\) missing: stages\.3\.iofTau/);
-    const extra = new Map(a); extra.set('stages.9.foo', new Float32Array(3));
+    const extra = new Map(a);
+    extra.set('stages.9.foo', new Float32Array(3));
     await expect(saveWeights(tiny, extra)).rejects.toThrow(/unexpected tensor\(s\): stages\.9\.foo/);
-    const wrong = new Map(a); wrong.set('queries.content', new Float32Array(7));
+    const wrong = new Map(a);
+    wrong.set('queries.content', new Float32Array(7));
     await expect(saveWeights(tiny, wrong)).rejects.toThrow(/queries\.content has 7 values, expected 320/);
-    const big = new Map(a); big.set('stages.0.iofTau', new Float32Array([1e5, 0, 0, 0]));
+    const big = new Map(a);
+    big.set('stages.0.iofTau', new Float32Array([1e5, 0, 0, 0]));
     await expect(saveWeights(tiny, big, { float16: true })).rejects.toThrow(/out of float16 range/);
     const before = tf.memory().numTensors;
     const t = initWeights(tiny, 0);
@@ -159,7 +203,8 @@ describe('loadWeights', () => {
     const before = tf.memory().numTensors;
     const progress: [number, number][] = [];
     const { config, weights, manifest } = await loadWeights(memoryReader(files), {
-      onProgress: (l, t) => progress.push([l, t]), expect: { preset: 'tiny', variant: 'lors' },
+      onProgress: (l, t) => progress.push([l, t]),
+      expect: { preset: 'tiny', variant: 'lors' },
     });
     expect(tf.memory().numTensors - before).toBe(tinySpec.length);
     expect(config).toEqual(tiny);
@@ -169,7 +214,9 @@ describe('loadWeights', () => {
       const t = weights.get(s.name)!;
       expect(t.shape).toEqual(s.shape);
       expect(t.dtype).toBe('float32');
-      expect(Buffer.from(t.dataSync().buffer).equals(Buffer.from(src.get(s.name)!.dataSync().buffer)), s.name).toBe(true);
+      expect(Buffer.from(t.dataSync().buffer).equals(Buffer.from(src.get(s.name)!.dataSync().buffer)), s.name).toBe(
+        true,
+      );
     }
     expect(progress[0]).toEqual([0, tinyBytes]);
     expect(progress.at(-1)).toEqual([tinyBytes, tinyBytes]);
@@ -191,7 +238,7 @@ describe('loadWeights', () => {
     tf.dispose([...loaded.weights.values()]);
   });
 
-  it('keeps the config\'s posScale (absent = 1000, as in every older weights file)', async () => {
+  it("keeps the config's posScale (absent = 1000, as in every older weights file)", async () => {
     const cfg: ModelConfig = { ...tiny, posScale: 312 };
     const { config, weights } = await loadWeights(memoryReader(await saveWeights(cfg, initArrays(cfg, 0))));
     expect(config.posScale).toBe(312);
@@ -239,7 +286,9 @@ describe('loadWeights', () => {
     const shard = new Uint8Array(files.get('weights-shard1of3.bin')!);
     shard[0] = shard[0]! ^ 0x80;
     shards.set('weights-shard1of3.bin', shard);
-    expect(() => decodeWeightsToArrays(m, shards)).toThrow('weights-shard1of3.bin: SHA-256 mismatch (corrupted or truncated download)');
+    expect(() => decodeWeightsToArrays(m, shards)).toThrow(
+      'weights-shard1of3.bin: SHA-256 mismatch (corrupted or truncated download)',
+    );
     expect(decodeWeightsToArrays(m, shards, false).size).toBe(tinySpec.length);
     shards.delete('weights-shard2of3.bin');
     expect(() => decodeWeightsToArrays(m, shards, false)).toThrow('weights-shard2of3.bin: missing (not read)');
@@ -249,7 +298,10 @@ describe('loadWeights', () => {
     const files = await saveWeights(tiny, initArrays(tiny, 0), { shardBytes: 200_000 });
     const bad = new Map(files);
     bad.set('weights-shard3of3.bin', files.get('weights-shard3of3.bin')!.subarray(0, 1000));
-    await expectLoadError(bad, `weights-shard3of3.bin: 1000 bytes, expected ${tinyBytes - 400_000} (truncated download)`);
+    await expectLoadError(
+      bad,
+      `weights-shard3of3.bin: 1000 bytes, expected ${tinyBytes - 400_000} (truncated download)`,
+    );
     // A truncated file whose bytes entry was also edited: the tensors no longer fit the shards.
     const m = json(files);
     m.bytes['weights-shard3of3.bin'] = 1000;
@@ -269,13 +321,25 @@ describe('loadWeights', () => {
     const { arrays } = await loadWeightArrays(memoryReader(craft(tiny, e)));
     for (const x of e) expect([...arrays.get(x.name)!]).toEqual([...x.values]);
 
-    await expectLoadError(craft(tiny, e.filter((x) => x.name !== 'stages.2.ffn.fc1.bias')),
-      'model.json: tensors do not match the model\'s parameter list: 1 tensor(s) missing: stages.2.ffn.fc1.bias');
-    await expectLoadError(craft(tiny, [...e, { name: 'stages.0.extra', shape: [2], values: new Float32Array(2) }]),
-      /1 unexpected tensor\(s\): stages\.0\.extra/);
+    await expectLoadError(
+      craft(
+        tiny,
+        e.filter((x) => x.name !== 'stages.2.ffn.fc1.bias'),
+      ),
+      "model.json: tensors do not match the model's parameter list: 1 tensor(s) missing: stages.2.ffn.fc1.bias",
+    );
+    await expectLoadError(
+      craft(tiny, [...e, { name: 'stages.0.extra', shape: [2], values: new Float32Array(2) }]),
+      /1 unexpected tensor\(s\): stages\.0\.extra/,
+    );
     const fc = e.find((x) => x.name === 'stages.1.ffn.fc1.weight')!;
-    await expectLoadError(craft(tiny, e.map((x) => (x === fc ? { ...x, shape: [32, 64] } : x))),
-      /wrong shape: stages\.1\.ffn\.fc1\.weight has shape \[32, 64\], expected \[64, 32\]/);
+    await expectLoadError(
+      craft(
+        tiny,
+        e.map((x) => (x === fc ? { ...x, shape: [32, 64] } : x)),
+      ),
+      /wrong shape: stages\.1\.ffn\.fc1\.weight has shape \[32, 64\], expected \[64, 32\]/,
+    );
     await expectLoadError(craft(tiny, [...e, e[0]!]), /listed twice: queries\.content/);
   });
 
@@ -286,25 +350,53 @@ describe('loadWeights', () => {
     await expectLoadError(withText('{"format": '), /^model\.json: not valid JSON: /);
     await expectLoadError(withText('<!doctype html><p>404</p>'), /not valid JSON \(it looks like an HTML page/);
     await expectLoadError(withText('[1,2]'), 'model.json: expected a JSON object');
-    await expectLoadError(setJson(files, { ...m, format: 'tfjs-graph-model' }),
-      'model.json: format is "tfjs-graph-model", expected "lors-studio-weights"');
+    await expectLoadError(
+      setJson(files, { ...m, format: 'tfjs-graph-model' }),
+      'model.json: format is "tfjs-graph-model", expected "lors-studio-weights"',
+    );
     await expectLoadError(setJson(files, { ...m, version: 2 }), 'model.json: version 2 is not supported');
-    await expectLoadError(setJson(files, { ...m, config: undefined }), 'model.json: config must be an object, got missing');
-    await expectLoadError(setJson(files, { ...m, config: { ...m.config, variant: 'big' } }), 'config.variant must be "vanilla" or "lors", got "big"');
-    await expectLoadError(setJson(files, { ...m, config: { ...m.config, queryInit: 'detr' } }), 'config.queryInit must be "image" or "nanodet", got "detr"');
-    await expectLoadError(setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, pointsIn: -3 } } }),
-      'config.decoder.pointsIn must be an integer ≥ 1, got -3');
-    await expectLoadError(setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, dFeat: 33 } } }),
-      'config.decoder: dFeat 33 is not divisible by samplingGroups 2');
-    await expectLoadError(setJson(files, { ...m, config: { ...m.config, lors: { ...m.config.lors, groupsA: [1, 2] } } }),
-      'config.lors.groupsA must be a list of 6 integers ≥ 1 (one per stage), got [1,2]');
-    await expectLoadError(setJson(files, { ...m, config: { ...m.config, variant: 'vanilla' } }), /lors is given but variant is "vanilla"/);
+    await expectLoadError(
+      setJson(files, { ...m, config: undefined }),
+      'model.json: config must be an object, got missing',
+    );
+    await expectLoadError(
+      setJson(files, { ...m, config: { ...m.config, variant: 'big' } }),
+      'config.variant must be "vanilla" or "lors", got "big"',
+    );
+    await expectLoadError(
+      setJson(files, { ...m, config: { ...m.config, queryInit: 'detr' } }),
+      'config.queryInit must be "image" or "nanodet", got "detr"',
+    );
+    await expectLoadError(
+      setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, pointsIn: -3 } } }),
+      'config.decoder.pointsIn must be an integer ≥ 1, got -3',
+    );
+    await expectLoadError(
+      setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, dFeat: 33 } } }),
+      'config.decoder: dFeat 33 is not divisible by samplingGroups 2',
+    );
+    await expectLoadError(
+      setJson(files, { ...m, config: { ...m.config, lors: { ...m.config.lors, groupsA: [1, 2] } } }),
+      'config.lors.groupsA must be a list of 6 integers ≥ 1 (one per stage), got [1,2]',
+    );
+    await expectLoadError(
+      setJson(files, { ...m, config: { ...m.config, variant: 'vanilla' } }),
+      /lors is given but variant is "vanilla"/,
+    );
     // A config that parses but does not fit the tensors (80 → 81 classes).
-    await expectLoadError(setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, classes: 81 } } }),
-      /wrong shape: stages\.0\.cls\.out\.weight has shape \[80, 32\], expected \[81, 32\]/);
+    await expectLoadError(
+      setJson(files, { ...m, config: { ...m.config, decoder: { ...m.config.decoder, classes: 81 } } }),
+      /wrong shape: stages\.0\.cls\.out\.weight has shape \[80, 32\], expected \[81, 32\]/,
+    );
     // expect: the caller's model differs.
-    await expectLoadError(files, 'model.json: the weights do not fit this model: variant is "lors", expected "vanilla"', { variant: 'vanilla' });
-    await expectLoadError(files, /lors\.rankA is 2, expected 8/, { lors: { rankA: 8, rankT: 2, groupsA: [1, 1, 2, 2, 3, 3], groupsT: [1, 1, 1, 1, 1, 1] } });
+    await expectLoadError(
+      files,
+      'model.json: the weights do not fit this model: variant is "lors", expected "vanilla"',
+      { variant: 'vanilla' },
+    );
+    await expectLoadError(files, /lors\.rankA is 2, expected 8/, {
+      lors: { rankA: 8, rankT: 2, groupsA: [1, 1, 2, 2, 3, 3], groupsT: [1, 1, 1, 1, 1, 1] },
+    });
     await expectLoadError(files, /decoder\.dQuery is 32, expected 128/, { decoder: makeConfig('web', 'lors').decoder });
     // Manifest entries.
     const mod = (f: (w: Record<string, unknown>) => void) => {
@@ -312,8 +404,18 @@ describe('loadWeights', () => {
       f(c.weightsManifest[0].weights[0]);
       return setJson(files, c);
     };
-    await expectLoadError(mod((w) => { w.dtype = 'int32'; }), 'model.json: tensor queries.content: dtype "int32" is not supported');
-    await expectLoadError(mod((w) => { w.quantization = { dtype: 'uint8', min: 0, scale: 1 }; }), /quantization .* is not supported \(only \{"dtype": "float16"\}\)/);
+    await expectLoadError(
+      mod((w) => {
+        w.dtype = 'int32';
+      }),
+      'model.json: tensor queries.content: dtype "int32" is not supported',
+    );
+    await expectLoadError(
+      mod((w) => {
+        w.quantization = { dtype: 'uint8', min: 0, scale: 1 };
+      }),
+      /quantization .* is not supported \(only \{"dtype": "float16"\}\)/,
+    );
     const c = structuredClone(m);
     c.sha256['weights-shard1of1.bin'] = 'abc';
     await expectLoadError(setJson(files, c), /sha256\["weights-shard1of1\.bin"\] must be 64 lowercase hex digits/);
@@ -325,33 +427,55 @@ describe('loadWeights', () => {
   it('reads manifests with several groups (tfjs allows it), float32 and float16 mixed', async () => {
     const e = tinyEntries();
     const half = e.length >> 1;
-    const mk = (xs: typeof e, f16: boolean) => concat(xs.map((x) => {
-      if (!f16) return new Uint8Array(x.values.buffer.slice(0));
-      const h = new Uint16Array(x.values.length);
-      // Independent float16 encoder for these values: exact via Math.fround is not possible, so use values that are
-      // exactly representable (multiples of 2^-8 in (−8, 8)).
-      x.values.forEach((v, i) => {
-        const q = Math.round(v * 256) / 256 || 0; // no −0
-        x.values[i] = q;
-        if (q === 0) { h[i] = 0; return; }
-        const a = Math.abs(q), ex = Math.floor(Math.log2(a));
-        h[i] = (q < 0 ? 0x8000 : 0) | ((ex + 15) << 10) | Math.round((a / 2 ** ex - 1) * 1024);
-      });
-      return new Uint8Array(h.buffer);
-    }));
+    const mk = (xs: typeof e, f16: boolean) =>
+      concat(
+        xs.map((x) => {
+          if (!f16) return new Uint8Array(x.values.buffer.slice(0));
+          const h = new Uint16Array(x.values.length);
+          // Independent float16 encoder for these values: exact via Math.fround is not possible, so use values that are
+          // exactly representable (multiples of 2^-8 in (−8, 8)).
+          x.values.forEach((v, i) => {
+            const q = Math.round(v * 256) / 256 || 0; // no −0
+            x.values[i] = q;
+            if (q === 0) {
+              h[i] = 0;
+              return;
+            }
+            const a = Math.abs(q),
+              ex = Math.floor(Math.log2(a));
+            h[i] = (q < 0 ? 0x8000 : 0) | ((ex + 15) << 10) | Math.round((a / 2 ** ex - 1) * 1024);
+          });
+          return new Uint8Array(h.buffer);
+        }),
+      );
     const first = e.slice(0, half).map((x) => ({ ...x, values: new Float32Array(x.values) }));
     const second = e.slice(half).map((x) => ({ ...x, values: new Float32Array(x.values) }));
-    const b1 = mk(first, false), b2 = mk(second, true);
+    const b1 = mk(first, false),
+      b2 = mk(second, true);
     const m = {
-      format: 'lors-studio-weights', version: 1, config: tiny,
+      format: 'lors-studio-weights',
+      version: 1,
+      config: tiny,
       weightsManifest: [
         { paths: ['a.bin'], weights: first.map((x) => ({ name: x.name, shape: x.shape, dtype: 'float32' })) },
-        { paths: ['b.bin'], weights: second.map((x) => ({ name: x.name, shape: x.shape, dtype: 'float32', quantization: { dtype: 'float16' } })) },
+        {
+          paths: ['b.bin'],
+          weights: second.map((x) => ({
+            name: x.name,
+            shape: x.shape,
+            dtype: 'float32',
+            quantization: { dtype: 'float16' },
+          })),
+        },
       ],
       sha256: { 'a.bin': nodeSha(b1), 'b.bin': nodeSha(b2) },
       bytes: { 'a.bin': b1.length, 'b.bin': b2.length },
     };
-    const files = new Map([['model.json', new TextEncoder().encode(JSON.stringify(m))], ['a.bin', b1], ['b.bin', b2]]);
+    const files = new Map([
+      ['model.json', new TextEncoder().encode(JSON.stringify(m))],
+      ['a.bin', b1],
+      ['b.bin', b2],
+    ]);
     const { arrays } = await loadWeightArrays(memoryReader(files));
     for (const x of [...first, ...second]) expect([...arrays.get(x.name)!], x.name).toEqual([...x.values]);
   });
@@ -367,7 +491,9 @@ describe('loadWeights', () => {
   });
 
   it('reports read failures of model.json and passes per-file progress through', async () => {
-    const failing: FileReader = async () => { throw new Error('HTTP 404'); };
+    const failing: FileReader = async () => {
+      throw new Error('HTTP 404');
+    };
     await expect(loadWeights(failing)).rejects.toThrow('model.json: could not be read: HTTP 404');
     // A reader that reports partial progress.
     const files = await saveWeights(tiny, initArrays(tiny, 0), { shardBytes: 300_000 });
@@ -378,7 +504,12 @@ describe('loadWeights', () => {
       return b;
     };
     const seen: number[] = [];
-    const { arrays } = await loadWeightArrays(reader, { onProgress: (l, t) => { expect(t).toBe(tinyBytes); seen.push(l); } });
+    const { arrays } = await loadWeightArrays(reader, {
+      onProgress: (l, t) => {
+        expect(t).toBe(tinyBytes);
+        seen.push(l);
+      },
+    });
     expect(arrays.size).toBe(tinySpec.length);
     expect(seen).toContain(150_000);
     expect(seen.at(-1)).toBe(tinyBytes);

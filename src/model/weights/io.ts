@@ -6,7 +6,15 @@
  * from the returned name → bytes map.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_POS_SCALE, dims, QUERY_INITS, type DecoderConfig, type LorsConfig, type ModelConfig, type QueryInit } from '../config';
+import {
+  DEFAULT_POS_SCALE,
+  dims,
+  QUERY_INITS,
+  type DecoderConfig,
+  type LorsConfig,
+  type ModelConfig,
+  type QueryInit,
+} from '../config';
 import { parameterSpec, size, type ParamSpec } from '../params';
 import type { FileReader, WeightMap } from '../types';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
@@ -47,7 +55,10 @@ export interface WeightsManifest {
 
 /** A weights folder that cannot be used; `file` names the offending file. */
 export class WeightsError extends Error {
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
     super(`${file}: ${detail}`);
     this.name = 'WeightsError';
   }
@@ -67,8 +78,19 @@ const listNames = (names: string[], max = 5) =>
 
 /** DecoderConfig's fields in declaration order (the order model.json lists them). */
 const DECODER_KEYS: (keyof DecoderConfig)[] = [
-  'dQuery', 'dFeat', 'heads', 'ffn', 'samplingGroups', 'pointsIn', 'pointsOut', 'stages', 'queries', 'classes',
-  'strides', 'featChannels', 'neckGroups',
+  'dQuery',
+  'dFeat',
+  'heads',
+  'ffn',
+  'samplingGroups',
+  'pointsIn',
+  'pointsOut',
+  'stages',
+  'queries',
+  'classes',
+  'strides',
+  'featChannels',
+  'neckGroups',
 ];
 
 /**
@@ -122,12 +144,14 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
     throw new Error(`${where}.lors is given but variant is "vanilla" (a vanilla model has no LORS settings)`);
   }
   if (raw.queryInit !== undefined) {
-    if (!QUERY_INITS.includes(raw.queryInit as QueryInit)) bad('queryInit', QUERY_INITS.map((q) => `"${q}"`).join(' or '), raw.queryInit);
+    if (!QUERY_INITS.includes(raw.queryInit as QueryInit))
+      bad('queryInit', QUERY_INITS.map((q) => `"${q}"`).join(' or '), raw.queryInit);
     if (raw.queryInit !== 'image') cfg.queryInit = raw.queryInit as QueryInit;
   }
   if (raw.posScale !== undefined) {
     const s = raw.posScale;
-    if (typeof s !== 'number' || !(s > 0) || !Number.isFinite(s)) bad('posScale', 'a positive number (absent = 1000)', s);
+    if (typeof s !== 'number' || !(s > 0) || !Number.isFinite(s))
+      bad('posScale', 'a positive number (absent = 1000)', s);
     if (s !== DEFAULT_POS_SCALE) cfg.posScale = s as number;
   }
   return cfg;
@@ -137,23 +161,31 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
 export function checkExpectedConfig(cfg: ModelConfig, expect: Partial<ModelConfig>, file = MODEL_JSON): void {
   const diffs: string[] = [];
   const cmp = (field: string, got: unknown, want: unknown) => {
-    if (want !== undefined && JSON.stringify(got) !== JSON.stringify(want)) diffs.push(`${field} is ${show(got)}, expected ${show(want)}`);
+    if (want !== undefined && JSON.stringify(got) !== JSON.stringify(want))
+      diffs.push(`${field} is ${show(got)}, expected ${show(want)}`);
   };
   cmp('preset', cfg.preset, expect.preset);
   cmp('variant', cfg.variant, expect.variant);
   if (expect.decoder) {
-    for (const [k, v] of Object.entries(expect.decoder)) cmp(`decoder.${k}`, (cfg.decoder as unknown as Record<string, unknown>)[k], v);
+    for (const [k, v] of Object.entries(expect.decoder))
+      cmp(`decoder.${k}`, (cfg.decoder as unknown as Record<string, unknown>)[k], v);
   }
   if (expect.lors) {
     if (!cfg.lors) diffs.push('lors is missing (a vanilla model), expected LORS settings');
-    else for (const [k, v] of Object.entries(expect.lors)) cmp(`lors.${k}`, (cfg.lors as unknown as Record<string, unknown>)[k], v);
+    else
+      for (const [k, v] of Object.entries(expect.lors))
+        cmp(`lors.${k}`, (cfg.lors as unknown as Record<string, unknown>)[k], v);
   }
   if (diffs.length) fail(`the weights do not fit this model: ${diffs.join('; ')}`, file);
 }
 
 /** A shard path must be a plain relative file path inside the weights folder. */
 function checkPath(p: unknown): string {
-  if (typeof p !== 'string' || !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(p) || p.split('/').some((s) => s === '..' || s === '.')) {
+  if (
+    typeof p !== 'string' ||
+    !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(p) ||
+    p.split('/').some((s) => s === '..' || s === '.')
+  ) {
     return fail(`weightsManifest path ${show(p)} is not a plain relative file name`);
   }
   return p;
@@ -164,7 +196,10 @@ function checkPath(p: unknown): string {
  * (and `expect`), the manifest's structure, sha256/bytes entries for every shard, and the tensor list against
  * `parameterSpec(config)` (missing, extra, duplicated or mis-shaped tensors are refused).
  */
-export function parseManifest(json: string | ArrayBuffer | Uint8Array | unknown, expect?: Partial<ModelConfig>): WeightsManifest {
+export function parseManifest(
+  json: string | ArrayBuffer | Uint8Array | unknown,
+  expect?: Partial<ModelConfig>,
+): WeightsManifest {
   let raw: unknown = json;
   if (typeof json === 'string' || json instanceof ArrayBuffer || json instanceof Uint8Array) {
     const text = typeof json === 'string' ? json : new TextDecoder().decode(json);
@@ -211,9 +246,11 @@ export function parseManifest(json: string | ArrayBuffer | Uint8Array | unknown,
       if (seenPaths.has(p)) fail(`shard ${p} is listed twice`);
       seenPaths.add(p);
       const h = sha[p];
-      if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)) fail(`sha256[${show(p)}] must be 64 lowercase hex digits, got ${show(h)}`);
+      if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h))
+        fail(`sha256[${show(p)}] must be 64 lowercase hex digits, got ${show(h)}`);
       const b = bytes[p];
-      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0) fail(`bytes[${show(p)}] must be an integer ≥ 0, got ${show(b)}`);
+      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0)
+        fail(`bytes[${show(p)}] must be an integer ≥ 0, got ${show(b)}`);
       groupBytes += b as number;
     }
     const weights: WeightsManifestEntry[] = grp.weights.map((w, wi) => {
@@ -222,7 +259,8 @@ export function parseManifest(json: string | ArrayBuffer | Uint8Array | unknown,
       if (!Array.isArray(w.shape) || !w.shape.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) {
         return fail(`tensor ${name}: shape must be a list of integers ≥ 0, got ${show(w.shape)}`);
       }
-      if (w.dtype !== 'float32') return fail(`tensor ${name}: dtype ${show(w.dtype)} is not supported (expected "float32")`);
+      if (w.dtype !== 'float32')
+        return fail(`tensor ${name}: dtype ${show(w.dtype)} is not supported (expected "float32")`);
       const e: WeightsManifestEntry = { name, shape: [...(w.shape as number[])], dtype: 'float32' };
       if (w.quantization !== undefined && w.quantization !== null) {
         const q = w.quantization;
@@ -241,7 +279,11 @@ export function parseManifest(json: string | ArrayBuffer | Uint8Array | unknown,
     entries.push(...weights);
   });
 
-  checkAgainstSpec(entries.map((e) => ({ name: e.name, shape: e.shape })), parameterSpec(config), MODEL_JSON);
+  checkAgainstSpec(
+    entries.map((e) => ({ name: e.name, shape: e.shape })),
+    parameterSpec(config),
+    MODEL_JSON,
+  );
 
   const out: WeightsManifest = {
     format: WEIGHTS_FORMAT,
@@ -258,7 +300,11 @@ export function parseManifest(json: string | ArrayBuffer | Uint8Array | unknown,
 }
 
 /** Refuses missing, extra, duplicated or mis-shaped tensors relative to the spec (order is not checked). */
-function checkAgainstSpec(got: { name: string; shape: number[] | null; length?: number }[], spec: ParamSpec[], file: string) {
+function checkAgainstSpec(
+  got: { name: string; shape: number[] | null; length?: number }[],
+  spec: ParamSpec[],
+  file: string,
+) {
   const want = new Map(spec.map((s) => [s.name, s]));
   const seen = new Set<string>();
   const problems: string[] = [];
@@ -295,7 +341,10 @@ function checkShardLength(manifest: WeightsManifest, path: string, bytes: Uint8A
   const want = manifest.bytes[path];
   if (want === undefined) fail('is not listed in model.json', path);
   if (bytes.length !== want) {
-    fail(`${bytes.length} bytes, expected ${want} (${bytes.length < want! ? 'truncated' : 'corrupted'} download)`, path);
+    fail(
+      `${bytes.length} bytes, expected ${want} (${bytes.length < want! ? 'truncated' : 'corrupted'} download)`,
+      path,
+    );
   }
 }
 const SHA_MISMATCH = 'SHA-256 mismatch (corrupted or truncated download)';
@@ -308,7 +357,11 @@ export function verifyShard(manifest: WeightsManifest, path: string, data: Array
 }
 
 /** As verifyShard, hashing with WebCrypto where available (faster), else the pure TypeScript hash. */
-export async function verifyShardAsync(manifest: WeightsManifest, path: string, data: ArrayBuffer | Uint8Array): Promise<void> {
+export async function verifyShardAsync(
+  manifest: WeightsManifest,
+  path: string,
+  data: ArrayBuffer | Uint8Array,
+): Promise<void> {
   const bytes = asBytes(data);
   checkShardLength(manifest, path, bytes);
   if ((await sha256HexAsync(bytes)) !== manifest.sha256[path]) fail(SHA_MISMATCH, path);
@@ -320,7 +373,9 @@ export async function verifyShardAsync(manifest: WeightsManifest, path: string, 
  * No tfjs involved (usable in a worker before making tensors).
  */
 export function decodeWeightsToArrays(
-  manifest: WeightsManifest, shards: Map<string, ArrayBuffer | Uint8Array>, verify = true,
+  manifest: WeightsManifest,
+  shards: Map<string, ArrayBuffer | Uint8Array>,
+  verify = true,
 ): Map<string, Float32Array> {
   if (!LITTLE_ENDIAN) throw new Error('weights: big-endian platforms are not supported');
   const out = new Map<string, Float32Array>();
@@ -384,7 +439,8 @@ export function shardBytes(manifest: WeightsManifest): number {
 
 /** Reads model.json and every shard, verifies them and decodes to float32 arrays (no tfjs). */
 export async function loadWeightArrays(
-  read: FileReader, opts: LoadOptions = {},
+  read: FileReader,
+  opts: LoadOptions = {},
 ): Promise<{ config: ModelConfig; arrays: Map<string, Float32Array>; manifest: WeightsManifest }> {
   let json: ArrayBuffer;
   try {
@@ -396,7 +452,11 @@ export async function loadWeightArrays(
   const paths = manifest.weightsManifest.flatMap((g) => g.paths);
   const total = paths.reduce((s, p) => s + manifest.bytes[p]!, 0);
   const loaded = new Map<string, number>();
-  const report = () => opts.onProgress?.([...loaded.values()].reduce((a, b) => a + b, 0), total);
+  const report = () =>
+    opts.onProgress?.(
+      [...loaded.values()].reduce((a, b) => a + b, 0),
+      total,
+    );
   report();
   const datas = await Promise.all(
     paths.map(async (p) => {
@@ -425,7 +485,8 @@ export async function loadWeightArrays(
  * the returned tensors; nothing else stays allocated.
  */
 export async function loadWeights(
-  read: FileReader, opts: LoadOptions = {},
+  read: FileReader,
+  opts: LoadOptions = {},
 ): Promise<{ config: ModelConfig; weights: WeightMap; manifest: WeightsManifest }> {
   const { config, arrays, manifest } = await loadWeightArrays(read, opts);
   return { config, weights: arraysToWeights(config, arrays), manifest };
@@ -434,7 +495,11 @@ export async function loadWeights(
 /** Float32 arrays (names of `parameterSpec(cfg)`) → tensors in spec order. */
 export function arraysToWeights(cfg: ModelConfig, arrays: Map<string, Float32Array>): WeightMap {
   const spec = parameterSpec(cfg);
-  checkAgainstSpec([...arrays].map(([name, v]) => ({ name, shape: null, length: v.length })), spec, 'weights');
+  checkAgainstSpec(
+    [...arrays].map(([name, v]) => ({ name, shape: null, length: v.length })),
+    spec,
+    'weights',
+  );
   const weights: WeightMap = new Map();
   for (const s of spec) weights.set(s.name, tf.tensor(arrays.get(s.name)!, s.shape, 'float32'));
   return weights;
@@ -465,7 +530,9 @@ export interface SaveOptions {
  * `weights` must hold exactly the tensors of `parameterSpec(cfg)` (tensors or float32 arrays in that element order).
  */
 export async function saveWeights(
-  cfg: ModelConfig, weights: WeightMap | Map<string, Float32Array>, opts: SaveOptions = {},
+  cfg: ModelConfig,
+  weights: WeightMap | Map<string, Float32Array>,
+  opts: SaveOptions = {},
 ): Promise<Map<string, Uint8Array>> {
   if (!LITTLE_ENDIAN) throw new Error('weights: big-endian platforms are not supported');
   const config = validateConfig(cfg);
@@ -482,7 +549,10 @@ export async function saveWeights(
   const half = opts.float16 === true;
   const total = spec.reduce((s, t) => s + size(t.shape) * (half ? 2 : 4), 0);
   const nShards = Math.max(1, Math.ceil(total / shardBytes));
-  const shards = Array.from({ length: nShards }, (_, i) => new Uint8Array(Math.min(shardBytes, total - i * shardBytes)));
+  const shards = Array.from(
+    { length: nShards },
+    (_, i) => new Uint8Array(Math.min(shardBytes, total - i * shardBytes)),
+  );
   let pos = 0;
   const write = (src: Uint8Array) => {
     let done = 0;
@@ -530,7 +600,11 @@ export async function saveWeights(
     weightsManifest: [{ paths: names, weights: entries }],
     sha256: Object.fromEntries(shards.map((b, i) => [names[i]!, sha256Hex(b)])),
     bytes: Object.fromEntries(shards.map((b, i) => [names[i]!, b.length])),
-    meta: { createdBy: 'src/model/weights', createdAt: new Date().toISOString(), ...(opts.meta as Record<string, unknown>) },
+    meta: {
+      createdBy: 'src/model/weights',
+      createdAt: new Date().toISOString(),
+      ...(opts.meta as Record<string, unknown>),
+    },
   };
   const files = new Map<string, Uint8Array>();
   files.set(MODEL_JSON, new TextEncoder().encode(formatManifest(manifest)));

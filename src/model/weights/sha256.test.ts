@@ -10,17 +10,24 @@ describe('sha256Hex', () => {
     expect(sha256Hex(enc(''))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(sha256Hex(enc('abc'))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     // 448-bit message: the padding spills into a second block.
-    expect(sha256Hex(enc('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')))
-      .toBe('248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1');
-    expect(sha256Hex(enc('abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu')))
-      .toBe('cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1');
+    expect(sha256Hex(enc('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq'))).toBe(
+      '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
+    );
+    expect(
+      sha256Hex(
+        enc(
+          'abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu',
+        ),
+      ),
+    ).toBe('cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1');
     expect(sha256Hex(new Uint8Array(1_000_000).fill(0x61))) // one million 'a'
       .toBe('cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0');
   });
 
   it('agrees with node:crypto on every length around the block boundaries', () => {
     const buf = new Uint8Array(randomBytes(300));
-    for (let n = 0; n <= 300; n++) expect(sha256Hex(buf.subarray(0, n)), `length ${n}`).toBe(nodeHex(buf.subarray(0, n)));
+    for (let n = 0; n <= 300; n++)
+      expect(sha256Hex(buf.subarray(0, n)), `length ${n}`).toBe(nodeHex(buf.subarray(0, n)));
   });
 
   it('agrees with node:crypto on a 1 MB random buffer, a subarray view and an ArrayBuffer', () => {
