@@ -20,7 +20,7 @@ import { positionEmbedding } from '../model/adamixer/positional';
 import { sampleFeatures } from '../model/adamixer/sampling';
 import { selfAttention, stageForward } from '../model/adamixer/stage';
 import { Rng } from '../model/random';
-import { randomLevels, randomWeights, rng, uniformArray } from '../testing/reference';
+import { randomLevels, randomWeights, rng, uniformTensor } from '../testing/reference';
 import { dims } from '../model/config';
 import { lorsAMixingParams } from '../model/lors/lorsA';
 import { lorsTOutput } from '../model/lors/lorsT';
@@ -108,16 +108,7 @@ async function blockChecks(out: Outputs, ms: Map<string, number>): Promise<void>
   const { G, C } = dims(d);
   const L = d.queries;
   const rand = rng(99);
-  const t = (shape: number[], lo: number, hi: number) =>
-    tf.tensor(
-      uniformArray(
-        shape.reduce((a, b) => a * b, 1),
-        lo,
-        hi,
-        rand,
-      ),
-      shape,
-    );
+  const t = (shape: number[], lo: number, hi: number) => uniformTensor(shape, lo, hi, rand);
   const wv = randomWeights(van, 5);
   const wl = randomWeights(lors, 6);
   const raw = randomLevels(van, 1, INPUT, INPUT, 8);

@@ -30,7 +30,7 @@ import { exp2, getWeight, layerNorm, layerNormPlain, linear } from '../model/nn/
 import { countPrograms } from '../model/nn/webgpu/count';
 import { linearFused, linearResidualLayerNorm, mlpHead } from '../model/nn/webgpu/kernels';
 import type { WeightMap } from '../model/types';
-import { randomLevels, randomWeights, rng, uniformArray } from '../testing/reference';
+import { randomLevels, randomWeights, rng, uniformTensor } from '../testing/reference';
 
 /** Largest accepted |fused − ops| relative to max(1, max |ops|). */
 export const FUSED_TOLERANCE = 1e-4;
@@ -185,16 +185,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
   const { G, C } = dims(d);
   const L = d.queries;
   const rand = rng(123);
-  const t = (shape: number[], lo: number, hi: number) =>
-    tf.tensor(
-      uniformArray(
-        shape.reduce((a, b) => a * b, 1),
-        lo,
-        hi,
-        rand,
-      ),
-      shape,
-    );
+  const t = (shape: number[], lo: number, hi: number) => uniformTensor(shape, lo, hi, rand);
   const V = appWeights(van, 21);
   const F = appWeights(lors, 22);
   const wv = V.run;

@@ -19,6 +19,19 @@ export function uniformArray(n: number, lo: number, hi: number, rand: () => numb
   return a;
 }
 
+/** A tensor of the given shape, uniform in [lo, hi) from `rand`. */
+export function uniformTensor(shape: number[], lo: number, hi: number, rand: () => number): tf.Tensor {
+  return tf.tensor(
+    uniformArray(
+      shape.reduce((a, b) => a * b, 1),
+      lo,
+      hi,
+      rand,
+    ),
+    shape,
+  );
+}
+
 /** Random (non-degenerate, every path non-zero) weights with the names and shapes of parameterSpec(cfg). */
 export function randomWeights(cfg: ModelConfig, seed = 1): WeightMap {
   const rand = rng(seed);
