@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LN_EPS } from '../../nn/ops';
-import { f32, pow2, reduceSumSnippet, runProgram } from '../../nn/webgpu/program';
+import { f32, pow2, reduceSumSnippet, rowMeanRstd, runProgram } from '../../nn/webgpu/program';
 
 const LN2 = f32(Math.LN2);
 
@@ -320,14 +320,7 @@ export interface MixingShape {
 
 /** WGSL body shared by both mixings: per-thread outputs v[t] (t < PER), then the joint LayerNorm + ReLU. */
 function normReluTail(WG: number, PER: number, size: number): string {
-  return `
-  let mean = reduceSum(s) / ${size}.0;
-  var s2 = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let o = lane + t * ${WG};
-    if (ok && o < ${size}) { let d = v[t] - mean; s2 = s2 + d * d; }
-  }
-  let rstd = inverseSqrt(reduceSum(s2) / ${size}.0 + ${f32(LN_EPS)});
+  return `${rowMeanRstd(size, PER, WG, LN_EPS)}
   for (var t = 0; t < ${PER}; t++) {
     let o = lane + t * ${WG};
     if (ok && o < ${size}) { result[n * ${size} + o] = max((v[t] - mean) * rstd, 0.0); }

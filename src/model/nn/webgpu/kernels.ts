@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LN_EPS } from '../ops';
-import { f32, pow2, reduceSumSnippet, runProgram } from './program';
+import { f32, pow2, reduceSumSnippet, rowMeanRstd, runProgram } from './program';
 
 function check(cond: boolean, msg: () => string) {
   if (!cond) throw new Error(msg());
@@ -80,13 +80,7 @@ fn main(index : i32) {
     }
     v[t] = acc;
   }
-  let mean = reduceSum(s) / ${N}.0;
-  var s2 = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    if (ok && j < ${N}) { let d = v[t] - mean; s2 = s2 + d * d; }
-  }
-  let rstd = inverseSqrt(reduceSum(s2) / ${N}.0 + ${f32(LN_EPS)});
+${rowMeanRstd(N, PER, WG, LN_EPS)}
   for (var t = 0; t < ${PER}; t++) {
     let j = lane + t * ${WG};
     if (ok && j < ${N}) { result[row * ${N} + j] = (v[t] - mean) * rstd * Gamma[j] + Beta[j]; }
@@ -157,13 +151,7 @@ fn main(index : i32) {
     }
     v[t] = acc;
   }
-  let mean = reduceSum(s) / ${H}.0;
-  var s2 = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    if (ok && j < ${H}) { let d = v[t] - mean; s2 = s2 + d * d; }
-  }
-  let rstd = inverseSqrt(reduceSum(s2) / ${H}.0 + ${f32(LN_EPS)});
+${rowMeanRstd(H, PER, WG, LN_EPS)}
   for (var t = 0; t < ${PER}; t++) {
     let j = lane + t * ${WG};
     if (j < ${H}) { hid[j] = max((v[t] - mean) * rstd * Gamma[j] + Beta[j], 0.0); }
@@ -216,13 +204,7 @@ fn main(index : i32) {
     if (ok && j < ${N}) { x = X[src * ${N} + j]; s = s + x; }
     v[t] = x;
   }
-  let mean = reduceSum(s) / ${N}.0;
-  var s2 = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    if (ok && j < ${N}) { let d = v[t] - mean; s2 = s2 + d * d; }
-  }
-  let rstd = inverseSqrt(reduceSum(s2) / ${N}.0 + ${f32(LN_EPS)});
+${rowMeanRstd(N, PER, WG, LN_EPS)}
   for (var t = 0; t < ${PER}; t++) {
     let j = lane + t * ${WG};
     if (ok && j < ${N}) { result[row * ${N} + j] = (v[t] - mean) * rstd; }

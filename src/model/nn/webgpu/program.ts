@@ -108,6 +108,22 @@ ${reducer('reduceMax', 'max(red_[lane], red_[lane + s])')}
 `;
 }
 
+/**
+ * WGSL of a row LayerNorm's statistics, for kernels whose invocation `lane` of a workgroup of `wg` holds the row's
+ * values v[t] at columns lane + t·wg (t < per; only where `ok && column < size`) and their sum in `s`: declares
+ * `mean` and `rstd` = 1/√(var + eps). Needs reduceSumSnippet(wg).
+ */
+export function rowMeanRstd(size: number, per: number, wg: number, eps: number): string {
+  return `
+  let mean = reduceSum(s) / ${size}.0;
+  var s2 = 0.0;
+  for (var t = 0; t < ${per}; t++) {
+    let j = lane + t * ${wg};
+    if (ok && j < ${size}) { let d = v[t] - mean; s2 = s2 + d * d; }
+  }
+  let rstd = inverseSqrt(reduceSum(s2) / ${size}.0 + ${f32(eps)});`;
+}
+
 /** The power of two ≥ n, clamped to [lo, hi]. */
 export function pow2(n: number, lo = 32, hi = 256): number {
   let p = lo;
