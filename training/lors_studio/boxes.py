@@ -1,5 +1,5 @@
-"""Box math: the parameterisation of AdaMixer queries (spec §1), the attention's box priors (spec §2.1) and the
-xyxy GIoU of the matching cost and the loss (spec §3). The bottom of the import graph: boxes ← matching ← losses.
+"""Box math: the parameterisation of AdaMixer queries (docs/model.md §2), the attention's box priors (docs/model.md §3.1) and the
+xyxy GIoU of the matching cost and the loss (docs/model.md §4). The bottom of the import graph: boxes ← matching ← losses.
 
 xyzr: x, y = box centre (input pixels), z = log2(sqrt(w·h)), r = log2(h/w).
 """
@@ -48,7 +48,7 @@ def iof_matrix(boxes: torch.Tensor) -> torch.Tensor:
 
 
 def position_embedding(xyzr: torch.Tensor, d_query: int, pos_scale: float = 1000.0) -> torch.Tensor:
-    """Sinusoidal embedding of xyzr (spec §2.1 step 2): [B, L, 4] → [B, L, d_query].
+    """Sinusoidal embedding of xyzr (docs/model.md §3.1): [B, L, 4] → [B, L, d_query].
 
     v = xyzr / [s, s, 1, 1] with s = pos_scale (config posScale; AdaMixer's 1000); D = d_query/4 per coordinate; freq_m = 10000^(2m/D);
     pe[c·D + 2m] = sin(v_c / freq_m), pe[c·D + 2m + 1] = cos(v_c / freq_m); blocks in order x, y, z, r.

@@ -1,4 +1,4 @@
-"""Live LORS compression (issue #6): LORS weights whose private factors are stored in importance order, so that any
+"""Live LORS compression: LORS weights whose private factors are stored in importance order, so that any
 rank r' ≤ r and group count K' ≤ K_i is a slice of the stored tensors (`slice_lors`; src/model/lors/slice.ts is the
 same slicing for the browser).
 
@@ -354,7 +354,7 @@ def main(argv=None) -> int:
     g.add_argument('--vanilla', default=None, help='the vanilla weights: adds offline points beyond the shipped '
                    'export (lorsify at --extra-ranks, K = 1, r_T = min(d_q, 2 r); not reachable by the app)')
     g.add_argument('--extra-ranks', default='32,64')
-    g.add_argument('--only', choices=['trained', 'vanilla'], default=None, help='one source (run two processes '
+    g.add_argument('--only', choices=['trained', 'compressed'], default=None, help='one source (run two processes '
                    'in parallel, then `merge`)')
     g.add_argument('--k-options', default='1;1,1,2,2,3,3;3', help='K of LORS^A to try, ";"-separated (one value = '
                    'every stage, a list = per stage), each clamped to the source')
@@ -412,7 +412,7 @@ def main(argv=None) -> int:
         reference['vanilla'] = {'AP': round(vap['AP'], 2), 'AP50': round(vap['AP50'], 2),
                                 'decoderParams': count_parameters(vcfg)['decoder']}
         print(f'vanilla (uncompressed): {reference["vanilla"]["decoderParams"]:,} params, AP {vap["AP"]:.2f}', flush=True)
-    for mode, path in (('trained', a.trained), ('vanilla', a.from_vanilla)):
+    for mode, path in (('trained', a.trained), ('compressed', a.from_vanilla)):
         if a.only and mode != a.only:
             continue
         cfg, st = load_weights(path)
@@ -422,7 +422,7 @@ def main(argv=None) -> int:
         ref = dense_stage_weights(cfg, st)
         points = [(r, ka, rt, label, lambda r=r, ka=ka, rt=rt: slice_lors(cfg, st, r, ka, rt), True)
                   for r, ka, rt, label in _grid_configs(cfg, ranks, a.k_options)]
-        if mode == 'vanilla' and a.vanilla:
+        if mode == 'compressed' and a.vanilla:
             vcfg, vst = load_weights(a.vanilla)
             ref = dense_stage_weights(vcfg, vst)  # errors relative to the vanilla model itself
             dq = vcfg.decoder.d_query
@@ -450,7 +450,7 @@ def main(argv=None) -> int:
            'how': 'python3 -m training.lors_studio.compress grid (PyTorch on the cached val features; the same '
                   'slicing as the app, src/model/lors/slice.ts)',
            'errors': 'relativeError: Frobenius error of the dense per-stage generators / L_output against the trained '
-                     'LORS model (trained) or the trained vanilla model (vanilla)',
+                     'LORS model (trained) or the trained vanilla model (compressed)',
            'reference': reference, **rows}
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, 'w', encoding='utf-8') as f:

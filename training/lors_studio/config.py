@@ -89,7 +89,7 @@ class ModelConfig:
     # Where the queries' initial boxes come from: 'image' (AdaMixer's whole-image boxes) or 'nanodet' (NanoDet-g's
     # head proposals; src/model/config.ts QueryInit). Written to the weights' config only when 'nanodet'.
     query_init: str = 'image'
-    # Divisor of the box centre (x, y in input pixels) in the sin/cos box encoding (spec §2.1 step 2): AdaMixer's
+    # Divisor of the box centre (x, y in input pixels) in the sin/cos box encoding (docs/model.md §3.1): AdaMixer's
     # 1000 suits ~1333-px inputs; 1000·416/1333 ≈ 312 gives the same signal at 416 px. Written only when not 1000,
     # so a config without it (every older weights file) reads as 1000 (src/model/config.ts posScaleOf).
     pos_scale: float = DEFAULT_POS_SCALE

@@ -1,4 +1,4 @@
-"""AdaMixer's training losses (spec §3): sigmoid focal (α 0.25, γ 2, weight 2), L1 on normalised xyxy (weight 5)
+"""AdaMixer's training losses (docs/model.md §4): sigmoid focal (α 0.25, γ 2, weight 2), L1 on normalised xyxy (weight 5)
 and GIoU (weight 2), per stage on that stage's Hungarian matching, each divided by avg_factor = number of matched
 queries (mean over DDP ranks, at least 1), summed over the stages (stage weights 1)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-stage Hungarian matching of queries to ground truth (spec §3, mmdet's HungarianAssigner as AdaMixer uses it).
+"""Per-stage Hungarian matching of queries to ground truth (docs/model.md §4, mmdet's HungarianAssigner as AdaMixer uses it).
 
 cost = 2·FocalCost + 5·L1(normalised xyxy) + 2·(−GIoU(absolute xyxy)), with
   p = σ(logit), neg = −log(1 − p + 1e-12)·(1 − α)·p^γ, pos = −log(p + 1e-12)·α·(1 − p)^γ, FocalCost = pos[:, gt] − neg[:, gt]

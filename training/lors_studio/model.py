@@ -1,4 +1,4 @@
-"""PyTorch mirror of the tfjs AdaMixer / AdaMixer+LORS decoder (spec: /work/shared/design/ADAMIXER-LORS-SPEC.md).
+"""PyTorch mirror of the tfjs AdaMixer / AdaMixer+LORS decoder (docs/model.md).
 
 `AdaMixerDecoder(cfg)` has state_dict keys, shapes and order exactly equal to `parameter_spec(cfg)` (params.ts),
 so its state_dict is what training/lors_studio/export.py writes and src/model/weights reads.
@@ -317,7 +317,7 @@ class AdaMixerDecoder(nn.Module):
             self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Initialises every tensor by its parameter_spec rule (spec §2.5 and §4 [code]), in spec order."""
+        """Initialises every tensor by its parameter_spec rule (docs/model.md §3.5 and §5), in spec order."""
         params = dict(self.named_parameters())
         for t in self._spec:
             p = params[t['name']]
@@ -370,7 +370,7 @@ class AdaMixerDecoder(nn.Module):
         for stage in self.stages:
             q, new_xyzr, logits = stage(q, xyzr, feats, shared_a, shared_t)
             outs.append({'logits': logits, 'boxes': decode_xyzr(new_xyzr), 'xyzr': new_xyzr})
-            xyzr = new_xyzr.detach()  # spec §2.4 step 18: box gradients reach only the stage's own Δ
+            xyzr = new_xyzr.detach()  # docs/model.md §3.4: box gradients reach only the stage's own Δ
         return outs
 
     def decoder_parameter_count(self) -> int:

@@ -8,7 +8,7 @@ Init rules (dicts, as in params.ts):
     {'kind': 'uniform', 'low', 'high'} | {'kind': 'xavier'}                  xavier_uniform over [out, in]
     {'kind': 'linearBias', 'fanIn'}                                           U(±1/√fan_in)
     {'kind': 'kaimingUniform', 'fanIn', 'a'}                                  bound = √(2/(1+a²))·√(3/fan_in)
-    {'kind': 'constant', 'value'} | {'kind': 'offsetBias'}                    spec §2.5
+    {'kind': 'constant', 'value'} | {'kind': 'offsetBias'}                    docs/model.md §3.5
 """
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def count_parameters(cfg: ModelConfig, backbone: int = 0) -> Dict[str, object]:
 
 
 def offset_bias(groups: int, points: int):
-    """AdaMixer's Linear_off bias (spec §2.5) as a [G·P_in·3] tensor: xy on a √P×√P grid (component 0 = row value,
+    """AdaMixer's Linear_off bias (docs/model.md §3.5) as a [G·P_in·3] tensor: xy on a √P×√P grid (component 0 = row value,
     component 1 = column value, t = linspace(−0.5, 0.5, h+1)[:-1] + 0.5/h) when P_in is a perfect square, else
     U(−0.5, 0.5); z = −1."""
     b = torch.empty(groups, points, 3)

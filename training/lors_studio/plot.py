@@ -84,7 +84,7 @@ def plot_compression(json_path: str, out_png: str) -> str:
         d = json.load(f)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for key, colour, label in (("trained", "#c2410c", "trained LORS, sliced"),
-                                ("vanilla", "#2563eb", "vanilla compressed to LORS, sliced")):
+                                ("compressed", "#2563eb", "vanilla compressed to LORS, sliced")):
         pts = sorted(d.get(key, []), key=lambda p: p["decoderParams"])
         if not pts:
             continue

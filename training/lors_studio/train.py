@@ -1,4 +1,4 @@
-"""Trains a vanilla or LORS AdaMixer decoder on cached frozen-backbone features (spec §3).
+"""Trains a vanilla or LORS AdaMixer decoder on cached frozen-backbone features (docs/model.md §4).
 
 Single process (CPU or one GPU):
     python3 -m training.lors_studio.train --preset web --variant lors --features FEAT_DIR \\
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initial query boxes: whole image (AdaMixer, default) or NanoDet-g's head proposals (needs "
                         "`npm run proposals` next to every feature cache)")
     m.add_argument("--pos-scale", type=float, default=1000.0,
-                   help="divisor of the box centre x, y in the box encoding (config posScale, spec §2.1): AdaMixer's "
+                   help="divisor of the box centre x, y in the box encoding (config posScale, docs/model.md §3.1): AdaMixer's "
                         "1000 (default) suits ~1333-px inputs; 312 = 1000·416/1333 is its 416-px equivalent")
     d = p.add_argument_group("data")
     d.add_argument("--features", required=True, help="feature-cache dir(s) / .json / .f16 (comma-separated); "

@@ -1,4 +1,4 @@
-"""Tests of training/lors_studio/compress.py (issue #6): exact re-expression of a trained LORS model in ordered
+"""Tests of training/lors_studio/compress.py: exact re-expression of a trained LORS model in ordered
 factors, vanilla → LORS at full rank reproducing vanilla, monotone reconstruction error in r and K, slicing.
 
     /usr/bin/python3 -m unittest training.tests.test_compress -v

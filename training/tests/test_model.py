@@ -302,7 +302,7 @@ class StageSemanticsTest(unittest.TestCase):
 
 
 def fold_lors_into_vanilla(lors_model: AdaMixerDecoder) -> AdaMixerDecoder:
-    """Materialises every LORS stage into dense weights of a vanilla model with the same G, P_in (spec §6(a),(b)),
+    """Materialises every LORS stage into dense weights of a vanilla model with the same G, P_in (docs/model.md §5.3),
     with explicit loops over the (g, k) triplets — independent of the model's batched implementation."""
     cfg = lors_model.cfg
     d = cfg.decoder
@@ -408,7 +408,7 @@ class LorsTest(unittest.TestCase):
             self.assertTrue(torch.equal(van.stages[i].mixing.output.weight, lors.lorsT.shared.weight))
         self.assertLess(LorsTest.run_both(self, lors, van, cfg), 1e-12)
 
-        # Init rules of spec §2.5 / §4 [code].
+        # Init rules of docs/model.md §3.5 and §5.
         d = cfg.decoder
         dm = dims(d)
         self.assertEqual(float(sd['lorsA.shared.weight'].abs().max()), 0.0)
