@@ -10,10 +10,12 @@ Each folder holds
     outputs.bin                           float32 LE: per stage, logits [B, L, classes] then boxes [B, L, 4]
     case.json                             shapes, offsets (in float32 elements) into those files, imageSize, tolerance
 
-Also test/fixtures/compress/lorsified-vanilla (make_compress_case). The reference outputs are computed in float64 from the float32 weights and features (so they are the exact values
-of the float32 inputs); the script also checks that a float32 run stays within 4e-5 of them, i.e. that the case is
-well conditioned (no box pair near a zero-overlap boundary where log(iof + 1e-7) is steep).
+Also test/fixtures/compress/lorsified-vanilla (make_compress_case). The reference outputs are computed in float64 from
+the float32 weights and features (so they are the exact values of the float32 inputs); the script also checks that a
+float32 run stays within 4e-5 of them, i.e. that the case is well conditioned (no box pair near a zero-overlap boundary
+where log(iof + 1e-7) is steep).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, 'test', 'fixtures', 'parity')
 
 BATCH = 2
-INPUT = 64                       # padded input size: levels 8×8, 4×4, 2×2 at strides 8, 16, 32
-IMAGE_SIZE = [[64.0, 48.0], [50.0, 64.0]]   # (w, h) of the resized unpadded images
+INPUT = 64  # padded input size: levels 8×8, 4×4, 2×2 at strides 8, 16, 32
+IMAGE_SIZE = [[64.0, 48.0], [50.0, 64.0]]  # (w, h) of the resized unpadded images
 SEEDS = {'vanilla': 1234, 'lors': 4321}
 # A non-default divisor of x, y in the box encoding (config posScale; weights without it use 1000), so that the
 # parity test covers its path from the weights file's config into the decoder.
@@ -54,7 +56,7 @@ def perturb_(model: AdaMixerDecoder, cfg) -> None:
             name, init = t['name'], t['init']['kind']
             p = params[name]
             if name.endswith('norm.weight') or name.endswith('Norm.weight'):
-                p.add_(torch.randn_like(p) * 0.1)                       # LayerNorm / GroupNorm gains ≠ 1
+                p.add_(torch.randn_like(p) * 0.1)  # LayerNorm / GroupNorm gains ≠ 1
             elif name.endswith('norm.bias') or name.endswith('Norm.bias'):
                 p.add_(torch.randn_like(p) * 0.1)
             elif init == 'zeros' and p.dim() >= 2:
@@ -64,9 +66,9 @@ def perturb_(model: AdaMixerDecoder, cfg) -> None:
                     p.normal_(0.0, 1.0 / math.sqrt(p.shape[1]))
                 elif name.endswith('reg.out.weight'):
                     p.normal_(0.0, 0.05 / math.sqrt(p.shape[1]))
-                else:                                                  # generators, offsets
+                else:  # generators, offsets
                     p.normal_(0.0, 0.1 / math.sqrt(p.shape[1]))
-            elif init == 'zeros':                                      # biases
+            elif init == 'zeros':  # biases
                 p.normal_(0.0, 0.05)
             elif init == 'offsetBias':
                 p.add_(torch.randn_like(p) * 0.05)
@@ -79,8 +81,13 @@ def make_case(variant: str, out_dir: str) -> dict:
     torch.manual_seed(SEEDS[variant])
     model = AdaMixerDecoder(cfg)
     perturb_(model, cfg)
-    export(model, cfg, out_dir, float16=False,
-           meta={'source': 'fixture', 'seed': SEEDS[variant], 'createdBy': 'training/make_fixtures.py'})
+    export(
+        model,
+        cfg,
+        out_dir,
+        float16=False,
+        meta={'source': 'fixture', 'seed': SEEDS[variant], 'createdBy': 'training/make_fixtures.py'},
+    )
     # Reload what was written: the reference uses exactly the stored float32 values.
     cfg2, sd = load_weights(out_dir)
     assert cfg2.to_json() == cfg.to_json()
@@ -97,8 +104,10 @@ def make_case(variant: str, out_dir: str) -> dict:
     f32 = run(torch.float32)
     worst = max(float((a[k].double() - b[k]).abs().max()) for a, b in zip(f32, ref) for k in ('logits', 'boxes'))
     if worst > MAX_F32_ERROR:
-        raise SystemExit(f'{variant}: float32 vs float64 differ by {worst:.3g} (> {MAX_F32_ERROR}): badly conditioned, '
-                         'change the seed')
+        raise SystemExit(
+            f'{variant}: float32 vs float64 differ by {worst:.3g} (> {MAX_F32_ERROR}): badly conditioned, '
+            'change the seed'
+        )
 
     feats = np.concatenate([x.numpy().astype('<f4').reshape(-1) for x in levels])
     feats.tofile(os.path.join(out_dir, 'features.bin'))
@@ -148,9 +157,16 @@ def make_compress_case(parity_dir: str = OUT, out_dir: str = COMPRESS_OUT) -> No
     cfg, state = lorsify(vcfg, vstate, rank_a=16, groups_a=2, rank_t=32, groups_t=1)
     model = AdaMixerDecoder(cfg)
     model.load_state_dict(state)
-    export(model, cfg, out_dir, float16=False,
-           meta={'source': 'fixture: lorsify(parity vanilla, rank_a=16, groups_a=2, rank_t=32)',
-                 'createdBy': 'training/make_fixtures.py'})
+    export(
+        model,
+        cfg,
+        out_dir,
+        float16=False,
+        meta={
+            'source': 'fixture: lorsify(parity vanilla, rank_a=16, groups_a=2, rank_t=32)',
+            'createdBy': 'training/make_fixtures.py',
+        },
+    )
 
 
 def main(argv=None) -> int:
@@ -161,9 +177,11 @@ def main(argv=None) -> int:
     for v in ('vanilla', 'lors') if a.only != 'compress' else ():
         case = make_case(v, os.path.join(a.out, v))
         size = sum(os.path.getsize(os.path.join(a.out, v, f)) for f in os.listdir(os.path.join(a.out, v)))
-        print(f'{v}: {size} bytes; float32 vs float64 max |diff| {case["float32VsFloat64MaxAbs"]:.2e}; '
-              f'last-stage max |logit| {case["outputs"][-1]["logits"]["maxAbs"]:.3g}, '
-              f'max |box| {case["outputs"][-1]["boxes"]["maxAbs"]:.3g}')
+        print(
+            f'{v}: {size} bytes; float32 vs float64 max |diff| {case["float32VsFloat64MaxAbs"]:.2e}; '
+            f'last-stage max |logit| {case["outputs"][-1]["logits"]["maxAbs"]:.3g}, '
+            f'max |box| {case["outputs"][-1]["boxes"]["maxAbs"]:.3g}'
+        )
     if a.only != 'parity':  # after the parity case: it compresses the vanilla case just written
         make_compress_case(a.out)
         print(f'compress: wrote {COMPRESS_OUT}')

@@ -7,7 +7,16 @@ Public API:
     boxes:   decode_xyzr, xyxy_to_xyzr, initial_xyzr, iof_matrix, position_embedding
     export:  export, load_weights, load_checkpoint
 """
+
 from .config import (  # noqa: F401
-    DecoderConfig, LorsConfig, ModelConfig, PRESETS, PAPER_GROUPS, make_config, dims, stretch_groups, parse_groups,
+    PAPER_GROUPS,
+    PRESETS,
+    DecoderConfig,
+    LorsConfig,
+    ModelConfig,
+    dims,
+    make_config,
+    parse_groups,
+    stretch_groups,
 )
-from .params import parameter_spec, count_parameters  # noqa: F401
+from .params import count_parameters, parameter_spec  # noqa: F401

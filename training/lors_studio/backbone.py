@@ -12,6 +12,7 @@ Add/AddV2, LeakyRelu, MaxPool, ConcatV2, ResizeBilinear (half-pixel), SplitV, Si
 Identity; integer shape arithmetic runs in numpy. The upsample sizes are constants, so the graph runs at 416 only
 (the size every cache of this project uses).
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,8 +31,11 @@ NANODET_CLASSES = 80
 NANODET_BINS = 11
 NANODET_MEAN_BGR = (103.53, 116.28, 123.675)
 NANODET_STD_BGR = (57.375, 57.12, 58.395)
-PAN_TAPS = ('PartitionedCall/onnx_tf_prefix_Add_107', 'PartitionedCall/onnx_tf_prefix_Add_128',
-            'PartitionedCall/onnx_tf_prefix_Add_149')
+PAN_TAPS = (
+    'PartitionedCall/onnx_tf_prefix_Add_107',
+    'PartitionedCall/onnx_tf_prefix_Add_128',
+    'PartitionedCall/onnx_tf_prefix_Add_149',
+)
 HEAD_SCORES = ('Identity', 'Identity_1', 'Identity_2')
 HEAD_BOXES = ('Identity_3', 'Identity_4', 'Identity_5')
 PROPOSAL_IOU = 0.7
@@ -75,7 +79,7 @@ class NanoDetGraph:
                 q = w.get('quantization')
                 if q is not None:
                     if q.get('dtype') != 'float16':
-                        raise ValueError(f"{w['name']}: unsupported quantization {q}")
+                        raise ValueError(f'{w["name"]}: unsupported quantization {q}')
                     a = np.frombuffer(buf, '<f2', n, at).astype(np.float32)
                     at += 2 * n
                 elif w['dtype'] == 'float32':
@@ -85,7 +89,7 @@ class NanoDetGraph:
                     a = np.frombuffer(buf, '<i4', n, at).astype(np.int64)
                     at += 4 * n
                 else:
-                    raise ValueError(f"{w['name']}: unsupported dtype {w['dtype']}")
+                    raise ValueError(f'{w["name"]}: unsupported dtype {w["dtype"]}')
                 a = a.reshape(w['shape'])
                 self.consts[w['name']] = torch.from_numpy(a).to(self.device) if a.dtype == np.float32 else a
             if at != len(buf):
@@ -106,6 +110,7 @@ class NanoDetGraph:
             for i in node.get('input', []):
                 visit(i)
             order.append(node)
+
         for o in outputs:
             visit(o)
         return order
@@ -138,17 +143,22 @@ class NanoDetGraph:
             elif op in ('Pad', 'PadV2'):
                 pads = np.asarray(a[1]).reshape(-1, 2)
                 flat = [int(v) for pr in pads[::-1] for v in pr]
-                value = float(a[2]) if op == 'PadV2' else 0.0     # a 1-value tensor or array
+                value = float(a[2]) if op == 'PadV2' else 0.0  # a 1-value tensor or array
                 out = F.pad(a[0], flat, value=value)
             elif op == 'Conv2D':
                 if _attr_str(n, 'data_format') != 'NHWC' or _attr_str(n, 'padding') != 'VALID':
                     raise ValueError(f'{name}: only NHWC VALID convolutions are supported')
                 s = _attr_ints(n, 'strides')
                 d = _attr_ints(n, 'dilations') or [1, 1, 1, 1]
-                w = a[1]                                                   # [kh, kw, in/groups, out]
+                w = a[1]  # [kh, kw, in/groups, out]
                 groups = a[0].shape[3] // w.shape[2]
-                y = F.conv2d(a[0].permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), stride=(s[1], s[2]),
-                             dilation=(d[1], d[2]), groups=groups)
+                y = F.conv2d(
+                    a[0].permute(0, 3, 1, 2),
+                    w.permute(3, 2, 0, 1),
+                    stride=(s[1], s[2]),
+                    dilation=(d[1], d[2]),
+                    groups=groups,
+                )
                 out = y.permute(0, 2, 3, 1)
             elif op in ('Add', 'AddV2'):
                 if torch.is_tensor(a[0]) or torch.is_tensor(a[1]):
@@ -169,8 +179,9 @@ class NanoDetGraph:
                 if n['attr'].get('align_corners', {}).get('b') or not n['attr'].get('half_pixel_centers', {}).get('b'):
                     raise ValueError(f'{name}: only half-pixel-centre bilinear resizing is supported')
                 hw = [int(v) for v in np.asarray(a[1])]
-                out = F.interpolate(a[0].permute(0, 3, 1, 2), size=hw, mode='bilinear',
-                                    align_corners=False).permute(0, 2, 3, 1)
+                out = F.interpolate(a[0].permute(0, 3, 1, 2), size=hw, mode='bilinear', align_corners=False).permute(
+                    0, 2, 3, 1
+                )
             elif op == 'SplitV':
                 sizes = [int(v) for v in np.asarray(a[1])]
                 out = tuple(torch.split(a[0], sizes, dim=int(np.asarray(a[2]))))
@@ -199,7 +210,7 @@ class NanoDetGraph:
             raise ValueError(f'NanoDet-g input must be [B, 3, {NANODET_SIZE}, {NANODET_SIZE}], got {list(x.shape)}')
         names = list(PAN_TAPS) + (list(HEAD_SCORES) + list(HEAD_BOXES) if head else [])
         outs = self.execute(x.to(self.device, torch.float32), names)
-        levels = [o.permute(0, 2, 3, 1).contiguous() for o in outs[:3]]     # taps are NCHW
+        levels = [o.permute(0, 2, 3, 1).contiguous() for o in outs[:3]]  # taps are NCHW
         if not head:
             return levels, None, None
         return levels, outs[3:6], outs[6:9]
@@ -207,6 +218,7 @@ class NanoDetGraph:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Letterbox (mirror of src/model/letterbox.ts)
+
 
 def letterbox_geometry(w: int, h: int, size: int = NANODET_SIZE) -> Tuple[float, int, int]:
     scale = size / max(w, h)
@@ -227,8 +239,13 @@ def resize_bilinear(rgb: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return y[0].permute(1, 2, 0)
 
 
-def letterbox(rgb: np.ndarray, size: int = NANODET_SIZE, flip: bool = False, device='cpu',
-              orig_size: Optional[Tuple[int, int]] = None):
+def letterbox(
+    rgb: np.ndarray,
+    size: int = NANODET_SIZE,
+    flip: bool = False,
+    device='cpu',
+    orig_size: Optional[Tuple[int, int]] = None,
+):
     """uint8 RGB [H, W, 3] → ([3, S, S] normalised BGR, padded with 0 = the mean colour, bottom/right; info dict).
 
     orig_size=(w, h): the photo's original size when `rgb` is an already letterbox-resized copy (the 416-px copy
@@ -244,12 +261,18 @@ def letterbox(rgb: np.ndarray, size: int = NANODET_SIZE, flip: bool = False, dev
     norm = (bgr - mean) / std
     out = torch.zeros(size, size, 3, device=device)
     out[:height, :width] = norm
-    return out.permute(2, 0, 1), {'scale': scale, 'resizedWidth': width, 'resizedHeight': height,
-                                  'width': ow, 'height': oh}
+    return out.permute(2, 0, 1), {
+        'scale': scale,
+        'resizedWidth': width,
+        'resizedHeight': height,
+        'width': ow,
+        'height': oh,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Head proposals (mirror of headProposals in src/model/backbone/decode.ts)
+
 
 def _cell_boxes(logits: torch.Tensor, W: int, stride: int) -> torch.Tensor:
     """[HW, 44] GFL logits → [HW, 4] xyxy in input pixels (softmax over 11 bins, expected bin × stride from the
@@ -263,9 +286,16 @@ def _cell_boxes(logits: torch.Tensor, W: int, stride: int) -> torch.Tensor:
     return torch.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], 1)
 
 
-def head_proposals(scores: Sequence[torch.Tensor], logits: Sequence[torch.Tensor], width: float, height: float,
-                   count: int, pre_nms: int = 1000, iou_threshold: float = PROPOSAL_IOU,
-                   size: int = NANODET_SIZE) -> np.ndarray:
+def head_proposals(
+    scores: Sequence[torch.Tensor],
+    logits: Sequence[torch.Tensor],
+    width: float,
+    height: float,
+    count: int,
+    pre_nms: int = 1000,
+    iou_threshold: float = PROPOSAL_IOU,
+    size: int = NANODET_SIZE,
+) -> np.ndarray:
     """One image's query proposals: [count, 5] float32 (x1, y1, x2, y2, score), best first; missing rows are zeros
     with score −1 (the layout of `npm run proposals`). scores[l] [HW, 80], logits[l] [HW, 44]."""
     cand_boxes, cand_scores = [], []
@@ -275,8 +305,15 @@ def head_proposals(scores: Sequence[torch.Tensor], logits: Sequence[torch.Tensor
         order = torch.argsort(-best, stable=True)
         boxes = _cell_boxes(logits[l], W, stride)[order]
         s = best[order]
-        boxes = torch.stack([boxes[:, 0].clamp(min=0), boxes[:, 1].clamp(min=0), boxes[:, 2].clamp(max=width),
-                             boxes[:, 3].clamp(max=height)], 1)
+        boxes = torch.stack(
+            [
+                boxes[:, 0].clamp(min=0),
+                boxes[:, 1].clamp(min=0),
+                boxes[:, 2].clamp(max=width),
+                boxes[:, 3].clamp(max=height),
+            ],
+            1,
+        )
         ok = ((boxes[:, 2] - boxes[:, 0]) >= 1) & ((boxes[:, 3] - boxes[:, 1]) >= 1)
         cand_boxes.append(boxes[ok][:pre_nms].cpu().numpy())
         cand_scores.append(s[ok][:pre_nms].cpu().numpy())
@@ -294,13 +331,13 @@ def head_proposals(scores: Sequence[torch.Tensor], logits: Sequence[torch.Tensor
         kept.append(i)
         if len(kept) >= count:
             break
-        rest = boxes[i + 1:]                       # greedy NMS: only the kept box's row of IoUs is ever needed
+        rest = boxes[i + 1 :]  # greedy NMS: only the kept box's row of IoUs is ever needed
         iw = np.minimum(boxes[i, 2], rest[:, 2]) - np.maximum(boxes[i, 0], rest[:, 0])
         ih = np.minimum(boxes[i, 3], rest[:, 3]) - np.maximum(boxes[i, 1], rest[:, 1])
         inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
-        union = area[i] + area[i + 1:] - inter
+        union = area[i] + area[i + 1 :] - inter
         iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-        suppressed[i + 1:] |= iou > iou_threshold
+        suppressed[i + 1 :] |= iou > iou_threshold
     for k, i in enumerate(kept):
         out[k, :4] = boxes[i]
         out[k, 4] = sc[i]

@@ -1,8 +1,10 @@
-"""Box math: the parameterisation of AdaMixer queries (docs/model.md §2), the attention's box priors (docs/model.md §3.1) and the
-xyxy GIoU of the matching cost and the loss (docs/model.md §4). The bottom of the import graph: boxes ← matching ← losses.
+"""Box math: the parameterisation of AdaMixer queries (docs/model.md §2), the attention's box priors
+(docs/model.md §3.1) and the xyxy GIoU of the matching cost and the loss (docs/model.md §4). The bottom of the
+import graph: boxes ← matching ← losses.
 
 xyzr: x, y = box centre (input pixels), z = log2(sqrt(w·h)), r = log2(h/w).
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,7 +25,7 @@ def xyxy_to_xyzr(xyxy: torch.Tensor) -> torch.Tensor:
     return torch.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5, 0.5 * torch.log2(w * h), torch.log2(h / w)], dim=-1)
 
 
-def initial_xyzr(image_size: torch.Tensor, queries: int, proposals: "torch.Tensor | None" = None) -> torch.Tensor:
+def initial_xyzr(image_size: torch.Tensor, queries: int, proposals: 'torch.Tensor | None' = None) -> torch.Tensor:
     """The queries' initial boxes [B, L, 4] xyzr (no gradient): whole-image boxes for every query (AdaMixer), or
     `proposals` [B, L, 4] xyxy input pixels (queryInit 'nanodet': the data pipeline pads them with whole-image
     boxes); sides below 1 px are widened to 1 px (as src/model/adamixer/boxes.ts initialXyzr)."""
@@ -50,18 +52,18 @@ def iof_matrix(boxes: torch.Tensor) -> torch.Tensor:
 def position_embedding(xyzr: torch.Tensor, d_query: int, pos_scale: float = 1000.0) -> torch.Tensor:
     """Sinusoidal embedding of xyzr (docs/model.md §3.1): [B, L, 4] → [B, L, d_query].
 
-    v = xyzr / [s, s, 1, 1] with s = pos_scale (config posScale; AdaMixer's 1000); D = d_query/4 per coordinate; freq_m = 10000^(2m/D);
-    pe[c·D + 2m] = sin(v_c / freq_m), pe[c·D + 2m + 1] = cos(v_c / freq_m); blocks in order x, y, z, r.
+    v = xyzr / [s, s, 1, 1] with s = pos_scale (config posScale; AdaMixer's 1000); D = d_query/4 per coordinate; freq_m
+    = 10000^(2m/D); pe[c·D + 2m] = sin(v_c / freq_m), pe[c·D + 2m + 1] = cos(v_c / freq_m); blocks in order x, y, z, r.
     """
     if d_query % 8 != 0:
         raise ValueError(f'position_embedding needs d_query divisible by 8, got {d_query}')
     D = d_query // 4
     scale = torch.tensor([pos_scale, pos_scale, 1.0, 1.0], dtype=xyzr.dtype, device=xyzr.device)
-    v = xyzr / scale                                                         # [B, L, 4]
+    v = xyzr / scale  # [B, L, 4]
     m = torch.arange(D // 2, dtype=xyzr.dtype, device=xyzr.device)
     freq = torch.pow(torch.tensor(10000.0, dtype=xyzr.dtype, device=xyzr.device), 2.0 * m / D)  # [D/2]
-    a = v[..., None] / freq                                                  # [B, L, 4, D/2]
-    pe = torch.stack([torch.sin(a), torch.cos(a)], dim=-1)                   # [B, L, 4, D/2, 2]
+    a = v[..., None] / freq  # [B, L, 4, D/2]
+    pe = torch.stack([torch.sin(a), torch.cos(a)], dim=-1)  # [B, L, 4, D/2, 2]
     return pe.flatten(-3)
 
 
@@ -94,5 +96,13 @@ def giou_pairwise(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.
     return iou - (enclose - union) / enclose.clamp(min=eps)
 
 
-__all__ = ['decode_xyzr', 'xyxy_to_xyzr', 'initial_xyzr', 'iof_matrix', 'position_embedding', 'box_area',
-           'giou_aligned', 'giou_pairwise']
+__all__ = [
+    'decode_xyzr',
+    'xyxy_to_xyzr',
+    'initial_xyzr',
+    'iof_matrix',
+    'position_embedding',
+    'box_area',
+    'giou_aligned',
+    'giou_pairwise',
+]

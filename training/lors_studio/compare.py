@@ -8,6 +8,7 @@ A.json / B.json: COCO results lists ({image_id, category_id, bbox [x, y, w, h], 
 (the same draw for both detectors) and computes both COCO APs (coco_eval.py, the mirror of the app's evaluator);
 the output gives each AP on the full set, AP(B) − AP(A), and the 2.5 / 97.5 percentiles of the resampled difference.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,13 +34,17 @@ def load_dets(path: str) -> Dict[int, tuple]:
     out = {}
     for iid, rs in by.items():
         b = np.array([r['bbox'] for r in rs], np.float64).reshape(-1, 4)
-        out[iid] = (np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1), np.array([r['score'] for r in rs]),
-                    np.array([D.CATEGORY_ID_TO_INDEX[int(r['category_id'])] for r in rs]))
+        out[iid] = (
+            np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1),
+            np.array([r['score'] for r in rs]),
+            np.array([D.CATEGORY_ID_TO_INDEX[int(r['category_id'])] for r in rs]),
+        )
     return out
 
 
-def paired_bootstrap(gts: Dict[int, tuple], dets: Sequence[Dict[int, tuple]], resamples: int = 200,
-                     seed: int = 0) -> dict:
+def paired_bootstrap(
+    gts: Dict[int, tuple], dets: Sequence[Dict[int, tuple]], resamples: int = 200, seed: int = 0
+) -> dict:
     """AP of each detector on all images of gts, and `resamples` paired image resamples of AP(dets[1]) − AP(dets[0])."""
     ids = sorted(gts)
     full = [coco_ap(gts, d)['AP'] for d in dets]
@@ -51,14 +56,22 @@ def paired_bootstrap(gts: Dict[int, tuple], dets: Sequence[Dict[int, tuple]], re
         aps = [coco_ap(g, {n: d[ids[i]] for n, i in enumerate(pick) if ids[i] in d})['AP'] for d in dets]
         diffs.append(aps[1] - aps[0])
     d = np.array(diffs)
-    return {'AP': full, 'difference': full[1] - full[0], 'resamples': resamples, 'seed': seed,
-            'ci95': [float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))] if resamples else None,
-            'sd': float(d.std()) if resamples else None}
+    return {
+        'AP': full,
+        'difference': full[1] - full[0],
+        'resamples': resamples,
+        'seed': seed,
+        'ci95': [float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))] if resamples else None,
+        'sd': float(d.std()) if resamples else None,
+    }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog='python3 -m training.lors_studio.compare', description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog='python3 -m training.lors_studio.compare',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument('--annotations', required=True)
     ap.add_argument('--dets', action='append', required=True, help='COCO results JSON; give it twice (A, then B)')
     ap.add_argument('--resamples', type=int, default=200)
@@ -71,9 +84,15 @@ def main(argv=None) -> int:
     gts = {iid: (rec.boxes, rec.labels, rec.areas) for iid, rec in coco.images.items()}
     r = paired_bootstrap(gts, [load_dets(p) for p in a.dets], a.resamples, a.seed)
     r['dets'] = a.dets
-    print(f"AP A {r['AP'][0]:.2f}, B {r['AP'][1]:.2f}; B − A {r['difference']:+.2f}"
-          + (f", 95% paired-bootstrap interval [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}] over {a.resamples} "
-             f"resamples of the {len(gts)} images" if r['ci95'] else ''))
+    print(
+        f'AP A {r["AP"][0]:.2f}, B {r["AP"][1]:.2f}; B − A {r["difference"]:+.2f}'
+        + (
+            f', 95% paired-bootstrap interval [{r["ci95"][0]:+.2f}, {r["ci95"][1]:+.2f}] over {a.resamples} '
+            f'resamples of the {len(gts)} images'
+            if r['ci95']
+            else ''
+        )
+    )
     if a.json:
         with open(a.json, 'w') as f:
             json.dump(r, f, indent=1)

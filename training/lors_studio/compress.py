@@ -20,6 +20,7 @@ Two sources:
 
 All maths in float64 (numpy); the results are float32 tensors in parameter_spec order.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,8 +76,8 @@ def _hosvd(core: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def _tucker_fit(t: np.ndarray, r: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rank-(r, r) Tucker fit of t [rows, cols, p] by truncated HOSVD: (left [rows, r], core [r, r, p], right [r, cols]),
-    zero-padded where rows or cols < r."""
+    """Rank-(r, r) Tucker fit of t [rows, cols, p] by truncated HOSVD: (left [rows, r], core [r, r, p], right [r,
+    cols]), zero-padded where rows or cols < r."""
     rows, cols, p = t.shape
     u1, u2 = _hosvd(t)
     u1, u2 = u1[:, :r], u2[:, :r]
@@ -86,14 +87,17 @@ def _tucker_fit(t: np.ndarray, r: int) -> Tuple[np.ndarray, np.ndarray, np.ndarr
 
 def _gen_blocks(G: int, K: int, r: int):
     """Row index of the E generator for (part, g, k, a, b): ((part·G·K + g·K + k)·r + a)·r + b."""
+
     def rows(part: int, g: int, k: int) -> np.ndarray:
         j = part * G * K + g * K + k
         return np.arange(j * r * r, (j + 1) * r * r)
+
     return rows
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Trained LORS → ordered factors (exact)
+
 
 def order_lors(cfg: ModelConfig, state: State) -> State:
     if cfg.variant != 'lors' or cfg.lors is None:
@@ -119,14 +123,17 @@ def order_lors(cfg: ModelConfig, state: State) -> State:
                 for part, (ln, rn) in enumerate((('ml', 'mr'), ('sl', 'sr'))):
                     left, right = arrays[f'{s}.{ln}'][j], arrays[f'{s}.{rn}'][j]  # [rows, r], [r, cols]
                     core = gen[rows(part, g, k)].reshape(r, r, -1)
-                    ql, rl = np.linalg.qr(left)            # left = ql rl; ql [rows, m]
-                    qr_, rr = np.linalg.qr(right.T)        # rightᵀ = qr_ rr; right = rrᵀ qr_ᵀ
+                    ql, rl = np.linalg.qr(left)  # left = ql rl; ql [rows, m]
+                    qr_, rr = np.linalg.qr(right.T)  # rightᵀ = qr_ rr; right = rrᵀ qr_ᵀ
                     c = np.einsum('ab,bcp,dc->adp', rl, core, rr, optimize=True)  # [m_l, m_r, p]
                     u1, u2 = _hosvd(c)
                     c = np.einsum('ia,ijp,jb->abp', u1, c, u2, optimize=True)
-                    out[part] = (_pad(ql @ u1, (left.shape[0], r)), _pad(c, (r, r, c.shape[2])),
-                                 _pad(u2.T @ qr_.T, (r, right.shape[1])))
-                    e_tot += float((c ** 2).sum())
+                    out[part] = (
+                        _pad(ql @ u1, (left.shape[0], r)),
+                        _pad(c, (r, r, c.shape[2])),
+                        _pad(u2.T @ qr_.T, (r, right.shape[1])),
+                    )
+                    e_tot += float((c**2).sum())
                 energy.append(e_tot)
                 parts.append(out)
             for new_k, k in enumerate(sorted(range(K), key=lambda k: -energy[k])):
@@ -161,8 +168,10 @@ def _svd_groups(P: np.ndarray, K: int, r: int) -> Tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------------------------
 # Vanilla → LORS
 
-def lorsify(cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: int, groups_t: int = 1
-            ) -> Tuple[ModelConfig, State]:
+
+def lorsify(
+    cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: int, groups_t: int = 1
+) -> Tuple[ModelConfig, State]:
     if cfg.variant != 'vanilla':
         raise ValueError('lorsify needs a vanilla model')
     d = cfg.decoder
@@ -171,8 +180,14 @@ def lorsify(cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: 
     out_cfg = replace(cfg, variant='lors', lors=LorsConfig(rank_a, [groups_a] * N, rank_t, [groups_t] * N))
     src = {k: _np(v) for k, v in state.items()}
     arrays: Dict[str, np.ndarray] = {}
-    gens = np.stack([np.concatenate([src[f'stages.{i}.mixing.generator.weight'],
-                                     src[f'stages.{i}.mixing.generator.bias'][:, None]], 1) for i in range(N)])
+    gens = np.stack(
+        [
+            np.concatenate(
+                [src[f'stages.{i}.mixing.generator.weight'], src[f'stages.{i}.mixing.generator.bias'][:, None]], 1
+            )
+            for i in range(N)
+        ]
+    )
     outs = np.stack([src[f'stages.{i}.mixing.output.weight'] for i in range(N)])
     gen_sh, out_sh = gens.mean(0), outs.mean(0)
     arrays['lorsA.shared.weight'], arrays['lorsA.shared.bias'] = gen_sh[:, :-1], gen_sh[:, -1]
@@ -186,9 +201,10 @@ def lorsify(cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: 
         ml, mr = np.zeros((G * K, C, r)), np.zeros((G * K, r, C))
         sl, sr = np.zeros((G * K, P_out, r)), np.zeros((G * K, r, P_in))
         for g in range(G):
-            blk = res[g * per_group:(g + 1) * per_group]
-            for part, (t, L, R) in enumerate(((blk[:C * C].reshape(C, C, -1), ml, mr),
-                                              (blk[C * C:].reshape(P_out, P_in, -1), sl, sr))):
+            blk = res[g * per_group : (g + 1) * per_group]
+            for part, (t, L, R) in enumerate(
+                ((blk[: C * C].reshape(C, C, -1), ml, mr), (blk[C * C :].reshape(P_out, P_in, -1), sl, sr))
+            ):
                 t = t.copy()
                 for k in range(K):  # greedy: group k fits what groups < k left
                     left, core, right = _tucker_fit(t, r)
@@ -212,12 +228,19 @@ def lorsify(cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: 
 # ---------------------------------------------------------------------------------------------------------------
 # Slicing (mirror of src/model/lors/slice.ts)
 
+
 def _per_stage(v: Union[int, Sequence[int]], n: int) -> List[int]:
     return [int(v)] * n if isinstance(v, int) else [int(x) for x in v]
 
 
-def slice_lors(cfg: ModelConfig, state: State, rank_a: int, groups_a: Union[int, Sequence[int]], rank_t: int,
-               groups_t: Optional[Union[int, Sequence[int]]] = None) -> Tuple[ModelConfig, State]:
+def slice_lors(
+    cfg: ModelConfig,
+    state: State,
+    rank_a: int,
+    groups_a: Union[int, Sequence[int]],
+    rank_t: int,
+    groups_t: Optional[Union[int, Sequence[int]]] = None,
+) -> Tuple[ModelConfig, State]:
     """The LORS model with the leading r' ≤ r components and K' ≤ K_i groups of an ordered LORS model."""
     if cfg.variant != 'lors' or cfg.lors is None:
         raise ValueError('slice_lors needs a LORS model')
@@ -229,8 +252,10 @@ def slice_lors(cfg: ModelConfig, state: State, rank_a: int, groups_a: Union[int,
         raise ValueError(f'ranks must be 1..{lo.rank_a} (LORS^A) and 1..{lo.rank_t} (LORS^T), got {rank_a}, {rank_t}')
     for i in range(N):
         if not (1 <= ka[i] <= lo.groups_a[i] and 1 <= kt[i] <= lo.groups_t[i]):
-            raise ValueError(f'stage {i}: K must be 1..{lo.groups_a[i]} (LORS^A) and 1..{lo.groups_t[i]} (LORS^T), '
-                             f'got {ka[i]}, {kt[i]}')
+            raise ValueError(
+                f'stage {i}: K must be 1..{lo.groups_a[i]} (LORS^A) and 1..{lo.groups_t[i]} (LORS^T), '
+                f'got {ka[i]}, {kt[i]}'
+            )
     out_cfg = replace(cfg, lors=LorsConfig(rank_a, ka, rank_t, kt))
     out = dict(state)
     r, r2 = lo.rank_a, rank_a
@@ -238,8 +263,9 @@ def slice_lors(cfg: ModelConfig, state: State, rank_a: int, groups_a: Union[int,
         K, K2 = lo.groups_a[i], ka[i]
         s = f'stages.{i}.lorsA'
         rows = _gen_blocks(G, K, r)
-        sel = np.concatenate([rows(part, g, k).reshape(r, r)[:r2, :r2].ravel()
-                              for part in range(2) for g in range(G) for k in range(K2)])
+        sel = np.concatenate(
+            [rows(part, g, k).reshape(r, r)[:r2, :r2].ravel() for part in range(2) for g in range(G) for k in range(K2)]
+        )
         idx = torch.from_numpy(sel).long()
         out[f'{s}.generator.weight'] = state[f'{s}.generator.weight'][idx].contiguous()
         out[f'{s}.generator.bias'] = state[f'{s}.generator.bias'][idx].contiguous()
@@ -248,13 +274,14 @@ def slice_lors(cfg: ModelConfig, state: State, rank_a: int, groups_a: Union[int,
         out[f'{s}.sl'] = state[f'{s}.sl'][trip][:, :, :r2].contiguous()
         out[f'{s}.mr'] = state[f'{s}.mr'][trip][:, :r2, :].contiguous()
         out[f'{s}.sr'] = state[f'{s}.sr'][trip][:, :r2, :].contiguous()
-        out[f'stages.{i}.lorsT.B'] = state[f'stages.{i}.lorsT.B'][:kt[i], :, :rank_t].contiguous()
-        out[f'stages.{i}.lorsT.A'] = state[f'stages.{i}.lorsT.A'][:kt[i], :rank_t, :].contiguous()
+        out[f'stages.{i}.lorsT.B'] = state[f'stages.{i}.lorsT.B'][: kt[i], :, :rank_t].contiguous()
+        out[f'stages.{i}.lorsT.A'] = state[f'stages.{i}.lorsT.A'][: kt[i], :rank_t, :].contiguous()
     return out_cfg, {s['name']: out[s['name']] for s in parameter_spec(out_cfg)}
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Dense equivalents (for tests and error curves)
+
 
 def dense_stage_weights(cfg: ModelConfig, state: State) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Per stage: (generator [genOut, d_q + 1] incl. bias, L_output [d_q, outIn]) as dense matrices: vanilla's own,
@@ -266,7 +293,9 @@ def dense_stage_weights(cfg: ModelConfig, state: State) -> List[Tuple[np.ndarray
     res = []
     for i in range(d.stages):
         if cfg.variant == 'vanilla':
-            gen = np.concatenate([st[f'stages.{i}.mixing.generator.weight'], st[f'stages.{i}.mixing.generator.bias'][:, None]], 1)
+            gen = np.concatenate(
+                [st[f'stages.{i}.mixing.generator.weight'], st[f'stages.{i}.mixing.generator.bias'][:, None]], 1
+            )
             res.append((gen, st[f'stages.{i}.mixing.output.weight']))
             continue
         lo = cfg.lors
@@ -277,23 +306,43 @@ def dense_stage_weights(cfg: ModelConfig, state: State) -> List[Tuple[np.ndarray
         E = E.reshape(2, G, K, r, r, -1)
         per_group = C * C + P_out * P_in
         for g in range(G):
-            mc = np.einsum('kia,kabp,kbj->ijp', st[f'{s}.ml'][g * K:(g + 1) * K], E[0, g], st[f'{s}.mr'][g * K:(g + 1) * K], optimize=True)
-            ms = np.einsum('kia,kabp,kbj->ijp', st[f'{s}.sl'][g * K:(g + 1) * K], E[1, g], st[f'{s}.sr'][g * K:(g + 1) * K], optimize=True)
-            gen[g * per_group:g * per_group + C * C] += mc.reshape(C * C, -1)
-            gen[g * per_group + C * C:(g + 1) * per_group] += ms.reshape(P_out * P_in, -1)
-        out = st['lorsT.shared.weight'] + np.einsum('kdr,kro->do', st[f'stages.{i}.lorsT.B'], st[f'stages.{i}.lorsT.A'], optimize=True)
+            mc = np.einsum(
+                'kia,kabp,kbj->ijp',
+                st[f'{s}.ml'][g * K : (g + 1) * K],
+                E[0, g],
+                st[f'{s}.mr'][g * K : (g + 1) * K],
+                optimize=True,
+            )
+            ms = np.einsum(
+                'kia,kabp,kbj->ijp',
+                st[f'{s}.sl'][g * K : (g + 1) * K],
+                E[1, g],
+                st[f'{s}.sr'][g * K : (g + 1) * K],
+                optimize=True,
+            )
+            gen[g * per_group : g * per_group + C * C] += mc.reshape(C * C, -1)
+            gen[g * per_group + C * C : (g + 1) * per_group] += ms.reshape(P_out * P_in, -1)
+        out = st['lorsT.shared.weight'] + np.einsum(
+            'kdr,kro->do', st[f'stages.{i}.lorsT.B'], st[f'stages.{i}.lorsT.A'], optimize=True
+        )
         res.append((gen, out))
     return res
 
 
-def reconstruction_error(ref: List[Tuple[np.ndarray, np.ndarray]], approx: List[Tuple[np.ndarray, np.ndarray]]) -> Dict[str, float]:
+def reconstruction_error(
+    ref: List[Tuple[np.ndarray, np.ndarray]], approx: List[Tuple[np.ndarray, np.ndarray]]
+) -> Dict[str, float]:
     """Relative Frobenius errors of the generators and L_output summed over stages."""
+
     def rel(pairs):
         num = sum(float(((a - b) ** 2).sum()) for a, b in pairs)
-        den = sum(float((a ** 2).sum()) for a, _ in pairs)
+        den = sum(float((a**2).sum()) for a, _ in pairs)
         return (num / den) ** 0.5
-    return {'generator': rel([(a[0], b[0]) for a, b in zip(ref, approx)]),
-            'output': rel([(a[1], b[1]) for a, b in zip(ref, approx)])}
+
+    return {
+        'generator': rel([(a[0], b[0]) for a, b in zip(ref, approx)]),
+        'output': rel([(a[1], b[1]) for a, b in zip(ref, approx)]),
+    }
 
 
 __all__ = ['order_lors', 'lorsify', 'slice_lors', 'dense_stage_weights', 'reconstruction_error']
@@ -302,13 +351,15 @@ __all__ = ['order_lors', 'lorsify', 'slice_lors', 'dense_stage_weights', 'recons
 # ---------------------------------------------------------------------------------------------------------------
 # CLI
 
+
 def _read_meta(directory: str) -> dict:
     with open(os.path.join(directory, 'model.json'), encoding='utf-8') as f:
         return json.load(f).get('meta', {}) or {}
 
 
-def _grid_configs(cfg: ModelConfig, ranks: Sequence[int], k_options: str = '1;1,1,2,2,3,3;3'
-                  ) -> List[Tuple[int, List[int], int, str]]:
+def _grid_configs(
+    cfg: ModelConfig, ranks: Sequence[int], k_options: str = '1;1,1,2,2,3,3;3'
+) -> List[Tuple[int, List[int], int, str]]:
     """(rank_a, groups_a, rank_t, label) slices of an ordered source: K' = 1 everywhere, the paper's schedule
     [1,1,2,2,3,3] and K' = 3 everywhere (each clamped to the source's K_i; duplicates dropped); r_T scaled with r_A."""
     lo = cfg.lors
@@ -351,13 +402,25 @@ def main(argv=None) -> int:
     g.add_argument('--annotations', required=True)
     g.add_argument('--json', required=True)
     g.add_argument('--ranks', default='1,2,4,8,16')
-    g.add_argument('--vanilla', default=None, help='the vanilla weights: adds offline points beyond the shipped '
-                   'export (lorsify at --extra-ranks, K = 1, r_T = min(d_q, 2 r); not reachable by the app)')
+    g.add_argument(
+        '--vanilla',
+        default=None,
+        help='the vanilla weights: adds offline points beyond the shipped '
+        'export (lorsify at --extra-ranks, K = 1, r_T = min(d_q, 2 r); not reachable by the app)',
+    )
     g.add_argument('--extra-ranks', default='32,64')
-    g.add_argument('--only', choices=['trained', 'compressed'], default=None, help='one source (run two processes '
-                   'in parallel, then `merge`)')
-    g.add_argument('--k-options', default='1;1,1,2,2,3,3;3', help='K of LORS^A to try, ";"-separated (one value = '
-                   'every stage, a list = per stage), each clamped to the source')
+    g.add_argument(
+        '--only',
+        choices=['trained', 'compressed'],
+        default=None,
+        help='one source (run two processes in parallel, then `merge`)',
+    )
+    g.add_argument(
+        '--k-options',
+        default='1;1,1,2,2,3,3;3',
+        help='K of LORS^A to try, ";"-separated (one value = '
+        'every stage, a list = per stage), each clamped to the source',
+    )
     mg = sub.add_parser('merge', help='merge grid JSONs written with --only')
     mg.add_argument('parts', nargs='+')
     mg.add_argument('--json', required=True)
@@ -375,11 +438,16 @@ def main(argv=None) -> int:
         cfg, st = load_weights(a.weights)
         out_cfg, out_st = lorsify(cfg, st, a.rank_a, a.groups, a.rank_t, a.groups_t)
         err = reconstruction_error(dense_stage_weights(cfg, st), dense_stage_weights(out_cfg, out_st))
-        meta = {'source': 'vanilla compressed into LORS (compress.lorsify)', 'vanilla': _read_meta(a.weights),
-                'relativeError': {k: round(x, 5) for k, x in err.items()}}
+        meta = {
+            'source': 'vanilla compressed into LORS (compress.lorsify)',
+            'vanilla': _read_meta(a.weights),
+            'relativeError': {k: round(x, 5) for k, x in err.items()},
+        }
         export(out_st, out_cfg, a.out, float16=a.float16, meta=meta)
-        print(f'wrote {a.out}: LORS r_A {a.rank_a} K {a.groups} r_T {a.rank_t}; relative error generator '
-              f'{err["generator"]:.4f}, L_output {err["output"]:.4f}')
+        print(
+            f'wrote {a.out}: LORS r_A {a.rank_a} K {a.groups} r_T {a.rank_t}; relative error generator '
+            f'{err["generator"]:.4f}, L_output {err["output"]:.4f}'
+        )
         return 0
     if a.cmd == 'merge':
         merged: dict = {}
@@ -404,32 +472,50 @@ def main(argv=None) -> int:
     t0 = datetime.datetime.now()
     if a.vanilla and a.only != 'trained':  # the uncompressed vanilla model on the same images, same code
         vcfg, vst = load_weights(a.vanilla)
-        vds = D.DetectionDataset(caches, coco, train=False, limit=a.limit,
-                                 proposals=vcfg.decoder.queries if vcfg.query_init == 'nanodet' else None)
+        vds = D.DetectionDataset(
+            caches,
+            coco,
+            train=False,
+            limit=a.limit,
+            proposals=vcfg.decoder.queries if vcfg.query_init == 'nanodet' else None,
+        )
         vm = AdaMixerDecoder(vcfg)
         vm.load_state_dict(vst)
         vap = evaluate(vm, vds, a.batch_size, torch.device('cpu'))
-        reference['vanilla'] = {'AP': round(vap['AP'], 2), 'AP50': round(vap['AP50'], 2),
-                                'decoderParams': count_parameters(vcfg)['decoder']}
-        print(f'vanilla (uncompressed): {reference["vanilla"]["decoderParams"]:,} params, AP {vap["AP"]:.2f}', flush=True)
+        reference['vanilla'] = {
+            'AP': round(vap['AP'], 2),
+            'AP50': round(vap['AP50'], 2),
+            'decoderParams': count_parameters(vcfg)['decoder'],
+        }
+        print(
+            f'vanilla (uncompressed): {reference["vanilla"]["decoderParams"]:,} params, AP {vap["AP"]:.2f}', flush=True
+        )
     for mode, path in (('trained', a.trained), ('compressed', a.from_vanilla)):
         if a.only and mode != a.only:
             continue
         cfg, st = load_weights(path)
-        ds = D.DetectionDataset(caches, coco, train=False, limit=a.limit,
-                                proposals=cfg.decoder.queries if cfg.query_init == 'nanodet' else None)
+        ds = D.DetectionDataset(
+            caches,
+            coco,
+            train=False,
+            limit=a.limit,
+            proposals=cfg.decoder.queries if cfg.query_init == 'nanodet' else None,
+        )
         rows[mode] = []
         ref = dense_stage_weights(cfg, st)
-        points = [(r, ka, rt, label, lambda r=r, ka=ka, rt=rt: slice_lors(cfg, st, r, ka, rt), True)
-                  for r, ka, rt, label in _grid_configs(cfg, ranks, a.k_options)]
+        points = [
+            (r, ka, rt, label, lambda r=r, ka=ka, rt=rt: slice_lors(cfg, st, r, ka, rt), True)
+            for r, ka, rt, label in _grid_configs(cfg, ranks, a.k_options)
+        ]
         if mode == 'compressed' and a.vanilla:
             vcfg, vst = load_weights(a.vanilla)
             ref = dense_stage_weights(vcfg, vst)  # errors relative to the vanilla model itself
             dq = vcfg.decoder.d_query
             for r in (int(x) for x in a.extra_ranks.split(',') if x):
                 rt = min(dq, 2 * r)
-                points.append((r, [1] * vcfg.decoder.stages, rt, '1',
-                               lambda r=r, rt=rt: lorsify(vcfg, vst, r, 1, rt, 1), False))
+                points.append(
+                    (r, [1] * vcfg.decoder.stages, rt, '1', lambda r=r, rt=rt: lorsify(vcfg, vst, r, 1, rt, 1), False)
+                )
         for r, ka, rt, label, make, shipped in points:
             c, s = make()
             c.query_init = cfg.query_init
@@ -437,21 +523,37 @@ def main(argv=None) -> int:
             m.load_state_dict(s)
             ap_ = evaluate(m, ds, a.batch_size, torch.device('cpu'))
             err = reconstruction_error(ref, dense_stage_weights(c, s))
-            row = {'rankA': r, 'groupsA': ka, 'rankT': rt, 'groups': label, 'shipped': shipped,
-                   'decoderParams': count_parameters(c)['decoder'], 'AP': round(ap_['AP'], 2),
-                   'AP50': round(ap_['AP50'], 2), 'relativeError': {k: round(x, 5) for k, x in err.items()}}
+            row = {
+                'rankA': r,
+                'groupsA': ka,
+                'rankT': rt,
+                'groups': label,
+                'shipped': shipped,
+                'decoderParams': count_parameters(c)['decoder'],
+                'AP': round(ap_['AP'], 2),
+                'AP50': round(ap_['AP50'], 2),
+                'relativeError': {k: round(x, 5) for k, x in err.items()},
+            }
             rows[mode].append(row)
             if mode == 'trained' and (r, ka, rt) == (cfg.lors.rank_a, cfg.lors.groups_a, cfg.lors.rank_t):
                 reference['lors'] = {k: row[k] for k in ('AP', 'AP50', 'decoderParams')}
-            print(f'{mode} r_A {r} K {label} r_T {rt}{"" if shipped else " (offline)"}: {row["decoderParams"]:,} params, '
-                  f'AP {row["AP"]:.2f} (AP50 {row["AP50"]:.2f})', flush=True)
-    out = {'split': os.path.basename(a.annotations), 'images': len(ds), 'measured': t0.isoformat(timespec='seconds'),
-           'machine': f'{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}',
-           'how': 'python3 -m training.lors_studio.compress grid (PyTorch on the cached val features; the same '
-                  'slicing as the app, src/model/lors/slice.ts)',
-           'errors': 'relativeError: Frobenius error of the dense per-stage generators / L_output against the trained '
-                     'LORS model (trained) or the trained vanilla model (compressed)',
-           'reference': reference, **rows}
+            print(
+                f'{mode} r_A {r} K {label} r_T {rt}{"" if shipped else " (offline)"}: {row["decoderParams"]:,} params, '
+                f'AP {row["AP"]:.2f} (AP50 {row["AP50"]:.2f})',
+                flush=True,
+            )
+    out = {
+        'split': os.path.basename(a.annotations),
+        'images': len(ds),
+        'measured': t0.isoformat(timespec='seconds'),
+        'machine': f'{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}',
+        'how': 'python3 -m training.lors_studio.compress grid (PyTorch on the cached val features; the same '
+        'slicing as the app, src/model/lors/slice.ts)',
+        'errors': 'relativeError: Frobenius error of the dense per-stage generators / L_output against the trained '
+        'LORS model (trained) or the trained vanilla model (compressed)',
+        'reference': reference,
+        **rows,
+    }
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, 'w', encoding='utf-8') as f:
         json.dump(out, f, indent=1)

@@ -8,6 +8,7 @@ Attributes are snake_case; `to_json()` / `ModelConfig.from_json()` use the camel
                  "queries", "classes", "strides", "featChannels", "neckGroups"},
      "lors": {"rankA", "groupsA", "rankT", "groupsT"}}          # present iff variant == "lors"
 """
+
 from __future__ import annotations
 
 import json
@@ -15,29 +16,38 @@ from dataclasses import dataclass, replace
 from typing import List, Optional, Sequence, Union
 
 _DECODER_KEYS = [
-    ('d_query', 'dQuery'), ('d_feat', 'dFeat'), ('heads', 'heads'), ('ffn', 'ffn'),
-    ('sampling_groups', 'samplingGroups'), ('points_in', 'pointsIn'), ('points_out', 'pointsOut'),
-    ('stages', 'stages'), ('queries', 'queries'), ('classes', 'classes'), ('strides', 'strides'),
-    ('feat_channels', 'featChannels'), ('neck_groups', 'neckGroups'),
+    ('d_query', 'dQuery'),
+    ('d_feat', 'dFeat'),
+    ('heads', 'heads'),
+    ('ffn', 'ffn'),
+    ('sampling_groups', 'samplingGroups'),
+    ('points_in', 'pointsIn'),
+    ('points_out', 'pointsOut'),
+    ('stages', 'stages'),
+    ('queries', 'queries'),
+    ('classes', 'classes'),
+    ('strides', 'strides'),
+    ('feat_channels', 'featChannels'),
+    ('neck_groups', 'neckGroups'),
 ]
 _LORS_KEYS = [('rank_a', 'rankA'), ('groups_a', 'groupsA'), ('rank_t', 'rankT'), ('groups_t', 'groupsT')]
 
 
 @dataclass
 class DecoderConfig:
-    d_query: int            # d_q, query (content) dimension
-    d_feat: int             # d_feat, channels the decoder samples from (after the neck)
-    heads: int              # attention heads
-    ffn: int                # FFN hidden width
-    sampling_groups: int    # G; C = d_feat / G
-    points_in: int          # P_in
-    points_out: int         # P_out
-    stages: int             # N
-    queries: int            # L
+    d_query: int  # d_q, query (content) dimension
+    d_feat: int  # d_feat, channels the decoder samples from (after the neck)
+    heads: int  # attention heads
+    ffn: int  # FFN hidden width
+    sampling_groups: int  # G; C = d_feat / G
+    points_in: int  # P_in
+    points_out: int  # P_out
+    stages: int  # N
+    queries: int  # L
     classes: int
     strides: List[int]
-    feat_channels: int      # channels of the backbone feature maps
-    neck_groups: int        # GroupNorm groups of the neck
+    feat_channels: int  # channels of the backbone feature maps
+    neck_groups: int  # GroupNorm groups of the neck
 
     def to_json(self) -> dict:
         return {js: (list(getattr(self, py)) if py == 'strides' else getattr(self, py)) for py, js in _DECODER_KEYS}
@@ -57,21 +67,30 @@ class DecoderConfig:
 
 @dataclass
 class LorsConfig:
-    rank_a: int             # r of LORS^A
-    groups_a: List[int]     # K_i of LORS^A per stage
-    rank_t: int             # r of LORS^T
-    groups_t: List[int]     # K_i of LORS^T per stage
+    rank_a: int  # r of LORS^A
+    groups_a: List[int]  # K_i of LORS^A per stage
+    rank_t: int  # r of LORS^T
+    groups_t: List[int]  # K_i of LORS^T per stage
 
     def to_json(self) -> dict:
-        return {'rankA': self.rank_a, 'groupsA': list(self.groups_a), 'rankT': self.rank_t, 'groupsT': list(self.groups_t)}
+        return {
+            'rankA': self.rank_a,
+            'groupsA': list(self.groups_a),
+            'rankT': self.rank_t,
+            'groupsT': list(self.groups_t),
+        }
 
     @staticmethod
     def from_json(d: dict) -> 'LorsConfig':
         missing = [js for _, js in _LORS_KEYS if js not in d]
         if missing:
             raise ValueError(f'lors config is missing {", ".join(missing)}')
-        return LorsConfig(rank_a=int(d['rankA']), groups_a=[int(k) for k in d['groupsA']],
-                          rank_t=int(d['rankT']), groups_t=[int(k) for k in d['groupsT']])
+        return LorsConfig(
+            rank_a=int(d['rankA']),
+            groups_a=[int(k) for k in d['groupsA']],
+            rank_t=int(d['rankT']),
+            groups_t=[int(k) for k in d['groupsT']],
+        )
 
 
 QUERY_INITS = ('image', 'nanodet')
@@ -83,7 +102,7 @@ DEFAULT_POS_SCALE = 1000.0  # AdaMixer's divisor of x, y in the box encoding
 @dataclass
 class ModelConfig:
     preset: str
-    variant: str            # 'vanilla' | 'lors'
+    variant: str  # 'vanilla' | 'lors'
     decoder: DecoderConfig
     lors: Optional[LorsConfig] = None
     # Where the queries' initial boxes come from: 'image' (AdaMixer's whole-image boxes) or 'nanodet' (NanoDet-g's
@@ -133,20 +152,26 @@ class ModelConfig:
         pos_scale = d.get('posScale', DEFAULT_POS_SCALE)
         if isinstance(pos_scale, bool) or not isinstance(pos_scale, (int, float)) or not 0 < pos_scale < float('inf'):
             raise ValueError(f'config.posScale must be a positive number, got {pos_scale!r}')
-        cfg = ModelConfig(preset=str(d.get('preset', 'custom')), variant=variant, decoder=dec, lors=lors,
-                          query_init=query_init, pos_scale=float(pos_scale))
+        cfg = ModelConfig(
+            preset=str(d.get('preset', 'custom')),
+            variant=variant,
+            decoder=dec,
+            lors=lors,
+            query_init=query_init,
+            pos_scale=float(pos_scale),
+        )
         dims(cfg.decoder)  # validates divisibility
         return cfg
 
 
 @dataclass(frozen=True)
 class Dims:
-    C: int              # channels per sampling group
-    G: int              # sampling groups
+    C: int  # channels per sampling group
+    G: int  # sampling groups
     gen_per_group: int  # C·C + P_out·P_in
-    gen_out: int        # G·gen_per_group: output width of Linear_gen / LORS^A shared generator
-    out_in: int         # G·P_out·C: input width of L_output
-    off_out: int        # G·P_in·3: output width of Linear_off
+    gen_out: int  # G·gen_per_group: output width of Linear_gen / LORS^A shared generator
+    out_in: int  # G·P_out·C: input width of L_output
+    off_out: int  # G·P_in·3: output width of Linear_off
 
 
 def dims(d: DecoderConfig) -> Dims:
@@ -162,12 +187,42 @@ def dims(d: DecoderConfig) -> Dims:
 
 _NANODET = dict(strides=[8, 16, 32], feat_channels=128, neck_groups=32, classes=80)
 
-PAPER_DECODER = DecoderConfig(d_query=256, d_feat=256, heads=8, ffn=2048, sampling_groups=2, points_in=64,
-                              points_out=128, stages=6, queries=100, **_NANODET)
-WEB_DECODER = DecoderConfig(d_query=128, d_feat=128, heads=8, ffn=512, sampling_groups=2, points_in=32,
-                            points_out=64, stages=6, queries=100, **_NANODET)
-TINY_DECODER = DecoderConfig(d_query=32, d_feat=32, heads=4, ffn=64, sampling_groups=2, points_in=4,
-                             points_out=8, stages=6, queries=10, **_NANODET)
+PAPER_DECODER = DecoderConfig(
+    d_query=256,
+    d_feat=256,
+    heads=8,
+    ffn=2048,
+    sampling_groups=2,
+    points_in=64,
+    points_out=128,
+    stages=6,
+    queries=100,
+    **_NANODET,
+)
+WEB_DECODER = DecoderConfig(
+    d_query=128,
+    d_feat=128,
+    heads=8,
+    ffn=512,
+    sampling_groups=2,
+    points_in=32,
+    points_out=64,
+    stages=6,
+    queries=100,
+    **_NANODET,
+)
+TINY_DECODER = DecoderConfig(
+    d_query=32,
+    d_feat=32,
+    heads=4,
+    ffn=64,
+    sampling_groups=2,
+    points_in=4,
+    points_out=8,
+    stages=6,
+    queries=10,
+    **_NANODET,
+)
 
 PAPER_GROUPS = [1, 1, 2, 2, 3, 3]
 
@@ -195,9 +250,15 @@ def _per_stage(v, n: int, what: str) -> List[int]:
     return arr
 
 
-def make_config(preset: str, variant: str, rank_a: Optional[int] = None, rank_t: Optional[int] = None,
-                groups: Union[None, int, Sequence[int]] = None, groups_t: Union[None, int, Sequence[int]] = None,
-                stages: Optional[int] = None) -> ModelConfig:
+def make_config(
+    preset: str,
+    variant: str,
+    rank_a: Optional[int] = None,
+    rank_t: Optional[int] = None,
+    groups: Union[None, int, Sequence[int]] = None,
+    groups_t: Union[None, int, Sequence[int]] = None,
+    stages: Optional[int] = None,
+) -> ModelConfig:
     """Mirror of makeConfig(preset, variant, {rankA, rankT, groups, groupsT, stages}) in config.ts.
 
     variant: 'vanilla' | 'vanilla4x32' (stored as 'vanilla' with 2G sampling groups and P_in/2) | 'lors'.

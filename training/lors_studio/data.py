@@ -25,6 +25,7 @@ A batch's maps are zero-padded bottom/right to the largest map of the batch (per
 records each sample's own extent, and the model's neck normalises each sample over that window only (so a crop
 gets exactly the neck output of the window alone, as at inference) and zeroes the padding.
 """
+
 from __future__ import annotations
 
 import glob
@@ -39,9 +40,86 @@ import torch
 
 # COCO category id of each contiguous index 0..79 (the usual order; same as src/model/coco.ts).
 COCO_CATEGORY_IDS: Tuple[int, ...] = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34,
-    35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
-    64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+    27,
+    28,
+    31,
+    32,
+    33,
+    34,
+    35,
+    36,
+    37,
+    38,
+    39,
+    40,
+    41,
+    42,
+    43,
+    44,
+    46,
+    47,
+    48,
+    49,
+    50,
+    51,
+    52,
+    53,
+    54,
+    55,
+    56,
+    57,
+    58,
+    59,
+    60,
+    61,
+    62,
+    63,
+    64,
+    65,
+    67,
+    70,
+    72,
+    73,
+    74,
+    75,
+    76,
+    77,
+    78,
+    79,
+    80,
+    81,
+    82,
+    84,
+    85,
+    86,
+    87,
+    88,
+    89,
+    90,
 )
 CATEGORY_ID_TO_INDEX: Dict[int, int] = {cid: i for i, cid in enumerate(COCO_CATEGORY_IDS)}
 NUM_CLASSES = 80
@@ -57,6 +135,7 @@ def category_index(category_id: int) -> int:
 
 # ---------------------------------------------------------------------------------------------------------------
 # COCO annotations
+
 
 @dataclass
 class ImageRecord:
@@ -74,32 +153,36 @@ class CocoAnnotations:
 
     def __init__(self, path: str, images_dir: Optional[str] = None):
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"annotations file not found: {path}")
-        with open(path, "r", encoding="utf-8") as f:
+            raise FileNotFoundError(f'annotations file not found: {path}')
+        with open(path, 'r', encoding='utf-8') as f:
             data = json.load(f)
-        for key in ("images", "annotations"):
+        for key in ('images', 'annotations'):
             if key not in data:
                 raise ValueError(f"{path}: not a COCO detection file (no '{key}' list)")
         self.path = path
         per_image: Dict[int, List[Tuple[List[float], int, float]]] = {}
-        for a in data["annotations"]:
-            if a.get("iscrowd", 0):
+        for a in data['annotations']:
+            if a.get('iscrowd', 0):
                 continue
-            x, y, w, h = (float(v) for v in a["bbox"])
+            x, y, w, h = (float(v) for v in a['bbox'])
             if w <= 0 or h <= 0:
                 continue
-            area = float(a.get("area", w * h)) or w * h
-            per_image.setdefault(int(a["image_id"]), []).append(([x, y, x + w, y + h], category_index(a["category_id"]), area))
+            area = float(a.get('area', w * h)) or w * h
+            per_image.setdefault(int(a['image_id']), []).append(
+                ([x, y, x + w, y + h], category_index(a['category_id']), area)
+            )
         self.images: Dict[int, ImageRecord] = {}
-        for im in data["images"]:
-            iid = int(im["id"])
+        for im in data['images']:
+            iid = int(im['id'])
             anns = per_image.get(iid, [])
             boxes = np.array([b for b, _, _ in anns], dtype=np.float64).reshape(-1, 4)
             labels = np.array([c for _, c, _ in anns], dtype=np.int64)
             areas = np.array([ar for _, _, ar in anns], dtype=np.float64)
-            self.images[iid] = ImageRecord(iid, str(im.get("file_name", f"{iid}.jpg")), int(im["width"]), int(im["height"]), boxes, labels, areas)
+            self.images[iid] = ImageRecord(
+                iid, str(im.get('file_name', f'{iid}.jpg')), int(im['width']), int(im['height']), boxes, labels, areas
+            )
         if images_dir is not None and not os.path.isdir(images_dir):
-            raise FileNotFoundError(f"images directory not found: {images_dir}")
+            raise FileNotFoundError(f'images directory not found: {images_dir}')
         self.images_dir = images_dir
 
     def __len__(self) -> int:
@@ -112,50 +195,53 @@ class CocoAnnotations:
 # ---------------------------------------------------------------------------------------------------------------
 # Feature caches
 
+
 class FeatureCache:
     """One `<name>-s<size>[-flip].f16` file + its json, memory-mapped."""
 
     def __init__(self, json_path: str):
-        with open(json_path, "r", encoding="utf-8") as f:
+        with open(json_path, 'r', encoding='utf-8') as f:
             meta = json.load(f)
-        for key in ("size", "strides", "channels", "positions", "levelShapes", "images"):
+        for key in ('size', 'strides', 'channels', 'positions', 'levelShapes', 'images'):
             if key not in meta:
                 raise ValueError(f"{json_path}: feature-cache json lacks '{key}'")
-        if meta.get("dtype", "float16") != "float16":
-            raise ValueError(f"{json_path}: dtype {meta.get('dtype')!r} is not supported (expected float16)")
+        if meta.get('dtype', 'float16') != 'float16':
+            raise ValueError(f'{json_path}: dtype {meta.get("dtype")!r} is not supported (expected float16)')
         base = json_path[:-5]
-        data_path = base if base.endswith(".f16") else base + ".f16"
+        data_path = base if base.endswith('.f16') else base + '.f16'
         if not os.path.isfile(data_path):
-            raise FileNotFoundError(f"{json_path}: data file {data_path} not found")
+            raise FileNotFoundError(f'{json_path}: data file {data_path} not found')
         self.json_path, self.data_path, self.meta = json_path, data_path, meta
-        self.size = int(meta["size"])
-        self.flip = bool(meta.get("flip", False))
-        self.strides = [int(s) for s in meta["strides"]]
-        self.channels = int(meta["channels"])
-        self.level_shapes = [(int(h), int(w)) for h, w in meta["levelShapes"]]
+        self.size = int(meta['size'])
+        self.flip = bool(meta.get('flip', False))
+        self.strides = [int(s) for s in meta['strides']]
+        self.channels = int(meta['channels'])
+        self.level_shapes = [(int(h), int(w)) for h, w in meta['levelShapes']]
         if len(self.level_shapes) != len(self.strides):
-            raise ValueError(f"{json_path}: {len(self.level_shapes)} levelShapes for {len(self.strides)} strides")
-        self.positions = int(meta["positions"])
+            raise ValueError(f'{json_path}: {len(self.level_shapes)} levelShapes for {len(self.strides)} strides')
+        self.positions = int(meta['positions'])
         if sum(h * w for h, w in self.level_shapes) != self.positions:
-            raise ValueError(f"{json_path}: positions {self.positions} != sum of levelShapes")
-        self.images = meta["images"]
+            raise ValueError(f'{json_path}: positions {self.positions} != sum of levelShapes')
+        self.images = meta['images']
         n = len(self.images)
         expected = n * self.positions * self.channels * 2
         actual = os.path.getsize(data_path)
         if actual != expected:
-            raise ValueError(f"{data_path}: {actual} bytes, expected {expected} = {n} images x {self.positions} positions "
-                             f"x {self.channels} channels x 2 (truncated or written for another json?)")
-        self.array = np.memmap(data_path, dtype="<f2", mode="r", shape=(n, self.positions, self.channels))
-        self.row_of: Dict[int, int] = {int(im["id"]): i for i, im in enumerate(self.images)}
+            raise ValueError(
+                f'{data_path}: {actual} bytes, expected {expected} = {n} images x {self.positions} positions '
+                f'x {self.channels} channels x 2 (truncated or written for another json?)'
+            )
+        self.array = np.memmap(data_path, dtype='<f2', mode='r', shape=(n, self.positions, self.channels))
+        self.row_of: Dict[int, int] = {int(im['id']): i for i, im in enumerate(self.images)}
         self.offsets = np.cumsum([0] + [h * w for h, w in self.level_shapes]).tolist()
         # Query proposals (`npm run proposals`): [N, count, 5] = x1, y1, x2, y2, score; score < 0 = none.
         self.proposals: Optional[np.ndarray] = None
-        prop_path = data_path[:-4] + ".proposals.f32"
+        prop_path = data_path[:-4] + '.proposals.f32'
         if os.path.isfile(prop_path):
             size = os.path.getsize(prop_path)
             if size % (n * 5 * 4) != 0 or size == 0:
-                raise ValueError(f"{prop_path}: {size} bytes is not {n} images x count x 5 float32 (stale file?)")
-            self.proposals = np.memmap(prop_path, dtype="<f4", mode="r", shape=(n, size // (n * 20), 5))
+                raise ValueError(f'{prop_path}: {size} bytes is not {n} images x count x 5 float32 (stale file?)')
+            self.proposals = np.memmap(prop_path, dtype='<f4', mode='r', shape=(n, size // (n * 20), 5))
 
     @property
     def name(self) -> str:
@@ -167,63 +253,88 @@ class FeatureCache:
     def image_proposals(self, image_id: int) -> np.ndarray:
         """[n, 4] xyxy input pixels of this cache's frame, best first (the rows with a score)."""
         if self.proposals is None:
-            raise ValueError(f"{self.name}: no query proposals next to it (run: npm run proposals -- --features "
-                             f"{self.json_path})")
+            raise ValueError(
+                f'{self.name}: no query proposals next to it (run: npm run proposals -- --features {self.json_path})'
+            )
         p = self.proposals[self.row_of[image_id]]
         return np.array(p[p[:, 4] >= 0, :4], dtype=np.float32)
 
     def levels(self, image_id: int) -> List[np.ndarray]:
         """float16 views [H_l, W_l, C] of one image's maps (no copy)."""
         row = self.array[self.row_of[image_id]]
-        return [row[self.offsets[l]:self.offsets[l + 1]].reshape(h, w, self.channels)
-                for l, (h, w) in enumerate(self.level_shapes)]
+        return [
+            row[self.offsets[l] : self.offsets[l + 1]].reshape(h, w, self.channels)
+            for l, (h, w) in enumerate(self.level_shapes)
+        ]
 
 
 def find_caches(paths: Sequence[str] | str) -> List[FeatureCache]:
     """Caches in the given directories / json files / .f16 files (a comma-separated string is accepted)."""
     if isinstance(paths, str):
-        paths = [p for p in paths.split(",") if p]
+        paths = [p for p in paths.split(',') if p]
     jsons: List[str] = []
     for p in paths:
         if os.path.isdir(p):
-            found = sorted(j for j in glob.glob(os.path.join(p, "*.json"))
-                           if os.path.isfile(j[:-5] if j[:-5].endswith(".f16") else j[:-5] + ".f16"))
+            found = sorted(
+                j
+                for j in glob.glob(os.path.join(p, '*.json'))
+                if os.path.isfile(j[:-5] if j[:-5].endswith('.f16') else j[:-5] + '.f16')
+            )
             if not found:
-                raise FileNotFoundError(f"no feature cache (<name>-s<size>.f16 + .json) in {p}")
+                raise FileNotFoundError(f'no feature cache (<name>-s<size>.f16 + .json) in {p}')
             jsons.extend(found)
-        elif p.endswith(".json") and os.path.isfile(p):
+        elif p.endswith('.json') and os.path.isfile(p):
             jsons.append(p)
-        elif p.endswith(".f16") and os.path.isfile(p):
-            j = p[:-4] + ".json" if os.path.isfile(p[:-4] + ".json") else p + ".json"
+        elif p.endswith('.f16') and os.path.isfile(p):
+            j = p[:-4] + '.json' if os.path.isfile(p[:-4] + '.json') else p + '.json'
             jsons.append(j)
         else:
-            raise FileNotFoundError(f"feature cache not found: {p}")
+            raise FileNotFoundError(f'feature cache not found: {p}')
     caches = [FeatureCache(j) for j in jsons]
     ch = {c.channels for c in caches}
     st = {tuple(c.strides) for c in caches}
     if len(ch) > 1 or len(st) > 1:
-        raise ValueError(f"feature caches disagree on channels/strides: {[(c.name, c.channels, c.strides) for c in caches]}")
+        raise ValueError(
+            f'feature caches disagree on channels/strides: {[(c.name, c.channels, c.strides) for c in caches]}'
+        )
     return caches
 
 
-def write_feature_cache(out_dir: str, name: str, size: int, features: np.ndarray, images: List[dict],
-                        level_shapes: List[Tuple[int, int]], strides=(8, 16, 32), flip: bool = False) -> str:
+def write_feature_cache(
+    out_dir: str,
+    name: str,
+    size: int,
+    features: np.ndarray,
+    images: List[dict],
+    level_shapes: List[Tuple[int, int]],
+    strides=(8, 16, 32),
+    flip: bool = False,
+) -> str:
     """Writes a cache in the format above (used by the tests' synthetic caches). Returns the json path."""
     os.makedirs(out_dir, exist_ok=True)
     n, p, c = features.shape
     if n != len(images) or p != sum(h * w for h, w in level_shapes):
-        raise ValueError("features shape does not match images / level_shapes")
-    stem = os.path.join(out_dir, f"{name}-s{size}{'-flip' if flip else ''}")
-    features.astype("<f2").tofile(stem + ".f16")
-    meta = dict(size=size, strides=list(strides), channels=c, dtype="float16", positions=p,
-                levelShapes=[list(s) for s in level_shapes], flip=flip, images=images)
-    with open(stem + ".json", "w", encoding="utf-8") as f:
+        raise ValueError('features shape does not match images / level_shapes')
+    stem = os.path.join(out_dir, f'{name}-s{size}{"-flip" if flip else ""}')
+    features.astype('<f2').tofile(stem + '.f16')
+    meta = dict(
+        size=size,
+        strides=list(strides),
+        channels=c,
+        dtype='float16',
+        positions=p,
+        levelShapes=[list(s) for s in level_shapes],
+        flip=flip,
+        images=images,
+    )
+    with open(stem + '.json', 'w', encoding='utf-8') as f:
         json.dump(meta, f)
-    return stem + ".json"
+    return stem + '.json'
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Samples and batches
+
 
 @dataclass
 class Sample:
@@ -251,12 +362,20 @@ class Batch:
     proposals: Optional[torch.Tensor] = None  # [B, L, 4] xyxy input pixels (queryInit 'nanodet')
     valid: Optional[torch.Tensor] = None  # [B, n_levels, 2] (rows, cols) of each sample's maps; None = all full
 
-    def to(self, device) -> "Batch":
-        nb = device.type == "cuda"
+    def to(self, device) -> 'Batch':
+        nb = device.type == 'cuda'
         opt = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return Batch([t.to(device, non_blocking=nb) for t in self.levels], self.image_size.to(device),
-                     [t.to(device) for t in self.boxes], [t.to(device) for t in self.labels], self.image_ids,
-                     self.scales.to(device), self.orig_sizes.to(device), opt(self.proposals), opt(self.valid))
+        return Batch(
+            [t.to(device, non_blocking=nb) for t in self.levels],
+            self.image_size.to(device),
+            [t.to(device) for t in self.boxes],
+            [t.to(device) for t in self.labels],
+            self.image_ids,
+            self.scales.to(device),
+            self.orig_sizes.to(device),
+            opt(self.proposals),
+            opt(self.valid),
+        )
 
 
 def collate(samples: List[Sample]) -> Batch:
@@ -270,7 +389,7 @@ def collate(samples: List[Sample]) -> Batch:
         out = np.zeros((len(samples), hs, ws, c), dtype=np.float32)
         for b, s in enumerate(samples):
             a = s.levels[l]
-            out[b, :a.shape[0], :a.shape[1]] = a
+            out[b, : a.shape[0], : a.shape[1]] = a
         levels.append(torch.from_numpy(out))
     return Batch(
         levels=levels,
@@ -280,9 +399,11 @@ def collate(samples: List[Sample]) -> Batch:
         image_ids=[s.image_id for s in samples],
         scales=torch.tensor([s.scale for s in samples], dtype=torch.float64),
         orig_sizes=torch.tensor([s.orig_size for s in samples], dtype=torch.float32),
-        proposals=(torch.from_numpy(np.stack([s.proposals for s in samples])) if samples[0].proposals is not None
-                   else None),
-        valid=None if all(tuple(v) == tuple(l.shape[1:3]) for vs in valid for v, l in zip(vs.tolist(), levels))
+        proposals=(
+            torch.from_numpy(np.stack([s.proposals for s in samples])) if samples[0].proposals is not None else None
+        ),
+        valid=None
+        if all(tuple(v) == tuple(l.shape[1:3]) for vs in valid for v, l in zip(vs.tolist(), levels))
         else valid,
     )
 
@@ -295,7 +416,7 @@ def pad_proposals(p: np.ndarray, offset: Tuple[int, int], iw: float, ih: float, 
     b[:, [1, 3]] = b[:, [1, 3]].clip(0, ih)
     b = b[((b[:, 2] - b[:, 0]) >= 1) & ((b[:, 3] - b[:, 1]) >= 1)][:queries]
     out = np.tile(np.array([[0, 0, iw, ih]], dtype=np.float32), (queries, 1))
-    out[:len(b)] = b
+    out[: len(b)] = b
     return out
 
 
@@ -303,7 +424,7 @@ def split_holdout(ids: Sequence[int], n: int, seed: int) -> Tuple[List[int], Lis
     """(kept, held out): n of `ids` drawn by a generator seeded with (seed, 'holdout'), so the split is the same on
     every run, rank and resume of a recipe with that seed; both lists sorted."""
     if not 0 <= n < len(ids):
-        raise ValueError(f"--holdout {n}: needs 0 ≤ N < the {len(ids)} training images")
+        raise ValueError(f'--holdout {n}: needs 0 ≤ N < the {len(ids)} training images')
     held = set(np.random.default_rng((seed, 0x401D)).choice(np.asarray(ids), size=n, replace=False).tolist())
     return sorted(i for i in ids if i not in held), sorted(held)
 
@@ -316,21 +437,39 @@ class DetectionDataset:
     a run is reproducible and resumable.
     """
 
-    def __init__(self, caches: List[FeatureCache], coco: CocoAnnotations, train: bool, flip_prob: float = 0.5,
-                 crop_prob: float = 0.5, crop_min: float = 0.5, min_box: float = 2.0, seed: int = 0,
-                 limit: Optional[int] = None, size: Optional[int] = None, skip_empty: Optional[bool] = None,
-                 proposals: Optional[int] = None, ids: Optional[Sequence[int]] = None):
+    def __init__(
+        self,
+        caches: List[FeatureCache],
+        coco: CocoAnnotations,
+        train: bool,
+        flip_prob: float = 0.5,
+        crop_prob: float = 0.5,
+        crop_min: float = 0.5,
+        min_box: float = 2.0,
+        seed: int = 0,
+        limit: Optional[int] = None,
+        size: Optional[int] = None,
+        skip_empty: Optional[bool] = None,
+        proposals: Optional[int] = None,
+        ids: Optional[Sequence[int]] = None,
+    ):
         """proposals: L (the model's query count) to attach NanoDet query proposals to every sample (queryInit
         'nanodet'); every cache used must then have its `.proposals.f32`. ids: only these images (e.g. a holdout)."""
         self.coco, self.train, self.queries, self.all_caches = coco, train, proposals, caches
-        self.flip_prob, self.crop_prob, self.crop_min, self.min_box, self.seed = flip_prob, crop_prob, crop_min, min_box, seed
+        self.flip_prob, self.crop_prob, self.crop_min, self.min_box, self.seed = (
+            flip_prob,
+            crop_prob,
+            crop_min,
+            min_box,
+            seed,
+        )
         plain = [c for c in caches if not c.flip]
         if not plain:
-            raise ValueError("no plain (non-flip) feature cache given")
+            raise ValueError('no plain (non-flip) feature cache given')
         if size is not None:
             plain = [c for c in plain if c.size == size]
             if not plain:
-                raise ValueError(f"no plain feature cache of size {size} (have {sorted({c.size for c in caches})})")
+                raise ValueError(f'no plain feature cache of size {size} (have {sorted({c.size for c in caches})})')
         if not train:  # evaluation: one size, the largest unless asked
             plain = [max(plain, key=lambda c: c.size)]
         self.plain: Dict[int, List[FeatureCache]] = {}
@@ -355,15 +494,19 @@ class DetectionDataset:
         if only is not None:
             ids = [i for i in ids if i in only]
         if not ids:
-            raise ValueError(f"no image of the feature caches is in {coco.path}"
-                             + (f" ({len(missing)} cache images are not annotated there)" if missing else ""))
+            raise ValueError(
+                f'no image of the feature caches is in {coco.path}'
+                + (f' ({len(missing)} cache images are not annotated there)' if missing else '')
+            )
         self.ids = ids
         if proposals is not None:
             used = [c for cs in list(self.plain.values()) + list(self.flipped.values()) for c in cs]
             lacking = [c.name for c in used if c.proposals is None]
             if lacking:
-                raise ValueError(f"query proposals missing for {', '.join(lacking)} (run: npm run proposals -- "
-                                 f"--features <cache dir>)")
+                raise ValueError(
+                    f'query proposals missing for {", ".join(lacking)} (run: npm run proposals -- '
+                    f'--features <cache dir>)'
+                )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -387,15 +530,17 @@ class DetectionDataset:
             if fc is not None:
                 cache, flipped = fc, True
         info = cache.info(image_id)
-        W, H, scale = float(info["width"]), float(info["height"]), float(info["scale"])
+        W, H, scale = float(info['width']), float(info['height']), float(info['scale'])
         if (int(W), int(H)) != (rec.width, rec.height):
-            raise ValueError(f"image {image_id}: cache {cache.name} says {int(W)}x{int(H)}, annotations say {rec.width}x{rec.height}")
+            raise ValueError(
+                f'image {image_id}: cache {cache.name} says {int(W)}x{int(H)}, annotations say {rec.width}x{rec.height}'
+            )
         boxes = rec.boxes.copy()
         if flipped:
             boxes[:, [0, 2]] = W - boxes[:, [2, 0]]
         boxes *= scale
-        iw = float(info.get("resizedWidth", round(W * scale)))
-        ih = float(info.get("resizedHeight", round(H * scale)))
+        iw = float(info.get('resizedWidth', round(W * scale)))
+        ih = float(info.get('resizedHeight', round(H * scale)))
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, iw)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, ih)
         labels = rec.labels.copy()
@@ -408,8 +553,7 @@ class DetectionDataset:
         props = None
         if self.queries is not None:
             props = pad_proposals(cache.image_proposals(image_id), offset, iw, ih, self.queries)
-        return Sample(image_id, levels, (iw, ih), boxes, labels, scale, (rec.width, rec.height), offset, flipped,
-                      props)
+        return Sample(image_id, levels, (iw, ih), boxes, labels, scale, (rec.width, rec.height), offset, flipped, props)
 
     def _crop(self, levels, strides, boxes, labels, iw, ih, rng):
         u = CROP_UNIT
@@ -438,14 +582,14 @@ class DetectionDataset:
             new_levels = []
             for lv, s in zip(levels, strides):
                 ys, xs = y0 // s, x0 // s
-                new_levels.append(lv[ys:ys + ch * u // s, xs:xs + cw * u // s])
+                new_levels.append(lv[ys : ys + ch * u // s, xs : xs + cw * u // s])
             return new_levels, b[keep], labels[keep], float(nw), float(nh), (x0, y0)
         return None
 
     def batches(self, indices: Sequence[int], batch_size: int, epoch: int, start: int = 0) -> Iterator[Batch]:
         """Batches of `indices` in order, from batch number `start` (the same batches as without skipping)."""
         for bi in range(start * batch_size, len(indices), batch_size):
-            chunk = indices[bi:bi + batch_size]
+            chunk = indices[bi : bi + batch_size]
             if self.train:
                 rng = np.random.default_rng((self.seed, epoch, bi // batch_size, int(chunk[0])))
                 size = self.sizes[int(rng.integers(len(self.sizes)))]

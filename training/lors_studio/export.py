@@ -13,6 +13,7 @@ A bare state_dict is refused (it has no config).
 CLI
     python3 -m training.lors_studio.export --checkpoint CKPT --out DIR [--float16] [--meta KEY=VALUE ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,8 @@ def dump_json(obj, indent: int = 0) -> str:
 
     def leaf_dict(v):
         return isinstance(v, dict) and all(
-            not isinstance(x, (dict, list)) or scalar_list(x) or leaf_dict(x) for x in v.values())
+            not isinstance(x, (dict, list)) or scalar_list(x) or leaf_dict(x) for x in v.values()
+        )
 
     if isinstance(obj, dict) and obj and not (indent > 0 and leaf_dict(obj) and len(json.dumps(obj)) <= 200):
         items = [f'{pad} {json.dumps(k)}: {dump_json(v, indent + 1).lstrip()}' for k, v in obj.items()]
@@ -82,12 +84,20 @@ def check_state_dict(sd: Dict[str, torch.Tensor], cfg: ModelConfig) -> None:
     problems += [f'extra tensor {k}' for k in sd if k not in names]
     if problems:
         more = f' (and {len(problems) - 20} more)' if len(problems) > 20 else ''
-        raise ValueError(f'state_dict does not match the {cfg.preset}/{cfg.variant} parameter spec: '
-                         + '; '.join(problems[:20]) + more)
+        raise ValueError(
+            f'state_dict does not match the {cfg.preset}/{cfg.variant} parameter spec: '
+            + '; '.join(problems[:20])
+            + more
+        )
 
 
-def export(model_or_state_dict, cfg: Union[ModelConfig, dict, str], out_dir: str, float16: bool = False,
-           meta: Optional[dict] = None) -> dict:
+def export(
+    model_or_state_dict,
+    cfg: Union[ModelConfig, dict, str],
+    out_dir: str,
+    float16: bool = False,
+    meta: Optional[dict] = None,
+) -> dict:
     """Writes out_dir/model.json + weights-shard{i}of{n}.bin (4 MiB shards, tensors in parameter_spec order).
 
     float16=True stores every tensor as IEEE half (manifest entries keep dtype float32 and get
@@ -107,8 +117,9 @@ def export(model_or_state_dict, cfg: Union[ModelConfig, dict, str], out_dir: str
         with np.errstate(over='ignore'):
             b = a.astype(np_dtype)
         if float16 and not np.all(np.isfinite(b)):
-            raise ValueError(f'{t["name"]}: values beyond the float16 range (max |x| = {np.abs(a).max():.6g}); '
-                             'export as float32')
+            raise ValueError(
+                f'{t["name"]}: values beyond the float16 range (max |x| = {np.abs(a).max():.6g}); export as float32'
+            )
         chunks.append(b.tobytes(order='C'))
         e = {'name': t['name'], 'shape': list(t['shape']), 'dtype': 'float32'}
         if float16:
@@ -123,14 +134,16 @@ def export(model_or_state_dict, cfg: Union[ModelConfig, dict, str], out_dir: str
     paths, sha, nbytes = [], {}, {}
     for i in range(n):
         name = f'weights-shard{i + 1}of{n}.bin'
-        part = data[i * SHARD_BYTES:(i + 1) * SHARD_BYTES]
+        part = data[i * SHARD_BYTES : (i + 1) * SHARD_BYTES]
         with open(os.path.join(out_dir, name), 'wb') as fh:
             fh.write(part)
         paths.append(name)
         sha[name] = hashlib.sha256(part).hexdigest()
         nbytes[name] = len(part)
-    m = {'createdBy': 'training/lors_studio/export.py',
-         'createdAt': _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds').replace('+00:00', 'Z')}
+    m = {
+        'createdBy': 'training/lors_studio/export.py',
+        'createdAt': _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds').replace('+00:00', 'Z'),
+    }
     m.update(meta or {})
     manifest = {
         'format': FORMAT,
@@ -208,8 +221,11 @@ def load_weights(directory: str) -> Tuple[ModelConfig, 'OrderedDict[str, torch.T
             raise ValueError(f'{path}: {len(data) - off} bytes in the shards are not described by the manifest')
     problems = [f'missing {n}' for n in expected if n not in sd]
     problems += [f'extra tensor {n}' for n in sd if n not in expected]
-    problems += [f'{n}: shape {list(sd[n].shape)}, expected {expected[n]}' for n in sd
-                 if n in expected and list(sd[n].shape) != expected[n]]
+    problems += [
+        f'{n}: shape {list(sd[n].shape)}, expected {expected[n]}'
+        for n in sd
+        if n in expected and list(sd[n].shape) != expected[n]
+    ]
     if problems:
         raise ValueError(f'{path}: weights do not match the parameter spec of its config: ' + '; '.join(problems[:20]))
     return cfg, OrderedDict((t['name'], sd[t['name']]) for t in spec)
@@ -237,14 +253,16 @@ def load_checkpoint(path: str, map_location='cpu') -> dict:
     if first not in sd:
         for prefix in ('decoder.', 'module.', 'module.decoder.'):
             if prefix + first in sd:
-                sd = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+                sd = {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
                 break
     return {**ck, 'model': sd, 'cfg': cfg}
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog='python3 -m training.lors_studio.export',
-                                 description='Export a training checkpoint to the LORS Studio weights format.')
+    ap = argparse.ArgumentParser(
+        prog='python3 -m training.lors_studio.export',
+        description='Export a training checkpoint to the LORS Studio weights format.',
+    )
     ap.add_argument('--checkpoint', required=True, help="torch.save'd dict with 'model' (state_dict) and 'config'")
     ap.add_argument('--out', required=True, help='output folder (model.json + weights-shard*.bin)')
     ap.add_argument('--float16', action='store_true', help='store tensors as float16 (half the size)')
@@ -263,8 +281,10 @@ def main(argv=None) -> int:
             ck_meta[k] = ck[k]
     m = export(sd, cfg, a.out, float16=a.float16, meta=ck_meta)
     total = sum(m['bytes'].values())
-    print(f'wrote {a.out}/model.json and {len(m["bytes"])} shard(s), {total} bytes '
-          f'({cfg.preset}/{cfg.variant}, {"float16" if a.float16 else "float32"})')
+    print(
+        f'wrote {a.out}/model.json and {len(m["bytes"])} shard(s), {total} bytes '
+        f'({cfg.preset}/{cfg.variant}, {"float16" if a.float16 else "float32"})'
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ must be a `shrink` copy (its letterbox size): its letterbox geometry comes from 
 computes).
 Decoders differ (jpeg-js in `npm run features`, libjpeg in Pillow), so caches from the two paths are close, not equal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,11 @@ def strip_annotations(src: str, dst: str) -> None:
     """The COCO annotations with only what training and evaluation read (no segmentations)."""
     with open(src, encoding='utf-8') as f:
         d = json.load(f)
-    keep = {'images': ('id', 'file_name', 'width', 'height'),
-            'annotations': ('id', 'image_id', 'category_id', 'bbox', 'area', 'iscrowd'),
-            'categories': ('id', 'name', 'supercategory')}
+    keep = {
+        'images': ('id', 'file_name', 'width', 'height'),
+        'annotations': ('id', 'image_id', 'category_id', 'bbox', 'area', 'iscrowd'),
+        'categories': ('id', 'name', 'supercategory'),
+    }
     out = {k: [{f: r[f] for f in fields if f in r} for r in d.get(k, [])] for k, fields in keep.items()}
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     with open(dst, 'w', encoding='utf-8') as f:
@@ -81,9 +84,9 @@ def shrink(args) -> None:
         Image.fromarray(out).save(path, 'WEBP', quality=args.quality, method=6)
         total += os.path.getsize(path)
         if i % 500 == 0 and not args.quiet:
-            print(f'shrink: {i + 1} images, {total / 2 ** 20:.1f} MiB', file=sys.stderr)
+            print(f'shrink: {i + 1} images, {total / 2**20:.1f} MiB', file=sys.stderr)
     if not args.quiet:
-        print(f'shrink: wrote {args.out} ({total / 2 ** 20:.1f} MiB)', file=sys.stderr)
+        print(f'shrink: wrote {args.out} ({total / 2**20:.1f} MiB)', file=sys.stderr)
 
 
 @torch.no_grad()
@@ -101,48 +104,74 @@ def cache(args) -> str:
     t0 = time.time()
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:  # PIL decoding, numpy NMS
         for b0 in range(0, len(images), args.batch_size):
-            chunk = images[b0:b0 + args.batch_size]
+            chunk = images[b0 : b0 + args.batch_size]
             xs, infos = [], []
             for im, rgb in zip(chunk, pool.map(lambda im: _read_rgb(_find(args.images, im['file_name'])), chunk)):
                 got = (rgb.shape[1], rgb.shape[0])
                 shrunk = got != (im['width'], im['height'])
                 if shrunk and BB.letterbox_geometry(im['width'], im['height'], size)[1:] != got:
-                    raise SystemExit(f"{im['file_name']}: {got[0]}×{got[1]} is neither the annotated size "
-                                     f"{im['width']}×{im['height']} nor its {size}-px letterbox size "
-                                     "(a `shrink` copy)")
-                x, info = BB.letterbox(rgb, size, flip=args.flip, device=device,
-                                       orig_size=(im['width'], im['height']) if shrunk else None)
+                    raise SystemExit(
+                        f'{im["file_name"]}: {got[0]}×{got[1]} is neither the annotated size '
+                        f'{im["width"]}×{im["height"]} nor its {size}-px letterbox size '
+                        '(a `shrink` copy)'
+                    )
+                x, info = BB.letterbox(
+                    rgb, size, flip=args.flip, device=device, orig_size=(im['width'], im['height']) if shrunk else None
+                )
                 xs.append(x)
                 infos.append(info)
             levels, scores, boxes = graph.run(torch.stack(xs), head=args.proposals > 0)
             flat = torch.cat([l.reshape(l.shape[0], -1, l.shape[-1]) for l in levels], 1)
-            feats[b0:b0 + len(chunk)] = flat.half().cpu().numpy()
+            feats[b0 : b0 + len(chunk)] = flat.half().cpu().numpy()
             metas += [{'id': im['id'], 'file_name': im['file_name'], **info} for im, info in zip(chunk, infos)]
             if args.proposals > 0:
                 sc = [s.cpu() for s in scores]
                 bx = [b.cpu() for b in boxes]
-                props[b0:b0 + len(chunk)] = list(pool.map(
-                    lambda j: BB.head_proposals([s[j] for s in sc], [b[j] for b in bx], infos[j]['resizedWidth'],
-                                                infos[j]['resizedHeight'], args.proposals), range(len(chunk))))
+                props[b0 : b0 + len(chunk)] = list(
+                    pool.map(
+                        lambda j: BB.head_proposals(
+                            [s[j] for s in sc],
+                            [b[j] for b in bx],
+                            infos[j]['resizedWidth'],
+                            infos[j]['resizedHeight'],
+                            args.proposals,
+                        ),
+                        range(len(chunk)),
+                    )
+                )
             done = b0 + len(chunk)
             if not args.quiet and ((b0 // args.batch_size) % 20 == 0 or done == len(images)):
-                print(f'cache {name}{" flip" if args.flip else ""}: {done}/{len(images)} '
-                      f'({done / (time.time() - t0):.1f} img/s)', file=sys.stderr)
+                print(
+                    f'cache {name}{" flip" if args.flip else ""}: {done}/{len(images)} '
+                    f'({done / (time.time() - t0):.1f} img/s)',
+                    file=sys.stderr,
+                )
     js = D.write_feature_cache(args.out, name, size, feats, metas, shapes, flip=args.flip)
     if args.proposals > 0:
         stem = js[:-5]
         props.astype('<f4').tofile(stem + '.proposals.f32')
         with open(stem + '.proposals.json', 'w') as f:
-            json.dump({'count': args.proposals, 'images': len(images), 'cache': os.path.basename(js),
-                       'iouThreshold': BB.PROPOSAL_IOU,
-                       'layout': 'little-endian float32 [N, count, 5] = x1, y1, x2, y2, score (input pixels, best '
-                                 'first; score -1 = none)'}, f, indent=1)
+            json.dump(
+                {
+                    'count': args.proposals,
+                    'images': len(images),
+                    'cache': os.path.basename(js),
+                    'iouThreshold': BB.PROPOSAL_IOU,
+                    'layout': 'little-endian float32 [N, count, 5] = x1, y1, x2, y2, score (input pixels, best '
+                    'first; score -1 = none)',
+                },
+                f,
+                indent=1,
+            )
     return js
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='python3 -m training.lors_studio.features', description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog='python3 -m training.lors_studio.features',
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest='cmd', required=True)
     s = sub.add_parser('shrink', help='resized WebP copy of the photos')
     c = sub.add_parser('cache', help='feature cache (+ proposals) like npm run features / proposals')

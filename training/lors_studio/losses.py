@@ -1,6 +1,7 @@
-"""AdaMixer's training losses (docs/model.md §4): sigmoid focal (α 0.25, γ 2, weight 2), L1 on normalised xyxy (weight 5)
-and GIoU (weight 2), per stage on that stage's Hungarian matching, each divided by avg_factor = number of matched
+"""AdaMixer's training losses (docs/model.md §4): sigmoid focal (α 0.25, γ 2, weight 2), L1 on normalised xyxy (weight
+5) and GIoU (weight 2), per stage on that stage's Hungarian matching, each divided by avg_factor = number of matched
 queries (mean over DDP ranks, at least 1), summed over the stages (stage weights 1)."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -20,36 +21,47 @@ W_GIOU = 2.0
 # ---------------------------------------------------------------------------------------------------------------
 # Loss terms (unweighted sums; the caller divides by avg_factor and applies the weights)
 
-def sigmoid_focal_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = FOCAL_ALPHA,
-                       gamma: float = FOCAL_GAMMA) -> torch.Tensor:
+
+def sigmoid_focal_loss(
+    logits: torch.Tensor, targets: torch.Tensor, alpha: float = FOCAL_ALPHA, gamma: float = FOCAL_GAMMA
+) -> torch.Tensor:
     """The sigmoid focal loss of every entry (mmdet's form): BCE(p, t) · (α t + (1−α)(1−t)) · ((1−p) t + p (1−t))^γ."""
     p = logits.sigmoid()
-    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction='none')
     pt = (1 - p) * targets + p * (1 - targets)
     return ce * (alpha * targets + (1 - alpha) * (1 - targets)) * pt.pow(gamma)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def reduce_avg_factor(num_matched: float, device: torch.device) -> float:
     """Mean of num_matched over the DDP ranks (mmdet's reduce_mean), guarded ≥ 1."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()
-            and torch.distributed.get_world_size() > 1):
+    if not (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and torch.distributed.get_world_size() > 1
+    ):
         return max(float(num_matched), 1.0)  # no device round trip without DDP
     t = torch.tensor(float(num_matched), dtype=torch.float32, device=device)
     torch.distributed.all_reduce(t)
     return max(float(t.item()) / torch.distributed.get_world_size(), 1.0)
 
 
-def stage_losses(stage_outputs: Sequence[Dict[str, torch.Tensor]], gt_boxes: torch.Tensor, gt_labels: torch.Tensor,
-                 image_size: torch.Tensor, avg_factor: Optional[float] = None, assigned=None
-                 ) -> Tuple[torch.Tensor, torch.Tensor, float]:
+def stage_losses(
+    stage_outputs: Sequence[Dict[str, torch.Tensor]],
+    gt_boxes: torch.Tensor,
+    gt_labels: torch.Tensor,
+    image_size: torch.Tensor,
+    avg_factor: Optional[float] = None,
+    assigned=None,
+) -> Tuple[torch.Tensor, torch.Tensor, float]:
     """The losses of every stage at once, batched on the device: gt_boxes [B, M, 4] xyxy input pixels and gt_labels
     [B, M] (−1 = none, an image's boxes first; matching.pad_gt). Returns (total loss to backprop, per-stage terms
     [S, 3] = cls, l1, giou (detached, on the device: no host copy), avg_factor). One host synchronisation: the
     matching's (matching.hungarian_assign; `assigned` = its result when the caller ran it already)."""
-    logits = torch.stack([o["logits"] for o in stage_outputs]).float()    # [S, B, L, K]
-    boxes = torch.stack([o["boxes"] for o in stage_outputs]).float()      # [S, B, L, 4]
+    logits = torch.stack([o['logits'] for o in stage_outputs]).float()  # [S, B, L, K]
+    boxes = torch.stack([o['boxes'] for o in stage_outputs]).float()  # [S, B, L, 4]
     S, B, L, _ = logits.shape
     device = logits.device
     whwh = image_size.to(device=device, dtype=torch.float32).repeat(1, 2)  # [B, 4]
@@ -58,7 +70,7 @@ def stage_losses(stage_outputs: Sequence[Dict[str, torch.Tensor]], gt_boxes: tor
     if avg_factor is None:
         avg_factor = reduce_avg_factor(float(np.minimum(counts, L).sum()), device)
     pairs_t = torch.from_numpy(pairs)
-    if device.type == "cuda":  # pinned + non-blocking: a pageable copy would wait for all queued GPU work
+    if device.type == 'cuda':  # pinned + non-blocking: a pageable copy would wait for all queued GPU work
         pairs_t = pairs_t.pin_memory()
     s, b, q, g = pairs_t.to(device, non_blocking=True).unbind(0)
     targets = torch.zeros_like(logits)
@@ -66,26 +78,36 @@ def stage_losses(stage_outputs: Sequence[Dict[str, torch.Tensor]], gt_boxes: tor
     cls = W_CLS * sigmoid_focal_loss(logits, targets).sum((1, 2, 3)) / avg_factor
     pred, tgt, nz = boxes[s, b, q], gt_boxes[b, g], whwh[b]
     zero = boxes.sum() * 0.0  # keeps the box branch in the graph when there is no gt
-    l1 = W_L1 * (zero + torch.zeros(S, device=device).index_add(0, s, (pred / nz - tgt / nz).abs().sum(-1))) / avg_factor
+    l1 = (
+        W_L1 * (zero + torch.zeros(S, device=device).index_add(0, s, (pred / nz - tgt / nz).abs().sum(-1))) / avg_factor
+    )
     giou = W_GIOU * (zero + torch.zeros(S, device=device).index_add(0, s, 1 - giou_aligned(pred, tgt))) / avg_factor
     parts = torch.stack([cls, l1, giou], 1)
     return parts.sum(), parts.detach(), avg_factor
 
 
-def detection_losses(stage_outputs: Sequence[Dict[str, torch.Tensor]], gt_boxes: List[torch.Tensor],
-                     gt_labels: List[torch.Tensor], image_size: torch.Tensor,
-                     avg_factor: Optional[float] = None) -> Tuple[torch.Tensor, Dict[str, float]]:
+def detection_losses(
+    stage_outputs: Sequence[Dict[str, torch.Tensor]],
+    gt_boxes: List[torch.Tensor],
+    gt_labels: List[torch.Tensor],
+    image_size: torch.Tensor,
+    avg_factor: Optional[float] = None,
+) -> Tuple[torch.Tensor, Dict[str, float]]:
     """Total loss (a scalar to backprop) and a dict of floats for logging: loss_cls, loss_l1, loss_giou (summed over
     stages), s{i} (each stage's total), avg_factor.
 
     stage_outputs[i]: dict(logits [B, L, K], boxes [B, L, 4] xyxy input pixels). gt_boxes[b]: [M_b, 4] xyxy input
     pixels, gt_labels[b]: [M_b]. image_size: [B, 2] (w, h) used to normalise the boxes for L1."""
-    device = stage_outputs[0]["logits"].device
+    device = stage_outputs[0]['logits'].device
     total, parts, avg_factor = stage_losses(stage_outputs, *pad_gt(gt_boxes, gt_labels, device), image_size, avg_factor)
     per_stage = parts.double().cpu().numpy()  # [stages, 3]
-    log: Dict[str, float] = {"loss": float(per_stage.sum()), "loss_cls": float(per_stage[:, 0].sum()),
-                             "loss_l1": float(per_stage[:, 1].sum()), "loss_giou": float(per_stage[:, 2].sum())}
+    log: Dict[str, float] = {
+        'loss': float(per_stage.sum()),
+        'loss_cls': float(per_stage[:, 0].sum()),
+        'loss_l1': float(per_stage[:, 1].sum()),
+        'loss_giou': float(per_stage[:, 2].sum()),
+    }
     for si, row in enumerate(per_stage):
-        log[f"s{si}"] = float(row.sum())
-    log["avg_factor"] = float(avg_factor)
+        log[f's{si}'] = float(row.sum())
+    log['avg_factor'] = float(avg_factor)
     return total, log

@@ -13,6 +13,7 @@ forward(levels, image_size, proposals=None):
     valid       optional [B, n_levels, 2] int (rows, cols) of each sample's own maps inside zero-padded levels
                 (data.collate of crops): the neck then normalises each sample over its own window only
 """
+
 from __future__ import annotations
 
 import math
@@ -51,9 +52,9 @@ class _Neck(nn.Module):
     def forward(self, levels: Sequence[torch.Tensor], valid: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
         out = []
         for l, (conv, x) in enumerate(zip(self.convs, levels)):
-            y = conv(x).permute(0, 3, 1, 2)              # NHWC → NCHW
+            y = conv(x).permute(0, 3, 1, 2)  # NHWC → NCHW
             y = self.norm(y) if valid is None else self._masked_norm(y, valid[:, l])
-            out.append(y.contiguous())                  # [B, d_feat, H, W]
+            out.append(y.contiguous())  # [B, d_feat, H, W]
         return out
 
     def _masked_norm(self, y: torch.Tensor, hw: torch.Tensor) -> torch.Tensor:
@@ -63,7 +64,7 @@ class _Neck(nn.Module):
         hw = hw.to(y.device)
         rows = torch.arange(H, device=y.device)[None, :, None] < hw[:, 0, None, None]
         cols = torch.arange(W, device=y.device)[None, None, :] < hw[:, 1, None, None]
-        m = (rows & cols).to(y.dtype)[:, None, None]                            # [B, 1, 1, H, W]
+        m = (rows & cols).to(y.dtype)[:, None, None]  # [B, 1, 1, H, W]
         yg = y.reshape(B, G, C // G, H, W)
         n = (m.sum((2, 3, 4)) * (C // G)).clamp(min=1)[..., None, None, None]  # [B, 1, 1, 1, 1]
         mean = (yg * m).sum((2, 3, 4), keepdim=True) / n
@@ -145,10 +146,10 @@ class _LorsAStage(nn.Module):
 
         def chain(Ei: torch.Tensor, left: torch.Tensor, right: torch.Tensor, rows: int, cols: int):
             # Ei [BL, GK, r, r]; left [GK, rows, r]; right [GK, r, cols]
-            t = torch.bmm(Ei.transpose(0, 1).reshape(G * K, BL * r, r), right)            # [GK, BL·r, cols]
+            t = torch.bmm(Ei.transpose(0, 1).reshape(G * K, BL * r, r), right)  # [GK, BL·r, cols]
             t = t.reshape(G, K, BL, r, cols).permute(2, 0, 1, 3, 4).reshape(BL, G, K * r, cols)
             lc = left.reshape(G, K, rows, r).permute(0, 2, 1, 3).reshape(1, G, rows, K * r)
-            return torch.matmul(lc, t)                                                       # [BL, G, rows, cols]
+            return torch.matmul(lc, t)  # [BL, G, rows, cols]
 
         mc = chain(E[:, 0], self.ml, self.mr, C, C)
         ms = chain(E[:, 1], self.sl, self.sr, p_out, p_in)
@@ -169,8 +170,8 @@ class _LorsTStage(nn.Module):
     def private(self, o: torch.Tensor) -> torch.Tensor:
         """Σ_k (o·A_kᵀ)·B_kᵀ, the K triplets concatenated along r."""
         K, d, r = self.B.shape
-        a = self.A.reshape(K * r, -1)                               # [K·r, outIn]
-        b = self.B.permute(1, 0, 2).reshape(d, K * r)               # [d, K·r]
+        a = self.A.reshape(K * r, -1)  # [K·r, outIn]
+        b = self.B.permute(1, 0, 2).reshape(d, K * r)  # [d, K·r]
         return F.linear(F.linear(o, a), b)
 
     def folded_weight(self, shared_weight: torch.Tensor) -> torch.Tensor:
@@ -210,13 +211,13 @@ class _Stage(nn.Module):
         H = self.H
         hd = dq // H
         with torch.no_grad():
-            logiof = torch.log(iof_matrix(decode_xyzr(xyzr)) + 1e-7)           # [B, L, L]
+            logiof = torch.log(iof_matrix(decode_xyzr(xyzr)) + 1e-7)  # [B, L, L]
             pe = position_embedding(xyzr, dq, self.pos_scale)
-        bias = logiof[:, None] * self.iofTau.view(1, H, 1, 1)                   # [B, H, L, L]
+        bias = logiof[:, None] * self.iofTau.view(1, H, 1, 1)  # [B, H, L, L]
         x = q + pe
         qkv = self.attn.inProj(x).reshape(B, L, 3, H, hd).permute(2, 0, 3, 1, 4)  # [3, B, H, L, hd]
-        logits = torch.matmul(qkv[0] * (hd ** -0.5), qkv[1].transpose(-1, -2)) + bias
-        a = torch.matmul(torch.softmax(logits, dim=-1), qkv[2])                 # [B, H, L, hd]
+        logits = torch.matmul(qkv[0] * (hd**-0.5), qkv[1].transpose(-1, -2)) + bias
+        a = torch.matmul(torch.softmax(logits, dim=-1), qkv[2])  # [B, H, L, hd]
         a = a.permute(0, 2, 1, 3).reshape(B, L, dq)
         return self.attnNorm(x + self.attn.outProj(a))
 
@@ -226,14 +227,14 @@ class _Stage(nn.Module):
         B, L, _ = q.shape
         G, P, C = self.G, self.p_in, self.C
         off = self.sampling.offset(q).reshape(B, L, G, P, 3)
-        x, y, z, r = (t[..., None, None] for t in xyzr.unbind(-1))            # [B, L, 1, 1]
+        x, y, z, r = (t[..., None, None] for t in xyzr.unbind(-1))  # [B, L, 1, 1]
         w = torch.pow(2.0, z - 0.5 * r)
         h = torch.pow(2.0, z + 0.5 * r)
-        sx = x + off[..., 0] * w                                                # [B, L, G, P]
+        sx = x + off[..., 0] * w  # [B, L, G, P]
         sy = y + off[..., 1] * h
         sz = z + off[..., 2]
         log2s = torch.tensor([math.log2(s) for s in self.strides], dtype=q.dtype, device=q.device)
-        lw = torch.softmax(-((sz[..., None] - log2s) ** 2) * 0.5, dim=-1)       # [B, L, G, P, nl]
+        lw = torch.softmax(-((sz[..., None] - log2s) ** 2) * 0.5, dim=-1)  # [B, L, G, P, nl]
         lw = lw.permute(0, 2, 1, 3, 4).reshape(B * G, 1, L, P, len(self.strides))
         sxg = sx.permute(0, 2, 1, 3).reshape(B * G, L, P)
         syg = sy.permute(0, 2, 1, 3).reshape(B * G, L, P)
@@ -241,11 +242,12 @@ class _Stage(nn.Module):
         for l, (feat, stride) in enumerate(zip(feats, self.strides)):
             Hl, Wl = feat.shape[-2], feat.shape[-1]
             grid = torch.stack([sxg / (Wl * stride) * 2.0 - 1.0, syg / (Hl * stride) * 2.0 - 1.0], dim=-1)
-            v = F.grid_sample(feat.reshape(B * G, C, Hl, Wl), grid, mode='bilinear', padding_mode='zeros',
-                              align_corners=False)                              # [B·G, C, L, P]
+            v = F.grid_sample(
+                feat.reshape(B * G, C, Hl, Wl), grid, mode='bilinear', padding_mode='zeros', align_corners=False
+            )  # [B·G, C, L, P]
             v = v * lw[..., l]
             acc = v if acc is None else acc + v
-        return acc.reshape(B, G, C, L, P).permute(0, 3, 1, 4, 2)               # [B, L, G, P, C]
+        return acc.reshape(B, G, C, L, P).permute(0, 3, 1, 4, 2)  # [B, L, G, P, C]
 
     # --- 2.3 adaptive mixing ----------------------------------------------------------------------------------
     def mix(self, xs: torch.Tensor, mc: torch.Tensor, ms: torch.Tensor) -> torch.Tensor:
@@ -258,8 +260,14 @@ class _Stage(nn.Module):
         o = F.relu(F.layer_norm(o, (P_out, C), eps=LN_EPS))
         return o.reshape(B, L, G * P_out * C)
 
-    def forward(self, q: torch.Tensor, xyzr: torch.Tensor, feats: Sequence[torch.Tensor],
-                lors_a_shared: Optional[nn.Linear] = None, lors_t_shared: Optional[nn.Linear] = None):
+    def forward(
+        self,
+        q: torch.Tensor,
+        xyzr: torch.Tensor,
+        feats: Sequence[torch.Tensor],
+        lors_a_shared: Optional[nn.Linear] = None,
+        lors_t_shared: Optional[nn.Linear] = None,
+    ):
         B, L, _ = q.shape
         G, C, P_in, P_out = self.G, self.C, self.p_in, self.p_out
         q = self.attention(q, xyzr)
@@ -353,10 +361,13 @@ class AdaMixerDecoder(nn.Module):
         q = F.layer_norm(c, (d.d_query,), eps=LN_EPS)[None].expand(batch, -1, -1)
         return q, initial_xyzr(image_size.to(c.dtype), d.queries, proposals)
 
-    def forward(self, levels: Sequence[torch.Tensor],
-                image_size: Union[torch.Tensor, Sequence[Sequence[float]]],
-                proposals: Optional[torch.Tensor] = None,
-                valid: Optional[torch.Tensor] = None) -> List[Dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        levels: Sequence[torch.Tensor],
+        image_size: Union[torch.Tensor, Sequence[Sequence[float]]],
+        proposals: Optional[torch.Tensor] = None,
+        valid: Optional[torch.Tensor] = None,
+    ) -> List[Dict[str, torch.Tensor]]:
         feats = self.necked(levels, valid)
         B = feats[0].shape[0]
         p0 = self.queries.content

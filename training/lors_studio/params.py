@@ -10,6 +10,7 @@ Init rules (dicts, as in params.ts):
     {'kind': 'kaimingUniform', 'fanIn', 'a'}                                  bound = √(2/(1+a²))·√(3/fan_in)
     {'kind': 'constant', 'value'} | {'kind': 'offsetBias'}                    docs/model.md §3.5
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,7 @@ def _size(shape) -> int:
 
 
 def _p(out, name, shape, component, stage, role, init):
-    out.append({'name': name, 'shape': list(shape), 'component': component, 'stage': stage, 'role': role,
-                'init': init})
+    out.append({'name': name, 'shape': list(shape), 'component': component, 'stage': stage, 'role': role, 'init': init})
 
 
 def _linear(out, name, in_dim, out_dim, component, stage, role, weight_init=None, bias_init='default'):
@@ -62,8 +62,17 @@ def parameter_spec(cfg: ModelConfig) -> List[dict]:
 
     if cfg.variant == 'lors':
         _linear(p, 'lorsA.shared', dq, dm.gen_out, 'lorsA', None, 'shared', zeros)
-        _linear(p, 'lorsT.shared', dm.out_in, dq, 'lorsT', None, 'shared',
-                {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': math.sqrt(5)}, None)
+        _linear(
+            p,
+            'lorsT.shared',
+            dm.out_in,
+            dq,
+            'lorsT',
+            None,
+            'shared',
+            {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': math.sqrt(5)},
+            None,
+        )
 
     for i in range(d.stages):
         s = f'stages.{i}'
@@ -81,14 +90,32 @@ def parameter_spec(cfg: ModelConfig) -> List[dict]:
             r = lo.rank_a
             gk = G * lo.groups_a[i]
             _linear(p, f'{s}.lorsA.generator', dq, 2 * gk * r * r, 'lorsA', i, 'private', zeros, zeros)
-            for n, shape in (('ml', [gk, C, r]), ('mr', [gk, r, C]), ('sl', [gk, d.points_out, r]),
-                             ('sr', [gk, r, d.points_in])):
-                _p(p, f'{s}.lorsA.{n}', shape, 'lorsA', i, 'private',
-                   {'kind': 'kaimingUniform', 'fanIn': shape[1] * shape[2], 'a': 0})
+            for n, shape in (
+                ('ml', [gk, C, r]),
+                ('mr', [gk, r, C]),
+                ('sl', [gk, d.points_out, r]),
+                ('sr', [gk, r, d.points_in]),
+            ):
+                _p(
+                    p,
+                    f'{s}.lorsA.{n}',
+                    shape,
+                    'lorsA',
+                    i,
+                    'private',
+                    {'kind': 'kaimingUniform', 'fanIn': shape[1] * shape[2], 'a': 0},
+                )
             rt, kt = lo.rank_t, lo.groups_t[i]
             _p(p, f'{s}.lorsT.B', [kt, dq, rt], 'lorsT', i, 'private', zeros)
-            _p(p, f'{s}.lorsT.A', [kt, rt, dm.out_in], 'lorsT', i, 'private',
-               {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': 0})
+            _p(
+                p,
+                f'{s}.lorsT.A',
+                [kt, rt, dm.out_in],
+                'lorsT',
+                i,
+                'private',
+                {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': 0},
+            )
             _p(p, f'{s}.lorsT.bias', [dq], 'lorsT', i, 'private', zeros)
             _layer_norm(p, f'{s}.lorsT.norm', dq, 'lorsT', i, 'private')
         _linear(p, f'{s}.ffn.fc1', dq, d.ffn, 'ffn', i, 'stage')
@@ -97,8 +124,17 @@ def parameter_spec(cfg: ModelConfig) -> List[dict]:
         for head in ('cls', 'reg'):
             _linear(p, f'{s}.{head}.fc', dq, dq, 'heads', i, 'stage')
             _layer_norm(p, f'{s}.{head}.norm', dq, 'heads', i, 'stage')
-        _linear(p, f'{s}.cls.out', dq, d.classes, 'heads', i, 'stage', {'kind': 'xavier'},
-                {'kind': 'constant', 'value': -math.log(99)})
+        _linear(
+            p,
+            f'{s}.cls.out',
+            dq,
+            d.classes,
+            'heads',
+            i,
+            'stage',
+            {'kind': 'xavier'},
+            {'kind': 'constant', 'value': -math.log(99)},
+        )
         _linear(p, f'{s}.reg.out', dq, 4, 'heads', i, 'stage', zeros, zeros)
     return p
 
@@ -126,13 +162,21 @@ def count_parameters(cfg: ModelConfig, backbone: int = 0) -> Dict[str, object]:
             ps = per[t['stage']]
             ps['private' if t['role'] == 'private' else 'other'] += n
             ps['total'] += n
-    return {'decoder': decoder, 'queries': queries, 'neck': neck, 'backbone': backbone,
-            'total': decoder + queries + neck + backbone, 'byComponent': by, 'shared': shared, 'perStage': per}
+    return {
+        'decoder': decoder,
+        'queries': queries,
+        'neck': neck,
+        'backbone': backbone,
+        'total': decoder + queries + neck + backbone,
+        'byComponent': by,
+        'shared': shared,
+        'perStage': per,
+    }
 
 
 def offset_bias(groups: int, points: int):
-    """AdaMixer's Linear_off bias (docs/model.md §3.5) as a [G·P_in·3] tensor: xy on a √P×√P grid (component 0 = row value,
-    component 1 = column value, t = linspace(−0.5, 0.5, h+1)[:-1] + 0.5/h) when P_in is a perfect square, else
+    """AdaMixer's Linear_off bias (docs/model.md §3.5) as a [G·P_in·3] tensor: xy on a √P×√P grid (component 0 = row
+    value, component 1 = column value, t = linspace(−0.5, 0.5, h+1)[:-1] + 0.5/h) when P_in is a perfect square, else
     U(−0.5, 0.5); z = −1."""
     b = torch.empty(groups, points, 3)
     h = int(round(math.sqrt(points)))

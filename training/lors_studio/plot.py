@@ -7,6 +7,7 @@ live-compression grid (compress.py grid) → PNG.
 matplotlib is imported inside the plotting functions only: an optional, heavy dependency that training runs with
 --no-plot (and the GPU machine) never load.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ from typing import List, Optional
 
 def read_log(path: str) -> List[dict]:
     rows = []
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, 'r', encoding='utf-8') as f:
         for line in f:
             line = line.strip()
             if line:
@@ -37,34 +38,35 @@ def _smooth(v: List[float], n: int) -> List[float]:
 
 def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str:
     import matplotlib
-    matplotlib.use("Agg")
+
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     rows = read_log(log_path)
-    steps = [r for r in rows if r.get("type") == "step"]
-    epochs = [r for r in rows if r.get("type") == "epoch"]
+    steps = [r for r in rows if r.get('type') == 'step']
+    epochs = [r for r in rows if r.get('type') == 'epoch']
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     if steps:
-        xs = [r["step"] for r in steps]
+        xs = [r['step'] for r in steps]
         n = max(1, len(steps) // 50)
-        for key, style in (("loss", "-"), ("loss_cls", "--"), ("loss_l1", ":"), ("loss_giou", "-.")):
+        for key, style in (('loss', '-'), ('loss_cls', '--'), ('loss_l1', ':'), ('loss_giou', '-.')):
             if key in steps[0]:
                 ax1.plot(xs, _smooth([r[key] for r in steps], n), style, label=key)
-        ax1.set_yscale("log")
-    ax1.set_xlabel("step")
-    ax1.set_ylabel("training loss (sum over stages)")
+        ax1.set_yscale('log')
+    ax1.set_xlabel('step')
+    ax1.set_ylabel('training loss (sum over stages)')
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
-    vals = [r for r in epochs if isinstance(r.get("val"), dict) and r["val"].get("AP", -1) >= 0]
+    vals = [r for r in epochs if isinstance(r.get('val'), dict) and r['val'].get('AP', -1) >= 0]
     if vals:
-        xs = [r["epoch"] for r in vals]
-        for key in ("AP", "AP50", "AP75"):
-            ax2.plot(xs, [r["val"][key] for r in vals], "o-", label=key)
+        xs = [r['epoch'] for r in vals]
+        for key in ('AP', 'AP50', 'AP75'):
+            ax2.plot(xs, [r['val'][key] for r in vals], 'o-', label=key)
         ax2.legend(fontsize=8)
     else:
-        ax2.text(0.5, 0.5, "no validation", ha="center", va="center", transform=ax2.transAxes)
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("val AP (%)")
+        ax2.text(0.5, 0.5, 'no validation', ha='center', va='center', transform=ax2.transAxes)
+    ax2.set_xlabel('epoch')
+    ax2.set_ylabel('val AP (%)')
     ax2.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
@@ -77,48 +79,62 @@ def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str
 def plot_compression(json_path: str, out_png: str) -> str:
     """Val AP against decoder parameters (log x) for the slices of both sources; offline-only points hollow."""
     import matplotlib
-    matplotlib.use("Agg")
+
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    with open(json_path, "r", encoding="utf-8") as f:
+    with open(json_path, 'r', encoding='utf-8') as f:
         d = json.load(f)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for key, colour, label in (("trained", "#c2410c", "trained LORS, sliced"),
-                                ("compressed", "#2563eb", "vanilla compressed to LORS, sliced")):
-        pts = sorted(d.get(key, []), key=lambda p: p["decoderParams"])
+    for key, colour, label in (
+        ('trained', '#c2410c', 'trained LORS, sliced'),
+        ('compressed', '#2563eb', 'vanilla compressed to LORS, sliced'),
+    ):
+        pts = sorted(d.get(key, []), key=lambda p: p['decoderParams'])
         if not pts:
             continue
-        ax.plot([p["decoderParams"] / 1e6 for p in pts], [p["AP"] for p in pts], "-", color=colour, alpha=0.6)
+        ax.plot([p['decoderParams'] / 1e6 for p in pts], [p['AP'] for p in pts], '-', color=colour, alpha=0.6)
         for p in pts:
-            ax.plot(p["decoderParams"] / 1e6, p["AP"], "o", color=colour,
-                    markerfacecolor=colour if p.get("shipped", True) else "white")
-        ax.plot([], [], "o-", color=colour, label=label)
-    ref = d.get("reference", {})
-    if "vanilla" in ref:
-        ax.axhline(ref["vanilla"]["AP"], color="#555", ls="--", lw=1)
-        ax.axhline(ref["vanilla"]["AP"] - 1, color="#555", ls=":", lw=1)
-        ax.plot(ref["vanilla"]["decoderParams"] / 1e6, ref["vanilla"]["AP"], "s", color="#111",
-                label=f"vanilla ({ref['vanilla']['AP']:.1f} AP; dotted: -1 AP)")
-    ax.set_xscale("log")
+            ax.plot(
+                p['decoderParams'] / 1e6,
+                p['AP'],
+                'o',
+                color=colour,
+                markerfacecolor=colour if p.get('shipped', True) else 'white',
+            )
+        ax.plot([], [], 'o-', color=colour, label=label)
+    ref = d.get('reference', {})
+    if 'vanilla' in ref:
+        ax.axhline(ref['vanilla']['AP'], color='#555', ls='--', lw=1)
+        ax.axhline(ref['vanilla']['AP'] - 1, color='#555', ls=':', lw=1)
+        ax.plot(
+            ref['vanilla']['decoderParams'] / 1e6,
+            ref['vanilla']['AP'],
+            's',
+            color='#111',
+            label=f'vanilla ({ref["vanilla"]["AP"]:.1f} AP; dotted: -1 AP)',
+        )
+    ax.set_xscale('log')
     from matplotlib.ticker import FormatStrFormatter
-    ax.xaxis.set_major_formatter(FormatStrFormatter("%.1f"))
-    ax.xaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
-    ax.tick_params(axis="x", which="minor", labelsize=7)
-    ax.set_xlabel("decoder parameters (M, log scale)")
-    ax.set_ylabel("val AP (%)")
-    ax.grid(alpha=0.3, which="both")
+
+    ax.xaxis.set_major_formatter(FormatStrFormatter('%.1f'))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter('%.1f'))
+    ax.tick_params(axis='x', which='minor', labelsize=7)
+    ax.set_xlabel('decoder parameters (M, log scale)')
+    ax.set_ylabel('val AP (%)')
+    ax.grid(alpha=0.3, which='both')
     ax.legend(fontsize=8)
-    ax.set_title(f"{d.get('images', '?')} val images; hollow: offline only (beyond the shipped export)", fontsize=9)
+    ax.set_title(f'{d.get("images", "?")} val images; hollow: offline only (beyond the shipped export)', fontsize=9)
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)
     return out_png
 
 
-if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "--compression":
-        print(plot_compression(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "compression.png"))
+if __name__ == '__main__':
+    if len(sys.argv) >= 3 and sys.argv[1] == '--compression':
+        print(plot_compression(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else 'compression.png'))
         sys.exit(0)
     if len(sys.argv) < 2:
-        sys.exit("usage: python3 -m training.lors_studio.plot LOG.jsonl [OUT.png]")
-    print(plot_curves(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1].rsplit(".", 1)[0] + ".png"))
+        sys.exit('usage: python3 -m training.lors_studio.plot LOG.jsonl [OUT.png]')
+    print(plot_curves(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else sys.argv[1].rsplit('.', 1)[0] + '.png'))

@@ -4,6 +4,7 @@ graph and headProposals). Also the features CLI (shrink + cache) on those photos
 
     /usr/bin/python3 -m unittest training.tests.test_backbone -v
 """
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,15 @@ import unittest
 
 import numpy as np
 import torch
-
 from training.lors_studio import backbone as BB
 from training.lors_studio import data as D
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
 FIX = os.path.join(ROOT, 'test', 'fixtures', 'backbone')
-MODELS = [os.path.join(ROOT, 'public', 'models', 'nanodet'),
-          os.path.join(ROOT, 'node_modules', '@vladmandic', 'human-models', 'models')]
+MODELS = [
+    os.path.join(ROOT, 'public', 'models', 'nanodet'),
+    os.path.join(ROOT, 'node_modules', '@vladmandic', 'human-models', 'models'),
+]
 
 
 def _graph_dir():
@@ -33,6 +35,7 @@ def _graph_dir():
 
 def _rgb(path):
     from PIL import Image
+
     with Image.open(path) as im:
         return np.asarray(im.convert('RGB')).copy()
 
@@ -55,8 +58,8 @@ class TestBackbone(unittest.TestCase):
             info, want = self.out[name][0], self.meta[name]['letterbox']
             self.assertEqual((info['resizedWidth'], info['resizedHeight']), (want['width'], want['height']))
             self.assertAlmostEqual(info['scale'], want['scale'])
-        self.assertEqual(BB.letterbox_geometry(433, 21), (416 / 433, 416, 20))   # 20.18 → 20
-        self.assertEqual(BB.round_half_up(2.5), 3)                                # JS Math.round, not banker's
+        self.assertEqual(BB.letterbox_geometry(433, 21), (416 / 433, 416, 20))  # 20.18 → 20
+        self.assertEqual(BB.round_half_up(2.5), 3)  # JS Math.round, not banker's
 
     def test_features_and_head_equal_tfjs(self):
         every = self.meta['sampleEvery']
@@ -74,8 +77,9 @@ class TestBackbone(unittest.TestCase):
     def test_proposals_equal_tfjs(self):
         for name in ('plain', 'flip'):
             info, _, scores, boxes = self.out[name]
-            got = BB.head_proposals([s[0] for s in scores], [b[0] for b in boxes], info['resizedWidth'],
-                                    info['resizedHeight'], 100)
+            got = BB.head_proposals(
+                [s[0] for s in scores], [b[0] for b in boxes], info['resizedWidth'], info['resizedHeight'], 100
+            )
             want = np.fromfile(os.path.join(FIX, f'{name}.proposals.f32'), '<f4').reshape(100, 5)
             np.testing.assert_allclose(got[:, 4], want[:, 4], atol=1e-5)
             np.testing.assert_allclose(got[:, :4], want[:, :4], atol=2e-2)
@@ -91,6 +95,7 @@ class TestBackbone(unittest.TestCase):
         format with proposals, close to each other (lossy WebP)."""
         from PIL import Image
         from training.lors_studio import features as Fe
+
         with tempfile.TemporaryDirectory() as tmp:
             imgs = os.path.join(tmp, 'imgs')
             os.makedirs(imgs)
@@ -101,25 +106,71 @@ class TestBackbone(unittest.TestCase):
                 sizes.append((rgb.shape[1], rgb.shape[0]))
             ann = os.path.join(tmp, 'instances_mini.json')
             with open(ann, 'w') as f:
-                json.dump({'images': [{'id': 10 + i, 'file_name': f'{i}.png', 'width': w, 'height': h}
-                                      for i, (w, h) in enumerate(sizes)],
-                           'annotations': [{'id': 1, 'image_id': 10, 'category_id': 17, 'bbox': [20, 20, 60, 50],
-                                            'area': 3000, 'iscrowd': 0}],
-                           'categories': [{'id': 17, 'name': 'cat'}]}, f)
+                json.dump(
+                    {
+                        'images': [
+                            {'id': 10 + i, 'file_name': f'{i}.png', 'width': w, 'height': h}
+                            for i, (w, h) in enumerate(sizes)
+                        ],
+                        'annotations': [
+                            {
+                                'id': 1,
+                                'image_id': 10,
+                                'category_id': 17,
+                                'bbox': [20, 20, 60, 50],
+                                'area': 3000,
+                                'iscrowd': 0,
+                            }
+                        ],
+                        'categories': [{'id': 17, 'name': 'cat'}],
+                    },
+                    f,
+                )
             small = os.path.join(tmp, 'small')
-            Fe.main(['shrink', '--images', imgs, '--annotations', ann, '--out', small, '--quality', '90', '--quiet',
-                     '--annotations-out', os.path.join(tmp, 'stripped.json')])
+            Fe.main(
+                [
+                    'shrink',
+                    '--images',
+                    imgs,
+                    '--annotations',
+                    ann,
+                    '--out',
+                    small,
+                    '--quality',
+                    '90',
+                    '--quiet',
+                    '--annotations-out',
+                    os.path.join(tmp, 'stripped.json'),
+                ]
+            )
             with open(os.path.join(tmp, 'stripped.json')) as f:
                 stripped = json.load(f)
             self.assertEqual(stripped['annotations'][0]['bbox'], [20, 20, 60, 50])
             self.assertEqual(sorted(stripped), ['annotations', 'categories', 'images'])
             with Image.open(os.path.join(small, '1.webp')) as im:
-                self.assertEqual(im.size, (416, 39))   # 432×40 → 416×39
+                self.assertEqual(im.size, (416, 39))  # 432×40 → 416×39
             caches = []
             for src in (imgs, small):
                 out = os.path.join(tmp, 'cache-' + os.path.basename(src))
-                Fe.main(['cache', '--images', src, '--annotations', ann, '--out', out, '--backbone', _graph_dir(),
-                         '--device', 'cpu', '--batch-size', '2', '--quiet', '--flip'])
+                Fe.main(
+                    [
+                        'cache',
+                        '--images',
+                        src,
+                        '--annotations',
+                        ann,
+                        '--out',
+                        out,
+                        '--backbone',
+                        _graph_dir(),
+                        '--device',
+                        'cpu',
+                        '--batch-size',
+                        '2',
+                        '--quiet',
+                        '--flip',
+                    ]
+                )
                 c = D.find_caches(out)
                 self.assertEqual(len(c), 1)
                 self.assertTrue(c[0].flip)
@@ -137,7 +188,7 @@ class TestBackbone(unittest.TestCase):
             every = self.meta['sampleEvery']
             n_levels = rows[1].size
             got = rows[1].reshape(-1)[::every]
-            np.testing.assert_allclose(got, want[:len(got)], atol=2e-2)   # float16 cache
+            np.testing.assert_allclose(got, want[: len(got)], atol=2e-2)  # float16 cache
             self.assertEqual(n_levels, 3549 * 128)
             # from the WebP copies: close, not equal
             a = np.asarray(caches[0].array[0], np.float32)
@@ -149,8 +200,22 @@ class TestBackbone(unittest.TestCase):
                 bad = os.path.join(tmp, 'bad')
                 shutil.copytree(small, bad)
                 Image.new('RGB', (100, 50)).save(os.path.join(bad, '0.webp'))
-                Fe.main(['cache', '--images', bad, '--annotations', ann, '--out', os.path.join(tmp, 'x'),
-                         '--backbone', _graph_dir(), '--device', 'cpu', '--quiet'])
+                Fe.main(
+                    [
+                        'cache',
+                        '--images',
+                        bad,
+                        '--annotations',
+                        ann,
+                        '--out',
+                        os.path.join(tmp, 'x'),
+                        '--backbone',
+                        _graph_dir(),
+                        '--device',
+                        'cpu',
+                        '--quiet',
+                    ]
+                )
 
 
 if __name__ == '__main__':

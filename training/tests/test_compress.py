@@ -3,14 +3,13 @@ factors, vanilla → LORS at full rank reproducing vanilla, monotone reconstruct
 
     /usr/bin/python3 -m unittest training.tests.test_compress -v
 """
+
 from __future__ import annotations
 
 import unittest
 
 import torch
-
-from training.lors_studio.compress import (dense_stage_weights, lorsify, order_lors, reconstruction_error,
-                                           slice_lors)
+from training.lors_studio.compress import dense_stage_weights, lorsify, order_lors, reconstruction_error, slice_lors
 from training.lors_studio.config import make_config
 from training.lors_studio.model import AdaMixerDecoder
 from training.lors_studio.params import count_parameters

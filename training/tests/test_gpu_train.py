@@ -1,17 +1,18 @@
 """The GPU trainer's pixel-space augmentation (training/lors_studio/gpu_train.py), on the CPU: boxes follow the
 pixels through flip, rescale and crop; proposals and labels are compacted valid-first; runs are seeded.
 (The whole GPU recipe runs as a CPU dry run in scripts/gpu-train-smoke.sh.)"""
+
 from __future__ import annotations
 
 import types
 import unittest
 
 import torch
-
 from training.lors_studio import gpu_train as G
 
-ARGS = types.SimpleNamespace(flip_prob=0.5, scale_min=0.5, scale_max=1.5, crop_prob=0.5, crop_min=0.5, jitter=0.0,
-                             min_box=2.0)
+ARGS = types.SimpleNamespace(
+    flip_prob=0.5, scale_min=0.5, scale_max=1.5, crop_prob=0.5, crop_min=0.5, jitter=0.0, min_box=2.0
+)
 
 
 def photos(n=4):
@@ -25,8 +26,9 @@ def photos(n=4):
     props[:, 0] = torch.tensor([100.0, 80.0, 200.0, 160.0, 0.9])
     props[:, 1] = torch.tensor([0.0, 0.0, 10.0, 10.0, 0.5])
     props[:, 2, 4] = -1
-    return types.SimpleNamespace(u8=u8, size=torch.tensor([[300.0, 200.0]] * n), boxes=boxes, labels=labels,
-                                 props=props)
+    return types.SimpleNamespace(
+        u8=u8, size=torch.tensor([[300.0, 200.0]] * n), boxes=boxes, labels=labels, props=props
+    )
 
 
 class TestAugment(unittest.TestCase):
@@ -41,9 +43,9 @@ class TestAugment(unittest.TestCase):
             for b in range(8):
                 w, h = size[b].tolist()
                 self.assertTrue(1 <= w <= G.S and 1 <= h <= G.S)
-                bright = (x[b, 0] > 1.0).nonzero()            # white is ≈ 2.6 in NanoDet's normalisation
-                self.assertTrue(bool((x[b, :, int(h) + 1:].abs() < 1e-6).all()))  # letterbox padding outside
-                if labels[b, 0] < 0:                         # the object was cropped away: nothing bright left
+                bright = (x[b, 0] > 1.0).nonzero()  # white is ≈ 2.6 in NanoDet's normalisation
+                self.assertTrue(bool((x[b, :, int(h) + 1 :].abs() < 1e-6).all()))  # letterbox padding outside
+                if labels[b, 0] < 0:  # the object was cropped away: nothing bright left
                     self.assertEqual(len(bright), 0)
                     continue
                 self.assertEqual(int(labels[b, 0]), 7)
@@ -67,5 +69,5 @@ class TestAugment(unittest.TestCase):
         self.assertFalse(torch.equal(other[1], runs[0][1]))
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     unittest.main()

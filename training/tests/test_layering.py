@@ -1,6 +1,7 @@
 """The package's imports run one way (boxes ← matching ← losses ← train; evaluate ← train, compress; …): every
 module of training/lors_studio is parsed with `ast`, each import of a package module (at module level or inside a
 function alike) is an edge, and a cycle fails. Package imports must also sit at module level (visible at the top)."""
+
 from __future__ import annotations
 
 import ast
@@ -9,20 +10,20 @@ import tempfile
 import unittest
 from typing import Dict, List, Optional, Set
 
-PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lors_studio")
-NAME = "training.lors_studio"
+PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lors_studio')
+NAME = 'training.lors_studio'
 
 
 def package_imports(path: str, modules: Set[str]) -> Dict[str, List[int]]:
     """{imported package module: [line numbers]} of one file (relative and absolute imports, at any depth)."""
     out: Dict[str, List[int]] = {}
-    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+    for node in ast.walk(ast.parse(open(path, encoding='utf-8').read(), path)):
         names: List[str] = []
-        if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").startswith(NAME)):
-            base = (node.module or "")[len(NAME) + 1:] if node.level == 0 else (node.module or "")
+        if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or '').startswith(NAME)):
+            base = (node.module or '')[len(NAME) + 1 :] if node.level == 0 else (node.module or '')
             names = [base] if base else [a.name for a in node.names]  # `from . import data`
         elif isinstance(node, ast.Import):
-            names = [a.name[len(NAME) + 1:] for a in node.names if a.name.startswith(NAME + ".")]
+            names = [a.name[len(NAME) + 1 :] for a in node.names if a.name.startswith(NAME + '.')]
         for n in (n for n in names if n in modules):
             out.setdefault(n, []).append(node.lineno)
     return out
@@ -37,7 +38,7 @@ def find_cycle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
         state[u] = 1
         stack.append(u)
         for v in sorted(graph.get(u, ())):
-            found = stack[stack.index(v):] + [v] if state.get(v) == 1 else None if v in state else visit(v)
+            found = stack[stack.index(v) :] + [v] if state.get(v) == 1 else None if v in state else visit(v)
             if found:
                 return found
         stack.pop()
@@ -49,32 +50,34 @@ def find_cycle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
 
 class TestLayering(unittest.TestCase):
     def test_cycle_finder_and_parser_on_synthetic_input(self):
-        self.assertIsNone(find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}))
-        self.assertEqual(find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}), ["a", "b", "c", "a"])
-        self.assertEqual(find_cycle({"x": set(), "m": {"l"}, "l": {"m"}}), ["l", "m", "l"])
+        self.assertIsNone(find_cycle({'a': {'b', 'c'}, 'b': {'c'}, 'c': set()}))
+        self.assertEqual(find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}), ['a', 'b', 'c', 'a'])
+        self.assertEqual(find_cycle({'x': set(), 'm': {'l'}, 'l': {'m'}}), ['l', 'm', 'l'])
         with tempfile.TemporaryDirectory() as tmp:  # the old losses ⇄ matching cycle, hidden in a function
-            for name, src in (("losses", "from .boxes import giou\ndef f():\n    from .matching import m\n"),
-                              ("matching", "import torch\nfrom training.lors_studio.losses import giou\n"),
-                              ("boxes", "from . import config\n")):
-                with open(os.path.join(tmp, name + ".py"), "w") as f:
+            for name, src in (
+                ('losses', 'from .boxes import giou\ndef f():\n    from .matching import m\n'),
+                ('matching', 'import torch\nfrom training.lors_studio.losses import giou\n'),
+                ('boxes', 'from . import config\n'),
+            ):
+                with open(os.path.join(tmp, name + '.py'), 'w') as f:
                     f.write(src)
-            mods = {"losses", "matching", "boxes", "config"}
-            graph = {m: set(package_imports(os.path.join(tmp, m + ".py"), mods)) for m in mods - {"config"}}
-        self.assertEqual(graph, {"losses": {"boxes", "matching"}, "matching": {"losses"}, "boxes": {"config"}})
-        self.assertEqual(find_cycle(graph), ["losses", "matching", "losses"])
+            mods = {'losses', 'matching', 'boxes', 'config'}
+            graph = {m: set(package_imports(os.path.join(tmp, m + '.py'), mods)) for m in mods - {'config'}}
+        self.assertEqual(graph, {'losses': {'boxes', 'matching'}, 'matching': {'losses'}, 'boxes': {'config'}})
+        self.assertEqual(find_cycle(graph), ['losses', 'matching', 'losses'])
 
     def test_package(self):
-        modules = {f[:-3] for f in os.listdir(PKG) if f.endswith(".py")}
-        graph = {m: set(package_imports(os.path.join(PKG, m + ".py"), modules)) - {m} for m in modules}
-        for a, b in (("matching", "boxes"), ("losses", "matching"), ("train", "evaluate"), ("compress", "evaluate")):
+        modules = {f[:-3] for f in os.listdir(PKG) if f.endswith('.py')}
+        graph = {m: set(package_imports(os.path.join(PKG, m + '.py'), modules)) - {m} for m in modules}
+        for a, b in (('matching', 'boxes'), ('losses', 'matching'), ('train', 'evaluate'), ('compress', 'evaluate')):
             self.assertIn(b, graph[a])
-        self.assertIsNone(find_cycle(graph), f"import cycle: {find_cycle(graph)}")
+        self.assertIsNone(find_cycle(graph), f'import cycle: {find_cycle(graph)}')
         for m in sorted(modules):
-            tree = ast.parse(open(os.path.join(PKG, m + ".py"), encoding="utf-8").read())
+            tree = ast.parse(open(os.path.join(PKG, m + '.py'), encoding='utf-8').read())
             top = {id(n) for n in tree.body}
             local = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level and id(n) not in top]
-            self.assertEqual(local, [], f"{m}.py: package imports inside functions (lines {local})")
+            self.assertEqual(local, [], f'{m}.py: package imports inside functions (lines {local})')
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     unittest.main()

@@ -3,6 +3,7 @@ independent computations, init rules, weights export/import, and the parity fixt
 
 Run: /usr/bin/python3 -m unittest training.tests.test_model -v   (or scripts/test-py.sh)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,6 @@ import unittest
 
 import numpy as np
 import torch
-
 from training.lors_studio import export as export_mod
 from training.lors_studio.boxes import decode_xyzr, initial_xyzr, iof_matrix, position_embedding, xyxy_to_xyzr
 from training.lors_studio.config import ModelConfig, dims, make_config, parse_groups, stretch_groups
@@ -41,7 +41,9 @@ def write_bytes(path, data):
 
 def tiny_levels(cfg, batch=2, size=64, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(batch, size // s, size // s, cfg.decoder.feat_channels, generator=g) for s in cfg.decoder.strides]
+    return [
+        torch.randn(batch, size // s, size // s, cfg.decoder.feat_channels, generator=g) for s in cfg.decoder.strides
+    ]
 
 
 def randomize_(model, seed=0, scale=0.1):
@@ -49,7 +51,11 @@ def randomize_(model, seed=0, scale=0.1):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g, dtype=p.dtype) * scale / math.sqrt(max(1, p.shape[-1]) if p.dim() > 1 else 1))
+            p.add_(
+                torch.randn(p.shape, generator=g, dtype=p.dtype)
+                * scale
+                / math.sqrt(max(1, p.shape[-1]) if p.dim() > 1 else 1)
+            )
 
 
 class ConfigTest(unittest.TestCase):
@@ -132,15 +138,24 @@ class ParamSpecTest(unittest.TestCase):
             with self.subTest(case['label']):
                 a = case['args']
                 o = a['overrides']
-                cfg = make_config(a['preset'], a['variant'], rank_a=o.get('rankA'), rank_t=o.get('rankT'),
-                                  groups=o.get('groups'), groups_t=o.get('groupsT'), stages=o.get('stages'))
+                cfg = make_config(
+                    a['preset'],
+                    a['variant'],
+                    rank_a=o.get('rankA'),
+                    rank_t=o.get('rankT'),
+                    groups=o.get('groups'),
+                    groups_t=o.get('groupsT'),
+                    stages=o.get('stages'),
+                )
                 self.assertEqual(cfg.to_json(), case['config'])
                 ts = case['spec']
                 py = parameter_spec(cfg)
                 self.assertEqual(len(py), len(ts))
                 for p, t in zip(py, ts):
-                    self.assertEqual((p['name'], p['shape'], p['component'], p['stage'], p['role']),
-                                     (t['name'], t['shape'], t['component'], t['stage'], t['role']))
+                    self.assertEqual(
+                        (p['name'], p['shape'], p['component'], p['stage'], p['role']),
+                        (t['name'], t['shape'], t['component'], t['stage'], t['role']),
+                    )
                     self.assertEqual(set(p['init']), set(t['init']), p['name'])
                     for k, v in t['init'].items():
                         if isinstance(v, float):
@@ -156,36 +171,42 @@ class ParamSpecTest(unittest.TestCase):
 class BoxesTest(unittest.TestCase):
     def test_decode_encode_and_initial(self):
         xyzr = torch.tensor([[10.0, 20.0, 3.0, 1.0]])  # w = 2^2.5, h = 2^3.5
-        w, h = 2 ** 2.5, 2 ** 3.5
-        self.assertTrue(torch.allclose(decode_xyzr(xyzr), torch.tensor([[10 - w / 2, 20 - h / 2, 10 + w / 2, 20 + h / 2]])))
+        w, h = 2**2.5, 2**3.5
+        self.assertTrue(
+            torch.allclose(decode_xyzr(xyzr), torch.tensor([[10 - w / 2, 20 - h / 2, 10 + w / 2, 20 + h / 2]]))
+        )
         self.assertTrue(torch.allclose(xyxy_to_xyzr(decode_xyzr(xyzr)), xyzr, atol=1e-5))
         init = initial_xyzr(torch.tensor([[64.0, 48.0]]), 3)
         self.assertEqual(init.shape, (1, 3, 4))
-        self.assertTrue(torch.allclose(init[0, 2], torch.tensor([32.0, 24.0, math.log2(math.sqrt(64 * 48)), math.log2(48 / 64)])))
+        self.assertTrue(
+            torch.allclose(init[0, 2], torch.tensor([32.0, 24.0, math.log2(math.sqrt(64 * 48)), math.log2(48 / 64)]))
+        )
         self.assertTrue(torch.allclose(decode_xyzr(init)[0, 0], torch.tensor([0.0, 0.0, 64.0, 48.0]), atol=1e-4))
         # queryInit 'nanodet': given (padded) proposals; sides under 1 px widened to 1 (as initialXyzr in boxes.ts).
         props = torch.tensor([[[10.0, 20.0, 50.0, 100.0], [5.0, 5.0, 5.5, 9.0], [0.0, 0.0, 64.0, 48.0]]])
         got = initial_xyzr(torch.tensor([[64.0, 48.0]]), 3, props)
-        want = torch.tensor([[30.0, 60.0, math.log2(math.sqrt(40 * 80)), 1.0], [5.25, 7.0, 1.0, 2.0], init[0, 2].tolist()])
+        want = torch.tensor(
+            [[30.0, 60.0, math.log2(math.sqrt(40 * 80)), 1.0], [5.25, 7.0, 1.0, 2.0], init[0, 2].tolist()]
+        )
         self.assertTrue(torch.allclose(got[0], want, atol=1e-5))
-        with self.assertRaisesRegex(ValueError, "proposals must be"):
+        with self.assertRaisesRegex(ValueError, 'proposals must be'):
             initial_xyzr(torch.tensor([[64.0, 48.0]]), 2, props)
 
     def test_iof_and_position_embedding(self):
         boxes = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 25.0, 15.0], [30.0, 30.0, 31.0, 31.0]]])
         iof = iof_matrix(boxes)[0]
-        self.assertAlmostEqual(float(iof[0, 1]), 25 / 100, places=6)   # inter 5×5 over area of box 0
+        self.assertAlmostEqual(float(iof[0, 1]), 25 / 100, places=6)  # inter 5×5 over area of box 0
         self.assertAlmostEqual(float(iof[1, 0]), 25 / 200, places=6)
         self.assertEqual(float(iof[0, 2]), 0.0)
         self.assertAlmostEqual(float(iof[2, 2]), 1.0, places=6)
         xyzr = torch.tensor([[[123.0, 456.0, 5.5, -0.25]]], dtype=torch.float64)
-        pe = position_embedding(xyzr, 32)[0, 0]     # D = 8 per coordinate, m = 0..3
+        pe = position_embedding(xyzr, 32)[0, 0]  # D = 8 per coordinate, m = 0..3
         for c, v in enumerate([0.123, 0.456, 5.5, -0.25]):
             for m in range(4):
                 f = 10000 ** (2 * m / 8)
                 self.assertAlmostEqual(float(pe[c * 8 + 2 * m]), math.sin(v / f), places=12)
                 self.assertAlmostEqual(float(pe[c * 8 + 2 * m + 1]), math.cos(v / f), places=12)
-        pe312 = position_embedding(xyzr, 32, 312.0)[0, 0]   # x, y divided by 312 instead; z, r unchanged
+        pe312 = position_embedding(xyzr, 32, 312.0)[0, 0]  # x, y divided by 312 instead; z, r unchanged
         self.assertAlmostEqual(float(pe312[0]), math.sin(123 / 312), places=12)
         self.assertTrue(torch.equal(pe312[16:], pe[16:]))
 
@@ -204,7 +225,9 @@ class StageSemanticsTest(unittest.TestCase):
         B, L, dq, H = 2, 10, 32, 4
         q = torch.randn(B, L, dq, dtype=torch.float64)
         xyzr = initial_xyzr(torch.tensor([[64.0, 48.0], [50.0, 64.0]], dtype=torch.float64), L)
-        xyzr = xyzr + torch.randn(B, L, 4, dtype=torch.float64) * torch.tensor([5.0, 5.0, 0.3, 0.3], dtype=torch.float64)
+        xyzr = xyzr + torch.randn(B, L, 4, dtype=torch.float64) * torch.tensor(
+            [5.0, 5.0, 0.3, 0.3], dtype=torch.float64
+        )
         st = self.stage
         mha = torch.nn.MultiheadAttention(dq, H, batch_first=True).double()
         with torch.no_grad():
@@ -213,7 +236,9 @@ class StageSemanticsTest(unittest.TestCase):
             mha.out_proj.weight.copy_(st.attn.outProj.weight)
             mha.out_proj.bias.copy_(st.attn.outProj.bias)
         x = q + position_embedding(xyzr, dq)
-        mask = (torch.log(iof_matrix(decode_xyzr(xyzr)) + 1e-7)[:, None] * st.iofTau.view(1, H, 1, 1)).reshape(B * H, L, L)
+        mask = (torch.log(iof_matrix(decode_xyzr(xyzr)) + 1e-7)[:, None] * st.iofTau.view(1, H, 1, 1)).reshape(
+            B * H, L, L
+        )
         want = st.attnNorm(x + mha(x, x, x, attn_mask=mask, need_weights=False)[0])
         self.assertLess(float((st.attention(q, xyzr) - want).abs().max()), 1e-10)
 
@@ -224,26 +249,36 @@ class StageSemanticsTest(unittest.TestCase):
         feats = self.model.necked([x.double() for x in tiny_levels(cfg, size=64)])
         q = torch.randn(B, L, 32, dtype=torch.float64)
         xyzr = initial_xyzr(torch.tensor([[64.0, 48.0], [50.0, 64.0]], dtype=torch.float64), L)
-        xyzr = xyzr + torch.randn(B, L, 4, dtype=torch.float64) * torch.tensor([8.0, 8.0, 0.5, 0.3], dtype=torch.float64)
+        xyzr = xyzr + torch.randn(B, L, 4, dtype=torch.float64) * torch.tensor(
+            [8.0, 8.0, 0.5, 0.3], dtype=torch.float64
+        )
         got = st.sample(q, xyzr, feats)  # [B, L, G, P, C]
         off = st.sampling.offset(q).reshape(B, L, G, P, 3)
         for b, l, g, p in [(0, 0, 0, 0), (1, 3, 1, 2), (0, 9, 1, 3), (1, 5, 0, 1)]:
             x, y, z, r = [float(v) for v in xyzr[b, l]]
             w, h = 2 ** (z - r / 2), 2 ** (z + r / 2)
-            sx, sy, sz = x + float(off[b, l, g, p, 0]) * w, y + float(off[b, l, g, p, 1]) * h, z + float(off[b, l, g, p, 2])
-            logits = [-(sz - math.log2(s)) ** 2 / 2 for s in cfg.decoder.strides]
+            sx, sy, sz = (
+                x + float(off[b, l, g, p, 0]) * w,
+                y + float(off[b, l, g, p, 1]) * h,
+                z + float(off[b, l, g, p, 2]),
+            )
+            logits = [-((sz - math.log2(s)) ** 2) / 2 for s in cfg.decoder.strides]
             mx = max(logits)
             lw = [math.exp(v - mx) for v in logits]
             lw = [v / sum(lw) for v in lw]
             want = torch.zeros(C, dtype=torch.float64)
             for lev, s in enumerate(cfg.decoder.strides):
-                fmap = feats[lev][b, g * C:(g + 1) * C]       # [C, H, W]
+                fmap = feats[lev][b, g * C : (g + 1) * C]  # [C, H, W]
                 Hh, Ww = fmap.shape[1:]
                 u, v = sx / s - 0.5, sy / s - 0.5
                 u0, v0 = math.floor(u), math.floor(v)
                 val = torch.zeros(C, dtype=torch.float64)
-                for (uu, vv, wt) in [(u0, v0, (u0 + 1 - u) * (v0 + 1 - v)), (u0 + 1, v0, (u - u0) * (v0 + 1 - v)),
-                                     (u0, v0 + 1, (u0 + 1 - u) * (v - v0)), (u0 + 1, v0 + 1, (u - u0) * (v - v0))]:
+                for uu, vv, wt in [
+                    (u0, v0, (u0 + 1 - u) * (v0 + 1 - v)),
+                    (u0 + 1, v0, (u - u0) * (v0 + 1 - v)),
+                    (u0, v0 + 1, (u0 + 1 - u) * (v - v0)),
+                    (u0 + 1, v0 + 1, (u - u0) * (v - v0)),
+                ]:
                     if 0 <= uu < Ww and 0 <= vv < Hh:
                         val += wt * fmap[:, vv, uu]
                 want += lw[lev] * val
@@ -259,6 +294,7 @@ class StageSemanticsTest(unittest.TestCase):
 
         def ln(t):  # joint layer norm over all entries, no affine
             return (t - t.mean()) / torch.sqrt(t.var(unbiased=False) + 1e-5)
+
         for n in range(BL):
             for g in range(G):
                 o = torch.relu(ln(xs[0, n, g] @ mc[n, g]))
@@ -287,8 +323,15 @@ class StageSemanticsTest(unittest.TestCase):
             q1, new, _ = st(q0, xyzr0, feats)
             delta = st.reg(q1)
             s = torch.pow(2.0, xyzr0[..., 2])
-            want = torch.stack([xyzr0[..., 0] + delta[..., 0] * s, xyzr0[..., 1] + delta[..., 1] * s,
-                                xyzr0[..., 2] + delta[..., 2], xyzr0[..., 3] + delta[..., 3]], -1)
+            want = torch.stack(
+                [
+                    xyzr0[..., 0] + delta[..., 0] * s,
+                    xyzr0[..., 1] + delta[..., 1] * s,
+                    xyzr0[..., 2] + delta[..., 2],
+                    xyzr0[..., 3] + delta[..., 3],
+                ],
+                -1,
+            )
             self.assertTrue(torch.allclose(new, want))
 
     def test_bad_inputs(self):
@@ -333,8 +376,8 @@ def fold_lors_into_vanilla(lors_model: AdaMixerDecoder) -> AdaMixerDecoder:
                     for src_w, dst_w in ((WE, W), (bE, bvec[:, None])):
                         mcp = torch.einsum('ia,abq,bj->ijq', ml[t], src_w[0, t], mr[t]).reshape(C * C, -1)
                         msp = torch.einsum('ia,abq,bj->ijq', sl[t], src_w[1, t], sr[t]).reshape(P_out * P_in, -1)
-                        dst_w[g * per:g * per + C * C] += mcp
-                        dst_w[g * per + C * C:(g + 1) * per] += msp
+                        dst_w[g * per : g * per + C * C] += mcp
+                        dst_w[g * per + C * C : (g + 1) * per] += msp
             dst[f'{s}.mixing.generator.weight'].copy_(W)
             dst[f'{s}.mixing.generator.bias'].copy_(bvec)
             Bt, At = src[f'{s}.lorsT.B'], src[f'{s}.lorsT.A']
@@ -362,7 +405,7 @@ class LorsTest(unittest.TestCase):
         torch.manual_seed(3)
         lors = AdaMixerDecoder(cfg).double()
         randomize_(lors, 4, 0.3)
-        with torch.no_grad():   # make the private paths large enough to matter
+        with torch.no_grad():  # make the private paths large enough to matter
             for n, p in lors.named_parameters():
                 if n.endswith(('lorsA.generator.weight', 'lorsT.B')):
                     p.normal_(0.0, 0.5)
@@ -415,11 +458,17 @@ class LorsTest(unittest.TestCase):
         self.assertLessEqual(float(sd['lorsA.shared.bias'].abs().max()), 1 / math.sqrt(d.d_query))
         self.assertLessEqual(float(sd['lorsT.shared.weight'].abs().max()), 1 / math.sqrt(dm.out_in) + 1e-12)
         self.assertLessEqual(float(sd['stages.0.lorsT.A'].abs().max()), math.sqrt(6 / dm.out_in) + 1e-12)
-        self.assertLessEqual(float(sd['stages.0.lorsA.ml'].abs().max()), math.sqrt(6 / (dm.C * cfg.lors.rank_a)) + 1e-12)
-        self.assertLessEqual(float(sd['stages.0.lorsA.sr'].abs().max()), math.sqrt(6 / (cfg.lors.rank_a * d.points_in)) + 1e-12)
+        self.assertLessEqual(
+            float(sd['stages.0.lorsA.ml'].abs().max()), math.sqrt(6 / (dm.C * cfg.lors.rank_a)) + 1e-12
+        )
+        self.assertLessEqual(
+            float(sd['stages.0.lorsA.sr'].abs().max()), math.sqrt(6 / (cfg.lors.rank_a * d.points_in)) + 1e-12
+        )
         s0 = 'stages.0'
         self.assertTrue(torch.allclose(sd[f'{s0}.cls.out.bias'], torch.full((80,), -math.log(99), dtype=torch.float64)))
-        self.assertEqual(float(sd[f'{s0}.reg.out.weight'].abs().max()) + float(sd[f'{s0}.reg.out.bias'].abs().max()), 0.0)
+        self.assertEqual(
+            float(sd[f'{s0}.reg.out.weight'].abs().max()) + float(sd[f'{s0}.reg.out.bias'].abs().max()), 0.0
+        )
         self.assertEqual(float(sd[f'{s0}.sampling.offset.weight'].abs().max()), 0.0)
         tau = sd[f'{s0}.iofTau']
         self.assertTrue(bool(((tau >= 0) & (tau <= 4)).all()))
@@ -429,7 +478,9 @@ class LorsTest(unittest.TestCase):
         self.assertTrue(torch.equal(sd[f'{s0}.attnNorm.weight'], torch.ones(d.d_query, dtype=torch.float64)))
         # P_in = 4 is a perfect square: 2×2 grid t = (−0.25, 0.25), component 0 = row, 1 = column; z = −1.
         ob = sd[f'{s0}.sampling.offset.bias'].reshape(2, 4, 3)
-        grid = torch.tensor([[-0.25, -0.25, -1], [-0.25, 0.25, -1], [0.25, -0.25, -1], [0.25, 0.25, -1]], dtype=torch.float64)
+        grid = torch.tensor(
+            [[-0.25, -0.25, -1], [-0.25, 0.25, -1], [0.25, -0.25, -1], [0.25, 0.25, -1]], dtype=torch.float64
+        )
         self.assertTrue(torch.allclose(ob, grid.expand(2, 4, 3)))
         # vanilla4x32 tiny: P_in = 2 is not a square: xy ~ U(−0.5, 0.5), z = −1; Linear_gen weight 0.
         v = AdaMixerDecoder(make_config('tiny', 'vanilla4x32')).state_dict()
@@ -452,7 +503,9 @@ class ExportTest(unittest.TestCase):
             man = export(m, cfg, tmp, meta={'seed': 11})
             self.assertEqual((man['format'], man['version']), ('lors-studio-weights', 1))
             self.assertEqual(man['config'], cfg.to_json())
-            self.assertEqual([w['name'] for w in man['weightsManifest'][0]['weights']], [t['name'] for t in parameter_spec(cfg)])
+            self.assertEqual(
+                [w['name'] for w in man['weightsManifest'][0]['weights']], [t['name'] for t in parameter_spec(cfg)]
+            )
             with open(os.path.join(tmp, 'weights-shard1of1.bin'), 'rb') as fh:
                 blob = fh.read()
             self.assertEqual(man['sha256']['weights-shard1of1.bin'], hashlib.sha256(blob).hexdigest())
@@ -468,8 +521,10 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(read_json(os.path.join(tmp, 'model.json'))['meta']['seed'], 11)
 
             man16 = export(sd, cfg.to_json(), tmp, float16=True)
-            self.assertEqual(man16['weightsManifest'][0]['weights'][0]['quantization'],
-                             {'dtype': 'float16', 'original_dtype': 'float32'})
+            self.assertEqual(
+                man16['weightsManifest'][0]['weights'][0]['quantization'],
+                {'dtype': 'float16', 'original_dtype': 'float32'},
+            )
             self.assertEqual(man16['weightsManifest'][0]['weights'][0]['dtype'], 'float32')
             _, sd16 = load_weights(tmp)
             for k in sd:
@@ -489,8 +544,10 @@ class ExportTest(unittest.TestCase):
                 n = -(-total // 10_000)
                 names = [f'weights-shard{i}of{n}.bin' for i in range(1, n + 1)]
                 self.assertEqual(sorted(os.listdir(tmp)), sorted(['model.json'] + names))
-                self.assertEqual([os.path.getsize(os.path.join(tmp, f)) for f in names],
-                                 [10_000] * (n - 1) + [total - 10_000 * (n - 1)])
+                self.assertEqual(
+                    [os.path.getsize(os.path.join(tmp, f)) for f in names],
+                    [10_000] * (n - 1) + [total - 10_000 * (n - 1)],
+                )
                 _, sd2 = load_weights(tmp)
                 self.assertTrue(all(torch.equal(sd[k], sd2[k]) for k in sd))
                 # Re-export with the default size removes the stale shards.
@@ -541,7 +598,9 @@ class ExportTest(unittest.TestCase):
             self.assertEqual(load_checkpoint(ck)['cfg'], cfg)
             out = os.path.join(tmp, 'out')
             with contextlib.redirect_stdout(io.StringIO()) as so:
-                self.assertEqual(export_mod.main(['--checkpoint', ck, '--out', out, '--float16', '--meta', 'note=x']), 0)
+                self.assertEqual(
+                    export_mod.main(['--checkpoint', ck, '--out', out, '--float16', '--meta', 'note=x']), 0
+                )
             self.assertIn('float16', so.getvalue())
             man = read_json(os.path.join(out, 'model.json'))
             self.assertEqual((man['meta']['epoch'], man['meta']['step'], man['meta']['note']), (3, 99, 'x'))
@@ -567,15 +626,19 @@ class ParityFixtureTest(unittest.TestCase):
                 m.eval()
                 feats = np.fromfile(os.path.join(d, 'features.bin'), '<f4')
                 outs = np.fromfile(os.path.join(d, 'outputs.bin'), '<f4')
-                levels = [torch.from_numpy(feats[l['offset']:l['offset'] + int(np.prod(l['shape']))].reshape(l['shape']).copy())
-                          for l in case['levels']]
+                levels = [
+                    torch.from_numpy(
+                        feats[l['offset'] : l['offset'] + int(np.prod(l['shape']))].reshape(l['shape']).copy()
+                    )
+                    for l in case['levels']
+                ]
                 with torch.no_grad():
                     got = m(levels, torch.tensor(case['imageSize']))
                 self.assertEqual(len(got), len(case['outputs']))
                 for o, ref in zip(got, case['outputs']):
                     for k in ('logits', 'boxes'):
                         r = ref[k]
-                        want = outs[r['offset']:r['offset'] + int(np.prod(r['shape']))].reshape(r['shape'])
+                        want = outs[r['offset'] : r['offset'] + int(np.prod(r['shape']))].reshape(r['shape'])
                         self.assertLessEqual(float(np.abs(o[k].numpy() - want).max()), case['tolerance'])
 
 

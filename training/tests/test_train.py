@@ -3,6 +3,7 @@ checkpoint + resume. Hand-computed expected values; synthetic feature caches wri
 
     /usr/bin/python3 -m unittest training.tests.test_train -v
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,7 +18,6 @@ import unittest
 
 import numpy as np
 import torch
-
 from training.lors_studio import boxes as Bx
 from training.lors_studio import data as D
 from training.lors_studio import evaluate as Ev
@@ -38,8 +38,9 @@ SYN_SIZE = 64
 SYN_LEVELS = [(8, 8), (4, 4), (2, 2)]
 
 
-def make_synthetic(root: str, n_images: int = 6, size: int = SYN_SIZE, flip: bool = True, seed: int = 0,
-                   name: str = "train"):
+def make_synthetic(
+    root: str, n_images: int = 6, size: int = SYN_SIZE, flip: bool = True, seed: int = 0, name: str = 'train'
+):
     """Writes `root/ann.json` (COCO) and `root/feat/<name>-s<size>[-flip].{f16,json}`. Each image has 1-2 boxes;
     the features carry a plain signal where the boxes are (so a model can learn something). Returns
     (annotations path, feature dir)."""
@@ -51,20 +52,22 @@ def make_synthetic(root: str, n_images: int = 6, size: int = SYN_SIZE, flip: boo
         W, H = (128, 96) if i % 2 == 0 else (96, 128)
         scale = size / max(W, H)
         iid = 1000 + i
-        images.append({"id": iid, "file_name": f"{iid}.jpg", "width": W, "height": H})
+        images.append({'id': iid, 'file_name': f'{iid}.jpg', 'width': W, 'height': H})
         boxes = []
         for k in range(1 + i % 2):
             w, h = rng.uniform(20, 60), rng.uniform(20, 60)
             x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
             cat = D.COCO_CATEGORY_IDS[(i + k) % 3]
-            anns.append({"id": aid, "image_id": iid, "category_id": cat, "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0})
+            anns.append(
+                {'id': aid, 'image_id': iid, 'category_id': cat, 'bbox': [x, y, w, h], 'area': w * h, 'iscrowd': 0}
+            )
             boxes.append((x, y, w, h, cat))
             aid += 1
         for out, flipped in ((feats, False), (feats_flip, True)):
             levels = []
             for (lh, lw), s in zip(shapes, (8, 16, 32)):
                 f = rng.normal(0, 0.1, (lh, lw, 128)).astype(np.float32)
-                for (x, y, w, h, cat) in boxes:
+                for x, y, w, h, cat in boxes:
                     if flipped:
                         x = W - x - w
                     x0, y0 = int(x * scale / s), int(y * scale / s)
@@ -72,13 +75,16 @@ def make_synthetic(root: str, n_images: int = 6, size: int = SYN_SIZE, flip: boo
                     f[y0:y1, x0:x1, D.CATEGORY_ID_TO_INDEX[cat]] += 1.0
                 levels.append(f.reshape(-1, 128))
             out.append(np.concatenate(levels))
-    cache_images = [dict(im, scale=size / max(im["width"], im["height"])) for im in images]
-    coco = {"images": images, "annotations": anns,
-            "categories": [{"id": c, "name": f"c{c}"} for c in D.COCO_CATEGORY_IDS]}
-    ann_path = os.path.join(root, f"{name}.json")
-    with open(ann_path, "w") as f:
+    cache_images = [dict(im, scale=size / max(im['width'], im['height'])) for im in images]
+    coco = {
+        'images': images,
+        'annotations': anns,
+        'categories': [{'id': c, 'name': f'c{c}'} for c in D.COCO_CATEGORY_IDS],
+    }
+    ann_path = os.path.join(root, f'{name}.json')
+    with open(ann_path, 'w') as f:
         json.dump(coco, f)
-    feat_dir = os.path.join(root, f"feat-{name}")
+    feat_dir = os.path.join(root, f'feat-{name}')
     D.write_feature_cache(feat_dir, name, size, np.stack(feats), cache_images, shapes)
     if flip:
         D.write_feature_cache(feat_dir, name, size, np.stack(feats_flip), cache_images, shapes, flip=True)
@@ -89,7 +95,7 @@ def run_main(argv):
     """train.main without the progress bar noise."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        return train.main(argv + ["--no-progress", "--threads", "1"])
+        return train.main(argv + ['--no-progress', '--threads', '1'])
 
 
 def match_one(logits, boxes, gt, labels, wh):
@@ -99,6 +105,7 @@ def match_one(logits, boxes, gt, labels, wh):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+
 
 class TestMatching(unittest.TestCase):
     def test_cost_single_pair_by_hand(self):
@@ -116,7 +123,9 @@ class TestMatching(unittest.TestCase):
         logits = torch.full((4, 80), -5.0)
         logits[2, 1] = 4.0
         logits[0, 5] = 4.0
-        boxes = torch.tensor([[50, 50, 90, 90], [0, 0, 100, 100], [10, 10, 30, 30], [60, 0, 100, 20]], dtype=torch.float32)
+        boxes = torch.tensor(
+            [[50, 50, 90, 90], [0, 0, 100, 100], [10, 10, 30, 30], [60, 0, 100, 20]], dtype=torch.float32
+        )
         gt = torch.tensor([[11, 9, 31, 30], [49, 52, 91, 88]], dtype=torch.float32)
         rows, cols = match_one(logits, boxes, gt, torch.tensor([1, 5]), torch.tensor([100.0, 100.0]))
         self.assertEqual(dict(zip(rows.tolist(), cols.tolist())), {0: 1, 2: 0})
@@ -138,7 +147,6 @@ class TestMatching(unittest.TestCase):
         self.assertEqual(sorted(zip(rows.tolist(), cols.tolist())), [(0, 0), (1, 1)])
         r, c = match_one(logits, boxes, torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), torch.tensor([50.0, 50.0]))
         self.assertEqual((len(r), len(c)), (0, 0))
-
 
     def test_batch_matches_per_image(self):
         g = torch.Generator().manual_seed(1)
@@ -162,7 +170,7 @@ class TestLosses(unittest.TestCase):
     def test_focal_by_hand(self):
         # x=0, t=1: BCE ln2, pt 0.5, weight 0.25·0.5² ; x=2, t=0: BCE −ln(1−σ(2)), pt σ(2), weight 0.75·σ(2)²
         s2 = 1 / (1 + math.exp(-2))
-        expected = math.log(2) * 0.25 * 0.25 + (-math.log(1 - s2)) * 0.75 * s2 ** 2
+        expected = math.log(2) * 0.25 * 0.25 + (-math.log(1 - s2)) * 0.75 * s2**2
         got = Ls.sigmoid_focal_loss(torch.tensor([0.0, 2.0]), torch.tensor([1.0, 0.0])).sum()
         self.assertAlmostEqual(float(got), expected, places=6)
         # x=−3, t=1: (1−σ(−3))² weight, BCE = ln(1+e³)
@@ -187,23 +195,25 @@ class TestLosses(unittest.TestCase):
         logits = torch.tensor([[[0.0, 0.0], [-2.0, 1.0]]], requires_grad=True)
         boxes = torch.tensor([[[60.0, 60.0, 80.0, 90.0], [10.0, 10.0, 30.0, 40.0]]], requires_grad=True)
         gt = [torch.tensor([[10.0, 10.0, 30.0, 50.0]])]
-        outs = [{"logits": logits, "boxes": boxes}, {"logits": logits * 1.0, "boxes": boxes * 1.0}]
+        outs = [{'logits': logits, 'boxes': boxes}, {'logits': logits * 1.0, 'boxes': boxes * 1.0}]
         total, log = Ls.detection_losses(outs, gt, [torch.tensor([1])], torch.tensor([[100.0, 200.0]]))
         # query 1 is matched (close box, high class-1 logit). avg_factor = 1.
         sig = lambda x: 1 / (1 + math.exp(-x))
+
         def fl(x, t):
             p = sig(x)
             ce = -math.log(p) if t else -math.log(1 - p)
             pt = 1 - p if t else p
-            return ce * (0.25 if t else 0.75) * pt ** 2
+            return ce * (0.25 if t else 0.75) * pt**2
+
         cls = 2 * (fl(0, 0) + fl(0, 0) + fl(-2, 0) + fl(1, 1))
         l1 = 5 * (10 / 200)  # y2: 40 vs 50, normalised by h = 200
         giou = 2 * (1 - 600 / 800)  # IoU 20·30 / 20·40, hull = union
-        self.assertAlmostEqual(log["loss_cls"], 2 * cls, places=5)
-        self.assertAlmostEqual(log["loss_l1"], 2 * l1, places=5)
-        self.assertAlmostEqual(log["loss_giou"], 2 * giou, places=5)
+        self.assertAlmostEqual(log['loss_cls'], 2 * cls, places=5)
+        self.assertAlmostEqual(log['loss_l1'], 2 * l1, places=5)
+        self.assertAlmostEqual(log['loss_giou'], 2 * giou, places=5)
         self.assertAlmostEqual(float(total), 2 * (cls + l1 + giou), places=5)
-        self.assertEqual(log["avg_factor"], 1.0)
+        self.assertEqual(log['avg_factor'], 1.0)
         total.backward()
         self.assertIsNotNone(boxes.grad)
         self.assertEqual(float(boxes.grad[0, 0].abs().sum()), 0.0)  # unmatched query gets no box gradient
@@ -213,53 +223,61 @@ class TestLosses(unittest.TestCase):
         boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0]]).repeat(2, 3, 1).requires_grad_()
         gt = [torch.tensor([[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 9.0, 9.0]]), torch.zeros(0, 4)]
         labels = [torch.tensor([0, 1]), torch.zeros(0, dtype=torch.long)]
-        _, log = Ls.detection_losses([{"logits": logits, "boxes": boxes}], gt, labels, torch.tensor([[20.0, 20.0]] * 2))
-        self.assertEqual(log["avg_factor"], 2.0)
+        _, log = Ls.detection_losses([{'logits': logits, 'boxes': boxes}], gt, labels, torch.tensor([[20.0, 20.0]] * 2))
+        self.assertEqual(log['avg_factor'], 2.0)
         # no gt at all: avg_factor guarded to 1, the focal loss over all-zero targets only
-        total, log = Ls.detection_losses([{"logits": logits, "boxes": boxes}], [torch.zeros(0, 4)] * 2,
-                                         [torch.zeros(0, dtype=torch.long)] * 2, torch.tensor([[20.0, 20.0]] * 2))
-        self.assertEqual(log["avg_factor"], 1.0)
-        self.assertAlmostEqual(log["loss_cls"], 2 * 2 * 3 * 80 * math.log(2) * 0.75 * 0.25, places=3)
-        self.assertEqual(log["loss_l1"], 0.0)
+        total, log = Ls.detection_losses(
+            [{'logits': logits, 'boxes': boxes}],
+            [torch.zeros(0, 4)] * 2,
+            [torch.zeros(0, dtype=torch.long)] * 2,
+            torch.tensor([[20.0, 20.0]] * 2),
+        )
+        self.assertEqual(log['avg_factor'], 1.0)
+        self.assertAlmostEqual(log['loss_cls'], 2 * 2 * 3 * 80 * math.log(2) * 0.75 * 0.25, places=3)
+        self.assertEqual(log['loss_l1'], 0.0)
         total.backward()
 
 
 class TestMetrics(unittest.TestCase):
     def test_perfect_and_empty(self):
-        gts = {1: (np.array([[10, 10, 50, 60], [100, 100, 300, 260]]), np.array([0, 3]), None),
-               2: (np.array([[0, 0, 20, 20]]), np.array([3]), None)}
+        gts = {
+            1: (np.array([[10, 10, 50, 60], [100, 100, 300, 260]]), np.array([0, 3]), None),
+            2: (np.array([[0, 0, 20, 20]]), np.array([3]), None),
+        }
         dets = {k: (g[0].astype(float), np.array([0.9] * len(g[1])), g[1]) for k, g in gts.items()}
         r = Ev.coco_ap(gts, dets)
-        for k in ("AP", "AP50", "AP75", "AR100"):
+        for k in ('AP', 'AP50', 'AP75', 'AR100'):
             self.assertAlmostEqual(r[k], 100.0, places=6)
         # areas 2000 (medium), 32000 (large), 400 (small)
-        for k in ("APs", "APm", "APl"):
+        for k in ('APs', 'APm', 'APl'):
             self.assertAlmostEqual(r[k], 100.0)
         r = Ev.coco_ap({1: gts[1]}, {1: dets[1]})
-        self.assertEqual(r["APs"], -1.0)  # no small gt in image 1
+        self.assertEqual(r['APs'], -1.0)  # no small gt in image 1
         r = Ev.coco_ap(gts, {})
-        self.assertEqual(r["AP"], 0.0)
-        self.assertEqual(r["AP50"], 0.0)
+        self.assertEqual(r['AP'], 0.0)
+        self.assertEqual(r['AP50'], 0.0)
 
     def test_half_recall_and_false_positive(self):
         gts = {1: (np.array([[0, 0, 100, 100], [200, 200, 300, 300]]), np.array([0, 0]), None)}
         # one perfect detection: precision 1 at recall ≤ 0.5 → 51 of the 101 points
         dets = {1: (np.array([[0.0, 0, 100, 100]]), np.array([0.9]), np.array([0]))}
-        self.assertAlmostEqual(Ev.coco_ap(gts, dets)["AP"], 100 * 51 / 101, places=6)
+        self.assertAlmostEqual(Ev.coco_ap(gts, dets)['AP'], 100 * 51 / 101, places=6)
         # a higher-scored false positive first: precision 1/2 at recall 0.5 → 51 points of 0.5
         dets = {1: (np.array([[500.0, 500, 600, 600], [0.0, 0, 100, 100]]), np.array([0.95, 0.9]), np.array([0, 0]))}
-        self.assertAlmostEqual(Ev.coco_ap(gts, dets)["AP"], 100 * 0.5 * 51 / 101, places=6)
+        self.assertAlmostEqual(Ev.coco_ap(gts, dets)['AP'], 100 * 0.5 * 51 / 101, places=6)
         # IoU 0.81 (box [0,0,100,81]): a match for thresholds .50..0.80 (7 of 10: AP 100); at .85/.90/.95 it is a
         # false positive ranked before the true one → precision 1/2 up to recall 0.5
         dets = {1: (np.array([[0.0, 0, 100, 81], [200.0, 200, 300, 300]]), np.array([0.9, 0.8]), np.array([0, 0]))}
-        self.assertAlmostEqual(Ev.coco_ap(gts, dets)["AP"], (7 * 100 + 3 * 50 * 51 / 101) / 10, places=5)
+        self.assertAlmostEqual(Ev.coco_ap(gts, dets)['AP'], (7 * 100 + 3 * 50 * 51 / 101) / 10, places=5)
 
     def test_predict_topk_and_rescale(self):
         logits = torch.full((1, 3, 80), -10.0)
         logits[0, 1, 7] = 3.0
         logits[0, 2, 2] = 1.0
         boxes = torch.tensor([[[0.0, 0, 10, 10], [10.0, 20, 40, 60], [-5.0, 0, 500, 30]]])
-        (b, s, l), = Ev.predict({"logits": logits, "boxes": boxes}, torch.tensor([0.5]), torch.tensor([[400.0, 300.0]]), k=2)
+        ((b, s, l),) = Ev.predict(
+            {'logits': logits, 'boxes': boxes}, torch.tensor([0.5]), torch.tensor([[400.0, 300.0]]), k=2
+        )
         self.assertEqual(l.tolist(), [7, 2])
         np.testing.assert_allclose(b[0], [20, 40, 80, 120])
         np.testing.assert_allclose(b[1], [0, 0, 400, 60])  # clipped to the original image
@@ -295,7 +313,9 @@ class TestData(unittest.TestCase):
         self.assertTrue(s.flipped)
         x1, y1, x2, y2 = rec.boxes[0]
         np.testing.assert_allclose(s.boxes[0], np.array([128 - x2, y1, 128 - x1, y2]) * 0.5, atol=1e-9)
-        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=True, flip_prob=0.0, crop_prob=1.0, crop_min=0.5, min_box=0.5)
+        ds = D.DetectionDataset(
+            D.find_caches(self.feat), coco, train=True, flip_prob=0.0, crop_prob=1.0, crop_min=0.5, min_box=0.5
+        )
         full = ds.get(1)
         for seed in range(20):
             s = ds.get(1, rng=np.random.default_rng(seed))  # 96 × 128 → 48 × 64 input
@@ -304,14 +324,18 @@ class TestData(unittest.TestCase):
             x0, y0 = s.offset
             self.assertEqual((x0 % 32, y0 % 32), (0, 0))
             self.assertEqual(s.levels[0].shape[:2], (s.levels[2].shape[0] * 4, s.levels[2].shape[1] * 4))
-            np.testing.assert_array_equal(s.levels[0], full.levels[0][y0 // 8:y0 // 8 + s.levels[0].shape[0],
-                                                                      x0 // 8:x0 // 8 + s.levels[0].shape[1]])
+            np.testing.assert_array_equal(
+                s.levels[0],
+                full.levels[0][y0 // 8 : y0 // 8 + s.levels[0].shape[0], x0 // 8 : x0 // 8 + s.levels[0].shape[1]],
+            )
             w, h = s.image_size
-            self.assertTrue((s.boxes >= 0).all() and (s.boxes[:, [0, 2]] <= w).all() and (s.boxes[:, [1, 3]] <= h).all())
+            self.assertTrue(
+                (s.boxes >= 0).all() and (s.boxes[:, [0, 2]] <= w).all() and (s.boxes[:, [1, 3]] <= h).all()
+            )
             self.assertLessEqual(w, s.levels[2].shape[1] * 32)
             break
         else:
-            self.fail("no crop happened in 20 tries")
+            self.fail('no crop happened in 20 tries')
 
     def test_collate_pads(self):
         coco = D.CocoAnnotations(self.ann)
@@ -328,18 +352,29 @@ class TestData(unittest.TestCase):
         """A cropped sample zero-padded into a batch gets exactly the neck output of its window computed alone
         (what inference computes), with zeros in the padding; uncropped samples are unchanged."""
         torch.manual_seed(0)
-        model = AdaMixerDecoder(make_config("tiny", "vanilla"))
+        model = AdaMixerDecoder(make_config('tiny', 'vanilla'))
         with torch.no_grad():  # a non-trivial affine GroupNorm
             model.neck.norm.weight.uniform_(0.5, 1.5)
             model.neck.norm.bias.uniform_(-0.5, 0.5)
         g = torch.Generator().manual_seed(1)
         full = [torch.randn(1, 16 // k, 16 // k, 128, generator=g) * 2 + 1 for k in (1, 2, 4)]
-        crops = [[x[:, :8 // k, :12 // k] for k, x in zip((1, 2, 4), full)],    # 96 × 64 px window
-                 [x[:, 4 // k:, 8 // k:] for k, x in zip((1, 2, 4), full)]]     # 64 × 96 px window, offset
+        crops = [
+            [x[:, : 8 // k, : 12 // k] for k, x in zip((1, 2, 4), full)],  # 96 × 64 px window
+            [x[:, 4 // k :, 8 // k :] for k, x in zip((1, 2, 4), full)],
+        ]  # 64 × 96 px window, offset
         samples = []
         for lv in [[x[0].numpy() for x in full]] + [[x[0].numpy() for x in c] for c in crops]:
-            samples.append(D.Sample(0, lv, (float(lv[2].shape[1] * 32), float(lv[2].shape[0] * 32)),
-                                    np.zeros((0, 4)), np.zeros(0, np.int64), 1.0, (128, 128)))
+            samples.append(
+                D.Sample(
+                    0,
+                    lv,
+                    (float(lv[2].shape[1] * 32), float(lv[2].shape[0] * 32)),
+                    np.zeros((0, 4)),
+                    np.zeros(0, np.int64),
+                    1.0,
+                    (128, 128),
+                )
+            )
         batch = D.collate(samples)
         with torch.no_grad():
             got = model.necked(batch.levels, batch.valid)
@@ -347,8 +382,9 @@ class TestData(unittest.TestCase):
                 alone = model.necked(lv)
                 for l, (a, y) in enumerate(zip(alone, got)):
                     h, w = a.shape[2:]
-                    np.testing.assert_allclose(y[b, :, :h, :w].numpy(), a[0].numpy(), rtol=1e-5, atol=1e-5,
-                                               err_msg=f"sample {b} level {l}")
+                    np.testing.assert_allclose(
+                        y[b, :, :h, :w].numpy(), a[0].numpy(), rtol=1e-5, atol=1e-5, err_msg=f'sample {b} level {l}'
+                    )
                     self.assertEqual(float(y[b, :, h:].abs().sum() + y[b, :, :, w:].abs().sum()), 0.0)
             # the defect this replaces: GroupNorm over the padded maps differs inside the window
             padded = model.necked(batch.levels)
@@ -358,38 +394,41 @@ class TestData(unittest.TestCase):
         """queryInit 'nanodet': `<stem>.proposals.f32` rows (score < 0 = none) → [L, 4] per sample, shifted and clipped
         by a crop, padded with whole-image boxes (src/cli/proposals.ts writes them; initialXyzr pads the same way)."""
         coco = D.CocoAnnotations(self.ann)
-        with self.assertRaisesRegex(ValueError, "query proposals missing"):
+        with self.assertRaisesRegex(ValueError, 'query proposals missing'):
             D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=3)
-        for stem in ("train-s64", "train-s64-flip"):
+        for stem in ('train-s64', 'train-s64-flip'):
             p = np.zeros((4, 3, 5), np.float32)
-            p[:, 0] = [2, 4, 40, 30, 0.9]   # image 0 is 64 x 48 in input pixels
+            p[:, 0] = [2, 4, 40, 30, 0.9]  # image 0 is 64 x 48 in input pixels
             p[:, 1] = [50, 40, 70, 60, 0.5]  # beyond the image: clipped to [50, 40, 64, 48]
-            p[:, 2, 4] = -1                  # no third proposal
-            p.tofile(os.path.join(self.feat, stem + ".proposals.f32"))
+            p[:, 2, 4] = -1  # no third proposal
+            p.tofile(os.path.join(self.feat, stem + '.proposals.f32'))
         ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4)
         s = ds.get(0)
         np.testing.assert_allclose(s.proposals, [[2, 4, 40, 30], [50, 40, 64, 48], [0, 0, 64, 48], [0, 0, 64, 48]])
         b = D.collate([s, ds.get(1)])
         self.assertEqual(tuple(b.proposals.shape), (2, 4, 4))
         # A crop at (32, 32) of size 32 x 16: the first box becomes [0, 0, 8, 0] → under 1 px high: dropped.
-        np.testing.assert_allclose(D.pad_proposals(ds.plain[64][0].image_proposals(ds.ids[0]), (32, 32), 32.0, 16.0, 3),
-                                   [[18, 8, 32, 16], [0, 0, 32, 16], [0, 0, 32, 16]])
+        np.testing.assert_allclose(
+            D.pad_proposals(ds.plain[64][0].image_proposals(ds.ids[0]), (32, 32), 32.0, 16.0, 3),
+            [[18, 8, 32, 16], [0, 0, 32, 16], [0, 0, 32, 16]],
+        )
         # Only L proposals are used when the file holds more.
-        np.testing.assert_allclose(D.pad_proposals(np.array([[0, 0, 5, 5], [1, 1, 6, 6]], np.float32), (0, 0), 10, 10, 1),
-                                   [[0, 0, 5, 5]])
-        with open(os.path.join(self.feat, "train-s64.proposals.f32"), "ab") as f:
-            f.write(b"\0\0")
-        with self.assertRaisesRegex(ValueError, "stale file"):
+        np.testing.assert_allclose(
+            D.pad_proposals(np.array([[0, 0, 5, 5], [1, 1, 6, 6]], np.float32), (0, 0), 10, 10, 1), [[0, 0, 5, 5]]
+        )
+        with open(os.path.join(self.feat, 'train-s64.proposals.f32'), 'ab') as f:
+            f.write(b'\0\0')
+        with self.assertRaisesRegex(ValueError, 'stale file'):
             D.find_caches(self.feat)
 
     def test_bad_inputs(self):
-        with self.assertRaisesRegex(FileNotFoundError, "feature cache"):
-            D.find_caches(os.path.join(self.tmp.name, "nope"))
-        with self.assertRaisesRegex(ValueError, "category id 12"):
+        with self.assertRaisesRegex(FileNotFoundError, 'feature cache'):
+            D.find_caches(os.path.join(self.tmp.name, 'nope'))
+        with self.assertRaisesRegex(ValueError, 'category id 12'):
             D.category_index(12)
-        with open(os.path.join(self.feat, "train-s64.f16"), "ab") as f:
-            f.write(b"\0\0")
-        with self.assertRaisesRegex(ValueError, "bytes, expected"):
+        with open(os.path.join(self.feat, 'train-s64.f16'), 'ab') as f:
+            f.write(b'\0\0')
+        with self.assertRaisesRegex(ValueError, 'bytes, expected'):
             D.find_caches(self.feat)
 
 
@@ -405,22 +444,22 @@ class TestSchedule(unittest.TestCase):
 
     def test_step_and_cosine_over_total_steps(self):
         total = 900
-        step = [learning_rate(s, 0, 1e-3, 30, 0.001, [], "step", total) for s in range(total)]
+        step = [learning_rate(s, 0, 1e-3, 30, 0.001, [], 'step', total) for s in range(total)]
         self.assertAlmostEqual(step[0], 1e-6)
         self.assertAlmostEqual(step[30], 1e-3)
-        self.assertAlmostEqual(step[599], 1e-3)            # drops at 2/3 and 8/9 of the total steps
+        self.assertAlmostEqual(step[599], 1e-3)  # drops at 2/3 and 8/9 of the total steps
         self.assertAlmostEqual(step[600], 1e-4)
         self.assertAlmostEqual(step[799], 1e-4)
         self.assertAlmostEqual(step[800], 1e-5)
         self.assertEqual(len(set(step[30:])), 3)
-        cos = [learning_rate(s, 0, 1e-3, 30, 0.001, [], "cosine", total) for s in range(total + 1)]
+        cos = [learning_rate(s, 0, 1e-3, 30, 0.001, [], 'cosine', total) for s in range(total + 1)]
         self.assertTrue(all(a >= b for a, b in zip(cos[30:], cos[31:])))  # non-increasing after warm-up
         self.assertAlmostEqual(cos[450], 1e-3 * (0.01 + 0.99 * 0.5))
         self.assertAlmostEqual(cos[total], 1e-5)
-        self.assertLess(cos[10], cos[29])                   # warm-up applies to cosine too
-        self.assertAlmostEqual(learning_rate(450, 0, 1e-3, 0, 0.001, [], "step", 900, [0.25]), 1e-4)
-        with self.assertRaisesRegex(ValueError, "schedule"):
-            learning_rate(0, 0, 1e-3, 0, 0.001, [], "linear", 10)
+        self.assertLess(cos[10], cos[29])  # warm-up applies to cosine too
+        self.assertAlmostEqual(learning_rate(450, 0, 1e-3, 0, 0.001, [], 'step', 900, [0.25]), 1e-4)
+        with self.assertRaisesRegex(ValueError, 'schedule'):
+            learning_rate(0, 0, 1e-3, 0, 0.001, [], 'linear', 10)
 
 
 class TestTraining(unittest.TestCase):
@@ -428,7 +467,7 @@ class TestTraining(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.ann, cls.feat = make_synthetic(cls.tmp.name, n_images=6)
-        cls.vann, cls.vfeat = make_synthetic(cls.tmp.name, n_images=2, flip=False, seed=5, name="val")
+        cls.vann, cls.vfeat = make_synthetic(cls.tmp.name, n_images=2, flip=False, seed=5, name='val')
 
     @classmethod
     def tearDownClass(cls):
@@ -436,8 +475,8 @@ class TestTraining(unittest.TestCase):
 
     def test_steps_reduce_loss_on_fixed_batch(self):
         torch.manual_seed(0)
-        for variant in ("vanilla", "lors"):
-            model = AdaMixerDecoder(make_config("tiny", variant))
+        for variant in ('vanilla', 'lors'):
+            model = AdaMixerDecoder(make_config('tiny', variant))
             ds = D.DetectionDataset(D.find_caches(self.feat), D.CocoAnnotations(self.ann), train=False)
             batch = next(ds.batches([0, 1, 2], 3, 0))
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -450,107 +489,205 @@ class TestTraining(unittest.TestCase):
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 opt.step()
                 losses.append(float(loss))
-            self.assertLess(losses[-1], 0.9 * losses[0], f"{variant}: {losses}")
+            self.assertLess(losses[-1], 0.9 * losses[0], f'{variant}: {losses}')
 
     def test_resume_matches_uninterrupted(self):
-        base = ["--preset", "tiny", "--variant", "lors", "--features", self.feat, "--annotations", self.ann,
-                "--epochs", "2", "--batch-size", "2", "--lr", "1e-3", "--warmup", "2", "--steps", "1",
-                "--log-every", "1", "--no-plot"]
-        a = os.path.join(self.tmp.name, "run-a")
-        b = os.path.join(self.tmp.name, "run-b")
-        ra = run_main(base + ["--out", a])
-        self.assertEqual(ra["steps"], 6)  # 6 images / 2 per step × 2 epochs
-        rb1 = run_main(base + ["--out", b, "--max-steps", "4"])  # stops in the middle of epoch 2
-        self.assertEqual(rb1["steps"], 4)
-        self.assertNotEqual(rb1["hash"], ra["hash"])
-        rb2 = run_main(base + ["--out", b, "--resume"])
-        self.assertEqual(rb2["steps"], 6)
-        self.assertEqual(rb2["hash"], ra["hash"])
-        ck = load_checkpoint(os.path.join(b, "last.pt"))
-        self.assertEqual((ck["epoch"], ck["step"]), (2, 6))
-        with open(os.path.join(b, "log.jsonl")) as f:
+        base = [
+            '--preset',
+            'tiny',
+            '--variant',
+            'lors',
+            '--features',
+            self.feat,
+            '--annotations',
+            self.ann,
+            '--epochs',
+            '2',
+            '--batch-size',
+            '2',
+            '--lr',
+            '1e-3',
+            '--warmup',
+            '2',
+            '--steps',
+            '1',
+            '--log-every',
+            '1',
+            '--no-plot',
+        ]
+        a = os.path.join(self.tmp.name, 'run-a')
+        b = os.path.join(self.tmp.name, 'run-b')
+        ra = run_main(base + ['--out', a])
+        self.assertEqual(ra['steps'], 6)  # 6 images / 2 per step × 2 epochs
+        rb1 = run_main(base + ['--out', b, '--max-steps', '4'])  # stops in the middle of epoch 2
+        self.assertEqual(rb1['steps'], 4)
+        self.assertNotEqual(rb1['hash'], ra['hash'])
+        rb2 = run_main(base + ['--out', b, '--resume'])
+        self.assertEqual(rb2['steps'], 6)
+        self.assertEqual(rb2['hash'], ra['hash'])
+        ck = load_checkpoint(os.path.join(b, 'last.pt'))
+        self.assertEqual((ck['epoch'], ck['step']), (2, 6))
+        with open(os.path.join(b, 'log.jsonl')) as f:
             rows = [json.loads(l) for l in f]
-        self.assertEqual([r["step"] for r in rows if r["type"] == "step"], [1, 2, 3, 4, 5, 6])
-        for key in ("loss", "loss_cls", "loss_l1", "loss_giou", "lr", "s_per_step", "epoch"):
+        self.assertEqual([r['step'] for r in rows if r['type'] == 'step'], [1, 2, 3, 4, 5, 6])
+        for key in ('loss', 'loss_cls', 'loss_l1', 'loss_giou', 'lr', 's_per_step', 'epoch'):
             self.assertIn(key, rows[1])
 
     def test_val_best_plot_and_export(self):
-        out = os.path.join(self.tmp.name, "run-v")
-        exp = os.path.join(self.tmp.name, "exported")
-        args = ["--preset", "tiny", "--variant", "vanilla", "--features", self.feat, "--annotations", self.ann,
-                "--val-features", self.vfeat, "--val-annotations", self.vann, "--epochs", "2", "--batch-size", "3",
-                "--out", out, "--lr", "1e-3", "--warmup", "1"]
-        args += ["--export-best", exp]
+        out = os.path.join(self.tmp.name, 'run-v')
+        exp = os.path.join(self.tmp.name, 'exported')
+        args = [
+            '--preset',
+            'tiny',
+            '--variant',
+            'vanilla',
+            '--features',
+            self.feat,
+            '--annotations',
+            self.ann,
+            '--val-features',
+            self.vfeat,
+            '--val-annotations',
+            self.vann,
+            '--epochs',
+            '2',
+            '--batch-size',
+            '3',
+            '--out',
+            out,
+            '--lr',
+            '1e-3',
+            '--warmup',
+            '1',
+        ]
+        args += ['--export-best', exp]
         r = run_main(args)
-        self.assertIsNotNone(r["best"])
-        for name in ("last.pt", "best.pt", "log.jsonl", "curves.png", "summary.json"):
-            why = ""
-            if name == "curves.png" and importlib.util.find_spec("matplotlib") is None:
-                why = ": matplotlib is not installed (bash scripts/check-system.sh names the package)"
-            self.assertTrue(os.path.isfile(os.path.join(out, name)), f"{name} was not written{why}")
-        with open(os.path.join(out, "log.jsonl")) as f:
+        self.assertIsNotNone(r['best'])
+        for name in ('last.pt', 'best.pt', 'log.jsonl', 'curves.png', 'summary.json'):
+            why = ''
+            if name == 'curves.png' and importlib.util.find_spec('matplotlib') is None:
+                why = ': matplotlib is not installed (bash scripts/check-system.sh names the package)'
+            self.assertTrue(os.path.isfile(os.path.join(out, name)), f'{name} was not written{why}')
+        with open(os.path.join(out, 'log.jsonl')) as f:
             epochs = [json.loads(l) for l in f if '"epoch"' in l and '"type": "epoch"' in l]
         self.assertEqual(len(epochs), 2)
-        self.assertGreaterEqual(epochs[0]["val"]["AP"], 0.0)
-        self.assertTrue(os.path.isfile(os.path.join(exp, "model.json")))
+        self.assertGreaterEqual(epochs[0]['val']['AP'], 0.0)
+        self.assertTrue(os.path.isfile(os.path.join(exp, 'model.json')))
 
     def test_query_init_nanodet(self):
         """--query-init nanodet: proposals reach the model (train and val) and the exported config records it."""
-        feat = os.path.join(self.tmp.name, "feat-qi")
-        vfeat = os.path.join(self.tmp.name, "vfeat-qi")
+        feat = os.path.join(self.tmp.name, 'feat-qi')
+        vfeat = os.path.join(self.tmp.name, 'vfeat-qi')
         shutil.copytree(self.feat, feat)
         shutil.copytree(self.vfeat, vfeat)
-        out, exp = os.path.join(self.tmp.name, "run-qi"), os.path.join(self.tmp.name, "exported-qi")
-        args = ["--preset", "tiny", "--variant", "lors", "--features", feat, "--annotations", self.ann,
-                "--val-features", vfeat, "--val-annotations", self.vann, "--epochs", "1", "--batch-size", "3",
-                "--out", out, "--lr", "1e-3", "--warmup", "1", "--no-plot", "--query-init", "nanodet",
-                "--export-best", exp]
-        with self.assertRaisesRegex(ValueError, "query proposals missing"):
+        out, exp = os.path.join(self.tmp.name, 'run-qi'), os.path.join(self.tmp.name, 'exported-qi')
+        args = [
+            '--preset',
+            'tiny',
+            '--variant',
+            'lors',
+            '--features',
+            feat,
+            '--annotations',
+            self.ann,
+            '--val-features',
+            vfeat,
+            '--val-annotations',
+            self.vann,
+            '--epochs',
+            '1',
+            '--batch-size',
+            '3',
+            '--out',
+            out,
+            '--lr',
+            '1e-3',
+            '--warmup',
+            '1',
+            '--no-plot',
+            '--query-init',
+            'nanodet',
+            '--export-best',
+            exp,
+        ]
+        with self.assertRaisesRegex(ValueError, 'query proposals missing'):
             run_main(args)
         for d in (feat, vfeat):
             for c in D.find_caches(d):
                 p = np.zeros((len(c.images), 12, 5), np.float32)
                 p[:, :, :4] = [4, 4, 20, 20]
                 p[:, :, 4] = 0.5
-                p.tofile(c.data_path[:-4] + ".proposals.f32")
+                p.tofile(c.data_path[:-4] + '.proposals.f32')
         seen = []
         orig = Mo.AdaMixerDecoder.initial_state
 
         def spy(self_, batch, image_size, proposals=None):
             seen.append(None if proposals is None else tuple(proposals.shape))
             return orig(self_, batch, image_size, proposals)
+
         Mo.AdaMixerDecoder.initial_state = spy
         try:
             run_main(args)
         finally:
             Mo.AdaMixerDecoder.initial_state = orig
         self.assertTrue(seen and all(s is not None and s[1:] == (10, 4) for s in seen), seen)  # tiny: L = 10
-        with open(os.path.join(exp, "model.json")) as f:
-            self.assertEqual(json.load(f)["config"]["queryInit"], "nanodet")
+        with open(os.path.join(exp, 'model.json')) as f:
+            self.assertEqual(json.load(f)['config']['queryInit'], 'nanodet')
 
     def test_private_lr_mult(self):
         """--private-lr-mult: exactly the stage-private low-rank factors get lr × mult (in the optimiser state of
         the checkpoint); everything else, LORS^T's per-stage bias and LayerNorm included, keeps lr."""
-        model = AdaMixerDecoder(make_config("tiny", "lors"))
+        model = AdaMixerDecoder(make_config('tiny', 'lors'))
         private = sorted(n for n, _ in model.named_parameters() if is_private_factor(n))
         stages = model.cfg.decoder.stages
         self.assertEqual(len(private), 8 * stages)  # generator weight + bias, ml, mr, sl, sr, B, A
-        self.assertTrue(all(".lorsA." in n or n.endswith((".lorsT.A", ".lorsT.B")) for n in private), private)
-        self.assertFalse(any(is_private_factor(n) for n in ("lorsA.shared.weight", "lorsT.shared.weight",
-                                                            "stages.0.lorsT.bias", "stages.0.lorsT.norm.weight",
-                                                            "stages.0.mixing.generator.weight")))
+        self.assertTrue(all('.lorsA.' in n or n.endswith(('.lorsT.A', '.lorsT.B')) for n in private), private)
+        self.assertFalse(
+            any(
+                is_private_factor(n)
+                for n in (
+                    'lorsA.shared.weight',
+                    'lorsT.shared.weight',
+                    'stages.0.lorsT.bias',
+                    'stages.0.lorsT.norm.weight',
+                    'stages.0.mixing.generator.weight',
+                )
+            )
+        )
         groups = param_groups(model, 8.0)
-        self.assertEqual([g["lr_mult"] for g in groups], [1.0, 8.0])
-        self.assertEqual(sum(len(g["params"]) for g in groups), len(list(model.parameters())))
-        self.assertEqual(len(param_groups(AdaMixerDecoder(make_config("tiny", "vanilla")), 8.0)), 1)
-        for bad in (0.0, -1.0, float("nan")):
-            with self.assertRaisesRegex(ValueError, "private_lr_mult"):
+        self.assertEqual([g['lr_mult'] for g in groups], [1.0, 8.0])
+        self.assertEqual(sum(len(g['params']) for g in groups), len(list(model.parameters())))
+        self.assertEqual(len(param_groups(AdaMixerDecoder(make_config('tiny', 'vanilla')), 8.0)), 1)
+        for bad in (0.0, -1.0, float('nan')):
+            with self.assertRaisesRegex(ValueError, 'private_lr_mult'):
                 param_groups(model, bad)
-        out = os.path.join(self.tmp.name, "run-plr")
-        run_main(["--preset", "tiny", "--variant", "lors", "--features", self.feat, "--annotations", self.ann,
-                  "--epochs", "1", "--batch-size", "2", "--lr", "1e-3", "--warmup", "0", "--private-lr-mult", "8",
-                  "--out", out, "--no-plot"])
-        lrs = [g["lr"] for g in load_checkpoint(os.path.join(out, "last.pt"))["optimizer"]["param_groups"]]
+        out = os.path.join(self.tmp.name, 'run-plr')
+        run_main(
+            [
+                '--preset',
+                'tiny',
+                '--variant',
+                'lors',
+                '--features',
+                self.feat,
+                '--annotations',
+                self.ann,
+                '--epochs',
+                '1',
+                '--batch-size',
+                '2',
+                '--lr',
+                '1e-3',
+                '--warmup',
+                '0',
+                '--private-lr-mult',
+                '8',
+                '--out',
+                out,
+                '--no-plot',
+            ]
+        )
+        lrs = [g['lr'] for g in load_checkpoint(os.path.join(out, 'last.pt'))['optimizer']['param_groups']]
         self.assertEqual(len(lrs), 2)
         self.assertAlmostEqual(lrs[0], 1e-3)
         self.assertAlmostEqual(lrs[1], 8e-3)
@@ -561,33 +698,72 @@ class TestTraining(unittest.TestCase):
         self.assertEqual((len(kept), len(held)), (50, 10))
         self.assertFalse(set(kept) & set(held))
         self.assertEqual(sorted(kept + held), ids)
-        self.assertEqual(D.split_holdout(ids, 10, seed=3), (kept, held))           # deterministic
-        self.assertNotEqual(D.split_holdout(ids, 10, seed=4)[1], held)            # seeded
+        self.assertEqual(D.split_holdout(ids, 10, seed=3), (kept, held))  # deterministic
+        self.assertNotEqual(D.split_holdout(ids, 10, seed=4)[1], held)  # seeded
         with self.assertRaises(ValueError):
             D.split_holdout(ids, 60, seed=0)
-        out = os.path.join(self.tmp.name, "run-h")
-        r = run_main(["--preset", "tiny", "--variant", "vanilla", "--features", self.feat, "--annotations", self.ann,
-                      "--val-features", self.vfeat, "--val-annotations", self.vann, "--holdout", "2", "--epochs", "1",
-                      "--batch-size", "2", "--schedule", "cosine", "--warmup-frac", "0.5", "--out", out, "--no-plot"])
-        with open(os.path.join(out, "log.jsonl")) as f:
+        out = os.path.join(self.tmp.name, 'run-h')
+        r = run_main(
+            [
+                '--preset',
+                'tiny',
+                '--variant',
+                'vanilla',
+                '--features',
+                self.feat,
+                '--annotations',
+                self.ann,
+                '--val-features',
+                self.vfeat,
+                '--val-annotations',
+                self.vann,
+                '--holdout',
+                '2',
+                '--epochs',
+                '1',
+                '--batch-size',
+                '2',
+                '--schedule',
+                'cosine',
+                '--warmup-frac',
+                '0.5',
+                '--out',
+                out,
+                '--no-plot',
+            ]
+        )
+        with open(os.path.join(out, 'log.jsonl')) as f:
             rows = [json.loads(l) for l in f]
         start, ep = rows[0], rows[-1]
-        self.assertEqual((start["train_images"], start["holdout_images"]), (4, 2))   # 6 images: 4 train + 2 held
-        self.assertEqual(start["holdout_ids"], D.split_holdout(list(range(1000, 1006)), 2, 0)[1])
-        self.assertEqual((r["steps"], r["best_by"]), (2, "holdout"))
-        self.assertEqual(ep["best"], ep["holdout"]["AP"])
-        self.assertIn("AP", ep["val"])
+        self.assertEqual((start['train_images'], start['holdout_images']), (4, 2))  # 6 images: 4 train + 2 held
+        self.assertEqual(start['holdout_ids'], D.split_holdout(list(range(1000, 1006)), 2, 0)[1])
+        self.assertEqual((r['steps'], r['best_by']), (2, 'holdout'))
+        self.assertEqual(ep['best'], ep['holdout']['AP'])
+        self.assertIn('AP', ep['val'])
 
     def test_resume_refuses_other_config(self):
-        out = os.path.join(self.tmp.name, "run-c")
-        base = ["--preset", "tiny", "--features", self.feat, "--annotations", self.ann, "--epochs", "1",
-                "--batch-size", "6", "--out", out, "--no-plot"]
-        run_main(base + ["--variant", "vanilla"])
-        with self.assertRaisesRegex(SystemExit, "config"):
-            run_main(base + ["--variant", "lors", "--resume"])
+        out = os.path.join(self.tmp.name, 'run-c')
+        base = [
+            '--preset',
+            'tiny',
+            '--features',
+            self.feat,
+            '--annotations',
+            self.ann,
+            '--epochs',
+            '1',
+            '--batch-size',
+            '6',
+            '--out',
+            out,
+            '--no-plot',
+        ]
+        run_main(base + ['--variant', 'vanilla'])
+        with self.assertRaisesRegex(SystemExit, 'config'):
+            run_main(base + ['--variant', 'lors', '--resume'])
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     unittest.main()
 
 
@@ -614,8 +790,9 @@ class TestCompare(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             p = os.path.join(tmp, 'dets.json')
             with open(p, 'w') as f:
-                json.dump([{'image_id': 7, 'category_id': D.COCO_CATEGORY_IDS[2], 'bbox': [10, 20, 30, 40],
-                            'score': 0.5}], f)
+                json.dump(
+                    [{'image_id': 7, 'category_id': D.COCO_CATEGORY_IDS[2], 'bbox': [10, 20, 30, 40], 'score': 0.5}], f
+                )
             d = load_dets(p)
             np.testing.assert_allclose(d[7][0], [[10, 20, 40, 60]])
             self.assertEqual(list(d[7][2]), [2])
