@@ -7,8 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { FileNotFoundError, type Detection, type FileReader, type RgbaImage } from '../model/types';
 
 /** A FileReader over a local folder (paths relative to it). */
@@ -223,10 +221,4 @@ export function drawDetections(img: RgbaImage, dets: Detection[]): RgbaImage {
     drawText(out, text, tx + 2 * k, ty + 2 * k, k, lum > 140 ? [0, 0, 0] : [255, 255, 255]);
   }
   return out;
-}
-
-/** The wasm backend for CLIs (finds its .wasm itself in Node). */
-export async function useWasm(): Promise<void> {
-  await tf.setBackend('wasm');
-  await tf.ready();
 }

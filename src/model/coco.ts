@@ -91,8 +91,6 @@ export const COCO_CATEGORY_IDS = [
   70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
 ] as const;
 
-export const categoryIdToIndex = new Map<number, number>(COCO_CATEGORY_IDS.map((id, i) => [id, i]));
-
 /** One detection in COCO's results format (bbox = [x, y, w, h]). */
 export interface CocoDetection {
   image_id: number;
