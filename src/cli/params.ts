@@ -1,7 +1,7 @@
 /**
  * npm run params -- [--preset paper|web|tiny] [--variant vanilla|vanilla4x32|lors] [--rank-a N] [--rank-t N]
  *                   [--groups K|1,1,2,2,3,3] [--groups-t K|list] [--stages N] [--json]
- * npm run params -- --lors-source trained|vanilla [--rank-a N] [--rank-t N] [--groups K|list] [--json]
+ * npm run params -- --lors-source trained|compressed [--rank-a N] [--rank-t N] [--groups K|list] [--json]
  *
  * Exact parameter counts from countParameters (src/model/params.ts). `decoder` is the paper's count (stages +
  * LORS shared parts; queries and neck left out); `total` adds the queries, the neck and NanoDet-g's backbone.
