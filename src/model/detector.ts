@@ -33,7 +33,15 @@ import {
   type WeightMap,
 } from './types';
 import { float16Bytes } from './params';
-import { arraysToWeights, initWeights, loadWeights, MODEL_JSON, parseManifest, shardBytes } from './weights';
+import {
+  arraysToWeights,
+  initWeights,
+  loadWeights,
+  MODEL_JSON,
+  parseManifest,
+  shardBytes,
+  withPrefetched,
+} from './weights';
 import { decoderForward, topK } from './adamixer/decoder';
 import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
 import { prepareWeightsWithNames } from './adamixer/prepare';
@@ -65,7 +73,9 @@ export async function decoderSource(
     const note = `no trained weights (${e.message}): seeded initial weights, seed ${seed}`;
     return { source: { config: fallback, seed }, trained: false, weightBytes: float16Bytes(fallback), note };
   }
-  return { source: { read }, trained: true, weightBytes: shardBytes(parseManifest(json)) };
+  // The loader gets the model.json already read: one fetch per folder.
+  const source = { read: withPrefetched(read, MODEL_JSON, json) };
+  return { source, trained: true, weightBytes: shardBytes(parseManifest(json)) };
 }
 
 export interface LoadOptions {

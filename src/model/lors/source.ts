@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from '../config';
 import type { FileReader } from '../types';
-import { loadWeightArrays, MODEL_JSON, parseManifest, shardBytes } from '../weights/io';
+import { loadWeightArrays, MODEL_JSON, parseManifest, shardBytes, withPrefetched } from '../weights/io';
 import { sliceLors, type LorsSlice, type SliceMode } from './slice';
 
 export class OrderedLors {
@@ -22,8 +22,9 @@ export class OrderedLors {
 
   /** Reads model.json only (FileNotFoundError when the folder has none); the shards load on the first slice. */
   static async open(read: FileReader, onProgress?: (loaded: number, total: number) => void): Promise<OrderedLors> {
-    const m = parseManifest(await read(MODEL_JSON), { variant: 'lors' });
-    return new OrderedLors(read, m.config, shardBytes(m), onProgress);
+    const json = await read(MODEL_JSON);
+    const m = parseManifest(json, { variant: 'lors' });
+    return new OrderedLors(withPrefetched(read, MODEL_JSON, json), m.config, shardBytes(m), onProgress);
   }
 
   /** The shards, verified and decoded once; a failed load is retried by the next call. */

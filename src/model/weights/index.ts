@@ -17,6 +17,7 @@ export {
   loadWeightArrays,
   loadWeights,
   shardBytes,
+  withPrefetched,
   arraysToWeights,
   memoryReader,
   saveWeights,

@@ -505,6 +505,11 @@ export function arraysToWeights(cfg: ModelConfig, arrays: Map<string, Float32Arr
   return weights;
 }
 
+/** `read`, with `path` answered from bytes already read: a folder's model.json is then fetched once. */
+export function withPrefetched(read: FileReader, path: string, bytes: ArrayBuffer): FileReader {
+  return (p, onProgress) => (p === path ? Promise.resolve(bytes) : read(p, onProgress));
+}
+
 /** A FileReader over files in memory (e.g. the output of saveWeights). */
 export function memoryReader(files: Map<string, Uint8Array | ArrayBuffer>): FileReader {
   return async (path, onProgress) => {
