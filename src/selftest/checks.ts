@@ -31,33 +31,10 @@ import { foldLorsT } from '../model/lors/fold';
 import type { BackendName, WeightMap } from '../model/types';
 import { initWeights } from '../model/weights';
 import { cachedReader } from '../worker/cachedFetch';
-import { fusedChecks, type FusedCheck } from './fusedChecks';
+import { fusedChecks } from './fusedChecks';
+import type { SelftestCheck, SelftestResult } from './result';
 
-export interface SelftestCheck {
-  name: string;
-  maxAbsDiff: number;
-  /** Largest accepted maxAbsDiff (Infinity: reported only). */
-  tolerance: number;
-  passed: boolean;
-  /** Elements compared. */
-  size: number;
-  webgpuMs: number;
-  wasmMs: number;
-  /** Largest |value| on wasm (the scale the difference is relative to). */
-  maxAbs: number;
-  /** NaN/±Infinity values on each backend. */
-  nonFiniteWebgpu: number;
-  nonFiniteWasm: number;
-  /** The first segments (stage, logits/boxes) above the tolerance. */
-  mismatches?: string[];
-}
-
-export interface SelftestResult {
-  backends: string[];
-  checks: SelftestCheck[];
-  maxAbsDiff: number;
-  passed: boolean;
-}
+export type { SelftestCheck, SelftestResult } from './result';
 
 const INPUT = 64;
 /** Largest accepted |webgpu − wasm| (reported, asserted by the e2e test). */
@@ -200,7 +177,7 @@ async function runOn(
   base: string,
   wasmPaths: Record<string, string>,
   status: (m: string) => void,
-): Promise<{ out: Outputs; ms: Map<string, number>; fused: FusedCheck[] }> {
+): Promise<{ out: Outputs; ms: Map<string, number>; fused: SelftestCheck[] }> {
   const choice = await initBackend(backend, { wasmPaths });
   if (choice.backend !== backend)
     throw new Error(`self-test: could not use ${backend} (${choice.fallbackReason ?? 'unknown reason'})`);

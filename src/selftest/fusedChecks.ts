@@ -31,24 +31,10 @@ import { countPrograms } from '../model/nn/webgpu/count';
 import { linearFused, linearResidualLayerNorm, mlpHead } from '../model/nn/webgpu/kernels';
 import type { WeightMap } from '../model/types';
 import { randomLevels, randomWeights, rng, uniformTensor } from '../testing/reference';
+import type { SelftestCheck } from './result';
 
 /** Largest accepted |fused − ops| relative to max(1, max |ops|). */
 export const FUSED_TOLERANCE = 1e-4;
-
-/** Same fields as the self-test's checks (webgpuMs: the fused path, wasmMs: the op path, both on WebGPU). */
-export interface FusedCheck {
-  name: string;
-  maxAbsDiff: number;
-  tolerance: number;
-  passed: boolean;
-  size: number;
-  webgpuMs: number;
-  wasmMs: number;
-  maxAbs: number;
-  nonFiniteWebgpu: number;
-  nonFiniteWasm: number;
-  mismatches?: string[];
-}
 
 type Parts = { name: string; t: tf.Tensor }[];
 
@@ -65,7 +51,7 @@ async function compare(
   fused: () => Parts,
   ops: () => Parts,
   status: (m: string) => void = () => undefined,
-): Promise<FusedCheck> {
+): Promise<SelftestCheck> {
   const run = async (f: () => Parts) => {
     const t0 = performance.now();
     let parts: Parts = [];
@@ -147,7 +133,7 @@ async function compare(
     max = Math.max(max, seg);
     at += n;
   });
-  const check: FusedCheck = {
+  const check: SelftestCheck = {
     name,
     maxAbsDiff: max,
     tolerance,
@@ -175,10 +161,13 @@ function appWeights(cfg: ModelConfig, seed: number): { run: WeightMap; all: tf.T
   return { run, all: [...new Set([...raw.values(), ...folded.values(), ...run.values()])] };
 }
 
-/** Every fused-vs-ops check, on the webgpu backend (the caller has set it). */
-export async function fusedChecks(status: (m: string) => void, only?: string): Promise<FusedCheck[]> {
+/**
+ * Every fused-vs-ops check, on the webgpu backend (the caller has set it); in each, webgpuMs is the fused path and
+ * wasmMs the op path.
+ */
+export async function fusedChecks(status: (m: string) => void, only?: string): Promise<SelftestCheck[]> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`fusedChecks: needs the webgpu backend, got ${tf.getBackend()}`);
-  const checks: FusedCheck[] = [];
+  const checks: SelftestCheck[] = [];
   const van = makeConfig('tiny', 'vanilla');
   const lors = makeConfig('tiny', 'lors');
   const d = van.decoder;
