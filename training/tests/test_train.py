@@ -473,6 +473,13 @@ class TestTraining(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
+    def argv(self, variant, *extra, feat=None, val=None):
+        """Trainer arguments for the tiny preset on the synthetic caches (val: a val cache folder), then extra."""
+        a = ['--preset', 'tiny', '--variant', variant, '--features', feat or self.feat, '--annotations', self.ann]
+        if val:
+            a += ['--val-features', val, '--val-annotations', self.vann]
+        return a + list(extra)
+
     def test_steps_reduce_loss_on_fixed_batch(self):
         torch.manual_seed(0)
         for variant in ('vanilla', 'lors'):
@@ -492,15 +499,8 @@ class TestTraining(unittest.TestCase):
             self.assertLess(losses[-1], 0.9 * losses[0], f'{variant}: {losses}')
 
     def test_resume_matches_uninterrupted(self):
-        base = [
-            '--preset',
-            'tiny',
-            '--variant',
+        base = self.argv(
             'lors',
-            '--features',
-            self.feat,
-            '--annotations',
-            self.ann,
             '--epochs',
             '2',
             '--batch-size',
@@ -514,7 +514,7 @@ class TestTraining(unittest.TestCase):
             '--log-every',
             '1',
             '--no-plot',
-        ]
+        )
         a = os.path.join(self.tmp.name, 'run-a')
         b = os.path.join(self.tmp.name, 'run-b')
         ra = run_main(base + ['--out', a])
@@ -536,19 +536,8 @@ class TestTraining(unittest.TestCase):
     def test_val_best_plot_and_export(self):
         out = os.path.join(self.tmp.name, 'run-v')
         exp = os.path.join(self.tmp.name, 'exported')
-        args = [
-            '--preset',
-            'tiny',
-            '--variant',
+        args = self.argv(
             'vanilla',
-            '--features',
-            self.feat,
-            '--annotations',
-            self.ann,
-            '--val-features',
-            self.vfeat,
-            '--val-annotations',
-            self.vann,
             '--epochs',
             '2',
             '--batch-size',
@@ -559,7 +548,8 @@ class TestTraining(unittest.TestCase):
             '1e-3',
             '--warmup',
             '1',
-        ]
+            val=self.vfeat,
+        )
         args += ['--export-best', exp]
         r = run_main(args)
         self.assertIsNotNone(r['best'])
@@ -581,19 +571,8 @@ class TestTraining(unittest.TestCase):
         shutil.copytree(self.feat, feat)
         shutil.copytree(self.vfeat, vfeat)
         out, exp = os.path.join(self.tmp.name, 'run-qi'), os.path.join(self.tmp.name, 'exported-qi')
-        args = [
-            '--preset',
-            'tiny',
-            '--variant',
+        args = self.argv(
             'lors',
-            '--features',
-            feat,
-            '--annotations',
-            self.ann,
-            '--val-features',
-            vfeat,
-            '--val-annotations',
-            self.vann,
             '--epochs',
             '1',
             '--batch-size',
@@ -609,7 +588,9 @@ class TestTraining(unittest.TestCase):
             'nanodet',
             '--export-best',
             exp,
-        ]
+            feat=feat,
+            val=vfeat,
+        )
         with self.assertRaisesRegex(ValueError, 'query proposals missing'):
             run_main(args)
         for d in (feat, vfeat):
@@ -663,15 +644,8 @@ class TestTraining(unittest.TestCase):
                 param_groups(model, bad)
         out = os.path.join(self.tmp.name, 'run-plr')
         run_main(
-            [
-                '--preset',
-                'tiny',
-                '--variant',
+            self.argv(
                 'lors',
-                '--features',
-                self.feat,
-                '--annotations',
-                self.ann,
                 '--epochs',
                 '1',
                 '--batch-size',
@@ -685,7 +659,7 @@ class TestTraining(unittest.TestCase):
                 '--out',
                 out,
                 '--no-plot',
-            ]
+            )
         )
         lrs = [g['lr'] for g in load_checkpoint(os.path.join(out, 'last.pt'))['optimizer']['param_groups']]
         self.assertEqual(len(lrs), 2)
@@ -704,19 +678,8 @@ class TestTraining(unittest.TestCase):
             D.split_holdout(ids, 60, seed=0)
         out = os.path.join(self.tmp.name, 'run-h')
         r = run_main(
-            [
-                '--preset',
-                'tiny',
-                '--variant',
+            self.argv(
                 'vanilla',
-                '--features',
-                self.feat,
-                '--annotations',
-                self.ann,
-                '--val-features',
-                self.vfeat,
-                '--val-annotations',
-                self.vann,
                 '--holdout',
                 '2',
                 '--epochs',
@@ -730,7 +693,8 @@ class TestTraining(unittest.TestCase):
                 '--out',
                 out,
                 '--no-plot',
-            ]
+                val=self.vfeat,
+            )
         )
         with open(os.path.join(out, 'log.jsonl')) as f:
             rows = [json.loads(l) for l in f]
@@ -743,28 +707,10 @@ class TestTraining(unittest.TestCase):
 
     def test_resume_refuses_other_config(self):
         out = os.path.join(self.tmp.name, 'run-c')
-        base = [
-            '--preset',
-            'tiny',
-            '--features',
-            self.feat,
-            '--annotations',
-            self.ann,
-            '--epochs',
-            '1',
-            '--batch-size',
-            '6',
-            '--out',
-            out,
-            '--no-plot',
-        ]
-        run_main(base + ['--variant', 'vanilla'])
+        common = ['--epochs', '1', '--batch-size', '6', '--out', out, '--no-plot']
+        run_main(self.argv('vanilla', *common))
         with self.assertRaisesRegex(SystemExit, 'config'):
-            run_main(base + ['--variant', 'lors', '--resume'])
-
-
-if __name__ == '__main__':
-    unittest.main()
+            run_main(self.argv('lors', *common, '--resume'))
 
 
 class TestCompare(unittest.TestCase):
@@ -796,3 +742,7 @@ class TestCompare(unittest.TestCase):
             d = load_dets(p)
             np.testing.assert_allclose(d[7][0], [[10, 20, 40, 60]])
             self.assertEqual(list(d[7][2]), [2])
+
+
+if __name__ == '__main__':
+    unittest.main()
