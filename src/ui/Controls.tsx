@@ -125,36 +125,8 @@ export function Controls() {
             <span>vanilla compressed to LORS</span>
           </label>
         </div>
-        <label className="field">
-          <span>
-            Rank of LORS<sup>A</sup> (r<sub>A</sub>) <output data-testid="rank-a-value">{Math.min(rankA, maxA)}</output>{' '}
-            <span className="muted small">of {maxA}</span>
-          </span>
-          <input
-            type="range"
-            min={1}
-            max={maxA}
-            step={1}
-            value={Math.min(rankA, maxA)}
-            data-testid="slider-rank-a"
-            onChange={(e) => settings().setSliders({ rankA: Number(e.target.value) })}
-          />
-        </label>
-        <label className="field">
-          <span>
-            Rank of LORS<sup>T</sup> (r<sub>T</sub>) <output data-testid="rank-t-value">{Math.min(rankT, maxT)}</output>{' '}
-            <span className="muted small">of {maxT}</span>
-          </span>
-          <input
-            type="range"
-            min={1}
-            max={maxT}
-            step={1}
-            value={Math.min(rankT, maxT)}
-            data-testid="slider-rank-t"
-            onChange={(e) => settings().setSliders({ rankT: Number(e.target.value) })}
-          />
-        </label>
+        <RankSlider part="A" value={rankA} max={maxA} onChange={(rankA) => settings().setSliders({ rankA })} />
+        <RankSlider part="T" value={rankT} max={maxT} onChange={(rankT) => settings().setSliders({ rankT })} />
         <div className="radio-row" role="radiogroup" aria-label="Groups K of LORS^A">
           <label className="check">
             <input
@@ -203,5 +175,28 @@ export function Controls() {
         </details>
       </fieldset>
     </section>
+  );
+}
+
+/** The rank slider of LORS^A or LORS^T, reaching as far as the source's stored factors. */
+function RankSlider(p: { part: 'A' | 'T'; value: number; max: number; onChange: (rank: number) => void }) {
+  const id = p.part.toLowerCase();
+  const value = Math.min(p.value, p.max);
+  return (
+    <label className="field">
+      <span>
+        Rank of LORS<sup>{p.part}</sup> (r<sub>{p.part}</sub>) <output data-testid={`rank-${id}-value`}>{value}</output>{' '}
+        <span className="muted small">of {p.max}</span>
+      </span>
+      <input
+        type="range"
+        min={1}
+        max={p.max}
+        step={1}
+        value={value}
+        data-testid={`slider-rank-${id}`}
+        onChange={(e) => p.onChange(Number(e.target.value))}
+      />
+    </label>
   );
 }
