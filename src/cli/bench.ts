@@ -2,13 +2,15 @@
  * npm run bench [-- --json OUT] [--runs N] [--warmup N] [--backends wasm,webgpu] [--no-browser] [--image FILE]
  * npm run bench -- --kernels [--json OUT]: kernels per decoder forward on WebGPU and wasm, counted in headless
  * Chromium (test/e2e/kernels-browser.ts; needs a build), no timing.
+ * npm run bench -- --bytes [--json OUT]: what the app downloads (model.json + weight files per model folder), no timing.
  *
  * Node (bench-node.ts): wasm, plus webgpu where a real GPU adapter exists (../shared/gpu kit: bench/gpu-bench.ts).
  * Browser (test/e2e/bench-browser.ts): the built app in headless Chromium on wasm — photo → overlay, slider →
  * overlay, cold start. SwiftShader's WebGPU (no GPU) is never timed: it is a software rasteriser.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR } from '../model/constants';
 import type { BackendName } from '../model/types';
 import { flag, int, parseArgs, runCli, str, usageText, type OptionSpec } from './args';
 import { benchBackend, machineInfo, summaryLine } from './bench-node';
@@ -24,6 +26,10 @@ const SPEC: Record<string, OptionSpec> = {
   image: { type: 'string', help: 'photo to time (default public/samples/chelsea.jpg)' },
   'no-browser': { type: 'boolean', help: 'skip the headless-Chromium part' },
   models: { type: 'string', help: 'folder with nanodet/, vanilla/, lors/ (default public/models)' },
+  bytes: {
+    type: 'boolean',
+    help: 'only report the bytes the app downloads per model folder (first load and on demand)',
+  },
   kernels: {
     type: 'boolean',
     help: 'only count kernels per decoder forward (WebGPU and wasm, headless Chromium; needs a build)',
@@ -42,6 +48,12 @@ async function main() {
   const p = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
   if (p.help) {
     console.log(USAGE);
+    return;
+  }
+  const models = str(p, 'models') ?? 'public/models';
+  const download = downloadBytes(models);
+  if (flag(p, 'bytes')) {
+    writeJson(str(p, 'json'), { date: new Date().toISOString(), download });
     return;
   }
   if (flag(p, 'kernels')) {
@@ -64,7 +76,6 @@ async function main() {
   }
   const runs = int(p, 'runs', 10, 1)!;
   const warmup = int(p, 'warmup', 2, 0)!;
-  const models = str(p, 'models') ?? 'public/models';
   const image = str(p, 'image') ?? 'public/samples/chelsea.jpg';
   const hasGpu = typeof (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== 'undefined';
   if (hasGpu) await import('@tensorflow/tfjs-backend-webgpu');
@@ -84,6 +95,7 @@ async function main() {
   const out = {
     date: new Date().toISOString(),
     machine: machineInfo(),
+    download,
     node,
     browser,
     soak,
@@ -110,6 +122,32 @@ async function runSoak(o: { moves: number; drops: number }) {
     process.exitCode = 1;
   }
   return r;
+}
+
+/**
+ * Bytes of each model folder the app fetches (every file: model.json and its weight files): the first load is the
+ * backbone and both decoders; the compressed LORS source is fetched when chosen. Printed and returned.
+ */
+function downloadBytes(models: string) {
+  const folder = (dir: string) => {
+    const path = join(models, dir);
+    if (!existsSync(path)) return null;
+    return readdirSync(path).reduce((a, f) => a + statSync(join(path, f)).size, 0);
+  };
+  const perFolder = {
+    nanodet: folder(NANODET_DIR),
+    vanilla: folder(DECODER_DIRS.vanilla),
+    lors: folder(LORS_SOURCE_DIRS.trained),
+    compressed: folder(LORS_SOURCE_DIRS.compressed),
+  };
+  const parts = [perFolder.nanodet, perFolder.vanilla, perFolder.lors];
+  const firstLoad = parts.every((b) => b !== null) ? parts.reduce((a, b) => a! + b!, 0) : null;
+  const mib = (b: number | null) => (b === null ? 'missing' : `${(b / 2 ** 20).toFixed(2)} MiB`);
+  console.log(
+    `download: first load ${mib(firstLoad)} (nanodet ${mib(perFolder.nanodet)}, vanilla ${mib(perFolder.vanilla)}, ` +
+      `lors ${mib(perFolder.lors)}); compressed LORS on demand ${mib(perFolder.compressed)}`,
+  );
+  return { firstLoad, perFolder };
 }
 
 function writeJson(path: string | undefined, data: unknown) {

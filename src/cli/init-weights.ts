@@ -1,27 +1,31 @@
 /**
  * npm run init-weights -- --out DIR [--preset paper|web|tiny] [--variant vanilla|vanilla4x32|lors]
  *                         [--rank-a N] [--rank-t N] [--groups K|1,1,2,2,3,3] [--groups-t K|list] [--stages N]
- *                         [--seed 0] [--float16] [--force]
+ *                         [--seed 0] [--encoding float32|float16|int8] [--force]
  *
  * Writes a seeded-init weights folder (model.json + 4 MiB shards, src/model/weights/FORMAT.md): every tensor of
  * parameterSpec(config) initialised by its rule (src/model/weights/init.ts). The same seed gives the same bytes
  * (apart from meta.createdAt).
  */
-import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelConfig, PresetName, VariantName } from '../model/config';
 import { countParameters } from '../model/params';
-import { initArrays, MODEL_JSON, saveWeights } from '../model/weights';
+import { initArrays, MODEL_JSON, saveWeights, WEIGHTS_ENCODINGS, type WeightsEncoding } from '../model/weights';
 import { configFromArgs, configOptions } from './config-args';
-import { flag, int, parseArgs, requireStr, runCli, usageText, type OptionSpec } from './args';
+import { flag, int, parseArgs, requireStr, runCli, str, usageText, type OptionSpec } from './args';
+import { writeWeightsFolder } from './node-io';
 
 const DEFAULTS = { preset: 'web', variant: 'lors' } as const;
 const SPEC: Record<string, OptionSpec> = {
   out: { type: 'string', help: 'output folder (created if missing) — required' },
   ...configOptions(DEFAULTS),
   seed: { type: 'string', help: 'PRNG seed, an integer ≥ 0 (default 0)' },
-  float16: { type: 'boolean', help: 'store the values as float16 (half the size)' },
+  encoding: {
+    type: 'string',
+    help: 'float32 (default), float16 (half the size) or int8 (per-channel int8 matrices, a quarter)',
+    choices: WEIGHTS_ENCODINGS,
+  },
   force: { type: 'boolean', help: 'overwrite a folder that already holds a model.json' },
 };
 const USAGE = usageText('npm run init-weights --', '--out DIR [options]', SPEC);
@@ -32,7 +36,7 @@ export interface InitWeightsPlan {
   variant: VariantName;
   config: ModelConfig;
   seed: number;
-  float16: boolean;
+  encoding: WeightsEncoding;
   force: boolean;
 }
 
@@ -42,13 +46,21 @@ export function planInitWeights(argv: string[]): InitWeightsPlan {
   const out = requireStr(a, 'out');
   const { preset, variant, config } = configFromArgs(a, DEFAULTS);
   const seed = int(a, 'seed', 0, 0, Number.MAX_SAFE_INTEGER)!;
-  return { out, preset, variant, config, seed, float16: flag(a, 'float16'), force: flag(a, 'force') };
+  return {
+    out,
+    preset,
+    variant,
+    config,
+    seed,
+    encoding: (str(a, 'encoding') ?? 'float32') as WeightsEncoding,
+    force: flag(a, 'force'),
+  };
 }
 
 /** Builds the files of a plan (name → bytes). */
 export async function buildInitWeights(plan: InitWeightsPlan): Promise<Map<string, Uint8Array>> {
   return saveWeights(plan.config, initArrays(plan.config, plan.seed), {
-    float16: plan.float16,
+    encoding: plan.encoding,
     meta: {
       createdBy: 'src/cli/init-weights.ts',
       source: 'init',
@@ -57,18 +69,6 @@ export async function buildInitWeights(plan: InitWeightsPlan): Promise<Map<strin
       variant: plan.variant,
     },
   });
-}
-
-/** Writes the files into `dir`: shards first, model.json last; with `force`, stale shards are removed first. */
-export function writeWeightsFolder(dir: string, files: Map<string, Uint8Array>, force = false): void {
-  const root = resolve(dir);
-  if (existsSync(join(root, MODEL_JSON))) {
-    if (!force) throw new Error(`${join(root, MODEL_JSON)} already exists (use --force to overwrite)`);
-    for (const f of readdirSync(root)) if (/^weights-shard\d+of\d+\.bin$/.test(f)) unlinkSync(join(root, f));
-  }
-  mkdirSync(root, { recursive: true });
-  for (const [name, bytes] of files) if (name !== MODEL_JSON) writeFileSync(join(root, name), bytes);
-  writeFileSync(join(root, MODEL_JSON), files.get(MODEL_JSON)!);
 }
 
 async function main() {
@@ -85,7 +85,7 @@ async function main() {
   const n = countParameters(plan.config);
   console.log(
     `wrote ${resolve(plan.out)}: model.json + ${shards} shard${shards > 1 ? 's' : ''} ` +
-      `(${(bytes / 2 ** 20).toFixed(2)} MiB, ${plan.float16 ? 'float16' : 'float32'}); ` +
+      `(${(bytes / 2 ** 20).toFixed(2)} MiB, ${plan.encoding}); ` +
       `${plan.variant} ${plan.preset}, ${(n.total - n.backbone).toLocaleString('en-US')} learnable parameters, seed ${plan.seed}`,
   );
 }

@@ -1,13 +1,14 @@
 /**
- * Node-only I/O for the CLIs: a folder FileReader, JPEG/PNG decoding into RgbaImage, and PNG overlays with boxes
+ * Node-only I/O for the CLIs: a folder FileReader, writing a weights folder, JPEG/PNG decoding into RgbaImage, and PNG overlays with boxes
  * and labels drawn in a tiny built-in bitmap font.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FileNotFoundError, type Detection, type FileReader, type RgbaImage } from '../model/types';
+import { MODEL_JSON } from '../model/weights';
 
 /** A FileReader over a local folder (paths relative to it). */
 export function folderReader(dir: string): FileReader {
@@ -25,6 +26,18 @@ export function folderReader(dir: string): FileReader {
     onProgress?.(buf.byteLength);
     return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
   };
+}
+
+/** Writes the files into `dir`: shards first, model.json last; with `force`, stale shards are removed first. */
+export function writeWeightsFolder(dir: string, files: Map<string, Uint8Array>, force = false): void {
+  const root = resolve(dir);
+  if (existsSync(join(root, MODEL_JSON))) {
+    if (!force) throw new Error(`${join(root, MODEL_JSON)} already exists (use --force to overwrite)`);
+    for (const f of readdirSync(root)) if (/^weights-shard\d+of\d+\.bin$/.test(f)) unlinkSync(join(root, f));
+  }
+  mkdirSync(root, { recursive: true });
+  for (const [name, bytes] of files) if (name !== MODEL_JSON) writeFileSync(join(root, name), bytes);
+  writeFileSync(join(root, MODEL_JSON), files.get(MODEL_JSON)!);
 }
 
 export function isDirectory(p: string): boolean {

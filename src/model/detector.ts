@@ -32,7 +32,7 @@ import {
   type RgbaImage,
   type WeightMap,
 } from './types';
-import { float16Bytes } from './params';
+import { encodedBytes } from './weights/encoding';
 import {
   arraysToWeights,
   initWeights,
@@ -71,7 +71,7 @@ export async function decoderSource(
   } catch (e) {
     if (!(e instanceof FileNotFoundError)) throw e;
     const note = `no trained weights (${e.message}): seeded initial weights, seed ${seed}`;
-    return { source: { config: fallback, seed }, trained: false, weightBytes: float16Bytes(fallback), note };
+    return { source: { config: fallback, seed }, trained: false, weightBytes: encodedBytes(fallback, 'int8'), note };
   }
   // The loader gets the model.json already read: one fetch per folder.
   const source = { read: withPrefetched(read, MODEL_JSON, json) };

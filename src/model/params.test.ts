@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeConfig, stretchGroups } from './config';
-import { countParameters, float16Bytes, parameterSpec, size } from './params';
+import { countParameters, parameterSpec, size } from './params';
 
 const decoder = (...a: Parameters<typeof makeConfig>) => countParameters(makeConfig(...a)).decoder;
 
@@ -94,13 +94,5 @@ describe('config validation', () => {
   it('rejects bad ranks and group lists', () => {
     expect(() => makeConfig('paper', 'lors', { rankA: 0 })).toThrow(/rankA/);
     expect(() => makeConfig('paper', 'lors', { groups: [1, 2] })).toThrow(/6 per-stage/);
-  });
-});
-
-describe('float16Bytes', () => {
-  it('counts every tensor of the weights file at 2 bytes', () => {
-    const base = makeConfig('web', 'lors');
-    const c = countParameters(base);
-    expect(float16Bytes(base)).toBe(2 * (c.decoder + c.queries + c.neck));
   });
 });

@@ -288,9 +288,3 @@ export function countParameters(cfg: ModelConfig, backbone = 0): ParamCount {
     perStage,
   };
 }
-
-/** Bytes the weights file of a config would take in float16 (every tensor of parameterSpec, 2 bytes each). */
-export function float16Bytes(cfg: ModelConfig): number {
-  const c = countParameters(cfg);
-  return 2 * (c.decoder + c.queries + c.neck);
-}

@@ -32,7 +32,7 @@ export interface DecoderInfo {
   config: ModelConfig;
   /** True when trained weights were loaded; false: seeded initial weights. */
   trained: boolean;
-  /** Bytes of the weights files read (trained), or the float16 size the weights would have (seeded). */
+  /** Bytes of the weights files read (trained), or the int8 size the weights would have (seeded). */
   weightBytes: number;
   /** Why trained weights were not used (missing, or failed to load). */
   note?: string;

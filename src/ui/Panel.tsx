@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { countParameters, float16Bytes } from '../model/params';
+import { countParameters } from '../model/params';
+import { encodedBytes } from '../model/weights/encoding';
 import type { ModelName } from '../model/types';
 import { detectionsToCoco } from '../model/coco';
 import { formatBytes, formatCount } from './format';
@@ -189,11 +190,11 @@ export function Panel({ model }: { model: ModelName }) {
               : info && !info.failed
                 ? formatBytes(info.weightBytes)
                 : '–'}
-          {info && !info.trained && !info.failed && <span className="muted small"> (float16 size it would have)</span>}
+          {info && !info.trained && !info.failed && <span className="muted small"> (int8 size it would have)</span>}
           {model === 'lors' && counted && sources[lorsSource] && (
             <span className="muted small">
               {' '}
-              (all ranks) · this slice at float16: {formatBytes(float16Bytes(counted))}
+              (all ranks) · this slice in int8: {formatBytes(encodedBytes(counted, 'int8'))}
             </span>
           )}
         </dd>

@@ -11,7 +11,7 @@ import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR, type LorsSourceName } from
 import { decoderSource, load, type Detector, type FeatureSet } from '../model/detector';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
-import { float16Bytes } from '../model/params';
+import { encodedBytes } from '../model/weights/encoding';
 import { FileNotFoundError, type DecoderName, type ModelName } from '../model/types';
 import { MODEL_JSON } from '../model/weights/io';
 import { cachedReader, DownloadError, MissingFileError } from './cachedFetch';
@@ -85,7 +85,7 @@ async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): P
   if (seeded) {
     const config = await det.setDecoder(name, { config: preset, seed: 0 }, onProgress);
     const note = 'seeded initial weights (seed 0), as asked';
-    return { config, trained: false, weightBytes: float16Bytes(config), note };
+    return { config, trained: false, weightBytes: encodedBytes(config, 'int8'), note };
   }
   const dir = name === 'lors' ? LORS_SOURCE_DIRS.trained : DECODER_DIRS[name];
   try {

@@ -3,14 +3,20 @@
  * offers Retry (which fetches only what failed) and an explicit seeded choice; the other panels keep working; a file
  * that failed its hash is never in the Cache API.
  */
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { CACHE_NAME } from '../../src/worker/cachedFetch';
 import { assert, dropFile, setRange, shot, text, tid, waitBoxes, waitReady, type Test } from './page';
 import type { StaticServer } from './server';
 
-const LORS_SHARD = 'models/lors/weights-shard2of3.bin';
-const LORS_SHARDS = ['models/lors/weights-shard1of3.bin', LORS_SHARD, 'models/lors/weights-shard3of3.bin'];
-const VANILLA_SHARD = 'models/vanilla/weights-shard4of9.bin';
+/** A shipped weights folder's shard paths, as the app requests them (models/<dir>/weights-shard…). */
+const shardsOf = (dir: string): string[] =>
+  (
+    JSON.parse(readFileSync(`public/models/${dir}/model.json`, 'utf8')) as { weightsManifest: { paths: string[] }[] }
+  ).weightsManifest.flatMap((g) => g.paths.map((p) => `models/${dir}/${p}`));
+const LORS_SHARDS = shardsOf('lors');
+const LORS_SHARD = LORS_SHARDS[LORS_SHARDS.length - 1]!; // the one corrupted; the others stay good
+const VANILLA_SHARD = shardsOf('vanilla')[1]!;
 
 async function failureOf(page: Page, model: string): Promise<{ file: string; reason: string }> {
   await page.waitForSelector(tid(`weights-failure-${model}`), { timeout: 10_000 });
@@ -112,7 +118,7 @@ export const downloads: Test[] = [
       await trainedBadge(page, 'lors');
       const fetched = fetchedSince(server, from, LORS_SHARDS);
       assert(
-        fetched[LORS_SHARD] === 1 && fetched[LORS_SHARDS[0]!] === 0 && fetched[LORS_SHARDS[2]!] === 0,
+        LORS_SHARDS.every((p) => fetched[p] === (p === LORS_SHARD ? 1 : 0)),
         `the retry should fetch only the failed shard: ${JSON.stringify(fetched)}`,
       );
       assert(

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .int8 import decode_int8, int8_bytes
+
 NANODET_SIZE = 416
 NANODET_STRIDES = (8, 16, 32)
 NANODET_CLASSES = 80
@@ -50,7 +52,7 @@ def _attr_ints(node: dict, key: str) -> List[int]:
 
 
 class NanoDetGraph:
-    """Executes NanoDet-g's TFJS graph with torch ops. Weights are read once (float16-quantised floats widened to
+    """Executes NanoDet-g's TFJS graph with torch ops. Weights are read once (float16 or int8 floats widened to
     float32) and kept on `device`."""
 
     def __init__(self, folder: str, json_name: Optional[str] = None, device='cpu'):
@@ -77,7 +79,10 @@ class NanoDetGraph:
             for w in group['weights']:
                 n = int(np.prod(w['shape'])) if w['shape'] else 1
                 q = w.get('quantization')
-                if q is not None:
+                if q is not None and q.get('dtype') == 'int8':  # written by scripts/copy-models.ts
+                    a = decode_int8(buf, at, w['shape'], q.get('axes', []))
+                    at += int8_bytes(w['shape'], q.get('axes', []))
+                elif q is not None:
                     if q.get('dtype') != 'float16':
                         raise ValueError(f'{w["name"]}: unsupported quantization {q}')
                     a = np.frombuffer(buf, '<f2', n, at).astype(np.float32)

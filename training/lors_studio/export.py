@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import zlib
 from collections import OrderedDict
 from typing import Dict, Optional, Tuple, Union
 
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig
+from .int8 import decode_int8, int8_bytes
 from .params import parameter_spec
 
 FORMAT = 'lors-studio-weights'
@@ -177,6 +179,9 @@ def load_weights(directory: str) -> Tuple[ModelConfig, 'OrderedDict[str, torch.T
         raise ValueError(f'{path}: weightsManifest is missing or empty')
     spec = parameter_spec(cfg)
     expected = {t['name']: t['shape'] for t in spec}
+    deflated = m.get('shardEncoding') is not None
+    if deflated and m['shardEncoding'] != 'deflate-raw':
+        raise ValueError(f'{path}: shardEncoding {m["shardEncoding"]!r} is not supported (only "deflate-raw")')
     sd: Dict[str, torch.Tensor] = {}
     for g in groups:
         blobs = []
@@ -194,6 +199,10 @@ def load_weights(directory: str) -> Tuple[ModelConfig, 'OrderedDict[str, torch.T
                 raise ValueError(f'{p}: no SHA-256 in model.json')
             if hashlib.sha256(blob).hexdigest() != want_sha.lower():
                 raise ValueError(f'{p}: SHA-256 mismatch (corrupted or truncated download)')
+            if deflated:  # each stored shard is the raw DEFLATE of its tensor bytes
+                blob = zlib.decompress(blob, -15)
+                if len(blob) != m['rawBytes'][p]:
+                    raise ValueError(f'{p}: inflates to {len(blob)} bytes, expected {m["rawBytes"][p]}')
             blobs.append(blob)
         data = b''.join(blobs)
         off = 0
@@ -202,17 +211,23 @@ def load_weights(directory: str) -> Tuple[ModelConfig, 'OrderedDict[str, torch.T
             if e.get('dtype', 'float32') != 'float32':
                 raise ValueError(f'{name}: dtype {e.get("dtype")!r} is not supported (float32 only)')
             q = e.get('quantization')
-            if q is None:
-                dt = np.dtype('<f4')
-            elif q.get('dtype') == 'float16':
-                dt = np.dtype('<f2')
-            else:
-                raise ValueError(f'{name}: quantization {q!r} is not supported (float16 only)')
             count = int(np.prod(shape)) if shape else 1
-            nb = count * dt.itemsize
-            if off + nb > len(data):
-                raise ValueError(f'{name}: the shards end before this tensor (truncated weights)')
-            a = np.frombuffer(data, dtype=dt, count=count, offset=off).astype(np.float32).reshape(shape)
+            if q is not None and q.get('dtype') == 'int8':
+                nb = int8_bytes(shape, q.get('axes', []))
+                if off + nb > len(data):
+                    raise ValueError(f'{name}: the shards end before this tensor (truncated weights)')
+                a = decode_int8(data, off, shape, q.get('axes', []))
+            else:
+                if q is None:
+                    dt = np.dtype('<f4')
+                elif q.get('dtype') == 'float16':
+                    dt = np.dtype('<f2')
+                else:
+                    raise ValueError(f'{name}: quantization {q!r} is not supported (float16 or int8)')
+                nb = count * dt.itemsize
+                if off + nb > len(data):
+                    raise ValueError(f'{name}: the shards end before this tensor (truncated weights)')
+                a = np.frombuffer(data, dtype=dt, count=count, offset=off).astype(np.float32).reshape(shape)
             off += nb
             if name in sd:
                 raise ValueError(f'{name}: appears twice in the manifest')

@@ -14,10 +14,12 @@ import math
 import os
 import tempfile
 import unittest
+import zlib
 
 import numpy as np
 import torch
 from training.lors_studio import export as export_mod
+from training.lors_studio import int8
 from training.lors_studio.boxes import decode_xyzr, initial_xyzr, iof_matrix, position_embedding, xyxy_to_xyzr
 from training.lors_studio.config import ModelConfig, dims, make_config, parse_groups, stretch_groups
 from training.lors_studio.export import export, load_checkpoint, load_weights
@@ -530,6 +532,64 @@ class ExportTest(unittest.TestCase):
             for k in sd:
                 self.assertTrue(torch.equal(sd16[k], sd[k].half().float()), k)
             self.assertEqual(sorted(os.listdir(tmp)), ['model.json', 'weights-shard1of1.bin'])
+
+    def test_int8_tensors_and_deflated_shards(self):
+        # Hand-built bytes: float32 scales (one per channel), then int8 values; value = q · scale.
+        cases = [([2, 3], [0]), ([2, 2, 2], [1]), ([2, 2, 2], [0, 1]), ([1, 1, 2, 3], [3])]
+        for shape, axes in cases:
+            outer, channels, inner = int8.channel_layout(shape, axes)
+            scales = np.arange(1, channels + 1, dtype='<f4') / 4
+            q = (np.arange(int(np.prod(shape))) % 255 - 127).astype(np.int8)
+            buf = b'pad' + scales.tobytes() + q.tobytes()
+            self.assertEqual(int8.int8_bytes(shape, axes), len(buf) - 3)
+            got = int8.decode_int8(buf, 3, shape, axes)
+            want = (q.reshape(outer, channels, inner) * scales[None, :, None]).reshape(shape)
+            self.assertTrue(np.array_equal(got, want), (shape, axes))
+        with self.assertRaisesRegex(ValueError, 'contiguous'):
+            int8.channel_layout([2, 3, 4], [0, 2])
+        with self.assertRaisesRegex(ValueError, 'truncated'):
+            int8.decode_int8(b'\0' * 13, 0, [2, 3], [0])
+        # load_weights reads an int8 entry among float16 ones.
+        cfg = make_config('tiny', 'vanilla', stages=1)
+        torch.manual_seed(5)
+        sd = AdaMixerDecoder(cfg).state_dict()
+        with tempfile.TemporaryDirectory() as tmp:
+            man = export(sd, cfg, tmp, float16=True)
+            shard = os.path.join(tmp, 'weights-shard1of1.bin')
+            with open(shard, 'rb') as fh:
+                blob = fh.read()
+            first = man['weightsManifest'][0]['weights'][0]  # queries.content [Q, d]
+            n = int(np.prod(first['shape']))
+            x = sd[first['name']].numpy()
+            scales = (np.abs(x).max(1) / 127).astype('<f4')
+            q = np.round(x / scales[:, None]).astype(np.int8)
+            blob = scales.tobytes() + q.tobytes() + blob[2 * n :]
+            write_bytes(shard, blob)
+            first['quantization'] = {'dtype': 'int8', 'original_dtype': 'float32', 'axes': [0]}
+            man['sha256']['weights-shard1of1.bin'] = hashlib.sha256(blob).hexdigest()
+            man['bytes']['weights-shard1of1.bin'] = len(blob)
+            with open(os.path.join(tmp, 'model.json'), 'w') as fh:
+                json.dump(man, fh)
+            _, sd8 = load_weights(tmp)
+            self.assertTrue(torch.equal(sd8[first['name']], torch.from_numpy(q * scales[:, None])))
+            self.assertTrue(torch.equal(sd8['neck.convs.0.weight'], sd['neck.convs.0.weight'].half().float()))
+            # The same shard stored as raw DEFLATE (shardEncoding): same tensors; the checks run on the stored bytes.
+            z = zlib.compressobj(9, zlib.DEFLATED, -15)
+            stored = z.compress(blob) + z.flush()
+            write_bytes(shard, stored)
+            man['shardEncoding'] = 'deflate-raw'
+            man['rawBytes'] = {'weights-shard1of1.bin': len(blob)}
+            man['sha256']['weights-shard1of1.bin'] = hashlib.sha256(stored).hexdigest()
+            man['bytes']['weights-shard1of1.bin'] = len(stored)
+            with open(os.path.join(tmp, 'model.json'), 'w') as fh:
+                json.dump(man, fh)
+            _, sdz = load_weights(tmp)
+            self.assertTrue(all(torch.equal(sdz[k], sd8[k]) for k in sd8))
+            man['rawBytes']['weights-shard1of1.bin'] += 1
+            with open(os.path.join(tmp, 'model.json'), 'w') as fh:
+                json.dump(man, fh)
+            with self.assertRaisesRegex(ValueError, r'weights-shard1of1\.bin: inflates to \d+ bytes, expected'):
+                load_weights(tmp)
 
     def test_shards_split_tensors_and_refuse_corruption(self):
         cfg = make_config('tiny', 'vanilla', stages=1)

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FileReader, RgbaImage } from '../types';
 import { letterbox, type LetterboxInfo } from '../letterbox';
+import { checkGraphShard, dequantizeGraphWeights, graphEntryBytes, type GraphWeightSpec } from './graphWeights';
 
 export const NANODET_NATIVE_SIZE = 416;
 export const NANODET_STRIDES = [8, 16, 32] as const;
@@ -62,12 +63,6 @@ export interface ExtractOptions {
   flip?: boolean;
 }
 
-interface WeightSpec {
-  name: string;
-  shape: number[];
-  dtype: string;
-  quantization?: { dtype: string };
-}
 interface GraphJson {
   format?: string;
   generatedBy?: string;
@@ -75,7 +70,10 @@ interface GraphJson {
   modelTopology: { node: { name: string; op: string; attr?: Record<string, unknown> }[] } & Record<string, unknown>;
   signature?: Record<string, unknown>;
   userDefinedMetadata?: Record<string, unknown>;
-  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+  weightsManifest: { paths: string[]; weights: GraphWeightSpec[] }[];
+  /** Written by the install step: each weight file's SHA-256 and length. */
+  sha256?: Record<string, string>;
+  bytes?: Record<string, number>;
 }
 
 /** Learnable parameters of a TFJS graph manifest: elements of its float32 weights. */
@@ -86,15 +84,6 @@ export function countGraphParams(manifest: {
   for (const g of manifest.weightsManifest)
     for (const w of g.weights) if (w.dtype === 'float32') n += w.shape.reduce((a, b) => a * b, 1);
   return n;
-}
-
-function bytesOf(w: WeightSpec): number {
-  const n = w.shape.reduce((a, b) => a * b, 1);
-  const q = w.quantization?.dtype;
-  if (q === 'float16' || q === 'uint16') return 2 * n;
-  if (q === 'uint8') return n;
-  if (w.dtype === 'string') throw new Error(`NanoDet manifest: string weight ${w.name} is not supported`);
-  return 4 * n; // float32, int32
 }
 
 /** Feature-map side of each stride at input size S. */
@@ -109,8 +98,8 @@ export function checkInputSize(size: number): void {
 }
 
 /** Rewrites the graph for input size S: the 4 upsample constants in `weights` (in place) and the input shape. */
-function patchForSize(json: GraphJson, specs: WeightSpec[], weights: ArrayBuffer, size: number): GraphJson {
-  const view = new DataView(weights);
+function patchForSize(json: GraphJson, specs: GraphWeightSpec[], weights: Uint8Array, size: number): GraphJson {
+  const view = new DataView(weights.buffer, weights.byteOffset, weights.byteLength);
   let offset = 0;
   const found = new Set<string>();
   for (const w of specs) {
@@ -131,7 +120,7 @@ function patchForSize(json: GraphJson, specs: WeightSpec[], weights: ArrayBuffer
       view.setInt32(offset + 4, size / c[1], true);
       found.add(w.name);
     }
-    offset += bytesOf(w);
+    offset += graphEntryBytes(w);
   }
   if (found.size !== SIZE_CONSTANTS.length) {
     throw new Error(
@@ -261,14 +250,15 @@ export async function loadNanoDet(
   if (json.format !== 'graph-model' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new Error('NanoDet model.json is not a TFJS graph model');
   }
-  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const stored = json.weightsManifest.flatMap((g) => g.weights);
   const paths = json.weightsManifest.flatMap((g) => g.paths);
-  const total = specs.reduce((a, w) => a + bytesOf(w), 0);
-  const parts: ArrayBuffer[] = [];
+  const total = stored.reduce((a, w) => a + graphEntryBytes(w), 0);
+  const parts: Uint8Array[] = [];
   let done = 0;
   opts.onProgress?.(0, total);
   for (const p of paths) {
-    const buf = await read(p, (loaded) => opts.onProgress?.(Math.min(total, done + loaded), total));
+    const buf = new Uint8Array(await read(p, (loaded) => opts.onProgress?.(Math.min(total, done + loaded), total)));
+    await checkGraphShard(p, buf, json);
     parts.push(buf);
     done += buf.byteLength;
     opts.onProgress?.(Math.min(total, done), total);
@@ -278,14 +268,15 @@ export async function loadNanoDet(
       `NanoDet weights: ${paths.join(', ')} hold ${done} bytes, the manifest needs ${total} (corrupted or truncated download)`,
     );
   }
-  const weightData = new Uint8Array(total);
+  const joined = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {
-    weightData.set(new Uint8Array(p), at);
+    joined.set(p, at);
     at += p.byteLength;
   }
+  const { specs, data } = dequantizeGraphWeights(stored, joined);
 
-  const graph = inputSize === NANODET_NATIVE_SIZE ? json : patchForSize(json, specs, weightData.buffer, inputSize);
+  const graph = inputSize === NANODET_NATIVE_SIZE ? json : patchForSize(json, specs, data, inputSize);
   const handler: tf.io.IOHandler = {
     load: async (): Promise<tf.io.ModelArtifacts> => ({
       modelTopology: graph.modelTopology as unknown as tf.io.ModelArtifacts['modelTopology'],
@@ -295,7 +286,7 @@ export async function loadNanoDet(
       signature: graph.signature as tf.io.ModelArtifacts['signature'],
       userDefinedMetadata: graph.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
       weightSpecs: specs as tf.io.WeightsManifestEntry[],
-      weightData: weightData.buffer,
+      weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
     }),
   };
   const model = await tf.loadGraphModel(handler);

@@ -1,4 +1,4 @@
-/** Weights: seeded initialisation, the LORS Studio weights format (FORMAT.md), SHA-256 and float16 helpers. */
+/** Weights: seeded initialisation, the LORS Studio weights format (FORMAT.md), SHA-256, float16 and int8 helpers. */
 export { sha256, sha256Hex, sha256HexAsync } from './sha256';
 export { toFloat16Bits, fromFloat16Bits, float32ToFloat16, float16ToFloat32, roundToFloat16 } from './float16';
 export { initTensorValues, initArrays, initWeights } from './init';
@@ -11,8 +11,9 @@ export {
   validateConfig,
   checkExpectedConfig,
   parseManifest,
-  verifyShard,
   verifyShardAsync,
+  shardContent,
+  SHARD_DEFLATE,
   decodeWeightsToArrays,
   loadWeightArrays,
   loadWeights,
@@ -22,4 +23,7 @@ export {
   memoryReader,
   saveWeights,
 } from './io';
+export { entryBytes, encodedBytes, quantizationFor, WEIGHTS_ENCODINGS } from './encoding';
+export type { Quantization, WeightsEncoding } from './encoding';
+export { encodeInt8, decodeInt8, int8Bytes, rowAxes } from './int8';
 export type { WeightsManifest, WeightsManifestEntry, WeightsManifestGroup, LoadOptions, SaveOptions } from './io';

@@ -136,7 +136,7 @@ describe('saveWeights writes FORMAT.md exactly', () => {
   });
 
   it('float16: every entry has quantization float16, the data are the IEEE half bits', async () => {
-    const files = await saveWeights(tiny, initArrays(tiny, 0), { float16: true });
+    const files = await saveWeights(tiny, initArrays(tiny, 0), { encoding: 'float16' });
     const m = json(files);
     for (const w of m.weightsManifest[0].weights)
       expect(w.quantization).toEqual({ dtype: 'float16', original_dtype: 'float32' });
@@ -152,8 +152,8 @@ describe('saveWeights writes FORMAT.md exactly', () => {
   });
 
   it('is readable by tfjs itself (tf.io.decodeWeights on the manifest, float32 and float16)', async () => {
-    for (const float16 of [false, true]) {
-      const files = await saveWeights(tiny, initArrays(tiny, 0), { float16, shardBytes: 65536 });
+    for (const encoding of ['float32', 'float16'] as const) {
+      const files = await saveWeights(tiny, initArrays(tiny, 0), { encoding, shardBytes: 65536 });
       const m = json(files);
       const bin = concat(m.weightsManifest[0].paths.map((p: string) => files.get(p)!));
       const before = tf.memory().numTensors;
@@ -184,7 +184,7 @@ describe('saveWeights writes FORMAT.md exactly', () => {
     await expect(saveWeights(tiny, wrong)).rejects.toThrow(/queries\.content has 7 values, expected 320/);
     const big = new Map(a);
     big.set('stages.0.iofTau', new Float32Array([1e5, 0, 0, 0]));
-    await expect(saveWeights(tiny, big, { float16: true })).rejects.toThrow(/out of float16 range/);
+    await expect(saveWeights(tiny, big, { encoding: 'float16' })).rejects.toThrow(/out of float16 range/);
     const before = tf.memory().numTensors;
     const t = initWeights(tiny, 0);
     const bad = tf.zeros([5, 5]);
@@ -252,7 +252,7 @@ describe('loadWeights', () => {
 
   it('round-trips float16 within float16 precision', async () => {
     const src = initArrays(tiny, 7);
-    const files = await saveWeights(tiny, src, { float16: true, shardBytes: 50_001 });
+    const files = await saveWeights(tiny, src, { encoding: 'float16', shardBytes: 50_001 });
     const { arrays } = await loadWeightArrays(memoryReader(files));
     let maxRel = 0;
     const bad: string[] = [];
@@ -269,6 +269,55 @@ describe('loadWeights', () => {
     expect(maxRel).toBeGreaterThan(1e-5); // it really was quantised
   });
 
+  it('int8: matrices per-channel int8 (one scale per output row), vectors float16; loads within half a step', async () => {
+    const src = initArrays(tiny, 7);
+    const files = await saveWeights(tiny, src, { encoding: 'int8', shardBytes: 50_001 });
+    const m = json(files);
+    for (const w of m.weightsManifest[0].weights) {
+      if (w.shape.length >= 2) {
+        expect(w.quantization).toEqual({
+          dtype: 'int8',
+          original_dtype: 'float32',
+          axes: w.shape.slice(0, -1).map((_: number, i: number) => i),
+        });
+      } else expect(w.quantization.dtype).toBe('float16');
+    }
+    const { arrays } = await loadWeightArrays(memoryReader(files));
+    const bad: string[] = [];
+    for (const s of tinySpec) {
+      const v = src.get(s.name)!;
+      const r = arrays.get(s.name)!;
+      const inner = s.shape.length >= 2 ? s.shape[s.shape.length - 1]! : 1;
+      for (let row = 0; row < v.length / inner; row++) {
+        let max = 0;
+        for (let i = 0; i < inner; i++) max = Math.max(max, Math.abs(v[row * inner + i]!));
+        for (let i = row * inner; i < (row + 1) * inner; i++) {
+          const tol = s.shape.length >= 2 ? max / 254 + 1e-7 : Math.abs(v[i]!) * 2 ** -11 + 2 ** -25;
+          if (!(Math.abs(r[i]! - v[i]!) <= tol)) bad.push(`${s.name}[${i}]: ${v[i]} → ${r[i]}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+    const bytes = [...files].reduce((a, [n, b]) => a + (n === 'model.json' ? 0 : b.length), 0);
+    expect(bytes).toBeLessThan(tinyBytes / 3); // about a quarter of float32 (the tiny preset has many vectors)
+  });
+
+  it('refuses int8 entries with bad axes or a byte count that does not fit', async () => {
+    const files = await saveWeights(tiny, initArrays(tiny, 0), { encoding: 'int8' });
+    const m = json(files);
+    const w = m.weightsManifest[0].weights.find((e: { shape: number[] }) => e.shape.length === 2);
+    const bad = structuredClone(m);
+    bad.weightsManifest[0].weights.find((e: { name: string }) => e.name === w.name).quantization.axes = [0, 2];
+    expect(() => parseManifest(JSON.stringify(bad))).toThrow(
+      new RegExp(`tensor ${w.name.replace(/\./g, '\\.')}: int8 axes must be integers`),
+    );
+    const shifted = structuredClone(m);
+    // One scale per column instead of per row: the shards no longer match the entries' byte count.
+    shifted.weightsManifest[0].weights.find((e: { name: string }) => e.name === w.name).quantization.axes = [1];
+    if (w.shape[0] !== w.shape[1])
+      expect(() => parseManifest(JSON.stringify(shifted))).toThrow(/its tensors need \d+ bytes but its shards hold/);
+  });
+
   it('a corrupted shard byte fails with the shard name and SHA-256 mismatch', async () => {
     const files = await saveWeights(tiny, initArrays(tiny, 0), { shardBytes: 200_000 });
     const bad = new Map(files);
@@ -278,20 +327,51 @@ describe('loadWeights', () => {
     await expectLoadError(bad, 'weights-shard2of3.bin: SHA-256 mismatch (corrupted or truncated download)');
   });
 
-  it('decodeWeightsToArrays verifies shards itself (pure hash) unless told not to', async () => {
+  it("decodeWeightsToArrays takes each shard's tensor bytes and refuses missing or mis-sized ones", async () => {
     const files = await saveWeights(tiny, initArrays(tiny, 0), { shardBytes: 200_000 });
     const m = parseManifest(files.get('model.json')!);
     const shards = new Map([...files].filter(([k]) => k !== 'model.json'));
     expect(decodeWeightsToArrays(m, shards).size).toBe(tinySpec.length);
-    const shard = new Uint8Array(files.get('weights-shard1of3.bin')!);
-    shard[0] = shard[0]! ^ 0x80;
-    shards.set('weights-shard1of3.bin', shard);
+    shards.set('weights-shard1of3.bin', files.get('weights-shard1of3.bin')!.subarray(1));
     expect(() => decodeWeightsToArrays(m, shards)).toThrow(
-      'weights-shard1of3.bin: SHA-256 mismatch (corrupted or truncated download)',
+      'weights-shard1of3.bin: 199999 bytes of tensor data, expected 200000',
     );
-    expect(decodeWeightsToArrays(m, shards, false).size).toBe(tinySpec.length);
+    shards.set('weights-shard1of3.bin', files.get('weights-shard1of3.bin')!);
     shards.delete('weights-shard2of3.bin');
-    expect(() => decodeWeightsToArrays(m, shards, false)).toThrow('weights-shard2of3.bin: missing (not read)');
+    expect(() => decodeWeightsToArrays(m, shards)).toThrow('weights-shard2of3.bin: missing (not read)');
+  });
+
+  it('deflate: shards stored as raw DEFLATE load to the same values; checks run on the stored bytes', async () => {
+    const src = initArrays(tiny, 3);
+    const plain = await saveWeights(tiny, src, { encoding: 'int8', shardBytes: 50_000 });
+    const files = await saveWeights(tiny, src, { encoding: 'int8', shardBytes: 50_000, deflate: true });
+    const m = json(files);
+    const pm = json(plain);
+    expect(m.shardEncoding).toBe('deflate-raw');
+    expect(m.rawBytes).toEqual(pm.bytes);
+    for (const p of m.weightsManifest[0].paths) {
+      expect(m.bytes[p]).toBe(files.get(p)!.length);
+      expect(m.sha256[p]).toBe(nodeSha(files.get(p)!));
+      expect(m.bytes[p]).toBeLessThan(pm.bytes[p]);
+    }
+    const a = (await loadWeightArrays(memoryReader(files))).arrays;
+    const b = (await loadWeightArrays(memoryReader(plain))).arrays;
+    for (const [k, v] of b) expect(a.get(k), k).toEqual(v);
+
+    const p1 = m.weightsManifest[0].paths[0];
+    const bad = new Map(files);
+    const flipped = files.get(p1)!.slice();
+    flipped[10] = flipped[10]! ^ 1;
+    bad.set(p1, flipped);
+    await expectLoadError(bad, `${p1}: SHA-256 mismatch (corrupted or truncated download)`);
+    const wrongRaw = structuredClone(m);
+    wrongRaw.rawBytes[p1] -= 1;
+    wrongRaw.rawBytes[m.weightsManifest[0].paths[1]] += 1;
+    await expectLoadError(setJson(files, wrongRaw), new RegExp(`${p1}: inflates to \\d+ bytes, expected`));
+    const noRaw = structuredClone(m);
+    delete noRaw.rawBytes;
+    await expectLoadError(setJson(files, noRaw), /rawBytes must map each shard/);
+    await expectLoadError(setJson(files, { ...m, shardEncoding: 'gzip' }), /shardEncoding "gzip" is not supported/);
   });
 
   it('a truncated shard fails clearly', async () => {
@@ -414,7 +494,7 @@ describe('loadWeights', () => {
       mod((w) => {
         w.quantization = { dtype: 'uint8', min: 0, scale: 1 };
       }),
-      /quantization .* is not supported \(only \{"dtype": "float16"\}\)/,
+      /quantization .* is not supported \(\{"dtype": "float16"\} or \{"dtype": "int8"/,
     );
     const c = structuredClone(m);
     c.sha256['weights-shard1of1.bin'] = 'abc';
@@ -518,7 +598,7 @@ describe('loadWeights', () => {
   it('loads vanilla and vanilla4x32 configs', async () => {
     for (const v of ['vanilla', 'vanilla4x32'] as const) {
       const cfg = makeConfig('tiny', v);
-      const files = await saveWeights(cfg, initArrays(cfg, 1), { float16: true });
+      const files = await saveWeights(cfg, initArrays(cfg, 1), { encoding: 'float16' });
       const { config, weights } = await loadWeights(memoryReader(files), { expect: { variant: 'vanilla' } });
       expect(config).toEqual(cfg);
       expect(config.lors).toBeUndefined();

@@ -18,6 +18,9 @@ import {
 import { parameterSpec, size, type ParamSpec } from '../params';
 import type { FileReader, WeightMap } from '../types';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
+import { deflateRaw, inflateRaw } from './deflate';
+import { entryBytes, quantizationFor, WEIGHTS_ENCODINGS, type Quantization, type WeightsEncoding } from './encoding';
+import { axesProblem, decodeInt8, encodeInt8 } from './int8';
 import { sha256Hex, sha256HexAsync } from './sha256';
 
 export const WEIGHTS_FORMAT = 'lors-studio-weights';
@@ -25,12 +28,14 @@ export const WEIGHTS_VERSION = 1;
 /** Maximum shard size: 4 MiB. */
 export const SHARD_BYTES = 4 * 1024 * 1024;
 export const MODEL_JSON = 'model.json';
+/** The one shard encoding besides plain bytes: raw DEFLATE (RFC 1951). */
+export const SHARD_DEFLATE = 'deflate-raw';
 
 export interface WeightsManifestEntry {
   name: string;
   shape: number[];
   dtype: 'float32';
-  quantization?: { dtype: 'float16'; original_dtype?: 'float32' };
+  quantization?: Quantization;
 }
 
 export interface WeightsManifestGroup {
@@ -46,8 +51,11 @@ export interface WeightsManifest {
   weightsManifest: WeightsManifestGroup[];
   /** Lowercase hex SHA-256 per shard path. */
   sha256: Record<string, string>;
-  /** Byte length per shard path. */
+  /** Byte length per shard path (the file as stored). */
   bytes: Record<string, number>;
+  /** Set when each shard file is the raw DEFLATE of its tensor bytes; then `rawBytes` gives their lengths. */
+  shardEncoding?: typeof SHARD_DEFLATE;
+  rawBytes?: Record<string, number>;
   meta?: Record<string, unknown>;
   training?: unknown;
   compression?: unknown;
@@ -231,6 +239,13 @@ export function parseManifest(
   const bytes = raw.bytes;
   if (!isObj(sha)) return fail('sha256 must be an object mapping each shard to its hex SHA-256');
   if (!isObj(bytes)) return fail('bytes must be an object mapping each shard to its length');
+  const deflated = raw.shardEncoding !== undefined;
+  if (deflated && raw.shardEncoding !== SHARD_DEFLATE) {
+    fail(`shardEncoding ${show(raw.shardEncoding)} is not supported (only "${SHARD_DEFLATE}")`);
+  }
+  const rawBytes = raw.rawBytes;
+  if (deflated && !isObj(rawBytes)) return fail('rawBytes must map each shard to the length of its inflated bytes');
+  const isLength = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
   const seenPaths = new Set<string>();
   const groups: WeightsManifestGroup[] = [];
@@ -249,9 +264,10 @@ export function parseManifest(
       if (typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h))
         fail(`sha256[${show(p)}] must be 64 lowercase hex digits, got ${show(h)}`);
       const b = bytes[p];
-      if (typeof b !== 'number' || !Number.isInteger(b) || b < 0)
-        fail(`bytes[${show(p)}] must be an integer ≥ 0, got ${show(b)}`);
-      groupBytes += b as number;
+      if (!isLength(b)) fail(`bytes[${show(p)}] must be an integer ≥ 0, got ${show(b)}`);
+      const r = deflated ? (rawBytes as Record<string, unknown>)[p] : b;
+      if (!isLength(r)) fail(`rawBytes[${show(p)}] must be an integer ≥ 0, got ${show(r)}`);
+      groupBytes += r as number;
     }
     const weights: WeightsManifestEntry[] = grp.weights.map((w, wi) => {
       if (!isObj(w) || typeof w.name !== 'string') return fail(`weightsManifest[${gi}].weights[${wi}] has no name`);
@@ -264,14 +280,21 @@ export function parseManifest(
       const e: WeightsManifestEntry = { name, shape: [...(w.shape as number[])], dtype: 'float32' };
       if (w.quantization !== undefined && w.quantization !== null) {
         const q = w.quantization;
-        if (!isObj(q) || q.dtype !== 'float16') {
-          return fail(`tensor ${name}: quantization ${show(q)} is not supported (only {"dtype": "float16"})`);
+        if (isObj(q) && q.dtype === 'float16') e.quantization = { dtype: 'float16', original_dtype: 'float32' };
+        else if (isObj(q) && q.dtype === 'int8') {
+          const axes = Array.isArray(q.axes) ? q.axes : [];
+          const problem = axesProblem(e.shape, axes);
+          if (problem) return fail(`tensor ${name}: int8 ${problem}`);
+          e.quantization = { dtype: 'int8', original_dtype: 'float32', axes: axes as number[] };
+        } else {
+          return fail(
+            `tensor ${name}: quantization ${show(q)} is not supported ({"dtype": "float16"} or {"dtype": "int8", "axes": [...]})`,
+          );
         }
-        e.quantization = { dtype: 'float16', original_dtype: 'float32' };
       }
       return e;
     });
-    const need = weights.reduce((s, w) => s + size(w.shape) * (w.quantization ? 2 : 4), 0);
+    const need = weights.reduce((s, w) => s + entryBytes(w), 0);
     if (need !== groupBytes) {
       fail(`weightsManifest[${gi}]: its tensors need ${need} bytes but its shards hold ${groupBytes} (bytes entries)`);
     }
@@ -293,6 +316,10 @@ export function parseManifest(
     sha256: Object.fromEntries([...seenPaths].map((p) => [p, sha[p] as string])),
     bytes: Object.fromEntries([...seenPaths].map((p) => [p, bytes[p] as number])),
   };
+  if (deflated) {
+    out.shardEncoding = SHARD_DEFLATE;
+    out.rawBytes = Object.fromEntries([...seenPaths].map((p) => [p, (rawBytes as Record<string, number>)[p]!]));
+  }
   if (isObj(raw.meta)) out.meta = raw.meta;
   if (raw.training !== undefined) out.training = raw.training;
   if (raw.compression !== undefined) out.compression = raw.compression;
@@ -349,14 +376,7 @@ function checkShardLength(manifest: WeightsManifest, path: string, bytes: Uint8A
 }
 const SHA_MISMATCH = 'SHA-256 mismatch (corrupted or truncated download)';
 
-/** Checks a shard's length and SHA-256 against the manifest (pure TypeScript hash, synchronous). */
-export function verifyShard(manifest: WeightsManifest, path: string, data: ArrayBuffer | Uint8Array): void {
-  const bytes = asBytes(data);
-  checkShardLength(manifest, path, bytes);
-  if (sha256Hex(bytes) !== manifest.sha256[path]) fail(SHA_MISMATCH, path);
-}
-
-/** As verifyShard, hashing with WebCrypto where available (faster), else the pure TypeScript hash. */
+/** Checks a shard's length and SHA-256 against the manifest, hashing with WebCrypto where available. */
 export async function verifyShardAsync(
   manifest: WeightsManifest,
   path: string,
@@ -367,24 +387,48 @@ export async function verifyShardAsync(
   if ((await sha256HexAsync(bytes)) !== manifest.sha256[path]) fail(SHA_MISMATCH, path);
 }
 
+/** Length of a shard's tensor bytes (after inflating, for a deflated folder). */
+const contentBytes = (manifest: WeightsManifest, path: string) => (manifest.rawBytes ?? manifest.bytes)[path]!;
+
+/** A stored shard's tensor bytes: its length and SHA-256 checked, then inflated when the folder is deflated. */
+export async function shardContent(
+  manifest: WeightsManifest,
+  path: string,
+  stored: ArrayBuffer | Uint8Array,
+): Promise<Uint8Array> {
+  await verifyShardAsync(manifest, path, stored);
+  if (manifest.shardEncoding !== SHARD_DEFLATE) return asBytes(stored);
+  let out: Uint8Array;
+  try {
+    out = await inflateRaw(asBytes(stored));
+  } catch (e) {
+    return fail(`could not be inflated: ${(e as Error).message}`, path);
+  }
+  if (out.length !== contentBytes(manifest, path)) {
+    fail(`inflates to ${out.length} bytes, expected ${contentBytes(manifest, path)}`, path);
+  }
+  return out;
+}
+
 /**
- * Verifies every shard (length and SHA-256; skipped with `verify = false` when the caller already did) and decodes
- * all tensors to float32 arrays, in file order. `shards` maps each path of the manifest to its bytes.
- * No tfjs involved (usable in a worker before making tensors).
+ * Decodes all tensors to float32 arrays, in file order, from each shard's tensor bytes (what `shardContent`
+ * returns: verified, inflated). No tfjs involved (usable in a worker before making tensors).
  */
 export function decodeWeightsToArrays(
   manifest: WeightsManifest,
-  shards: Map<string, ArrayBuffer | Uint8Array>,
-  verify = true,
+  contents: Map<string, ArrayBuffer | Uint8Array>,
 ): Map<string, Float32Array> {
   if (!LITTLE_ENDIAN) throw new Error('weights: big-endian platforms are not supported');
   const out = new Map<string, Float32Array>();
   for (const group of manifest.weightsManifest) {
     const parts = group.paths.map((p) => {
-      const b = shards.get(p);
+      const b = contents.get(p);
       if (!b) return fail('missing (not read)', p);
-      if (verify) verifyShard(manifest, p, b);
-      return asBytes(b);
+      const bytes = asBytes(b);
+      if (bytes.length !== contentBytes(manifest, p)) {
+        fail(`${bytes.length} bytes of tensor data, expected ${contentBytes(manifest, p)}`, p);
+      }
+      return bytes;
     });
     const starts: number[] = [];
     let total = 0;
@@ -408,18 +452,13 @@ export function decodeWeightsToArrays(
     };
     let pos = 0;
     for (const w of group.weights) {
-      const n = size(w.shape);
-      if (w.quantization?.dtype === 'float16') {
-        const half = new Uint16Array(n);
-        copy(pos, new Uint8Array(half.buffer));
-        out.set(w.name, float16ToFloat32(half));
-        pos += 2 * n;
-      } else {
-        const v = new Float32Array(n);
-        copy(pos, new Uint8Array(v.buffer));
-        out.set(w.name, v);
-        pos += 4 * n;
-      }
+      const raw = new Uint8Array(entryBytes(w));
+      copy(pos, raw);
+      pos += raw.length;
+      const q = w.quantization;
+      if (q?.dtype === 'int8') out.set(w.name, decodeInt8(raw, w.shape, q.axes));
+      else if (q?.dtype === 'float16') out.set(w.name, float16ToFloat32(new Uint16Array(raw.buffer)));
+      else out.set(w.name, new Float32Array(raw.buffer));
     }
   }
   return out;
@@ -471,12 +510,10 @@ export async function loadWeightArrays(
       }
       loaded.set(p, manifest.bytes[p]!);
       report();
-      await verifyShardAsync(manifest, p, data);
-      return [p, data] as const;
+      return [p, await shardContent(manifest, p, data)] as const;
     }),
   );
-  const shards = new Map<string, ArrayBuffer>(datas);
-  const arrays = decodeWeightsToArrays(manifest, shards, false);
+  const arrays = decodeWeightsToArrays(manifest, new Map(datas));
   return { config: manifest.config, arrays, manifest };
 }
 
@@ -522,8 +559,10 @@ export function memoryReader(files: Map<string, Uint8Array | ArrayBuffer>): File
 }
 
 export interface SaveOptions {
-  /** Store every tensor as float16 (`quantization: {dtype: "float16"}`); loaders decode to float32. */
-  float16?: boolean;
+  /** Default float32. Loaders decode every encoding to float32. */
+  encoding?: WeightsEncoding;
+  /** Store each shard as the raw DEFLATE of its bytes (`shardEncoding: "deflate-raw"`). */
+  deflate?: boolean;
   /** Extra `meta` fields (createdBy/createdAt defaults are added unless given). */
   meta?: object;
   /** Shard size in bytes, at most 4 MiB (the default); smaller only for tests. */
@@ -551,8 +590,17 @@ export async function saveWeights(
   );
   checkAgainstSpec(got, spec, 'weights');
 
-  const half = opts.float16 === true;
-  const total = spec.reduce((s, t) => s + size(t.shape) * (half ? 2 : 4), 0);
+  const encoding = opts.encoding ?? 'float32';
+  if (!WEIGHTS_ENCODINGS.includes(encoding)) {
+    throw new Error(`encoding must be one of ${WEIGHTS_ENCODINGS.join(', ')}, got ${show(encoding)}`);
+  }
+  const entries: WeightsManifestEntry[] = spec.map((s) => {
+    const e: WeightsManifestEntry = { name: s.name, shape: [...s.shape], dtype: 'float32' };
+    const q = quantizationFor(s.shape, encoding);
+    if (q) e.quantization = q;
+    return e;
+  });
+  const total = entries.reduce((s, e) => s + entryBytes(e), 0);
   const nShards = Math.max(1, Math.ceil(total / shardBytes));
   const shards = Array.from(
     { length: nShards },
@@ -572,39 +620,46 @@ export async function saveWeights(
     }
   };
 
-  const entries: WeightsManifestEntry[] = [];
-  for (const s of spec) {
-    const v = (weights as Map<string, tf.Tensor | Float32Array>).get(s.name)!;
+  for (const e of entries) {
+    const v = (weights as Map<string, tf.Tensor | Float32Array>).get(e.name)!;
     let data: Float32Array;
     if (v instanceof Float32Array) data = v;
     else {
-      if (v.dtype !== 'float32') throw new Error(`weights: ${s.name} has dtype ${v.dtype}, expected float32`);
+      if (v.dtype !== 'float32') throw new Error(`weights: ${e.name} has dtype ${v.dtype}, expected float32`);
       data = (await v.data()) as Float32Array;
     }
-    const entry: WeightsManifestEntry = { name: s.name, shape: [...s.shape], dtype: 'float32' };
-    if (half) {
+    const q = e.quantization;
+    if (q?.dtype === 'int8') {
+      try {
+        write(encodeInt8(data, e.shape, q.axes));
+      } catch (err) {
+        throw new Error(`weights: ${e.name}: ${(err as Error).message}`);
+      }
+    } else if (q?.dtype === 'float16') {
       const h = float32ToFloat16(data);
       for (let i = 0; i < h.length; i++) {
         if ((h[i]! & 0x7fff) === 0x7c00 && Number.isFinite(data[i]!)) {
-          throw new Error(`weights: ${s.name}[${i}] = ${data[i]} is out of float16 range (±65504); save as float32`);
+          throw new Error(`weights: ${e.name}[${i}] = ${data[i]} is out of float16 range (±65504); save as float32`);
         }
       }
       write(new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
-      entry.quantization = { dtype: 'float16', original_dtype: 'float32' };
     } else {
       write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     }
-    entries.push(entry);
   }
 
   const names = shards.map((_, i) => `weights-shard${i + 1}of${nShards}.bin`);
+  const stored = opts.deflate ? await Promise.all(shards.map(deflateRaw)) : shards;
   const manifest: WeightsManifest = {
     format: WEIGHTS_FORMAT,
     version: WEIGHTS_VERSION,
     config,
     weightsManifest: [{ paths: names, weights: entries }],
-    sha256: Object.fromEntries(shards.map((b, i) => [names[i]!, sha256Hex(b)])),
-    bytes: Object.fromEntries(shards.map((b, i) => [names[i]!, b.length])),
+    sha256: Object.fromEntries(stored.map((b, i) => [names[i]!, sha256Hex(b)])),
+    bytes: Object.fromEntries(stored.map((b, i) => [names[i]!, b.length])),
+    ...(opts.deflate
+      ? { shardEncoding: SHARD_DEFLATE, rawBytes: Object.fromEntries(shards.map((b, i) => [names[i]!, b.length])) }
+      : {}),
     meta: {
       createdBy: 'src/model/weights',
       createdAt: new Date().toISOString(),
@@ -613,7 +668,7 @@ export async function saveWeights(
   };
   const files = new Map<string, Uint8Array>();
   files.set(MODEL_JSON, new TextEncoder().encode(formatManifest(manifest)));
-  shards.forEach((b, i) => files.set(names[i]!, b));
+  stored.forEach((b, i) => files.set(names[i]!, b));
   return files;
 }
 

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { float32ToFloat16 } from '../weights/float16';
+import { decodeInt8 } from '../weights/int8';
+import { sha256Hex } from '../weights/sha256';
+import {
+  checkGraphShard,
+  dequantizeGraphWeights,
+  graphEntryBytes,
+  quantizeGraphWeights,
+  type GraphWeightSpec,
+} from './graphWeights';
+
+const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const join = (parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+};
+
+// A graph manifest like NanoDet's: a float16 kernel, an int32 constant, a float16 bias and a float32 kernel.
+const kernel16 = Float32Array.from({ length: 3 * 3 * 2 * 4 }, (_, i) => Math.sin(i) * (1 + (i % 4)));
+const kernel32 = Float32Array.from({ length: 1 * 1 * 4 * 2 }, (_, i) => Math.cos(i) / (1 + (i % 2)));
+const specs: GraphWeightSpec[] = [
+  { name: 'k16', shape: [3, 3, 2, 4], dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } },
+  { name: 'sizes', shape: [2], dtype: 'int32' },
+  { name: 'bias', shape: [4], dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } },
+  { name: 'k32', shape: [1, 1, 4, 2], dtype: 'float32' },
+];
+const data = join([
+  bytesOf(float32ToFloat16(kernel16)),
+  bytesOf(new Int32Array([26, 26])),
+  bytesOf(float32ToFloat16(new Float32Array([1, 2, 3, 4]))),
+  bytesOf(kernel32),
+]);
+
+describe('NanoDet graph weights in int8', () => {
+  it('quantizes the 4-D float kernels per output channel and keeps every other entry byte for byte', () => {
+    const q = quantizeGraphWeights(specs, data);
+    expect(q.specs.map((s) => s.quantization?.dtype ?? s.dtype)).toEqual(['int8', 'int32', 'float16', 'int8']);
+    expect(q.specs[0]!.quantization).toEqual({ dtype: 'int8', original_dtype: 'float32', axes: [3] });
+    expect(q.data.length).toBe(q.specs.reduce((a, s) => a + graphEntryBytes(s), 0));
+    expect(q.data.length).toBe(4 * 4 + 72 + 8 + 8 + 4 * 2 + 8);
+    // The int32 constant and the bias are untouched.
+    const k16 = graphEntryBytes(q.specs[0]!);
+    expect([...q.data.subarray(k16, k16 + 16)]).toEqual([...data.subarray(144, 160)]);
+
+    const d = dequantizeGraphWeights(q.specs, q.data);
+    expect(d.specs.map((s) => [s.dtype, s.quantization?.dtype])).toEqual([
+      ['float32', undefined],
+      ['int32', undefined],
+      ['float32', 'float16'],
+      ['float32', undefined],
+    ]);
+    const back16 = new Float32Array(d.data.slice(0, 288).buffer);
+    expect(back16).toEqual(decodeInt8(q.data.subarray(0, k16), [3, 3, 2, 4], [3]));
+    // Within half a step of each output channel's scale (channel = last axis).
+    for (let i = 0; i < kernel16.length; i++) {
+      const c = i % 4;
+      let max = 0;
+      for (let j = c; j < kernel16.length; j += 4) max = Math.max(max, Math.abs(kernel16[j]!));
+      expect(Math.abs(back16[i]! - kernel16[i]!)).toBeLessThanOrEqual(max / 254 + 2e-3 * Math.abs(kernel16[i]!));
+    }
+    expect(d.data.length).toBe(288 + 8 + 8 + 32);
+  });
+
+  it('leaves a manifest without int8 entries as it is', () => {
+    const d = dequantizeGraphWeights(specs, data);
+    expect(d.specs).toBe(specs);
+    expect(d.data).toBe(data);
+  });
+
+  it('refuses data that the entries do not cover exactly, and shards failing their recorded length or SHA-256', async () => {
+    expect(() => quantizeGraphWeights(specs, data.subarray(1))).toThrow(/bytes, the manifest describes/);
+    const m = { sha256: { 'nanodet.bin': sha256Hex(data) }, bytes: { 'nanodet.bin': data.length } };
+    await expect(checkGraphShard('nanodet.bin', data, m)).resolves.toBeUndefined();
+    await expect(checkGraphShard('nanodet.bin', data.subarray(1), m)).rejects.toThrow(/nanodet\.bin: .* expected/);
+    const bad = data.slice();
+    bad[5]! ^= 1;
+    await expect(checkGraphShard('nanodet.bin', bad, m)).rejects.toThrow(/nanodet\.bin: SHA-256 mismatch/);
+    await expect(checkGraphShard('nanodet.bin', bad, {})).resolves.toBeUndefined(); // nothing recorded
+  });
+});

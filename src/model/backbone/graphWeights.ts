@@ -1,0 +1,115 @@
+/**
+ * NanoDet-g's TFJS graph weights in int8. The install step (scripts/copy-models.ts) stores each float convolution
+ * kernel [kh, kw, in, out] with one scale per output channel (the int8 encoding of src/model/weights/int8.ts,
+ * `quantization: {dtype: "int8", axes: [3]}`) and keeps every other entry as it was; it also records the shard's
+ * SHA-256 and length. Loading turns the int8 entries back into float32 before tfjs sees the graph.
+ */
+import { float16ToFloat32 } from '../weights/float16';
+import { decodeInt8, encodeInt8, int8Bytes } from '../weights/int8';
+import { sha256HexAsync } from '../weights/sha256';
+
+export interface GraphWeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: string; original_dtype?: string; axes?: number[] };
+}
+
+/** The output-channel axis of a TFJS convolution kernel [kh, kw, in, out]. */
+const KERNEL_AXES = [3];
+
+const count = (w: GraphWeightSpec) => w.shape.reduce((a, b) => a * b, 1);
+
+/** Bytes one entry takes in the weight data. */
+export function graphEntryBytes(w: GraphWeightSpec): number {
+  const q = w.quantization?.dtype;
+  if (q === 'int8') return int8Bytes(w.shape, w.quantization?.axes ?? []);
+  if (q === 'float16' || q === 'uint16') return 2 * count(w);
+  if (q === 'uint8') return count(w);
+  if (w.dtype === 'string') throw new Error(`NanoDet manifest: string weight ${w.name} is not supported`);
+  return 4 * count(w); // float32, int32
+}
+
+/** Splits `data` into one byte view per entry, checking that the entries cover it exactly. */
+function entryViews(specs: GraphWeightSpec[], data: Uint8Array): Uint8Array[] {
+  let at = 0;
+  const views = specs.map((w) => {
+    const n = graphEntryBytes(w);
+    const v = data.subarray(at, at + n);
+    at += n;
+    return v;
+  });
+  if (at !== data.length) {
+    throw new Error(
+      `NanoDet weights: ${data.length} bytes, the manifest describes ${at} (corrupted or truncated download)`,
+    );
+  }
+  return views;
+}
+
+function join(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Stores every float 4-D kernel as per-output-channel int8; other entries keep their bytes. */
+export function quantizeGraphWeights(
+  specs: GraphWeightSpec[],
+  data: Uint8Array,
+): { specs: GraphWeightSpec[]; data: Uint8Array } {
+  const views = entryViews(specs, data);
+  const outSpecs: GraphWeightSpec[] = [];
+  const parts = specs.map((w, i) => {
+    const q = w.quantization?.dtype;
+    if (w.dtype !== 'float32' || w.shape.length !== 4 || (q !== undefined && q !== 'float16')) {
+      outSpecs.push(w);
+      return views[i]!;
+    }
+    const v = views[i]!.slice();
+    const values = q === 'float16' ? float16ToFloat32(new Uint16Array(v.buffer)) : new Float32Array(v.buffer);
+    outSpecs.push({ ...w, quantization: { dtype: 'int8', original_dtype: 'float32', axes: KERNEL_AXES } });
+    return encodeInt8(values, w.shape, KERNEL_AXES);
+  });
+  return { specs: outSpecs, data: join(parts) };
+}
+
+/** Turns int8 entries into float32 ones (what tfjs reads); other entries keep their bytes. */
+export function dequantizeGraphWeights(
+  specs: GraphWeightSpec[],
+  data: Uint8Array,
+): { specs: GraphWeightSpec[]; data: Uint8Array } {
+  if (!specs.some((w) => w.quantization?.dtype === 'int8')) return { specs, data };
+  const views = entryViews(specs, data);
+  const outSpecs: GraphWeightSpec[] = [];
+  const parts = specs.map((w, i) => {
+    if (w.quantization?.dtype !== 'int8') {
+      outSpecs.push(w);
+      return views[i]!;
+    }
+    outSpecs.push({ name: w.name, shape: w.shape, dtype: 'float32' });
+    const f = decodeInt8(views[i]!, w.shape, w.quantization.axes ?? []);
+    return new Uint8Array(f.buffer);
+  });
+  return { specs: outSpecs, data: join(parts) };
+}
+
+/** Checks a weight file against the `sha256` / `bytes` the install step recorded in model.json (when it did). */
+export async function checkGraphShard(
+  path: string,
+  data: Uint8Array,
+  manifest: { sha256?: Record<string, string>; bytes?: Record<string, number> },
+): Promise<void> {
+  const want = manifest.bytes?.[path];
+  if (want !== undefined && data.length !== want) {
+    throw new Error(`${path}: ${data.length} bytes, expected ${want} (corrupted or truncated download)`);
+  }
+  const sha = manifest.sha256?.[path];
+  if (sha !== undefined && (await sha256HexAsync(data)) !== sha) {
+    throw new Error(`${path}: SHA-256 mismatch (corrupted or truncated download)`);
+  }
+}
