@@ -6,6 +6,7 @@ import {
   checkGraphShard,
   dequantizeGraphWeights,
   graphEntryBytes,
+  INT8_MIN_VALUES,
   quantizeGraphWeights,
   type GraphWeightSpec,
 } from './graphWeights';
@@ -17,32 +18,52 @@ const join = (parts: Uint8Array[]) => {
   return out;
 };
 
-// A graph manifest like NanoDet's: a float16 kernel, an int32 constant, a float16 bias and a float32 kernel.
-const kernel16 = Float32Array.from({ length: 3 * 3 * 2 * 4 }, (_, i) => Math.sin(i) * (1 + (i % 4)));
-const kernel32 = Float32Array.from({ length: 1 * 1 * 4 * 2 }, (_, i) => Math.cos(i) / (1 + (i % 2)));
+// A graph manifest like NanoDet's: a float16 kernel, an int32 constant, a float16 bias, a float32 kernel, and a
+// kernel too small to quantize.
+const K16 = [3, 3, 40, 30]; // 10,800 values
+const K32 = [1, 1, 100, 100]; // 10,000 values: the smallest that is quantized
+const kernel16 = Float32Array.from({ length: 10_800 }, (_, i) => Math.sin(i) * (1 + (i % 30)));
+const kernel32 = Float32Array.from({ length: 10_000 }, (_, i) => Math.cos(i) / (1 + (i % 100)));
+const stem = Float32Array.from({ length: 72 }, (_, i) => i / 7);
 const specs: GraphWeightSpec[] = [
-  { name: 'k16', shape: [3, 3, 2, 4], dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } },
+  { name: 'k16', shape: K16, dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } },
   { name: 'sizes', shape: [2], dtype: 'int32' },
   { name: 'bias', shape: [4], dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } },
-  { name: 'k32', shape: [1, 1, 4, 2], dtype: 'float32' },
+  { name: 'k32', shape: K32, dtype: 'float32' },
+  {
+    name: 'stem',
+    shape: [3, 3, 2, 4],
+    dtype: 'float32',
+    quantization: { dtype: 'float16', original_dtype: 'float32' },
+  },
 ];
 const data = join([
   bytesOf(float32ToFloat16(kernel16)),
   bytesOf(new Int32Array([26, 26])),
   bytesOf(float32ToFloat16(new Float32Array([1, 2, 3, 4]))),
   bytesOf(kernel32),
+  bytesOf(float32ToFloat16(stem)),
 ]);
+const F16 = 2 * 10_800; // bytes of k16 as stored
 
 describe('NanoDet graph weights in int8', () => {
-  it('quantizes the 4-D float kernels per output channel and keeps every other entry byte for byte', () => {
+  it('quantizes float kernels of ≥ INT8_MIN_VALUES values per output channel; every other entry keeps its bytes', () => {
+    expect(INT8_MIN_VALUES).toBe(10_000);
     const q = quantizeGraphWeights(specs, data);
-    expect(q.specs.map((s) => s.quantization?.dtype ?? s.dtype)).toEqual(['int8', 'int32', 'float16', 'int8']);
+    expect(q.specs.map((s) => s.quantization?.dtype ?? s.dtype)).toEqual([
+      'int8',
+      'int32',
+      'float16',
+      'int8',
+      'float16',
+    ]);
     expect(q.specs[0]!.quantization).toEqual({ dtype: 'int8', original_dtype: 'float32', axes: [3] });
     expect(q.data.length).toBe(q.specs.reduce((a, s) => a + graphEntryBytes(s), 0));
-    expect(q.data.length).toBe(4 * 4 + 72 + 8 + 8 + 4 * 2 + 8);
-    // The int32 constant and the bias are untouched.
+    expect(q.data.length).toBe(4 * 30 + 10_800 + 8 + 8 + 4 * 100 + 10_000 + 144);
+    // The int32 constant, the bias and the small kernel are untouched.
     const k16 = graphEntryBytes(q.specs[0]!);
-    expect([...q.data.subarray(k16, k16 + 16)]).toEqual([...data.subarray(144, 160)]);
+    expect([...q.data.subarray(k16, k16 + 16)]).toEqual([...data.subarray(F16, F16 + 16)]);
+    expect([...q.data.subarray(q.data.length - 144)]).toEqual([...data.subarray(data.length - 144)]);
 
     const d = dequantizeGraphWeights(q.specs, q.data);
     expect(d.specs.map((s) => [s.dtype, s.quantization?.dtype])).toEqual([
@@ -50,17 +71,18 @@ describe('NanoDet graph weights in int8', () => {
       ['int32', undefined],
       ['float32', 'float16'],
       ['float32', undefined],
+      ['float32', 'float16'],
     ]);
-    const back16 = new Float32Array(d.data.slice(0, 288).buffer);
-    expect(back16).toEqual(decodeInt8(q.data.subarray(0, k16), [3, 3, 2, 4], [3]));
-    // Within half a step of each output channel's scale (channel = last axis).
+    const back16 = new Float32Array(d.data.slice(0, 4 * 10_800).buffer);
+    expect(back16).toEqual(decodeInt8(q.data.subarray(0, k16), K16, [3]));
+    // Within half a step of each output channel's scale (channel = last axis), plus the float16 rounding it had.
     for (let i = 0; i < kernel16.length; i++) {
-      const c = i % 4;
+      const c = i % 30;
       let max = 0;
-      for (let j = c; j < kernel16.length; j += 4) max = Math.max(max, Math.abs(kernel16[j]!));
+      for (let j = c; j < kernel16.length; j += 30) max = Math.max(max, Math.abs(kernel16[j]!));
       expect(Math.abs(back16[i]! - kernel16[i]!)).toBeLessThanOrEqual(max / 254 + 2e-3 * Math.abs(kernel16[i]!));
     }
-    expect(d.data.length).toBe(288 + 8 + 8 + 32);
+    expect(d.data.length).toBe(4 * 10_800 + 8 + 8 + 4 * 10_000 + 144);
   });
 
   it('leaves a manifest without int8 entries as it is', () => {
