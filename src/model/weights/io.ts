@@ -1,6 +1,7 @@
 /**
  * Reading and writing the LORS Studio weights format (FORMAT.md, version 1): model.json (tfjs weights manifest +
- * config + per-shard SHA-256 and byte counts) and 4 MiB shards of little-endian float32 or float16 values.
+ * config + per-shard SHA-256 and byte counts) and 4 MiB shards of tensors stored as float32, float16 or per-channel
+ * int8 (encoding.ts, int8.ts), optionally raw-DEFLATE compressed (deflate.ts).
  *
  * Platform-free: files come from a `FileReader` (fetch in the browser, fs in Node) and are written by the caller
  * from the returned name → bytes map.
