@@ -152,7 +152,7 @@ describe('parity with the PyTorch mirror (test/fixtures/parity)', () => {
   });
 });
 
-describe('live compression (test/fixtures/compress, issue #6)', () => {
+describe('live compression (test/fixtures/compress)', () => {
   it("the vanilla model compressed into LORS at full rank reproduces vanilla, whole or sliced to K' = 1", async () => {
     const f = await load('vanilla');
     tf.dispose([...f.weights.values()]);
