@@ -9,6 +9,7 @@
  */
 import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
+import { concatBytes as concat } from '../src/model/bytes';
 
 export type Expect = 'detect' | 'message' | 'either';
 
@@ -28,15 +29,6 @@ const u16be = (v: number) => [(v >>> 8) & 255, v & 255];
 const u32le = (v: number) => [v & 255, (v >>> 8) & 255, (v >>> 16) & 255, (v >>> 24) & 255];
 const u16le = (v: number) => [v & 255, (v >>> 8) & 255];
 const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
-const concat = (parts: ArrayLike<number>[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
 
 // ---------------------------------------------------------------------------------------------------------- PNG
 

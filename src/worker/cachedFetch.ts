@@ -7,6 +7,7 @@
  * with the same shard names never reads a stale shard). A listed shard is verified before it is cached and again
  * when read from the cache: a copy that fails its hash is never kept (a bad cached copy is deleted and re-fetched).
  */
+import { concatBytes } from '../model/bytes';
 import { sha256HexAsync } from '../model/weights/sha256';
 import { FileNotFoundError, type FileReader } from '../model/types';
 
@@ -149,13 +150,7 @@ async function fetchBytes(url: string, stallMs: number, onProgress?: (loaded: nu
     if (declared !== null && Number.isFinite(declared) && loaded !== declared) {
       throw new DownloadError(url, 'truncated', `${loaded} of ${declared} bytes arrived (interrupted download)`);
     }
-    const out = new Uint8Array(loaded);
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.byteLength;
-    }
-    return out.buffer;
+    return concatBytes(chunks).buffer;
   } finally {
     clearTimeout(timer);
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { concatBytes } from '../bytes';
 import { float32ToFloat16 } from '../weights/float16';
 import { decodeInt8 } from '../weights/int8';
 import { sha256Hex } from '../weights/sha256';
@@ -12,11 +13,6 @@ import {
 } from './graphWeights';
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-const join = (parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
-  return out;
-};
 
 // A graph manifest like NanoDet's: a float16 kernel, an int32 constant, a float16 bias, a float32 kernel, and a
 // kernel too small to quantize.
@@ -37,7 +33,7 @@ const specs: GraphWeightSpec[] = [
     quantization: { dtype: 'float16', original_dtype: 'float32' },
   },
 ];
-const data = join([
+const data = concatBytes([
   bytesOf(float32ToFloat16(kernel16)),
   bytesOf(new Int32Array([26, 26])),
   bytesOf(float32ToFloat16(new Float32Array([1, 2, 3, 4]))),

@@ -5,6 +5,7 @@
  * Loading turns int8 entries back into float32 before tfjs sees the graph. The install step records the weight
  * file's SHA-256 and length either way (checkGraphShard).
  */
+import { concatBytes } from '../bytes';
 import { float16ToFloat32 } from '../weights/float16';
 import { decodeInt8, encodeInt8, int8Bytes } from '../weights/int8';
 import { sha256HexAsync } from '../weights/sha256';
@@ -54,16 +55,6 @@ function entryViews(specs: GraphWeightSpec[], data: Uint8Array): Uint8Array[] {
   return views;
 }
 
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Stores every float 4-D kernel as per-output-channel int8; other entries keep their bytes. */
 export function quantizeGraphWeights(
   specs: GraphWeightSpec[],
@@ -83,7 +74,7 @@ export function quantizeGraphWeights(
     outSpecs.push({ ...w, quantization: { dtype: 'int8', original_dtype: 'float32', axes: KERNEL_AXES } });
     return encodeInt8(values, w.shape, KERNEL_AXES);
   });
-  return { specs: outSpecs, data: join(parts) };
+  return { specs: outSpecs, data: concatBytes(parts) };
 }
 
 /** Turns int8 entries into float32 ones (what tfjs reads); other entries keep their bytes. */
@@ -103,7 +94,7 @@ export function dequantizeGraphWeights(
     const f = decodeInt8(views[i]!, w.shape, w.quantization.axes ?? []);
     return new Uint8Array(f.buffer);
   });
-  return { specs: outSpecs, data: join(parts) };
+  return { specs: outSpecs, data: concatBytes(parts) };
 }
 
 /** Checks a weight file against the `sha256` / `bytes` the install step recorded in model.json (when it did). */

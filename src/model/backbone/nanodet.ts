@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FileReader, RgbaImage } from '../types';
+import { concatBytes } from '../bytes';
 import { letterbox, type LetterboxInfo } from '../letterbox';
 import { checkGraphShard, dequantizeGraphWeights, graphEntryBytes, type GraphWeightSpec } from './graphWeights';
 
@@ -268,13 +269,7 @@ export async function loadNanoDet(
       `NanoDet weights: ${paths.join(', ')} hold ${done} bytes, the manifest needs ${total} (corrupted or truncated download)`,
     );
   }
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    joined.set(p, at);
-    at += p.byteLength;
-  }
-  const { specs, data } = dequantizeGraphWeights(stored, joined);
+  const { specs, data } = dequantizeGraphWeights(stored, concatBytes(parts));
 
   const graph = inputSize === NANODET_NATIVE_SIZE ? json : patchForSize(json, specs, data, inputSize);
   const handler: tf.io.IOHandler = {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { concatBytes as concat } from '../bytes';
 import { makeConfig, posScaleOf, type ModelConfig } from '../config';
 import { parameterSpec, size } from '../params';
 import type { FileReader } from '../types';
@@ -30,15 +31,6 @@ const json = (files: Map<string, Uint8Array>) => JSON.parse(new TextDecoder().de
 const setJson = (files: Map<string, Uint8Array>, m: unknown) => {
   const out = new Map(files);
   out.set('model.json', new TextEncoder().encode(JSON.stringify(m)));
-  return out;
-};
-const concat = (parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
   return out;
 };
 
