@@ -102,7 +102,8 @@ async function weightsOf(src: DecoderSource): Promise<{ cfg: ModelConfig; weight
     return { cfg: config, weights, bytes: shardBytes(manifest) };
   }
   const weights = 'arrays' in src ? arraysToWeights(src.config, src.arrays) : initWeights(src.config, src.seed);
-  const files = await saveWeights(src.config, weights, { encoding: 'float16' });
+  // What the shards of these weights would take as shipped (int8, deflated).
+  const files = await saveWeights(src.config, weights, { encoding: 'int8', deflate: true });
   let bytes = 0;
   for (const [name, b] of files) if (name !== 'model.json') bytes += b.byteLength;
   return { cfg: src.config, weights, bytes };
