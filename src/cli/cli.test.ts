@@ -5,8 +5,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs, UsageError, type OptionSpec } from './args';
 import { paramsReport } from './params';
-import { countParameters } from '../model/params';
-import { decodeImage, drawDetections, encodePng, classColor, folderReader, readImage } from './node-io';
+import { countParameters, parameterSpec } from '../model/params';
+import {
+  decodeImage,
+  drawDetections,
+  encodePng,
+  classColor,
+  folderReader,
+  readImage,
+  writeWeightsFolder,
+} from './node-io';
+import { buildInitWeights, planInitWeights } from './init-weights';
+import { encodeWeightsFolder } from './encode-weights';
+import { loadWeightArrays } from '../model/weights';
 import { writeFeatureCache, splitName } from './features';
 import { loadNanoDet, PAN_TAPS, NANODET_PARAMS } from '../model/backbone';
 import { letterbox } from '../model/letterbox';
@@ -181,5 +192,36 @@ describe('features CLI', () => {
     }
     input.dispose();
     nd.dispose();
+  });
+});
+
+describe('init-weights and encode-weights CLIs', () => {
+  it('a seeded folder re-stored as int8 + deflate loads within half a step per row and keeps its config and meta', async () => {
+    const plan = planInitWeights(['--out', join(tmp, 'init'), '--preset', 'tiny', '--variant', 'lors', '--seed', '3']);
+    expect(plan.encoding).toBe('float32');
+    writeWeightsFolder(plan.out, await buildInitWeights(plan));
+    expect(() => planInitWeights(['--out', 'x', '--encoding', 'int4'])).toThrow(/--encoding must be one of float32/);
+
+    const { files, before, after } = await encodeWeightsFolder(plan.out, 'int8', true);
+    writeWeightsFolder(join(tmp, 'int8'), files);
+    expect(after).toBeLessThan(before / 3.5);
+    const src = await loadWeightArrays(folderReader(plan.out));
+    const out = await loadWeightArrays(folderReader(join(tmp, 'int8')));
+    expect(out.config).toEqual(src.config);
+    expect(out.manifest.shardEncoding).toBe('deflate-raw');
+    expect(out.manifest.meta).toMatchObject({ source: 'init', seed: 3, encoding: 'int8, deflated shards' });
+    for (const s of parameterSpec(src.config)) {
+      const a = src.arrays.get(s.name)!;
+      const b = out.arrays.get(s.name)!;
+      const inner = s.shape.length >= 2 ? s.shape[s.shape.length - 1]! : a.length;
+      for (let r = 0; r < a.length / inner; r++) {
+        const row = a.subarray(r * inner, (r + 1) * inner);
+        const tol =
+          s.shape.length >= 2 ? Math.max(...row.map(Math.abs)) / 254 + 1e-7 : 1e-3 * Math.max(...row.map(Math.abs));
+        for (let i = 0; i < inner; i++) expect(Math.abs(b[r * inner + i]! - row[i]!)).toBeLessThanOrEqual(tol);
+      }
+    }
+    // Writing over an existing folder needs --force.
+    expect(() => writeWeightsFolder(join(tmp, 'int8'), files)).toThrow(/already exists \(use --force/);
   });
 });

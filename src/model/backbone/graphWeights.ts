@@ -22,7 +22,7 @@ const KERNEL_AXES = [3];
 /**
  * Kernels with fewer values stay as they are (NanoDet-g: the 7 smallest, its stem's first convolutions, 44,640
  * values). They cost little and carry most of the int8 error into the features: on 16 val photos, the PAN maps'
- * relative error is 9.4% with every kernel in int8 and 2.2% with these kept (docs/results.md).
+ * relative error is 9.4% with every kernel in int8 and 2.2% with these kept (docs/performance.md).
  */
 export const INT8_MIN_VALUES = 10_000;
 
