@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU dry run of the GPU training recipe (scripts/gpu-train.sh), part of `npm test` (~1.5 min on 2 cores):
 # `features shrink` of the first 8 train and val photos of coco-subset (with stripped annotations), NanoDet's graph
-# copied beside them, then gpu-train.sh with DEVICE=cpu LIMIT=8 (photos loaded, proposals by the PyTorch backbone,
+# copied beside them, split into parts as for several device calls (scripts/gpu-data-split.sh), then gpu-train.sh with DEVICE=cpu LIMIT=8 (photos loaded, proposals by the PyTorch backbone,
 # pixel-space augmentation, a 1-step timing probe, 1 epoch of both decoders side by side, val, float16 exports packed
 # into parts): the parts must unpack into two loadable exports and logs with the throughput.
 # Needs ../shared/data/coco-subset beside the checkout (override with COCO_SUBSET=DIR). KEEP=1 keeps the temp dir.
@@ -20,10 +20,14 @@ for S in train val; do
     --out "$G/$S" --annotations-out "$G/ann/instances_$S.json" --limit 8 --quiet
 done
 cp -r public/models/nanodet "$G/nanodet"
-say "2/3 gpu-train.sh on the CPU"
+# Split as for a device call (parts as small as NanoDet's weight file here), then merged again by gpu-train.sh.
+PART_BYTES=$(( $(stat -c %s "$G/nanodet/nanodet.bin") + 65536 )) bash scripts/gpu-data-split.sh "$G" >&2
+PARTS=("$G"-[0-9]*)
+[ "${#PARTS[@]}" -ge 2 ] || { echo "gpu-train-smoke: expected several parts, got ${PARTS[*]}" >&2; exit 1; }
+say "2/3 gpu-train.sh on the CPU, from ${#PARTS[@]} parts"
 WORK=$TMP/work OUT=$TMP/out DEVICE=cpu LIMIT=8 BATCH=4 MAX_EPOCHS=1 BUDGET_S=900 PYTHON="$PY" \
   EXTRA="--warm-steps 1 --probe-steps 1 --val-points 0 --log-every 1 --threads 2" \
-  bash scripts/gpu-train.sh "$G" > "$TMP/run.log" 2>&1 || { tail -40 "$TMP/run.log" >&2; exit 1; }
+  bash scripts/gpu-train.sh "${PARTS[@]}" > "$TMP/run.log" 2>&1 || { tail -40 "$TMP/run.log" >&2; exit 1; }
 grep -E "^probe:|^trained|done at" "$TMP/run.log" >&2
 say "3/3 unpack and load the exports"
 mkdir -p "$TMP/unpacked" && cat "$TMP"/out/models.tar.part-* | tar xf - -C "$TMP/unpacked"

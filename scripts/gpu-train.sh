@@ -9,6 +9,8 @@
 #   DATA/ann/instances_{train,val}.json  the COCO annotations without segmentations (shrink --annotations-out)
 #   DATA/nanodet/                        NanoDet-g's TFJS graph (public/models/nanodet)
 #   OUT=out BUDGET_S=520 bash scripts/gpu-train.sh gpu-data
+# or, when DATA does not travel beside the checkout in one call, its parts (scripts/gpu-data-split.sh):
+#   OUT=out BUDGET_S=480 bash scripts/gpu-train.sh gpu-data-1 gpu-data-2 gpu-data-3
 # env: BUDGET_S (seconds from the start for everything but packing), BATCH (128), LR (default: 2e-4·sqrt(BATCH/16)),
 # WARMUP (100 steps), SCHEDULE (step|cosine), POS_SCALE (312), MAX_EPOCHS, COMPILE=1 (torch.compile), EXTRA (more
 # gpu_train arguments), WORK (default /tmp/lors-gpu); DEVICE=cpu LIMIT=N for a local dry run
@@ -16,12 +18,20 @@
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 T0=$(date +%s)
-DATA=${1:-gpu-data}
 OUT=${OUT:?set OUT}
 PY=${PYTHON:-python3}
 W=${WORK:-/tmp/lors-gpu}
 mkdir -p "$W" "$OUT"
 exec > >(tee "$OUT/gpu-train.log") 2>&1
+DATA=${1:-gpu-data}
+if [ $# -gt 1 ]; then # parts of one folder (scripts/gpu-data-split.sh): merged by symbolic links
+  DATA=$W/data
+  rm -rf "$DATA" && mkdir -p "$DATA"
+  for part in "$@"; do
+    [ -d "$part" ] || { echo "gpu-train: $part is missing (a fresh machine? send the parts again, one call each)"; exit 2; }
+    cp -rs "$(cd "$part" && pwd)/." "$DATA/"
+  done
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 $PY -c "import torch, scipy, PIL; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 args=(--data "$DATA" --work "$W" --t0 "$T0" --budget-s "${BUDGET_S:-520}" --batch-size "${BATCH:-128}"
