@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DATA=${1:?usage: gpu-data-split.sh DATA}
 DATA=${DATA%/}
 [ -d "$DATA" ] || { echo "gpu-data-split: $DATA is not a folder" >&2; exit 1; }
-MARGIN=$((512 * 1024)) # headroom for files that appear later (logs, a stray untracked file)
+MARGIN=$((2 * 1024 * 1024)) # headroom: files that appear later (logs, a stray untracked file), rounding
 PART=${PART_BYTES:-$((64 * 1024 * 1024 - $(bash scripts/travel-size.sh --tree) - MARGIN))}
 [ "$PART" -gt 0 ] || { echo "gpu-data-split: the tree alone fills a device call" >&2; exit 1; }
 REL=$(realpath --relative-to=. "$DATA")
