@@ -190,11 +190,11 @@ export function Panel({ model }: { model: ModelName }) {
               : info && !info.failed
                 ? formatBytes(info.weightBytes)
                 : '–'}
-          {info && !info.trained && !info.failed && <span className="muted small"> (int8 size it would have)</span>}
+          {info && !info.trained && !info.failed && <span className="muted small"> (its int8 size, uncompressed)</span>}
           {model === 'lors' && counted && sources[lorsSource] && (
             <span className="muted small">
               {' '}
-              (all ranks) · this slice in int8: {formatBytes(encodedBytes(counted, 'int8'))}
+              (download, all ranks) · this slice in int8, uncompressed: {formatBytes(encodedBytes(counted, 'int8'))}
             </span>
           )}
         </dd>
