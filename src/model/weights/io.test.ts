@@ -359,7 +359,8 @@ describe('loadWeights', () => {
     const wrongRaw = structuredClone(m);
     wrongRaw.rawBytes[p1] -= 1;
     wrongRaw.rawBytes[m.weightsManifest[0].paths[1]] += 1;
-    await expectLoadError(setJson(files, wrongRaw), new RegExp(`${p1}: inflates to \\d+ bytes, expected`));
+    // Two shards are off (their total still fits the tensors); shards load in parallel, so either may fail first.
+    await expectLoadError(setJson(files, wrongRaw), /weights-shard[12]of\d+\.bin: inflates to \d+ bytes, expected \d+/);
     const noRaw = structuredClone(m);
     delete noRaw.rawBytes;
     await expectLoadError(setJson(files, noRaw), /rawBytes must map each shard/);
