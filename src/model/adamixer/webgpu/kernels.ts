@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LN_EPS } from '../../nn/ops';
-import { f32, pow2, reduceSumSnippet, rowMeanRstd, runProgram } from '../../nn/webgpu/program';
+import { f32, pow2, reduceSumSnippet, rowNormMain, runProgram } from '../../nn/webgpu/program';
 
 const LN2 = f32(Math.LN2);
 
@@ -318,13 +318,20 @@ export interface MixingShape {
   Pout: number;
 }
 
-/** WGSL body shared by both mixings: per-thread outputs v[t] (t < PER), then the joint LayerNorm + ReLU. */
-function normReluTail(WG: number, PER: number, size: number): string {
-  return `${rowMeanRstd(size, PER, WG, LN_EPS)}
-  for (var t = 0; t < ${PER}; t++) {
-    let o = lane + t * ${WG};
-    if (ok && o < ${size}) { result[n * ${size} + o] = max((v[t] - mean) * rstd, 0.0); }
-  }`;
+/**
+ * WGSL main shared by both mixings: one workgroup per (query, group) row of `size` outputs, `value` computes output
+ * j of row `row` after `prelude`; then the joint LayerNorm (no affine) + ReLU.
+ */
+function mixingMain(rows: number, size: number, WG: number, prelude: string, value: string): string {
+  return rowNormMain({
+    rows,
+    size,
+    wg: WG,
+    eps: LN_EPS,
+    prelude,
+    value,
+    write: `result[row * ${size} + j] = max(y, 0.0);`,
+  });
 }
 
 /**
@@ -342,29 +349,17 @@ export function channelMixing(xs: tf.Tensor, gen: tf.Tensor, s: MixingShape): tf
   const n = M * G;
   const size = Pin * C;
   const WG = pow2(size, 32, 256);
-  const PER = Math.ceil(size / WG);
   const code = `
 ${reduceSumSnippet(WG)}
-fn main(index : i32) {
-  let n = index / ${WG};
-  let lane = index - n * ${WG};
-  let ok = n < ${n};
-  let mc = (n / ${G}) * ${G * per} + (n % ${G}) * ${per};
-  var v : array<f32, ${PER}>;
-  var s = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let o = lane + t * ${WG};
-    var acc = 0.0;
-    if (ok && o < ${size}) {
-      let p = o / ${C};
-      let c2 = o - p * ${C};
-      for (var c = 0; c < ${C}; c++) { acc = acc + Xs[(n * ${Pin} + p) * ${C} + c] * Gen[mc + c * ${C} + c2]; }
-      s = s + acc;
-    }
-    v[t] = acc;
-  }
-${normReluTail(WG, PER, size)}
-}`;
+${mixingMain(
+  n,
+  size,
+  WG,
+  `let mc = (row / ${G}) * ${G * per} + (row % ${G}) * ${per};`,
+  `let p = j / ${C};
+      let c2 = j - p * ${C};
+      for (var c = 0; c < ${C}; c++) { acc = acc + Xs[(row * ${Pin} + p) * ${C} + c] * Gen[mc + c * ${C} + c2]; }`,
+)}`;
   return runProgram(
     {
       name: 'channelMixing',
@@ -393,29 +388,17 @@ export function spatialMixing(a: tf.Tensor, gen: tf.Tensor, s: MixingShape, B: n
   );
   const size = Pout * C;
   const WG = pow2(size, 32, 256);
-  const PER = Math.ceil(size / WG);
   const code = `
 ${reduceSumSnippet(WG)}
-fn main(index : i32) {
-  let n = index / ${WG};
-  let lane = index - n * ${WG};
-  let ok = n < ${n};
-  let ms = (n / ${G}) * ${G * per} + (n % ${G}) * ${per} + ${C * C};
-  var v : array<f32, ${PER}>;
-  var s = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let o = lane + t * ${WG};
-    var acc = 0.0;
-    if (ok && o < ${size}) {
-      let q = o / ${C};
-      let c = o - q * ${C};
-      for (var p = 0; p < ${Pin}; p++) { acc = acc + Gen[ms + q * ${Pin} + p] * A[(n * ${Pin} + p) * ${C} + c]; }
-      s = s + acc;
-    }
-    v[t] = acc;
-  }
-${normReluTail(WG, PER, size)}
-}`;
+${mixingMain(
+  n,
+  size,
+  WG,
+  `let ms = (row / ${G}) * ${G * per} + (row % ${G}) * ${per} + ${C * C};`,
+  `let q = j / ${C};
+      let c = j - q * ${C};
+      for (var p = 0; p < ${Pin}; p++) { acc = acc + Gen[ms + q * ${Pin} + p] * A[(row * ${Pin} + p) * ${C} + c]; }`,
+)}`;
   return runProgram(
     {
       name: 'spatialMixing',

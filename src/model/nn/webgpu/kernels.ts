@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LN_EPS } from '../ops';
-import { f32, pow2, reduceSumSnippet, rowMeanRstd, runProgram } from './program';
+import { f32, pow2, reduceSumSnippet, rowNormMain, runProgram } from './program';
 
 function check(cond: boolean, msg: () => string) {
   if (!cond) throw new Error(msg());
@@ -61,31 +61,17 @@ export function linearResidualLayerNorm(
     check(t.size === N, () => `linearResidualLayerNorm: ${n} has ${t.size} values, expected ${N}`);
   }
   const WG = pow2(N);
-  const PER = Math.ceil(N / WG);
   const code = `
 ${reduceSumSnippet(WG)}
-fn main(index : i32) {
-  let row = index / ${WG};
-  let lane = index - row * ${WG};
-  let ok = row < ${M};
-  var v : array<f32, ${PER}>;
-  var s = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    var acc = 0.0;
-    if (ok && j < ${N}) {
-      for (var k = 0; k < ${K}; k++) { acc = acc + A[row * ${K} + k] * W[k * ${N} + j]; }
-      acc = R[row * ${N} + j] + (acc + Bias[j]);
-      s = s + acc;
-    }
-    v[t] = acc;
-  }
-${rowMeanRstd(N, PER, WG, LN_EPS)}
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    if (ok && j < ${N}) { result[row * ${N} + j] = (v[t] - mean) * rstd * Gamma[j] + Beta[j]; }
-  }
-}`;
+${rowNormMain({
+  rows: M,
+  size: N,
+  wg: WG,
+  eps: LN_EPS,
+  value: `for (var k = 0; k < ${K}; k++) { acc = acc + A[row * ${K} + k] * W[k * ${N} + j]; }
+      acc = R[row * ${N} + j] + (acc + Bias[j]);`,
+  write: `result[row * ${N} + j] = y * Gamma[j] + Beta[j];`,
+})}`;
   const outShape = [...res.shape];
   return runProgram(
     {
@@ -131,40 +117,26 @@ export function mlpHead(
     () => 'mlpHead: bias/LayerNorm sizes do not match the weights',
   );
   const WG = pow2(H);
-  const PER = Math.ceil(H / WG);
   const code = `
 ${reduceSumSnippet(WG)}
 var<workgroup> hid : array<f32, ${H}>;
-fn main(index : i32) {
-  let row = index / ${WG};
-  let lane = index - row * ${WG};
-  let ok = row < ${M};
-  var v : array<f32, ${PER}>;
-  var s = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    var acc = 0.0;
-    if (ok && j < ${H}) {
-      for (var k = 0; k < ${D}; k++) { acc = acc + X[row * ${D} + k] * W1[k * ${H} + j]; }
-      acc = acc + B1[j];
-      s = s + acc;
-    }
-    v[t] = acc;
-  }
-${rowMeanRstd(H, PER, WG, LN_EPS)}
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    if (j < ${H}) { hid[j] = max((v[t] - mean) * rstd * Gamma[j] + Beta[j], 0.0); }
-  }
-  workgroupBarrier();
+${rowNormMain({
+  rows: M,
+  size: H,
+  wg: WG,
+  eps: LN_EPS,
+  value: `for (var k = 0; k < ${D}; k++) { acc = acc + X[row * ${D} + k] * W1[k * ${H} + j]; }
+      acc = acc + B1[j];`,
+  write: `hid[j] = max(y * Gamma[j] + Beta[j], 0.0);`,
+  after: `workgroupBarrier();
   for (var o = lane; o < ${O}; o = o + ${WG}) {
     if (ok) {
       var acc = 0.0;
       for (var k = 0; k < ${H}; k++) { acc = acc + hid[k] * W2[k * ${O} + o]; }
       result[row * ${O} + o] = acc + B2[o];
     }
-  }
-}`;
+  }`,
+})}`;
   return runProgram(
     {
       name: 'mlpHead',
@@ -188,28 +160,17 @@ export function layerNormRows(x: tf.Tensor, repeat = 1): tf.Tensor {
   const R = x.size / N;
   const M = R * repeat;
   const WG = pow2(N);
-  const PER = Math.ceil(N / WG);
   const code = `
 ${reduceSumSnippet(WG)}
-fn main(index : i32) {
-  let row = index / ${WG};
-  let lane = index - row * ${WG};
-  let ok = row < ${M};
-  let src = row % ${R};
-  var v : array<f32, ${PER}>;
-  var s = 0.0;
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    var x = 0.0;
-    if (ok && j < ${N}) { x = X[src * ${N} + j]; s = s + x; }
-    v[t] = x;
-  }
-${rowMeanRstd(N, PER, WG, LN_EPS)}
-  for (var t = 0; t < ${PER}; t++) {
-    let j = lane + t * ${WG};
-    if (ok && j < ${N}) { result[row * ${N} + j] = (v[t] - mean) * rstd; }
-  }
-}`;
+${rowNormMain({
+  rows: M,
+  size: N,
+  wg: WG,
+  eps: LN_EPS,
+  prelude: `let src = row % ${R};`,
+  value: `acc = X[src * ${N} + j];`,
+  write: `result[row * ${N} + j] = y;`,
+})}`;
   return runProgram(
     {
       name: 'layerNormRows',

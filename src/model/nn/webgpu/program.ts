@@ -109,19 +109,47 @@ ${reducer('reduceMax', 'max(red_[lane], red_[lane + s])')}
 }
 
 /**
- * WGSL of a row LayerNorm's statistics, for kernels whose invocation `lane` of a workgroup of `wg` holds the row's
- * values v[t] at columns lane + t·wg (t < per; only where `ok && column < size`) and their sum in `s`: declares
- * `mean` and `rstd` = 1/√(var + eps). Needs reduceSumSnippet(wg).
+ * WGSL `main` of a kernel in which each workgroup of `wg` invocations LayerNorm-s one row of `size` values (rows <
+ * `rows`; invocation `lane` holds the columns j = lane + t·wg). For column j of `row`, `value` (WGSL statements, run
+ * only where the row and column exist) sets `acc`; after the row's mean and 1/√(var + eps), `write` stores column j
+ * given `y` = (acc − mean)·rstd. `prelude` runs first and `after` last, in every invocation. Needs
+ * reduceSumSnippet(wg).
  */
-export function rowMeanRstd(size: number, per: number, wg: number, eps: number): string {
-  return `
-  let mean = reduceSum(s) / ${size}.0;
-  var s2 = 0.0;
+export function rowNormMain(o: {
+  rows: number;
+  size: number;
+  wg: number;
+  eps: number;
+  value: string;
+  write: string;
+  prelude?: string;
+  after?: string;
+}): string {
+  const { rows, size, wg } = o;
+  const per = Math.ceil(size / wg);
+  const columns = (body: string) => `
   for (var t = 0; t < ${per}; t++) {
     let j = lane + t * ${wg};
-    if (ok && j < ${size}) { let d = v[t] - mean; s2 = s2 + d * d; }
-  }
-  let rstd = inverseSqrt(reduceSum(s2) / ${size}.0 + ${f32(eps)});`;
+    ${body}
+  }`;
+  return `
+fn main(index : i32) {
+  let row = index / ${wg};
+  let lane = index - row * ${wg};
+  let ok = row < ${rows};
+  ${o.prelude ?? ''}
+  var v : array<f32, ${per}>;
+  var s = 0.0;${columns(`var acc = 0.0;
+    if (ok && j < ${size}) {
+      ${o.value}
+      s = s + acc;
+    }
+    v[t] = acc;`)}
+  let mean = reduceSum(s) / ${size}.0;
+  var s2 = 0.0;${columns(`if (ok && j < ${size}) { let d = v[t] - mean; s2 = s2 + d * d; }`)}
+  let rstd = inverseSqrt(reduceSum(s2) / ${size}.0 + ${f32(o.eps)});${columns(`if (ok && j < ${size}) { let y = (v[t] - mean) * rstd; ${o.write} }`)}
+  ${o.after ?? ''}
+}`;
 }
 
 /** The power of two ≥ n, clamped to [lo, hi]. */
