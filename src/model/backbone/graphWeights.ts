@@ -8,7 +8,7 @@
 import { concatBytes } from '../bytes';
 import { float16ToFloat32 } from '../weights/float16';
 import { decodeInt8, encodeInt8, int8Bytes } from '../weights/int8';
-import { sha256HexAsync } from '../weights/sha256';
+import { verifyShardAsync } from '../weights/io';
 
 export interface GraphWeightSpec {
   name: string;
@@ -97,18 +97,15 @@ export function dequantizeGraphWeights(
   return { specs: outSpecs, data: concatBytes(parts) };
 }
 
-/** Checks a weight file against the `sha256` / `bytes` the install step recorded in model.json (when it did). */
+/**
+ * Checks a weight file against the `sha256` / `bytes` the install step recorded in model.json, with the weights
+ * format's own check (verifyShardAsync); a model.json without them (NanoDet-g as npm ships it) is not checked.
+ */
 export async function checkGraphShard(
   path: string,
   data: Uint8Array,
   manifest: { sha256?: Record<string, string>; bytes?: Record<string, number> },
 ): Promise<void> {
-  const want = manifest.bytes?.[path];
-  if (want !== undefined && data.length !== want) {
-    throw new Error(`${path}: ${data.length} bytes, expected ${want} (corrupted or truncated download)`);
-  }
-  const sha = manifest.sha256?.[path];
-  if (sha !== undefined && (await sha256HexAsync(data)) !== sha) {
-    throw new Error(`${path}: SHA-256 mismatch (corrupted or truncated download)`);
-  }
+  if (manifest.sha256 && manifest.bytes)
+    await verifyShardAsync({ sha256: manifest.sha256, bytes: manifest.bytes }, path, data);
 }

@@ -62,6 +62,9 @@ export interface WeightsManifest {
   compression?: unknown;
 }
 
+/** What a shard is checked against: its length and SHA-256 as listed in a model.json. */
+export type ShardChecks = Pick<WeightsManifest, 'sha256' | 'bytes'>;
+
 /** A weights folder that cannot be used; `file` names the offending file. */
 export class WeightsError extends Error {
   constructor(
@@ -365,7 +368,7 @@ function checkAgainstSpec(
 
 const asBytes = (b: ArrayBuffer | Uint8Array) => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
-function checkShardLength(manifest: WeightsManifest, path: string, bytes: Uint8Array): void {
+function checkShardLength(manifest: ShardChecks, path: string, bytes: Uint8Array): void {
   const want = manifest.bytes[path];
   if (want === undefined) fail('is not listed in model.json', path);
   if (bytes.length !== want) {
@@ -379,7 +382,7 @@ const SHA_MISMATCH = 'SHA-256 mismatch (corrupted or truncated download)';
 
 /** Checks a shard's length and SHA-256 against the manifest, hashing with WebCrypto where available. */
 export async function verifyShardAsync(
-  manifest: WeightsManifest,
+  manifest: ShardChecks,
   path: string,
   data: ArrayBuffer | Uint8Array,
 ): Promise<void> {
