@@ -18,7 +18,7 @@ import { foldLorsA, foldLorsT } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
 import type { BackendName, DecoderName, WeightMap } from '../model/types';
-import { arraysToWeights, initWeights, loadWeights, saveWeights, shardBytes } from '../model/weights';
+import { arraysToWeights, initWeights, loadWeights, saveWeights, shardBytes, shardFileBytes } from '../model/weights';
 import { folderReader, readImage } from './node-io';
 import { median } from './stats';
 
@@ -104,9 +104,7 @@ async function weightsOf(src: DecoderSource): Promise<{ cfg: ModelConfig; weight
   const weights = 'arrays' in src ? arraysToWeights(src.config, src.arrays) : initWeights(src.config, src.seed);
   // What the shards of these weights would take as shipped (int8, deflated).
   const files = await saveWeights(src.config, weights, { encoding: 'int8', deflate: true });
-  let bytes = 0;
-  for (const [name, b] of files) if (name !== 'model.json') bytes += b.byteLength;
-  return { cfg: src.config, weights, bytes };
+  return { cfg: src.config, weights, bytes: shardFileBytes(files) };
 }
 
 export async function benchBackend(backend: BackendName, o: BenchOptions) {

@@ -10,9 +10,9 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   loadWeightArrays,
-  MODEL_JSON,
   saveWeights,
   shardBytes,
+  shardFileBytes,
   WEIGHTS_ENCODINGS,
   type WeightsEncoding,
 } from '../model/weights';
@@ -52,9 +52,7 @@ export async function encodeWeightsFolder(
       encodedAt: new Date().toISOString(),
     },
   });
-  let after = 0;
-  for (const [name, b] of files) if (name !== MODEL_JSON) after += b.length;
-  return { files, before: shardBytes(manifest), after };
+  return { files, before: shardBytes(manifest), after: shardFileBytes(files) };
 }
 
 async function main() {

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelConfig, PresetName, VariantName } from '../model/config';
 import { countParameters } from '../model/params';
-import { initArrays, MODEL_JSON, saveWeights, WEIGHTS_ENCODINGS, type WeightsEncoding } from '../model/weights';
+import { initArrays, saveWeights, shardFileBytes, WEIGHTS_ENCODINGS, type WeightsEncoding } from '../model/weights';
 import { configFromArgs, configOptions } from './config-args';
 import { flag, int, parseArgs, requireStr, runCli, str, usageText, type OptionSpec } from './args';
 import { writeWeightsFolder } from './node-io';
@@ -81,7 +81,7 @@ async function main() {
   const files = await buildInitWeights(plan);
   writeWeightsFolder(plan.out, files, plan.force);
   const shards = files.size - 1;
-  const bytes = [...files].reduce((s, [n, b]) => s + (n === MODEL_JSON ? 0 : b.length), 0);
+  const bytes = shardFileBytes(files);
   const n = countParameters(plan.config);
   console.log(
     `wrote ${resolve(plan.out)}: model.json + ${shards} shard${shards > 1 ? 's' : ''} ` +

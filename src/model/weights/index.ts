@@ -18,6 +18,7 @@ export {
   loadWeightArrays,
   loadWeights,
   shardBytes,
+  shardFileBytes,
   withPrefetched,
   arraysToWeights,
   memoryReader,

@@ -480,6 +480,13 @@ export function shardBytes(manifest: WeightsManifest): number {
   return Object.values(manifest.bytes).reduce((a, b) => a + b, 0);
 }
 
+/** Bytes of the shards among a folder's files (what saveWeights returns), model.json aside. */
+export function shardFileBytes(files: Map<string, Uint8Array>): number {
+  let n = 0;
+  for (const [name, b] of files) if (name !== MODEL_JSON) n += b.length;
+  return n;
+}
+
 /** Reads model.json and every shard, verifies them and decodes to float32 arrays (no tfjs). */
 export async function loadWeightArrays(
   read: FileReader,
