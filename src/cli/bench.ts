@@ -51,9 +51,8 @@ async function main() {
     return;
   }
   const models = str(p, 'models') ?? 'public/models';
-  const download = downloadBytes(models);
   if (flag(p, 'bytes')) {
-    writeJson(str(p, 'json'), { date: new Date().toISOString(), download });
+    writeJson(str(p, 'json'), { date: new Date().toISOString(), download: downloadBytes(models) });
     return;
   }
   if (flag(p, 'kernels')) {
@@ -74,6 +73,7 @@ async function main() {
     writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), soak });
     return;
   }
+  const download = downloadBytes(models);
   const runs = int(p, 'runs', 10, 1)!;
   const warmup = int(p, 'warmup', 2, 0)!;
   const image = str(p, 'image') ?? 'public/samples/chelsea.jpg';
