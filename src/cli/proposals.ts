@@ -8,7 +8,9 @@
  *   <stem>.proposals.f32   little-endian float32 [N, count, 5] = (x1, y1, x2, y2, score) in input pixels of the cache's
  *                          frame (mirrored for a -flip cache), best first, rows in the cache's image order;
  *                          missing proposals are all-zero rows with score −1
- *   <stem>.proposals.json  { count, images: N, cache, iouThreshold, layout }
+ *   <stem>.proposal-scores.f16  little-endian float16 [N, count, 80]: NanoDet's score of every COCO class for each
+ *                          proposal (the soft targets of `--distill`), zeros for missing proposals
+ *   <stem>.proposals.json  { count, images: N, cache, iouThreshold, layout, classScores }
  *
  * The head runs on the float16-rounded cached maps (the app runs it on the float32 maps of the photo).
  */
@@ -17,8 +19,8 @@ import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../model/backend';
-import { disposeFeatures, headProposals, loadNanoDet, PROPOSAL_IOU } from '../model/backbone';
-import { float16ToFloat32 } from '../model/weights/float16';
+import { disposeFeatures, headProposals, loadNanoDet, NANODET_CLASSES, PROPOSAL_IOU } from '../model/backbone';
+import { float16ToFloat32, float32ToFloat16 } from '../model/weights/float16';
 import { int, parseArgs, requireStr, runCli, str, usageText, type OptionSpec } from './args';
 import type { FeatureCacheMeta } from './features';
 import { folderReader, isDirectory } from './node-io';
@@ -65,6 +67,7 @@ export async function writeProposals(o: {
   await initBackend('wasm');
   const nanodet = await loadNanoDet(folderReader(o.backbone ?? 'public/models/nanodet'), meta.size);
   const out = new Float32Array(N * o.count * 5);
+  const classScores = new Float32Array(N * o.count * NANODET_CLASSES);
   const fd = openSync(dataPath, 'r');
   const row = new Uint8Array(rowBytes);
   const t0 = performance.now();
@@ -83,6 +86,7 @@ export async function writeProposals(o: {
         const im = meta.images[i]!;
         const p = await headProposals(head, meta.size, im.resizedWidth, im.resizedHeight, o.count);
         const base = i * o.count * 5;
+        classScores.set(p.classScores, i * o.count * NANODET_CLASSES);
         for (let k = 0; k < o.count; k++) {
           if (k < p.scores.length) {
             out.set(p.boxes.subarray(4 * k, 4 * k + 4), base + 5 * k);
@@ -103,6 +107,7 @@ export async function writeProposals(o: {
   }
   const stem = o.json.replace(/\.json$/, '');
   writeFileSync(`${stem}.proposals.f32`, new Uint8Array(out.buffer));
+  writeFileSync(`${stem}.proposal-scores.f16`, new Uint8Array(float32ToFloat16(classScores).buffer));
   writeFileSync(
     `${stem}.proposals.json`,
     JSON.stringify(
@@ -113,6 +118,7 @@ export async function writeProposals(o: {
         iouThreshold: PROPOSAL_IOU,
         layout:
           'little-endian float32 [N, count, 5] = x1, y1, x2, y2, score (input pixels, best first; score -1 = none)',
+        classScores: 'proposal-scores.f16: little-endian float16 [N, count, 80], class scores of each proposal',
       },
       null,
       1,

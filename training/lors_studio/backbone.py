@@ -300,10 +300,12 @@ def head_proposals(
     pre_nms: int = 1000,
     iou_threshold: float = PROPOSAL_IOU,
     size: int = NANODET_SIZE,
-) -> np.ndarray:
+    with_classes: bool = False,
+):
     """One image's query proposals: [count, 5] float32 (x1, y1, x2, y2, score), best first; missing rows are zeros
-    with score −1 (the layout of `npm run proposals`). scores[l] [HW, 80], logits[l] [HW, 44]."""
-    cand_boxes, cand_scores = [], []
+    with score −1 (the layout of `npm run proposals`). scores[l] [HW, 80], logits[l] [HW, 44]. with_classes: also
+    return each proposal's 80 class scores, [count, 80] (zeros for missing rows; `.proposal-scores.f16`)."""
+    cand_boxes, cand_scores, cand_classes = [], [], []
     for l, stride in enumerate(NANODET_STRIDES):
         W = size // stride
         best = scores[l].max(dim=1).values.double()
@@ -322,9 +324,10 @@ def head_proposals(
         ok = ((boxes[:, 2] - boxes[:, 0]) >= 1) & ((boxes[:, 3] - boxes[:, 1]) >= 1)
         cand_boxes.append(boxes[ok][:pre_nms].cpu().numpy())
         cand_scores.append(s[ok][:pre_nms].cpu().numpy())
-    boxes, sc = np.concatenate(cand_boxes), np.concatenate(cand_scores)
+        cand_classes.append(scores[l][order][ok][:pre_nms].float().cpu().numpy())
+    boxes, sc, classes = np.concatenate(cand_boxes), np.concatenate(cand_scores), np.concatenate(cand_classes)
     order = np.argsort(-sc, kind='stable')
-    boxes, sc = boxes[order], sc[order]
+    boxes, sc, classes = boxes[order], sc[order], classes[order]
     out = np.zeros((count, 5), np.float32)
     out[:, 4] = -1
     kept: List[int] = []
@@ -346,4 +349,8 @@ def head_proposals(
     for k, i in enumerate(kept):
         out[k, :4] = boxes[i]
         out[k, 4] = sc[i]
-    return out
+    if not with_classes:
+        return out
+    out_classes = np.zeros((count, classes.shape[1]), np.float32)
+    out_classes[: len(kept)] = classes[kept]
+    return out, out_classes

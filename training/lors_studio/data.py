@@ -242,6 +242,18 @@ class FeatureCache:
             if size % (n * 5 * 4) != 0 or size == 0:
                 raise ValueError(f'{prop_path}: {size} bytes is not {n} images x count x 5 float32 (stale file?)')
             self.proposals = np.memmap(prop_path, dtype='<f4', mode='r', shape=(n, size // (n * 20), 5))
+        # NanoDet's 80 class scores of each proposal (`--distill` targets): [N, count, 80] float16.
+        self.proposal_scores: Optional[np.ndarray] = None
+        scores_path = data_path[:-4] + '.proposal-scores.f16'
+        if self.proposals is not None and os.path.isfile(scores_path):
+            count = self.proposals.shape[1]
+            size = os.path.getsize(scores_path)
+            if size != n * count * NUM_CLASSES * 2:
+                raise ValueError(
+                    f'{scores_path}: {size} bytes is not {n} images x {count} proposals x {NUM_CLASSES} float16 '
+                    '(stale file? run npm run proposals again)'
+                )
+            self.proposal_scores = np.memmap(scores_path, dtype='<f2', mode='r', shape=(n, count, NUM_CLASSES))
 
     @property
     def name(self) -> str:
@@ -258,6 +270,16 @@ class FeatureCache:
             )
         p = self.proposals[self.row_of[image_id]]
         return np.array(p[p[:, 4] >= 0, :4], dtype=np.float32)
+
+    def image_proposal_scores(self, image_id: int) -> np.ndarray:
+        """[n, 80] NanoDet's class scores of the rows `image_proposals` returns, in the same order."""
+        if self.proposal_scores is None:
+            raise ValueError(
+                f'{self.name}: no proposal class scores next to it (run: npm run proposals -- --features '
+                f'{self.json_path})'
+            )
+        row = self.row_of[image_id]
+        return np.array(self.proposal_scores[row][self.proposals[row][:, 4] >= 0], dtype=np.float32)
 
     def levels(self, image_id: int) -> List[np.ndarray]:
         """float16 views [H_l, W_l, C] of one image's maps (no copy)."""
@@ -348,6 +370,8 @@ class Sample:
     offset: Tuple[int, int] = (0, 0)  # crop window origin (input pixels)
     flipped: bool = False
     proposals: Optional[np.ndarray] = None  # [L, 4] xyxy input pixels, padded with whole-image boxes
+    teacher: Optional[np.ndarray] = None  # [L, 80] NanoDet's class scores of each query's proposal
+    teacher_mask: Optional[np.ndarray] = None  # [L] 1 where the query has a teacher (a real proposal)
 
 
 @dataclass
@@ -361,6 +385,8 @@ class Batch:
     orig_sizes: torch.Tensor  # [B, 2] (W, H)
     proposals: Optional[torch.Tensor] = None  # [B, L, 4] xyxy input pixels (queryInit 'nanodet')
     valid: Optional[torch.Tensor] = None  # [B, n_levels, 2] (rows, cols) of each sample's maps; None = all full
+    teacher: Optional[torch.Tensor] = None  # [B, L, 80] NanoDet's class scores per query (`--distill`)
+    teacher_mask: Optional[torch.Tensor] = None  # [B, L]
 
     def to(self, device) -> 'Batch':
         nb = device.type == 'cuda'
@@ -375,11 +401,16 @@ class Batch:
             self.orig_sizes.to(device),
             opt(self.proposals),
             opt(self.valid),
+            opt(self.teacher),
+            opt(self.teacher_mask),
         )
 
 
 def collate(samples: List[Sample]) -> Batch:
     n_levels = len(samples[0].levels)
+    stack = lambda k: (  # noqa: E731
+        None if getattr(samples[0], k) is None else torch.from_numpy(np.stack([getattr(s, k) for s in samples]))
+    )
     levels = []
     valid = torch.tensor([[s.levels[l].shape[:2] for l in range(n_levels)] for s in samples], dtype=torch.long)
     for l in range(n_levels):
@@ -405,19 +436,48 @@ def collate(samples: List[Sample]) -> Batch:
         valid=None
         if all(tuple(v) == tuple(l.shape[1:3]) for vs in valid for v, l in zip(vs.tolist(), levels))
         else valid,
+        teacher=stack('teacher'),
+        teacher_mask=stack('teacher_mask'),
     )
+
+
+def _area(b: np.ndarray) -> np.ndarray:
+    return (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)
+
+
+def _kept_proposals(p: np.ndarray, offset: Tuple[int, int], iw: float, ih: float, queries: int):
+    """(boxes [m, 4] shifted and clipped to the window, their rows in p, kept area / original area), m ≤ queries."""
+    b = p - np.array([offset[0], offset[1], offset[0], offset[1]], dtype=np.float32)
+    b[:, [0, 2]] = b[:, [0, 2]].clip(0, iw)
+    b[:, [1, 3]] = b[:, [1, 3]].clip(0, ih)
+    rows = np.flatnonzero(((b[:, 2] - b[:, 0]) >= 1) & ((b[:, 3] - b[:, 1]) >= 1))[:queries]
+    return b[rows], rows, _area(b[rows]) / np.maximum(_area(p[rows]), 1e-6)
 
 
 def pad_proposals(p: np.ndarray, offset: Tuple[int, int], iw: float, ih: float, queries: int) -> np.ndarray:
     """[n, 4] proposals of the full image → [queries, 4] for the (cropped) sample: shifted by the crop origin, clipped
     to [0, iw] x [0, ih], those under 1 px on a side dropped, the first `queries` kept, the rest whole-image boxes."""
-    b = p - np.array([offset[0], offset[1], offset[0], offset[1]], dtype=np.float32)
-    b[:, [0, 2]] = b[:, [0, 2]].clip(0, iw)
-    b[:, [1, 3]] = b[:, [1, 3]].clip(0, ih)
-    b = b[((b[:, 2] - b[:, 0]) >= 1) & ((b[:, 3] - b[:, 1]) >= 1)][:queries]
+    b, _, _ = _kept_proposals(p, offset, iw, ih, queries)
     out = np.tile(np.array([[0, 0, iw, ih]], dtype=np.float32), (queries, 1))
     out[: len(b)] = b
     return out
+
+
+TEACHER_MIN_KEPT = 0.5  # a proposal cut to less than this share of its area by a crop teaches nothing
+
+
+def pad_teacher(
+    p: np.ndarray, scores: np.ndarray, offset: Tuple[int, int], iw: float, ih: float, queries: int
+) -> Tuple[np.ndarray, np.ndarray]:
+    """The distillation targets of the queries `pad_proposals` makes: ([queries, 80] NanoDet's class scores of each
+    query's proposal, [queries] mask). The mask is 0 for padded queries and for proposals a crop cut to under
+    TEACHER_MIN_KEPT of their area (their scores describe a box the sample no longer shows)."""
+    _, rows, kept = _kept_proposals(p, offset, iw, ih, queries)
+    t = np.zeros((queries, scores.shape[1]), np.float32)
+    m = np.zeros(queries, np.float32)
+    t[: len(rows)] = scores[rows]
+    m[: len(rows)] = kept >= TEACHER_MIN_KEPT
+    return t, m
 
 
 def split_holdout(ids: Sequence[int], n: int, seed: int) -> Tuple[List[int], List[int]]:
@@ -452,10 +512,15 @@ class DetectionDataset:
         skip_empty: Optional[bool] = None,
         proposals: Optional[int] = None,
         ids: Optional[Sequence[int]] = None,
+        teacher: bool = False,
     ):
         """proposals: L (the model's query count) to attach NanoDet query proposals to every sample (queryInit
-        'nanodet'); every cache used must then have its `.proposals.f32`. ids: only these images (e.g. a holdout)."""
+        'nanodet'); every cache used must then have its `.proposals.f32`. ids: only these images (e.g. a holdout).
+        teacher: attach NanoDet's class scores of each query's proposal (`.proposal-scores.f16`; needs proposals)."""
         self.coco, self.train, self.queries, self.all_caches = coco, train, proposals, caches
+        self.teacher = teacher
+        if teacher and proposals is None:
+            raise ValueError('teacher scores need the NanoDet proposals (queryInit nanodet)')
         self.flip_prob, self.crop_prob, self.crop_min, self.min_box, self.seed = (
             flip_prob,
             crop_prob,
@@ -507,6 +572,12 @@ class DetectionDataset:
                     f'query proposals missing for {", ".join(lacking)} (run: npm run proposals -- '
                     f'--features <cache dir>)'
                 )
+            lacking = [c.name for c in used if teacher and c.proposal_scores is None]
+            if lacking:
+                raise ValueError(
+                    f'proposal class scores missing for {", ".join(lacking)} (run: npm run proposals -- '
+                    f'--features <cache dir>)'
+                )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -550,10 +621,28 @@ class DetectionDataset:
             crop = self._crop(levels, cache.strides, boxes, labels, iw, ih, rng)
             if crop is not None:
                 levels, boxes, labels, iw, ih, offset = crop
-        props = None
+        props = teacher = teacher_mask = None
         if self.queries is not None:
-            props = pad_proposals(cache.image_proposals(image_id), offset, iw, ih, self.queries)
-        return Sample(image_id, levels, (iw, ih), boxes, labels, scale, (rec.width, rec.height), offset, flipped, props)
+            p = cache.image_proposals(image_id)
+            props = pad_proposals(p, offset, iw, ih, self.queries)
+            if self.teacher:
+                teacher, teacher_mask = pad_teacher(
+                    p, cache.image_proposal_scores(image_id), offset, iw, ih, self.queries
+                )
+        return Sample(
+            image_id,
+            levels,
+            (iw, ih),
+            boxes,
+            labels,
+            scale,
+            (rec.width, rec.height),
+            offset,
+            flipped,
+            props,
+            teacher,
+            teacher_mask,
+        )
 
     def _crop(self, levels, strides, boxes, labels, iw, ih, rng):
         u = CROP_UNIT

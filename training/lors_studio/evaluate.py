@@ -94,18 +94,26 @@ def evaluate(
     batch_size: int,
     device: torch.device,
     on_batch: Optional[Callable[[], None]] = None,
+    all_stages: bool = False,
 ) -> Dict[str, float]:
     """COCO-style AP of the last stage on `dataset` (no augmentation), boxes in original pixels. on_batch: called
-    after each batch (a progress bar)."""
+    after each batch (a progress bar). all_stages: also 'stage_AP', the AP of every stage's predictions."""
     was_training = model.training
     model.eval()
-    dets = {}
+    dets: List[dict] = []
     for batch in dataset.batches(list(range(len(dataset))), batch_size, epoch=0):
         b = batch.to(device)
         outs = model(b.levels, b.image_size, b.proposals, b.valid)
-        dets.update(zip(batch.image_ids, predict(outs[-1], b.scales, b.orig_sizes)))
+        outs = outs if all_stages else outs[-1:]
+        dets += [{} for _ in range(len(outs) - len(dets))]
+        for d, o in zip(dets, outs):
+            d.update(zip(batch.image_ids, predict(o, b.scales, b.orig_sizes)))
         if on_batch is not None:
             on_batch()
     model.train(was_training)
     recs = {iid: dataset.coco.images[iid] for iid in dataset.ids}
-    return coco_ap({iid: (r.boxes, r.labels, r.areas) for iid, r in recs.items()}, dets)
+    gts = {iid: (r.boxes, r.labels, r.areas) for iid, r in recs.items()}
+    res = coco_ap(gts, dets[-1])
+    if all_stages:
+        res['stage_AP'] = [coco_ap(gts, d)['AP'] for d in dets]
+    return res

@@ -100,6 +100,7 @@ def cache(args) -> str:
     P = sum(h * w for h, w in shapes)
     feats = np.empty((len(images), P, 128), np.float16)
     props = np.zeros((len(images), args.proposals, 5), np.float32)
+    classes = np.zeros((len(images), args.proposals, D.NUM_CLASSES), np.float16)
     metas: List[dict] = []
     t0 = time.time()
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:  # PIL decoding, numpy NMS
@@ -127,7 +128,7 @@ def cache(args) -> str:
             if args.proposals > 0:
                 sc = [s.cpu() for s in scores]
                 bx = [b.cpu() for b in boxes]
-                props[b0 : b0 + len(chunk)] = list(
+                rows = list(
                     pool.map(
                         lambda j: BB.head_proposals(
                             [s[j] for s in sc],
@@ -135,10 +136,13 @@ def cache(args) -> str:
                             infos[j]['resizedWidth'],
                             infos[j]['resizedHeight'],
                             args.proposals,
+                            with_classes=True,
                         ),
                         range(len(chunk)),
                     )
                 )
+                props[b0 : b0 + len(chunk)] = [r[0] for r in rows]
+                classes[b0 : b0 + len(chunk)] = [r[1] for r in rows]
             done = b0 + len(chunk)
             if not args.quiet and ((b0 // args.batch_size) % 20 == 0 or done == len(images)):
                 print(
@@ -150,6 +154,7 @@ def cache(args) -> str:
     if args.proposals > 0:
         stem = js[:-5]
         props.astype('<f4').tofile(stem + '.proposals.f32')
+        classes.astype('<f2').tofile(stem + '.proposal-scores.f16')
         with open(stem + '.proposals.json', 'w') as f:
             json.dump(
                 {
@@ -159,6 +164,8 @@ def cache(args) -> str:
                     'iouThreshold': BB.PROPOSAL_IOU,
                     'layout': 'little-endian float32 [N, count, 5] = x1, y1, x2, y2, score (input pixels, best '
                     'first; score -1 = none)',
+                    'classScores': 'proposal-scores.f16: little-endian float16 [N, count, 80], class scores of each '
+                    'proposal',
                 },
                 f,
                 indent=1,

@@ -388,7 +388,7 @@ class Run:
         if not self.n:
             return
         v = (self.acc / self.n).double().cpu().numpy()
-        st = v[:-1].reshape(-1, 3)
+        st = v[:-1].reshape(-1, 4)  # per stage: cls, l1, giou, distill
         rec = {
             'type': 'step',
             'step': step,

@@ -1,6 +1,9 @@
 """AdaMixer's training losses (docs/model.md §4): sigmoid focal (α 0.25, γ 2, weight 2), L1 on normalised xyxy (weight
 5) and GIoU (weight 2), per stage on that stage's Hungarian matching, each divided by avg_factor = number of matched
-queries (mean over DDP ranks, at least 1), summed over the stages (stage weights 1)."""
+queries (mean over DDP ranks, at least 1), summed over the stages (stage weights 1).
+
+Optional score distillation (docs/model.md §4.1): each query that starts from a NanoDet proposal learns that
+proposal's 80 class scores as soft targets, with GFL's quality focal loss, at every stage."""
 
 from __future__ import annotations
 
@@ -32,6 +35,12 @@ def sigmoid_focal_loss(
     return ce * (alpha * targets + (1 - alpha) * (1 - targets)) * pt.pow(gamma)
 
 
+def quality_focal_loss(logits: torch.Tensor, targets: torch.Tensor, beta: float = 2.0) -> torch.Tensor:
+    """GFL's quality focal loss of every entry, soft targets t in [0, 1]: BCE(p, t) · |p − t|^β."""
+    ce = F.binary_cross_entropy_with_logits(logits, targets, reduction='none')
+    return ce * (logits.sigmoid() - targets).abs().pow(beta)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -55,11 +64,13 @@ def stage_losses(
     image_size: torch.Tensor,
     avg_factor: Optional[float] = None,
     assigned=None,
+    distill: Optional['Distill'] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, float]:
     """The losses of every stage at once, batched on the device: gt_boxes [B, M, 4] xyxy input pixels and gt_labels
     [B, M] (−1 = none, an image's boxes first; matching.pad_gt). Returns (total loss to backprop, per-stage terms
-    [S, 3] = cls, l1, giou (detached, on the device: no host copy), avg_factor). One host synchronisation: the
-    matching's (matching.hungarian_assign; `assigned` = its result when the caller ran it already)."""
+    [S, 4] = cls, l1, giou, distill (0 without `distill`; detached, on the device: no host copy), avg_factor). One
+    host synchronisation: the matching's (matching.hungarian_assign; `assigned` = its result when the caller ran it
+    already)."""
     logits = torch.stack([o['logits'] for o in stage_outputs]).float()  # [S, B, L, K]
     boxes = torch.stack([o['boxes'] for o in stage_outputs]).float()  # [S, B, L, 4]
     S, B, L, _ = logits.shape
@@ -82,8 +93,22 @@ def stage_losses(
         W_L1 * (zero + torch.zeros(S, device=device).index_add(0, s, (pred / nz - tgt / nz).abs().sum(-1))) / avg_factor
     )
     giou = W_GIOU * (zero + torch.zeros(S, device=device).index_add(0, s, 1 - giou_aligned(pred, tgt))) / avg_factor
-    parts = torch.stack([cls, l1, giou], 1)
+    kd = zero + torch.zeros(S, device=device)
+    if distill is not None and distill.weight > 0:
+        t = distill.targets.to(device=device, dtype=logits.dtype)  # [B, L, K]
+        m = distill.mask.to(device=device, dtype=logits.dtype)  # [B, L]
+        q = quality_focal_loss(logits, t.expand_as(logits), distill.beta).sum(-1)  # [S, B, L]
+        kd = kd + distill.weight * (q * m).sum((1, 2)) / avg_factor
+    parts = torch.stack([cls, l1, giou, kd], 1)
     return parts.sum(), parts.detach(), avg_factor
+
+
+class Distill:
+    """Score distillation inputs: targets [B, L, K] (NanoDet's class scores of query i's proposal), mask [B, L]
+    (1 = the query has one), the term's weight and the quality focal loss's β."""
+
+    def __init__(self, targets: torch.Tensor, mask: torch.Tensor, weight: float, beta: float = 2.0):
+        self.targets, self.mask, self.weight, self.beta = targets, mask, float(weight), float(beta)
 
 
 def detection_losses(
@@ -92,21 +117,26 @@ def detection_losses(
     gt_labels: List[torch.Tensor],
     image_size: torch.Tensor,
     avg_factor: Optional[float] = None,
+    distill: Optional[Distill] = None,
 ) -> Tuple[torch.Tensor, Dict[str, float]]:
-    """Total loss (a scalar to backprop) and a dict of floats for logging: loss_cls, loss_l1, loss_giou (summed over
-    stages), s{i} (each stage's total), avg_factor.
+    """Total loss (a scalar to backprop) and a dict of floats for logging: loss_cls, loss_l1, loss_giou, loss_distill
+    (summed over stages), s{i} (each stage's total), avg_factor.
 
     stage_outputs[i]: dict(logits [B, L, K], boxes [B, L, 4] xyxy input pixels). gt_boxes[b]: [M_b, 4] xyxy input
     pixels, gt_labels[b]: [M_b]. image_size: [B, 2] (w, h) used to normalise the boxes for L1."""
     device = stage_outputs[0]['logits'].device
-    total, parts, avg_factor = stage_losses(stage_outputs, *pad_gt(gt_boxes, gt_labels, device), image_size, avg_factor)
-    per_stage = parts.double().cpu().numpy()  # [stages, 3]
+    total, parts, avg_factor = stage_losses(
+        stage_outputs, *pad_gt(gt_boxes, gt_labels, device), image_size, avg_factor, distill=distill
+    )
+    per_stage = parts.double().cpu().numpy()  # [stages, 4]
     log: Dict[str, float] = {
         'loss': float(per_stage.sum()),
         'loss_cls': float(per_stage[:, 0].sum()),
         'loss_l1': float(per_stage[:, 1].sum()),
         'loss_giou': float(per_stage[:, 2].sum()),
     }
+    if distill is not None:
+        log['loss_distill'] = float(per_stage[:, 3].sum())
     for si, row in enumerate(per_stage):
         log[f's{si}'] = float(row.sum())
     log['avg_factor'] = float(avg_factor)

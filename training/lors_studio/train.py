@@ -28,6 +28,7 @@ import math
 import os
 import random
 import re
+import signal
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
@@ -38,8 +39,8 @@ import torch
 from . import data as D
 from .config import make_config, parse_groups
 from .evaluate import evaluate
-from .export import export, load_checkpoint
-from .losses import detection_losses
+from .export import export, load_checkpoint, load_weights
+from .losses import Distill, detection_losses
 from .model import AdaMixerDecoder
 from .plot import plot_curves
 
@@ -147,12 +148,32 @@ def build_parser() -> argparse.ArgumentParser:
         help='LORS: learning-rate factor for the stage-private low-rank factors (E generator, ml, mr, sl, '
         'sr, B, A); default 1',
     )
+    o.add_argument(
+        '--distill',
+        type=float,
+        default=0.0,
+        help="weight of score distillation: each query learns its NanoDet proposal's 80 class scores (quality focal "
+        'loss, every stage; needs --query-init nanodet and `npm run proposals`); 0 = off (default)',
+    )
+    o.add_argument('--distill-beta', type=float, default=2.0, help="the quality focal loss's β (default 2)")
     o.add_argument('--clip', type=float, default=1.0, help='global L2 gradient-norm limit (0 = off)')
     o.add_argument('--seed', type=int, default=0)
     o.add_argument('--max-steps', type=int, default=None, help='stop after this many steps in total')
     r = p.add_argument_group('run')
     r.add_argument('--out', required=True, help='run directory (checkpoints, log.jsonl, curves.png)')
     r.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    r.add_argument(
+        '--init',
+        default=None,
+        metavar='DIR',
+        help='start from the weights in this folder (model.json + shards; its config must be the run\'s)',
+    )
+    r.add_argument(
+        '--checkpoint-every',
+        type=int,
+        default=0,
+        help='also write OUT/last.pt every N steps (0 = only at the end of an epoch); SIGTERM/SIGINT save and stop',
+    )
     r.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     r.add_argument(
         '--threads',
@@ -376,6 +397,20 @@ def _atomic_save(obj, path: str):
 # Training
 
 
+def recipe_meta(args) -> dict:
+    """What the exported weights record of how they were trained (inference does not depend on it)."""
+    return {
+        'epochs': args.epochs,
+        'batchSize': args.batch_size,
+        'lr': args.lr,
+        'schedule': args.schedule,
+        'distill': args.distill,
+        'distillBeta': args.distill_beta,
+        'init': os.path.basename(os.path.normpath(args.init)) if args.init else None,
+        'holdout': args.holdout,
+    }
+
+
 def _probe_unused(model, batch, device) -> List[str]:
     """Names of parameters that get no gradient from one forward/backward (gradients are cleared afterwards)."""
     b = batch.to(device)
@@ -393,6 +428,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         raise SystemExit('--batch-size and --epochs must be ≥ 1')
     if (args.val_features is None) != (args.val_annotations is None):
         raise SystemExit('--val-features and --val-annotations go together')
+    if args.distill > 0 and args.query_init != 'nanodet':
+        raise SystemExit('--distill needs --query-init nanodet (the teacher scores are those of the proposals)')
     dist = Dist(args.device)
     device = dist.device
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, dist.local_world))
@@ -426,6 +463,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         seed=args.seed,
         limit=args.limit,
         proposals=queries,
+        teacher=args.distill > 0,
     )
     val_set = None
     if args.val_features:
@@ -450,6 +488,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
     torch.manual_seed(args.seed)
     model = build_model(cfg, args.model_factory).to(device)
     model.train()
+    if args.init and not args.resume:
+        init_cfg, init_sd = load_weights(args.init)
+        if init_cfg.to_json() != cfg_json:
+            raise SystemExit(
+                f'--init {args.init}: its config {json.dumps(init_cfg.to_json())} is not the run\'s {json.dumps(cfg_json)}'
+            )
+        model.load_state_dict(init_sd)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(param_groups(model, args.private_lr_mult), lr=args.lr, weight_decay=args.weight_decay)
 
@@ -549,6 +594,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     last_loss = None
     stopped = False
     t_step = time.time()
+    stop_signal: List[int] = []  # SIGTERM / SIGINT: finish the step, save last.pt, stop
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda n, _f: stop_signal.append(n))
 
     for epoch in range(start_epoch, args.epochs):
         if step >= total_steps:
@@ -557,7 +605,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         indices = list(sampler)
         skip = step - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
         for bi, batch in enumerate(train_set.batches(indices, args.batch_size, epoch, start=skip), start=skip):
-            if step >= total_steps:
+            if step >= total_steps or stop_signal:
                 stopped = True
                 break
             lr = learning_rate(
@@ -567,7 +615,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
                 g['lr'] = lr * g['lr_mult']
             b = batch.to(device)
             outs = model(b.levels, b.image_size, b.proposals, b.valid)
-            loss, terms = detection_losses(outs, b.boxes, b.labels, b.image_size)
+            kd = None if b.teacher is None else Distill(b.teacher, b.teacher_mask, args.distill, args.distill_beta)
+            loss, terms = detection_losses(outs, b.boxes, b.labels, b.image_size, distill=kd)
             if not math.isfinite(terms['loss']):
                 raise FloatingPointError(f'step {step}: loss is {terms["loss"]}')
             optimizer.zero_grad(set_to_none=True)
@@ -591,6 +640,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
                 last_loss = rec['loss']
                 window = []
             bar.update(1, epoch=epoch, loss=terms['loss'], lr=lr)
+            if args.checkpoint_every > 0 and step % args.checkpoint_every == 0 and bi < steps_per_epoch - 1:
+                if dist.main:
+                    checkpoint(step // steps_per_epoch, last_path)
         else:
             # epoch finished
             res = {'val': None, 'holdout': None}
@@ -599,7 +651,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
                     for name, ds in (('holdout', holdout_set), ('val', val_set)):
                         if ds is not None:
                             vbar = Progress(math.ceil(len(ds) / eval_bs), name, enabled=not args.no_progress)
-                            res[name] = evaluate(model_core, ds, eval_bs, device, on_batch=vbar.update)
+                            res[name] = evaluate(
+                                model_core, ds, eval_bs, device, on_batch=vbar.update, all_stages=True
+                            )
                             vbar.close()
                     score = res[best_by]['AP']
                     if best is None or score > best:
@@ -669,6 +723,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                     'seed': args.seed,
                     'preset': args.preset,
                     'variant': args.variant,
+                    'recipe': recipe_meta(args),
                 },
             )
             summary['exported'] = args.export_best

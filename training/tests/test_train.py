@@ -178,6 +178,25 @@ class TestLosses(unittest.TestCase):
         got = Ls.sigmoid_focal_loss(torch.tensor([-3.0]), torch.tensor([1.0])).sum()
         self.assertAlmostEqual(float(got), math.log(1 + math.exp(3)) * 0.25 * (1 - sm3) ** 2, places=6)
 
+    def test_distillation_by_hand(self):
+        # QFL: BCE(σ(x), t)·|σ(x) − t|^β; zero where the prediction equals the soft target
+        x, t = torch.tensor([0.0, 2.0]), torch.tensor([0.5, 0.25])
+        s2 = 1 / (1 + math.exp(-2))
+        want = math.log(2) * 0 + (-(0.25 * math.log(s2) + 0.75 * math.log(1 - s2))) * (s2 - 0.25) ** 2
+        self.assertAlmostEqual(float(Ls.quality_focal_loss(x, t).sum()), want, places=6)
+        # in detection_losses: summed over stages and classes, masked per query, × weight / avg_factor (1 here)
+        logits = torch.tensor([[[0.0, 2.0], [-2.0, 1.0]]])
+        boxes = torch.tensor([[[60.0, 60.0, 80.0, 90.0], [10.0, 10.0, 30.0, 40.0]]])
+        outs = [{'logits': logits, 'boxes': boxes}] * 3
+        gt, lab, size = [torch.tensor([[10.0, 10.0, 30.0, 50.0]])], [torch.tensor([1])], torch.tensor([[100.0, 200.0]])
+        teacher = torch.tensor([[[0.5, 0.25], [0.9, 0.9]]])
+        kd = Ls.Distill(teacher, torch.tensor([[1.0, 0.0]]), weight=10.0)
+        total, log = Ls.detection_losses(outs, gt, lab, size, distill=kd)
+        self.assertAlmostEqual(log['loss_distill'], 3 * 10 * want, places=4)
+        base, log0 = Ls.detection_losses(outs, gt, lab, size)
+        self.assertNotIn('loss_distill', log0)
+        self.assertAlmostEqual(float(total - base), 3 * 10 * want, places=4)
+
     def test_giou_by_hand(self):
         a = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0]])
         b = torch.tensor([[2.0, 0.0, 3.0, 1.0], [1.0, 1.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0]])
@@ -420,6 +439,40 @@ class TestData(unittest.TestCase):
             f.write(b'\0\0')
         with self.assertRaisesRegex(ValueError, 'stale file'):
             D.find_caches(self.feat)
+
+    def test_teacher_scores(self):
+        """`--distill`: `<stem>.proposal-scores.f16` rows follow the kept proposals; padded queries and proposals a crop
+        cut to under half their area get mask 0."""
+        coco = D.CocoAnnotations(self.ann)
+        for stem in ('train-s64', 'train-s64-flip'):
+            p = np.zeros((4, 3, 5), np.float32)
+            p[:, 0] = [2, 4, 40, 30, 0.9]
+            p[:, 1] = [50, 40, 70, 60, 0.5]
+            p[:, 2, 4] = -1
+            p.tofile(os.path.join(self.feat, stem + '.proposals.f32'))
+        with self.assertRaisesRegex(ValueError, 'proposal class scores missing'):
+            D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4, teacher=True)
+        for stem in ('train-s64', 'train-s64-flip'):
+            c = np.zeros((4, 3, 80), np.float16)
+            c[:, 0, 7], c[:, 1, 3] = 0.9, 0.5
+            c.tofile(os.path.join(self.feat, stem + '.proposal-scores.f16'))
+        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4, teacher=True)
+        s = ds.get(0)
+        self.assertEqual(s.teacher.shape, (4, 80))
+        np.testing.assert_allclose(s.teacher[:, [7, 3]], [[0.9, 0], [0, 0.5], [0, 0], [0, 0]], atol=1e-3)
+        # the second proposal, clipped to the image ([50, 40, 64, 48]), keeps 14·8 of its 20·20 px: no teacher
+        np.testing.assert_array_equal(s.teacher_mask, [1, 0, 0, 0])
+        cache = ds.plain[64][0]
+        props, scores = cache.image_proposals(ds.ids[0]), cache.image_proposal_scores(ds.ids[0])
+        # the crop at (32, 32), 32 x 16 drops the first box (under 1 px high): the second becomes query 0
+        t, m = D.pad_teacher(props, scores, (32, 32), 32.0, 16.0, 3)
+        np.testing.assert_allclose(t[0, 3], 0.5, atol=1e-3)
+        np.testing.assert_array_equal(m, [0, 0, 0])  # [50,40,70,60] → [18,8,32,16]: 14·8 of 20·20 px kept
+        t, m = D.pad_teacher(props, scores, (0, 0), 80.0, 80.0, 3)
+        np.testing.assert_array_equal(m, [1, 1, 0])  # a window that holds both boxes whole
+        b = D.collate([s, ds.get(1)])
+        self.assertEqual(tuple(b.teacher.shape), (2, 4, 80))
+        self.assertEqual(tuple(b.teacher_mask.shape), (2, 4))
 
     def test_bad_inputs(self):
         with self.assertRaisesRegex(FileNotFoundError, 'feature cache'):

@@ -90,6 +90,12 @@ describe('headProposals (queryInit "nanodet")', () => {
     expect(p.scores.length).toBeGreaterThanOrEqual(2);
     expect(p.scores.length).toBeLessThanOrEqual(5);
     expect(Array.from(p.scores.slice(2)).every((s) => s < 0.7)).toBe(true);
+    // Each proposal carries its cell's 80 class scores (the distillation targets); their max is the proposal's score.
+    expect(p.classScores.length).toBe(80 * p.scores.length);
+    expect(p.classScores[15]).toBeCloseTo(0.9, 6);
+    expect(p.classScores[80 + 15]).toBeCloseTo(0.8, 6);
+    for (let i = 0; i < p.scores.length; i++)
+      expect(Math.max(...p.classScores.subarray(80 * i, 80 * i + 80))).toBeCloseTo(p.scores[i]!, 6);
     for (const b of boxes) {
       expect(b[0]).toBeGreaterThanOrEqual(0);
       expect(b[2]).toBeLessThanOrEqual(30);

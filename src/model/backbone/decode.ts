@@ -152,6 +152,8 @@ export interface Proposals {
   boxes: Float32Array;
   /** [n] the cell's best class score. */
   scores: Float32Array;
+  /** [n·80] the cell's score of every COCO class (the targets of score distillation in training). */
+  classScores: Float32Array;
 }
 
 /**
@@ -170,7 +172,7 @@ export async function headProposals(
 ): Promise<Proposals> {
   if (!(width > 0 && height > 0)) throw new Error(`headProposals: image size must be positive, got ${width}×${height}`);
   const preNms = opts.preNms ?? 1000;
-  const cands: { box: Box; label: number; score: number }[] = [];
+  const cands: { box: Box; label: number; score: number; classes: ArrayLike<number> }[] = [];
   for (let l = 0; l < NANODET_STRIDES.length; l++) {
     const { stride, W, HW, scores, logits } = await levelArrays(head, l, size);
     const best: { k: number; s: number }[] = [];
@@ -186,16 +188,19 @@ export async function headProposals(
       const b = cellBox(logits, k, W, stride);
       const box: Box = [Math.max(0, b[0]), Math.max(0, b[1]), Math.min(width, b[2]), Math.min(height, b[3])];
       if (box[2] - box[0] < 1 || box[3] - box[1] < 1) continue;
-      cands.push({ box, label: 0, score: s });
+      const at = k * NANODET_CLASSES;
+      cands.push({ box, label: 0, score: s, classes: scores.subarray(at, at + NANODET_CLASSES) });
       kept++;
     }
   }
   const kept = nmsPerClass(cands, opts.iouThreshold ?? PROPOSAL_IOU, count);
   const boxes = new Float32Array(kept.length * 4),
-    scores = new Float32Array(kept.length);
+    scores = new Float32Array(kept.length),
+    classScores = new Float32Array(kept.length * NANODET_CLASSES);
   kept.forEach((d, i) => {
     boxes.set(d.box, 4 * i);
     scores[i] = d.score;
+    classScores.set(d.classes, NANODET_CLASSES * i);
   });
-  return { boxes, scores };
+  return { boxes, scores, classScores };
 }
