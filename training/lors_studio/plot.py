@@ -49,7 +49,13 @@ def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str
     if steps:
         xs = [r['step'] for r in steps]
         n = max(1, len(steps) // 50)
-        for key, style in (('loss', '-'), ('loss_cls', '--'), ('loss_l1', ':'), ('loss_giou', '-.')):
+        for key, style in (
+            ('loss', '-'),
+            ('loss_cls', '--'),
+            ('loss_l1', ':'),
+            ('loss_giou', '-.'),
+            ('loss_distill', (0, (1, 3))),
+        ):
             if key in steps[0]:
                 ax1.plot(xs, _smooth([r[key] for r in steps], n), style, label=key)
         ax1.set_yscale('log')
@@ -57,16 +63,23 @@ def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str
     ax1.set_ylabel('training loss (sum over stages)')
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
-    vals = [r for r in epochs if isinstance(r.get('val'), dict) and r['val'].get('AP', -1) >= 0]
-    if vals:
-        xs = [r['epoch'] for r in vals]
-        for key in ('AP', 'AP50', 'AP75'):
-            ax2.plot(xs, [r['val'][key] for r in vals], 'o-', label=key)
+    split_style = (('holdout', '-'), ('val', '--'))  # the checkpoint is chosen on holdout when there is one
+    plotted = False
+    for split, line in split_style:
+        pts = [r for r in epochs if isinstance(r.get(split), dict) and r[split].get('AP', -1) >= 0]
+        if not pts:
+            continue
+        xs = [r['epoch'] for r in pts]
+        keys = ('AP',) if any(isinstance(r.get('holdout'), dict) for r in epochs) else ('AP', 'AP50', 'AP75')
+        for key in keys:
+            ax2.plot(xs, [r[split][key] for r in pts], 'o' + line, label=f'{split} {key}')
+        plotted = True
+    if plotted:
         ax2.legend(fontsize=8)
     else:
         ax2.text(0.5, 0.5, 'no validation', ha='center', va='center', transform=ax2.transAxes)
     ax2.set_xlabel('epoch')
-    ax2.set_ylabel('val AP (%)')
+    ax2.set_ylabel('AP (%)')
     ax2.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         '--init',
         default=None,
         metavar='DIR',
-        help='start from the weights in this folder (model.json + shards; its config must be the run\'s)',
+        help="start from the weights in this folder (model.json + shards; its config must be the run's)",
     )
     r.add_argument(
         '--checkpoint-every',
@@ -492,7 +492,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         init_cfg, init_sd = load_weights(args.init)
         if init_cfg.to_json() != cfg_json:
             raise SystemExit(
-                f'--init {args.init}: its config {json.dumps(init_cfg.to_json())} is not the run\'s {json.dumps(cfg_json)}'
+                f"--init {args.init}: its config {json.dumps(init_cfg.to_json())} is not the run's "
+                f'{json.dumps(cfg_json)}'
             )
         model.load_state_dict(init_sd)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -586,9 +587,22 @@ def main(argv: Optional[List[str]] = None) -> dict:
                 'args': vars(args),
             }
         )
-    bar = Progress(max(0, total_steps - step), f'{cfg.variant}', enabled=dist.main and not args.no_progress)
     eval_bs = args.eval_batch_size or 2 * args.batch_size
     best_by = 'holdout' if holdout_set is not None else 'val'
+
+    def evaluate_splits() -> dict:
+        res = {'val': None, 'holdout': None}
+        for name, ds in (('holdout', holdout_set), ('val', val_set)):
+            if ds is not None:
+                vbar = Progress(math.ceil(len(ds) / eval_bs), name, enabled=not args.no_progress)
+                res[name] = evaluate(model_core, ds, eval_bs, device, on_batch=vbar.update, all_stages=True)
+                vbar.close()
+        return res
+
+    if args.init and step == 0 and dist.main and (val_set or holdout_set):  # the curve's starting point
+        log({'type': 'epoch', 'epoch': 0, 'step': 0, **evaluate_splits(), 'best': None, 'best_by': best_by})
+    dist.barrier()
+    bar = Progress(max(0, total_steps - step), f'{cfg.variant}', enabled=dist.main and not args.no_progress)
     window: List[Dict[str, float]] = []
     first_loss = None
     last_loss = None
@@ -648,13 +662,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             res = {'val': None, 'holdout': None}
             if (val_set or holdout_set) and ((epoch + 1) % max(1, args.val_every) == 0 or epoch + 1 == args.epochs):
                 if dist.main:
-                    for name, ds in (('holdout', holdout_set), ('val', val_set)):
-                        if ds is not None:
-                            vbar = Progress(math.ceil(len(ds) / eval_bs), name, enabled=not args.no_progress)
-                            res[name] = evaluate(
-                                model_core, ds, eval_bs, device, on_batch=vbar.update, all_stages=True
-                            )
-                            vbar.close()
+                    res = evaluate_splits()
                     score = res[best_by]['AP']
                     if best is None or score > best:
                         best, best_epoch = score, epoch + 1
