@@ -109,10 +109,13 @@ function training(run: string, curves?: string) {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  const epochs = log.filter((r) => r.type === 'epoch').map((r) => ({ epoch: r.epoch, step: r.step, val: r.val }));
+  // Epoch 0 (a run started from --init) is the starting point, not a trained epoch.
+  const epochs = log
+    .filter((r) => r.type === 'epoch')
+    .map((r) => ({ epoch: r.epoch, step: r.step, val: r.val, ...(r.holdout ? { holdout: r.holdout } : {}) }));
   const start = log.find((r) => r.type === 'start');
   return {
-    epochs: epochs.length,
+    epochs: epochs.filter((e) => e.epoch > 0).length,
     steps: summary.steps,
     bestEpoch: summary.best_epoch,
     bestValAPTrainer: summary.best,

@@ -57,7 +57,7 @@ def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str
             ('loss_distill', (0, (1, 3))),
         ):
             if key in steps[0]:
-                ax1.plot(xs, _smooth([r[key] for r in steps], n), style, label=key)
+                ax1.plot(xs, _smooth([r[key] for r in steps], n), linestyle=style, label=key)
         ax1.set_yscale('log')
     ax1.set_xlabel('step')
     ax1.set_ylabel('training loss (sum over stages)')
