@@ -15,7 +15,9 @@ with open(before_path, encoding='utf-8') as f:
     old = json.load(f)
 for k in ('vanilla', 'lors'):
     o, n = old['models'][k], new['models'][k]
-    n['before'] = {'metrics': o['metrics'], 'training': o['training']}
+    curves = o['training'].get('curves', '')
+    before_curves = curves.replace('.png', '-h200.png') if curves.endswith(f'curves-{k}.png') else curves
+    n['before'] = {'metrics': o['metrics'], 'training': {**o['training'], 'curves': before_curves}}
     n.update({key: o[key] for key in ('cpuRecipe', 'withoutQueryInit') if key in o})
     with open(f'{runs}/{k}/log.jsonl', encoding='utf-8') as f:
         steps = [r for r in map(json.loads, f) if r.get('type') == 'step']
