@@ -122,9 +122,9 @@ class TestDDP(unittest.TestCase):
             self.assertEqual([x['world'] for x in ranks], [2, 2])
             self.assertEqual(ranks[0]['hash'], ranks[1]['hash'])
             # the weights did move: compare with a fresh model of the same seed
+            from training.lors_studio.checkpoint import state_hash
             from training.lors_studio.config import make_config
             from training.lors_studio.model import AdaMixerDecoder
-            from training.lors_studio.train import state_hash
 
             torch.manual_seed(0)
             init = AdaMixerDecoder(make_config('tiny', 'lors'))

@@ -29,7 +29,7 @@ from training.lors_studio.compare import load_dets, paired_bootstrap
 from training.lors_studio.config import make_config
 from training.lors_studio.export import load_checkpoint
 from training.lors_studio.model import AdaMixerDecoder
-from training.lors_studio.train import is_private_factor, learning_rate, param_groups
+from training.lors_studio.optim import is_private_factor, learning_rate, param_groups
 
 # ---------------------------------------------------------------------------------------------------------------
 # Synthetic data (also used by test_ddp.py)
