@@ -12,8 +12,9 @@
 # or, when DATA does not travel beside the checkout in one call, its parts (scripts/gpu-data-split.sh):
 #   OUT=out BUDGET_S=480 bash scripts/gpu-train.sh gpu-data-1 gpu-data-2 gpu-data-3
 # env: BUDGET_S (seconds from the start for everything but packing), BATCH (128), LR (default: 2e-4·sqrt(BATCH/16)),
-# WARMUP (100 steps), SCHEDULE (step|cosine), POS_SCALE (312), MAX_EPOCHS, COMPILE=1 (torch.compile), EXTRA (more
-# gpu_train arguments), WORK (default /tmp/lors-gpu); DEVICE=cpu LIMIT=N for a local dry run
+# WARMUP (100 steps), SCHEDULE (step|cosine), POS_SCALE (312), MAX_EPOCHS, COMPILE=1 (torch.compile), DISTILL=W
+# (score distillation weight; DISTILL_BETA, default 2), INIT=DIR (each variant starts from DIR/<variant>, exported
+# weights), EXTRA (more gpu_train arguments), WORK (default /tmp/lors-gpu); DEVICE=cpu LIMIT=N for a local dry run
 # (scripts/gpu-train-smoke.sh).
 set -euo pipefail
 export PYTHONUNBUFFERED=1
@@ -39,6 +40,8 @@ args=(--data "$DATA" --work "$W" --t0 "$T0" --budget-s "${BUDGET_S:-520}" --batc
       --max-epochs "${MAX_EPOCHS:-400}" --device "${DEVICE:-cuda}" --seed 0 --float16)
 [ -n "${LR:-}" ] && args+=(--lr "$LR")
 [ "${COMPILE:-0}" = 1 ] && args+=(--compile)
+[ -n "${DISTILL:-}" ] && args+=(--distill "$DISTILL" --distill-beta "${DISTILL_BETA:-2}")
+[ -n "${INIT:-}" ] && args+=(--init "$INIT")
 [ -n "${LIMIT:-}" ] && args+=(--limit "$LIMIT" --val-limit "$LIMIT")
 set +e
 $PY -m training.lors_studio.gpu_train "${args[@]}" ${EXTRA:-}

@@ -7,17 +7,16 @@ PyTorch port of the frozen backbone (backbone.py). Run by scripts/gpu-train.sh (
 DATA holds `train/`, `val/` (the 416-px WebP copies of `features shrink`), `ann/instances_{train,val}.json` and
 `nanodet/` (the app's TFJS graph). Per step (no host synchronisation but the matching's cost-matrix copy):
 - a batch of photo indices (seeded permutation per epoch, full batches only: fixed shapes for torch.compile);
-- augmentation on the device: horizontal flip, random rescale (scale-min..scale-max of the letterbox scale, the
-  letterbox kept at 416: larger images are cut to 416, smaller ones padded), a random image-space crop (probability
-  crop-prob, each side crop-min..1 of the rescaled image), mild photometric jitter (brightness, contrast,
-  saturation), all by one bilinear resampling per photo; boxes (and NanoDet's query proposals, computed once per
-  photo at load) take the same flip / scale / shift, are clipped to the window and dropped under min-box px
-  (proposals under 1 px are replaced by whole-window boxes, as data.pad_proposals does); a photo left with no box
-  falls back to its unscaled, uncropped view. The crop is a real image crop: the features inside the window are
-  those of the window alone, as at inference (the cached path's feature-space crop only approximates this);
+- augmentation on the device (photos.augment: flip, rescale, crop, photometric jitter; boxes and proposals follow);
 - NanoDet-g on the batch (fp32/TF32, no gradient), then each decoder: forward under bf16 autocast (CUDA), the
   stage losses with batched cost matrices (losses.stage_losses), backward, global-norm clipping, AdamW (fused on
-  CUDA), the lr of train.learning_rate (short linear warm-up, then --schedule step|cosine over the run's steps).
+  CUDA), the lr of optim.learning_rate (short linear warm-up, then --schedule step|cosine over the run's steps).
+--distill W: each query started from NanoDet proposal i also learns that proposal's 80 class scores (computed with
+the proposals at load, the rows carried through flip, scale and crop with their boxes: a flipped photo's proposals
+are mirrored, not recomputed; proposals cut to under half their area by the crop and padded queries teach nothing,
+as data.pad_teacher), the quality focal loss at every stage (losses.Distill), logged as loss_distill.
+--init DIR: each variant starts from the exported weights DIR/<variant> (model.json + shards; its config must be
+the run's, e.g. a train.py export of the same preset, queryInit and posScale).
 The batch is large (default 128) with the lr scaled by the square-root rule from the shipped recipe's 2e-4 at 16
 photos (AdamW's usual rule; linear scaling overshoots with Adam): lr = lr-ref · sqrt(batch / lr-ref-batch).
 A timing probe (the run's first steps, after a warm-up that includes compilation) sets the number of epochs that
@@ -33,29 +32,24 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
 from . import backbone as BB
-from . import data as D
+from . import checkpoint as C
+from . import optim
 from .config import make_config
 from .evaluate import evaluate
 from .export import export
-from .losses import stage_losses
+from .losses import Distill, stage_losses
 from .matching import finish_assign, start_assign
 from .model import AdaMixerDecoder
+from .photos import EvalSet, Photos, augment
 from .plot import plot_curves
-from .train import SCHEDULES, _float_list, learning_rate, param_groups, state_hash
+from .runlog import RunLog
 
-S = BB.NANODET_SIZE
 VAL_COST = 0.6  # a val batch (backbone + every decoder's forward, no augmentation or backward) / a training step
-MEAN_BGR = torch.tensor(BB.NANODET_MEAN_BGR)
-STD_BGR = torch.tensor(BB.NANODET_STD_BGR)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,14 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="box-encoding divisor of x, y (416-px equivalent of AdaMixer's 1000 at ~1333 px)",
     )
     p.add_argument('--batch-size', type=int, default=128)
-    p.add_argument('--lr', type=float, default=None, help='default: lr-ref · sqrt(batch / lr-ref-batch)')
+    optim.add_arguments(p, None, 100, 'step', ('step', 'cosine'), 'default: lr-ref · sqrt(batch / lr-ref-batch)')
     p.add_argument('--lr-ref', type=float, default=2e-4)
     p.add_argument('--lr-ref-batch', type=int, default=16)
-    p.add_argument('--weight-decay', type=float, default=1e-4)
-    p.add_argument('--clip', type=float, default=1.0)
-    p.add_argument('--warmup', type=int, default=100, help='linear warm-up steps')
-    p.add_argument('--schedule', default='step', choices=[s for s in SCHEDULES if s != 'epochs'])
-    p.add_argument('--drops', type=_float_list, default=[2 / 3, 8 / 9])
+    p.add_argument('--distill', type=float, default=0.0, help='score distillation weight (module docstring); 0 = off')
+    p.add_argument('--distill-beta', type=float, default=2.0, help="the quality focal loss's β (default 2)")
+    p.add_argument(
+        '--init', default=None, metavar='DIR', help='start each variant from DIR/<variant> (exported weights)'
+    )
     p.add_argument('--epochs', type=int, default=None, help='fixed epoch count (default: from the timing probe)')
     p.add_argument('--max-epochs', type=int, default=400)
     p.add_argument('--budget-s', type=float, default=520.0, help='seconds from --t0 for everything but packing')
@@ -117,208 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Photos on the device
-
-
-class Photos:
-    """One split: the letterbox-resized photos as uint8 [N, 416, 416, 3] (top-left, zeros elsewhere), their image
-    sizes [N, 2] (w, h), boxes [N, M, 4] in letterbox pixels with labels [N, M] (−1 = none), NanoDet's query
-    proposals [N, P, 5] (score < 0 = none), all on `device`."""
-
-    def __init__(
-        self,
-        images_dir: str,
-        annotations: str,
-        graph: BB.NanoDetGraph,
-        device,
-        proposals: int,
-        limit: Optional[int] = None,
-        skip_empty: bool = False,
-    ):
-        self.coco = D.CocoAnnotations(annotations)
-        ids = [i for i in self.coco.ids() if not skip_empty or len(self.coco.images[i].labels)]
-        self.ids = ids[:limit] if limit else ids
-        recs = [self.coco.images[i] for i in self.ids]
-        geo = [BB.letterbox_geometry(r.width, r.height, S) for r in recs]
-
-        def load(k: int) -> np.ndarray:
-            r, (_, w, h) = recs[k], geo[k]
-            for name in (os.path.splitext(r.file_name)[0] + '.webp', r.file_name):
-                path = os.path.join(images_dir, name)
-                if os.path.isfile(path):
-                    with Image.open(path) as im:
-                        rgb = np.array(im.convert('RGB'))
-                    break
-            else:
-                raise FileNotFoundError(f'{images_dir}: no {r.file_name} (nor its .webp copy)')
-            if rgb.shape[:2] != (h, w):  # an original photo: the app's resize (a `shrink` copy already has it)
-                rgb = (
-                    BB.resize_bilinear(torch.from_numpy(rgb.copy()).float(), w, h).round().clamp(0, 255).byte().numpy()
-                )
-            return rgb
-
-        n = len(recs)
-        self.u8 = torch.zeros(n, S, S, 3, dtype=torch.uint8)
-        with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
-            for k, rgb in enumerate(pool.map(load, range(n))):
-                self.u8[k, : rgb.shape[0], : rgb.shape[1]] = torch.from_numpy(rgb)
-        self.u8 = self.u8.to(device)
-        self.size = torch.tensor([[w, h] for _, w, h in geo], dtype=torch.float32, device=device)
-        self.scale = torch.tensor([s for s, _, _ in geo], dtype=torch.float64, device=device)
-        self.orig = torch.tensor([[r.width, r.height] for r in recs], dtype=torch.float32, device=device)
-        m = max([len(r.labels) for r in recs] + [1])
-        boxes = np.zeros((n, m, 4), np.float32)
-        labels = np.full((n, m), -1, np.int64)
-        for k, (r, (s, _, _)) in enumerate(zip(recs, geo)):
-            boxes[k, : len(r.labels)] = r.boxes * s
-            labels[k, : len(r.labels)] = r.labels
-        self.boxes, self.labels = torch.from_numpy(boxes).to(device), torch.from_numpy(labels).to(device)
-        self.props = self._proposals(graph, proposals) if proposals else None
-
-    def normalised(self, idx: torch.Tensor) -> torch.Tensor:
-        """The plain letterboxed network input [B, 3, 416, 416] (BGR, mean/std, 0 = padding)."""
-        return to_input(self.u8[idx].permute(0, 3, 1, 2).float(), content_mask(self.size[idx]))
-
-    @torch.no_grad()
-    def _proposals(self, graph: BB.NanoDetGraph, count: int, batch: int = 64) -> torch.Tensor:
-        out = torch.zeros(len(self.ids), count, 5)
-        size = self.size.cpu().tolist()
-        with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
-            for b0 in range(0, len(self.ids), batch):
-                idx = torch.arange(b0, min(b0 + batch, len(self.ids)), device=self.u8.device)
-                _, scores, logits = graph.run(self.normalised(idx), head=True)
-                sc, lg = [s.cpu() for s in scores], [g.cpu() for g in logits]
-                rows = pool.map(
-                    lambda j: BB.head_proposals(
-                        [s[j] for s in sc], [g[j] for g in lg], size[b0 + j][0], size[b0 + j][1], count
-                    ),
-                    range(len(idx)),
-                )
-                out[b0 : b0 + len(idx)] = torch.from_numpy(np.stack(list(rows)))
-        return out.to(self.u8.device)
-
-
-def content_mask(size: torch.Tensor) -> torch.Tensor:
-    """[B, 2] (w, h) → [B, 1, 416, 416] float: 1 inside each image part."""
-    r = torch.arange(S, device=size.device, dtype=size.dtype) + 0.5
-    return ((r[None, :, None] < size[:, 1, None, None]) & (r[None, None, :] < size[:, 0, None, None])).to(size)[:, None]
-
-
-def to_input(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """RGB float [B, 3, H, W] in 0..255 → NanoDet's input (BGR, mean/std), 0 (the letterbox padding) outside mask."""
-    dev = rgb.device
-    return (rgb.flip(1) - MEAN_BGR.to(dev)[:, None, None]) / STD_BGR.to(dev)[:, None, None] * mask
-
-
-def _transform_boxes(b: torch.Tensor, size, flip, s, x0, y0, cw, ch) -> torch.Tensor:
-    """[B, N, 4] letterbox xyxy → flipped in the image part, scaled by s, shifted by (x0, y0), clipped to the window."""
-    x1 = torch.where(flip[:, None], size[:, 0:1] - b[..., 2], b[..., 0])
-    x2 = torch.where(flip[:, None], size[:, 0:1] - b[..., 0], b[..., 2])
-    out = torch.stack([x1, b[..., 1], x2, b[..., 3]], -1) * s[:, None, None]
-    out = out - torch.stack([x0, y0, x0, y0], -1)[:, None]
-    lim = torch.stack([cw, ch, cw, ch], -1)[:, None]
-    return torch.minimum(out.clamp(min=0), lim)
-
-
-def _valid_first(valid: torch.Tensor) -> torch.Tensor:
-    """Gather index that puts each row's valid entries first, in their order."""
-    return torch.sort((~valid).to(torch.uint8), dim=1, stable=True).indices
-
-
-@torch.no_grad()
-def augment(ph: Photos, idx: torch.Tensor, gen: torch.Generator, a, queries: Optional[int]):
-    """One training batch, augmented on the device (module docstring). Returns (input [B, 3, 416, 416], image size
-    [B, 2], boxes [B, M, 4], labels [B, M] (−1 = none, valid first), proposals [B, L, 4] or None)."""
-    dev = ph.u8.device
-    B = idx.shape[0]
-    u = torch.rand(B, 9, generator=gen, device=dev)
-    size = ph.size[idx]
-    w, h = size[:, 0], size[:, 1]
-    flip = u[:, 0] < a.flip_prob
-    s = a.scale_min + (a.scale_max - a.scale_min) * u[:, 1]
-    crop = u[:, 2] < a.crop_prob
-    fw = torch.where(crop, a.crop_min + (1 - a.crop_min) * u[:, 3], torch.ones_like(s))
-    fh = torch.where(crop, a.crop_min + (1 - a.crop_min) * u[:, 4], torch.ones_like(s))
-    boxes, labels = ph.boxes[idx], ph.labels[idx]
-
-    def geometry(s, fw, fh):
-        cw = (fw * s * w).floor().clamp(1, S)
-        ch = (fh * s * h).floor().clamp(1, S)
-        return cw, ch, u[:, 5] * (s * w - cw).clamp(min=0), u[:, 6] * (s * h - ch).clamp(min=0)
-
-    def keep(bx):
-        return (labels >= 0) & ((bx[..., 2] - bx[..., 0]) >= a.min_box) & ((bx[..., 3] - bx[..., 1]) >= a.min_box)
-
-    cw, ch, x0, y0 = geometry(s, fw, fh)
-    valid = keep(_transform_boxes(boxes, size, flip, s, x0, y0, cw, ch))
-    lost = (valid.sum(1) == 0) & ((labels >= 0).sum(1) > 0)  # fall back to the plain (maybe flipped) view
-    one = torch.ones_like(s)
-    s, fw, fh = torch.where(lost, one, s), torch.where(lost, one, fw), torch.where(lost, one, fh)
-    cw, ch, x0, y0 = geometry(s, fw, fh)
-    bx = _transform_boxes(boxes, size, flip, s, x0, y0, cw, ch)
-    valid = keep(bx)
-    order = _valid_first(valid)
-    bx = bx.gather(1, order[..., None].expand(-1, -1, 4))
-    labels = torch.where(valid, labels, torch.full_like(labels, -1)).gather(1, order)
-
-    # pixels: jitter the photo, then one bilinear resampling per output pixel (centres at +0.5)
-    rgb = ph.u8[idx].permute(0, 3, 1, 2).float()
-    if a.jitter > 0:
-        j = (u[:, 7:9] * 2 - 1) * a.jitter  # brightness, contrast
-        sat = 1 + (torch.rand(B, generator=gen, device=dev) * 2 - 1) * a.jitter
-        gray = rgb.mean(1, keepdim=True)
-        rgb = gray + (rgb - gray) * sat[:, None, None, None]
-        mean = gray.mean((2, 3), keepdim=True)
-        rgb = ((rgb - mean) * (1 + j[:, 1, None, None, None]) + mean + j[:, 0, None, None, None] * 255).clamp(0, 255)
-    src = to_input(rgb, content_mask(size))
-    r = torch.arange(S, device=dev, dtype=torch.float32) + 0.5
-    xs = (r[None, :] + x0[:, None]) / s[:, None]  # [B, W] source x in letterbox pixels
-    xs = torch.where(flip[:, None], w[:, None] - xs, xs)
-    ys = (r[None, :] + y0[:, None]) / s[:, None]
-    grid = torch.stack([(xs / S * 2 - 1)[:, None, :].expand(B, S, S), (ys / S * 2 - 1)[:, :, None].expand(B, S, S)], -1)
-    x = F.grid_sample(src, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
-    x = x * content_mask(torch.stack([cw, ch], 1))
-    props = None
-    if queries:
-        p = ph.props[idx]
-        pb = _transform_boxes(p[..., :4], size, flip, s, x0, y0, cw, ch)
-        ok = (p[..., 4] >= 0) & ((pb[..., 2] - pb[..., 0]) >= 1) & ((pb[..., 3] - pb[..., 1]) >= 1)
-        pb = pb.gather(1, _valid_first(ok)[..., None].expand(-1, -1, 4))[:, :queries]
-        whole = torch.stack([torch.zeros_like(cw), torch.zeros_like(ch), cw, ch], -1)[:, None]
-        props = torch.where(ok.sum(1)[:, None, None] > torch.arange(pb.shape[1], device=dev)[None, :, None], pb, whole)
-        if props.shape[1] < queries:
-            props = torch.cat([props, whole.expand(-1, queries - props.shape[1], -1)], 1)
-    return x, torch.stack([cw, ch], 1), bx, labels, props
-
-
-class EvalSet:
-    """A Photos split as evaluate.evaluate's dataset: plain letterboxed photos, features by the backbone per batch."""
-
-    def __init__(self, ph: Photos, graph: BB.NanoDetGraph, queries: Optional[int]):
-        self.ph, self.graph, self.queries, self.ids, self.coco = ph, graph, queries, ph.ids, ph.coco
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def batches(self, indices, batch_size: int, epoch: int = 0):
-        ph = self.ph
-        for b0 in range(0, len(indices), batch_size):
-            idx = torch.as_tensor(indices[b0 : b0 + batch_size], device=ph.u8.device)
-            levels, _, _ = self.graph.run(ph.normalised(idx), head=False)
-            props = None
-            if self.queries:
-                p = ph.props[idx]
-                whole = F.pad(ph.size[idx], (2, 0))[:, None]
-                keep = (p[..., 4] >= 0)[..., None]
-                props = torch.where(keep, p[..., :4], whole)[:, : self.queries]
-                if props.shape[1] < self.queries:
-                    props = torch.cat([props, whole.expand(-1, self.queries - props.shape[1], -1)], 1)
-            yield D.Batch(
-                levels, ph.size[idx], [], [], [self.ids[i] for i in idx.tolist()], ph.scale[idx], ph.orig[idx], props
-            )
-
-
-# ---------------------------------------------------------------------------------------------------------------
 
 
 class Run:
@@ -329,29 +121,22 @@ class Run:
         self.cfg = make_config(a.preset, variant)
         self.cfg.query_init, self.cfg.pos_scale = a.query_init, a.pos_scale
         self.model = AdaMixerDecoder(self.cfg).to(device).train()
-        kw = (
-            {'fused': True}
-            if device.type == 'cuda' and 'fused' in torch.optim.AdamW.__init__.__code__.co_varnames
-            else {}
-        )
-        self.opt = torch.optim.AdamW(param_groups(self.model), lr=a.lr, weight_decay=a.weight_decay, **kw)
+        if a.init:
+            C.init_from(self.model, os.path.join(a.init, variant), self.cfg.to_json())
+        self.opt = optim.adamw(self.model, a.lr, a.weight_decay, a.private_lr_mult, fused=device.type == 'cuda')
         self.fwd = self.model
         if device.type == 'cuda' and a.compile and hasattr(torch, 'compile'):
             self.fwd = torch.compile(self.model)
         self.out = out_dir
         os.makedirs(out_dir, exist_ok=True)
-        self.log_f = open(os.path.join(out_dir, 'log.jsonl'), 'w', encoding='utf-8')
+        self.log = RunLog(os.path.join(out_dir, 'log.jsonl'), 'w')
+        self.distill = (a.distill, a.distill_beta) if a.distill > 0 else None
         self.acc: Optional[torch.Tensor] = None  # running sums on the device: stage terms, grad norm
         self.n = 0
 
-    def log(self, rec: dict):
-        self.log_f.write(json.dumps({**rec, 'time': round(time.time(), 3)}) + '\n')
-        self.log_f.flush()
-
     def forward(self, levels, image_size, boxes, labels, props, lr: float, amp: bool):
         """Queues the forward pass and the matching costs' copy to the host (matching.start_assign)."""
-        for g in self.opt.param_groups:
-            g['lr'] = lr * g['lr_mult']
+        optim.set_lr(self.opt, lr)
         try:
             if amp:
                 with torch.autocast('cuda', dtype=torch.bfloat16):
@@ -370,10 +155,11 @@ class Run:
         stacked = [torch.stack([o[k] for o in outs]).detach().float() for k in ('logits', 'boxes')]
         self.pending = outs, start_assign(*stacked, boxes, labels, image_size.repeat(1, 2))
 
-    def backward(self, image_size, boxes, labels, clip: float):
+    def backward(self, image_size, boxes, labels, clip: float, teacher: Optional[Tuple[torch.Tensor, ...]] = None):
         """Waits for the costs, assigns on the CPU, then queues the loss, backward and optimiser step."""
         outs, handle = self.pending
-        loss, parts, _ = stage_losses(outs, boxes, labels, image_size, assigned=finish_assign(handle))
+        kd = Distill(*teacher, *self.distill) if self.distill and teacher is not None else None
+        loss, parts, _ = stage_losses(outs, boxes, labels, image_size, assigned=finish_assign(handle), distill=kd)
         self.pending = None
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -389,15 +175,20 @@ class Run:
             return
         v = (self.acc / self.n).double().cpu().numpy()
         st = v[:-1].reshape(-1, 4)  # per stage: cls, l1, giou, distill
+        terms = {
+            'loss_cls': float(st[:, 0].sum()),
+            'loss_l1': float(st[:, 1].sum()),
+            'loss_giou': float(st[:, 2].sum()),
+        }
+        if self.distill:
+            terms['loss_distill'] = float(st[:, 3].sum())
         rec = {
             'type': 'step',
             'step': step,
             'epoch': epoch,
             'lr': lr,
             'loss': float(st.sum()),
-            'loss_cls': float(st[:, 0].sum()),
-            'loss_l1': float(st[:, 1].sum()),
-            'loss_giou': float(st[:, 2].sum()),
+            **terms,
             **{f's{i}': float(r.sum()) for i, r in enumerate(st)},
             'grad_norm': float(v[-1]),
             'photos_per_s': None if photos_per_s is None else round(photos_per_s, 1),
@@ -406,10 +197,50 @@ class Run:
         self.acc, self.n = None, 0
         return rec
 
+    def finish(self, a, step: int, epochs: int, bs: int, stats: dict, t0: float) -> dict:
+        """The throughput line, the float16 export, summary.json and the curves."""
+        self.log({'type': 'throughput', **stats})
+        exp = os.path.join(a.work, f'export-{self.cfg.variant}')
+        with open(os.path.join(self.out, 'log.jsonl'), encoding='utf-8') as f:
+            last = [json.loads(l) for l in f if '"type": "epoch"' in l][-1]
+        meta = {
+            'source': 'trained',
+            'trainer': 'training/lors_studio/gpu_train.py',
+            'steps': step,
+            'epochs': epochs,
+            'valAP': last['val']['AP'],
+            'seed': a.seed,
+            'batch': bs,
+            'lr': a.lr,
+            'augmentation': 'pixel space on the GPU',
+        }
+        if a.distill > 0 or a.init:
+            meta['recipe'] = {
+                'distill': a.distill,
+                'distillBeta': a.distill_beta,
+                'init': a.init and os.path.basename(os.path.normpath(a.init)),
+            }
+        export(self.model.state_dict(), self.cfg, exp, float16=a.float16, meta=meta)
+        s = {'steps': step, 'epochs': epochs, 'best': last['val']['AP'], 'val': last['val'], **stats}
+        s.update(
+            wall_s=round(time.time() - t0, 1),
+            exported=exp,
+            hash=C.state_hash(self.model.state_dict()),
+            compiled=self.fwd is not self.model,
+        )
+        with open(os.path.join(self.out, 'summary.json'), 'w', encoding='utf-8') as f:
+            json.dump(s, f, indent=1)
+        self.log.close()
+        try:
+            title = f'{self.cfg.variant} (GPU)'
+            plot_curves(os.path.join(self.out, 'log.jsonl'), os.path.join(self.out, 'curves.png'), title=title)
+        except Exception as e:  # noqa: BLE001 - matplotlib may be missing there; the run is not lost for it
+            print(f'warning: plot failed: {e}', file=sys.stderr)
+        return s
 
-def main(argv: Optional[List[str]] = None) -> dict:
-    a = build_parser().parse_args(argv)
-    t0 = a.t0 or time.time()
+
+def setup(a):
+    """The device (TF32, cudnn benchmark on CUDA; threads on the CPU), bf16 autocast or not, the lr."""
     device = torch.device(a.device if a.device != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
     if device.type == 'cpu':
         torch.set_num_threads(a.threads or os.cpu_count() or 1)
@@ -418,26 +249,39 @@ def main(argv: Optional[List[str]] = None) -> dict:
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
         torch.cuda.reset_peak_memory_stats(device)
-    amp = device.type == 'cuda' and not a.no_bf16
     if a.lr is None:  # square-root batch scaling of the reference lr (AdamW)
         a.lr = a.lr_ref * math.sqrt(a.batch_size / a.lr_ref_batch)
+    return device, device.type == 'cuda' and not a.no_bf16
+
+
+def load_photos(a, device, queries: Optional[int]):
+    """(NanoDet's graph, train photos (those with boxes), val photos), all on the device."""
+    graph = BB.NanoDetGraph(os.path.join(a.data, 'nanodet'), device=device)
+    ann = os.path.join(a.data, 'ann', 'instances_{}.json')
+    q = queries or 0
+    train = Photos(
+        os.path.join(a.data, 'train'), ann.format('train'), graph, device, q, a.limit, True, scores=a.distill > 0
+    )
+    val = Photos(os.path.join(a.data, 'val'), ann.format('val'), graph, device, q, a.val_limit)
+    return graph, train, val
+
+
+def epochs_that_fit(a, t0: float, sps: float, step: int, steps_per_epoch: int, bs: int, val_photos: int):
+    """(epochs, estimated seconds of one validation) that fit --budget-s at sps seconds per step."""
+    t_val = val_photos / bs * sps * VAL_COST  # one validation, estimated from the step time
+    left = a.budget_s - (time.time() - t0) - a.margin_s - t_val * a.val_points
+    return max(1, min(a.max_epochs, int((left / sps + step) / steps_per_epoch))), t_val, left
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    a = build_parser().parse_args(argv)
+    t0 = a.t0 or time.time()
+    if a.distill > 0 and a.query_init != 'nanodet':
+        raise SystemExit('--distill needs --query-init nanodet (the teacher scores are those of the proposals)')
+    device, amp = setup(a)
     variants = [v for v in a.variants.split(',') if v]
     queries = make_config(a.preset, variants[0]).decoder.queries if a.query_init == 'nanodet' else None
-
-    graph = BB.NanoDetGraph(os.path.join(a.data, 'nanodet'), device=device)
-    ann = os.path.join(a.data, 'ann')
-    train = Photos(
-        os.path.join(a.data, 'train'),
-        os.path.join(ann, 'instances_train.json'),
-        graph,
-        device,
-        queries or 0,
-        a.limit,
-        skip_empty=True,
-    )
-    val = Photos(
-        os.path.join(a.data, 'val'), os.path.join(ann, 'instances_val.json'), graph, device, queries or 0, a.val_limit
-    )
+    graph, train, val = load_photos(a, device, queries)
     val_set = EvalSet(val, graph, queries)
     t_data = time.time() - t0
     print(f'data: {len(train.ids)} train + {len(val.ids)} val photos on {device} in {t_data:.0f} s', file=sys.stderr)
@@ -463,14 +307,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         'args': vars(a),
     }
     for r in runs:
-        r.log(
-            {
-                **start,
-                'config': r.cfg.to_json(),
-                'params': sum(p.numel() for p in r.model.parameters()),
-                'compiled': r.fwd is not r.model,
-            }
-        )
+        params = sum(p.numel() for p in r.model.parameters())
+        r.log({**start, 'config': r.cfg.to_json(), 'params': params, 'compiled': r.fwd is not r.model})
 
     def batches():
         epoch = 0
@@ -500,14 +338,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
     probe_rate = None
     while total is None or step < total:
         epoch, idx = next(stream)
-        lr = learning_rate(step, epoch, a.lr, a.warmup, 0.001, [], a.schedule, total or 10**9, a.drops)
-        x, size, boxes, labels, props = augment(train, idx, gen, a, queries)
+        lr = optim.learning_rate(step, epoch, a.lr, a.warmup, 0.001, [], a.schedule, total or 10**9, a.drops)
+        x, size, boxes, labels, props, teacher = augment(train, idx, gen, a, queries, a.distill > 0)
         with torch.no_grad():
             levels, _, _ = graph.run(x, head=False)
         for r in runs:  # both forwards queued before the first wait: one decoder's CPU matching overlaps the other
             r.forward(levels, size, boxes, labels, props, lr, amp)
         for r in runs:
-            r.backward(size, boxes, labels, a.clip)
+            r.backward(size, boxes, labels, a.clip, teacher)
         step += 1
         if step == a.warm_steps:
             sync()
@@ -516,26 +354,16 @@ def main(argv: Optional[List[str]] = None) -> dict:
             sync()
             sps = (time.time() - t_probe) / a.probe_steps
             probe_rate = bs / sps
-            t_val = len(val.ids) / bs * sps * VAL_COST  # one validation, estimated from the step time
-            left = a.budget_s - (time.time() - t0) - a.margin_s - t_val * a.val_points
-            e = max(1, min(a.max_epochs, int((left / sps + step) / steps_per_epoch)))
+            e, t_val, left = epochs_that_fit(a, t0, sps, step, steps_per_epoch, bs, len(val.ids))
             total = max(step, e * steps_per_epoch)
             print(
                 f'probe: {sps * 1000:.1f} ms/step ({probe_rate:.4g} photos/s per decoder, {len(runs)} decoders), '
                 f'val ~{t_val:.1f} s, {left:.0f} s left → {e} epochs = {total} steps',
                 file=sys.stderr,
             )
+            probe = {'s_per_step': sps, 'photos_per_s': round(probe_rate, 1), 'epochs': e, 'total_steps': total}
             for r in runs:
-                r.log(
-                    {
-                        'type': 'probe',
-                        's_per_step': sps,
-                        'photos_per_s': round(probe_rate, 1),
-                        'epochs': e,
-                        'total_steps': total,
-                        'val_s_estimate': round(t_val, 2),
-                    }
-                )
+                r.log({'type': 'probe', **probe, 'val_s_estimate': round(t_val, 2)})
             val_at = {round(total * (k + 1) / (a.val_points + 1)) for k in range(a.val_points)} - {total}
         if step % a.log_every == 0 or step == total:
             for r in runs:
@@ -549,62 +377,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
     validate(total // steps_per_epoch, step)
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else None
     rate = step * bs / t_train
-    summary = {}
-    for r in runs:
-        r.log(
-            {
-                'type': 'throughput',
-                'photos_per_s': round(rate, 1),
-                'probe_photos_per_s': probe_rate,
-                'decoders': len(runs),
-                'peak_gpu_mem_gib': None if peak is None else round(peak, 2),
-                'train_s': round(t_train, 1),
-            }
-        )
-        exp = os.path.join(a.work, f'export-{r.cfg.variant}')
-        last = [json.loads(l) for l in open(os.path.join(r.out, 'log.jsonl')) if '"type": "epoch"' in l][-1]
-        export(
-            r.model.state_dict(),
-            r.cfg,
-            exp,
-            float16=a.float16,
-            meta={
-                'source': 'trained',
-                'trainer': 'training/lors_studio/gpu_train.py',
-                'steps': step,
-                'epochs': total // steps_per_epoch,
-                'valAP': last['val']['AP'],
-                'seed': a.seed,
-                'batch': bs,
-                'lr': a.lr,
-                'augmentation': 'pixel space on the GPU',
-            },
-        )
-        s = {
-            'steps': step,
-            'epochs': total // steps_per_epoch,
-            'best': last['val']['AP'],
-            'val': last['val'],
-            'photos_per_s': round(rate, 1),
-            'probe_photos_per_s': probe_rate,
-            'decoders': len(runs),
-            'peak_gpu_mem_gib': peak,
-            'train_s': round(t_train, 1),
-            'wall_s': round(time.time() - t0, 1),
-            'exported': exp,
-            'hash': state_hash(r.model.state_dict()),
-            'compiled': r.fwd is not r.model,
-        }
-        with open(os.path.join(r.out, 'summary.json'), 'w', encoding='utf-8') as f:
-            json.dump(s, f, indent=1)
-        r.log_f.close()
-        try:
-            plot_curves(
-                os.path.join(r.out, 'log.jsonl'), os.path.join(r.out, 'curves.png'), title=f'{r.cfg.variant} (GPU)'
-            )
-        except Exception as e:  # noqa: BLE001 - matplotlib may be missing there; the run is not lost for it
-            print(f'warning: plot failed: {e}', file=sys.stderr)
-        summary[r.cfg.variant] = s
+    stats = {
+        'photos_per_s': round(rate, 1),
+        'probe_photos_per_s': probe_rate,
+        'decoders': len(runs),
+        'peak_gpu_mem_gib': None if peak is None else round(peak, 2),
+        'train_s': round(t_train, 1),
+    }
+    summary = {r.cfg.variant: r.finish(a, step, total // steps_per_epoch, bs, stats, t0) for r in runs}
     print(
         f'trained {len(runs)} decoders × {step} steps of {bs} photos in {t_train:.0f} s: {rate:.4g} photos/s per '
         f'decoder, peak GPU memory {peak if peak is None else round(peak, 2)} GiB',

@@ -1,5 +1,6 @@
-"""The GPU trainer's pixel-space augmentation (training/lors_studio/gpu_train.py), on the CPU: boxes follow the
-pixels through flip, rescale and crop; proposals and labels are compacted valid-first; runs are seeded.
+"""The GPU trainer's pixel-space augmentation (training/lors_studio/photos.py), on the CPU: boxes follow the
+pixels through flip, rescale and crop; proposals and labels are compacted valid-first, the teacher scores follow the
+proposal rows; runs are seeded.
 (The whole GPU recipe runs as a CPU dry run in scripts/gpu-train-smoke.sh.)"""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import types
 import unittest
 
 import torch
-from training.lors_studio import gpu_train as G
+from training.lors_studio import photos as G
 
 ARGS = types.SimpleNamespace(
     flip_prob=0.5, scale_min=0.5, scale_max=1.5, crop_prob=0.5, crop_min=0.5, jitter=0.0, min_box=2.0
@@ -37,7 +38,7 @@ class TestAugment(unittest.TestCase):
         gen = torch.Generator().manual_seed(0)
         flipped = 0
         for _ in range(4):
-            x, size, boxes, labels, props = G.augment(ph, torch.arange(8), gen, ARGS, queries=5)
+            x, size, boxes, labels, props, _ = G.augment(ph, torch.arange(8), gen, ARGS, queries=5)
             self.assertEqual(tuple(x.shape), (8, 3, G.S, G.S))
             self.assertEqual(tuple(props.shape), (8, 5, 4))
             for b in range(8):
@@ -60,10 +61,32 @@ class TestAugment(unittest.TestCase):
                 flipped += int(props[b, 1, 0] > props[b, 0, 0])  # the top-left proposal moved right of the object
         self.assertGreater(flipped, 0)
 
+    def test_teacher_follows_the_proposal_rows(self):
+        """--distill: each query's targets are its proposal's class scores; a proposal cut to a quarter of its area
+        and the padded queries teach nothing; the kept area is measured against the rescaled source box."""
+        ph = photos(2)
+        ph.props[:, 1] = torch.tensor([290.0, 0.0, 330.0, 10.0, 0.5])  # 3/4 outside the 300-px image
+        ph.prop_scores = torch.zeros(2, 3, 80, dtype=torch.float16)
+        ph.prop_scores[:, 0, 7], ph.prop_scores[:, 1, 3] = 0.9, 0.5
+        for flip, s in ((0.0, 1.0), (1.0, 0.5)):
+            a = types.SimpleNamespace(
+                **{**vars(ARGS), 'flip_prob': flip, 'scale_min': s, 'scale_max': s, 'crop_prob': 0}
+            )
+            gen = torch.Generator().manual_seed(0)
+            *_, props, (t, m) = G.augment(ph, torch.arange(2), gen, a, queries=4, teacher=True)
+            self.assertEqual((tuple(t.shape), tuple(m.shape)), ((2, 4, 80), (2, 4)))
+            cut = [0.0, 0.0, 10 * s, 10 * s] if flip else [290 * s, 0.0, 300 * s, 10 * s]
+            self.assertTrue(torch.allclose(props[:, 1], torch.tensor([cut] * 2)), props[:, 1])
+            self.assertTrue(torch.allclose(t[:, 0, 7], torch.tensor(0.9), atol=1e-3))
+            self.assertTrue(torch.allclose(t[:, 1, 3], torch.tensor(0.5), atol=1e-3))
+            self.assertEqual(float(t[:, 0].sum() + t[:, 1].sum()), float(t[:, 0, 7].sum() + t[:, 1, 3].sum()))
+            self.assertEqual(float(t[:, 2:].abs().sum()), 0.0)
+            self.assertEqual(m.tolist(), [[1.0, 0.0, 0.0, 0.0]] * 2)
+
     def test_seeded(self):
         ph = photos(4)
         runs = [G.augment(ph, torch.arange(4), torch.Generator().manual_seed(3), ARGS, queries=5) for _ in range(2)]
-        for a, b in zip(*runs):
+        for a, b in zip(*(r[:5] for r in runs)):
             self.assertTrue(torch.equal(a, b))
         other = G.augment(ph, torch.arange(4), torch.Generator().manual_seed(4), ARGS, queries=5)
         self.assertFalse(torch.equal(other[1], runs[0][1]))
