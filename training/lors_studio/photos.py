@@ -102,21 +102,14 @@ class Photos:
         with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
             for b0 in range(0, len(self.ids), batch):
                 idx = torch.arange(b0, min(b0 + batch, len(self.ids)), device=self.u8.device)
-                _, scores, logits = graph.run(self.normalised(idx), head=True)
-                sc, lg = [s.cpu() for s in scores], [g.cpu() for g in logits]
-                rows = list(
-                    pool.map(
-                        lambda j: BB.head_proposals(
-                            [s[j] for s in sc],
-                            [g[j] for g in lg],
-                            size[b0 + j][0],
-                            size[b0 + j][1],
-                            count,
-                            with_classes=scores,
-                        ),
-                        range(len(idx)),
-                    )
-                )
+                _, heads, logits = graph.run(self.normalised(idx), head=True)
+                sc, lg = [s.cpu() for s in heads], [g.cpu() for g in logits]
+
+                def one(j: int):
+                    w, h = size[b0 + j]
+                    return BB.head_proposals([s[j] for s in sc], [g[j] for g in lg], w, h, count, with_classes=scores)
+
+                rows = list(pool.map(one, range(len(idx))))
                 if scores:
                     classes[b0 : b0 + len(idx)] = torch.from_numpy(np.stack([c for _, c in rows]))
                     rows = [r for r, _ in rows]

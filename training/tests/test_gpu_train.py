@@ -5,11 +5,16 @@ proposal rows; runs are seeded.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import types
 import unittest
 
 import torch
+from training.lors_studio import gpu_train as GT
 from training.lors_studio import photos as G
+from training.lors_studio.checkpoint import state_hash
+from training.lors_studio.export import export
 
 ARGS = types.SimpleNamespace(
     flip_prob=0.5, scale_min=0.5, scale_max=1.5, crop_prob=0.5, crop_min=0.5, jitter=0.0, min_box=2.0
@@ -90,6 +95,28 @@ class TestAugment(unittest.TestCase):
             self.assertTrue(torch.equal(a, b))
         other = G.augment(ph, torch.arange(4), torch.Generator().manual_seed(4), ARGS, queries=5)
         self.assertFalse(torch.equal(other[1], runs[0][1]))
+
+
+class TestRun(unittest.TestCase):
+    def test_init_from_exported_weights(self):
+        """--init DIR: each variant starts from DIR/<variant>; weights of another config are refused."""
+        cpu = torch.device('cpu')
+        a = types.SimpleNamespace(preset='tiny', query_init='nanodet', pos_scale=312.0, seed=0, init=None, lr=1e-3)
+        a.__dict__.update(weight_decay=1e-4, private_lr_mult=1.0, compile=False, distill=1.0, distill_beta=2.0)
+        with tempfile.TemporaryDirectory() as tmp:
+            trained = GT.Run('lors', a, cpu, os.path.join(tmp, 'r0'))
+            with torch.no_grad():
+                for p in trained.model.parameters():
+                    p.add_(torch.randn_like(p))
+            export(trained.model, trained.cfg, os.path.join(tmp, 'init', 'lors'))
+            a.init = os.path.join(tmp, 'init')
+            run = GT.Run('lors', a, cpu, os.path.join(tmp, 'r1'))
+            self.assertEqual(state_hash(run.model.state_dict()), state_hash(trained.model.state_dict()))
+            a.pos_scale = 1000.0
+            with self.assertRaisesRegex(SystemExit, 'config'):
+                GT.Run('lors', a, cpu, os.path.join(tmp, 'r2'))
+            for r in (trained, run):
+                r.log.close()
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """The package's imports run one way (boxes ← matching ← losses ← train; evaluate ← train, compress; …): every
 module of training/lors_studio is parsed with `ast`, each import of a package module (at module level or inside a
-function alike) is an edge, and a cycle fails. Package imports must also sit at module level (visible at the top)."""
+function alike) is an edge, and a cycle fails. Package imports must also sit at module level (visible at the top),
+and no module uses another's private (`_name`) helpers, imported or as an attribute of an imported module."""
 
 from __future__ import annotations
 
@@ -26,6 +27,32 @@ def package_imports(path: str, modules: Set[str]) -> Dict[str, List[int]]:
             names = [a.name[len(NAME) + 1 :] for a in node.names if a.name.startswith(NAME + '.')]
         for n in (n for n in names if n in modules):
             out.setdefault(n, []).append(node.lineno)
+    return out
+
+
+def private_uses(path: str, modules: Set[str]) -> List[str]:
+    """`module._name` uses of another package module's private names in one file: `from .m import _f` and `M._f`
+    where M is an imported package module (`from . import m as M`, `import training.lors_studio.m as M`)."""
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    aliases: Dict[str, str] = {}
+    out: List[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or '').startswith(NAME)):
+            base = (node.module or '')[len(NAME) + 1 :] if node.level == 0 else (node.module or '')
+            for a in node.names:
+                if not base and a.name in modules:  # `from . import data as D`
+                    aliases[a.asname or a.name] = a.name
+                elif base and a.name.startswith('_'):
+                    out.append(f'{base}.{a.name} (line {node.lineno})')
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith(NAME + '.') and a.asname:
+                    aliases[a.asname] = a.name[len(NAME) + 1 :]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            if node.attr.startswith('_') and not node.attr.startswith('__'):
+                out.append(f'{aliases[node.value.id]}.{node.attr} (line {node.lineno})')
     return out
 
 
@@ -66,10 +93,21 @@ class TestLayering(unittest.TestCase):
         self.assertEqual(graph, {'losses': {'boxes', 'matching'}, 'matching': {'losses'}, 'boxes': {'config'}})
         self.assertEqual(find_cycle(graph), ['losses', 'matching', 'losses'])
 
+    def test_private_finder_on_synthetic_input(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'gpu_train.py')
+            with open(path, 'w') as f:
+                f.write(
+                    'from .train import _float_list, state_hash\nfrom . import data as D\n'
+                    'import training.lors_studio.boxes as B\nx = D._kept(B._area, D.pad, __name__)\n'
+                )
+            found = private_uses(path, {'train', 'data', 'boxes', 'gpu_train'})
+        self.assertEqual(sorted(found), ['boxes._area (line 4)', 'data._kept (line 4)', 'train._float_list (line 1)'])
+
     def test_package(self):
         modules = {f[:-3] for f in os.listdir(PKG) if f.endswith('.py')}
         graph = {m: set(package_imports(os.path.join(PKG, m + '.py'), modules)) - {m} for m in modules}
-        for a, b in (('matching', 'boxes'), ('losses', 'matching'), ('train', 'evaluate'), ('compress', 'evaluate')):
+        for a, b in (('matching', 'boxes'), ('losses', 'matching'), ('train', 'checkpoint'), ('compress', 'evaluate')):
             self.assertIn(b, graph[a])
         self.assertIsNone(find_cycle(graph), f'import cycle: {find_cycle(graph)}')
         for m in sorted(modules):
@@ -77,6 +115,8 @@ class TestLayering(unittest.TestCase):
             top = {id(n) for n in tree.body}
             local = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level and id(n) not in top]
             self.assertEqual(local, [], f'{m}.py: package imports inside functions (lines {local})')
+            used = private_uses(os.path.join(PKG, m + '.py'), modules)
+            self.assertEqual(used, [], f"{m}.py uses other modules' private names")
 
 
 if __name__ == '__main__':

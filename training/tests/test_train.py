@@ -91,11 +91,11 @@ def make_synthetic(
     return ann_path, feat_dir
 
 
-def run_main(argv):
+def run_main(argv, **kw):
     """train.main without the progress bar noise."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        return train.main(argv + ['--no-progress', '--threads', '1'])
+        return train.main(argv + ['--no-progress', '--threads', '1'], **kw)
 
 
 def match_one(logits, boxes, gt, labels, wh):
@@ -757,6 +757,20 @@ class TestTraining(unittest.TestCase):
         self.assertEqual((r['steps'], r['best_by']), (2, 'holdout'))
         self.assertEqual(ep['best'], ep['holdout']['AP'])
         self.assertIn('AP', ep['val'])
+
+    def test_model_factory_is_an_argument(self):
+        """main(argv, model_factory=f) builds the run's model with f (no command-line hook for it)."""
+        seen = []
+
+        def factory(cfg):
+            seen.append(cfg.variant)
+            return AdaMixerDecoder(cfg)
+
+        argv = self.argv('vanilla', '--epochs', '1', '--batch-size', '6', '--no-plot')
+        run_main(argv + ['--out', os.path.join(self.tmp.name, 'run-f')], model_factory=factory)
+        self.assertEqual(seen, ['vanilla'])
+        with self.assertRaises(SystemExit):
+            run_main(argv + ['--out', os.path.join(self.tmp.name, 'run-g'), '--model-factory', 'os:getcwd'])
 
     def test_resume_refuses_other_config(self):
         out = os.path.join(self.tmp.name, 'run-c')
