@@ -380,13 +380,14 @@ def _grid_configs(
     return out
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='python3 -m training.lors_studio.compress', description=__doc__.split('\n')[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
     o = sub.add_parser('order', help='re-express a trained LORS model with ordered factors (exact)')
     o.add_argument('--weights', required=True)
     o.add_argument('--out', required=True)
     o.add_argument('--float16', action='store_true')
+    o.set_defaults(run=order_cmd)
     v = sub.add_parser('lorsify', help='compress a trained vanilla model into LORS (ordered factors)')
     v.add_argument('--weights', required=True)
     v.add_argument('--out', required=True)
@@ -395,6 +396,7 @@ def main(argv=None) -> int:
     v.add_argument('--rank-t', type=int, default=32)
     v.add_argument('--groups-t', type=int, default=1)
     v.add_argument('--float16', action='store_true')
+    v.set_defaults(run=lorsify_cmd)
     g = sub.add_parser('grid', help='val AP vs decoder parameters of slices of both sources (JSON)')
     g.add_argument('--trained', required=True, help='ordered trained LORS weights (order)')
     g.add_argument('--from-vanilla', required=True, help='the vanilla model compressed into LORS (lorsify)')
@@ -421,86 +423,85 @@ def main(argv=None) -> int:
         help='K of LORS^A to try, ";"-separated (one value = '
         'every stage, a list = per stage), each clamped to the source',
     )
-    mg = sub.add_parser('merge', help='merge grid JSONs written with --only')
-    mg.add_argument('parts', nargs='+')
-    mg.add_argument('--json', required=True)
     g.add_argument('--batch-size', type=int, default=8)
     g.add_argument('--threads', type=int, default=None)
     g.add_argument('--limit', type=int, default=None)
-    a = ap.parse_args(argv)
-    if a.cmd == 'order':
-        cfg, st = load_weights(a.weights)
-        meta = {**_read_meta(a.weights), 'ordered': 'compress.order_lors (SVD for LORS^T, QR + HOSVD for LORS^A)'}
-        export(order_lors(cfg, st), cfg, a.out, float16=a.float16, meta=meta)
-        print(f'wrote {a.out} (ordered {cfg.variant} model)')
-        return 0
-    if a.cmd == 'lorsify':
-        cfg, st = load_weights(a.weights)
-        out_cfg, out_st = lorsify(cfg, st, a.rank_a, a.groups, a.rank_t, a.groups_t)
-        err = reconstruction_error(dense_stage_weights(cfg, st), dense_stage_weights(out_cfg, out_st))
-        meta = {
-            'source': 'vanilla compressed into LORS (compress.lorsify)',
-            'vanilla': _read_meta(a.weights),
-            'relativeError': {k: round(x, 5) for k, x in err.items()},
-        }
-        export(out_st, out_cfg, a.out, float16=a.float16, meta=meta)
-        print(
-            f'wrote {a.out}: LORS r_A {a.rank_a} K {a.groups} r_T {a.rank_t}; relative error generator '
-            f'{err["generator"]:.4f}, L_output {err["output"]:.4f}'
-        )
-        return 0
-    if a.cmd == 'merge':
-        merged: dict = {}
-        for path in a.parts:
-            with open(path, encoding='utf-8') as f:
-                part = json.load(f)
-            ref = {**merged.get('reference', {}), **part.get('reference', {})}
-            merged.update(part)
-            merged['reference'] = ref
-        with open(a.json, 'w', encoding='utf-8') as f:
-            json.dump(merged, f, indent=1)
-        print(f'wrote {a.json}')
-        return 0
-    # grid
+    g.set_defaults(run=grid_cmd)
+    mg = sub.add_parser('merge', help='merge grid JSONs written with --only')
+    mg.add_argument('parts', nargs='+')
+    mg.add_argument('--json', required=True)
+    mg.set_defaults(run=merge_cmd)
+    return ap
+
+
+def order_cmd(a) -> int:
+    cfg, st = load_weights(a.weights)
+    meta = {**_read_meta(a.weights), 'ordered': 'compress.order_lors (SVD for LORS^T, QR + HOSVD for LORS^A)'}
+    export(order_lors(cfg, st), cfg, a.out, float16=a.float16, meta=meta)
+    print(f'wrote {a.out} (ordered {cfg.variant} model)')
+    return 0
+
+
+def lorsify_cmd(a) -> int:
+    cfg, st = load_weights(a.weights)
+    out_cfg, out_st = lorsify(cfg, st, a.rank_a, a.groups, a.rank_t, a.groups_t)
+    err = reconstruction_error(dense_stage_weights(cfg, st), dense_stage_weights(out_cfg, out_st))
+    meta = {
+        'source': 'vanilla compressed into LORS (compress.lorsify)',
+        'vanilla': _read_meta(a.weights),
+        'relativeError': {k: round(x, 5) for k, x in err.items()},
+    }
+    export(out_st, out_cfg, a.out, float16=a.float16, meta=meta)
+    print(
+        f'wrote {a.out}: LORS r_A {a.rank_a} K {a.groups} r_T {a.rank_t}; relative error generator '
+        f'{err["generator"]:.4f}, L_output {err["output"]:.4f}'
+    )
+    return 0
+
+
+def merge_cmd(a) -> int:
+    merged: dict = {}
+    for path in a.parts:
+        with open(path, encoding='utf-8') as f:
+            part = json.load(f)
+        merged.update({**part, 'reference': {**merged.get('reference', {}), **part.get('reference', {})}})
+    with open(a.json, 'w', encoding='utf-8') as f:
+        json.dump(merged, f, indent=1)
+    print(f'wrote {a.json}')
+    return 0
+
+
+def _val_ap(cfg: ModelConfig, state: State, ds, batch_size: int) -> dict:
+    m = AdaMixerDecoder(cfg)
+    m.load_state_dict(state)
+    return evaluate(m, ds, batch_size, torch.device('cpu'))
+
+
+def grid_cmd(a) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     ranks = [int(x) for x in a.ranks.split(',')]
     coco = D.CocoAnnotations(a.annotations)
     caches = D.find_caches(a.features)
+
+    def dataset(cfg: ModelConfig):
+        queries = cfg.decoder.queries if cfg.query_init == 'nanodet' else None
+        return D.DetectionDataset(caches, coco, train=False, limit=a.limit, proposals=queries)
+
     rows: Dict[str, list] = {}
     reference: Dict[str, dict] = {}
     t0 = datetime.datetime.now()
     if a.vanilla and a.only != 'trained':  # the uncompressed vanilla model on the same images, same code
         vcfg, vst = load_weights(a.vanilla)
-        vds = D.DetectionDataset(
-            caches,
-            coco,
-            train=False,
-            limit=a.limit,
-            proposals=vcfg.decoder.queries if vcfg.query_init == 'nanodet' else None,
-        )
-        vm = AdaMixerDecoder(vcfg)
-        vm.load_state_dict(vst)
-        vap = evaluate(vm, vds, a.batch_size, torch.device('cpu'))
-        reference['vanilla'] = {
-            'AP': round(vap['AP'], 2),
-            'AP50': round(vap['AP50'], 2),
-            'decoderParams': count_parameters(vcfg)['decoder'],
-        }
-        print(
-            f'vanilla (uncompressed): {reference["vanilla"]["decoderParams"]:,} params, AP {vap["AP"]:.2f}', flush=True
-        )
+        vap = _val_ap(vcfg, vst, dataset(vcfg), a.batch_size)
+        params = count_parameters(vcfg)['decoder']
+        reference['vanilla'] = {'AP': round(vap['AP'], 2), 'AP50': round(vap['AP50'], 2), 'decoderParams': params}
+        print(f'vanilla (uncompressed): {params:,} params, AP {vap["AP"]:.2f}', flush=True)
     for mode, path in (('trained', a.trained), ('compressed', a.from_vanilla)):
         if a.only and mode != a.only:
             continue
         cfg, st = load_weights(path)
-        ds = D.DetectionDataset(
-            caches,
-            coco,
-            train=False,
-            limit=a.limit,
-            proposals=cfg.decoder.queries if cfg.query_init == 'nanodet' else None,
-        )
+        ds = dataset(cfg)
         rows[mode] = []
         ref = dense_stage_weights(cfg, st)
         points = [
@@ -510,18 +511,14 @@ def main(argv=None) -> int:
         if mode == 'compressed' and a.vanilla:
             vcfg, vst = load_weights(a.vanilla)
             ref = dense_stage_weights(vcfg, vst)  # errors relative to the vanilla model itself
-            dq = vcfg.decoder.d_query
             for r in (int(x) for x in a.extra_ranks.split(',') if x):
-                rt = min(dq, 2 * r)
-                points.append(
-                    (r, [1] * vcfg.decoder.stages, rt, '1', lambda r=r, rt=rt: lorsify(vcfg, vst, r, 1, rt, 1), False)
-                )
+                rt = min(vcfg.decoder.d_query, 2 * r)
+                make = lambda r=r, rt=rt: lorsify(vcfg, vst, r, 1, rt, 1)  # noqa: E731
+                points.append((r, [1] * vcfg.decoder.stages, rt, '1', make, False))
         for r, ka, rt, label, make, shipped in points:
             c, s = make()
             c.query_init = cfg.query_init
-            m = AdaMixerDecoder(c)
-            m.load_state_dict(s)
-            ap_ = evaluate(m, ds, a.batch_size, torch.device('cpu'))
+            ap_ = _val_ap(c, s, ds, a.batch_size)
             err = reconstruction_error(ref, dense_stage_weights(c, s))
             row = {
                 'rankA': r,
@@ -559,6 +556,11 @@ def main(argv=None) -> int:
         json.dump(out, f, indent=1)
     print(f'wrote {a.json}')
     return 0
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    return a.run(a)
 
 
 if __name__ == '__main__':
