@@ -1,7 +1,8 @@
 """Seeded tiny runs of the trainer end with the weights the trainer gave before its split into optim.py and
-checkpoint.py (recorded with that code, commit 45f18dc): same schedule, data order, losses (score distillation
-included), --init, --holdout, --checkpoint-every and --resume. The weights' hash depends on the float kernels, so the
-hashes are recorded per numerics fingerprint (torch version + a few BLAS results); elsewhere the test is skipped.
+checkpoint.py (recorded with that code, commits 45f18dc and 341a52d): same schedule, data order, losses (score
+distillation included), --init (with its epoch-0 point), --holdout, --checkpoint-every and --resume. The weights'
+hash depends on the float kernels, so the hashes are recorded per numerics fingerprint (torch version + a few BLAS
+results); elsewhere the test is skipped.
 
     /usr/bin/python3 -m unittest training.tests.test_same_weights -v
 """
@@ -9,6 +10,7 @@ hashes are recorded per numerics fingerprint (torch version + a few BLAS results
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import unittest
@@ -23,12 +25,14 @@ HASWELL = {  # OPENBLAS_CORETYPE=Haswell
     'distill': 'b8af5c3eab5c2ad0dc5611eaa6c65cb30a971524cf230879aa64e554b31cb792',
     'init': '18cf86af97bb5ffee9d66e1fba373e5f24c6fc1ed59d0a6d008ff3e989977ad3',
     'vanilla_step': '73c3dec424d4984c65408ce86097a036b4115ac957cb963a451d9720f48ada46',
+    'init_val': '189194448d3606cf494c5c8ed474a4a88b3b55188e17254c1929f7c7b2a79eb8',
 }
 SKYLAKEX = {  # OPENBLAS_CORETYPE=SkylakeX (scripts/train.sh on AVX-512 machines); the same without the variable
     'plain': '65006273e621e0b776c7c4b78352a0969e9036e613468262a37709ba51dfb34f',
     'distill': '1ceec241d2298f66ad8295332f2097a2f86d0d94f56d7c4c9793515c18f682fa',
     'init': '07370e5b54d7a5bc18d77392014928c69800ba288ccd2cb833b52ea0e9e42532',
     'vanilla_step': '3df0cc18bca39332d94db5050616caf5c187ae3161d6d600b43a2d10e20c7c34',
+    'init_val': '04a7c8224b917683d9e52aae60d411ad3ba5b61139a69d2e3bc056843035eab2',
 }
 RECORDED = {  # numerics fingerprint → {recipe: state hash}; Debian's python3-torch 1.13
     '1.13.0a0 a87be15f9b962106': HASWELL,
@@ -91,6 +95,11 @@ class TestSameWeights(unittest.TestCase):
             step = ['--variant', 'vanilla', '--epochs', '2', '--schedule', 'step', '--drops', '0.5']
             step += ['--warmup-frac', '0.2', '--max-steps', '5']
             got['vanilla_step'] = run_main(base + step + ['--out', f'{tmp}/d'])['hash']
+            init += ['--val-features', vfeat, '--val-annotations', vann, '--holdout', '2']  # logs an epoch-0 point
+            got['init_val'] = run_main(base + init + ['--out', f'{tmp}/f'])['hash']
+            with open(f'{tmp}/f/log.jsonl') as f:
+                epochs = [r['epoch'] for r in map(json.loads, f) if r['type'] == 'epoch']
+            self.assertEqual(epochs, [0, 1])
             self.assertEqual(got, want)
             stopped = run_main(full + ['--out', f'{tmp}/e', '--max-steps', '4'])  # mid-epoch 2 (3 steps per epoch)
             self.assertEqual(stopped['steps'], 4)
