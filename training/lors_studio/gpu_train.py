@@ -378,7 +378,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == 'cuda' else None
     rate = step * bs / t_train
     stats = {
-        'photos_per_s': round(rate, 1),
+        'photos_per_s': round(rate, 3),
         'probe_photos_per_s': probe_rate,
         'decoders': len(runs),
         'peak_gpu_mem_gib': None if peak is None else round(peak, 2),
