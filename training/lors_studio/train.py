@@ -128,10 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--out', required=True, help='run directory (checkpoints, log.jsonl, curves.png)')
     r.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
     r.add_argument(
-        '--init',
-        default=None,
-        metavar='DIR',
-        help="start from the weights in DIR (model.json + shards; the run's config)",
+        '--init', metavar='DIR', help="start from the weights in DIR (model.json + shards; the run's config)"
     )
     r.add_argument(
         '--checkpoint-every',
@@ -190,19 +187,9 @@ def recipe_meta(args) -> dict:
 
 def datasets(args, queries: Optional[int]):
     """(train, val or None, holdout or None): the holdout images are taken out of train."""
-    train = D.DetectionDataset(
-        D.find_caches(args.features),
-        D.CocoAnnotations(args.annotations, args.images),
-        train=True,
-        flip_prob=args.flip_prob,
-        crop_prob=args.crop_prob,
-        crop_min=args.crop_min,
-        min_box=args.min_box,
-        seed=args.seed,
-        limit=args.limit,
-        proposals=queries,
-        teacher=args.distill > 0,
-    )
+    aug = {k: getattr(args, k) for k in ('flip_prob', 'crop_prob', 'crop_min', 'min_box', 'seed', 'limit')}
+    caches, coco = D.find_caches(args.features), D.CocoAnnotations(args.annotations, args.images)
+    train = D.DetectionDataset(caches, coco, train=True, proposals=queries, teacher=args.distill > 0, **aug)
     val = holdout = None
     if args.val_features:
         caches, coco = D.find_caches(args.val_features), D.CocoAnnotations(args.val_annotations)
@@ -296,17 +283,9 @@ class Trainer:
         return torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=find_unused, **kw)
 
     def save(self, path: str, epoch_done: int):
+        at = {'epoch': epoch_done, 'step': self.step, 'best': self.best, 'best_epoch': self.best_epoch}
         C.save(
-            path,
-            self.core,
-            self.optimizer,
-            self.cfg_json,
-            vars(self.args),
-            epoch=epoch_done,
-            step=self.step,
-            best=self.best,
-            best_epoch=self.best_epoch,
-            steps_per_epoch=self.steps_per_epoch,
+            path, self.core, self.optimizer, self.cfg_json, vars(self.args), **at, steps_per_epoch=self.steps_per_epoch
         )
 
     def log_start(self):
