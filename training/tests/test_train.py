@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import tempfile
 import unittest
 
@@ -771,6 +772,31 @@ class TestTraining(unittest.TestCase):
         self.assertEqual(seen, ['vanilla'])
         with self.assertRaises(SystemExit):
             run_main(argv + ['--out', os.path.join(self.tmp.name, 'run-g'), '--model-factory', 'os:getcwd'])
+
+    def test_sigterm_saves_and_resume_continues(self):
+        """SIGTERM mid-epoch: the step finishes, last.pt holds the position, --resume ends as an uninterrupted run."""
+        base = self.argv('lors', '--epochs', '2', '--batch-size', '2', '--lr', '1e-3', '--warmup', '2', '--no-plot')
+        calls = []
+
+        class StoppedAtStep4(AdaMixerDecoder):
+            def forward(self, *args, **kw):
+                calls.append(1)
+                if len(calls) == 4:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return super().forward(*args, **kw)
+
+        a, b = os.path.join(self.tmp.name, 'run-s1'), os.path.join(self.tmp.name, 'run-s2')
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.assertEqual(run_main(base + ['--out', b], model_factory=StoppedAtStep4)['steps'], 4)
+        finally:
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+        ck = load_checkpoint(os.path.join(b, 'last.pt'))
+        self.assertEqual((ck['epoch'], ck['step']), (1, 4))  # 3 steps per epoch
+        self.assertEqual(run_main(base + ['--out', b, '--resume'])['hash'], run_main(base + ['--out', a])['hash'])
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
 
     def test_resume_refuses_other_config(self):
         out = os.path.join(self.tmp.name, 'run-c')
