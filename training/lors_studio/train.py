@@ -158,15 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_config(args):
-    cfg = make_config(
-        args.preset,
-        args.variant,
-        rank_a=args.rank_a,
-        rank_t=args.rank_t,
-        groups=parse_groups(args.groups) if args.groups else None,
-        groups_t=parse_groups(args.groups_t) if args.groups_t else None,
-        stages=args.stages,
-    )
+    groups = {k: parse_groups(getattr(args, k)) if getattr(args, k) else None for k in ('groups', 'groups_t')}
+    cfg = make_config(args.preset, args.variant, rank_a=args.rank_a, rank_t=args.rank_t, stages=args.stages, **groups)
     cfg.query_init, cfg.pos_scale = args.query_init, float(args.pos_scale)
     return cfg
 
