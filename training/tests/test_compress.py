@@ -1,5 +1,5 @@
-"""Tests of training/lors_studio/compress.py: exact re-expression of a trained LORS model in ordered
-factors, vanilla → LORS at full rank reproducing vanilla, monotone reconstruction error in r and K, slicing.
+"""Tests of training/lors_studio/lors_order.py (live compression): exact re-expression of a trained LORS model in
+ordered factors, vanilla → LORS at full rank reproducing vanilla, monotone reconstruction error in r and K, slicing.
 
     /usr/bin/python3 -m unittest training.tests.test_compress -v
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 import unittest
 
 import torch
-from training.lors_studio.compress import dense_stage_weights, lorsify, order_lors, reconstruction_error, slice_lors
 from training.lors_studio.config import make_config
+from training.lors_studio.lors_order import dense_stage_weights, lorsify, order_lors, reconstruction_error, slice_lors
 from training.lors_studio.model import AdaMixerDecoder
 from training.lors_studio.params import count_parameters
 from training.make_fixtures import perturb_
