@@ -8,7 +8,7 @@
  *   LORS^T, stage i (Eqs. 7–8): B [K_T, d, r_T] → [K'_T, d, r'_T], A [K_T, r_T, in] → [K'_T, r'_T, in]
  *
  * Everything else (shared parts, attention, FFN, heads) is passed through (the same arrays, not copies).
- * training/lors_studio/compress.py `slice_lors` is the same function in PyTorch.
+ * training/lors_studio/lors_order.py `slice_lors` is the same function in PyTorch.
  */
 import { dims, type LorsConfig, type ModelConfig } from '../config';
 import { parameterSpec } from '../params';
