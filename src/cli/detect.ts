@@ -12,7 +12,6 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig, PRESETS, type PresetName } from '../model/config';
 import { DECODER_DIRS } from '../model/constants';
 import { decoderSource, load, type DecoderSource } from '../model/detector';
-import { OrderedLors } from '../model/lors/source';
 import { fitWithin } from '../model/letterbox';
 import type { DecoderName, Detection, ModelName } from '../model/types';
 import { flag, int, num, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
@@ -91,15 +90,12 @@ async function main() {
   if (model !== 'nanodet') {
     const dir = weightsArg ?? (model === 'lors' ? lors.dir : join('public', 'models', DECODER_DIRS[model]));
     if (weightsArg && !isDirectory(dir)) throw new Error(`--weights ${dir}: not a folder`);
-    if (model === 'lors' && lors.slice) {
-      decoders = { lors: await (await OrderedLors.open(folderReader(dir))).slice(lors.slice) };
-    } else {
-      const preset = (str(a, 'preset') ?? 'web') as PresetName;
-      const d = await decoderSource(folderReader(dir), makeConfig(preset, model), seed);
-      if (weightsArg && !d.trained) throw new Error(`--weights ${dir}: no model.json in it`);
-      if (d.note) log(`warning: untrained: ${d.note} (${preset} preset); boxes are meaningless`);
-      decoders = { [model]: d.source };
-    }
+    const preset = (str(a, 'preset') ?? 'web') as PresetName;
+    const d = await decoderSource(folderReader(dir), makeConfig(preset, model), seed);
+    if (weightsArg && !d.trained) throw new Error(`--weights ${dir}: no model.json in it`);
+    if (lors.slice && !d.lors) throw new Error(`${dir}: no LORS weights to slice (${d.note ?? 'not LORS'})`);
+    if (d.note) log(`warning: untrained: ${d.note} (${preset} preset); boxes are meaningless`);
+    decoders = { [model]: d.lors && lors.slice ? { lors: d.lors, slice: lors.slice } : d.source };
   }
 
   const t0 = performance.now();

@@ -44,27 +44,32 @@ import {
 } from './weights';
 import { decoderForward, topK } from './adamixer/decoder';
 import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
-import { prepareWeightsWithNames } from './adamixer/prepare';
+import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
+import type { LorsSlice } from './lors/slice';
+import { OrderedLors } from './lors/source';
 
 /**
  * A decoder's weights: a weights folder, the seeded initialisation of a config (a pipeline check: its boxes mean
- * nothing), or arrays already in memory (names of parameterSpec(config), e.g. a slice of an OrderedLors).
+ * nothing), arrays already in memory (names of parameterSpec(config)), or a slice (the whole model by default) of an
+ * ordered LORS source.
  */
 export type DecoderSource =
   | { read: FileReader }
   | { config: ModelConfig; seed: number }
-  | { config: ModelConfig; arrays: Map<string, Float32Array> };
+  | { config: ModelConfig; arrays: Map<string, Float32Array> }
+  | { lors: OrderedLors; slice?: LorsSlice };
 
 /**
- * "Trained weights if the folder has them, else the seeded initialisation of `fallback`": the one rule the worker and
- * the CLIs share. A folder without model.json is not an error (the note says what is used instead); a model.json
- * that cannot be read for another reason is.
+ * "Trained weights if the folder has them, else the seeded initialisation of `fallback`": the one rule the worker,
+ * the CLIs and the bench share. The folder must hold `fallback`'s variant; a LORS folder comes back as an ordered
+ * LORS source (`lors`: any slice of it, its shards loaded once). A folder without model.json is not an error (the note says what is used instead); a
+ * model.json that cannot be read for another reason is.
  */
 export async function decoderSource(
   read: FileReader,
   fallback: ModelConfig,
   seed = 0,
-): Promise<{ source: DecoderSource; trained: boolean; weightBytes: number; note?: string }> {
+): Promise<{ source: DecoderSource; trained: boolean; weightBytes: number; lors?: OrderedLors; note?: string }> {
   let json: ArrayBuffer;
   try {
     json = await read(MODEL_JSON);
@@ -74,8 +79,30 @@ export async function decoderSource(
     return { source: { config: fallback, seed }, trained: false, weightBytes: encodedBytes(fallback, 'int8'), note };
   }
   // The loader gets the model.json already read: one fetch per folder.
-  const source = { read: withPrefetched(read, MODEL_JSON, json) };
-  return { source, trained: true, weightBytes: shardBytes(parseManifest(json)) };
+  const prefetched = withPrefetched(read, MODEL_JSON, json);
+  const manifest = parseManifest(json, { variant: fallback.variant });
+  if (manifest.config.variant === 'lors') {
+    const lors = new OrderedLors(prefetched, manifest);
+    return { source: { lors }, trained: true, weightBytes: lors.weightBytes, lors };
+  }
+  return { source: { read: prefetched }, trained: true, weightBytes: shardBytes(manifest) };
+}
+
+/** The config and weights (owned by the caller) of a source; `expect` is checked against a folder's config. */
+export async function sourceWeights(
+  source: DecoderSource,
+  expect: Partial<ModelConfig> = {},
+  onProgress?: (loaded: number, total: number) => void,
+): Promise<{ config: ModelConfig; weights: WeightMap }> {
+  if ('read' in source) return loadWeights(source.read, { expect, onProgress });
+  if ('lors' in source) {
+    const { config, arrays } = await source.lors.slice(source.slice, 'strict', onProgress);
+    return { config, weights: arraysToWeights(config, arrays) };
+  }
+  const weights =
+    'arrays' in source ? arraysToWeights(source.config, source.arrays) : initWeights(source.config, source.seed);
+  onProgress?.(1, 1);
+  return { config: source.config, weights };
 }
 
 export interface LoadOptions {
@@ -195,6 +222,7 @@ function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean):
     }
     const p = prepareWeightsWithNames(w, config);
     made.push(...p.added.map((n) => p.weights.get(n)!));
+    checkWeights(p.weights, config);
     const keep = new Set(p.weights.values());
     for (const t of w.values()) if (!keep.has(t)) t.dispose();
     return p.weights;
@@ -272,15 +300,8 @@ class DetectorImpl implements Detector {
     this.check();
     if (name !== 'vanilla' && name !== 'lors')
       throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
-    let config: ModelConfig, weights: WeightMap;
-    if ('read' in source) {
-      ({ config, weights } = await loadWeights(source.read, { expect: { variant: name }, onProgress }));
-    } else {
-      checkDecoderConfig(name, source.config);
-      config = source.config;
-      weights = 'arrays' in source ? arraysToWeights(config, source.arrays) : initWeights(config, source.seed);
-      onProgress?.(1, 1);
-    }
+    if ('config' in source) checkDecoderConfig(name, source.config);
+    const { config, weights } = await sourceWeights(source, { variant: name }, onProgress);
     let run: WeightMap;
     try {
       checkDecoderConfig(name, config);

@@ -282,7 +282,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
       'channelMixing (ACM + LayerNorm + ReLU)',
       () => one(channelMixing(xs, gen, mix)),
       () => {
-        const { Mc } = splitMixingParams(gen, van);
+        const { Mc } = splitMixingParams(gen, van.decoder);
         return one(
           tf.relu(
             layerNormPlain(
@@ -297,7 +297,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
       'spatialMixing after channelMixing (adaptive mixing)',
       () => one(spatialMixing(channelMixing(xs, gen, mix), gen, mix, 1, L)),
       () => {
-        const { Mc, Ms } = splitMixingParams(gen, van);
+        const { Mc, Ms } = splitMixingParams(gen, van.decoder);
         return one(adaptiveMixing(xs, Mc, Ms, 'matmul'));
       },
     ],

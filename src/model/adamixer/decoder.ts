@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { initialXyzr } from './boxes';
-import { checkWeights, getWeight, layerNormPlain, linear } from '../nn/ops';
+import { getWeight, layerNormPlain, linear } from '../nn/ops';
 import { samplingMaps } from './sampling';
 import { stageForward, type StageOptions } from './stage';
 import { decodeBoxes, packLevels } from './webgpu/kernels';
@@ -68,7 +68,8 @@ export type StagePrediction = {
 /**
  * The whole decoder. levels: raw backbone maps NHWC [B, H_l, W_l, featChannels] per stride (computed on the padded
  * image); imageSize: [w, h] of each resized UNPADDED image. Returns one prediction per stage ('all') or just the
- * last one; the caller disposes them. Nothing else is left allocated.
+ * last one; the caller disposes them. Nothing else is left allocated. The weights are checked once at load
+ * (checkWeights in prepare.ts, called by Detector.setDecoder), not here: a missing tensor fails where it is used.
  */
 export function decoderForward(
   weights: WeightMap,
@@ -78,7 +79,6 @@ export function decoderForward(
   opts: DecoderOptions = {},
 ): StagePrediction[] {
   const d = cfg.decoder;
-  checkWeights(weights, cfg);
   const B = levels[0]?.shape[0];
   if (B === undefined) throw new Error('decoderForward: no feature levels given');
   levels.forEach((t, l) => {
