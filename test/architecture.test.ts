@@ -133,6 +133,18 @@ describe('src/ architecture', () => {
     for (const f of reachable(graph, worker)) expect(rel(f)).not.toMatch(/^(state|ui|app|testing|selftest|cli)\//);
   });
 
+  it('worker replies are typed by the protocol: no caller names a reply type (request<T>)', () => {
+    for (const f of graph.keys())
+      expect(`${rel(f)}: ${/\.request<|request<T>/.exec(readFileSync(f, 'utf8'))}`).toMatch(/null$/);
+  });
+
+  it('settings reach the worker by one road: only app/controller.ts subscribes to the settings store', () => {
+    for (const f of graph.keys()) {
+      if (rel(f) === 'app/controller.ts') continue;
+      expect(`${rel(f)}: ${/settingsStore\.subscribe\(/.exec(readFileSync(f, 'utf8'))}`).toMatch(/null$/);
+    }
+  });
+
   it('the page (main.tsx) never reaches the test helpers, the self-test page or tfjs (models run in the worker)', () => {
     for (const f of reachable(graph, resolve(ROOT, 'main.tsx')))
       expect(rel(f)).not.toMatch(/^(testing|selftest|cli)\//);

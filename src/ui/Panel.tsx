@@ -6,7 +6,7 @@ import type { ModelName } from '../model/types';
 import { detectionsToCoco } from '../model/coco';
 import { formatBytes, formatCount } from './format';
 import { filterDetections } from './visibleDetections';
-import { useCountedLorsConfig } from '../state/countedLors';
+import { useLorsSelection } from '../state/lorsSlice';
 import { useModels } from '../state/models';
 import { useSession } from '../state/session';
 import { DECODER_STAGES, useSettings } from '../state/settings';
@@ -60,9 +60,8 @@ export function Panel({ model }: { model: ModelName }) {
     [result, photo, threshold, classFilter],
   );
 
-  const lorsSource = useSettings((s) => s.lorsSource);
   const sources = useModels((s) => s.lorsSources);
-  const countedLors = useCountedLorsConfig();
+  const { source: lorsSource, config: countedLors } = useLorsSelection();
   const loadedConfig = useMemo(
     () => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))),
     [info, model],

@@ -23,7 +23,10 @@ import type {
   InitResult,
   LoadDecoderResult,
   RequestEnvelope,
+  RequestType,
+  WorkerApi,
   WorkerMessage,
+  WorkerRequest,
   WorkerStats,
 } from './protocol';
 import { wasmPaths } from './wasmPaths';
@@ -224,23 +227,20 @@ async function detect(id: number, imageId: number, models: ModelName[], stage?: 
   return out;
 }
 
-async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
-  switch (req.type) {
-    case 'init':
-      return init(req.backend, req.base, req.stallMs);
-    case 'loadDecoder':
-      return reloadDecoder(req.name, req.seeded ?? false);
-    case 'setImage':
-      return setImage(req.imageId, req.image);
-    case 'detect':
-      return detect(id, req.imageId, req.models, req.stage);
-    case 'setLors':
-      return setLors(req.source, req.slice);
-    case 'stats':
-      return stats();
-    default:
-      throw new Error(`unknown request ${(req as { type: string }).type}`);
-  }
+/** One handler per request type, each answering that type's reply (protocol.ts WorkerApi). */
+const handlers: { [K in RequestType]: (req: WorkerApi[K]['req'], id: number) => Promise<WorkerApi[K]['reply']> } = {
+  init: (r) => init(r.backend, r.base, r.stallMs),
+  loadDecoder: (r) => reloadDecoder(r.name, r.seeded ?? false),
+  setImage: (r) => setImage(r.imageId, r.image),
+  detect: (r, id) => detect(id, r.imageId, r.models, r.stage),
+  setLors: (r) => setLors(r.source, r.slice),
+  stats: async () => stats(),
+};
+
+function handle({ id, req }: RequestEnvelope): Promise<unknown> {
+  const h = handlers[req.type] as ((r: WorkerRequest, id: number) => Promise<unknown>) | undefined;
+  if (!h) throw new Error(`unknown request ${String(req.type)}`);
+  return h(req, id);
 }
 
 let chain: Promise<void> = Promise.resolve();
