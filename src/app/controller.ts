@@ -8,7 +8,7 @@ import type { ModelConfig } from '../model/config';
 import type { DecoderName } from '../model/types';
 import { searchWithBackend, type BackendChoiceName } from '../state/backendParam';
 import { currentLors } from '../state/lorsSlice';
-import { modelsStore, type CompressionCurves } from '../state/models';
+import { modelsStore, type CompressionCurves } from '../state/modelStatus';
 import { sessionStore } from '../state/session';
 import { settingsStore, type SettingsState } from '../state/settings';
 import { slidersFromConfig } from '../state/sliders';

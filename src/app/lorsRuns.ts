@@ -3,7 +3,7 @@
  * selection the counters show) and re-runs it on the cached features. One run at a time; the latest settings next.
  */
 import { currentLors } from '../state/lorsSlice';
-import { modelsStore } from '../state/models';
+import { modelsStore } from '../state/modelStatus';
 import { sessionStore } from '../state/session';
 import { settingsStore } from '../state/settings';
 import { LatestQueue } from './latestQueue';

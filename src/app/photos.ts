@@ -3,7 +3,7 @@
  * them, and re-runs panels on the cached features (the stage scrubber, the NanoDet toggle, a reloaded decoder).
  */
 import type { ModelName } from '../model/types';
-import { modelsStore } from '../state/models';
+import { modelsStore } from '../state/modelStatus';
 import { sessionStore, type PanelResult, type PhotoInfo } from '../state/session';
 import { settingsStore } from '../state/settings';
 import type { DetectResult } from '../worker/protocol';

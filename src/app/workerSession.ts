@@ -7,7 +7,7 @@ import type { ModelName } from '../model/types';
 import type { DecoderName } from '../model/types';
 import { makeConfig } from '../model/config';
 import type { BackendChoiceName } from '../state/backendParam';
-import { modelsStore, type DecoderInfo } from '../state/models';
+import { modelsStore, type DecoderInfo } from '../state/modelStatus';
 import { DECODER_STAGES, settingsStore } from '../state/settings';
 import { stallMsFromSearch } from '../state/stallParam';
 import type { DetectResult, InitResult, LoadDecoderResult } from '../worker/protocol';

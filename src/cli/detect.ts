@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig, PRESETS, type PresetName } from '../model/config';
 import { DECODER_DIRS } from '../model/constants';
-import { decoderSource, load, type DecoderSource } from '../model/detector';
+import { decoderSource, type DecoderSource } from '../model/decoderSource';
+import { load } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
 import type { DecoderName, Detection, ModelName } from '../model/types';
 import { flag, int, num, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
@@ -31,7 +32,11 @@ const SPEC: Record<string, OptionSpec> = {
   max: { type: 'string', help: 'at most N detections (default 100)' },
   size: { type: 'string', help: 'input size, a multiple of 32 (default 416)' },
   backbone: { type: 'string', help: 'NanoDet folder (default public/models/nanodet)' },
-  'lors-path': { type: 'string', help: 'LORS^T evaluation (default folded)', choices: ['folded', 'unfolded'] },
+  'lors-path': {
+    type: 'string',
+    help: 'LORS evaluation: folded at load (default) or factored at every forward',
+    choices: ['folded', 'factored'],
+  },
   json: { type: 'boolean', help: 'print a JSON array of {label, score, box}' },
   out: { type: 'string', help: 'write a PNG overlay with the boxes' },
   ...LORS_SLICE_OPTIONS,
@@ -104,7 +109,7 @@ async function main() {
     readBackbone: folderReader(str(a, 'backbone') ?? join('public', 'models', 'nanodet')),
     decoders,
     inputSize: size,
-    lorsPath: (str(a, 'lors-path') ?? 'folded') as 'folded' | 'unfolded',
+    lorsPath: (str(a, 'lors-path') ?? 'folded') as 'folded' | 'factored',
   });
   try {
     const t1 = performance.now();

@@ -121,7 +121,7 @@ const PAPER: DecoderConfig = {
 };
 
 /**
- * A compact decoder of the same structure that trains on a 2-core CPU (see README "Choosing the web preset").
+ * A compact decoder of the same structure that trains on a 2-core CPU (docs/training.md, "The `web` preset").
  * d_feat = 128 equals NanoDet's channels.
  */
 const WEB: DecoderConfig = {
@@ -233,7 +233,7 @@ export function parseGroups(s: string): number | number[] {
 
 /**
  * Default score threshold of the app, the CLI and `detect()`: the shipped decoders are briefly trained and their best
- * scores sit around 0.2–0.7 (README Results), so the usual 0.3 would hide many right detections.
+ * scores sit around 0.2–0.7 (docs/results.md), so the usual 0.3 would hide many right detections.
  */
 export const DEFAULT_SCORE_THRESHOLD = 0.15;
 

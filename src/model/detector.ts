@@ -18,12 +18,11 @@ import {
   type NanoDet,
   type NanoDetHead,
 } from './backbone';
-import { COCO_CLASSES } from './coco';
+import { COCO_CLASSES } from './cocoFormat';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
 import type { LetterboxInfo } from './letterbox';
 import {
   DECODER_NAMES,
-  FileNotFoundError,
   type BackendName,
   type DecoderName,
   type Detection,
@@ -32,78 +31,11 @@ import {
   type RgbaImage,
   type WeightMap,
 } from './types';
-import { encodedBytes } from './weights/encoding';
-import {
-  arraysToWeights,
-  initWeights,
-  loadWeights,
-  MODEL_JSON,
-  parseManifest,
-  shardBytes,
-  withPrefetched,
-} from './weights';
 import { decoderForward, topK } from './adamixer/decoder';
-import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
 import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
-import type { LorsSlice } from './lors/slice';
-import { OrderedLors } from './lors/source';
-
-/**
- * A decoder's weights: a weights folder, the seeded initialisation of a config (a pipeline check: its boxes mean
- * nothing), arrays already in memory (names of parameterSpec(config)), or a slice (the whole model by default) of an
- * ordered LORS source.
- */
-export type DecoderSource =
-  | { read: FileReader }
-  | { config: ModelConfig; seed: number }
-  | { config: ModelConfig; arrays: Map<string, Float32Array> }
-  | { lors: OrderedLors; slice?: LorsSlice };
-
-/**
- * "Trained weights if the folder has them, else the seeded initialisation of `fallback`": the one rule the worker,
- * the CLIs and the bench share. The folder must hold `fallback`'s variant; a LORS folder comes back as an ordered
- * LORS source (`lors`: any slice of it, its shards loaded once). A folder without model.json is not an error (the note says what is used instead); a
- * model.json that cannot be read for another reason is.
- */
-export async function decoderSource(
-  read: FileReader,
-  fallback: ModelConfig,
-  seed = 0,
-): Promise<{ source: DecoderSource; trained: boolean; weightBytes: number; lors?: OrderedLors; note?: string }> {
-  let json: ArrayBuffer;
-  try {
-    json = await read(MODEL_JSON);
-  } catch (e) {
-    if (!(e instanceof FileNotFoundError)) throw e;
-    const note = `no trained weights (${e.message}): seeded initial weights, seed ${seed}`;
-    return { source: { config: fallback, seed }, trained: false, weightBytes: encodedBytes(fallback, 'int8'), note };
-  }
-  // The loader gets the model.json already read: one fetch per folder.
-  const prefetched = withPrefetched(read, MODEL_JSON, json);
-  const manifest = parseManifest(json, { variant: fallback.variant });
-  if (manifest.config.variant === 'lors') {
-    const lors = new OrderedLors(prefetched, manifest);
-    return { source: { lors }, trained: true, weightBytes: lors.weightBytes, lors };
-  }
-  return { source: { read: prefetched }, trained: true, weightBytes: shardBytes(manifest) };
-}
-
-/** The config and weights (owned by the caller) of a source; `expect` is checked against a folder's config. */
-export async function sourceWeights(
-  source: DecoderSource,
-  expect: Partial<ModelConfig> = {},
-  onProgress?: (loaded: number, total: number) => void,
-): Promise<{ config: ModelConfig; weights: WeightMap }> {
-  if ('read' in source) return loadWeights(source.read, { expect, onProgress });
-  if ('lors' in source) {
-    const { config, arrays } = await source.lors.slice(source.slice, 'strict', onProgress);
-    return { config, weights: arraysToWeights(config, arrays) };
-  }
-  const weights =
-    'arrays' in source ? arraysToWeights(source.config, source.arrays) : initWeights(source.config, source.seed);
-  onProgress?.(1, 1);
-  return { config: source.config, weights };
-}
+import { sourceWeights, type DecoderSource } from './decoderSource';
+import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
+import type { LorsPath } from './lors/lorsA';
 
 export interface LoadOptions {
   /** Backend to use first (default 'auto' = webgpu → wasm → cpu). */
@@ -119,11 +51,11 @@ export interface LoadOptions {
   /**
    * How the LORS decoder runs: 'folded' (default) folds, once at load, LORS^T into a dense W_i = W_shared + Σ B·A
    * per stage (foldLorsT) and LORS^A into a dense per-stage generator (foldLorsA, docs/model.md §5.3), so a LORS stage
-   * costs exactly a vanilla stage of the same G and P_in (measured: `npm run bench`, README "Performance") at the
-   * price of dense weights in memory (the download stays small); 'unfolded' evaluates the low-rank factors at every
+   * costs exactly a vanilla stage of the same G and P_in (measured: `npm run bench`, docs/performance.md) at the
+   * price of dense weights in memory (the download stays small); 'factored' evaluates the low-rank factors at every
    * forward (Eqs. 7–12 as written). Either way the weights are prepared once at load (prepareWeights).
    */
-  lorsPath?: 'folded' | 'unfolded';
+  lorsPath?: Exclude<LorsPath, 'auto'>;
 }
 
 export interface DetectOptions {
@@ -265,7 +197,7 @@ export function toOriginal(box: ArrayLike<number>, lb: LetterboxInfo): [number, 
   return lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
 }
 
-class DetectorImpl implements Detector {
+class LoadedDetector implements Detector {
   configs: Partial<Record<DecoderName, ModelConfig>> = {};
   readonly backboneParams: number;
   readonly inputSize: number;
@@ -276,7 +208,7 @@ class DetectorImpl implements Detector {
     readonly backend: BackendName,
     readonly fallbackReason: string | undefined,
     private readonly nanodet: NanoDet,
-    private readonly lorsPath: 'folded' | 'unfolded',
+    private readonly lorsPath: Exclude<LorsPath, 'auto'>,
   ) {
     this.backboneParams = nanodet.params;
     this.inputSize = nanodet.inputSize;
@@ -378,8 +310,8 @@ class DetectorImpl implements Detector {
       const stages = decoderForward(dec.run, dec.config, [...feats.levels], [[lb.width, lb.height]], {
         proposals,
         stages: stage === d.stages ? 'last' : 'all',
-        lorsT: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
-        lorsA: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
+        lorsT: this.lorsPath,
+        lorsA: this.lorsPath,
       });
       const l = stage === d.stages ? stages[stages.length - 1] : stages[stage - 1];
       if (!l) throw new Error(`decoder returned no stage ${stage}`);
@@ -435,7 +367,7 @@ export async function load(options: LoadOptions): Promise<Detector> {
   const nanodet = await loadNanoDet(options.readBackbone, inputSize, {
     onProgress: (loaded, total) => options.onProgress?.({ model: 'nanodet', loaded, total }),
   });
-  const det = new DetectorImpl(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
+  const det = new LoadedDetector(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
   try {
     for (const name of DECODER_NAMES) {
       const src = options.decoders?.[name];

@@ -6,7 +6,7 @@ import { useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { makeConfig, type ModelConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
-import { modelsStore, useModels, type ModelsState } from './models';
+import { modelsStore, useModels, type ModelsState } from './modelStatus';
 import { settingsStore, useSettings, type SettingsState } from './settings';
 import { sliderConfig } from './sliders';
 

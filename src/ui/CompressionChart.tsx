@@ -7,7 +7,7 @@ import { useMemo } from 'react';
 import { countParameters } from '../model/params';
 import { formatCount } from './format';
 import { useLorsSelection } from '../state/lorsSlice';
-import { useModels, type CompressionPoint } from '../state/models';
+import { useModels, type CompressionPoint } from '../state/modelStatus';
 
 const W = 560,
   H = 260,

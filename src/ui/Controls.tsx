@@ -1,8 +1,8 @@
 import { useShallow } from 'zustand/react/shallow';
-import { COCO_CLASSES } from '../model/coco';
+import { COCO_CLASSES } from '../model/cocoFormat';
 import { PAPER_GROUPS } from '../model/config';
 import { useLorsSelection } from '../state/lorsSlice';
-import { useModels } from '../state/models';
+import { useModels } from '../state/modelStatus';
 import { DECODER_STAGES, useSettings, settingsStore, type SettingsState } from '../state/settings';
 
 const settings = () => settingsStore.getState();

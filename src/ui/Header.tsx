@@ -1,5 +1,5 @@
 import { BACKEND_CHOICES, type BackendChoiceName } from '../state/backendParam';
-import { useModels } from '../state/models';
+import { useModels } from '../state/modelStatus';
 import { settingsStore, useSettings } from '../state/settings';
 
 const LABEL: Record<string, string> = {

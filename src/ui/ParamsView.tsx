@@ -4,7 +4,7 @@ import { makeConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import { formatCount } from './format';
 import { useLorsSelection } from '../state/lorsSlice';
-import { useModels } from '../state/models';
+import { useModels } from '../state/modelStatus';
 
 const COLOURS = { vanilla: '#8a94a6', other: '#3b82f6', private: '#f59e0b', shared: '#10b981' };
 

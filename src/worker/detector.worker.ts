@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig, type ModelConfig } from '../model/config';
 import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR, type LorsSourceName } from '../model/constants';
-import { decoderSource, load, type Detector, type FeatureSet } from '../model/detector';
+import { decoderSource } from '../model/decoderSource';
+import { load, type Detector, type FeatureSet } from '../model/detector';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { encodedBytes } from '../model/weights/encoding';

@@ -10,7 +10,7 @@ import { getWeight, layerNormPlain, linear } from '../nn/ops';
 import { samplingMaps } from './sampling';
 import { stageForward, type StageOptions } from './stage';
 import { decodeBoxes, packLevels } from './webgpu/kernels';
-import { fusedInitialQueries, fusedNeck, fusedStageForward, fusedUnsupported, type DecoderImpl } from './webgpu/stage';
+import { fusedInitialQueries, fusedNeck, fusedStageForward, fusedUnsupported, type KernelChoice } from './webgpu/stage';
 
 export const GN_EPS = 1e-5;
 
@@ -55,7 +55,7 @@ export interface DecoderOptions extends StageOptions {
    * weights (vanilla, or LORS with both folds), else tfjs ops; 'ops': always tfjs ops (the reference, and the only
    * path on wasm and cpu); 'fused': the fused kernels or an error saying why not.
    */
-  impl?: DecoderImpl;
+  impl?: KernelChoice;
 }
 
 export type StagePrediction = {

@@ -2,7 +2,7 @@
  * An ordered LORS model on its way to the decoder: its config (the largest slice it allows) read once from
  * model.json, its factors loaded once on first use, and any slice of it as in-memory decoder weights. The worker's
  * init and sliders and the CLIs' --lors-source/--rank-a/--rank-t/--groups all reach it through decoderSource
- * (detector.ts) and Detector.setDecoder.
+ * (decoderSource.ts) and Detector.setDecoder.
  */
 import type { ModelConfig } from '../config';
 import type { FileReader } from '../types';

@@ -23,7 +23,7 @@ import {
 } from './kernels';
 
 /** How the decoder runs: 'auto' (fused on the webgpu backend when supported, else tfjs ops), 'ops', 'fused'. */
-export type DecoderImpl = 'auto' | 'ops' | 'fused';
+export type KernelChoice = 'auto' | 'ops' | 'fused';
 
 /** Why the fused path cannot run this decoder, or null when it can. */
 export function fusedUnsupported(
