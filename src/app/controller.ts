@@ -7,7 +7,7 @@
 import type { ModelConfig } from '../model/config';
 import type { DecoderName } from '../model/types';
 import { searchWithBackend, type BackendChoiceName } from '../state/backendParam';
-import { currentLors } from '../state/lorsSlice';
+import { currentLors, type LorsSelection } from '../state/lorsSlice';
 import { modelsStore, type CompressionCurves } from '../state/modelStatus';
 import { sessionStore } from '../state/session';
 import { settingsStore, type SettingsState } from '../state/settings';
@@ -18,7 +18,7 @@ import { Photos } from './photos';
 import { appBase, WorkerSession } from './workerSession';
 
 /** What the worker must run for the LORS panel: the source and the slice of it the sliders select. */
-const lorsKey = (s: SettingsState) => JSON.stringify([s.lorsSource, currentLors(s).config.lors]);
+const runKey = (s: LorsSelection) => JSON.stringify([s.source, s.config.lors]);
 
 export class Controller {
   private readonly session = new WorkerSession(
@@ -47,7 +47,8 @@ export class Controller {
       history.replaceState(null, '', `${location.pathname}${search}${location.hash}`);
       void this.start(next.backend);
     }
-    if (lorsKey(next) !== lorsKey(prev)) this.lors.rerun();
+    const lors = currentLors(next);
+    if (runKey(lors) !== runKey(currentLors(prev))) this.lors.rerun(lors);
     if (this.camera.on) return; // the next frame shows the rest
     if (next.showNanodet && !prev.showNanodet) this.photos.ensureNanodet();
     if (next.decoderStage !== prev.decoderStage) this.photos.rerunStage();

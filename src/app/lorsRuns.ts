@@ -2,7 +2,7 @@
  * Live compression: cuts the worker's LORS decoder to the slice the sliders select (state/lorsSlice.ts, the same
  * selection the counters show) and re-runs it on the cached features. One run at a time; the latest settings next.
  */
-import { currentLors } from '../state/lorsSlice';
+import { currentLors, type LorsSelection } from '../state/lorsSlice';
 import { modelsStore } from '../state/modelStatus';
 import { sessionStore } from '../state/session';
 import { settingsStore } from '../state/settings';
@@ -10,7 +10,7 @@ import { LatestQueue } from './latestQueue';
 import { errorText, type WorkerSession } from './workerSession';
 
 export class LorsRuns {
-  private readonly queue = new LatestQueue<null>(() => this.run());
+  private readonly queue = new LatestQueue<LorsSelection>((sel) => this.run(sel));
 
   constructor(
     private readonly session: WorkerSession,
@@ -19,15 +19,14 @@ export class LorsRuns {
   ) {}
 
   /** The LORS source or slice changed, or the worker holds the whole model (a restart, a reload). */
-  rerun() {
-    this.queue.push(null);
+  rerun(selection: LorsSelection = currentLors()) {
+    this.queue.push(selection);
   }
 
-  private async run(): Promise<void> {
+  private async run({ source, config }: LorsSelection): Promise<void> {
     const w = this.session.ready();
     // No trained LORS decoder (its download failed, or the user runs seeded weights): the sliders only count.
     if (!w || !modelsStore.getState().decoders.lors?.trained) return;
-    const { source, config } = currentLors();
     if (modelsStore.getState().lorsSources[source]) {
       try {
         const r = await w.client.request('setLors', { source, slice: config.lors! });

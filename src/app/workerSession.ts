@@ -3,8 +3,7 @@
  * retry, lost GPU device), its progress and status in the models store, and the image whose features it holds.
  * Every detection goes through `detect`, its results through one callback as each panel lands.
  */
-import type { ModelName } from '../model/types';
-import type { DecoderName } from '../model/types';
+import type { DecoderName, ModelName } from '../model/types';
 import { makeConfig } from '../model/config';
 import type { BackendChoiceName } from '../state/backendParam';
 import { modelsStore, type DecoderInfo } from '../state/modelStatus';

@@ -20,8 +20,8 @@ export function Controls() {
   const sources = useModels((s) => s.lorsSources);
   // The sliders reach as far as the source's stored factors and show the slice that runs.
   const { source: lorsSource, limits, config } = useLorsSelection();
-  const maxK = Math.max(...limits.lors!.groupsA);
-  const run = config.lors!;
+  const [lim, run] = [limits.lors!, config.lors!];
+  const maxK = Math.max(...lim.groupsA);
   return (
     <section className="controls" aria-label="Controls">
       <fieldset>
@@ -125,18 +125,8 @@ export function Controls() {
             <span>vanilla compressed to LORS</span>
           </label>
         </div>
-        <RankSlider
-          part="A"
-          value={run.rankA}
-          max={limits.lors!.rankA}
-          onChange={(rankA) => settings().setSliders({ rankA })}
-        />
-        <RankSlider
-          part="T"
-          value={run.rankT}
-          max={limits.lors!.rankT}
-          onChange={(rankT) => settings().setSliders({ rankT })}
-        />
+        <RankSlider part="A" value={run.rankA} max={lim.rankA} onChange={(rankA) => settings().setSliders({ rankA })} />
+        <RankSlider part="T" value={run.rankT} max={lim.rankT} onChange={(rankT) => settings().setSliders({ rankT })} />
         <div className="radio-row" role="radiogroup" aria-label="Groups K of LORS^A">
           <label className="check">
             <input
@@ -191,19 +181,18 @@ export function Controls() {
 /** The rank slider of LORS^A or LORS^T: the rank that runs, of at most the source's stored factors. */
 function RankSlider(p: { part: 'A' | 'T'; value: number; max: number; onChange: (rank: number) => void }) {
   const id = p.part.toLowerCase();
-  const value = p.value;
   return (
     <label className="field">
       <span>
-        Rank of LORS<sup>{p.part}</sup> (r<sub>{p.part}</sub>) <output data-testid={`rank-${id}-value`}>{value}</output>{' '}
-        <span className="muted small">of {p.max}</span>
+        Rank of LORS<sup>{p.part}</sup> (r<sub>{p.part}</sub>){' '}
+        <output data-testid={`rank-${id}-value`}>{p.value}</output> <span className="muted small">of {p.max}</span>
       </span>
       <input
         type="range"
         min={1}
         max={p.max}
         step={1}
-        value={value}
+        value={p.value}
         data-testid={`slider-rank-${id}`}
         onChange={(e) => p.onChange(Number(e.target.value))}
       />
