@@ -15,7 +15,7 @@ import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
 import { DECODER_DIRS } from '../model/constants';
 import { decoderSource, sourceWeights } from '../model/decoderSource';
 import { load } from '../model/detector';
-import { foldLorsA, foldLorsT } from '../model/lors/fold';
+import { foldLorsT, foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
 import type { BackendName, DecoderName, WeightMap } from '../model/types';
@@ -133,7 +133,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const l = await weightsOf(sourced.lors);
   // Every path runs on prepared ([in, out]) weights, as the detector does; the folds happen before preparing.
   const foldT = foldLorsT(l.weights, l.cfg);
-  const foldTA = foldLorsA(foldT, l.cfg);
+  const asVanilla = foldToVanilla(foldT, l.cfg); // the app's LORS: folded into the vanilla decoder it is
   const unders: DecoderUnderTest[] = [
     { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg), opts: {} },
     {
@@ -148,7 +148,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
       weights: prepareWeights(foldT, l.cfg),
       opts: { lorsT: 'folded', lorsA: 'factored' },
     },
-    { name: 'lors', cfg: l.cfg, weights: prepareWeights(foldTA, l.cfg), opts: { lorsT: 'folded', lorsA: 'folded' } },
+    { name: 'lors', cfg: asVanilla.config, weights: prepareWeights(asVanilla.weights, asVanilla.config), opts: {} },
   ];
   // On webgpu the app's path is the fused kernels (docs/webgpu.md): time the tfjs-op path beside it.
   if (backend === 'webgpu') {
@@ -232,7 +232,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     runs: o.runs,
   };
   feats.dispose();
-  const maps = [v.weights, l.weights, foldT, foldTA, ...unders.map((u) => u.weights)];
+  const maps = [v.weights, l.weights, foldT, asVanilla.weights, ...unders.map((u) => u.weights)];
   tf.dispose([...new Set(maps.flatMap((m) => [...m.values()]))]);
   det.dispose();
   return result;

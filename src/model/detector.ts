@@ -34,7 +34,7 @@ import {
 import { decoderForward, topK } from './adamixer/decoder';
 import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
 import { sourceWeights, type DecoderSource } from './decoderSource';
-import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
+import { foldToVanilla } from './lors/fold';
 import type { LorsPath } from './lors/lorsA';
 
 export interface LoadOptions {
@@ -132,32 +132,30 @@ class Features implements FeatureSet {
 }
 
 interface LoadedDecoder {
+  /** The config loaded (what the app reports and counts). */
   config: ModelConfig;
-  /**
-   * What the forward uses (owned): the given weights, folded (foldLorsT + foldLorsA, when the path is 'folded') and
-   * prepared (prepareWeights: transposed Linear weights, their [out, in] originals freed).
-   */
+  /** The config the forward runs: a folded LORS model runs as the vanilla decoder it is (foldToVanilla). */
+  runs: ModelConfig;
+  /** What the forward uses (owned): the weights, folded when asked and prepared (prepareWeights), checked once. */
   run: WeightMap;
 }
 
-/** Fold (LORS^T and LORS^A, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
-function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean): WeightMap {
+/** Fold (a LORS model, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
+function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean): Omit<LoadedDecoder, 'config'> {
   const made: tf.Tensor[] = [];
   try {
-    let w = weights;
+    let [w, runs] = [weights, config];
     if (fold) {
-      for (const foldWith of [foldLorsTWithNames, foldLorsAWithNames]) {
-        const f = foldWith(w, config);
-        made.push(...f.added.map((n) => f.weights.get(n)!));
-        w = f.weights;
-      }
+      const f = foldToVanilla(weights, config);
+      made.push(...f.added.map((n) => f.weights.get(n)!));
+      [w, runs] = [f.weights, f.config];
     }
-    const p = prepareWeightsWithNames(w, config);
+    const p = prepareWeightsWithNames(w, runs);
     made.push(...p.added.map((n) => p.weights.get(n)!));
-    checkWeights(p.weights, config);
+    checkWeights(p.weights, runs);
     const keep = new Set(p.weights.values());
-    for (const t of w.values()) if (!keep.has(t)) t.dispose();
-    return p.weights;
+    for (const t of new Set([...weights.values(), ...w.values()])) if (!keep.has(t)) t.dispose();
+    return { runs, run: p.weights };
   } catch (e) {
     tf.dispose(made);
     throw e;
@@ -234,7 +232,7 @@ class LoadedDetector implements Detector {
       throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
     if ('config' in source) checkDecoderConfig(name, source.config);
     const { config, weights } = await sourceWeights(source, { variant: name }, onProgress);
-    let run: WeightMap;
+    let run: Omit<LoadedDecoder, 'config'>;
     try {
       checkDecoderConfig(name, config);
       run = makeRunWeights(weights, config, config.variant === 'lors' && this.lorsPath === 'folded');
@@ -244,7 +242,7 @@ class LoadedDetector implements Detector {
     }
     this.check();
     const old = this.decoders.get(name);
-    this.decoders.set(name, { config, run });
+    this.decoders.set(name, { config, ...run });
     this.configs = { ...this.configs, [name]: config };
     if (old) disposeDecoder(old);
     return config;
@@ -307,7 +305,7 @@ class LoadedDetector implements Detector {
     const k = Math.min(maxDetections, d.queries * d.classes);
     const proposals = queryInitOf(dec.config) === 'nanodet' ? [await this.proposals(feats, d.queries)] : undefined;
     const last = tf.tidy(() => {
-      const stages = decoderForward(dec.run, dec.config, [...feats.levels], [[lb.width, lb.height]], {
+      const stages = decoderForward(dec.run, dec.runs, [...feats.levels], [[lb.width, lb.height]], {
         proposals,
         stages: stage === d.stages ? 'last' : 'all',
         lorsT: this.lorsPath,

@@ -51,8 +51,8 @@ export interface DecoderOptions extends StageOptions {
   /** Per batch element, query proposals ([n·4] xyxy input pixels, n ≤ L) for the initial boxes (see `initialXyzr`). */
   proposals?: (Float32Array | undefined)[];
   /**
-   * 'auto' (default): the fused WebGPU kernels (webgpu/stage.ts) on the webgpu backend when they support the
-   * weights (vanilla, or LORS with both folds), else tfjs ops; 'ops': always tfjs ops (the reference, and the only
+   * 'auto' (default): the fused WebGPU kernels (webgpu/stage.ts) on the webgpu backend for a vanilla config (a
+   * LORS model folded by foldToVanilla is one), else tfjs ops; 'ops': always tfjs ops (the reference, and the only
    * path on wasm and cpu); 'fused': the fused kernels or an error saying why not.
    */
   impl?: KernelChoice;
@@ -87,7 +87,7 @@ export function decoderForward(
   if (imageSize.length !== B) throw new Error(`decoderForward: ${imageSize.length} image sizes for a batch of ${B}`);
   const impl = opts.impl ?? 'auto';
   if (impl !== 'ops') {
-    const why = fusedUnsupported(weights, cfg, opts);
+    const why = fusedUnsupported(cfg);
     if (why === null) return fusedDecoderForward(weights, cfg, levels, imageSize, opts);
     if (impl === 'fused') throw new Error(`decoderForward: the fused WebGPU path cannot run: ${why}`);
   }
