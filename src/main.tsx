@@ -1,7 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { controller } from './app/controller';
-import { modelsStore } from './state/models';
+import { modelsStore } from './state/modelStatus';
 import { sessionStore } from './state/session';
 import { settingsStore } from './state/settings';
 import { App } from './ui/App';

@@ -116,12 +116,13 @@ describe('src/ architecture', () => {
     expect(c?.map(rel) ?? null).toBeNull();
   });
 
-  it('src/model imports nothing of the page, the worker, the CLIs or the test helpers; nn ← lors ← adamixer', () => {
+  it('src/model imports nothing of the page, the worker, the CLIs or the test helpers; nn ← lors ← adamixer; nn knows no config or parameter list', () => {
     for (const [f, deps] of graph) {
       if (!inDir('model')(f)) continue;
       for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).toMatch(/→ model\//);
       if (inDir('model/nn')(f))
-        for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/(lors|adamixer)\//);
+        for (const d of deps)
+          expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/((lors|adamixer)\/|(config|params)\.ts$)/);
       if (inDir('model/lors')(f))
         for (const d of deps) expect(`${rel(f)} → ${rel(d)}`).not.toMatch(/→ model\/adamixer\//);
     }
@@ -130,6 +131,18 @@ describe('src/ architecture', () => {
   it('the inference worker reaches nothing of the page (state/, ui/, app/) and no test helper', () => {
     const worker = resolve(ROOT, 'worker/detector.worker.ts');
     for (const f of reachable(graph, worker)) expect(rel(f)).not.toMatch(/^(state|ui|app|testing|selftest|cli)\//);
+  });
+
+  it('worker replies are typed by the protocol: no caller names a reply type (request<T>)', () => {
+    for (const f of graph.keys())
+      expect(`${rel(f)}: ${/\.request<|request<T>/.exec(readFileSync(f, 'utf8'))}`).toMatch(/null$/);
+  });
+
+  it('settings reach the worker by one road: only app/controller.ts subscribes to the settings store', () => {
+    for (const f of graph.keys()) {
+      if (rel(f) === 'app/controller.ts') continue;
+      expect(`${rel(f)}: ${/settingsStore\.subscribe\(/.exec(readFileSync(f, 'utf8'))}`).toMatch(/null$/);
+    }
   });
 
   it('the page (main.tsx) never reaches the test helpers, the self-test page or tfjs (models run in the worker)', () => {

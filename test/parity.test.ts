@@ -1,7 +1,7 @@
 /**
  * Cross-language parity: the tfjs decoder (wasm backend) against the PyTorch mirror's outputs
  * (training/lors_studio/model.py, float64 reference of float32 weights). Fixtures: test/fixtures/parity/{vanilla,lors}
- * written by `/usr/bin/python3 -m training.make_fixtures` (see case.json there for the layout).
+ * written by `python3 -m training.make_fixtures` (see case.json there for the layout).
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -1,12 +1,11 @@
-/** Promise-based requests to the inference worker. */
+/** Promise-based requests to the inference worker, each answered with its own type (protocol.ts WorkerApi). */
 import type { BackendName } from '../model/types';
-import type { DetectResult, RequestEnvelope, WorkerMessage, WorkerRequest } from '../worker/protocol';
+import type { DetectResult, RequestEnvelope, RequestType, WorkerApi, WorkerMessage } from '../worker/protocol';
 
 export interface WorkerEvents {
   onProgress?: (model: string, loaded: number, total: number) => void;
   onStatus?: (message: string, phase?: 'loading' | 'warming') => void;
   onBackend?: (backend: BackendName, fallbackReason?: string) => void;
-  onPartial?: (r: DetectResult) => void;
   /** The worker's WebGPU device was lost: its models are unusable. */
   onDeviceLost?: (message: string) => void;
   /** The worker crashed or could not start (script error). */
@@ -15,7 +14,10 @@ export interface WorkerEvents {
 
 export class WorkerClient {
   private nextId = 1;
-  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private pending = new Map<
+    number,
+    { resolve: (v: never) => void; reject: (e: Error) => void; onResult?: (r: DetectResult) => void }
+  >();
   private dead: string | null = null;
 
   constructor(
@@ -49,7 +51,7 @@ export class WorkerClient {
         this.events.onBackend?.(m.backend, m.fallbackReason);
         break;
       case 'partial':
-        this.events.onPartial?.(m.result);
+        this.pending.get(m.id)?.onResult?.(m.result);
         break;
       case 'deviceLost':
         this.events.onDeviceLost?.(m.message);
@@ -58,20 +60,28 @@ export class WorkerClient {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        if (m.ok) p.resolve(m.value);
+        if (m.ok) p.resolve(m.value as never);
         else p.reject(new Error(m.error));
         break;
       }
     }
   }
 
-  request<T>(req: WorkerRequest, transfer: Transferable[] = []): Promise<T> {
+  /**
+   * Sends one request; resolves to its reply. `transfer`: buffers moved to the worker; `onResult`: each result of a
+   * `detect` as it lands, before the reply brings them all.
+   */
+  request<K extends RequestType>(
+    type: K,
+    args: WorkerApi[K]['req'],
+    opts: { transfer?: Transferable[]; onResult?: (r: DetectResult) => void } = {},
+  ): Promise<WorkerApi[K]['reply']> {
     if (this.dead) return Promise.reject(new Error(this.dead));
     const id = this.nextId++;
-    const env: RequestEnvelope = { id, req };
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage(env, transfer);
+    const env = { id, req: { type, ...args } } as RequestEnvelope;
+    return new Promise<WorkerApi[K]['reply']>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onResult: opts.onResult });
+      this.worker.postMessage(env, opts.transfer ?? []);
     });
   }
 

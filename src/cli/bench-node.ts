@@ -13,12 +13,13 @@ import { decoderForward, topK } from '../model/adamixer/decoder';
 import { prepareWeights } from '../model/adamixer/prepare';
 import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
 import { DECODER_DIRS } from '../model/constants';
-import { decoderSource, load, type DecoderSource } from '../model/detector';
-import { foldLorsA, foldLorsT } from '../model/lors/fold';
+import { decoderSource, sourceWeights } from '../model/decoderSource';
+import { load } from '../model/detector';
+import { foldLorsT, foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
 import type { BackendName, DecoderName, WeightMap } from '../model/types';
-import { arraysToWeights, initWeights, loadWeights, saveWeights, shardBytes, shardFileBytes } from '../model/weights';
+import { saveWeights, shardFileBytes } from '../model/weights';
 import { folderReader, readImage } from './node-io';
 import { median } from './stats';
 
@@ -86,32 +87,30 @@ interface DecoderUnderTest {
   opts: Parameters<typeof decoderForward>[4];
 }
 
-async function decoderSources(
-  models: string,
-  queryInit: QueryInit = 'image',
-): Promise<{ sources: Record<DecoderName, DecoderSource>; trained: Record<DecoderName, boolean> }> {
+type Sourced = Awaited<ReturnType<typeof decoderSource>>;
+
+async function decoderSources(models: string, queryInit: QueryInit = 'image'): Promise<Record<DecoderName, Sourced>> {
   const pick = (n: DecoderName) =>
     decoderSource(folderReader(join(models, DECODER_DIRS[n])), { ...makeConfig('web', n), queryInit });
-  const [v, l] = [await pick('vanilla'), await pick('lors')];
-  return { sources: { vanilla: v.source, lors: l.source }, trained: { vanilla: v.trained, lors: l.trained } };
+  return { vanilla: await pick('vanilla'), lors: await pick('lors') };
 }
 
-async function weightsOf(src: DecoderSource): Promise<{ cfg: ModelConfig; weights: WeightMap; bytes: number }> {
-  if ('read' in src) {
-    const { config, weights, manifest } = await loadWeights(src.read);
-    return { cfg: config, weights, bytes: shardBytes(manifest) };
-  }
-  const weights = 'arrays' in src ? arraysToWeights(src.config, src.arrays) : initWeights(src.config, src.seed);
-  // What the shards of these weights would take as shipped (int8, deflated).
-  const files = await saveWeights(src.config, weights, { encoding: 'int8', deflate: true });
-  return { cfg: src.config, weights, bytes: shardFileBytes(files) };
+async function weightsOf(d: Sourced): Promise<{ cfg: ModelConfig; weights: WeightMap; bytes: number }> {
+  const { config, weights } = await sourceWeights(d.source);
+  // Seeded weights: what their shards would take as shipped (int8, deflated).
+  const bytes = d.trained
+    ? d.weightBytes
+    : shardFileBytes(await saveWeights(config, weights, { encoding: 'int8', deflate: true }));
+  return { cfg: config, weights, bytes };
 }
 
 export async function benchBackend(backend: BackendName, o: BenchOptions) {
   await tf.setBackend(backend);
   await tf.ready();
   const img = readImage(o.image);
-  const { sources, trained } = await decoderSources(o.models, o.queryInit);
+  const sourced = await decoderSources(o.models, o.queryInit);
+  const sources = { vanilla: sourced.vanilla.source, lors: sourced.lors.source };
+  const trained = { vanilla: sourced.vanilla.trained, lors: sourced.lors.trained };
   const readBackbone = folderReader(o.backbone ?? join(o.models, 'nanodet'));
 
   // Cold start: a fresh detector's first photo → detections (includes shader compilation on webgpu).
@@ -130,11 +129,11 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     f.dispose();
   });
 
-  const v = await weightsOf(sources.vanilla);
-  const l = await weightsOf(sources.lors);
+  const v = await weightsOf(sourced.vanilla);
+  const l = await weightsOf(sourced.lors);
   // Every path runs on prepared ([in, out]) weights, as the detector does; the folds happen before preparing.
   const foldT = foldLorsT(l.weights, l.cfg);
-  const foldTA = foldLorsA(foldT, l.cfg);
+  const asVanilla = foldToVanilla(foldT, l.cfg); // the app's LORS: folded into the vanilla decoder it is
   const unders: DecoderUnderTest[] = [
     { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg), opts: {} },
     {
@@ -149,7 +148,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
       weights: prepareWeights(foldT, l.cfg),
       opts: { lorsT: 'folded', lorsA: 'factored' },
     },
-    { name: 'lors', cfg: l.cfg, weights: prepareWeights(foldTA, l.cfg), opts: { lorsT: 'folded', lorsA: 'folded' } },
+    { name: 'lors', cfg: asVanilla.config, weights: prepareWeights(asVanilla.weights, asVanilla.config), opts: {} },
   ];
   // On webgpu the app's path is the fused kernels (docs/webgpu.md): time the tfjs-op path beside it.
   if (backend === 'webgpu') {
@@ -233,7 +232,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     runs: o.runs,
   };
   feats.dispose();
-  const maps = [v.weights, l.weights, foldT, foldTA, ...unders.map((u) => u.weights)];
+  const maps = [v.weights, l.weights, foldT, asVanilla.weights, ...unders.map((u) => u.weights)];
   tf.dispose([...new Set(maps.flatMap((m) => [...m.values()]))]);
   det.dispose();
   return result;

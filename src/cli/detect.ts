@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig, PRESETS, type PresetName } from '../model/config';
 import { DECODER_DIRS } from '../model/constants';
-import { decoderSource, load, type DecoderSource } from '../model/detector';
-import { OrderedLors } from '../model/lors/source';
+import { decoderSource, type DecoderSource } from '../model/decoderSource';
+import { load } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
 import type { DecoderName, Detection, ModelName } from '../model/types';
 import { flag, int, num, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
@@ -32,7 +32,11 @@ const SPEC: Record<string, OptionSpec> = {
   max: { type: 'string', help: 'at most N detections (default 100)' },
   size: { type: 'string', help: 'input size, a multiple of 32 (default 416)' },
   backbone: { type: 'string', help: 'NanoDet folder (default public/models/nanodet)' },
-  'lors-path': { type: 'string', help: 'LORS^T evaluation (default folded)', choices: ['folded', 'unfolded'] },
+  'lors-path': {
+    type: 'string',
+    help: 'LORS evaluation: folded at load (default) or factored at every forward',
+    choices: ['folded', 'factored'],
+  },
   json: { type: 'boolean', help: 'print a JSON array of {label, score, box}' },
   out: { type: 'string', help: 'write a PNG overlay with the boxes' },
   ...LORS_SLICE_OPTIONS,
@@ -91,15 +95,12 @@ async function main() {
   if (model !== 'nanodet') {
     const dir = weightsArg ?? (model === 'lors' ? lors.dir : join('public', 'models', DECODER_DIRS[model]));
     if (weightsArg && !isDirectory(dir)) throw new Error(`--weights ${dir}: not a folder`);
-    if (model === 'lors' && lors.slice) {
-      decoders = { lors: await (await OrderedLors.open(folderReader(dir))).slice(lors.slice) };
-    } else {
-      const preset = (str(a, 'preset') ?? 'web') as PresetName;
-      const d = await decoderSource(folderReader(dir), makeConfig(preset, model), seed);
-      if (weightsArg && !d.trained) throw new Error(`--weights ${dir}: no model.json in it`);
-      if (d.note) log(`warning: untrained: ${d.note} (${preset} preset); boxes are meaningless`);
-      decoders = { [model]: d.source };
-    }
+    const preset = (str(a, 'preset') ?? 'web') as PresetName;
+    const d = await decoderSource(folderReader(dir), makeConfig(preset, model), seed);
+    if (weightsArg && !d.trained) throw new Error(`--weights ${dir}: no model.json in it`);
+    if (lors.slice && !d.lors) throw new Error(`${dir}: no LORS weights to slice (${d.note ?? 'not LORS'})`);
+    if (d.note) log(`warning: untrained: ${d.note} (${preset} preset); boxes are meaningless`);
+    decoders = { [model]: d.lors && lors.slice ? { lors: d.lors, slice: lors.slice } : d.source };
   }
 
   const t0 = performance.now();
@@ -108,7 +109,7 @@ async function main() {
     readBackbone: folderReader(str(a, 'backbone') ?? join('public', 'models', 'nanodet')),
     decoders,
     inputSize: size,
-    lorsPath: (str(a, 'lors-path') ?? 'folded') as 'folded' | 'unfolded',
+    lorsPath: (str(a, 'lors-path') ?? 'folded') as 'folded' | 'factored',
   });
   try {
     const t1 = performance.now();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { COCO_CATEGORY_IDS } from '../model/coco';
+import { COCO_CATEGORY_IDS } from '../model/cocoFormat';
 import { evaluateCoco } from '../eval/coco';
 import { readGroundTruth, runEval } from './eval';
 

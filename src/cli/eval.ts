@@ -18,16 +18,16 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig, PRESETS, type ModelConfig, type PresetName } from '../model/config';
-import { load, type DecoderSource } from '../model/detector';
+import { decoderSource, type DecoderSource } from '../model/decoderSource';
+import { load } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
 import type { DecoderName, ModelName } from '../model/types';
 import { evaluateCoco, type CocoDetection, type CocoGroundTruth, type CocoImage, type CocoMetrics } from '../eval/coco';
-import { detectionsToCoco } from '../model/coco';
+import { detectionsToCoco } from '../model/cocoFormat';
 import { formatCocoReport, subsetGroundTruth } from '../eval/report';
 import { int, num, parseArgs, requireStr, runCli, str, UsageError, usageText, type OptionSpec } from './args';
 import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
 import type { LorsSlice } from '../model/lors/slice';
-import { OrderedLors } from '../model/lors/source';
 import { fileExists, folderReader, isDirectory, readImage } from './node-io';
 
 const MODELS = ['vanilla', 'lors', 'nanodet'] as const;
@@ -171,12 +171,9 @@ export async function runEval(
           `${dir}: no ${o.model} weights folder (train and export one, pass --weights DIR, or --init PRESET for a random-init smoke test)`,
         );
       }
-      decoders = {
-        [o.model]:
-          o.slice && o.model === 'lors'
-            ? await (await OrderedLors.open(folderReader(dir))).slice(o.slice)
-            : { read: folderReader(dir) },
-      };
+      const d = await decoderSource(folderReader(dir), makeConfig('web', o.model));
+      if (!d.trained) throw new Error(`${dir}: no trained ${o.model} weights (${d.note ?? 'no model.json'})`);
+      decoders = { [o.model]: d.lors && o.slice ? { lors: d.lors, slice: o.slice } : d.source };
       weightsLabel = dir;
     }
   }

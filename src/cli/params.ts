@@ -7,7 +7,7 @@
  * LORS shared parts; queries and neck left out); `total` adds the queries, the neck and NanoDet-g's backbone.
  */
 import { pathToFileURL } from 'node:url';
-import type { ModelConfig, VariantName } from '../model/config';
+import { validateConfig, type ModelConfig, type VariantName } from '../model/config';
 import { countParameters, type ParamCount } from '../model/params';
 import { NANODET_PARAMS } from '../model/backbone/nanodet';
 import { configFromArgs, configOptions, LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
@@ -15,7 +15,6 @@ import { flag, parseArgs, runCli, str, UsageError, usageText, type OptionSpec, t
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sliceConfig } from '../model/lors/slice';
-import { validateConfig } from '../model/weights';
 
 const DEFAULTS = { preset: 'paper', variant: 'lors' } as const;
 const SPEC: Record<string, OptionSpec> = {

@@ -29,7 +29,7 @@
  * split has no small object. `perClass` lists the AP (IoU .50:.95, area all, 100 dets) of each category that has
  * GT, keyed by category name; categories without GT are absent from it.
  */
-import type { CocoDetection } from '../model/coco';
+import type { CocoDetection } from '../model/cocoFormat';
 
 export interface CocoImage {
   id: number;
@@ -62,7 +62,7 @@ export interface CocoGroundTruth {
   categories: readonly CocoCategory[];
 }
 
-export type { CocoDetection } from '../model/coco';
+export type { CocoDetection } from '../model/cocoFormat';
 
 export interface CocoMetrics {
   /** AP @ IoU .50:.95, all areas, 100 dets (COCO's headline number). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Detection } from '../model/types';
 import { evaluateCoco, type CocoGroundTruth } from './coco';
-import { detectionsToCoco } from '../model/coco';
+import { detectionsToCoco } from '../model/cocoFormat';
 import { formatCocoReport, subsetGroundTruth } from './report';
 
 const GT: CocoGroundTruth = {

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig } from './config';
-import { decoderSource, load, type Detector } from './detector';
+import { decoderSource } from './decoderSource';
+import { load, type Detector } from './detector';
 import { OrderedLors } from './lors/source';
 import { iou, loadNanoDet, NANODET_PARAMS, PAN_TAPS, decodeHead, disposeFeatures } from './backbone';
 import { initArrays } from './weights';
@@ -249,6 +250,22 @@ describe('decoderSource: trained weights if the folder has them, else seeded', (
     expect(d.source).toEqual({ config: fallback, seed: 3 });
     expect(d.trained).toBe(false);
     expect(d.note).toMatch(/no-such-folder.*model\.json: file not found/);
+  });
+  it('a LORS folder: an ordered source any slice of which setDecoder loads; a folder of another variant is refused', async () => {
+    const lorsCfg = makeConfig('tiny', 'lors');
+    const d = await decoderSource(folderReader('test/fixtures/compress/lorsified-vanilla'), lorsCfg);
+    expect(d.trained).toBe(true);
+    expect(d.lors).toBeDefined();
+    expect(d.source).toEqual({ lors: d.lors });
+    expect(d.weightBytes).toBe(d.lors!.weightBytes);
+    const n0 = tf.memory().numTensors;
+    const config = await det.setDecoder('lors', { lors: d.lors!, slice: { rankA: 2, groupsA: 1 } });
+    expect(config.lors!.rankA).toBe(2);
+    await det.setDecoder('lors', { config: lorsCfg, seed: 2 });
+    expect(tf.memory().numTensors).toBe(n0);
+    await expect(decoderSource(folderReader('test/fixtures/parity/vanilla'), lorsCfg)).rejects.toThrow(
+      /model\.json: .*variant is "vanilla", expected "lors"/,
+    );
   });
   it('a model.json that fails to read for another reason is an error, not a silent seeded decoder', async () => {
     const failing: FileReader = async () => {

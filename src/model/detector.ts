@@ -18,12 +18,11 @@ import {
   type NanoDet,
   type NanoDetHead,
 } from './backbone';
-import { COCO_CLASSES } from './coco';
+import { COCO_CLASSES } from './cocoFormat';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
 import type { LetterboxInfo } from './letterbox';
 import {
   DECODER_NAMES,
-  FileNotFoundError,
   type BackendName,
   type DecoderName,
   type Detection,
@@ -32,51 +31,11 @@ import {
   type RgbaImage,
   type WeightMap,
 } from './types';
-import { encodedBytes } from './weights/encoding';
-import {
-  arraysToWeights,
-  initWeights,
-  loadWeights,
-  MODEL_JSON,
-  parseManifest,
-  shardBytes,
-  withPrefetched,
-} from './weights';
 import { decoderForward, topK } from './adamixer/decoder';
-import { foldLorsAWithNames, foldLorsTWithNames } from './lors/fold';
-import { prepareWeightsWithNames } from './adamixer/prepare';
-
-/**
- * A decoder's weights: a weights folder, the seeded initialisation of a config (a pipeline check: its boxes mean
- * nothing), or arrays already in memory (names of parameterSpec(config), e.g. a slice of an OrderedLors).
- */
-export type DecoderSource =
-  | { read: FileReader }
-  | { config: ModelConfig; seed: number }
-  | { config: ModelConfig; arrays: Map<string, Float32Array> };
-
-/**
- * "Trained weights if the folder has them, else the seeded initialisation of `fallback`": the one rule the worker and
- * the CLIs share. A folder without model.json is not an error (the note says what is used instead); a model.json
- * that cannot be read for another reason is.
- */
-export async function decoderSource(
-  read: FileReader,
-  fallback: ModelConfig,
-  seed = 0,
-): Promise<{ source: DecoderSource; trained: boolean; weightBytes: number; note?: string }> {
-  let json: ArrayBuffer;
-  try {
-    json = await read(MODEL_JSON);
-  } catch (e) {
-    if (!(e instanceof FileNotFoundError)) throw e;
-    const note = `no trained weights (${e.message}): seeded initial weights, seed ${seed}`;
-    return { source: { config: fallback, seed }, trained: false, weightBytes: encodedBytes(fallback, 'int8'), note };
-  }
-  // The loader gets the model.json already read: one fetch per folder.
-  const source = { read: withPrefetched(read, MODEL_JSON, json) };
-  return { source, trained: true, weightBytes: shardBytes(parseManifest(json)) };
-}
+import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
+import { sourceWeights, type DecoderSource } from './decoderSource';
+import { foldToVanilla } from './lors/fold';
+import type { LorsPath } from './lors/lorsA';
 
 export interface LoadOptions {
   /** Backend to use first (default 'auto' = webgpu → wasm → cpu). */
@@ -92,11 +51,11 @@ export interface LoadOptions {
   /**
    * How the LORS decoder runs: 'folded' (default) folds, once at load, LORS^T into a dense W_i = W_shared + Σ B·A
    * per stage (foldLorsT) and LORS^A into a dense per-stage generator (foldLorsA, docs/model.md §5.3), so a LORS stage
-   * costs exactly a vanilla stage of the same G and P_in (measured: `npm run bench`, README "Performance") at the
-   * price of dense weights in memory (the download stays small); 'unfolded' evaluates the low-rank factors at every
+   * costs exactly a vanilla stage of the same G and P_in (measured: `npm run bench`, docs/performance.md) at the
+   * price of dense weights in memory (the download stays small); 'factored' evaluates the low-rank factors at every
    * forward (Eqs. 7–12 as written). Either way the weights are prepared once at load (prepareWeights).
    */
-  lorsPath?: 'folded' | 'unfolded';
+  lorsPath?: Exclude<LorsPath, 'auto'>;
 }
 
 export interface DetectOptions {
@@ -173,31 +132,30 @@ class Features implements FeatureSet {
 }
 
 interface LoadedDecoder {
+  /** The config loaded (what the app reports and counts). */
   config: ModelConfig;
-  /**
-   * What the forward uses (owned): the given weights, folded (foldLorsT + foldLorsA, when the path is 'folded') and
-   * prepared (prepareWeights: transposed Linear weights, their [out, in] originals freed).
-   */
+  /** The config the forward runs: a folded LORS model runs as the vanilla decoder it is (foldToVanilla). */
+  runs: ModelConfig;
+  /** What the forward uses (owned): the weights, folded when asked and prepared (prepareWeights), checked once. */
   run: WeightMap;
 }
 
-/** Fold (LORS^T and LORS^A, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
-function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean): WeightMap {
+/** Fold (a LORS model, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
+function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean): Omit<LoadedDecoder, 'config'> {
   const made: tf.Tensor[] = [];
   try {
-    let w = weights;
+    let [w, runs] = [weights, config];
     if (fold) {
-      for (const foldWith of [foldLorsTWithNames, foldLorsAWithNames]) {
-        const f = foldWith(w, config);
-        made.push(...f.added.map((n) => f.weights.get(n)!));
-        w = f.weights;
-      }
+      const f = foldToVanilla(weights, config);
+      made.push(...f.added.map((n) => f.weights.get(n)!));
+      [w, runs] = [f.weights, f.config];
     }
-    const p = prepareWeightsWithNames(w, config);
+    const p = prepareWeightsWithNames(w, runs);
     made.push(...p.added.map((n) => p.weights.get(n)!));
+    checkWeights(p.weights, runs);
     const keep = new Set(p.weights.values());
-    for (const t of w.values()) if (!keep.has(t)) t.dispose();
-    return p.weights;
+    for (const t of new Set([...weights.values(), ...w.values()])) if (!keep.has(t)) t.dispose();
+    return { runs, run: p.weights };
   } catch (e) {
     tf.dispose(made);
     throw e;
@@ -237,7 +195,7 @@ export function toOriginal(box: ArrayLike<number>, lb: LetterboxInfo): [number, 
   return lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
 }
 
-class DetectorImpl implements Detector {
+class LoadedDetector implements Detector {
   configs: Partial<Record<DecoderName, ModelConfig>> = {};
   readonly backboneParams: number;
   readonly inputSize: number;
@@ -248,7 +206,7 @@ class DetectorImpl implements Detector {
     readonly backend: BackendName,
     readonly fallbackReason: string | undefined,
     private readonly nanodet: NanoDet,
-    private readonly lorsPath: 'folded' | 'unfolded',
+    private readonly lorsPath: Exclude<LorsPath, 'auto'>,
   ) {
     this.backboneParams = nanodet.params;
     this.inputSize = nanodet.inputSize;
@@ -272,16 +230,9 @@ class DetectorImpl implements Detector {
     this.check();
     if (name !== 'vanilla' && name !== 'lors')
       throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
-    let config: ModelConfig, weights: WeightMap;
-    if ('read' in source) {
-      ({ config, weights } = await loadWeights(source.read, { expect: { variant: name }, onProgress }));
-    } else {
-      checkDecoderConfig(name, source.config);
-      config = source.config;
-      weights = 'arrays' in source ? arraysToWeights(config, source.arrays) : initWeights(config, source.seed);
-      onProgress?.(1, 1);
-    }
-    let run: WeightMap;
+    if ('config' in source) checkDecoderConfig(name, source.config);
+    const { config, weights } = await sourceWeights(source, { variant: name }, onProgress);
+    let run: Omit<LoadedDecoder, 'config'>;
     try {
       checkDecoderConfig(name, config);
       run = makeRunWeights(weights, config, config.variant === 'lors' && this.lorsPath === 'folded');
@@ -291,7 +242,7 @@ class DetectorImpl implements Detector {
     }
     this.check();
     const old = this.decoders.get(name);
-    this.decoders.set(name, { config, run });
+    this.decoders.set(name, { config, ...run });
     this.configs = { ...this.configs, [name]: config };
     if (old) disposeDecoder(old);
     return config;
@@ -354,11 +305,11 @@ class DetectorImpl implements Detector {
     const k = Math.min(maxDetections, d.queries * d.classes);
     const proposals = queryInitOf(dec.config) === 'nanodet' ? [await this.proposals(feats, d.queries)] : undefined;
     const last = tf.tidy(() => {
-      const stages = decoderForward(dec.run, dec.config, [...feats.levels], [[lb.width, lb.height]], {
+      const stages = decoderForward(dec.run, dec.runs, [...feats.levels], [[lb.width, lb.height]], {
         proposals,
         stages: stage === d.stages ? 'last' : 'all',
-        lorsT: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
-        lorsA: dec.config.variant === 'lors' && this.lorsPath === 'folded' ? 'folded' : 'factored',
+        lorsT: this.lorsPath,
+        lorsA: this.lorsPath,
       });
       const l = stage === d.stages ? stages[stages.length - 1] : stages[stage - 1];
       if (!l) throw new Error(`decoder returned no stage ${stage}`);
@@ -414,7 +365,7 @@ export async function load(options: LoadOptions): Promise<Detector> {
   const nanodet = await loadNanoDet(options.readBackbone, inputSize, {
     onProgress: (loaded, total) => options.onProgress?.({ model: 'nanodet', loaded, total }),
   });
-  const det = new DetectorImpl(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
+  const det = new LoadedDetector(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
   try {
     for (const name of DECODER_NAMES) {
       const src = options.decoders?.[name];

@@ -115,7 +115,7 @@ async function blockChecks(out: Outputs, ms: Map<string, number>): Promise<void>
     [
       'vanilla generator + adaptiveMixing',
       () => {
-        const { Mc, Ms } = splitMixingParams(linear(q, wv, 'stages.0.mixing.generator'), van);
+        const { Mc, Ms } = splitMixingParams(linear(q, wv, 'stages.0.mixing.generator'), van.decoder);
         return [Mc, Ms, adaptiveMixing(xs, Mc, Ms)];
       },
     ],

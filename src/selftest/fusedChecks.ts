@@ -24,7 +24,7 @@ import {
 } from '../model/adamixer/webgpu/kernels';
 import { fusedInitialQueries, fusedNeck, fusedStageForward } from '../model/adamixer/webgpu/stage';
 import { dims, makeConfig, type ModelConfig } from '../model/config';
-import { foldLorsA, foldLorsT } from '../model/lors/fold';
+import { foldToVanilla } from '../model/lors/fold';
 import { splitMixingParams } from '../model/nn/generator';
 import { exp2, getWeight, layerNorm, layerNormPlain, linear } from '../model/nn/ops';
 import { countPrograms } from '../model/nn/webgpu/count';
@@ -153,12 +153,12 @@ const one = (t: tf.Tensor): Parts => [{ name: 'output', t }];
 const INPUT = 64;
 const IMAGE: [number, number] = [64, 48];
 
-/** The tiny-preset weights as the app runs them: LORS folded, both folds, then prepared ([in, out]). */
-function appWeights(cfg: ModelConfig, seed: number): { run: WeightMap; all: tf.Tensor[] } {
+/** The tiny-preset weights as the app runs them (LORS folded into a vanilla decoder, then prepared) and their config. */
+function appWeights(cfg: ModelConfig, seed: number): { runs: ModelConfig; run: WeightMap; all: tf.Tensor[] } {
   const raw = randomWeights(cfg, seed);
-  const folded = cfg.variant === 'lors' ? foldLorsA(foldLorsT(raw, cfg), cfg) : raw;
-  const run = prepareWeights(folded, cfg);
-  return { run, all: [...new Set([...raw.values(), ...folded.values(), ...run.values()])] };
+  const f = cfg.lors ? foldToVanilla(raw, cfg) : { weights: raw, config: cfg };
+  const run = prepareWeights(f.weights, f.config);
+  return { runs: f.config, run, all: [...new Set([...raw.values(), ...f.weights.values(), ...run.values()])] };
 }
 
 /**
@@ -282,7 +282,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
       'channelMixing (ACM + LayerNorm + ReLU)',
       () => one(channelMixing(xs, gen, mix)),
       () => {
-        const { Mc } = splitMixingParams(gen, van);
+        const { Mc } = splitMixingParams(gen, van.decoder);
         return one(
           tf.relu(
             layerNormPlain(
@@ -297,7 +297,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
       'spatialMixing after channelMixing (adaptive mixing)',
       () => one(spatialMixing(channelMixing(xs, gen, mix), gen, mix, 1, L)),
       () => {
-        const { Mc, Ms } = splitMixingParams(gen, van);
+        const { Mc, Ms } = splitMixingParams(gen, van.decoder);
         return one(adaptiveMixing(xs, Mc, Ms, 'matmul'));
       },
     ],
@@ -343,10 +343,11 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
     );
   }
 
-  for (const [label, cfg, W] of [
-    ['vanilla', van, V],
-    ['LORS folded', lors, F],
+  for (const [label, W] of [
+    ['vanilla', V],
+    ['LORS folded', F],
   ] as const) {
+    const cfg = W.runs;
     status(`Self-test on webgpu: fused ${label} stage and decoder…`);
     const stageParts = (r: { q: tf.Tensor; xyzr: tf.Tensor; logits: tf.Tensor }): Parts => [
       { name: 'q', t: r.q },

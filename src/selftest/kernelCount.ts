@@ -12,7 +12,7 @@ import { decoderForward, type DecoderOptions } from '../model/adamixer/decoder';
 import { prepareWeights } from '../model/adamixer/prepare';
 import { initBackend } from '../model/backend';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { foldLorsA, foldLorsT } from '../model/lors/fold';
+import { foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import type { WeightMap } from '../model/types';
 import { initWeights } from '../model/weights';
@@ -42,11 +42,12 @@ export interface KernelReport {
   };
 }
 
-function appWeights(cfg: ModelConfig): { run: WeightMap; all: tf.Tensor[] } {
+/** The weights as the app runs them (LORS folded into a vanilla decoder, then prepared) and the config they run. */
+function appWeights(cfg: ModelConfig): { runs: ModelConfig; run: WeightMap; all: tf.Tensor[] } {
   const raw = initWeights(cfg, 0);
-  const folded = cfg.variant === 'lors' ? foldLorsA(foldLorsT(raw, cfg), cfg) : raw;
-  const run = prepareWeights(folded, cfg);
-  return { run, all: [...new Set([...raw.values(), ...folded.values(), ...run.values()])] };
+  const f = cfg.lors ? foldToVanilla(raw, cfg) : { weights: raw, config: cfg };
+  const run = prepareWeights(f.weights, f.config);
+  return { runs: f.config, run, all: [...new Set([...raw.values(), ...f.weights.values(), ...run.values()])] };
 }
 
 /** Counts one forward (no warm-up needed: uploads and shader compiles are not dispatches). */
@@ -91,17 +92,16 @@ export async function countDecoderKernels(
       const cfg = makeConfig('web', variant);
       const w = appWeights(cfg);
       const levels = randomLevels(cfg, 1, INPUT, INPUT, 7);
-      const lorsOpts: DecoderOptions = variant === 'lors' ? { lorsA: 'folded', lorsT: 'folded' } : {};
       try {
         if (backend === 'webgpu') {
           status(`Counting kernels on webgpu: ${variant}, fused path…`);
-          const app = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'fused' });
+          const app = await countPath(w.runs, w.run, levels, { impl: 'fused' });
           status(`Counting kernels on webgpu: ${variant}, tfjs-op path…`);
-          const ops = await countPath(cfg, w.run, levels, { ...lorsOpts, impl: 'ops' });
+          const ops = await countPath(w.runs, w.run, levels, { impl: 'ops' });
           report.detail.webgpu[variant] = { app, ops };
           report.kernels.webgpu[variant] = app.programs!;
         } else {
-          const app = await countPath(cfg, w.run, levels, lorsOpts);
+          const app = await countPath(w.runs, w.run, levels, {});
           report.detail.wasm[variant] = { app };
           report.kernels.wasm[variant] = app.tfKernels!;
         }

@@ -25,7 +25,7 @@ export interface SettingsState {
   setScoreThreshold: (t: number) => void;
   setClassFilter: (label: number | null) => void;
   setShowNanodet: (show: boolean) => void;
-  /** Moves one or more LORS sliders (values clamped to the control ranges). */
+  /** Moves one or more LORS sliders (kept as set: the slice rule clamps them into the source, lorsSlice.ts). */
   setSliders: (s: Partial<LorsSliders>) => void;
   setLorsSource: (source: LorsSourceName) => void;
   setDecoderStage: (stage: number) => void;
@@ -52,23 +52,20 @@ export function createSettingsStore(search = '') {
     setScoreThreshold: (scoreThreshold) => set((s) => clampSettings({ ...s, scoreThreshold })),
     setClassFilter: (classFilter) => set({ classFilter }),
     setShowNanodet: (showNanodet) => set({ showNanodet }),
-    setSliders: (sliders) => set((s) => clampSettings({ ...s, ...sliders })),
+    setSliders: (sliders) => set(sliders),
     setLorsSource: (lorsSource) => set({ lorsSource }),
     setDecoderStage: (decoderStage) => set((s) => clampSettings({ ...s, decoderStage })),
     setShowAgreement: (showAgreement) => set({ showAgreement }),
   }));
 }
 
-/** Keeps values inside the control ranges (threshold 0..1, ranks 1..64, K 1..8, stage 1..DECODER_STAGES). */
+/** Keeps the threshold in 0..1 and the stage in 1..DECODER_STAGES. */
 export function clampSettings<T extends SettingsValues>(s: T): T {
   const int = (v: number, lo: number, hi: number) =>
     Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
   return {
     ...s,
     scoreThreshold: Math.min(1, Math.max(0, Number.isFinite(s.scoreThreshold) ? s.scoreThreshold : 0)),
-    rankA: int(s.rankA, 1, 64),
-    rankT: int(s.rankT, 1, 64),
-    groupsK: int(s.groupsK, 1, 8),
     decoderStage: int(s.decoderStage, 1, DECODER_STAGES),
   };
 }

@@ -66,8 +66,9 @@ describe('LORS sliders → counted configuration', () => {
     const perRank = (r: number) => 6 * (2 * 2 * r * r * 128 + 2 * 2 * r * r + 2 * r * (2 * 64 + 64 + 32));
     expect(at(9) - at(8)).toBe(perRank(9) - perRank(8));
   });
-  it('rejects bad values and non-LORS configs', () => {
-    expect(() => sliderConfig(base, { rankA: 0, rankT: 8, groupsMode: 'uniform', groupsK: 1 })).toThrow(/rankA/);
+  it('clamps any value into the source (the clamp of the slice rule, the only one); refuses non-LORS configs', () => {
+    const c = sliderConfig(base, { rankA: 0, rankT: 99, groupsMode: 'uniform', groupsK: 0.4 }).lors!;
+    expect(c).toMatchObject({ rankA: 1, rankT: 8, groupsA: [1, 1, 1, 1, 1, 1] });
     expect(() =>
       sliderConfig(makeConfig('web', 'vanilla'), { rankA: 8, rankT: 8, groupsMode: 'uniform', groupsK: 1 }),
     ).toThrow(/LORS config/);
@@ -75,14 +76,15 @@ describe('LORS sliders → counted configuration', () => {
 });
 
 describe('stores', () => {
-  it('settings: URL backend, clamped values', () => {
+  it('settings: URL backend, clamped threshold and stage, sliders kept as set (the slice rule clamps them)', () => {
     const s = createSettingsStore('?backend=cpu');
     expect(s.getState().backend).toBe('cpu');
     s.getState().setScoreThreshold(3);
-    s.getState().setSliders({ rankA: 0.4, groupsK: 99 });
-    expect(s.getState()).toMatchObject({ scoreThreshold: 1, rankA: 1, groupsK: 8 });
+    s.getState().setDecoderStage(9);
+    s.getState().setSliders({ rankA: 3, groupsK: 99 });
+    expect(s.getState()).toMatchObject({ scoreThreshold: 1, decoderStage: 6, rankA: 3, groupsK: 99 });
     s.getState().setSliders({ rankT: 5 });
-    expect(s.getState()).toMatchObject({ rankA: 1, rankT: 5, groupsK: 8 });
+    expect(s.getState()).toMatchObject({ rankA: 3, rankT: 5, groupsK: 99 });
     expect(clampSettings({ ...s.getState(), scoreThreshold: NaN }).scoreThreshold).toBe(0);
   });
   it('session: results count runs per panel; late results of an older photo are dropped', () => {

@@ -1,7 +1,7 @@
 /**
  * The LORS sliders (r of LORS^A, r of LORS^T, K of LORS^A as one value or the paper's schedule) and the slice of a
- * LORS source they select. The page clamps the sliders into the source here, once; the worker then gets an exact
- * slice (src/model/lors/slice.ts).
+ * LORS source they select, clamped into the source by the slice rule (src/model/lors/slice.ts, 'clamp'); the
+ * worker then gets that exact slice.
  */
 import { PAPER_GROUPS, type ModelConfig } from '../model/config';
 import { sliceConfig } from '../model/lors/slice';
@@ -28,13 +28,6 @@ export function groupsForStages(s: Pick<LorsSliders, 'groupsMode' | 'groupsK'>, 
  */
 export function sliderConfig(source: ModelConfig, s: LorsSliders): ModelConfig {
   if (source.variant !== 'lors' || !source.lors) throw new Error('the LORS sliders need a LORS config');
-  for (const [k, v] of [
-    ['rankA', s.rankA],
-    ['rankT', s.rankT],
-    ['groupsK', s.groupsK],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be an integer ≥ 1, got ${v}`);
-  }
   return sliceConfig(
     source,
     { rankA: s.rankA, rankT: s.rankT, groupsA: groupsForStages(s, source.decoder.stages) },

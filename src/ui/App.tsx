@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { controller } from '../app/controller';
-import { useSettings, settingsStore } from '../state/settings';
+import { useSettings } from '../state/settings';
 import { CompareBar } from './CompareBar';
 import { CompressionChart } from './CompressionChart';
 import { Controls } from './Controls';
@@ -13,22 +13,7 @@ import { StatusBar } from './StatusBar';
 
 export function App() {
   const showNanodet = useSettings((s) => s.showNanodet);
-  useEffect(() => {
-    void controller.start(settingsStore.getState().backend);
-    return settingsStore.subscribe((s, prev) => {
-      if (
-        s.rankA !== prev.rankA ||
-        s.rankT !== prev.rankT ||
-        s.groupsMode !== prev.groupsMode ||
-        s.groupsK !== prev.groupsK ||
-        s.lorsSource !== prev.lorsSource
-      ) {
-        controller.rerunLors();
-      }
-      if (s.showNanodet && !prev.showNanodet) controller.ensureNanodet();
-      if (s.decoderStage !== prev.decoderStage) controller.rerunStage();
-    });
-  }, []);
+  useEffect(() => controller.attach(), []);
   return (
     <div className="app">
       <Header />

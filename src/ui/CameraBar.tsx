@@ -1,7 +1,7 @@
 /** The live camera's controls: the start button (beside the samples) and, while it runs, its bar above the panels. */
 import { controller } from '../app/controller';
 import { useCamera } from '../state/camera';
-import { useModels } from '../state/models';
+import { useModels } from '../state/modelStatus';
 import { useSession } from '../state/session';
 import { useSettings } from '../state/settings';
 

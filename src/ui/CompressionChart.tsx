@@ -6,9 +6,8 @@
 import { useMemo } from 'react';
 import { countParameters } from '../model/params';
 import { formatCount } from './format';
-import { useCountedLorsConfig } from '../state/countedLors';
-import { useModels, type CompressionPoint } from '../state/models';
-import { useSettings } from '../state/settings';
+import { useLorsSelection } from '../state/lorsSlice';
+import { useModels, type CompressionPoint } from '../state/modelStatus';
 
 const W = 560,
   H = 260,
@@ -26,8 +25,7 @@ const sameSlice = (p: CompressionPoint, c: { rankA: number; rankT: number; group
 
 export function CompressionChart() {
   const data = useModels((s) => s.compression);
-  const lorsSource = useSettings((s) => s.lorsSource);
-  const countedLors = useCountedLorsConfig();
+  const { source: lorsSource, config: countedLors } = useLorsSelection();
   const current = useMemo(() => ({ cfg: countedLors, params: countParameters(countedLors).decoder }), [countedLors]);
   if (!data) return null;
   const series = (['trained', 'compressed'] as const).map((k) => ({

@@ -1,27 +1,27 @@
-import { COCO_CLASSES } from '../model/coco';
+import { useShallow } from 'zustand/react/shallow';
+import { COCO_CLASSES } from '../model/cocoFormat';
 import { PAPER_GROUPS } from '../model/config';
-import { sourceConfigOf, useModels } from '../state/models';
-import { DECODER_STAGES, useSettings, settingsStore } from '../state/settings';
+import { useLorsSelection } from '../state/lorsSlice';
+import { useModels } from '../state/modelStatus';
+import { DECODER_STAGES, useSettings, settingsStore, type SettingsState } from '../state/settings';
 
 const settings = () => settingsStore.getState();
+const shown = (s: SettingsState) => ({
+  threshold: s.scoreThreshold,
+  classFilter: s.classFilter,
+  showNanodet: s.showNanodet,
+  groupsMode: s.groupsMode,
+  stage: s.decoderStage,
+  showAgreement: s.showAgreement,
+});
 
 export function Controls() {
-  const threshold = useSettings((s) => s.scoreThreshold);
-  const classFilter = useSettings((s) => s.classFilter);
-  const showNanodet = useSettings((s) => s.showNanodet);
-  const rankA = useSettings((s) => s.rankA);
-  const rankT = useSettings((s) => s.rankT);
-  const groupsMode = useSettings((s) => s.groupsMode);
-  const groupsK = useSettings((s) => s.groupsK);
-  const lorsSource = useSettings((s) => s.lorsSource);
-  const stage = useSettings((s) => s.decoderStage);
-  const showAgreement = useSettings((s) => s.showAgreement);
+  const { threshold, classFilter, showNanodet, groupsMode, stage, showAgreement } = useSettings(useShallow(shown));
   const sources = useModels((s) => s.lorsSources);
-  const source = useModels((s) => sourceConfigOf(s, lorsSource));
-  // The sliders reach as far as the source's stored factors (r_A, r_T, largest K_i).
-  const maxA = source?.lors?.rankA ?? 32,
-    maxT = source?.lors?.rankT ?? 32;
-  const maxK = source?.lors ? Math.max(...source.lors.groupsA) : 6;
+  // The sliders reach as far as the source's stored factors and show the slice that runs.
+  const { source: lorsSource, limits, config } = useLorsSelection();
+  const [lim, run] = [limits.lors!, config.lors!];
+  const maxK = Math.max(...lim.groupsA);
   return (
     <section className="controls" aria-label="Controls">
       <fieldset>
@@ -125,8 +125,8 @@ export function Controls() {
             <span>vanilla compressed to LORS</span>
           </label>
         </div>
-        <RankSlider part="A" value={rankA} max={maxA} onChange={(rankA) => settings().setSliders({ rankA })} />
-        <RankSlider part="T" value={rankT} max={maxT} onChange={(rankT) => settings().setSliders({ rankT })} />
+        <RankSlider part="A" value={run.rankA} max={lim.rankA} onChange={(rankA) => settings().setSliders({ rankA })} />
+        <RankSlider part="T" value={run.rankT} max={lim.rankT} onChange={(rankT) => settings().setSliders({ rankT })} />
         <div className="radio-row" role="radiogroup" aria-label="Groups K of LORS^A">
           <label className="check">
             <input
@@ -152,7 +152,7 @@ export function Controls() {
         <label className="field">
           <span>
             Groups K of LORS<sup>A</sup>{' '}
-            <output>{groupsMode === 'uniform' ? Math.min(groupsK, maxK) : 'schedule'}</output>{' '}
+            <output>{groupsMode === 'uniform' ? Math.max(...run.groupsA) : 'schedule'}</output>{' '}
             <span className="muted small">(each stage at most its stored K)</span>
           </span>
           <input
@@ -160,7 +160,7 @@ export function Controls() {
             min={1}
             max={maxK}
             step={1}
-            value={Math.min(groupsK, maxK)}
+            value={Math.max(...run.groupsA)}
             data-testid="slider-groups"
             disabled={groupsMode !== 'uniform'}
             onChange={(e) => settings().setSliders({ groupsK: Number(e.target.value) })}
@@ -178,22 +178,21 @@ export function Controls() {
   );
 }
 
-/** The rank slider of LORS^A or LORS^T, reaching as far as the source's stored factors. */
+/** The rank slider of LORS^A or LORS^T: the rank that runs, of at most the source's stored factors. */
 function RankSlider(p: { part: 'A' | 'T'; value: number; max: number; onChange: (rank: number) => void }) {
   const id = p.part.toLowerCase();
-  const value = Math.min(p.value, p.max);
   return (
     <label className="field">
       <span>
-        Rank of LORS<sup>{p.part}</sup> (r<sub>{p.part}</sub>) <output data-testid={`rank-${id}-value`}>{value}</output>{' '}
-        <span className="muted small">of {p.max}</span>
+        Rank of LORS<sup>{p.part}</sup> (r<sub>{p.part}</sub>){' '}
+        <output data-testid={`rank-${id}-value`}>{p.value}</output> <span className="muted small">of {p.max}</span>
       </span>
       <input
         type="range"
         min={1}
         max={p.max}
         step={1}
-        value={value}
+        value={p.value}
         data-testid={`slider-rank-${id}`}
         onChange={(e) => p.onChange(Number(e.target.value))}
       />

@@ -1,7 +1,6 @@
-import { controller } from '../app/controller';
 import { BACKEND_CHOICES, type BackendChoiceName } from '../state/backendParam';
-import { useModels } from '../state/models';
-import { useSettings } from '../state/settings';
+import { useModels } from '../state/modelStatus';
+import { settingsStore, useSettings } from '../state/settings';
 
 const LABEL: Record<string, string> = {
   webgpu: 'WebGPU',
@@ -42,7 +41,7 @@ export function Header() {
           <select
             data-testid="backend-select"
             value={choice}
-            onChange={(e) => controller.setBackend(e.target.value as BackendChoiceName)}
+            onChange={(e) => settingsStore.getState().setBackend(e.target.value as BackendChoiceName)}
           >
             {BACKEND_CHOICES.map((b) => (
               <option key={b} value={b}>

@@ -3,11 +3,11 @@ import { makeConfig, type ModelConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import { encodedBytes } from '../model/weights/encoding';
 import type { ModelName } from '../model/types';
-import { detectionsToCoco } from '../model/coco';
+import { detectionsToCoco } from '../model/cocoFormat';
 import { formatBytes, formatCount } from './format';
 import { filterDetections } from './visibleDetections';
-import { useCountedLorsConfig } from '../state/countedLors';
-import { useModels } from '../state/models';
+import { useLorsSelection } from '../state/lorsSlice';
+import { useModels } from '../state/modelStatus';
 import { useSession } from '../state/session';
 import { DECODER_STAGES, useSettings } from '../state/settings';
 import { download, drawOverlay, overlayPng } from './draw';
@@ -60,9 +60,8 @@ export function Panel({ model }: { model: ModelName }) {
     [result, photo, threshold, classFilter],
   );
 
-  const lorsSource = useSettings((s) => s.lorsSource);
   const sources = useModels((s) => s.lorsSources);
-  const countedLors = useCountedLorsConfig();
+  const { source: lorsSource, config: countedLors } = useLorsSelection();
   const loadedConfig = useMemo(
     () => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))),
     [info, model],

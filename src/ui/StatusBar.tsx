@@ -1,7 +1,7 @@
 import { controller } from '../app/controller';
 import { settingsStore } from '../state/settings';
 import { formatBytes } from './format';
-import { useModels } from '../state/models';
+import { useModels } from '../state/modelStatus';
 import { useSession } from '../state/session';
 
 export function StatusBar() {

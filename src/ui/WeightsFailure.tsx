@@ -1,6 +1,6 @@
 import { controller } from '../app/controller';
 import type { DecoderName } from '../model/types';
-import { useModels } from '../state/models';
+import { useModels } from '../state/modelStatus';
 import { formatBytes } from './format';
 
 /**

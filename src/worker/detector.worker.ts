@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig, type ModelConfig } from '../model/config';
 import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR, type LorsSourceName } from '../model/constants';
-import { decoderSource, load, type Detector, type FeatureSet } from '../model/detector';
+import { decoderSource } from '../model/decoderSource';
+import { load, type Detector, type FeatureSet } from '../model/detector';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { encodedBytes } from '../model/weights/encoding';
@@ -23,7 +24,10 @@ import type {
   InitResult,
   LoadDecoderResult,
   RequestEnvelope,
+  RequestType,
+  WorkerApi,
   WorkerMessage,
+  WorkerRequest,
   WorkerStats,
 } from './protocol';
 import { wasmPaths } from './wasmPaths';
@@ -45,9 +49,9 @@ let sources: Partial<Record<LorsSourceName, OrderedLors>> = {};
 
 async function setLors(source: LorsSourceName, slice: LorsSlice): Promise<{ config: ModelConfig }> {
   const det = need();
-  const src = sources[source];
-  if (!src) throw new Error(`no ${source} LORS weights on the server (models/${LORS_SOURCE_DIRS[source]}/)`);
-  return { config: await det.setDecoder('lors', await src.slice(slice)) };
+  const lors = sources[source];
+  if (!lors) throw new Error(`no ${source} LORS weights on the server (models/${LORS_SOURCE_DIRS[source]}/)`);
+  return { config: await det.setDecoder('lors', { lors, slice }, progressOf(LORS_SOURCE_DIRS[source])) };
 }
 
 function disposeCurrent() {
@@ -61,13 +65,13 @@ let appBase = '';
 let stallMs: number | undefined;
 const folderUrl = (dir: string) => new URL(`models/${dir}/`, appBase).href;
 const folder = (dir: string) => cachedReader(folderUrl(dir), stallMs === undefined ? {} : { stallMs });
+const progressOf = (model: string) => (loaded: number, total: number) =>
+  post({ kind: 'progress', model, loaded, total });
 
 /** Opens the compressed LORS source when it is on the server (model.json only; its shards load on its first slice). */
 async function openCompressed(): Promise<string | undefined> {
-  const dir = LORS_SOURCE_DIRS.compressed;
-  const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: dir, loaded, total });
   try {
-    sources.compressed = await OrderedLors.open(folder(dir).read, onProgress);
+    sources.compressed = await OrderedLors.open(folder(LORS_SOURCE_DIRS.compressed).read);
   } catch (e) {
     if (!(e instanceof FileNotFoundError)) return `the compressed LORS weights are unusable (${errorText(e)})`;
   }
@@ -75,12 +79,13 @@ async function openCompressed(): Promise<string | undefined> {
 }
 
 /**
- * Loads one decoder into `det`: its trained weights (vanilla: decoderSource; LORS: the whole trained OrderedLors,
- * whose arrays stay for later slices), or its seeded initialisation when `seeded` (the user's explicit choice only).
- * Trained weights that cannot be used are reported (file + reason); nothing is loaded in their place.
+ * Loads one decoder into `det` through decoderSource: its trained weights (LORS: the whole trained ordered source,
+ * kept for later slices; its model.json is read once, a retry re-reads only the shards), or its seeded initialisation
+ * when `seeded` (the user's explicit choice only). Trained weights that cannot be used are reported (file + reason);
+ * nothing is loaded in their place.
  */
 async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): Promise<DecoderLoadInfo> {
-  const onProgress = (loaded: number, total: number) => post({ kind: 'progress', model: name, loaded, total });
+  const onProgress = progressOf(name);
   const preset = makeConfig('web', name);
   if (seeded) {
     const config = await det.setDecoder(name, { config: preset, seed: 0 }, onProgress);
@@ -89,18 +94,15 @@ async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): P
   }
   const dir = name === 'lors' ? LORS_SOURCE_DIRS.trained : DECODER_DIRS[name];
   try {
-    if (name === 'lors') {
-      // model.json is read once; a retry after a failed shard re-reads the shards only.
-      const src = sources.trained ?? (await OrderedLors.open(folder(dir).read, onProgress));
-      sources.trained = src;
-      const config = await det.setDecoder('lors', await src.slice(), onProgress);
-      return { config, trained: true, weightBytes: src.weightBytes };
-    }
-    const d = await decoderSource(folder(dir).read, preset);
+    const kept = name === 'lors' ? sources.trained : undefined;
+    const d = kept
+      ? { source: { lors: kept }, trained: true, weightBytes: kept.weightBytes, lors: kept }
+      : await decoderSource(folder(dir).read, preset);
     if (!d.trained) {
       const failed = { file: `models/${dir}/${MODEL_JSON}`, reason: d.note ?? 'no trained weights' };
       return { config: preset, trained: false, weightBytes: 0, failed };
     }
+    if (name === 'lors') sources.trained = d.lors;
     const config = await det.setDecoder(name, d.source, onProgress);
     return { config, trained: true, weightBytes: d.weightBytes };
   } catch (e) {
@@ -226,23 +228,20 @@ async function detect(id: number, imageId: number, models: ModelName[], stage?: 
   return out;
 }
 
-async function handle({ id, req }: RequestEnvelope): Promise<unknown> {
-  switch (req.type) {
-    case 'init':
-      return init(req.backend, req.base, req.stallMs);
-    case 'loadDecoder':
-      return reloadDecoder(req.name, req.seeded ?? false);
-    case 'setImage':
-      return setImage(req.imageId, req.image);
-    case 'detect':
-      return detect(id, req.imageId, req.models, req.stage);
-    case 'setLors':
-      return setLors(req.source, req.slice);
-    case 'stats':
-      return stats();
-    default:
-      throw new Error(`unknown request ${(req as { type: string }).type}`);
-  }
+/** One handler per request type, each answering that type's reply (protocol.ts WorkerApi). */
+const handlers: { [K in RequestType]: (req: WorkerApi[K]['req'], id: number) => Promise<WorkerApi[K]['reply']> } = {
+  init: (r) => init(r.backend, r.base, r.stallMs),
+  loadDecoder: (r) => reloadDecoder(r.name, r.seeded ?? false),
+  setImage: (r) => setImage(r.imageId, r.image),
+  detect: (r, id) => detect(id, r.imageId, r.models, r.stage),
+  setLors: (r) => setLors(r.source, r.slice),
+  stats: async () => stats(),
+};
+
+function handle({ id, req }: RequestEnvelope): Promise<unknown> {
+  const h = handlers[req.type] as ((r: WorkerRequest, id: number) => Promise<unknown>) | undefined;
+  if (!h) throw new Error(`unknown request ${String(req.type)}`);
+  return h(req, id);
 }
 
 let chain: Promise<void> = Promise.resolve();

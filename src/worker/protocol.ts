@@ -4,29 +4,37 @@ import type { LorsSourceName } from '../model/constants';
 import type { LorsSlice } from '../model/lors/slice';
 import type { BackendName, DecoderName, Detection, ModelName, RgbaImage } from '../model/types';
 
-export type WorkerRequest =
-  /** Loads the backbone and both decoders on a backend; answers InitResult. `base` is the app's root URL. */
-  | { type: 'init'; backend: BackendName | 'auto'; base: string; stallMs?: number }
+/**
+ * Every request the page can make and the reply it gets, tied: WorkerClient.request('detect', …) resolves to
+ * DetectResult[], and the worker's handlers must answer that type.
+ */
+export interface WorkerApi {
+  /** Loads the backbone and both decoders on a backend. `base` is the app's root URL. */
+  init: { req: { backend: BackendName | 'auto'; base: string; stallMs?: number }; reply: InitResult };
   /**
    * Loads one decoder again (the others keep running): its trained weights (a retry after a failed download, only
    * the files not already verified and cached are fetched), or its seeded initial weights when `seeded` (the user's
-   * explicit choice). Answers LoadDecoderResult.
+   * explicit choice).
    */
-  | { type: 'loadDecoder'; name: DecoderName; seeded?: boolean }
-  /** Runs the backbone on a photo and keeps its features for later `detect`s; answers { backboneMs }. */
-  | { type: 'setImage'; imageId: number; image: RgbaImage }
+  loadDecoder: { req: { name: DecoderName; seeded?: boolean }; reply: LoadDecoderResult };
+  /** Runs the backbone on a photo and keeps its features for later `detect`s. */
+  setImage: { req: { imageId: number; image: RgbaImage }; reply: { backboneMs: number } };
   /**
-   * Runs the named heads on the cached features of `imageId`; posts one 'partial' per model, answers DetectResult[].
-   * `stage` (1-based, default the last): the decoder stage whose predictions the decoders return.
+   * Runs the named heads on the cached features of `imageId`; posts one 'partial' per model as it lands, then
+   * answers them all. `stage` (1-based, default the last): the decoder stage whose predictions the decoders return.
    */
-  | { type: 'detect'; imageId: number; models: ModelName[]; stage?: number }
+  detect: { req: { imageId: number; models: ModelName[]; stage?: number }; reply: DetectResult[] };
   /**
    * Makes a slice of one source's ordered weights the 'lors' decoder (src/model/lors/source.ts; loads that source on
-   * first use). The slice must fit the source (the page clamps its sliders); answers { config } (the slice's).
+   * first use). The slice must fit the source (the page's selector clamps it); answers the slice's config.
    */
-  | { type: 'setLors'; source: LorsSourceName; slice: LorsSlice }
-  /** Answers WorkerStats at once, even while a long request runs (the page's memory readout). */
-  | { type: 'stats' };
+  setLors: { req: { source: LorsSourceName; slice: LorsSlice }; reply: { config: ModelConfig } };
+  /** Answered at once, even while a long request runs (the page's memory readout). */
+  stats: { req: Record<string, never>; reply: WorkerStats };
+}
+
+export type RequestType = keyof WorkerApi;
+export type WorkerRequest = { [K in RequestType]: { type: K } & WorkerApi[K]['req'] }[RequestType];
 
 /** What the worker holds: its backend and tfjs's live tensors and bytes. */
 export interface WorkerStats {
@@ -88,4 +96,5 @@ export type WorkerMessage =
   | { kind: 'backend'; backend: BackendName; fallbackReason?: string }
   /** The WebGPU device was lost (driver reset, GPU process crash, …): this worker's models are unusable. */
   | { kind: 'deviceLost'; message: string }
+  /** One result of the `detect` request `id`, before its reply. */
   | { kind: 'partial'; id: number; result: DetectResult };

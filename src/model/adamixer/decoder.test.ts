@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
-import { foldLorsAWithNames, foldLorsTWithNames } from '../lors/fold';
+import { foldLorsA, foldLorsAWithNames, foldLorsT, foldLorsTWithNames, foldToVanilla } from '../lors/fold';
 import { applyNeck, decoderForward, topK } from './decoder';
-import { prepareWeightsWithNames } from './prepare';
+import { checkWeights, prepareWeights, prepareWeightsWithNames } from './prepare';
 import {
   disposeWeights,
   jsDecoder,
@@ -211,10 +211,39 @@ describe('decoderForward', () => {
     expect(() => decoderForward(weights, cfg, levels.slice(1), [[32, 32]])).toThrow(/3 feature levels/);
     const w2 = new Map(weights);
     w2.delete('stages.2.ffn.fc1.weight');
-    expect(() => decoderForward(w2, cfg, levels, [[32, 32]])).toThrow(/missing "stages.2.ffn.fc1.weight"/);
-    expect(() => decoderForward(weights, makeConfig('tiny', 'lors'), levels, [[32, 32]])).toThrow(/lorsA.shared/);
+    expect(() => decoderForward(w2, cfg, levels, [[32, 32]])).toThrow(/"stages.2.ffn.fc1.weight" is missing/);
+    expect(() => decoderForward(weights, makeConfig('tiny', 'lors'), levels, [[32, 32]])).toThrow(
+      /"stages.0.lorsA.ml" is missing/,
+    );
     tf.dispose(levels);
     disposeWeights(weights);
+  });
+});
+
+describe('foldToVanilla: a folded LORS model is a vanilla decoder', () => {
+  it('runs as a vanilla config with exactly the outputs of the LORS folded path, without the factors', async () => {
+    const cfg = makeConfig('tiny', 'lors');
+    const n0 = tf.memory().numTensors;
+    const raw = randomWeights(cfg, 5);
+    const levels = randomLevels(cfg, 2, PAD_H, PAD_W, 6);
+    const folded = foldLorsA(foldLorsT(raw, cfg), cfg);
+    const asLors = prepareWeights(folded, cfg);
+    const v = foldToVanilla(raw, cfg);
+    const asVanilla = prepareWeights(v.weights, v.config);
+    expect(v.config.variant).toBe('vanilla');
+    expect(v.config.lors).toBeUndefined();
+    expect(() => checkWeights(asVanilla, v.config)).not.toThrow();
+    expect([...asVanilla.keys()].some((n) => n.includes('lors'))).toBe(false);
+    const out = async (w: typeof raw, c: ModelConfig, opts = {}) => {
+      const preds = decoderForward(w, c, levels, SIZES, { stages: 'all', ...opts });
+      const data = await Promise.all(preds.flatMap((p) => [p.logits.data(), p.boxes.data()]));
+      tf.dispose(preds.flatMap((p) => [p.logits, p.boxes]));
+      return data.map((d) => Array.from(d));
+    };
+    expect(await out(asVanilla, v.config)).toEqual(await out(asLors, cfg, { lorsA: 'folded', lorsT: 'folded' }));
+    const maps = [raw, folded, asLors, v.weights, asVanilla];
+    tf.dispose([...levels, ...new Set(maps.flatMap((m) => [...m.values()]))]);
+    expect(tf.memory().numTensors).toBe(n0);
   });
 });
 

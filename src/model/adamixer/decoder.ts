@@ -6,11 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { initialXyzr } from './boxes';
-import { checkWeights, getWeight, layerNormPlain, linear } from '../nn/ops';
+import { getWeight, layerNormPlain, linear } from '../nn/ops';
 import { samplingMaps } from './sampling';
 import { stageForward, type StageOptions } from './stage';
 import { decodeBoxes, packLevels } from './webgpu/kernels';
-import { fusedInitialQueries, fusedNeck, fusedStageForward, fusedUnsupported, type DecoderImpl } from './webgpu/stage';
+import { fusedInitialQueries, fusedNeck, fusedStageForward, fusedUnsupported, type KernelChoice } from './webgpu/stage';
 
 export const GN_EPS = 1e-5;
 
@@ -51,11 +51,11 @@ export interface DecoderOptions extends StageOptions {
   /** Per batch element, query proposals ([n·4] xyxy input pixels, n ≤ L) for the initial boxes (see `initialXyzr`). */
   proposals?: (Float32Array | undefined)[];
   /**
-   * 'auto' (default): the fused WebGPU kernels (webgpu/stage.ts) on the webgpu backend when they support the
-   * weights (vanilla, or LORS with both folds), else tfjs ops; 'ops': always tfjs ops (the reference, and the only
+   * 'auto' (default): the fused WebGPU kernels (webgpu/stage.ts) on the webgpu backend for a vanilla config (a
+   * LORS model folded by foldToVanilla is one), else tfjs ops; 'ops': always tfjs ops (the reference, and the only
    * path on wasm and cpu); 'fused': the fused kernels or an error saying why not.
    */
-  impl?: DecoderImpl;
+  impl?: KernelChoice;
 }
 
 export type StagePrediction = {
@@ -68,7 +68,8 @@ export type StagePrediction = {
 /**
  * The whole decoder. levels: raw backbone maps NHWC [B, H_l, W_l, featChannels] per stride (computed on the padded
  * image); imageSize: [w, h] of each resized UNPADDED image. Returns one prediction per stage ('all') or just the
- * last one; the caller disposes them. Nothing else is left allocated.
+ * last one; the caller disposes them. Nothing else is left allocated. The weights are checked once at load
+ * (checkWeights in prepare.ts, called by Detector.setDecoder), not here: a missing tensor fails where it is used.
  */
 export function decoderForward(
   weights: WeightMap,
@@ -78,7 +79,6 @@ export function decoderForward(
   opts: DecoderOptions = {},
 ): StagePrediction[] {
   const d = cfg.decoder;
-  checkWeights(weights, cfg);
   const B = levels[0]?.shape[0];
   if (B === undefined) throw new Error('decoderForward: no feature levels given');
   levels.forEach((t, l) => {
@@ -87,7 +87,7 @@ export function decoderForward(
   if (imageSize.length !== B) throw new Error(`decoderForward: ${imageSize.length} image sizes for a batch of ${B}`);
   const impl = opts.impl ?? 'auto';
   if (impl !== 'ops') {
-    const why = fusedUnsupported(weights, cfg, opts);
+    const why = fusedUnsupported(cfg);
     if (why === null) return fusedDecoderForward(weights, cfg, levels, imageSize, opts);
     if (impl === 'fused') throw new Error(`decoderForward: the fused WebGPU path cannot run: ${why}`);
   }

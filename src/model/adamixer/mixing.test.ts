@@ -55,7 +55,7 @@ describe('adaptiveMixing', () => {
       const p = tf.tensor3d(params, [B, L, genOut]);
       const before = tf.memory().numTensors;
       const o = tf.tidy(() => {
-        const { Mc, Ms } = splitMixingParams(p, cfg);
+        const { Mc, Ms } = splitMixingParams(p, cfg.decoder);
         expect(Mc.shape).toEqual([B, L, G, C, C]);
         expect(Ms.shape).toEqual([B, L, G, Pout, Pin]);
         return adaptiveMixing(xs, Mc, Ms, impl);

@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { dims, makeConfig } from '../config';
 import { parameterSpec } from '../params';
 import { foldLorsTWithNames } from '../lors/fold';
-import { checkWeights, linear } from '../nn/ops';
-import { prepareWeightsWithNames } from './prepare';
+import { linear } from '../nn/ops';
+import { checkWeights, prepareWeightsWithNames } from './prepare';
 import { disposeWeights, randomWeights } from '../../testing/reference';
 
 beforeAll(async () => {

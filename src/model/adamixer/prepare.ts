@@ -11,7 +11,7 @@
  *     `stages.i.lorsT.B` [K, dq, r] → `stages.i.lorsT.BT` = B_catᵀ [K·r, dq], so the factored path is
  *     (o·A_catᵀ)·B_catᵀ with no transposed operand.
  * The returned map DROPS the originals it transposed (to avoid holding every big weight twice); it holds the same
- * tensor objects as the input for everything else. Every consumer (linear(), checkWeights, lorsTProject,
+ * tensor objects as the input for everything else. Every consumer (linear(), checkWeights below, lorsTProject,
  * lorsTFactors, foldLorsT, foldLorsA) accepts either form, and folding a prepared map adds prepared folded weights.
  * Preparing twice adds nothing.
  *
@@ -85,4 +85,31 @@ export function prepareWeightsWithNames(weights: WeightMap, cfg: ModelConfig): P
     throw e;
   }
   return { weights: out, added, replaced };
+}
+
+/**
+ * Checks, once at load (Detector.setDecoder), that `weights` holds every tensor of parameterSpec(cfg) with the right shape, each either as is or as its
+ * prepared copy (preparedName / preparedShape, see prepareWeights). Extra entries, such as folded weights, are
+ * allowed. Throws one error listing every problem.
+ */
+export function checkWeights(weights: WeightMap, cfg: ModelConfig): void {
+  const problems: string[] = [];
+  for (const p of parameterSpec(cfg)) {
+    const t = weights.get(p.name);
+    const pShape = preparedShape(p.name, p.shape);
+    const tp = pShape ? weights.get(preparedName(p.name)) : undefined;
+    if (tp && !t) {
+      if (!sameShape(tp.shape, pShape!)) {
+        problems.push(`"${preparedName(p.name)}" has shape [${tp.shape.join(', ')}], expected [${pShape!.join(', ')}]`);
+      }
+    } else if (!t) problems.push(`missing "${p.name}" [${p.shape.join(', ')}]`);
+    else if (!sameShape(t.shape, p.shape)) {
+      problems.push(`"${p.name}" has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
+    }
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 10).join('; ');
+    const more = problems.length > 10 ? ` (and ${problems.length - 10} more)` : '';
+    throw new Error(`weights do not match the ${cfg.preset}/${cfg.variant} config: ${shown}${more}`);
+  }
 }

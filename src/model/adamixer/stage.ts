@@ -97,7 +97,7 @@ export function stageForward(
       const o = adaptiveMixing(xs, Mc, Ms);
       x = lorsTOutput(weights, cfg, stage, x, o, opts.lorsT ?? 'auto') as tf.Tensor3D;
     } else {
-      const { Mc, Ms } = splitMixingParams(linear(x, weights, `${s}.mixing.generator`), cfg);
+      const { Mc, Ms } = splitMixingParams(linear(x, weights, `${s}.mixing.generator`), cfg.decoder);
       const o = adaptiveMixing(xs, Mc, Ms);
       x = layerNorm(tf.add(x, linear(o, weights, `${s}.mixing.output`)), weights, `${s}.mixNorm`) as tf.Tensor3D;
     }

@@ -2,7 +2,7 @@
  * Decoding NanoDet's own GFL head into detections, and a small per-class NMS (plain JS, no tensors).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { COCO_CLASSES } from '../coco';
+import { COCO_CLASSES } from '../cocoFormat';
 import type { Detection } from '../types';
 import type { LetterboxInfo } from '../letterbox';
 import { NANODET_BINS, NANODET_CLASSES, NANODET_STRIDES, type NanoDetHead } from './nanodet';

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
+import { parameterSpec } from '../params';
 import type { WeightMap } from '../types';
 import { getWeight, linearWeightOutIn, preparedName } from '../nn/ops';
 import { lorsAFoldedName, lowRankSum } from './lorsA';
@@ -114,4 +115,41 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
     }
   }
   return { weights: out, added };
+}
+
+/** Where a vanilla stage's mixing weights are in a folded LORS map (prepared names: the same with a trailing T). */
+const FOLDED_AS: [RegExp, string][] = [
+  [/^(stages\.\d+)\.mixing\.generator\./, '$1.lorsA.folded.'],
+  [/^(stages\.\d+)\.mixing\.output\.weight/, '$1.lorsT.folded'],
+  [/^(stages\.\d+)\.mixing\.output\.bias$/, '$1.lorsT.bias'],
+  [/^(stages\.\d+)\.mixNorm\./, '$1.lorsT.norm.'],
+];
+
+/**
+ * A LORS model folded (foldLorsT, foldLorsA) into the vanilla decoder it then is (docs/model.md §5.3): a vanilla
+ * config of the same decoder and the weights under vanilla names (L_output = W_i with LORS^T's bias and LayerNorm,
+ * the generator = LORS^A's folded one); the LORS factors and shared parts are left out. Raw or prepared input, as the
+ * folds; `added`: the names of the new (folded) tensors, all of which the result holds.
+ */
+export function foldToVanilla(weights: WeightMap, cfg: ModelConfig): Folded & { config: ModelConfig } {
+  const t = foldLorsTWithNames(weights, cfg);
+  let a: Folded;
+  try {
+    a = foldLorsAWithNames(t.weights, cfg);
+  } catch (e) {
+    tf.dispose(t.added.map((n) => t.weights.get(n)!));
+    throw e;
+  }
+  const folded = new Set([...t.added, ...a.added].map((n) => a.weights.get(n)));
+  const { lors: _factors, ...rest } = cfg;
+  const config: ModelConfig = { ...rest, variant: 'vanilla' };
+  const lorsName = (name: string) => FOLDED_AS.reduce((n, [re, to]) => n.replace(re, to), name);
+  const out: WeightMap = new Map();
+  for (const p of parameterSpec(config)) {
+    for (const name of [p.name, preparedName(p.name)]) {
+      const w = a.weights.get(lorsName(name));
+      if (w) out.set(name, w);
+    }
+  }
+  return { weights: out, added: [...out].filter(([, w]) => folded.has(w)).map(([n]) => n), config };
 }

@@ -79,7 +79,7 @@ export function lorsAMixingParams(
     throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
   if (path === 'folded' || (path === 'auto' && folded)) {
     // docs/model.md §5.3: LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
-    return tf.tidy(() => splitMixingParams(linear(q, weights, lorsAFoldedName(stage)), cfg));
+    return tf.tidy(() => splitMixingParams(linear(q, weights, lorsAFoldedName(stage)), cfg.decoder));
   }
   const [B, L] = q.shape as [number, number, number];
   const n = B * L;
@@ -91,7 +91,7 @@ export function lorsAMixingParams(
   const sr = getWeight(weights, `${s}.sr`, [gk, r, d.pointsIn]);
   return tf.tidy(() => {
     // Eq. 10: Ŵ^shared = Linear(q), one generator shared by all stages, split per group into M_c and M_s.
-    const shared = splitMixingParams(linear(q, weights, 'lorsA.shared'), cfg);
+    const shared = splitMixingParams(linear(q, weights, 'lorsA.shared'), cfg.decoder);
     // Eq. 12: Ê_ik = Linear(q) ∈ R^{r×r}: one per-stage Linear gives 2·G·K_i of them (0 → E^M, 1 → E^S).
     // (split as [n, 2, ·]: a SplitV of a rank-5 view is very slow on wasm)
     const E = linear(q, weights, `${s}.generator`).reshape([n, 2, gk * r * r]);

@@ -4,8 +4,6 @@
  * All functions allocate; call them inside tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from '../config';
-import { parameterSpec } from '../params';
 import type { WeightMap } from '../types';
 
 export const LN_EPS = 1e-5;
@@ -38,33 +36,6 @@ export function preparedShape(name: string, shape: readonly number[]): number[] 
   if (shape.length === 3 && name.endsWith('.lorsT.A')) return [shape[2]!, shape[0]! * shape[1]!];
   if (shape.length === 3 && name.endsWith('.lorsT.B')) return [shape[0]! * shape[2]!, shape[1]!];
   return undefined;
-}
-
-/**
- * Checks that `weights` holds every tensor of parameterSpec(cfg) with the right shape, each either as is or as its
- * prepared copy (preparedName / preparedShape, see prepareWeights). Extra entries, such as folded weights, are
- * allowed. Throws one error listing every problem.
- */
-export function checkWeights(weights: WeightMap, cfg: ModelConfig): void {
-  const problems: string[] = [];
-  for (const p of parameterSpec(cfg)) {
-    const t = weights.get(p.name);
-    const pShape = preparedShape(p.name, p.shape);
-    const tp = pShape ? weights.get(preparedName(p.name)) : undefined;
-    if (tp && !t) {
-      if (!sameShape(tp.shape, pShape!)) {
-        problems.push(`"${preparedName(p.name)}" has shape [${tp.shape.join(', ')}], expected [${pShape!.join(', ')}]`);
-      }
-    } else if (!t) problems.push(`missing "${p.name}" [${p.shape.join(', ')}]`);
-    else if (!sameShape(t.shape, p.shape)) {
-      problems.push(`"${p.name}" has shape [${t.shape.join(', ')}], expected [${p.shape.join(', ')}]`);
-    }
-  }
-  if (problems.length > 0) {
-    const shown = problems.slice(0, 10).join('; ');
-    const more = problems.length > 10 ? ` (and ${problems.length - 10} more)` : '';
-    throw new Error(`weights do not match the ${cfg.preset}/${cfg.variant} config: ${shown}${more}`);
-  }
 }
 
 /** Layout of a stored Linear weight: PyTorch's [out, in] or the prepared [in, out]. */

@@ -8,7 +8,6 @@ export {
   SHARD_BYTES,
   MODEL_JSON,
   WeightsError,
-  validateConfig,
   checkExpectedConfig,
   parseManifest,
   verifyShardAsync,

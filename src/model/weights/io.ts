@@ -7,15 +7,7 @@
  * from the returned name → bytes map.
  */
 import * as tf from '@tensorflow/tfjs';
-import {
-  DEFAULT_POS_SCALE,
-  dims,
-  QUERY_INITS,
-  type DecoderConfig,
-  type LorsConfig,
-  type ModelConfig,
-  type QueryInit,
-} from '../config';
+import { validateConfig, type ModelConfig } from '../config';
 import { parameterSpec, size, type ParamSpec } from '../params';
 import type { FileReader, WeightMap } from '../types';
 import { float16ToFloat32, float32ToFloat16 } from './float16';
@@ -83,91 +75,9 @@ const fail = (detail: string, file = MODEL_JSON): never => {
 };
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
 const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
 const listNames = (names: string[], max = 5) =>
   names.slice(0, max).join(', ') + (names.length > max ? `, … (${names.length - max} more)` : '');
-
-/** DecoderConfig's fields in declaration order (the order model.json lists them). */
-const DECODER_KEYS: (keyof DecoderConfig)[] = [
-  'dQuery',
-  'dFeat',
-  'heads',
-  'ffn',
-  'samplingGroups',
-  'pointsIn',
-  'pointsOut',
-  'stages',
-  'queries',
-  'classes',
-  'strides',
-  'featChannels',
-  'neckGroups',
-];
-
-/**
- * Checks that `raw` is a complete ModelConfig and returns a clean copy (unknown keys dropped).
- * Errors name the field ("config.decoder.pointsIn must be an integer ≥ 1, got -3").
- */
-export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
-  const bad = (field: string, what: string, v: unknown): never => {
-    throw new Error(`${where}.${field} must be ${what}, got ${show(v)}`);
-  };
-  if (!isObj(raw)) throw new Error(`${where} must be an object, got ${show(raw)}`);
-  if (typeof raw.preset !== 'string' || raw.preset === '') bad('preset', 'a non-empty string', raw.preset);
-  if (raw.variant !== 'vanilla' && raw.variant !== 'lors') bad('variant', '"vanilla" or "lors"', raw.variant);
-  const d = raw.decoder;
-  if (!isObj(d)) return bad('decoder', 'an object', d);
-  const decoder = {} as DecoderConfig;
-  for (const k of DECODER_KEYS) {
-    if (k === 'strides') {
-      if (!Array.isArray(d.strides) || d.strides.length === 0 || !d.strides.every(isPosInt)) {
-        bad('decoder.strides', 'a non-empty list of integers ≥ 1', d.strides);
-      }
-      decoder.strides = [...(d.strides as number[])];
-      continue;
-    }
-    if (!isPosInt(d[k])) bad(`decoder.${k}`, 'an integer ≥ 1', d[k]);
-    (decoder as unknown as Record<string, number>)[k] = d[k] as number;
-  }
-  try {
-    dims(decoder);
-  } catch (e) {
-    throw new Error(`${where}.decoder: ${(e as Error).message}`);
-  }
-  const cfg: ModelConfig = { preset: raw.preset as string, variant: raw.variant as ModelConfig['variant'], decoder };
-  if (cfg.variant === 'lors') {
-    const l = raw.lors;
-    if (!isObj(l)) return bad('lors', 'an object (rankA, groupsA, rankT, groupsT) for variant "lors"', l);
-    const lors = {} as LorsConfig;
-    for (const k of ['rankA', 'rankT'] as const) {
-      if (!isPosInt(l[k])) bad(`lors.${k}`, 'an integer ≥ 1', l[k]);
-      lors[k] = l[k] as number;
-    }
-    for (const k of ['groupsA', 'groupsT'] as const) {
-      const g = l[k];
-      if (!Array.isArray(g) || g.length !== decoder.stages || !g.every(isPosInt)) {
-        bad(`lors.${k}`, `a list of ${decoder.stages} integers ≥ 1 (one per stage)`, g);
-      }
-      lors[k] = [...(g as number[])];
-    }
-    cfg.lors = lors;
-  } else if (raw.lors !== undefined && raw.lors !== null) {
-    throw new Error(`${where}.lors is given but variant is "vanilla" (a vanilla model has no LORS settings)`);
-  }
-  if (raw.queryInit !== undefined) {
-    if (!QUERY_INITS.includes(raw.queryInit as QueryInit))
-      bad('queryInit', QUERY_INITS.map((q) => `"${q}"`).join(' or '), raw.queryInit);
-    if (raw.queryInit !== 'image') cfg.queryInit = raw.queryInit as QueryInit;
-  }
-  if (raw.posScale !== undefined) {
-    const s = raw.posScale;
-    if (typeof s !== 'number' || !(s > 0) || !Number.isFinite(s))
-      bad('posScale', 'a positive number (absent = 1000)', s);
-    if (s !== DEFAULT_POS_SCALE) cfg.posScale = s as number;
-  }
-  return cfg;
-}
 
 /** Throws if `cfg` disagrees with any field of `expect`. */
 export function checkExpectedConfig(cfg: ModelConfig, expect: Partial<ModelConfig>, file = MODEL_JSON): void {

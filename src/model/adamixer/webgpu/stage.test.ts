@@ -18,7 +18,7 @@ describe('fused WebGPU decoder path: choice', () => {
   it('is refused off WebGPU, with the reason', () => {
     const cfg = makeConfig('tiny', 'vanilla');
     const w = randomWeights(cfg, 1);
-    expect(fusedUnsupported(w, cfg)).toMatch(/backend is wasm/);
+    expect(fusedUnsupported(cfg)).toMatch(/backend is wasm/);
     const levels = randomLevels(cfg, 1, 32, 32, 2);
     expect(() => decoderForward(w, cfg, levels, [[32, 32]], { impl: 'fused' })).toThrow(
       /fused WebGPU path cannot run: the backend is wasm/,

@@ -1,15 +1,13 @@
 /**
  * The decoder on WebGPU with fused kernels: 14 dispatches per stage instead of ~270 (docs/webgpu.md). Same
  * arithmetic as the tfjs-op path (neck in decoder.ts, stageForward in stage.ts), the reference it is tested against
- * (src/selftest/checks.ts). LORS runs here as the app runs it: LORS^T and LORS^A folded at load (fold.ts), so a
- * LORS stage is a vanilla stage with other weights.
+ * (src/selftest/checks.ts). It knows one stage: a LORS model runs here as the app runs it, folded at load into the
+ * vanilla stage it then is (lors/fold.ts foldToVanilla).
  */
 import * as tf from '@tensorflow/tfjs';
 import { dims, posScaleOf, type ModelConfig } from '../../config';
 import type { WeightMap } from '../../types';
-import { lorsAFoldedName, type LorsPath } from '../../lors/lorsA';
-import { lorsTFoldedName } from '../../lors/lorsT';
-import { getLinearWeight, getWeight, preparedName } from '../../nn/ops';
+import { getLinearWeight, getWeight } from '../../nn/ops';
 import { groupNorm, layerNormRows, linearFused, linearResidualLayerNorm, mlpHead } from '../../nn/webgpu/kernels';
 import { onWebGPU } from '../../nn/webgpu/program';
 import {
@@ -23,25 +21,12 @@ import {
 } from './kernels';
 
 /** How the decoder runs: 'auto' (fused on the webgpu backend when supported, else tfjs ops), 'ops', 'fused'. */
-export type DecoderImpl = 'auto' | 'ops' | 'fused';
+export type KernelChoice = 'auto' | 'ops' | 'fused';
 
 /** Why the fused path cannot run this decoder, or null when it can. */
-export function fusedUnsupported(
-  weights: WeightMap,
-  cfg: ModelConfig,
-  paths: { lorsA?: LorsPath; lorsT?: LorsPath } = {},
-): string | null {
+export function fusedUnsupported(cfg: ModelConfig): string | null {
   if (!onWebGPU()) return `the backend is ${tf.getBackend()}, not webgpu`;
-  const d = cfg.decoder;
-  if (cfg.variant === 'lors') {
-    if (paths.lorsA === 'factored' || paths.lorsT === 'factored') return 'LORS is asked to run factored';
-    for (let i = 0; i < d.stages; i++) {
-      const a = `${lorsAFoldedName(i)}.weight`;
-      if (!weights.has(a) && !weights.has(preparedName(a))) return `LORS^A is not folded ("${a}" is missing)`;
-      const t = lorsTFoldedName(i);
-      if (!weights.has(t) && !weights.has(preparedName(t))) return `LORS^T is not folded ("${t}" is missing)`;
-    }
-  }
+  if (cfg.lors) return 'LORS factors run on tfjs ops (the fused stage runs LORS folded: foldToVanilla)';
   return null;
 }
 
@@ -127,16 +112,19 @@ export function fusedStageForward(
       levels,
       { G, P: d.pointsIn, C, strides: d.strides },
     );
-    // 2.3 adaptive mixing (vanilla generator, or LORS^A's folded one) + L_output (vanilla, or LORS^T's folded W_i)
-    const lors = cfg.variant === 'lors';
-    const genName = lors ? lorsAFoldedName(stage) : `${s}.mixing.generator`;
-    const gen = linearFused(x1, inOut(weights, `${genName}.weight`), w(`${genName}.bias`));
+    // 2.3 adaptive mixing + L_output
+    const gen = linearFused(x1, inOut(weights, `${s}.mixing.generator.weight`), w(`${s}.mixing.generator.bias`));
     const mix = { G, C, Pin: d.pointsIn, Pout: d.pointsOut };
     const o = spatialMixing(channelMixing(xs, gen, mix), gen, mix, B, L);
-    const [outW, outB, norm] = lors
-      ? [inOut(weights, lorsTFoldedName(stage)), w(`${s}.lorsT.bias`), `${s}.lorsT.norm`]
-      : [inOut(weights, `${s}.mixing.output.weight`), w(`${s}.mixing.output.bias`), `${s}.mixNorm`];
-    const x2 = linearResidualLayerNorm(o, outW, outB, x1, w(`${norm}.weight`), w(`${norm}.bias`));
+    const outW = inOut(weights, `${s}.mixing.output.weight`);
+    const x2 = linearResidualLayerNorm(
+      o,
+      outW,
+      w(`${s}.mixing.output.bias`),
+      x1,
+      w(`${s}.mixNorm.weight`),
+      w(`${s}.mixNorm.bias`),
+    );
     // 2.4 FFN
     const hidden = linearFused(x2, inOut(weights, `${s}.ffn.fc1.weight`), w(`${s}.ffn.fc1.bias`), true);
     const x3 = linearResidualLayerNorm(

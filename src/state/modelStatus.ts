@@ -118,11 +118,3 @@ export function createModelsStore() {
 
 export const modelsStore = createModelsStore();
 export const useModels = <T>(sel: (s: ModelsState) => T) => useStore(modelsStore, sel);
-
-/** The config the LORS sliders cut: the selected source's (largest) config, else the loaded LORS decoder's. */
-export function sourceConfigOf(
-  m: Pick<ModelsState, 'lorsSources' | 'decoders'>,
-  source: LorsSourceName,
-): ModelConfig | undefined {
-  return m.lorsSources[source]?.config ?? m.lorsSources.trained?.config ?? m.decoders.lors?.config;
-}

@@ -1,0 +1,45 @@
+/**
+ * Live compression: cuts the worker's LORS decoder to the slice the sliders select (state/lorsSlice.ts, the same
+ * selection the counters show) and re-runs it on the cached features. One run at a time; the latest settings next.
+ */
+import { currentLors, type LorsSelection } from '../state/lorsSlice';
+import { modelsStore } from '../state/modelStatus';
+import { sessionStore } from '../state/session';
+import { settingsStore } from '../state/settings';
+import { LatestQueue } from './latestQueue';
+import { errorText, type WorkerSession } from './workerSession';
+
+export class LorsRuns {
+  private readonly queue = new LatestQueue<LorsSelection>((sel) => this.run(sel));
+
+  constructor(
+    private readonly session: WorkerSession,
+    /** Re-runs the LORS panel on the current features (a no-op with the camera on: the next frame runs the slice). */
+    private readonly redetect: () => Promise<void>,
+  ) {}
+
+  /** The LORS source or slice changed, or the worker holds the whole model (a restart, a reload). */
+  rerun(selection: LorsSelection = currentLors()) {
+    this.queue.push(selection);
+  }
+
+  private async run({ source, config }: LorsSelection): Promise<void> {
+    const w = this.session.ready();
+    // No trained LORS decoder (its download failed, or the user runs seeded weights): the sliders only count.
+    if (!w || !modelsStore.getState().decoders.lors?.trained) return;
+    if (modelsStore.getState().lorsSources[source]) {
+      try {
+        const r = await w.client.request('setLors', { source, slice: config.lors! });
+        if (!this.session.current(w.gen)) return;
+        modelsStore.getState().setLorsConfig(r.config);
+      } catch (e) {
+        if (!this.session.current(w.gen)) return;
+        sessionStore.getState().setError(`Could not switch the LORS model: ${errorText(e)}`);
+        // Back to the trained source: the settings change queues its slice.
+        if (source !== 'trained') settingsStore.getState().setLorsSource('trained');
+        return;
+      }
+    }
+    await this.redetect();
+  }
+}

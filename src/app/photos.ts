@@ -1,0 +1,151 @@
+/**
+ * Photos: decodes dropped, pasted, picked or sample photos (one at a time, the latest drop queued), runs the panels on
+ * them, and re-runs panels on the cached features (the stage scrubber, the NanoDet toggle, a reloaded decoder).
+ */
+import type { ModelName } from '../model/types';
+import { modelsStore } from '../state/modelStatus';
+import { sessionStore, type PanelResult, type PhotoInfo } from '../state/session';
+import { settingsStore } from '../state/settings';
+import type { DetectResult } from '../worker/protocol';
+import { decodePhoto, InputError } from './imageInput';
+import { LatestQueue } from './latestQueue';
+import { errorText, type WorkerSession } from './workerSession';
+
+interface PhotoJob {
+  blob: Blob;
+  name: string;
+}
+
+/** What a panel shows of a detection result. */
+export const panelResult = (r: DetectResult): Omit<PanelResult, 'run' | 'at'> => ({
+  imageId: r.imageId,
+  detections: r.detections,
+  latencyMs: r.latencyMs,
+  ...(r.stage !== undefined ? { stage: r.stage } : {}),
+});
+
+/** The panels that can run: a decoder whose weights failed (or are loading again) is left out. */
+export function runnablePanels(): ModelName[] {
+  const m = modelsStore.getState();
+  const usable = (['vanilla', 'lors'] as const).filter((n) => !m.decoders[n]?.failed && !m.decoderLoading[n]);
+  return settingsStore.getState().showNanodet ? [...usable, 'nanodet'] : usable;
+}
+
+const showResult = (r: DetectResult) => sessionStore.getState().setResult(r.model, panelResult(r));
+
+export class Photos {
+  private readonly queue = new LatestQueue<PhotoJob>((job) => this.process(job));
+  /** Re-runs both decoders at the scrubber's stage (bursts coalesced: the latest stage runs next). */
+  private readonly stageRuns = new LatestQueue<null>(() => this.rerun(['vanilla', 'lors']));
+
+  constructor(
+    private readonly session: WorkerSession,
+    /** Stops the live camera if it is on or starting (a photo replaces it). */
+    private readonly stopCamera: () => void,
+  ) {}
+
+  get busy(): boolean {
+    return this.queue.busy;
+  }
+
+  /** A dropped, pasted or picked file (or a sample). */
+  submit(blob: Blob, name: string) {
+    this.stopCamera();
+    const s = sessionStore.getState();
+    const state = this.queue.push({ blob, name });
+    if (state === 'started') {
+      s.setError(null);
+      s.setNotice(null);
+    } else
+      s.setNotice(
+        `Still working on the previous photo: “${name}” is queued and runs next${state === 'replaced' ? ' (it replaces the one queued before)' : ''}.`,
+      );
+  }
+
+  async submitUrl(url: string, name: string) {
+    try {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      this.submit(await res.blob(), name);
+    } catch (e) {
+      sessionStore.getState().setError(`Could not load the sample “${name}”: ${errorText(e)}`);
+    }
+  }
+
+  private async process(job: PhotoJob): Promise<void> {
+    const s = sessionStore.getState();
+    s.setBusy(true);
+    try {
+      const d = await decodePhoto(job.blob, job.name);
+      const photo: PhotoInfo = {
+        id: this.session.nextImageId(),
+        name: job.name,
+        bitmap: d.bitmap,
+        width: d.width,
+        height: d.height,
+        originalWidth: d.originalWidth,
+        originalHeight: d.originalHeight,
+      };
+      sessionStore.getState().setPhoto(photo);
+      sessionStore
+        .getState()
+        .setNotice(
+          d.width !== d.originalWidth
+            ? `“${job.name}” is ${d.originalWidth}×${d.originalHeight}; it was downscaled to ${d.width}×${d.height} for detection (exported boxes use the original pixels).`
+            : null,
+        );
+      if (modelsStore.getState().phase === 'ready') await this.run(photo);
+    } catch (e) {
+      // A bad file leaves the previous photo and its results as they were.
+      sessionStore
+        .getState()
+        .setError(e instanceof InputError ? e.message : `Could not process “${job.name}”: ${errorText(e)}`);
+    } finally {
+      sessionStore.getState().setBusy(this.queue.pending !== null);
+    }
+  }
+
+  /** The backbone, then every panel on a photo; each panel shows its result as it lands. */
+  private async run(photo: PhotoInfo): Promise<void> {
+    const w = this.session.ready();
+    if (!w || !photo.bitmap) return;
+    try {
+      const backboneMs = await this.session.setImage(w.client, photo.id, photo.bitmap);
+      if (!this.session.current(w.gen)) return;
+      sessionStore.getState().setBackboneMs(backboneMs);
+      await this.session.detect(w.client, photo.id, runnablePanels(), showResult);
+    } catch (e) {
+      if (!this.session.current(w.gen)) return;
+      sessionStore.getState().setError(`Detection failed on “${photo.name}”: ${errorText(e)}`);
+    }
+  }
+
+  /** Runs the current photo again (a fresh worker holds no features), unless a photo job is running. */
+  async runCurrent(): Promise<void> {
+    const photo = sessionStore.getState().photo;
+    if (photo && !this.queue.busy) await this.run(photo);
+  }
+
+  /** Re-runs `models` on the cached features of the current photo. */
+  async rerun(models: ModelName[]): Promise<void> {
+    const w = this.session.ready();
+    const photo = sessionStore.getState().photo;
+    if (!w || !photo || this.session.featuresOf !== photo.id) return;
+    try {
+      await this.session.detect(w.client, photo.id, models, showResult);
+    } catch {
+      /* the photo changed meanwhile: its own run covers it */
+    }
+  }
+
+  /** Runs NanoDet's head on the cached features when its panel is switched on. */
+  ensureNanodet() {
+    const s = sessionStore.getState();
+    if (s.photo && !s.results.nanodet) void this.rerun(['nanodet']);
+  }
+
+  /** The stage scrubber moved: both decoders show that stage's predictions (the backbone does not re-run). */
+  rerunStage() {
+    this.stageRuns.push(null);
+  }
+}
