@@ -152,7 +152,7 @@ COMPRESS_OUT = os.path.join(ROOT, 'test', 'fixtures', 'compress', 'lorsified-van
 def make_compress_case(parity_dir: str = OUT, out_dir: str = COMPRESS_OUT) -> None:
     """test/fixtures/compress/lorsified-vanilla: the parity fixture's tiny vanilla model compressed into LORS at full
     rank (lors_order.lorsify, r_A = C = 16, K = 2, r_T = d_q = 32), float32. Sliced to K' = 1 or left whole it must
-    reproduce the vanilla parity outputs (test/compress.test.ts)."""
+    reproduce the vanilla parity outputs (test/parity.test.ts, src/model/lors/source.test.ts)."""
     vcfg, vstate = load_weights(os.path.join(parity_dir, 'vanilla'))
     cfg, state = lorsify(vcfg, vstate, rank_a=16, groups_a=2, rank_t=32, groups_t=1)
     model = AdaMixerDecoder(cfg)

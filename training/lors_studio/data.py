@@ -38,7 +38,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-# COCO category id of each contiguous index 0..79 (the usual order; same as src/model/coco.ts).
+# COCO category id of each contiguous index 0..79 (the usual order; same as src/model/cocoFormat.ts).
 COCO_CATEGORY_IDS: Tuple[int, ...] = (
     1,
     2,
