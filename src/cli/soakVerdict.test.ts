@@ -61,12 +61,12 @@ describe('soakVerdict', () => {
     // 4.8 MB rising to 5.4 MB over the first 50 moves, then flat with ±20 kB of noise.
     const heap = (m: number) => (m < 50 ? 4.8 * MB + (0.6 * MB * m) / 50 : 5.4 * MB) + 20e3 * r();
     const v = soakVerdict(series(300, 10, heap), { warmupMoves: 50 });
-    expect(v.heap.status).toBe('flat');
+    expect(v.heap.status).toBe('bounded');
     expect(v.ok).toBe(true);
     expect(v.reasons).toEqual([]);
     expect(v.heap.readings).toBe(26);
     // The same series judged from its first reading (no warm-up left out) is a "leak": the old rule's mistake.
-    expect(soakVerdict(series(300, 10, heap), { warmupMoves: 0 }).heap.status).not.toBe('flat');
+    expect(soakVerdict(series(300, 10, heap), { warmupMoves: 0 }).heap.status).not.toBe('bounded');
   });
 
   it('fails a steady leak, naming the slope', () => {
@@ -103,7 +103,7 @@ describe('soakVerdict', () => {
         series(300, 10, () => 5.4 * MB + 100e3 * r()),
         { warmupMoves: 50 },
       );
-      expect(v.heap.status, `seed ${seed}`).toBe('flat');
+      expect(v.heap.status, `seed ${seed}`).toBe('bounded');
       if (v.heap.slopeCi95![0] > 0 || v.heap.slopeCi95![1] < 0) excludesZero++;
     }
     expect(excludesZero).toBeLessThanOrEqual(20);
@@ -165,6 +165,17 @@ describe('longSoakGoals', () => {
   it('fails on latency drift, or when there is none to judge', () => {
     expect(longSoakGoals(flat, 0.15, 0).latencyDriftWithin10pct).toBe(false);
     expect(longSoakGoals(flat, null, 0).ok).toBe(false);
+  });
+  it('fails a small certain slope on flatness, even within 5%', () => {
+    const r = noise(11);
+    const slow = soakVerdict(
+      series(1000, 10, (m) => 5 * MB + 100 * m + 2e3 * r()),
+      { warmupMoves: 100, minGrowth: 0.05 },
+    );
+    expect(slow.heap.status).toBe('bounded');
+    const g = longSoakGoals(slow, 0, 0);
+    expect(g.heapFlat).toBe(false);
+    expect(g.endHeapWithin5pct).toBe(true);
   });
   it('fails a growing heap on both heap goals', () => {
     const leak = soakVerdict(

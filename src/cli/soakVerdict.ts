@@ -8,7 +8,7 @@
  *
  * Heap status, with growth = slope × measured span, as a fraction of the fitted heap at the end of the warm-up:
  *   - 'leak': the growth's 95% interval lies above `minGrowth` (a rise that is certain and not negligible);
- *   - 'flat': not a leak, and the interval's upper end keeps the growth within `maxGrowth`;
+ *   - 'bounded': not a leak, and the interval's upper end keeps the growth within `maxGrowth`;
  *   - 'inconclusive': neither (too few or too noisy readings to rule out a growth of `maxGrowth`).
  */
 
@@ -34,7 +34,7 @@ export interface SoakVerdictOptions {
   warmupMoves?: number;
   /** A growth over the measured span whose 95% interval lies above this fraction is a leak (default 0.01). */
   minGrowth?: number;
-  /** 'flat' needs the 95% upper bound of the growth over the span within this fraction (default 0.05). */
+  /** 'bounded' needs the 95% upper bound of the growth over the span within this fraction (default 0.05). */
   maxGrowth?: number;
   /** Whether 'inconclusive' fails the verdict (default true). */
   requireConclusive?: boolean;
@@ -52,7 +52,7 @@ export interface LineFit {
   residualSd: number;
 }
 
-export type HeapStatus = 'flat' | 'leak' | 'inconclusive' | 'unmeasured';
+export type HeapStatus = 'bounded' | 'leak' | 'inconclusive' | 'unmeasured';
 
 export interface SoakVerdict {
   ok: boolean;
@@ -165,7 +165,7 @@ export function soakVerdict(readings: SoakReading[], options: SoakVerdictOptions
     heap.growthCi95 = [g(fit.ci95[0]), g(fit.ci95[1])];
     const leak = heap.growthCi95[0] > minGrowth;
     // A perfectly straight series has a zero standard error: its interval is the slope itself.
-    heap.status = leak ? 'leak' : heap.growthCi95[1] <= maxGrowth ? 'flat' : 'inconclusive';
+    heap.status = leak ? 'leak' : heap.growthCi95[1] <= maxGrowth ? 'bounded' : 'inconclusive';
   }
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   if (heap.status === 'leak') {
@@ -197,7 +197,10 @@ export function latencyDrift(ms: number[]): { drift: number; ci95: [number, numb
   return { drift: (fit.slope * span) / start, ci95: [(fit.ci95[0] * span) / start, (fit.ci95[1] * span) / start] };
 }
 
-/** The long soak's goals: tensors unchanged, heap flat, end heap ≤ warm-up heap + 5%, latency drift ≤ 10%. */
+/**
+ * The long soak's goals: tensors unchanged; the heap's slope zero within its 95% interval (and no leak); the fitted
+ * end heap ≤ the fitted heap after the warm-up + 5%; latency drift ≤ 10%.
+ */
 export interface LongSoakGoals {
   tensorsUnchanged: boolean;
   heapFlat: boolean;
@@ -211,7 +214,7 @@ export function longSoakGoals(v: SoakVerdict, moveDrift: number | null, dropDrif
   const h = v.heap;
   const goals = {
     tensorsUnchanged: v.tensors.ok,
-    heapFlat: h.status === 'flat',
+    heapFlat: h.status !== 'leak' && h.slopeCi95 !== null && h.slopeCi95[0] <= 0,
     endHeapWithin5pct: h.fittedEndBytes !== null && h.fittedEndBytes <= 1.05 * h.fittedStartBytes!,
     latencyDriftWithin10pct: moveDrift !== null && dropDrift !== null && moveDrift <= 0.1 && dropDrift <= 0.1,
   };
