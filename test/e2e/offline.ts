@@ -4,8 +4,13 @@
  * — at the root of a host and under a sub-path. A cached weight file corrupted meanwhile is refused with the usual
  * message (the worker's SHA-256 check), not replaced by seeded weights.
  */
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { CACHE_NAME } from '../../src/worker/modelCache';
+import { swManifest } from './bundle';
 import { assert, DIST, dropFile, setRange, text, tid, waitBoxes, waitReady, type Test } from './page';
 import { serveStatic, type StaticServer } from './server';
 
@@ -50,6 +55,35 @@ async function offlineReload(page: Page, server: StaticServer, appUrl: string): 
     await page.context().setOffline(false);
   }
 }
+
+/**
+ * A copy of dist/ as the next deployment: index.html carries a marker, and sw.js the manifest a build of it would
+ * have (the new index.html's SHA-256, a new version).
+ */
+function nextBuild(): { dir: string; version: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'lors-next-build-'));
+  cpSync(DIST, dir, { recursive: true });
+  const html = readFileSync(join(dir, 'index.html'), 'utf8').replace(
+    '<head>',
+    '<head><meta name="lors-build" content="next">',
+  );
+  writeFileSync(join(dir, 'index.html'), html);
+  const m = swManifest(dir);
+  m.files['index.html'] = createHash('sha256').update(html).digest('hex');
+  m.version = createHash('sha256')
+    .update(JSON.stringify({ files: m.files, shards: m.shards }))
+    .digest('hex')
+    .slice(0, 16);
+  const sw = readFileSync(join(dir, 'sw.js'), 'utf8').replace(
+    /JSON\.parse\(("(?:[^"\\]|\\.)*")\)/,
+    () => `JSON.parse(${JSON.stringify(JSON.stringify(m))})`,
+  );
+  writeFileSync(join(dir, 'sw.js'), sw);
+  return { dir, version: m.version };
+}
+
+const buildOf = (page: Page) =>
+  page.evaluate(() => document.querySelector('meta[name="lors-build"]')?.getAttribute('content') ?? 'first');
 
 export const offline: Test[] = [
   {
@@ -112,6 +146,60 @@ export const offline: Test[] = [
         console.log(`    LORS panel offline: ${shown}: ${reason}`);
       } finally {
         await page.context().setOffline(false);
+      }
+    },
+  },
+  {
+    name: 'offline: a new deployment installs whole in the background and takes over only when no old page is open',
+    timeoutMs: 480_000,
+    async fn(_ctx, page) {
+      const server = await serveStatic(DIST);
+      const next = nextBuild();
+      try {
+        const app = `${server.url}?backend=wasm`;
+        await page.goto(app);
+        await waitReady(page, 180_000);
+        await swActive(page);
+        server.setRoot(next.dir);
+        // This visit still runs the first build; the browser finds the new sw.js and installs it meanwhile.
+        await page.reload();
+        await waitReady(page, 180_000);
+        assert((await buildOf(page)) === 'first', 'the new build took over a visit of the old one');
+        for (let t0 = Date.now(); ;) {
+          const waiting = await page.evaluate(
+            async () => (await navigator.serviceWorker.getRegistration())?.waiting?.state ?? null,
+          );
+          if (waiting === 'installed') break;
+          assert(Date.now() - t0 < 120_000, `the new service worker is not waiting (state ${waiting})`);
+          await page.waitForTimeout(500);
+        }
+        // A second page of the app: the first is still open, so both stay on the first build.
+        const other = await page.context().newPage();
+        await other.goto(app);
+        await waitReady(other, 180_000);
+        assert((await buildOf(other)) === 'first', 'a second page switched while a page of the old build was open');
+        await other.close();
+        // Alone now: the reload starts on the old build, hands over, and reloads once on the new one.
+        await page.reload();
+        await page.waitForFunction(() => document.querySelector('meta[name="lors-build"]') !== null, undefined, {
+          timeout: 120_000,
+          polling: 250,
+        });
+        await waitReady(page, 180_000);
+        const shells = await page.evaluate(async () =>
+          (await caches.keys()).filter((k) => k.startsWith('lors-studio-shell')),
+        );
+        assert(
+          shells.length === 1 && shells[0]!.endsWith(next.version),
+          `shell caches after the update: ${shells.join(', ')} (new version ${next.version})`,
+        );
+        await setRange(page, 'score-threshold', 0);
+        await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
+        await waitBoxes(page, 'lors', 'chelsea.jpg');
+        console.log(`    updated to ${next.version}: one shell cache left, detections on the new build`);
+      } finally {
+        await server.close();
+        rmSync(next.dir, { recursive: true, force: true });
       }
     },
   },
