@@ -28,7 +28,18 @@ async function offlineReload(page: Page, server: StaticServer, appUrl: string): 
   await waitReady(page, 180_000);
   const scope = await swActive(page);
   assert(scope === appUrl, `service worker scope ${scope}, app at ${appUrl}`);
-  const before = server.requests.length;
+  // A second visit online asks the server for nothing but sw.js (the browser's update check): the shell and the
+  // model.json files come from the service worker (the inference worker is controlled by it too), the weights
+  // from the Cache API.
+  let before = server.requests.length;
+  await page.reload();
+  await waitReady(page, 180_000);
+  const online = server.requests
+    .slice(before)
+    .map((r) => r.path)
+    .filter((p) => !p.endsWith('/sw.js'));
+  assert(online.length === 0, `a second visit online fetched ${online.join(', ')}`);
+  before = server.requests.length;
   await page.context().setOffline(true);
   try {
     await page.reload();
