@@ -1,6 +1,7 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 import { cspHeader, cspMeta } from './src/csp';
+import { serviceWorkerPlugin } from './src/sw/buildPlugin';
 
 /** The Content-Security-Policy meta tag in the built pages (not in dev: Vite's dev server injects inline scripts). */
 const cspMetaTag: Plugin = {
@@ -15,7 +16,8 @@ const cspMetaTag: Plugin = {
 // hang in a production bundle. The single-threaded SIMD build is what the app uses.
 export default defineConfig({
   base: './',
-  plugins: [react(), cspMetaTag],
+  // sw.js: the service worker that keeps the app working offline after a first visit (src/sw/).
+  plugins: [react(), cspMetaTag, serviceWorkerPlugin()],
   worker: { format: 'es' },
   // selftest.html (WebGPU vs wasm check of the building blocks) is a page of its own: the app never loads it.
   build: {

@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { controller } from './app/controller';
+import { registerServiceWorker } from './app/serviceWorker';
 import { modelsStore } from './state/modelStatus';
 import { sessionStore } from './state/session';
 import { settingsStore } from './state/settings';
@@ -16,6 +17,8 @@ Object.assign(window, {
     models: modelsStore,
   },
 });
+
+registerServiceWorker();
 
 const root = document.getElementById('root');
 if (!root) throw new Error('#root is missing from index.html');

@@ -3,6 +3,8 @@
  * npm run bench -- --kernels [--json OUT]: kernels per decoder forward on WebGPU and wasm, counted in headless
  * Chromium (test/e2e/kernels-browser.ts; needs a build), no timing.
  * npm run bench -- --bytes [--json OUT]: what the app downloads (model.json + weight files per model folder), no timing.
+ * npm run bench -- --soak | --long-soak [--json OUT]: only the browser soak (300 slider moves, 100 drops) or the long
+ * one (1,000 mixed moves, 300 drops), judged by src/cli/soakVerdict.ts; --soak-moves etc. for a short dry run.
  *
  * Node (bench-node.ts): wasm, plus webgpu where a real GPU adapter exists (../shared/gpu kit: bench/gpu-bench.ts).
  * Browser (test/e2e/bench-browser.ts): the built app in headless Chromium on wasm — photo → overlay, slider →
@@ -14,6 +16,8 @@ import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR } from '../model/constants'
 import type { BackendName } from '../model/types';
 import { flag, int, parseArgs, runCli, str, usageText, type OptionSpec } from './args';
 import { benchBackend, machineInfo, summaryLine } from './bench-node';
+import { longSoakGoals, SOAK_WARMUP_MOVES } from './soakVerdict';
+import type { SoakOptions } from '../../test/e2e/soak';
 
 const SPEC: Record<string, OptionSpec> = {
   json: { type: 'string', help: 'write the results as JSON to this file' },
@@ -39,8 +43,17 @@ const SPEC: Record<string, OptionSpec> = {
     type: 'boolean',
     help: 'only the browser soak (slider moves and photo drops in one page; E2E_DIST selects the build)',
   },
-  'soak-moves': { type: 'string', help: 'slider moves of the browser soak (default 300; 0 skips the soak)' },
-  'soak-drops': { type: 'string', help: 'photo drops of the browser soak (default 100)' },
+  'long-soak': {
+    type: 'boolean',
+    help: 'only the long soak: 1,000 mixed moves (sliders, stage, agreement, threshold, source) and 300 drops',
+  },
+  'soak-moves': { type: 'string', help: 'moves of the soak (default 300, long 1000; 0 skips the soak)' },
+  'soak-drops': { type: 'string', help: 'photo drops of the soak (default 100, long 300)' },
+  'soak-warmup': {
+    type: 'string',
+    help: `moves left out of the soak's verdict as warm-up (default ${SOAK_WARMUP_MOVES})`,
+  },
+  'soak-read-every': { type: 'string', help: 'moves between heap and tensor readings (default 10)' },
 };
 const USAGE = usageText('bench', 'npm run bench -- [options]', SPEC);
 
@@ -67,9 +80,16 @@ async function main() {
     writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), ...report });
     return;
   }
-  const soakOptions = { moves: int(p, 'soak-moves', 300, 0)!, drops: int(p, 'soak-drops', 100, 0)! };
-  if (flag(p, 'soak')) {
-    const soak = await runSoak(soakOptions);
+  const long = flag(p, 'long-soak');
+  const soakOptions: SoakOptions = {
+    actions: long ? 'mixed' : 'slider',
+    moves: int(p, 'soak-moves', long ? 1000 : 300, 0)!,
+    drops: int(p, 'soak-drops', long ? 300 : 100, 0)!,
+    readEvery: int(p, 'soak-read-every', 10, 1)!,
+    verdict: { warmupMoves: int(p, 'soak-warmup', SOAK_WARMUP_MOVES, 0)! },
+  };
+  if (flag(p, 'soak') || long) {
+    const soak = await runSoak(soakOptions, long);
     writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), soak });
     return;
   }
@@ -91,7 +111,7 @@ async function main() {
     const mod = await import('../../test/e2e/bench-browser');
     browser = await mod.benchBrowser({ runs, warmup });
   }
-  const soak = !flag(p, 'no-browser') && soakOptions.moves > 0 ? await runSoak(soakOptions) : null;
+  const soak = !flag(p, 'no-browser') && soakOptions.moves > 0 ? await runSoak(soakOptions, false) : null;
   const out = {
     date: new Date().toISOString(),
     machine: machineInfo(),
@@ -103,25 +123,25 @@ async function main() {
   writeJson(str(p, 'json'), out);
 }
 
-/** The browser soak; prints start vs end and sets a failing exit code when tensors or heaps grew. */
-async function runSoak(o: { moves: number; drops: number }) {
-  const { soakBrowser, SOAK_MAX_HEAP_GROWTH } = await import('../../test/e2e/bench-browser');
+/**
+ * The browser soak; prints its summary and sets a failing exit code on a failed verdict (tensors moved, the heap
+ * leaks or its slope is too uncertain) or, for the long soak, a missed goal (src/cli/soakVerdict.ts).
+ */
+async function runSoak(o: SoakOptions, long: boolean) {
+  const { soakBrowser } = await import('../../test/e2e/bench-browser');
+  const { soakSummary } = await import('../../test/e2e/soak');
   const r = await soakBrowser(o);
   if (!r) return null;
-  const mb = (b: number | null) => (b === null ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
-  const pct = (g: number | null) => (g === null ? 'n/a' : `${(100 * g).toFixed(1)}%`);
-  console.log(
-    `soak (${r.moves} slider moves, ${r.drops} drops, ${r.wallS} s): worker tensors ${r.start.tensors} → ${r.end.tensors}; ` +
-      `page heap ${mb(r.start.pageHeapBytes)} → ${mb(r.end.pageHeapBytes)} (${pct(r.heapGrowth)}; every 50 moves: ` +
-      `${r.heapSamples.map((s) => mb(s.pageHeapBytes)).join(', ')}); ` +
-      `move ${r.moveMs.start} → ${r.moveMs.end} ms; drop ${r.dropMs.start} → ${r.dropMs.end} ms: ${r.ok ? 'ok' : 'FAIL'}`,
-  );
-  if (!r.ok) {
-    const limit = `${100 * SOAK_MAX_HEAP_GROWTH}%`;
-    console.error(`bench: soak failed (tensors must not change; the page heap must grow < ${limit})`);
+  console.log(soakSummary(r));
+  const goals = long ? longSoakGoals(r.verdict, r.latencyDrift.move, r.latencyDrift.drop) : null;
+  if (goals) console.log(`long soak goals: ${JSON.stringify(goals)}`);
+  if (!r.verdict.ok || (goals && !goals.ok)) {
+    console.error(
+      `bench: soak failed${r.verdict.ok ? ' (a long-soak goal missed)' : `: ${r.verdict.reasons.join('; ')}`}`,
+    );
     process.exitCode = 1;
   }
-  return r;
+  return { ...r, ...(goals ? { goals } : {}) };
 }
 
 /**

@@ -86,6 +86,18 @@ describe('cachedReader', () => {
     expect(new Uint8Array(cache.get(`${BASE}w.bin?sha256=${sha}`)!)).toEqual(GOOD);
   });
 
+  it('says the cached copy was bad when fetching it again fails too (offline)', async () => {
+    const sha = sha256Hex(GOOD);
+    cache.set(`${BASE}w.bin?sha256=${sha}`, new Uint8Array([9, 9, 9]).buffer);
+    routes = { 'model.json': { bytes: manifest(sha) }, 'w.bin': { status: 503 } };
+    const r = cachedReader(BASE).read;
+    await r('model.json');
+    const e = await r('w.bin').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DownloadError);
+    expect((e as DownloadError).message).toBe('cached copy failed its SHA-256 check (deleted); HTTP 503');
+    expect(cache.has(`${BASE}w.bin?sha256=${sha}`)).toBe(false);
+  });
+
   it('abandons a download that gets no data for stallMs', async () => {
     routes = { 'w.bin': { bytes: GOOD, stall: true } };
     const t0 = Date.now();

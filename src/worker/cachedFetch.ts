@@ -5,13 +5,15 @@
  * model.json files are fetched network-first (so new weights are picked up), with the cached copy as the offline
  * fallback; shards are cache-first, keyed by their SHA-256 when the folder's model.json lists one (a retrained model
  * with the same shard names never reads a stale shard). A listed shard is verified before it is cached and again
- * when read from the cache: a copy that fails its hash is never kept (a bad cached copy is deleted and re-fetched).
+ * when read from the cache: a copy that fails its hash is never kept (a bad cached copy is deleted and re-fetched;
+ * when that download fails too, the error says the cached copy was bad).
  */
 import { concatBytes } from '../model/bytes';
 import { sha256HexAsync } from '../model/weights/sha256';
 import { FileNotFoundError, type FileReader } from '../model/types';
+import { CACHE_NAME, shardCacheKey } from './modelCache';
 
-export const CACHE_NAME = 'lors-studio-models-v1';
+export { CACHE_NAME };
 
 /** A download that gets no bytes for this long (headers or body) is abandoned as stalled. */
 export const STALL_TIMEOUT_MS = 20_000;
@@ -198,17 +200,25 @@ export function cachedReader(folderUrl: string, options: CachedReaderOptions = {
       }
     } else {
       const sha = shaOf.get(url);
-      const key = sha ? `${url}?sha256=${sha}` : url;
+      const key = sha ? shardCacheKey(url, sha) : url;
       let cached = await fromCache(key);
+      let cachedBad = false;
       if (cached && sha && !(await hashMatches(cached, sha))) {
         await dropFromCache(key);
         cached = null;
+        cachedBad = true;
       }
       if (cached) {
         onProgress?.(cached.byteLength);
         buf = cached;
       } else {
-        buf = await fetchBytes(url, stallMs, onProgress);
+        try {
+          buf = await fetchBytes(url, stallMs, onProgress);
+        } catch (e) {
+          // Offline, say why the cache did not serve: its copy was corrupted (and is gone), not merely missing.
+          if (!cachedBad || !(e instanceof DownloadError)) throw e;
+          throw new DownloadError(url, e.kind, `cached copy failed its SHA-256 check (deleted); ${e.message}`);
+        }
         if (sha && !(await hashMatches(buf, sha))) {
           throw new DownloadError(url, 'corrupt', 'SHA-256 mismatch with model.json (corrupted download); not cached');
         }

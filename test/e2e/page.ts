@@ -32,6 +32,9 @@ export const ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--enable-unsafe-webgpu',
+  // Precise page heap figures and window.gc() for the soak's readings.
+  '--enable-precise-memory-info',
+  '--js-flags=--expose-gc',
 ];
 
 export const tid = (id: string) => `[data-testid="${id}"]`;

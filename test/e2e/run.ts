@@ -8,12 +8,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { checkBundle } from './bundle';
+import { checkBundle, checkServiceWorker } from './bundle';
 import { corpus } from './corpus';
 import { downloads } from './downloads';
 import { flows } from './flows';
 import { gpuLoss } from './gpuLoss';
 import { layout } from './layout';
+import { offline } from './offline';
 import { camera } from './camera';
 import { ARGS, assert, CHROMIUM, DIST, SHOTS, type Test } from './page';
 import { serveStatic } from './server';
@@ -21,7 +22,17 @@ import { soakTests } from './soak';
 import { subpath } from './subpath';
 
 /** Every suite, in the order they run. */
-const tests: Test[] = [...flows, ...layout, ...camera, ...subpath, ...downloads, ...corpus, ...soakTests, ...gpuLoss];
+const tests: Test[] = [
+  ...flows,
+  ...layout,
+  ...camera,
+  ...subpath,
+  ...downloads,
+  ...offline,
+  ...corpus,
+  ...soakTests,
+  ...gpuLoss,
+];
 
 async function main() {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `vite build` first');
@@ -37,6 +48,11 @@ async function main() {
   mkdirSync(SHOTS, { recursive: true });
   checkBundle(DIST);
   console.log('PASS bundle: the app chunks hold no test helper, the self-test page chunks do');
+  const sw = checkServiceWorker(DIST);
+  console.log(
+    `PASS bundle: sw.js (version ${sw.version}) lists ${Object.keys(sw.files).length} shell files and ` +
+      `${Object.keys(sw.shards).length} weight files, each with the SHA-256 it has in the build`,
+  );
   const filter = process.argv[2];
   const selected = tests.filter((t) => !filter || t.name.includes(filter));
   const server = await serveStatic(DIST);

@@ -38,6 +38,8 @@ export interface StaticServer {
   fault(path: string, fault: Fault): void;
   /** Clears every fault; stalled responses still open are cut. */
   clearFaults(): void;
+  /** Serves another folder from now on, at the same URL (a new deployment). */
+  setRoot(root: string): void;
   close(): Promise<void>;
 }
 
@@ -49,7 +51,7 @@ const STALL_AFTER_BYTES = 64 * 1024;
  * 404), as a static host serving a copy of dist/ in a sub-folder does. `url` is the server's root either way.
  */
 export async function serveStatic(root: string, options: { prefix?: string } = {}): Promise<StaticServer> {
-  const base = resolve(root);
+  let base = resolve(root);
   const prefix = options.prefix ?? '/';
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) {
     throw new Error(`serveStatic: prefix "${prefix}" must start and end with /`);
@@ -124,6 +126,9 @@ export async function serveStatic(root: string, options: { prefix?: string } = {
     cspReports,
     fault: (path, fault) => {
       faults.set(path.replace(/^\//, ''), fault);
+    },
+    setRoot: (root) => {
+      base = resolve(root);
     },
     clearFaults: () => {
       faults.clear();

@@ -1,0 +1,125 @@
+/**
+ * The service worker's work, apart from its events (src/sw/sw.ts) so that it runs against fakes in tests.
+ *
+ * - install: every shell file of this version is fetched, checked against the manifest's SHA-256 and put in this
+ *   version's own cache; on an update (an older version is active) the weight files of the model folders in use are
+ *   fetched into the models cache the page's worker reads (src/worker/modelCache.ts: same cache, same keys, no
+ *   second copy), checked the same way. Any failure fails the install: the old version stays whole.
+ * - activate: the other versions' shell caches of this scope go, and so do the models cache's weight files that this
+ *   version's model.json files no longer list.
+ * - respond: a shell file is served from this version's cache (model.json files included, so the worker reads the
+ *   weights this shell was built with), after its SHA-256 is checked again; a copy that fails is deleted and the
+ *   network answers. Weight files are left to the worker, which reads the models cache itself and checks every file
+ *   against model.json: the service worker never serves one.
+ */
+import { CACHE_NAME as MODELS_CACHE, shardCacheKey } from '../worker/modelCache';
+import type { ShellManifest } from './manifest';
+
+/** What the service worker needs from its global scope. */
+export interface ShellEnv {
+  caches: CacheStorage;
+  fetch: (input: RequestInfo, init?: RequestInit) => Promise<Response>;
+  sha256: (data: ArrayBuffer) => Promise<string>;
+  /** The registration's scope (the app's folder, ending in '/'). */
+  scope: string;
+}
+
+const SHELL_PREFIX = 'lors-studio-shell ';
+
+/** One cache per version and scope: two deployments on one origin keep theirs apart. */
+export const shellCacheName = (scope: string, version: string) => `${SHELL_PREFIX}${scope} ${version}`;
+
+/** Headers a cached copy keeps (the CSP a worker script takes from its own response among them). */
+function keptHeaders(h: Headers): Headers {
+  const out = new Headers(h);
+  for (const k of ['content-length', 'content-encoding', 'transfer-encoding', 'date', 'etag', 'last-modified']) {
+    out.delete(k);
+  }
+  return out;
+}
+
+/** Fetches `url` (bypassing the HTTP cache) and returns its bytes when they match `sha256`; throws otherwise. */
+async function fetchVerified(env: ShellEnv, url: string, sha256: string): Promise<Response> {
+  const res = await env.fetch(url, { cache: 'no-cache' });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const buf = await res.arrayBuffer();
+  if ((await env.sha256(buf)) !== sha256) throw new Error(`${url}: SHA-256 differs from this version's manifest`);
+  return new Response(buf, { status: 200, headers: keptHeaders(res.headers) });
+}
+
+async function verifiedHit(env: ShellEnv, cache: Cache, key: string, sha256: string): Promise<Response | null> {
+  const hit = await cache.match(key);
+  if (!hit) return null;
+  const buf = await hit.arrayBuffer();
+  if ((await env.sha256(buf)) === sha256) {
+    const headers = new Headers(hit.headers);
+    headers.set('content-length', String(buf.byteLength));
+    return new Response(buf, { status: 200, headers });
+  }
+  await cache.delete(key);
+  return null;
+}
+
+/** Model folders ('models/lors/') of which the models cache holds a weight file under `scope`. */
+async function foldersInUse(env: ShellEnv, models: Cache): Promise<Set<string>> {
+  const inUse = new Set<string>();
+  for (const req of await models.keys()) {
+    if (!req.url.startsWith(`${env.scope}models/`)) continue;
+    const path = new URL(req.url).pathname.slice(new URL(env.scope).pathname.length);
+    inUse.add(path.slice(0, path.lastIndexOf('/') + 1));
+  }
+  return inUse;
+}
+
+/** Installs version `m`; `update`: an older version is active (then the weights in use are fetched ahead too). */
+export async function install(env: ShellEnv, m: ShellManifest, update: boolean): Promise<void> {
+  const cache = await env.caches.open(shellCacheName(env.scope, m.version));
+  await Promise.all(
+    Object.entries(m.files).map(async ([path, sha]) => {
+      const url = new URL(path, env.scope).href;
+      if (await verifiedHit(env, cache, url, sha)) return;
+      await cache.put(url, await fetchVerified(env, url, sha));
+    }),
+  );
+  if (!update) return; // the first visit's worker is downloading the weights itself
+  const models = await env.caches.open(MODELS_CACHE);
+  const inUse = await foldersInUse(env, models);
+  for (const [path, sha] of Object.entries(m.shards)) {
+    if (!inUse.has(path.slice(0, path.lastIndexOf('/') + 1))) continue;
+    const url = new URL(path, env.scope).href;
+    const key = shardCacheKey(url, sha);
+    if (await verifiedHit(env, models, key, sha)) continue;
+    await models.put(key, await fetchVerified(env, url, sha));
+  }
+}
+
+/** Makes version `m` the only one of this scope: other shell caches and unlisted weight files are deleted. */
+export async function activate(env: ShellEnv, m: ShellManifest): Promise<void> {
+  const current = shellCacheName(env.scope, m.version);
+  for (const name of await env.caches.keys()) {
+    if (name.startsWith(`${SHELL_PREFIX}${env.scope} `) && name !== current) await env.caches.delete(name);
+  }
+  const models = await env.caches.open(MODELS_CACHE);
+  const listed = new Set(Object.entries(m.shards).map(([p, sha]) => shardCacheKey(new URL(p, env.scope).href, sha)));
+  for (const req of await models.keys()) {
+    const weights = req.url.startsWith(`${env.scope}models/`) && new URL(req.url).searchParams.has('sha256');
+    if (weights && !listed.has(req.url)) await models.delete(req);
+  }
+}
+
+/** The shell path a GET of `url` asks for ('index.html' for a navigation to the folder), or null. */
+export function shellPath(env: ShellEnv, m: ShellManifest, url: string, navigate: boolean): string | null {
+  if (!url.startsWith(env.scope)) return null;
+  const u = new URL(url);
+  let path = decodeURIComponent(u.pathname.slice(new URL(env.scope).pathname.length));
+  if (navigate && path === '') path = 'index.html';
+  else if (u.search && !navigate) return null;
+  return path in m.files ? path : null;
+}
+
+/** The answer to a request for shell file `path`: this version's checked copy, else the network's. */
+export async function respond(env: ShellEnv, m: ShellManifest, path: string, request: Request): Promise<Response> {
+  const cache = await env.caches.open(shellCacheName(env.scope, m.version));
+  const hit = await verifiedHit(env, cache, new URL(path, env.scope).href, m.files[path]!);
+  return hit ?? env.fetch(request);
+}

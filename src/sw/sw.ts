@@ -1,0 +1,42 @@
+/// <reference lib="webworker" />
+/**
+ * The app's service worker (built to sw.js beside index.html; src/sw/buildPlugin.ts writes this build's manifest
+ * into it): the app shell from this version's cache, so a second visit works offline; an update is installed whole
+ * before it takes over (src/sw/shell.ts). It takes over only when no page of an older version is open: the page
+ * asks it to when it starts alone (src/app/serviceWorker.ts).
+ */
+import type { ShellManifest } from './manifest';
+import { activate, install, respond, shellPath, type ShellEnv } from './shell';
+
+declare const self: ServiceWorkerGlobalScope;
+
+/** Replaced by the build with this build's manifest (a JSON string). */
+const manifest = JSON.parse('__LORS_SHELL_MANIFEST__') as ShellManifest;
+
+const hex = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+const env: ShellEnv = {
+  caches,
+  fetch: (input, init) => fetch(input, init),
+  sha256: async (data) => hex(await crypto.subtle.digest('SHA-256', data)),
+  scope: self.registration.scope,
+};
+
+self.addEventListener('install', (e) => e.waitUntil(install(env, manifest, self.registration.active !== null)));
+self.addEventListener('activate', (e) => e.waitUntil(activate(env, manifest)));
+
+self.addEventListener('fetch', (e) => {
+  if (e.request.method !== 'GET') return;
+  const path = shellPath(env, manifest, e.request.url, e.request.mode === 'navigate');
+  if (path !== null) e.respondWith(respond(env, manifest, path, e.request));
+});
+
+/** A waiting version takes over when the page asking is the only one of this app (no older page left behind). */
+self.addEventListener('message', (e) => {
+  if ((e.data as { type?: string } | null)?.type !== 'activate-if-alone') return;
+  e.waitUntil(
+    (async () => {
+      const pages = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+      if (pages.length <= 1) await self.skipWaiting();
+    })(),
+  );
+});
