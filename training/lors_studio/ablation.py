@@ -23,12 +23,11 @@ from .config import ModelConfig
 from .evaluate import evaluate
 from .export import load_weights
 from .model import AdaMixerDecoder
+from .optim import is_private_factor
 from .params import count_parameters
 
 PRIVATE_TERM = re.compile(r'stages\.\d+\.(lorsA\.generator\.(weight|bias)|lorsT\.B)')
 SHARED_TERM = re.compile(r'lors[AT]\.shared\.(weight|bias)')
-# what each removal leaves unused in the parameter count (the whole private factor chain, or the shared weights)
-PRIVATE_PARAMS = re.compile(r'stages\.\d+\.(lorsA\.(generator\.(weight|bias)|ml|mr|sl|sr)|lorsT\.(A|B))')
 
 ROWS: List[Tuple[str, bool, bool]] = [('shared only', True, False), ('private only', False, True), ('both', True, True)]
 
@@ -46,7 +45,7 @@ def kept_params(cfg: ModelConfig, state: Dict[str, torch.Tensor], shared: bool, 
     """Decoder parameters the row actually uses (the removed term's factors left out)."""
     n = count_parameters(cfg)['decoder']
     for name, t in state.items():
-        if (not private and PRIVATE_PARAMS.fullmatch(name)) or (not shared and SHARED_TERM.fullmatch(name)):
+        if (not private and is_private_factor(name)) or (not shared and SHARED_TERM.fullmatch(name)):
             n -= t.numel()
     return n
 
