@@ -18,7 +18,7 @@ import { NANODET_PARAMS } from '../src/model/backbone/nanodet';
 import type { ModelConfig } from '../src/model/config';
 import { countParameters } from '../src/model/params';
 import { parseArgs, requireStr, str } from '../src/cli/args';
-import type { DecoderName } from '../src/model/types';
+import type { DecoderSlot } from '../src/model/types';
 
 const a = parseArgs(process.argv.slice(2), {
   runs: { type: 'string', help: 'folder with the training runs web-vanilla/ and web-lors/' },
@@ -66,7 +66,7 @@ function folderBytes(dir: string): number {
   );
 }
 
-function decoder(name: DecoderName) {
+function decoder(name: DecoderSlot) {
   const dir = join(models, name);
   const manifest = json(join(dir, 'model.json'));
   const cfg = manifest.config as ModelConfig;

@@ -1,6 +1,7 @@
 /**
  * The shape of src/: imports form no cycle; the model layer is pure (no page, worker, Node or test code); the
- * inference worker imports nothing of the page (state/, ui/); shipped code never imports test helpers.
+ * inference worker imports nothing of the page (state/, ui/); shipped code never imports test helpers; only the
+ * variant table tells variants apart by name.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -84,6 +85,18 @@ function reachable(g: Graph, from: string, sameBundle = false): Set<string> {
   return seen;
 }
 
+/**
+ * Checks of an architecture variant's name: a string literal 'vanilla' or 'lors' (either quote) that is an operand of
+ * ===, !==, == or != or a `case` label. Only model/variants.ts, the variant table, may tell variants apart by name;
+ * elsewhere code asks the table (VARIANTS[cfg.variant].generator, hasLorsParts) or the loaded model (cfg.lors).
+ * The same words as data — object keys, list items, arguments, defaults, panel and folder names — are not checks.
+ */
+export function variantNameChecks(text: string): string[] {
+  const lit = `(?:'(?:vanilla|lors)'|"(?:vanilla|lors)")`;
+  const re = new RegExp(`[!=]==?\\s*${lit}|${lit}\\s*[!=]==?|\\bcase\\s+${lit}\\s*:`, 'g');
+  return [...text.matchAll(re)].map((m) => m[0]);
+}
+
 const graph = buildGraph(sourceFiles(ROOT));
 const rel = (p: string) => relative(ROOT, p);
 const inDir = (dir: string) => (p: string) => rel(p).startsWith(`${dir}/`);
@@ -142,6 +155,20 @@ describe('src/ architecture', () => {
     for (const f of graph.keys()) {
       if (rel(f) === 'app/controller.ts') continue;
       expect(`${rel(f)}: ${/settingsStore\.subscribe\(/.exec(readFileSync(f, 'utf8'))}`).toMatch(/null$/);
+    }
+  });
+
+  it('the variant-check finder finds checks of a variant name (so the next test can fail)', () => {
+    const bad = `if (cfg.variant === 'lors') f();\nconst v = "vanilla" != x;\nswitch (v) {\n  case 'lors':\n}`;
+    expect(variantNameChecks(bad)).toEqual([`=== 'lors'`, `"vanilla" !=`, `case 'lors':`]);
+    const data = `const DIRS = { vanilla: 'vanilla', lors: 'lors' };\nmakeConfig('web', 'lors');\nif (model === 'nanodet') f();`;
+    expect(variantNameChecks(data)).toEqual([]);
+  });
+
+  it('variant names are told apart only in the variant table (model/variants.ts)', () => {
+    for (const f of graph.keys()) {
+      if (rel(f) === 'model/variants.ts') continue;
+      expect(`${rel(f)}: ${variantNameChecks(readFileSync(f, 'utf8')).join(', ')}`).toMatch(/: $/);
     }
   });
 

@@ -16,7 +16,7 @@ import {
   type VariantName,
 } from '../src/model/config';
 import { countParameters, parameterSpec } from '../src/model/params';
-import type { DecoderName, FileReader, WeightMap } from '../src/model/types';
+import type { DecoderSlot, FileReader, WeightMap } from '../src/model/types';
 import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights';
 import { sliceLors } from '../src/model/lors/slice';
 import { decoderForward, type DecoderOptions } from '../src/model/adamixer/decoder';
@@ -29,7 +29,7 @@ interface Slice {
   offset: number;
 }
 interface Case {
-  variant: DecoderName;
+  variant: DecoderSlot;
   batch: number;
   imageSize: [number, number][];
   levels: (Slice & { stride: number })[];
@@ -73,7 +73,7 @@ interface Loaded {
   outputs: Float32Array;
 }
 
-async function load(variant: DecoderName): Promise<Loaded> {
+async function load(variant: DecoderSlot): Promise<Loaded> {
   const dir = join(FIXTURES, variant);
   const c = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case;
   const { config, weights } = await loadWeights(dirReader(dir));

@@ -5,7 +5,8 @@
  * settings store.
  */
 import type { ModelConfig } from '../model/config';
-import type { DecoderName } from '../model/types';
+import { SLICED_SLOT } from '../model/constants';
+import type { DecoderSlot } from '../model/types';
 import { searchWithBackend, type BackendChoiceName } from '../state/backendParam';
 import { currentLors, type LorsSelection } from '../state/lorsSlice';
 import { modelsStore, type CompressionCurves } from '../state/modelStatus';
@@ -29,7 +30,7 @@ export class Controller {
   private readonly camera = new LiveCamera(this.session, () => this.photos.busy);
   private readonly photos = new Photos(this.session, () => this.camera.stopIfOn());
   private readonly lors = new LorsRuns(this.session, () =>
-    this.camera.on ? Promise.resolve() : this.photos.rerun(['lors']),
+    this.camera.on ? Promise.resolve() : this.photos.rerun([SLICED_SLOT]),
   );
   private slidersInitialised = false;
 
@@ -72,10 +73,10 @@ export class Controller {
    * that failed are fetched again), or — only when the user asks — its seeded initial weights. Then re-runs it on
    * the current photo.
    */
-  async loadDecoder(name: DecoderName, seeded = false): Promise<void> {
+  async loadDecoder(name: DecoderSlot, seeded = false): Promise<void> {
     const info = await this.session.loadDecoder(name, seeded);
     if (!info || info.failed) return;
-    if (name === 'lors' && info.trained)
+    if (name === SLICED_SLOT && info.trained)
       this.lorsLoaded(info.config); // its run re-detects
     else await this.photos.rerun([name]);
   }

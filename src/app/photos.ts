@@ -2,7 +2,7 @@
  * Photos: decodes dropped, pasted, picked or sample photos (one at a time, the latest drop queued), runs the panels on
  * them, and re-runs panels on the cached features (the stage scrubber, the NanoDet toggle, a reloaded decoder).
  */
-import type { ModelName } from '../model/types';
+import { DECODER_SLOTS, type ModelName } from '../model/types';
 import { modelsStore } from '../state/modelStatus';
 import { sessionStore, type PanelResult, type PhotoInfo } from '../state/session';
 import { settingsStore } from '../state/settings';
@@ -27,7 +27,7 @@ export const panelResult = (r: DetectResult): Omit<PanelResult, 'run' | 'at'> =>
 /** The panels that can run: a decoder whose weights failed (or are loading again) is left out. */
 export function runnablePanels(): ModelName[] {
   const m = modelsStore.getState();
-  const usable = (['vanilla', 'lors'] as const).filter((n) => !m.decoders[n]?.failed && !m.decoderLoading[n]);
+  const usable = DECODER_SLOTS.filter((n) => !m.decoders[n]?.failed && !m.decoderLoading[n]);
   return settingsStore.getState().showNanodet ? [...usable, 'nanodet'] : usable;
 }
 
@@ -36,7 +36,7 @@ const showResult = (r: DetectResult) => sessionStore.getState().setResult(r.mode
 export class Photos {
   private readonly queue = new LatestQueue<PhotoJob>((job) => this.process(job));
   /** Re-runs both decoders at the scrubber's stage (bursts coalesced: the latest stage runs next). */
-  private readonly stageRuns = new LatestQueue<null>(() => this.rerun(['vanilla', 'lors']));
+  private readonly stageRuns = new LatestQueue<null>(() => this.rerun([...DECODER_SLOTS]));
 
   constructor(
     private readonly session: WorkerSession,

@@ -3,7 +3,7 @@
  * retry, lost GPU device), its progress and status in the models store, and the image whose features it holds.
  * Every detection goes through `detect`, its results through one callback as each panel lands.
  */
-import type { DecoderName, ModelName } from '../model/types';
+import type { DecoderSlot, ModelName } from '../model/types';
 import { makeConfig } from '../model/config';
 import type { BackendChoiceName } from '../state/backendParam';
 import { modelsStore, type DecoderInfo } from '../state/modelStatus';
@@ -84,7 +84,7 @@ export class WorkerSession {
    * Loads one decoder again (a retry of its trained weights, or its seeded weights) while the other panels keep
    * working; the store follows. Resolves to what was loaded, or null when nothing changed (busy, or replaced).
    */
-  async loadDecoder(name: DecoderName, seeded: boolean): Promise<DecoderInfo | null> {
+  async loadDecoder(name: DecoderSlot, seeded: boolean): Promise<DecoderInfo | null> {
     const m = modelsStore.getState();
     const client = this.client;
     if (!client || m.phase !== 'ready' || m.decoderLoading[name]) return null;

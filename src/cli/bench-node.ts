@@ -18,7 +18,7 @@ import { load } from '../model/detector';
 import { foldLorsT, foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
-import type { BackendName, DecoderName, WeightMap } from '../model/types';
+import type { BackendName, DecoderSlot, WeightMap } from '../model/types';
 import { saveWeights, shardFileBytes } from '../model/weights';
 import { folderReader, readImage } from './node-io';
 import { median } from './stats';
@@ -89,8 +89,8 @@ interface DecoderUnderTest {
 
 type Sourced = Awaited<ReturnType<typeof decoderSource>>;
 
-async function decoderSources(models: string, queryInit: QueryInit = 'image'): Promise<Record<DecoderName, Sourced>> {
-  const pick = (n: DecoderName) =>
+async function decoderSources(models: string, queryInit: QueryInit = 'image'): Promise<Record<DecoderSlot, Sourced>> {
+  const pick = (n: DecoderSlot) =>
     decoderSource(folderReader(join(models, DECODER_DIRS[n])), { ...makeConfig('web', n), queryInit });
   return { vanilla: await pick('vanilla'), lors: await pick('lors') };
 }

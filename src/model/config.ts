@@ -6,7 +6,7 @@
  * so that "groups" always means LORS's K.
  */
 
-import type { DecoderName } from './types';
+import { hasLorsParts, isVariant, PLAIN_VARIANT, VARIANT_NAMES, type Variant } from './variants';
 
 export interface DecoderConfig {
   /** d_q, the query (content) dimension. */
@@ -58,9 +58,9 @@ export const QUERY_INITS: readonly QueryInit[] = ['image', 'nanodet'];
 
 export interface ModelConfig {
   preset: string;
-  variant: DecoderName;
+  variant: Variant;
   decoder: DecoderConfig;
-  /** Present iff variant === 'lors'. */
+  /** Present iff the variant has LORS parts (variants.ts). */
   lors?: LorsConfig;
   /** Absent = 'image'. */
   queryInit?: QueryInit;
@@ -170,7 +170,7 @@ export const PRESETS = {
 
 export type PresetName = keyof typeof PRESETS;
 /** `vanilla4x32` is AdaMixer's own G=4, P_in=32 (the paper's 110M baseline). */
-export type VariantName = DecoderName | 'vanilla4x32';
+export type VariantName = Variant | 'vanilla4x32';
 
 export interface ConfigOverrides {
   rankA?: number;
@@ -204,10 +204,11 @@ export function makeConfig(preset: PresetName, variant: VariantName, o: ConfigOv
   if (variant === 'vanilla4x32') {
     // AdaMixer's own 4×32 layout, scaled: twice the sampling groups, half the points.
     decoder = { ...decoder, samplingGroups: 2 * p.decoder.samplingGroups, pointsIn: p.decoder.pointsIn / 2 };
-    return { preset, variant: 'vanilla', decoder };
+    return { preset, variant: PLAIN_VARIANT, decoder };
   }
-  if (variant === 'vanilla') return { preset, variant, decoder };
-  if (variant !== 'lors') throw new Error(`unknown variant "${String(variant)}" (expected vanilla, vanilla4x32, lors)`);
+  if (!isVariant(variant))
+    throw new Error(`unknown variant "${String(variant)}" (expected ${[...VARIANT_NAMES, 'vanilla4x32'].join(', ')})`);
+  if (!hasLorsParts(variant)) return { preset, variant, decoder };
   const rankA = o.rankA ?? p.lors.rankA;
   const rankT = o.rankT ?? p.lors.rankT;
   for (const [k, v] of [
@@ -268,7 +269,7 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
   };
   if (!isObj(raw)) throw new Error(`${where} must be an object, got ${show(raw)}`);
   if (typeof raw.preset !== 'string' || raw.preset === '') bad('preset', 'a non-empty string', raw.preset);
-  if (raw.variant !== 'vanilla' && raw.variant !== 'lors') bad('variant', '"vanilla" or "lors"', raw.variant);
+  if (!isVariant(raw.variant)) bad('variant', VARIANT_NAMES.map((v) => `"${v}"`).join(' or '), raw.variant);
   const d = raw.decoder;
   if (!isObj(d)) return bad('decoder', 'an object', d);
   const decoder = {} as DecoderConfig;
@@ -288,10 +289,10 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
   } catch (e) {
     throw new Error(`${where}.decoder: ${(e as Error).message}`);
   }
-  const cfg: ModelConfig = { preset: raw.preset as string, variant: raw.variant as ModelConfig['variant'], decoder };
-  if (cfg.variant === 'lors') {
+  const cfg: ModelConfig = { preset: raw.preset as string, variant: raw.variant as Variant, decoder };
+  if (hasLorsParts(cfg.variant)) {
     const l = raw.lors;
-    if (!isObj(l)) return bad('lors', 'an object (rankA, groupsA, rankT, groupsT) for variant "lors"', l);
+    if (!isObj(l)) return bad('lors', `an object (rankA, groupsA, rankT, groupsT) for variant "${cfg.variant}"`, l);
     const lors = {} as LorsConfig;
     for (const k of ['rankA', 'rankT'] as const) {
       if (!isPosInt(l[k])) bad(`lors.${k}`, 'an integer ≥ 1', l[k]);
@@ -306,7 +307,9 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
     }
     cfg.lors = lors;
   } else if (raw.lors !== undefined && raw.lors !== null) {
-    throw new Error(`${where}.lors is given but variant is "vanilla" (a vanilla model has no LORS settings)`);
+    throw new Error(
+      `${where}.lors is given but variant is "${cfg.variant}" (a ${cfg.variant} model has no LORS settings)`,
+    );
   }
   if (raw.queryInit !== undefined) {
     if (!QUERY_INITS.includes(raw.queryInit as QueryInit))

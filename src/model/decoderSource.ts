@@ -43,7 +43,7 @@ export async function decoderSource(
   // The loader gets the model.json already read: one fetch per folder.
   const prefetched = withPrefetched(read, MODEL_JSON, json);
   const manifest = parseManifest(json, { variant: fallback.variant });
-  if (manifest.config.variant === 'lors') {
+  if (manifest.config.lors) {
     const lors = new OrderedLors(prefetched, manifest);
     return { source: { lors }, trained: true, weightBytes: lors.weightBytes, lors };
   }

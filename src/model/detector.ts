@@ -20,11 +20,12 @@ import {
 } from './backbone';
 import { COCO_CLASSES } from './cocoFormat';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
+import { SLOT_VARIANTS } from './constants';
 import type { LetterboxInfo } from './letterbox';
 import {
-  DECODER_NAMES,
+  DECODER_SLOTS,
   type BackendName,
-  type DecoderName,
+  type DecoderSlot,
   type Detection,
   type FileReader,
   type ModelName,
@@ -44,7 +45,7 @@ export interface LoadOptions {
   wasmPaths?: string | Record<string, string>;
   /** Reads NanoDet's folder (model.json + nanodet.bin). */
   readBackbone: FileReader;
-  decoders?: Partial<Record<DecoderName, DecoderSource>>;
+  decoders?: Partial<Record<DecoderSlot, DecoderSource>>;
   /** Square input side, a multiple of 32 (default 416, NanoDet's native size). */
   inputSize?: number;
   onProgress?: (p: { model: string; loaded: number; total: number }) => void;
@@ -93,7 +94,7 @@ export interface Detector {
   backend: BackendName;
   fallbackReason?: string;
   /** Configs of the loaded decoders. */
-  configs: Partial<Record<DecoderName, ModelConfig>>;
+  configs: Partial<Record<DecoderSlot, ModelConfig>>;
   /** NanoDet-g's learnable parameter count (float32 weights of its manifest). */
   backboneParams: number;
   inputSize: number;
@@ -106,7 +107,7 @@ export interface Detector {
    * (the app's sliders). Resolves to the config it runs; the old weights are disposed once the new ones are ready.
    */
   setDecoder(
-    name: DecoderName,
+    name: DecoderSlot,
     source: DecoderSource,
     onProgress?: (loaded: number, total: number) => void,
   ): Promise<ModelConfig>;
@@ -162,8 +163,10 @@ function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean):
   }
 }
 
-function checkDecoderConfig(name: DecoderName, cfg: ModelConfig) {
-  if (cfg.variant !== name) throw new Error(`decoder "${name}" needs a ${name} config, got variant "${cfg.variant}"`);
+function checkDecoderConfig(name: DecoderSlot, cfg: ModelConfig) {
+  const variant = SLOT_VARIANTS[name];
+  if (cfg.variant !== variant)
+    throw new Error(`decoder "${name}" needs a ${variant} config, got variant "${cfg.variant}"`);
   const d = cfg.decoder;
   if (d.featChannels !== NANODET_CHANNELS) {
     throw new Error(`decoder "${name}": featChannels ${d.featChannels} does not match NanoDet's ${NANODET_CHANNELS}`);
@@ -196,10 +199,10 @@ export function toOriginal(box: ArrayLike<number>, lb: LetterboxInfo): [number, 
 }
 
 class LoadedDetector implements Detector {
-  configs: Partial<Record<DecoderName, ModelConfig>> = {};
+  configs: Partial<Record<DecoderSlot, ModelConfig>> = {};
   readonly backboneParams: number;
   readonly inputSize: number;
-  private decoders = new Map<DecoderName, LoadedDecoder>();
+  private decoders = new Map<DecoderSlot, LoadedDecoder>();
   private disposed = false;
 
   constructor(
@@ -223,19 +226,19 @@ class LoadedDetector implements Detector {
   }
 
   async setDecoder(
-    name: DecoderName,
+    name: DecoderSlot,
     source: DecoderSource,
     onProgress?: (loaded: number, total: number) => void,
   ): Promise<ModelConfig> {
     this.check();
-    if (name !== 'vanilla' && name !== 'lors')
-      throw new Error(`unknown decoder "${String(name)}" (expected vanilla or lors)`);
+    if (!DECODER_SLOTS.includes(name))
+      throw new Error(`unknown decoder "${String(name)}" (expected ${DECODER_SLOTS.join(' or ')})`);
     if ('config' in source) checkDecoderConfig(name, source.config);
-    const { config, weights } = await sourceWeights(source, { variant: name }, onProgress);
+    const { config, weights } = await sourceWeights(source, { variant: SLOT_VARIANTS[name] }, onProgress);
     let run: Omit<LoadedDecoder, 'config'>;
     try {
       checkDecoderConfig(name, config);
-      run = makeRunWeights(weights, config, config.variant === 'lors' && this.lorsPath === 'folded');
+      run = makeRunWeights(weights, config, this.lorsPath === 'folded' && config.lors !== undefined);
     } catch (e) {
       tf.dispose([...weights.values()]);
       throw e;
@@ -251,8 +254,8 @@ class LoadedDetector implements Detector {
   async detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]> {
     this.check();
     const model = options.model;
-    if (model !== 'nanodet' && model !== 'vanilla' && model !== 'lors') {
-      throw new Error(`unknown model "${String(model)}" (expected nanodet, vanilla or lors)`);
+    if (model !== 'nanodet' && !DECODER_SLOTS.includes(model)) {
+      throw new Error(`unknown model "${String(model)}" (expected nanodet, ${DECODER_SLOTS.join(' or ')})`);
     }
     const scoreThreshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const maxDetections = options.maxDetections ?? 100;
@@ -367,7 +370,7 @@ export async function load(options: LoadOptions): Promise<Detector> {
   });
   const det = new LoadedDetector(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
   try {
-    for (const name of DECODER_NAMES) {
+    for (const name of DECODER_SLOTS) {
       const src = options.decoders?.[name];
       if (src) await det.setDecoder(name, src, (loaded, total) => options.onProgress?.({ model: name, loaded, total }));
     }

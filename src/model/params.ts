@@ -6,6 +6,7 @@
  * Layouts follow PyTorch: a Linear's weight is [out, in].
  */
 import { dims, type ModelConfig } from './config';
+import { VARIANTS } from './variants';
 
 export type Component =
   | 'queries' // initial content vectors (left out of decoder totals, as in the paper)
@@ -106,22 +107,12 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
   });
   layerNorm(p, 'neck.norm', d.dFeat, 'neck', null, 'input');
 
-  if (cfg.variant === 'lors') {
-    // LORS^A shared generator: zero weight, default bias (docs/model.md §5.2) so the start equals vanilla AdaMixer.
-    linear(p, 'lorsA.shared', dq, genOut, 'lorsA', null, 'shared', { kind: 'zeros' });
-    // LORS^T shared W_out: torch's default Linear init, no bias.
-    linear(
-      p,
-      'lorsT.shared',
-      outIn,
-      dq,
-      'lorsT',
-      null,
-      'shared',
-      { kind: 'kaimingUniform', fanIn: outIn, a: Math.sqrt(5) },
-      null,
-    );
-  }
+  const parts = VARIANTS[cfg.variant];
+  // LORS^A shared generator: zero weight, default bias (docs/model.md §5.2) so the start equals vanilla AdaMixer.
+  if (parts.generator === 'lorsA') linear(p, 'lorsA.shared', dq, genOut, 'lorsA', null, 'shared', { kind: 'zeros' });
+  // LORS^T shared W_out: torch's default Linear init, no bias.
+  const kaimingOut = { kind: 'kaimingUniform', fanIn: outIn, a: Math.sqrt(5) } as const;
+  if (parts.output === 'lorsT') linear(p, 'lorsT.shared', outIn, dq, 'lorsT', null, 'shared', kaimingOut, null);
 
   for (let i = 0; i < d.stages; i++) {
     const s = `stages.${i}`;
@@ -138,14 +129,13 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
     layerNorm(p, `${s}.attnNorm`, dq, 'attention', i, 'stage');
     linear(p, `${s}.sampling.offset`, dq, offOut, 'sampling', i, 'stage', { kind: 'zeros' }, { kind: 'offsetBias' });
 
-    if (cfg.variant === 'vanilla') {
+    const priv = (name: string, shape: number[], component: Component, init: Init) =>
+      p.push({ name: `${s}.${name}`, shape, component, stage: i, role: 'private', init });
+    if (parts.generator === 'dense') {
       linear(p, `${s}.mixing.generator`, dq, genOut, 'generator', i, 'stage', { kind: 'zeros' });
-      linear(p, `${s}.mixing.output`, outIn, dq, 'output', i, 'stage');
-      layerNorm(p, `${s}.mixNorm`, dq, 'output', i, 'stage');
     } else {
-      const l = cfg.lors!;
-      const r = l.rankA;
-      const gk = G * l.groupsA[i]!;
+      const r = cfg.lors!.rankA;
+      const gk = G * cfg.lors!.groupsA[i]!;
       // E generator (Linear_E,i): 2·G·K_i·r² values, zero-initialised.
       linear(
         p,
@@ -159,49 +149,24 @@ export function parameterSpec(cfg: ModelConfig): ParamSpec[] {
         { kind: 'zeros' },
       );
       // kaiming_uniform_ on 3-D tensors: fan_in = size(1)·size(2).
-      const ku = (shape: number[]) => ({ kind: 'kaimingUniform', fanIn: shape[1]! * shape[2]!, a: 0 }) as const;
       for (const [n, shape] of [
         ['ml', [gk, C, r]],
         ['mr', [gk, r, C]],
         ['sl', [gk, d.pointsOut, r]],
         ['sr', [gk, r, d.pointsIn]],
-      ] as const) {
-        p.push({
-          name: `${s}.lorsA.${n}`,
-          shape: [...shape],
-          component: 'lorsA',
-          stage: i,
-          role: 'private',
-          init: ku([...shape]),
-        });
-      }
-      const rt = l.rankT;
-      const kt = l.groupsT[i]!;
+      ] as const)
+        priv(`lorsA.${n}`, [...shape], 'lorsA', { kind: 'kaimingUniform', fanIn: shape[1] * shape[2], a: 0 });
+    }
+    if (parts.output === 'dense') {
+      linear(p, `${s}.mixing.output`, outIn, dq, 'output', i, 'stage');
+      layerNorm(p, `${s}.mixNorm`, dq, 'output', i, 'stage');
+    } else {
+      const rt = cfg.lors!.rankT;
+      const kt = cfg.lors!.groupsT[i]!;
       // Code layout: W_i = W_sh + Σ_k B_k A_k with B [dq, r] (zeros) and A [r, outIn] (kaiming, bound √(6/outIn)).
-      p.push({
-        name: `${s}.lorsT.B`,
-        shape: [kt, dq, rt],
-        component: 'lorsT',
-        stage: i,
-        role: 'private',
-        init: { kind: 'zeros' },
-      });
-      p.push({
-        name: `${s}.lorsT.A`,
-        shape: [kt, rt, outIn],
-        component: 'lorsT',
-        stage: i,
-        role: 'private',
-        init: { kind: 'kaimingUniform', fanIn: outIn, a: 0 },
-      });
-      p.push({
-        name: `${s}.lorsT.bias`,
-        shape: [dq],
-        component: 'lorsT',
-        stage: i,
-        role: 'private',
-        init: { kind: 'zeros' },
-      });
+      priv('lorsT.B', [kt, dq, rt], 'lorsT', { kind: 'zeros' });
+      priv('lorsT.A', [kt, rt, outIn], 'lorsT', { kind: 'kaimingUniform', fanIn: outIn, a: 0 });
+      priv('lorsT.bias', [dq], 'lorsT', { kind: 'zeros' });
       layerNorm(p, `${s}.lorsT.norm`, dq, 'lorsT', i, 'private');
     }
 

@@ -22,11 +22,15 @@ export class FileNotFoundError extends Error {
   }
 }
 
-/** The two AdaMixer decoders the app compares. */
-export type DecoderName = 'vanilla' | 'lors';
-export const DECODER_NAMES: readonly DecoderName[] = ['vanilla', 'lors'];
-/** Everything that detects: the two decoders and NanoDet-g's own head. */
-export type ModelName = DecoderName | 'nanodet';
+/**
+ * The detector's two decoder slots, the app's two decoder panels: the trained vanilla decoder and a slice of an
+ * ordered LORS source. A slot is where a decoder runs, not its architecture (ModelConfig.variant, variants.ts);
+ * constants.ts says which variant and folder each slot takes.
+ */
+export type DecoderSlot = 'vanilla' | 'lors';
+export const DECODER_SLOTS: readonly DecoderSlot[] = ['vanilla', 'lors'];
+/** Everything that detects: the two decoder slots and NanoDet-g's own head. */
+export type ModelName = DecoderSlot | 'nanodet';
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 
 export interface Detection {

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { decodeXyzr, initialXyzr, iof } from '../model/adamixer/boxes';
 import { applyNeck, decoderForward } from '../model/adamixer/decoder';
 import { adaptiveMixing } from '../model/adamixer/mixing';
+import { VARIANT_NAMES, VARIANTS } from '../model/variants';
 import { splitMixingParams } from '../model/nn/generator';
 import { linear } from '../model/nn/ops';
 import { positionEmbedding } from '../model/adamixer/positional';
@@ -190,16 +191,16 @@ async function runOn(
   // The fused WebGPU decoder kernels against the tfjs-op path, both on WebGPU (fusedChecks.ts).
   const fused = backend === 'webgpu' ? await fusedChecks(status) : [];
 
-  for (const variant of ['vanilla', 'lors'] as const) {
+  for (const variant of VARIANT_NAMES) {
     const cfg = makeConfig('tiny', variant);
     const kinds: [string, () => WeightMap][] = [
       ['init', () => initWeights(cfg, 0)],
       ['random', () => randomWeights(cfg, 3)],
     ];
     for (const [kind, make] of kinds) {
-      const paths = variant === 'lors' ? (['factored', 'folded'] as const) : (['factored'] as const);
+      const paths = VARIANTS[variant].output === 'lorsT' ? (['factored', 'folded'] as const) : (['factored'] as const);
       for (const path of paths) {
-        const name = `tiny ${variant} decoder (${kind} weights${variant === 'lors' ? `, LORS^T ${path}` : ''})`;
+        const name = `tiny ${variant} decoder (${kind} weights${paths.length > 1 ? `, LORS^T ${path}` : ''})`;
         status(`Self-test on ${backend}: ${name}…`);
         const weights = make();
         const run = path === 'folded' ? foldLorsT(weights, cfg) : weights;

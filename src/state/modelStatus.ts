@@ -2,7 +2,7 @@
 import { createStore, useStore } from 'zustand';
 import type { ModelConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
-import type { BackendName, DecoderName } from '../model/types';
+import type { BackendName, DecoderSlot } from '../model/types';
 
 /** One measured slice (training/lors_studio/compress.py grid). */
 export interface CompressionPoint {
@@ -48,7 +48,7 @@ export interface ModelsState {
   backend: BackendName | null;
   fallbackReason: string | null;
   webgpuAvailable: boolean;
-  decoders: Partial<Record<DecoderName, DecoderInfo>>;
+  decoders: Partial<Record<DecoderSlot, DecoderInfo>>;
   backboneParams: number;
   backboneBytes: number;
   /** The ordered LORS weights on the server (their largest config), by source. */
@@ -56,7 +56,7 @@ export interface ModelsState {
   /** Val AP vs decoder parameters of slices of both sources (models/compression.json), when shipped. */
   compression: CompressionCurves | null;
   /** Decoders being loaded again on their own: a retry of the trained weights, or the seeded weights asked for. */
-  decoderLoading: Partial<Record<DecoderName, 'retry' | 'seeded'>>;
+  decoderLoading: Partial<Record<DecoderSlot, 'retry' | 'seeded'>>;
   /** The worker is (re)starting: progress and backend reset. */
   startLoading: (message: string) => void;
   setStatus: (message: string, phase?: Phase) => void;
@@ -71,9 +71,9 @@ export interface ModelsState {
   /** The LORS decoder now runs this (slice) config. */
   setLorsConfig: (config: ModelConfig) => void;
   setCompression: (c: CompressionCurves) => void;
-  startDecoderLoad: (name: DecoderName, how: 'retry' | 'seeded') => void;
+  startDecoderLoad: (name: DecoderSlot, how: 'retry' | 'seeded') => void;
   /** One decoder was loaded again (or failed again); the LORS sources as the worker now knows them. */
-  setDecoderInfo: (name: DecoderName, info: DecoderInfo, lorsSources?: ModelsState['lorsSources']) => void;
+  setDecoderInfo: (name: DecoderSlot, info: DecoderInfo, lorsSources?: ModelsState['lorsSources']) => void;
   fail: (message: string) => void;
   setProgress: (model: string, loaded: number, total: number) => void;
 }

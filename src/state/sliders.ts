@@ -27,7 +27,7 @@ export function groupsForStages(s: Pick<LorsSliders, 'groupsMode' | 'groupsK'>, 
  * (K_i ≤ the source's K_i): what the LORS decoder runs, its counters count and the chart marks.
  */
 export function sliderConfig(source: ModelConfig, s: LorsSliders): ModelConfig {
-  if (source.variant !== 'lors' || !source.lors) throw new Error('the LORS sliders need a LORS config');
+  if (!source.lors) throw new Error('the LORS sliders need a LORS config');
   return sliceConfig(
     source,
     { rankA: s.rankA, rankT: s.rankT, groupsA: groupsForStages(s, source.decoder.stages) },

@@ -9,6 +9,7 @@ import { dims, type ModelConfig } from '../model/config';
 import { parameterSpec, size } from '../model/params';
 import { uniformSource } from '../model/random';
 import type { WeightMap } from '../model/types';
+import { VARIANTS } from '../model/variants';
 
 /** Uniform [0, 1) draws of the project's one seeded Rng. */
 export const rng = (seed: number): (() => number) => uniformSource(seed);
@@ -393,27 +394,24 @@ export function jsStage(
     );
   });
   // sampling + mixing
-  const WT = cfg.variant === 'lors' ? jsLorsTWeight(W, cfg, i) : undefined;
+  const parts = VARIANTS[cfg.variant];
+  const WT = parts.output === 'lorsT' ? jsLorsTWeight(W, cfg, i) : undefined;
   qs = qs.map((row, l) => {
     const off = jsLinear(row, w('sampling.offset.weight'), w('sampling.offset.bias'), offOut);
     const xs = jsSample(maps, d.strides, b, xyzr[l]!, off, G, d.pointsIn, C);
-    if (cfg.variant === 'lors') {
-      const { Mc, Ms } = jsLorsA(W, cfg, i, row);
-      const o = jsMixing(xs, Mc, Ms);
-      const y = jsLinear(o, WT!, w('lorsT.bias'), dq);
-      return jsLayerNorm(
-        row.map((v, c) => v + y[c]!),
-        w('lorsT.norm.weight'),
-        w('lorsT.norm.bias'),
-      );
-    }
-    const { Mc, Ms } = jsSplit(jsLinear(row, w('mixing.generator.weight'), w('mixing.generator.bias'), genOut), cfg);
+    const { Mc, Ms } =
+      parts.generator === 'lorsA'
+        ? jsLorsA(W, cfg, i, row)
+        : jsSplit(jsLinear(row, w('mixing.generator.weight'), w('mixing.generator.bias'), genOut), cfg);
     const o = jsMixing(xs, Mc, Ms);
-    const y = jsLinear(o, w('mixing.output.weight'), w('mixing.output.bias'), dq);
+    const y = WT
+      ? jsLinear(o, WT, w('lorsT.bias'), dq)
+      : jsLinear(o, w('mixing.output.weight'), w('mixing.output.bias'), dq);
+    const norm = WT ? 'lorsT.norm' : 'mixNorm';
     return jsLayerNorm(
       row.map((v, c) => v + y[c]!),
-      w('mixNorm.weight'),
-      w('mixNorm.bias'),
+      w(`${norm}.weight`),
+      w(`${norm}.bias`),
     );
   });
   // FFN

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef } from 'react';
 import { makeConfig, type ModelConfig } from '../model/config';
 import { countParameters } from '../model/params';
+import { SLICED_SLOT, SLOT_VARIANTS } from '../model/constants';
 import { encodedBytes } from '../model/weights/encoding';
 import type { ModelName } from '../model/types';
 import { detectionsToCoco } from '../model/cocoFormat';
@@ -46,10 +47,7 @@ export function Panel({ model }: { model: ModelName }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const agreement = useAgreement();
   const emphasis = model === 'nanodet' ? undefined : agreement?.emphasis[model];
-  const onlyHere =
-    model === 'nanodet' || !agreement
-      ? null
-      : (model === 'vanilla' ? agreement.match.onlyA : agreement.match.onlyB).length;
+  const onlyHere = emphasis ? [...emphasis.values()].filter((e) => e === 'only').length : null;
   const stage = model === 'nanodet' ? null : (result?.stage ?? DECODER_STAGES);
   const stageText = stage !== null && stage !== DECODER_STAGES ? ` at stage ${stage} of ${DECODER_STAGES}` : '';
   const onlyText = onlyHere !== null ? `, ${onlyHere} found only by this decoder` : '';
@@ -63,10 +61,11 @@ export function Panel({ model }: { model: ModelName }) {
   const sources = useModels((s) => s.lorsSources);
   const { source: lorsSource, config: countedLors } = useLorsSelection();
   const loadedConfig = useMemo(
-    () => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', model))),
+    () => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', SLOT_VARIANTS[model]))),
     [info, model],
   );
-  const counted = model === 'lors' ? countedLors : loadedConfig;
+  const sliced = model === SLICED_SLOT;
+  const counted = sliced ? countedLors : loadedConfig;
   const counts = counted ? countParameters(counted, backboneParams) : null;
 
   useEffect(() => {
@@ -103,7 +102,7 @@ export function Panel({ model }: { model: ModelName }) {
       <header className="panel-head">
         <h2>
           {TITLES[model]}
-          {model === 'lors' && lorsSource === 'compressed' && sources.compressed ? ' — vanilla compressed' : ''}
+          {sliced && lorsSource === 'compressed' && sources.compressed ? ' — vanilla compressed' : ''}
         </h2>
         {model !== 'nanodet' && info && (
           <span
@@ -115,7 +114,7 @@ export function Panel({ model }: { model: ModelName }) {
               ? 'weights not loaded'
               : untrained
                 ? 'untrained (seeded initial weights)'
-                : model === 'lors' && lorsSource === 'compressed' && sources.compressed
+                : sliced && lorsSource === 'compressed' && sources.compressed
                   ? 'compressed from trained vanilla'
                   : 'trained weights'}
           </span>
@@ -184,13 +183,13 @@ export function Panel({ model }: { model: ModelName }) {
         <dd data-testid={`weights-${model}`}>
           {model === 'nanodet'
             ? formatBytes(backboneBytes)
-            : model === 'lors' && sources[lorsSource]
+            : sliced && sources[lorsSource]
               ? formatBytes(sources[lorsSource]!.weightBytes)
               : info && !info.failed
                 ? formatBytes(info.weightBytes)
                 : '–'}
           {info && !info.trained && !info.failed && <span className="muted small"> (its int8 size, uncompressed)</span>}
-          {model === 'lors' && counted && sources[lorsSource] && (
+          {sliced && counted && sources[lorsSource] && (
             <span className="muted small">
               {' '}
               (download, all ranks) · this slice in int8, uncompressed: {formatBytes(encodedBytes(counted, 'int8'))}
@@ -198,7 +197,7 @@ export function Panel({ model }: { model: ModelName }) {
           )}
         </dd>
       </dl>
-      {model === 'lors' && loadedConfig && (
+      {sliced && loadedConfig && (
         <p className="muted small" data-testid="lors-note" data-config={describeLors(loadedConfig)}>
           Running {describeLors(loadedConfig)}
           {sources[lorsSource]

@@ -1,5 +1,5 @@
 import { controller } from '../app/controller';
-import type { DecoderName } from '../model/types';
+import type { DecoderSlot } from '../model/types';
 import { useModels } from '../state/modelStatus';
 import { formatBytes } from './format';
 
@@ -8,7 +8,7 @@ import { formatBytes } from './format';
  * failed) and the explicit choice of seeded initial weights (boxes that mean nothing, labelled as such). While a
  * retry runs: its download progress.
  */
-export function WeightsFailure({ model }: { model: DecoderName }) {
+export function WeightsFailure({ model }: { model: DecoderSlot }) {
   const failed = useModels((s) => s.decoders[model]?.failed);
   const loading = useModels((s) => s.decoderLoading[model]);
   const progress = useModels((s) => s.progress[model]);

@@ -7,13 +7,20 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR, type LorsSourceName } from '../model/constants';
+import {
+  DECODER_DIRS,
+  LORS_SOURCE_DIRS,
+  NANODET_DIR,
+  SLICED_SLOT,
+  SLOT_VARIANTS,
+  type LorsSourceName,
+} from '../model/constants';
 import { decoderSource } from '../model/decoderSource';
 import { load, type Detector, type FeatureSet } from '../model/detector';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { encodedBytes } from '../model/weights/encoding';
-import { FileNotFoundError, type DecoderName, type ModelName } from '../model/types';
+import { DECODER_SLOTS, FileNotFoundError, type DecoderSlot, type ModelName } from '../model/types';
 import { MODEL_JSON } from '../model/weights/io';
 import { cachedReader, DownloadError, MissingFileError } from './cachedFetch';
 import { deviceLossBehind, isDeviceLossError, watchDeviceLoss } from './deviceLoss';
@@ -51,7 +58,7 @@ async function setLors(source: LorsSourceName, slice: LorsSlice): Promise<{ conf
   const det = need();
   const lors = sources[source];
   if (!lors) throw new Error(`no ${source} LORS weights on the server (models/${LORS_SOURCE_DIRS[source]}/)`);
-  return { config: await det.setDecoder('lors', { lors, slice }, progressOf(LORS_SOURCE_DIRS[source])) };
+  return { config: await det.setDecoder(SLICED_SLOT, { lors, slice }, progressOf(LORS_SOURCE_DIRS[source])) };
 }
 
 function disposeCurrent() {
@@ -84,17 +91,18 @@ async function openCompressed(): Promise<string | undefined> {
  * when `seeded` (the user's explicit choice only). Trained weights that cannot be used are reported (file + reason);
  * nothing is loaded in their place.
  */
-async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): Promise<DecoderLoadInfo> {
+async function loadDecoder(det: Detector, name: DecoderSlot, seeded: boolean): Promise<DecoderLoadInfo> {
   const onProgress = progressOf(name);
-  const preset = makeConfig('web', name);
+  const preset = makeConfig('web', SLOT_VARIANTS[name]);
+  const sliced = name === SLICED_SLOT;
   if (seeded) {
     const config = await det.setDecoder(name, { config: preset, seed: 0 }, onProgress);
     const note = 'seeded initial weights (seed 0), as asked';
     return { config, trained: false, weightBytes: encodedBytes(config, 'int8'), note };
   }
-  const dir = name === 'lors' ? LORS_SOURCE_DIRS.trained : DECODER_DIRS[name];
+  const dir = DECODER_DIRS[name];
   try {
-    const kept = name === 'lors' ? sources.trained : undefined;
+    const kept = sliced ? sources.trained : undefined;
     const d = kept
       ? { source: { lors: kept }, trained: true, weightBytes: kept.weightBytes, lors: kept }
       : await decoderSource(folder(dir).read, preset);
@@ -102,12 +110,12 @@ async function loadDecoder(det: Detector, name: DecoderName, seeded: boolean): P
       const failed = { file: `models/${dir}/${MODEL_JSON}`, reason: d.note ?? 'no trained weights' };
       return { config: preset, trained: false, weightBytes: 0, failed };
     }
-    if (name === 'lors') sources.trained = d.lors;
+    if (sliced) sources.trained = d.lors;
     const config = await det.setDecoder(name, d.source, onProgress);
     return { config, trained: true, weightBytes: d.weightBytes };
   } catch (e) {
     if (isDeviceLossError(e)) throw e;
-    const config = name === 'lors' ? (sources.trained?.config ?? preset) : preset;
+    const config = sliced ? (sources.trained?.config ?? preset) : preset;
     return { config, trained: false, weightBytes: 0, failed: decoderFailure(e, appBase, folderUrl(dir)) };
   }
 }
@@ -121,9 +129,9 @@ function lorsSourcesInfo(): InitResult['lorsSources'] {
 }
 
 /** The page's retry (or seeded choice) for one decoder; the other decoders and the cached photo stay. */
-async function reloadDecoder(name: DecoderName, seeded: boolean): Promise<LoadDecoderResult> {
+async function reloadDecoder(name: DecoderSlot, seeded: boolean): Promise<LoadDecoderResult> {
   const det = need();
-  if (name !== 'vanilla' && name !== 'lors') throw new Error(`unknown decoder "${String(name)}"`);
+  if (!DECODER_SLOTS.includes(name)) throw new Error(`unknown decoder "${String(name)}"`);
   const info = await loadDecoder(det, name, seeded);
   return { info, lorsSources: lorsSourcesInfo() };
 }
@@ -151,11 +159,9 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
   watchDeviceLoss((message) => post({ kind: 'deviceLost', message }));
   try {
     const compressedNote = await openCompressed();
-    const info: Partial<Record<DecoderName, DecoderLoadInfo>> = {};
-    for (const name of ['vanilla', 'lors'] as const) {
-      info[name] = await loadDecoder(det, name, false);
-      if (name === 'lors' && compressedNote) info.lors!.note = compressedNote;
-    }
+    const info: Partial<Record<DecoderSlot, DecoderLoadInfo>> = {};
+    for (const name of DECODER_SLOTS) info[name] = await loadDecoder(det, name, false);
+    if (compressedNote) info[SLICED_SLOT]!.note = compressedNote;
     post(
       det.fallbackReason
         ? { kind: 'backend', backend: det.backend, fallbackReason: det.fallbackReason }

@@ -2,7 +2,7 @@
 import type { ModelConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
 import type { LorsSlice } from '../model/lors/slice';
-import type { BackendName, DecoderName, Detection, ModelName, RgbaImage } from '../model/types';
+import type { BackendName, DecoderSlot, Detection, ModelName, RgbaImage } from '../model/types';
 
 /**
  * Every request the page can make and the reply it gets, tied: WorkerClient.request('detect', …) resolves to
@@ -16,7 +16,7 @@ export interface WorkerApi {
    * the files not already verified and cached are fetched), or its seeded initial weights when `seeded` (the user's
    * explicit choice).
    */
-  loadDecoder: { req: { name: DecoderName; seeded?: boolean }; reply: LoadDecoderResult };
+  loadDecoder: { req: { name: DecoderSlot; seeded?: boolean }; reply: LoadDecoderResult };
   /** Runs the backbone on a photo and keeps its features for later `detect`s. */
   setImage: { req: { imageId: number; image: RgbaImage }; reply: { backboneMs: number } };
   /**
@@ -69,7 +69,7 @@ export interface InitResult {
   fallbackReason?: string;
   backboneParams: number;
   backboneBytes: number;
-  decoders: Partial<Record<DecoderName, DecoderLoadInfo>>;
+  decoders: Partial<Record<DecoderSlot, DecoderLoadInfo>>;
   /** The ordered LORS weights on the server, by source: their (largest) config and file bytes. */
   lorsSources: Partial<Record<LorsSourceName, { config: ModelConfig; weightBytes: number }>>;
 }

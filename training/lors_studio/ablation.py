@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg, state = load_weights(a.weights)
-    if cfg.variant != 'lors':
+    if not cfg.parts.has_lors:
         raise SystemExit(f'--weights {a.weights}: a {cfg.variant} model has no shared/private split')
     ds = D.DetectionDataset(
         D.find_caches(a.features),

@@ -93,6 +93,25 @@ class LorsConfig:
         )
 
 
+@dataclass(frozen=True)
+class VariantSpec:
+    """How a stage gets its two adaptive-mixing weights: each dense (per stage) or LORS (shared + low-rank private)."""
+
+    generator: str  # 'dense' (Linear_gen) | 'lorsA'
+    output: str  # 'dense' (L_output) | 'lorsT'
+
+    @property
+    def has_lors(self) -> bool:
+        """Whether a config of the variant carries `lors` (ranks and groups)."""
+        return self.generator != 'dense' or self.output != 'dense'
+
+
+# The decoder's architecture variants, the one place their names are told apart (mirror of src/model/variants.ts):
+# params.py and model.py follow the parts; every model folds to PLAIN_VARIANT, whose parts are all dense.
+VARIANTS = {'vanilla': VariantSpec('dense', 'dense'), 'lors': VariantSpec('lorsA', 'lorsT')}
+PLAIN_VARIANT = 'vanilla'
+
+
 QUERY_INITS = ('image', 'nanodet')
 
 
@@ -102,7 +121,7 @@ DEFAULT_POS_SCALE = 1000.0  # AdaMixer's divisor of x, y in the box encoding
 @dataclass
 class ModelConfig:
     preset: str
-    variant: str  # 'vanilla' | 'lors'
+    variant: str  # a key of VARIANTS
     decoder: DecoderConfig
     lors: Optional[LorsConfig] = None
     # Where the queries' initial boxes come from: 'image' (AdaMixer's whole-image boxes) or 'nanodet' (NanoDet-g's
@@ -123,6 +142,10 @@ class ModelConfig:
             out['posScale'] = self.pos_scale
         return out
 
+    @property
+    def parts(self) -> VariantSpec:
+        return VARIANTS[self.variant]
+
     def dumps(self) -> str:
         return json.dumps(self.to_json())
 
@@ -133,15 +156,15 @@ class ModelConfig:
         if not isinstance(d, dict):
             raise ValueError(f'model config must be a JSON object, got {type(d).__name__}')
         variant = d.get('variant')
-        if variant not in ('vanilla', 'lors'):
-            raise ValueError(f'config.variant must be "vanilla" or "lors", got {variant!r}')
+        if variant not in VARIANTS:
+            raise ValueError(f'config.variant must be {" or ".join(map(json.dumps, VARIANTS))}, got {variant!r}')
         if 'decoder' not in d:
             raise ValueError('config is missing "decoder"')
         dec = DecoderConfig.from_json(d['decoder'])
         lors = None
-        if variant == 'lors':
+        if VARIANTS[variant].has_lors:
             if 'lors' not in d or d['lors'] is None:
-                raise ValueError('config.variant is "lors" but config.lors is missing')
+                raise ValueError(f'config.variant is "{variant}" but config.lors is missing')
             lors = LorsConfig.from_json(d['lors'])
             for what, ks in (('groupsA', lors.groups_a), ('groupsT', lors.groups_t)):
                 if len(ks) != dec.stages:
@@ -275,11 +298,11 @@ def make_config(
         if pd.points_in % 2 != 0:
             raise ValueError(f'vanilla4x32 needs an even pointsIn, preset {preset} has {pd.points_in}')
         decoder = replace(decoder, sampling_groups=2 * pd.sampling_groups, points_in=pd.points_in // 2)
-        return ModelConfig(preset=preset, variant='vanilla', decoder=decoder)
-    if variant == 'vanilla':
-        return ModelConfig(preset=preset, variant='vanilla', decoder=decoder)
-    if variant != 'lors':
-        raise ValueError(f'unknown variant "{variant}" (expected vanilla, vanilla4x32, lors)')
+        return ModelConfig(preset=preset, variant=PLAIN_VARIANT, decoder=decoder)
+    if variant not in VARIANTS:
+        raise ValueError(f'unknown variant "{variant}" (expected {", ".join([*VARIANTS, "vanilla4x32"])})')
+    if not VARIANTS[variant].has_lors:
+        return ModelConfig(preset=preset, variant=variant, decoder=decoder)
     pl: LorsConfig = p['lors']
     ra = pl.rank_a if rank_a is None else rank_a
     rt = pl.rank_t if rank_t is None else rank_t
@@ -288,7 +311,7 @@ def make_config(
             raise ValueError(f'{k} must be an integer ≥ 1, got {v!r}')
     ga = _per_stage(stretch_groups(pl.groups_a, n) if groups is None else groups, n, 'groups')
     gt = _per_stage(stretch_groups(pl.groups_t, n) if groups_t is None else groups_t, n, 'groupsT')
-    return ModelConfig(preset=preset, variant='lors', decoder=decoder, lors=LorsConfig(ra, ga, rt, gt))
+    return ModelConfig(preset=preset, variant=variant, decoder=decoder, lors=LorsConfig(ra, ga, rt, gt))
 
 
 def parse_groups(s: str) -> Union[int, List[int]]:

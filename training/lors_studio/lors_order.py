@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .config import LorsConfig, ModelConfig, dims
+from .config import PLAIN_VARIANT, LorsConfig, ModelConfig, dims
 from .params import parameter_spec
 
 State = Dict[str, torch.Tensor]
@@ -91,7 +91,7 @@ def _gen_blocks(G: int, K: int, r: int):
 
 
 def order_lors(cfg: ModelConfig, state: State) -> State:
-    if cfg.variant != 'lors' or cfg.lors is None:
+    if cfg.lors is None:
         raise ValueError('order_lors needs a LORS model')
     d, lo = cfg.decoder, cfg.lors
     dm = dims(d)
@@ -163,7 +163,7 @@ def _svd_groups(P: np.ndarray, K: int, r: int) -> Tuple[np.ndarray, np.ndarray]:
 def lorsify(
     cfg: ModelConfig, state: State, rank_a: int, groups_a: int, rank_t: int, groups_t: int = 1
 ) -> Tuple[ModelConfig, State]:
-    if cfg.variant != 'vanilla':
+    if cfg.variant != PLAIN_VARIANT:
         raise ValueError('lorsify needs a vanilla model')
     d = cfg.decoder
     dm = dims(d)
@@ -233,7 +233,7 @@ def slice_lors(
     groups_t: Optional[Union[int, Sequence[int]]] = None,
 ) -> Tuple[ModelConfig, State]:
     """The LORS model with the leading r' ≤ r components and K' ≤ K_i groups of an ordered LORS model."""
-    if cfg.variant != 'lors' or cfg.lors is None:
+    if cfg.lors is None:
         raise ValueError('slice_lors needs a LORS model')
     d, lo = cfg.decoder, cfg.lors
     N, G = d.stages, dims(d).G
@@ -283,7 +283,7 @@ def dense_stage_weights(cfg: ModelConfig, state: State) -> List[Tuple[np.ndarray
     st = {k: _np(v) for k, v in state.items()}
     res = []
     for i in range(d.stages):
-        if cfg.variant == 'vanilla':
+        if cfg.lors is None:
             gen = np.concatenate(
                 [st[f'stages.{i}.mixing.generator.weight'], st[f'stages.{i}.mixing.generator.bias'][:, None]], 1
             )

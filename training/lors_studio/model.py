@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .boxes import decode_xyzr, initial_xyzr, iof_matrix, position_embedding
-from .config import ModelConfig, dims
+from .config import VARIANTS, ModelConfig, dims
 from .params import init_tensor_, parameter_spec
 
 LN_EPS = 1e-5
@@ -87,10 +87,14 @@ class _Sampling(nn.Module):
 
 
 class _Mixing(nn.Module):
-    def __init__(self, d: int, gen_out: int, out_in: int, **kw):
+    """A stage's dense mixing weights: the generator and L_output, each when the variant has it dense."""
+
+    def __init__(self, d: int, gen_out: Optional[int], out_in: Optional[int], **kw):
         super().__init__()
-        self.generator = nn.Linear(d, gen_out, **kw)
-        self.output = nn.Linear(out_in, d, **kw)
+        if gen_out:
+            self.generator = nn.Linear(d, gen_out, **kw)
+        if out_in:
+            self.output = nn.Linear(out_in, d, **kw)
 
 
 class _FFN(nn.Module):
@@ -184,7 +188,8 @@ class _Stage(nn.Module):
         super().__init__()
         d = cfg.decoder
         dm = dims(d)
-        self.cfg_variant, self.pos_scale = cfg.variant, cfg.pos_scale
+        self.pos_scale = cfg.pos_scale
+        self.dense_generator, self.dense_output = cfg.parts.generator == 'dense', cfg.parts.output == 'dense'
         self.H, self.G, self.C = d.heads, dm.G, dm.C
         self.p_in, self.p_out = d.points_in, d.points_out
         self.strides = list(d.strides)
@@ -193,13 +198,16 @@ class _Stage(nn.Module):
         self.attn = _Attn(dq, **kw)
         self.attnNorm = nn.LayerNorm(dq, eps=LN_EPS, **kw)
         self.sampling = _Sampling(dq, dm.off_out, **kw)
-        if cfg.variant == 'vanilla':
-            self.mixing = _Mixing(dq, dm.gen_out, dm.out_in, **kw)
-            self.mixNorm = nn.LayerNorm(dq, eps=LN_EPS, **kw)
-        else:
-            lo = cfg.lors
+        lo = cfg.lors
+        if not self.dense_generator:
             self.lorsA = _LorsAStage(dq, dm.G, lo.groups_a[i], lo.rank_a, dm.C, d.points_in, d.points_out, **kw)
+        if not self.dense_output:
             self.lorsT = _LorsTStage(dq, lo.groups_t[i], lo.rank_t, dm.out_in, **kw)
+        if self.dense_generator or self.dense_output:
+            gen_out, out_in = dm.gen_out if self.dense_generator else None, dm.out_in if self.dense_output else None
+            self.mixing = _Mixing(dq, gen_out, out_in, **kw)
+        if self.dense_output:
+            self.mixNorm = nn.LayerNorm(dq, eps=LN_EPS, **kw)
         self.ffn = _FFN(dq, d.ffn, **kw)
         self.ffnNorm = nn.LayerNorm(dq, eps=LN_EPS, **kw)
         self.cls = _Head(dq, d.classes, **kw)
@@ -273,18 +281,17 @@ class _Stage(nn.Module):
         q = self.attention(q, xyzr)
         xs = self.sample(q, xyzr, feats)
         cc = C * C
-        if self.cfg_variant == 'vanilla':
-            params = self.mixing.generator(q).reshape(B * L, G, cc + P_out * P_in)
-            mc = params[..., :cc].reshape(B * L, G, C, C)
-            ms = params[..., cc:].reshape(B * L, G, P_out, P_in)
-            o = self.mix(xs, mc, ms)
+        params = (self.mixing.generator if self.dense_generator else lors_a_shared)(q)
+        params = params.reshape(B * L, G, cc + P_out * P_in)
+        mc = params[..., :cc].reshape(B * L, G, C, C)
+        ms = params[..., cc:].reshape(B * L, G, P_out, P_in)
+        if not self.dense_generator:
+            mc_p, ms_p = self.lorsA.private_matrices(q)
+            mc, ms = mc + mc_p, ms + ms_p
+        o = self.mix(xs, mc, ms)
+        if self.dense_output:
             q = self.mixNorm(q + self.mixing.output(o))
         else:
-            params = lors_a_shared(q).reshape(B * L, G, cc + P_out * P_in)
-            mc_p, ms_p = self.lorsA.private_matrices(q)
-            mc = params[..., :cc].reshape(B * L, G, C, C) + mc_p
-            ms = params[..., cc:].reshape(B * L, G, P_out, P_in) + ms_p
-            o = self.mix(xs, mc, ms)
             q = self.lorsT.norm(q + lors_t_shared(o) + self.lorsT.private(o) + self.lorsT.bias)
         q = self.ffnNorm(q + self.ffn.fc2(F.relu(self.ffn.fc1(q))))
         logits = self.cls(q)
@@ -297,7 +304,7 @@ class _Stage(nn.Module):
 
 
 class AdaMixerDecoder(nn.Module):
-    """The AdaMixer decoder (vanilla) or AdaMixer+LORS (cfg.variant == 'lors'), with its neck and query content.
+    """The AdaMixer decoder of any variant (config.VARIANTS: vanilla, AdaMixer+LORS), with its neck and query content.
 
     AdaMixerDecoder(cfg, init=True, device=None, dtype=None): init=True fills every tensor by its parameter_spec
     init rule from torch's global RNG (seed with torch.manual_seed first). device='meta' builds a shape-only model.
@@ -309,14 +316,16 @@ class AdaMixerDecoder(nn.Module):
         d = cfg.decoder
         dm = dims(d)
         kw = {'device': device, 'dtype': dtype}
-        if cfg.variant not in ('vanilla', 'lors'):
+        if cfg.variant not in VARIANTS:
             raise ValueError(f'unknown variant {cfg.variant!r}')
-        if cfg.variant == 'lors' and cfg.lors is None:
-            raise ValueError('variant "lors" needs cfg.lors')
+        parts = cfg.parts
+        if parts.has_lors and cfg.lors is None:
+            raise ValueError(f'variant "{cfg.variant}" needs cfg.lors')
         self.queries = _Queries(d.queries, d.d_query, **kw)
         self.neck = _Neck(len(d.strides), d.feat_channels, d.d_feat, d.neck_groups, **kw)
-        if cfg.variant == 'lors':
+        if parts.generator == 'lorsA':
             self.lorsA = _SharedLinear(d.d_query, dm.gen_out, bias=True, **kw)
+        if parts.output == 'lorsT':
             self.lorsT = _SharedLinear(dm.out_in, d.d_query, bias=False, **kw)
         self.stages = nn.ModuleList([_Stage(cfg, i, **kw) for i in range(d.stages)])
         self._spec = parameter_spec(cfg)
@@ -375,8 +384,8 @@ class AdaMixerDecoder(nn.Module):
         if image_size.shape != (B, 2):
             raise ValueError(f'image_size must be [B, 2] = (w, h) per image with B = {B}, got {list(image_size.shape)}')
         q, xyzr = self.initial_state(B, image_size, proposals)
-        shared_a = self.lorsA.shared if self.cfg.variant == 'lors' else None
-        shared_t = self.lorsT.shared if self.cfg.variant == 'lors' else None
+        shared_a = self.lorsA.shared if self.cfg.parts.generator == 'lorsA' else None
+        shared_t = self.lorsT.shared if self.cfg.parts.output == 'lorsT' else None
         outs: List[Dict[str, torch.Tensor]] = []
         for stage in self.stages:
             q, new_xyzr, logits = stage(q, xyzr, feats, shared_a, shared_t)

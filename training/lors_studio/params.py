@@ -60,19 +60,12 @@ def parameter_spec(cfg: ModelConfig) -> List[dict]:
         _p(p, f'neck.convs.{l}.bias', [d.d_feat], 'neck', None, 'input', zeros)
     _layer_norm(p, 'neck.norm', d.d_feat, 'neck', None, 'input')
 
-    if cfg.variant == 'lors':
+    parts = cfg.parts
+    if parts.generator == 'lorsA':
         _linear(p, 'lorsA.shared', dq, dm.gen_out, 'lorsA', None, 'shared', zeros)
-        _linear(
-            p,
-            'lorsT.shared',
-            dm.out_in,
-            dq,
-            'lorsT',
-            None,
-            'shared',
-            {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': math.sqrt(5)},
-            None,
-        )
+    if parts.output == 'lorsT':
+        kaiming = {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': math.sqrt(5)}
+        _linear(p, 'lorsT.shared', dm.out_in, dq, 'lorsT', None, 'shared', kaiming, None)
 
     for i in range(d.stages):
         s = f'stages.{i}'
@@ -81,14 +74,11 @@ def parameter_spec(cfg: ModelConfig) -> List[dict]:
         _linear(p, f'{s}.attn.outProj', dq, dq, 'attention', i, 'stage', {'kind': 'xavier'}, zeros)
         _layer_norm(p, f'{s}.attnNorm', dq, 'attention', i, 'stage')
         _linear(p, f'{s}.sampling.offset', dq, dm.off_out, 'sampling', i, 'stage', zeros, {'kind': 'offsetBias'})
-        if cfg.variant == 'vanilla':
+        lo = cfg.lors
+        if parts.generator == 'dense':
             _linear(p, f'{s}.mixing.generator', dq, dm.gen_out, 'generator', i, 'stage', zeros)
-            _linear(p, f'{s}.mixing.output', dm.out_in, dq, 'output', i, 'stage')
-            _layer_norm(p, f'{s}.mixNorm', dq, 'output', i, 'stage')
         else:
-            lo = cfg.lors
-            r = lo.rank_a
-            gk = G * lo.groups_a[i]
+            r, gk = lo.rank_a, G * lo.groups_a[i]
             _linear(p, f'{s}.lorsA.generator', dq, 2 * gk * r * r, 'lorsA', i, 'private', zeros, zeros)
             for n, shape in (
                 ('ml', [gk, C, r]),
@@ -96,26 +86,16 @@ def parameter_spec(cfg: ModelConfig) -> List[dict]:
                 ('sl', [gk, d.points_out, r]),
                 ('sr', [gk, r, d.points_in]),
             ):
-                _p(
-                    p,
-                    f'{s}.lorsA.{n}',
-                    shape,
-                    'lorsA',
-                    i,
-                    'private',
-                    {'kind': 'kaimingUniform', 'fanIn': shape[1] * shape[2], 'a': 0},
-                )
+                init = {'kind': 'kaimingUniform', 'fanIn': shape[1] * shape[2], 'a': 0}
+                _p(p, f'{s}.lorsA.{n}', shape, 'lorsA', i, 'private', init)
+        if parts.output == 'dense':
+            _linear(p, f'{s}.mixing.output', dm.out_in, dq, 'output', i, 'stage')
+            _layer_norm(p, f'{s}.mixNorm', dq, 'output', i, 'stage')
+        else:
             rt, kt = lo.rank_t, lo.groups_t[i]
             _p(p, f'{s}.lorsT.B', [kt, dq, rt], 'lorsT', i, 'private', zeros)
-            _p(
-                p,
-                f'{s}.lorsT.A',
-                [kt, rt, dm.out_in],
-                'lorsT',
-                i,
-                'private',
-                {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': 0},
-            )
+            init = {'kind': 'kaimingUniform', 'fanIn': dm.out_in, 'a': 0}
+            _p(p, f'{s}.lorsT.A', [kt, rt, dm.out_in], 'lorsT', i, 'private', init)
             _p(p, f'{s}.lorsT.bias', [dq], 'lorsT', i, 'private', zeros)
             _layer_norm(p, f'{s}.lorsT.norm', dq, 'lorsT', i, 'private')
         _linear(p, f'{s}.ffn.fc1', dq, d.ffn, 'ffn', i, 'stage')

@@ -1,7 +1,8 @@
 """The package's imports run one way (boxes ← matching ← losses ← train; evaluate ← train, compress; …): every
 module of training/lors_studio is parsed with `ast`, each import of a package module (at module level or inside a
 function alike) is an edge, and a cycle fails. Package imports must also sit at module level (visible at the top),
-and no module uses another's private (`_name`) helpers, imported or as an attribute of an imported module."""
+and no module uses another's private (`_name`) helpers, imported or as an attribute of an imported module. Only the
+variant table (config.py VARIANTS) tells architecture variants apart by name."""
 
 from __future__ import annotations
 
@@ -56,6 +57,31 @@ def private_uses(path: str, modules: Set[str]) -> List[str]:
     return out
 
 
+VARIANT_NAMES = {'vanilla', 'lors'}
+
+
+def variant_name_checks(source: str) -> List[int]:
+    """Lines that check a variant by name: 'vanilla' or 'lors' compared with ==, !=, is, is not, a collection of
+    them that a value is tested `in`, or a `case` pattern. The same words as data (dict keys, arguments, a key
+    looked up with `'vanilla' in ref`) are not checks; elsewhere code asks config.VARIANTS or the config (cfg.lors)."""
+
+    def named(n: ast.AST) -> bool:
+        return isinstance(n, ast.Constant) and n.value in VARIANT_NAMES
+
+    out: List[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            for op, a, b in zip(node.ops, sides, sides[1:]):
+                if isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)) and (named(a) or named(b)):
+                    out.append(node.lineno)
+                elif isinstance(op, (ast.In, ast.NotIn)) and isinstance(b, (ast.Tuple, ast.List, ast.Set)):
+                    out += [node.lineno] if any(named(e) for e in b.elts) else []
+        elif isinstance(node, ast.MatchValue) and named(node.value):
+            out.append(node.lineno)
+    return sorted(set(out))
+
+
 def find_cycle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
     """A cycle [a, b, …, a] of a directed graph, or None (depth-first search; 1 = on the stack, 2 = done)."""
     state: Dict[str, int] = {}
@@ -103,6 +129,19 @@ class TestLayering(unittest.TestCase):
                 )
             found = private_uses(path, {'train', 'data', 'boxes', 'gpu_train'})
         self.assertEqual(sorted(found), ['boxes._area (line 4)', 'data._kept (line 4)', 'train._float_list (line 1)'])
+
+    def test_variant_check_finder_on_synthetic_input(self):
+        bad = "if cfg.variant == 'lors':\n    pass\nok = v not in ('vanilla', 'x')\n"
+        bad += "match v:\n    case 'lors':\n        pass\n"
+        self.assertEqual(variant_name_checks(bad), [1, 3, 5])
+        data = "SEEDS = {'vanilla': 1}\nif 'vanilla' in ref:\n    f('lors', variant='lors')\nok = m == 'nanodet'\n"
+        self.assertEqual(variant_name_checks(data), [])
+
+    def test_variants_are_told_apart_only_in_the_table(self):
+        for m in sorted(f[:-3] for f in os.listdir(PKG) if f.endswith('.py') and f != 'config.py'):
+            with open(os.path.join(PKG, m + '.py'), encoding='utf-8') as f:
+                found = variant_name_checks(f.read())
+            self.assertEqual(found, [], f'{m}.py checks a variant name (lines {found}); use config.VARIANTS')
 
     def test_package(self):
         modules = {f[:-3] for f in os.listdir(PKG) if f.endswith('.py')}

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { posScaleOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
+import { VARIANTS } from '../variants';
 import { lorsAMixingParams, type LorsPath } from '../lors/lorsA';
 import { lorsTOutput } from '../lors/lorsT';
 import { decodeXyzr, iof } from './boxes';
@@ -92,15 +93,17 @@ export function stageForward(
     const off = linear(x, weights, `${s}.sampling.offset`);
     const xs = sampleFeatures(levels, xyzr, off, cfg);
     // 2.3 adaptive mixing
-    if (cfg.variant === 'lors') {
-      const { Mc, Ms } = lorsAMixingParams(weights, cfg, stage, x, opts.lorsA ?? 'auto');
-      const o = adaptiveMixing(xs, Mc, Ms);
-      x = lorsTOutput(weights, cfg, stage, x, o, opts.lorsT ?? 'auto') as tf.Tensor3D;
-    } else {
-      const { Mc, Ms } = splitMixingParams(linear(x, weights, `${s}.mixing.generator`), cfg.decoder);
-      const o = adaptiveMixing(xs, Mc, Ms);
-      x = layerNorm(tf.add(x, linear(o, weights, `${s}.mixing.output`)), weights, `${s}.mixNorm`) as tf.Tensor3D;
-    }
+    const parts = VARIANTS[cfg.variant];
+    const { Mc, Ms } =
+      parts.generator === 'lorsA'
+        ? lorsAMixingParams(weights, cfg, stage, x, opts.lorsA ?? 'auto')
+        : splitMixingParams(linear(x, weights, `${s}.mixing.generator`), cfg.decoder);
+    const o = adaptiveMixing(xs, Mc, Ms);
+    x = (
+      parts.output === 'lorsT'
+        ? lorsTOutput(weights, cfg, stage, x, o, opts.lorsT ?? 'auto')
+        : layerNorm(tf.add(x, linear(o, weights, `${s}.mixing.output`)), weights, `${s}.mixNorm`)
+    ) as tf.Tensor3D;
     // 2.4 FFN
     const hidden = linear(x, weights, `${s}.ffn.fc1`, 'relu');
     x = layerNorm(tf.add(x, linear(hidden, weights, `${s}.ffn.fc2`)), weights, `${s}.ffnNorm`) as tf.Tensor3D;

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import { parameterSpec } from '../params';
 import type { WeightMap } from '../types';
+import { PLAIN_VARIANT, VARIANTS } from '../variants';
 import { getWeight, linearWeightOutIn, preparedName } from '../nn/ops';
 import { lorsAFoldedName, lowRankSum } from './lorsA';
 import { lorsTFactors, lorsTFoldedName } from './lorsT';
@@ -24,7 +25,7 @@ export interface Folded {
 }
 
 function needLors(cfg: ModelConfig, what: string) {
-  if (cfg.variant !== 'lors' || !cfg.lors) throw new Error(`${what} needs a lors config, got variant "${cfg.variant}"`);
+  if (!cfg.lors) throw new Error(`${what} needs a lors config, got variant "${cfg.variant}"`);
   return cfg.lors;
 }
 
@@ -117,33 +118,43 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
   return { weights: out, added };
 }
 
-/** Where a vanilla stage's mixing weights are in a folded LORS map (prepared names: the same with a trailing T). */
-const FOLDED_AS: [RegExp, string][] = [
-  [/^(stages\.\d+)\.mixing\.generator\./, '$1.lorsA.folded.'],
-  [/^(stages\.\d+)\.mixing\.output\.weight/, '$1.lorsT.folded'],
-  [/^(stages\.\d+)\.mixing\.output\.bias$/, '$1.lorsT.bias'],
-  [/^(stages\.\d+)\.mixNorm\./, '$1.lorsT.norm.'],
-];
+/** Where a vanilla stage's mixing weights are in a folded LORS part (prepared names: the same with a trailing T). */
+const FOLDED_AS: Record<'lorsA' | 'lorsT', [RegExp, string][]> = {
+  lorsA: [[/^(stages\.\d+)\.mixing\.generator\./, '$1.lorsA.folded.']],
+  lorsT: [
+    [/^(stages\.\d+)\.mixing\.output\.weight/, '$1.lorsT.folded'],
+    [/^(stages\.\d+)\.mixing\.output\.bias$/, '$1.lorsT.bias'],
+    [/^(stages\.\d+)\.mixNorm\./, '$1.lorsT.norm.'],
+  ],
+};
 
 /**
- * A LORS model folded (foldLorsT, foldLorsA) into the vanilla decoder it then is (docs/model.md §5.3): a vanilla
- * config of the same decoder and the weights under vanilla names (L_output = W_i with LORS^T's bias and LayerNorm,
- * the generator = LORS^A's folded one); the LORS factors and shared parts are left out. Raw or prepared input, as the
- * folds; `added`: the names of the new (folded) tensors, all of which the result holds.
+ * A model with LORS parts folded (foldLorsT, foldLorsA: those its variant has) into the vanilla decoder it then is
+ * (docs/model.md §5.3): a config of the plain variant (variants.ts) with the same decoder and the weights under
+ * vanilla names (L_output = W_i with LORS^T's bias and LayerNorm, the generator = LORS^A's folded one); the LORS
+ * factors and shared parts are left out. Raw or prepared input, as the folds; `added`: the names of the new (folded)
+ * tensors, all of which the result holds.
  */
 export function foldToVanilla(weights: WeightMap, cfg: ModelConfig): Folded & { config: ModelConfig } {
-  const t = foldLorsTWithNames(weights, cfg);
-  let a: Folded;
+  const parts = VARIANTS[cfg.variant];
+  const lorsParts = [parts.output, parts.generator].filter((p): p is 'lorsA' | 'lorsT' => p !== 'dense');
+  const steps = lorsParts.map((p) => (p === 'lorsT' ? foldLorsTWithNames : foldLorsAWithNames));
+  let a: Folded = { weights, added: [] };
+  const added: string[] = [];
   try {
-    a = foldLorsAWithNames(t.weights, cfg);
+    for (const step of steps) {
+      a = step(a.weights, cfg);
+      added.push(...a.added);
+    }
   } catch (e) {
-    tf.dispose(t.added.map((n) => t.weights.get(n)!));
+    tf.dispose(added.map((n) => a.weights.get(n)!));
     throw e;
   }
-  const folded = new Set([...t.added, ...a.added].map((n) => a.weights.get(n)));
+  const folded = new Set(added.map((n) => a.weights.get(n)));
   const { lors: _factors, ...rest } = cfg;
-  const config: ModelConfig = { ...rest, variant: 'vanilla' };
-  const lorsName = (name: string) => FOLDED_AS.reduce((n, [re, to]) => n.replace(re, to), name);
+  const config: ModelConfig = { ...rest, variant: PLAIN_VARIANT };
+  const renames = lorsParts.flatMap((p) => FOLDED_AS[p]);
+  const lorsName = (name: string) => renames.reduce((n, [re, to]) => n.replace(re, to), name);
   const out: WeightMap = new Map();
   for (const p of parameterSpec(config)) {
     for (const name of [p.name, preparedName(p.name)]) {

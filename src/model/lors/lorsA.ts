@@ -23,7 +23,7 @@ export type LorsPath = 'auto' | 'factored' | 'folded';
 export const lorsAFoldedName = (stage: number) => `stages.${stage}.lorsA.folded`;
 
 function lorsOf(cfg: ModelConfig) {
-  if (cfg.variant !== 'lors' || !cfg.lors) throw new Error(`LORS^A needs a lors config, got variant "${cfg.variant}"`);
+  if (!cfg.lors) throw new Error(`LORS^A needs a lors config, got variant "${cfg.variant}"`);
   return cfg.lors;
 }
 

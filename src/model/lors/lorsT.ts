@@ -43,7 +43,7 @@ export function lorsTFactors(
 }
 
 function lorsTDims(cfg: ModelConfig, stage: number) {
-  if (cfg.variant !== 'lors' || !cfg.lors) throw new Error(`LORS^T needs a lors config, got variant "${cfg.variant}"`);
+  if (!cfg.lors) throw new Error(`LORS^T needs a lors config, got variant "${cfg.variant}"`);
   const K = cfg.lors.groupsT[stage];
   if (K === undefined) throw new Error(`LORS^T: no stage ${stage} (config has ${cfg.lors.groupsT.length})`);
   return { K, r: cfg.lors.rankT, dq: cfg.decoder.dQuery, outIn: dims(cfg.decoder).outIn };

@@ -35,7 +35,7 @@ export type SliceMode = 'strict' | 'clamp';
 /** The config of a slice of `src` (the source's with the LORS settings replaced). */
 export function sliceConfig(src: ModelConfig, req: LorsSlice, mode: SliceMode = 'strict'): ModelConfig {
   const lo = src.lors;
-  if (src.variant !== 'lors' || !lo) throw new Error('LORS slice: the weights are not a LORS model');
+  if (!lo) throw new Error('LORS slice: the weights are not a LORS model');
   const N = src.decoder.stages;
   const limits = `this model holds r_A ≤ ${lo.rankA}, r_T ≤ ${lo.rankT}, K ≤ [${lo.groupsA.join(', ')}], K_T ≤ [${lo.groupsT.join(', ')}]`;
   const fit = (v: number, max: number, what: string): number => {

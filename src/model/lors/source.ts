@@ -30,7 +30,7 @@ export class OrderedLors {
     private readonly read: FileReader,
     manifest: WeightsManifest,
   ) {
-    if (manifest.config.variant !== 'lors') throw new Error('an ordered LORS source needs LORS weights');
+    if (!manifest.config.lors) throw new Error('an ordered LORS source needs LORS weights');
     this.config = manifest.config;
     this.weightBytes = shardBytes(manifest);
   }
@@ -38,13 +38,15 @@ export class OrderedLors {
   /** Reads model.json only (FileNotFoundError when the folder has none); the shards load on the first slice. */
   static async open(read: FileReader): Promise<OrderedLors> {
     const json = await read(MODEL_JSON);
-    return new OrderedLors(withPrefetched(read, MODEL_JSON, json), parseManifest(json, { variant: 'lors' }));
+    return new OrderedLors(withPrefetched(read, MODEL_JSON, json), parseManifest(json));
   }
 
   /** The shards, verified and decoded once (progress reported by the call that loads them); a failure is retried. */
   load(onProgress?: Progress): Promise<Map<string, Float32Array>> {
     if (!this.arrays) {
-      const p = loadWeightArrays(this.read, { expect: { variant: 'lors' }, onProgress }).then((r) => r.arrays);
+      const p = loadWeightArrays(this.read, { expect: { variant: this.config.variant }, onProgress }).then(
+        (r) => r.arrays,
+      );
       p.catch(() => {
         if (this.arrays === p) this.arrays = undefined;
       });
