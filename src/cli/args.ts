@@ -3,6 +3,8 @@
  * `--help`. Unknown options and missing values are errors (UsageError → message + usage, exit code 2).
  */
 
+import { pathToFileURL } from 'node:url';
+
 export class UsageError extends Error {}
 
 export interface OptionSpec {
@@ -128,11 +130,24 @@ export function num(p: ParsedArgs, name: string, def: number, min = -Infinity, m
 }
 
 /**
- * Runs a CLI main: UsageError → "error: …" + usage hint, exit 2; other errors → "error: …", exit 1.
- * Set LORS_DEBUG=1 for stack traces.
+ * Runs a CLI's main when `moduleUrl` (its import.meta.url) is the script Node started, with the parsed arguments
+ * (`--help` prints the usage instead): UsageError → "error: …" + usage hint, exit 2; other errors → "error: …",
+ * exit 1. Set LORS_DEBUG=1 for stack traces.
  */
-export function runCli(command: string, usage: string, main: () => Promise<void>): void {
-  main().then(
+export function runCli(
+  moduleUrl: string,
+  command: string,
+  { spec, usage, maxPositionals = 0 }: { spec: Record<string, OptionSpec>; usage: string; maxPositionals?: number },
+  main: (a: ParsedArgs, argv: string[]) => Promise<void>,
+): void {
+  if (moduleUrl !== pathToFileURL(process.argv[1] ?? '').href) return;
+  const argv = process.argv.slice(2);
+  const run = async () => {
+    const a = parseArgs(argv, spec, { maxPositionals });
+    if (a.help) console.log(usage);
+    else await main(a, argv);
+  };
+  run().then(
     () => {
       process.exitCode = process.exitCode ?? 0;
     },

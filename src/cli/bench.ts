@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { dirname, join } from 'node:path';
 import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR } from '../model/constants';
 import type { BackendName } from '../model/types';
-import { flag, int, parseArgs, runCli, str, usageText, type OptionSpec } from './args';
+import { flag, int, runCli, str, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { benchBackend, machineInfo, summaryLine } from './bench-node';
 import { longSoakGoals, SOAK_WARMUP_MOVES } from './soakVerdict';
 import type { SoakOptions } from '../../test/e2e/soak';
@@ -57,12 +57,7 @@ const SPEC: Record<string, OptionSpec> = {
 };
 const USAGE = usageText('bench', 'npm run bench -- [options]', SPEC);
 
-async function main() {
-  const p = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
-  if (p.help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(p: ParsedArgs) {
   const models = str(p, 'models') ?? 'public/models';
   if (flag(p, 'bytes')) {
     writeJson(str(p, 'json'), { date: new Date().toISOString(), download: downloadBytes(models) });
@@ -177,4 +172,4 @@ function writeJson(path: string | undefined, data: unknown) {
   console.log(`bench: wrote ${path}`);
 }
 
-if (process.argv[1]?.endsWith('bench.ts')) runCli('bench', USAGE, main);
+runCli(import.meta.url, 'bench', { spec: SPEC, usage: USAGE }, main);

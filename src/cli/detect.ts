@@ -8,14 +8,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig, PRESETS, type PresetName } from '../model/config';
 import { DECODER_DIRS, SLICED_SLOT, SLOT_VARIANTS } from '../model/constants';
 import { decoderSource, type DecoderSource } from '../model/decoderSource';
 import { load } from '../model/detector';
 import { fitWithin } from '../model/letterbox';
 import type { DecoderSlot, Detection, ModelName } from '../model/types';
-import { flag, int, num, parseArgs, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+import { flag, int, num, runCli, str, UsageError, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
 import { drawDetections, encodePng, folderReader, isDirectory, readImage } from './node-io';
 
@@ -69,12 +68,7 @@ export function formatTable(dets: Detection[]): string {
   return [head, ...rows].join('\n');
 }
 
-async function main() {
-  const a = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 1 });
-  if (a.help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(a: ParsedArgs) {
   const imagePath = a.positionals[0];
   if (!imagePath) throw new UsageError('IMAGE is required');
   const model = (str(a, 'model') ?? 'nanodet') as ModelName;
@@ -129,4 +123,4 @@ async function main() {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('detect', USAGE, main);
+runCli(import.meta.url, 'detect', { spec: SPEC, usage: USAGE, maxPositionals: 1 }, main);

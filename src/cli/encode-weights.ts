@@ -7,7 +7,6 @@
  * decoders are `--encoding int8 --deflate`.
  */
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
   loadWeightArrays,
   saveWeights,
@@ -16,7 +15,7 @@ import {
   WEIGHTS_ENCODINGS,
   type WeightsEncoding,
 } from '../model/weights';
-import { flag, parseArgs, requireStr, runCli, usageText, type OptionSpec } from './args';
+import { flag, requireStr, runCli, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { folderReader, writeWeightsFolder } from './node-io';
 
 const SPEC: Record<string, OptionSpec> = {
@@ -55,13 +54,7 @@ export async function encodeWeightsFolder(
   return { files, before: shardBytes(manifest), after: shardFileBytes(files) };
 }
 
-async function main() {
-  const argv = process.argv.slice(2);
-  const a = parseArgs(argv, SPEC, { maxPositionals: 0 });
-  if (a.help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(a: ParsedArgs) {
   const dir = requireStr(a, 'weights');
   const out = requireStr(a, 'out');
   const encoding = requireStr(a, 'encoding') as WeightsEncoding;
@@ -73,4 +66,4 @@ async function main() {
   );
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('encode-weights', USAGE, main);
+runCli(import.meta.url, 'encode-weights', { spec: SPEC, usage: USAGE }, main);

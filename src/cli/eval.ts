@@ -15,7 +15,6 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { makeConfig, PRESETS, type ModelConfig, type PresetName } from '../model/config';
 import { decoderSource, type DecoderSource } from '../model/decoderSource';
@@ -26,7 +25,7 @@ import type { DecoderSlot, ModelName } from '../model/types';
 import { evaluateCoco, type CocoDetection, type CocoGroundTruth, type CocoImage, type CocoMetrics } from '../eval/coco';
 import { detectionsToCoco } from '../model/cocoFormat';
 import { formatCocoReport, subsetGroundTruth } from '../eval/report';
-import { int, num, parseArgs, requireStr, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+import { int, num, requireStr, runCli, str, UsageError, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { LORS_SLICE_OPTIONS, lorsSliceFromArgs } from './config-args';
 import type { LorsSlice } from '../model/lors/slice';
 import { fileExists, folderReader, isDirectory, readImage } from './node-io';
@@ -257,12 +256,7 @@ function writeJson(path: string, value: unknown) {
   writeFileSync(path, `${JSON.stringify(value, null, 1)}\n`);
 }
 
-async function main() {
-  const a = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
-  if (a.help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(a: ParsedArgs) {
   const model = requireStr(a, 'model') as ModelName;
   const preset = str(a, 'init') as PresetName | undefined;
   if (preset && model === 'nanodet') throw new UsageError('--init applies to vanilla/lors only');
@@ -306,4 +300,4 @@ async function main() {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('eval', USAGE, main);
+runCli(import.meta.url, 'eval', { spec: SPEC, usage: USAGE }, main);

@@ -25,13 +25,12 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../model/backend';
 import { levelShapes, loadNanoDet, NANODET_CHANNELS, NANODET_STRIDES, checkInputSize } from '../model/backbone/nanodet';
 import { float32ToFloat16 } from '../model/weights/float16';
 import { fitWithin } from '../model/letterbox';
-import { flag, int, parseArgs, requireStr, runCli, str, UsageError, usageText, type OptionSpec } from './args';
+import { flag, int, requireStr, runCli, str, UsageError, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { fileExists, folderReader, isDirectory, readImage } from './node-io';
 
 const SPEC: Record<string, OptionSpec> = {
@@ -209,12 +208,7 @@ export async function writeFeatureCache(
   return { data: dataPath, meta: metaPath, info: meta };
 }
 
-async function main() {
-  const a = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
-  if (a.help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(a: ParsedArgs) {
   const size = int(a, 'size', 416, 64, 2048)!;
   try {
     checkInputSize(size);
@@ -233,4 +227,4 @@ async function main() {
   });
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('features', USAGE, main);
+runCli(import.meta.url, 'features', { spec: SPEC, usage: USAGE }, main);

@@ -8,12 +8,11 @@
  * (apart from meta.createdAt).
  */
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { ModelConfig, PresetName, VariantName } from '../model/config';
 import { countParameters } from '../model/params';
 import { initArrays, saveWeights, shardFileBytes, WEIGHTS_ENCODINGS, type WeightsEncoding } from '../model/weights';
 import { configFromArgs, configOptions } from './config-args';
-import { flag, int, parseArgs, requireStr, runCli, str, usageText, type OptionSpec } from './args';
+import { flag, int, parseArgs, requireStr, runCli, str, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { writeWeightsFolder } from './node-io';
 
 const DEFAULTS = { preset: 'web', variant: 'lors' } as const;
@@ -71,12 +70,7 @@ export async function buildInitWeights(plan: InitWeightsPlan): Promise<Map<strin
   });
 }
 
-async function main() {
-  const argv = process.argv.slice(2);
-  if (parseArgs(argv, SPEC).help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(_a: ParsedArgs, argv: string[]) {
   const plan = planInitWeights(argv);
   const files = await buildInitWeights(plan);
   writeWeightsFolder(plan.out, files, plan.force);
@@ -90,4 +84,4 @@ async function main() {
   );
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('init-weights', USAGE, main);
+runCli(import.meta.url, 'init-weights', { spec: SPEC, usage: USAGE }, main);

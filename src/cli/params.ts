@@ -6,7 +6,6 @@
  * Exact parameter counts from countParameters (src/model/params.ts). `decoder` is the paper's count (stages +
  * LORS shared parts; queries and neck left out); `total` adds the queries, the neck and NanoDet-g's backbone.
  */
-import { pathToFileURL } from 'node:url';
 import { validateConfig, type ModelConfig, type VariantName } from '../model/config';
 import { countParameters, type ParamCount } from '../model/params';
 import { NANODET_PARAMS } from '../model/backbone/nanodet';
@@ -114,14 +113,9 @@ export function formatReport(r: ParamsReport): string {
   return lines.join('\n');
 }
 
-async function main() {
-  const argv = process.argv.slice(2);
-  if (parseArgs(argv, SPEC).help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(a: ParsedArgs, argv: string[]) {
   const r = paramsReport(argv);
-  console.log(flag(parseArgs(argv, SPEC), 'json') ? JSON.stringify(r, null, 2) : formatReport(r));
+  console.log(flag(a, 'json') ? JSON.stringify(r, null, 2) : formatReport(r));
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('params', USAGE, main);
+runCli(import.meta.url, 'params', { spec: SPEC, usage: USAGE }, main);

@@ -16,12 +16,11 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../model/backend';
 import { disposeFeatures, headProposals, loadNanoDet, NANODET_CLASSES, PROPOSAL_IOU } from '../model/backbone';
 import { float16ToFloat32, float32ToFloat16 } from '../model/weights/float16';
-import { int, parseArgs, requireStr, runCli, str, usageText, type OptionSpec } from './args';
+import { int, requireStr, runCli, str, usageText, type OptionSpec, type ParsedArgs } from './args';
 import type { FeatureCacheMeta } from './features';
 import { folderReader, isDirectory } from './node-io';
 
@@ -128,15 +127,10 @@ export async function writeProposals(o: {
   return `${stem}.proposals.f32`;
 }
 
-async function main() {
-  const a = parseArgs(process.argv.slice(2), SPEC, { maxPositionals: 0 });
-  if (a.help) {
-    console.log(USAGE);
-    return;
-  }
+async function main(a: ParsedArgs) {
   const count = int(a, 'count', 100, 1, 10000)!;
   for (const json of cacheJsons(requireStr(a, 'features')))
     await writeProposals({ json, count, backbone: str(a, 'backbone') });
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runCli('proposals', USAGE, main);
+runCli(import.meta.url, 'proposals', { spec: SPEC, usage: USAGE }, main);

@@ -268,26 +268,21 @@ class LoadedDetector implements Detector {
     const feats = isFeatureSet(input) ? input : this.extract(input, { withHead });
     if (feats.disposed) throw new Error('detect: this FeatureSet was disposed');
     try {
-      if (model === 'nanodet') {
-        const head = feats.head ?? this.nanodet.head([...feats.levels]);
-        try {
-          return await decodeHead(head, feats.letterbox, { scoreThreshold, maxDetections });
-        } finally {
-          if (head !== feats.head) disposeFeatures({ levels: [], head });
-        }
-      }
+      if (model === 'nanodet')
+        return await this.withHead(feats, (head) =>
+          decodeHead(head, feats.letterbox, { scoreThreshold, maxDetections }),
+        );
       return await this.runDecoder(dec!, feats, scoreThreshold, maxDetections, options.stage);
     } finally {
       if (owned) feats.dispose();
     }
   }
 
-  /** NanoDet's head proposals for a decoder trained with queryInit 'nanodet' (runs the head when not extracted). */
-  private async proposals(feats: FeatureSet, count: number): Promise<Float32Array> {
-    const lb = feats.letterbox;
+  /** Runs `use` on NanoDet's head outputs: the extracted ones, or made now (and freed after) when not extracted. */
+  private async withHead<T>(feats: FeatureSet, use: (head: NanoDetHead) => Promise<T>): Promise<T> {
     const head = feats.head ?? this.nanodet.head([...feats.levels]);
     try {
-      return (await headProposals(head, lb.size, lb.width, lb.height, count)).boxes;
+      return await use(head);
     } finally {
       if (head !== feats.head) disposeFeatures({ levels: [], head });
     }
@@ -306,7 +301,11 @@ class LoadedDetector implements Detector {
       throw new Error(`stage must be an integer in 1..${d.stages} (the decoder's stages), got ${stage}`);
     }
     const k = Math.min(maxDetections, d.queries * d.classes);
-    const proposals = queryInitOf(dec.config) === 'nanodet' ? [await this.proposals(feats, d.queries)] : undefined;
+    // NanoDet's head proposals for a decoder trained with queryInit 'nanodet'
+    const proposals =
+      queryInitOf(dec.config) === 'nanodet'
+        ? [(await this.withHead(feats, (h) => headProposals(h, lb.size, lb.width, lb.height, d.queries))).boxes]
+        : undefined;
     const last = tf.tidy(() => {
       const stages = decoderForward(dec.run, dec.runs, [...feats.levels], [[lb.width, lb.height]], {
         proposals,

@@ -153,10 +153,9 @@ const one = (t: tf.Tensor): Parts => [{ name: 'output', t }];
 const INPUT = 64;
 const IMAGE: [number, number] = [64, 48];
 
-/** The tiny-preset weights as the app runs them (LORS folded into a vanilla decoder, then prepared) and their config. */
-function appWeights(cfg: ModelConfig, seed: number): { runs: ModelConfig; run: WeightMap; all: tf.Tensor[] } {
-  const raw = randomWeights(cfg, seed);
-  const f = cfg.lors ? foldToVanilla(raw, cfg) : { weights: raw, config: cfg };
+/** Weights as the app runs them (LORS folded into a vanilla decoder, then prepared), the config they run, all tensors. */
+export function appWeights(raw: WeightMap, cfg: ModelConfig): { runs: ModelConfig; run: WeightMap; all: tf.Tensor[] } {
+  const f = foldToVanilla(raw, cfg);
   const run = prepareWeights(f.weights, f.config);
   return { runs: f.config, run, all: [...new Set([...raw.values(), ...f.weights.values(), ...run.values()])] };
 }
@@ -175,8 +174,8 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
   const L = d.queries;
   const rand = rng(123);
   const t = (shape: number[], lo: number, hi: number) => uniformTensor(shape, lo, hi, rand);
-  const V = appWeights(van, 21);
-  const F = appWeights(lors, 22);
+  const V = appWeights(randomWeights(van, 21), van);
+  const F = appWeights(randomWeights(lors, 22), lors);
   const wv = V.run;
   const w = (name: string) => getWeight(wv, name);
   const raw = randomLevels(van, 1, INPUT, INPUT, 9);
@@ -193,6 +192,9 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
   const mixed = t([1, L, outIn], -1, 1);
   const wT = (name: string) => w(`${name}.weightT`);
   const s0 = 'stages.0';
+  /** The fused LN(res + x·W + b) with the weights of Linear `lin` and LayerNorm `norm`. */
+  const residualNorm = (x: tf.Tensor, lin: string, res: tf.Tensor, norm: string) =>
+    linearResidualLayerNorm(x, wT(lin), w(`${lin}.bias`), res, w(`${norm}.weight`), w(`${norm}.bias`));
   const mix = { G, C, Pin: d.pointsIn, Pout: d.pointsOut };
   const kernels: [string, () => Parts, () => Parts][] = [
     [
@@ -202,17 +204,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
     ],
     [
       'linearResidualLayerNorm (FFN fc2 + residual + LayerNorm)',
-      () =>
-        one(
-          linearResidualLayerNorm(
-            hid,
-            wT(`${s0}.ffn.fc2`),
-            w(`${s0}.ffn.fc2.bias`),
-            q,
-            w(`${s0}.ffnNorm.weight`),
-            w(`${s0}.ffnNorm.bias`),
-          ),
-        ),
+      () => one(residualNorm(hid, `${s0}.ffn.fc2`, q, `${s0}.ffnNorm`)),
       () => one(layerNorm(tf.add(q, linear(hid, wv, `${s0}.ffn.fc2`)), wv, `${s0}.ffnNorm`)),
     ],
     [
@@ -252,16 +244,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
         const x0 = posAdd(q, xyzr, 1000);
         const qkv = linearFused(x0, wT(`${s0}.attn.inProj`), w(`${s0}.attn.inProj.bias`));
         const att = boxAttention(qkv, xyzr, w(`${s0}.iofTau`), d.heads);
-        return one(
-          linearResidualLayerNorm(
-            att,
-            wT(`${s0}.attn.outProj`),
-            w(`${s0}.attn.outProj.bias`),
-            x0,
-            w(`${s0}.attnNorm.weight`),
-            w(`${s0}.attnNorm.bias`),
-          ),
-        );
+        return one(residualNorm(att, `${s0}.attn.outProj`, x0, `${s0}.attnNorm`));
       },
       () => one(selfAttention(wv, van, 0, q, xyzr)),
     ],
@@ -303,17 +286,7 @@ export async function fusedChecks(status: (m: string) => void, only?: string): P
     ],
     [
       'linearResidualLayerNorm (L_output, K = G·P_out·C)',
-      () =>
-        one(
-          linearResidualLayerNorm(
-            mixed,
-            wT(`${s0}.mixing.output`),
-            w(`${s0}.mixing.output.bias`),
-            q,
-            w(`${s0}.mixNorm.weight`),
-            w(`${s0}.mixNorm.bias`),
-          ),
-        ),
+      () => one(residualNorm(mixed, `${s0}.mixing.output`, q, `${s0}.mixNorm`)),
       () => one(layerNorm(tf.add(q, linear(mixed, wv, `${s0}.mixing.output`)), wv, `${s0}.mixNorm`)),
     ],
     [

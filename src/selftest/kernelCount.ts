@@ -9,10 +9,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { decoderForward, type DecoderOptions } from '../model/adamixer/decoder';
-import { prepareWeights } from '../model/adamixer/prepare';
 import { initBackend } from '../model/backend';
 import { makeConfig, type ModelConfig } from '../model/config';
-import { foldToVanilla } from '../model/lors/fold';
+import { appWeights } from './fusedChecks';
 import { countPrograms } from '../model/nn/webgpu/count';
 import type { WeightMap } from '../model/types';
 import { initWeights } from '../model/weights';
@@ -40,14 +39,6 @@ export interface KernelReport {
     webgpu: Record<'vanilla' | 'lors', { app: PathCount; ops: PathCount }>;
     wasm: Record<'vanilla' | 'lors', { app: PathCount }>;
   };
-}
-
-/** The weights as the app runs them (LORS folded into a vanilla decoder, then prepared) and the config they run. */
-function appWeights(cfg: ModelConfig): { runs: ModelConfig; run: WeightMap; all: tf.Tensor[] } {
-  const raw = initWeights(cfg, 0);
-  const f = cfg.lors ? foldToVanilla(raw, cfg) : { weights: raw, config: cfg };
-  const run = prepareWeights(f.weights, f.config);
-  return { runs: f.config, run, all: [...new Set([...raw.values(), ...f.weights.values(), ...run.values()])] };
 }
 
 /** Counts one forward (no warm-up needed: uploads and shader compiles are not dispatches). */
@@ -90,7 +81,7 @@ export async function countDecoderKernels(
     for (const variant of ['vanilla', 'lors'] as const) {
       status(`Counting kernels on ${backend}: ${variant}…`);
       const cfg = makeConfig('web', variant);
-      const w = appWeights(cfg);
+      const w = appWeights(initWeights(cfg, 0), cfg);
       const levels = randomLevels(cfg, 1, INPUT, INPUT, 7);
       try {
         if (backend === 'webgpu') {

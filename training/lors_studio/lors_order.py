@@ -275,47 +275,37 @@ def slice_lors(
 
 
 def dense_stage_weights(cfg: ModelConfig, state: State) -> List[Tuple[np.ndarray, np.ndarray]]:
-    """Per stage: (generator [genOut, d_q + 1] incl. bias, L_output [d_q, outIn]) as dense matrices: vanilla's own,
-    or LORS folded (Eqs. 7-12 are affine in q)."""
-    d = cfg.decoder
+    """Per stage: (generator [genOut, d_q + 1] incl. bias, L_output [d_q, outIn]) as dense matrices: a dense part's
+    own, a LORS part folded (Eqs. 7-12 are affine in q)."""
+    d, lo, parts = cfg.decoder, cfg.lors, cfg.parts
     dm = dims(d)
-    G, C, P_in, P_out = dm.G, dm.C, d.points_in, d.points_out
+    G, C, per_group = dm.G, dm.C, dm.gen_per_group
     st = {k: _np(v) for k, v in state.items()}
+
+    def with_bias(name: str) -> np.ndarray:
+        return np.concatenate([st[f'{name}.weight'], st[f'{name}.bias'][:, None]], 1)
+
     res = []
     for i in range(d.stages):
-        if cfg.lors is None:
-            gen = np.concatenate(
-                [st[f'stages.{i}.mixing.generator.weight'], st[f'stages.{i}.mixing.generator.bias'][:, None]], 1
+        s = f'stages.{i}'
+        if parts.generator == 'dense':
+            gen = with_bias(f'{s}.mixing.generator')
+        else:
+            K, r = lo.groups_a[i], lo.rank_a
+            gen = with_bias('lorsA.shared')
+            E = with_bias(f'{s}.lorsA.generator').reshape(2, G, K, r, r, -1)
+            for g in range(G):
+                ks, at = slice(g * K, (g + 1) * K), g * per_group
+                for m, (left, right, start, end) in enumerate((('ml', 'mr', 0, C * C), ('sl', 'sr', C * C, per_group))):
+                    L, R = st[f'{s}.lorsA.{left}'][ks], st[f'{s}.lorsA.{right}'][ks]
+                    part = np.einsum('kia,kabp,kbj->ijp', L, E[m, g], R, optimize=True)
+                    gen[at + start : at + end] += part.reshape(end - start, -1)
+        if parts.output == 'dense':
+            out = st[f'{s}.mixing.output.weight']
+        else:
+            out = st['lorsT.shared.weight'] + np.einsum(
+                'kdr,kro->do', st[f'{s}.lorsT.B'], st[f'{s}.lorsT.A'], optimize=True
             )
-            res.append((gen, st[f'stages.{i}.mixing.output.weight']))
-            continue
-        lo = cfg.lors
-        K, r = lo.groups_a[i], lo.rank_a
-        s = f'stages.{i}.lorsA'
-        gen = np.concatenate([st['lorsA.shared.weight'], st['lorsA.shared.bias'][:, None]], 1).copy()
-        E = np.concatenate([st[f'{s}.generator.weight'], st[f'{s}.generator.bias'][:, None]], 1)
-        E = E.reshape(2, G, K, r, r, -1)
-        per_group = C * C + P_out * P_in
-        for g in range(G):
-            mc = np.einsum(
-                'kia,kabp,kbj->ijp',
-                st[f'{s}.ml'][g * K : (g + 1) * K],
-                E[0, g],
-                st[f'{s}.mr'][g * K : (g + 1) * K],
-                optimize=True,
-            )
-            ms = np.einsum(
-                'kia,kabp,kbj->ijp',
-                st[f'{s}.sl'][g * K : (g + 1) * K],
-                E[1, g],
-                st[f'{s}.sr'][g * K : (g + 1) * K],
-                optimize=True,
-            )
-            gen[g * per_group : g * per_group + C * C] += mc.reshape(C * C, -1)
-            gen[g * per_group + C * C : (g + 1) * per_group] += ms.reshape(P_out * P_in, -1)
-        out = st['lorsT.shared.weight'] + np.einsum(
-            'kdr,kro->do', st[f'stages.{i}.lorsT.B'], st[f'stages.{i}.lorsT.A'], optimize=True
-        )
         res.append((gen, out))
     return res
 
