@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     ap.add_argument('--out', default=OUT)
     ap.add_argument('--only', choices=['parity', 'compress'], default=None)
     a = ap.parse_args(argv)
-    for v in ('vanilla', 'lors') if a.only != 'compress' else ():
+    for v in SEEDS if a.only != 'compress' else ():
         case = make_case(v, os.path.join(a.out, v))
         size = sum(os.path.getsize(os.path.join(a.out, v, f)) for f in os.listdir(os.path.join(a.out, v)))
         print(

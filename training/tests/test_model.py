@@ -21,8 +21,18 @@ import torch
 from training.lors_studio import export as export_mod
 from training.lors_studio import int8
 from training.lors_studio.boxes import decode_xyzr, initial_xyzr, iof_matrix, position_embedding, xyxy_to_xyzr
-from training.lors_studio.config import ModelConfig, dims, make_config, parse_groups, stretch_groups
+from training.lors_studio.config import (
+    PLAIN_VARIANT,
+    VARIANTS,
+    ModelConfig,
+    VariantSpec,
+    dims,
+    make_config,
+    parse_groups,
+    stretch_groups,
+)
 from training.lors_studio.export import export, load_checkpoint, load_weights
+from training.lors_studio.lors_order import dense_stage_weights
 from training.lors_studio.model import AdaMixerDecoder
 from training.lors_studio.params import count_parameters, parameter_spec
 
@@ -63,7 +73,7 @@ def randomize_(model, seed=0, scale=0.1):
 class ConfigTest(unittest.TestCase):
     def test_presets_and_json_round_trip(self):
         for preset in ('tiny', 'web', 'paper'):
-            for variant in ('vanilla', 'vanilla4x32', 'lors'):
+            for variant in (*VARIANTS, 'vanilla4x32'):
                 cfg = make_config(preset, variant)
                 js = json.loads(json.dumps(cfg.to_json()))
                 self.assertEqual(ModelConfig.from_json(js).to_json(), js)
@@ -420,6 +430,36 @@ class LorsTest(unittest.TestCase):
                     p.zero_()
         self.assertGreater(self.run_both(lors, van, cfg), 1e-3)
 
+    def test_a_variant_added_as_one_row_of_the_table(self):
+        """LORS^A alone (generator low-rank, L_output dense): the spec, the module and the fold follow the row."""
+        VARIANTS['lorsAOnly'] = VariantSpec('lorsA', 'dense')
+        self.addCleanup(VARIANTS.pop, 'lorsAOnly')
+        cfg = make_config('tiny', 'lorsAOnly')
+        self.assertEqual(ModelConfig.from_json(cfg.to_json()), cfg)
+        spec = parameter_spec(cfg)
+        self.assertFalse([t['name'] for t in spec if 'lorsT' in t['name'] or 'mixing.generator' in t['name']])
+        torch.manual_seed(6)
+        model = AdaMixerDecoder(cfg).double()
+        self.assertEqual(
+            [(k, list(v.shape)) for k, v in model.state_dict().items()], [(t['name'], t['shape']) for t in spec]
+        )
+        randomize_(model, 7, 0.3)
+        with torch.no_grad():  # a private path large enough to matter
+            for n, p in model.named_parameters():
+                if n.endswith('lorsA.generator.weight'):
+                    p.normal_(0.0, 0.5)
+        van = AdaMixerDecoder(make_config('tiny', PLAIN_VARIANT), init=False).double()
+        src, dst = model.state_dict(), van.state_dict()
+        with torch.no_grad():
+            for k in dst:
+                if k in src:
+                    dst[k].copy_(src[k])
+            for i, (gen, _) in enumerate(dense_stage_weights(cfg, src)):
+                dst[f'stages.{i}.mixing.generator.weight'].copy_(torch.from_numpy(gen[:, :-1]))
+                dst[f'stages.{i}.mixing.generator.bias'].copy_(torch.from_numpy(gen[:, -1]))
+        van.load_state_dict(dst)
+        self.assertLess(self.run_both(model, van, cfg), 1e-9)
+
     def test_lors_t_private_and_folded_weight(self):
         cfg = make_config('tiny', 'lors', groups_t=2)
         torch.manual_seed(5)
@@ -675,7 +715,7 @@ class ParityFixtureTest(unittest.TestCase):
     """The committed fixtures (training/make_fixtures.py) still agree with this model."""
 
     def test_fixtures(self):
-        for variant in ('vanilla', 'lors'):
+        for variant in VARIANTS:
             with self.subTest(variant):
                 d = os.path.join(PARITY, variant)
                 case = read_json(os.path.join(d, 'case.json'))
