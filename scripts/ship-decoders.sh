@@ -6,7 +6,8 @@
 # and its proposals (npm run features / proposals); OUT: where the measurements go (evals, detections, bootstrap,
 # Table 5, grid parts). Writes public/models/{vanilla,lors,lors-from-vanilla} (int8, deflated), compression.json,
 # docs/compression.png, docs/curves-{vanilla,lors}.png. Two processes at a time (this VM has 2 cores).
-# LIMIT=N evaluates only the first N val photos (a dry run of the pipeline; never ship its numbers).
+# LIMIT=N evaluates only the first N val photos (a dry run of the pipeline; never ship its numbers). NOTE="..." adds a
+# line to metrics.json's notes. A run trained in stretches: join them first (python3 -m training.lors_studio.runlog join).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:?runs folder}
@@ -69,5 +70,5 @@ mkdir -p "$OUT/runs"
 for v in vanilla lors; do ln -sfn "$(cd "$RUNS/$v" && pwd)" "$OUT/runs/web-$v"; done
 npx tsx scripts/collect-metrics.ts --runs "$OUT/runs" --evals "$OUT" --train-machine "${TRAIN_MACHINE:-this machine}" \
   > "$OUT/collect-metrics.log"
-$PY scripts/metrics-before.py "$M/metrics.json" "$OUT/metrics-before.json" "$RUNS"
+$PY scripts/metrics-before.py "$M/metrics.json" "$OUT/metrics-before.json" "$RUNS" ${NOTE:+"$NOTE"}
 echo "shipped: $M/{vanilla,lors,lors-from-vanilla}; measurements in $OUT"

@@ -1,5 +1,6 @@
-"""Loss and val-AP curves from a run's JSONL log → PNG (matplotlib, Agg); the AP-vs-parameters curves of the
-live-compression grid (compress.py grid) → PNG.
+"""Loss and val-AP curves from a run's JSONL log → PNG (matplotlib, Agg; a run joined from stretches, runlog.py,
+gets a dotted line where each stretch starts); the AP-vs-parameters curves of the live-compression grid
+(compress.py grid) → PNG.
 
     python3 -m training.lors_studio.plot RUN_DIR/log.jsonl [OUT.png]
     python3 -m training.lors_studio.plot --compression public/models/compression.json OUT.png
@@ -74,6 +75,11 @@ def plot_curves(log_path: str, out_png: str, title: Optional[str] = None) -> str
         for key in keys:
             ax2.plot(xs, [r[split][key] for r in pts], 'o' + line, label=f'{split} {key}')
         plotted = True
+    for i in range(1, 1 + max((r.get('stretch', 0) for r in rows), default=0)):  # runlog.join_stretches
+        for ax, kind in ((ax1, 'step'), (ax2, 'epoch')):
+            ends = [r[kind] for r in (steps if kind == 'step' else epochs) if r.get('stretch') == i - 1]
+            if ends:
+                ax.axvline(max(ends), color='#888', ls=':', lw=1, label='next stretch' if i == 1 else None)
     if plotted:
         ax2.legend(fontsize=8)
     else:
