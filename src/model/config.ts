@@ -72,6 +72,12 @@ export interface ModelConfig {
   posScale?: number;
 }
 
+/** The LORS settings of a config whose variant has LORS parts; `what` names the caller when it has none. */
+export function lorsOf(cfg: ModelConfig, what: string): LorsConfig {
+  if (!cfg.lors) throw new Error(`${what} needs a lors config, got variant "${cfg.variant}"`);
+  return cfg.lors;
+}
+
 export function queryInitOf(cfg: ModelConfig): QueryInit {
   return cfg.queryInit ?? 'image';
 }

@@ -6,7 +6,7 @@ Attributes are snake_case; `to_json()` / `ModelConfig.from_json()` use the camel
     {"preset": "web", "variant": "lors",
      "decoder": {"dQuery", "dFeat", "heads", "ffn", "samplingGroups", "pointsIn", "pointsOut", "stages",
                  "queries", "classes", "strides", "featChannels", "neckGroups"},
-     "lors": {"rankA", "groupsA", "rankT", "groupsT"}}          # present iff variant == "lors"
+     "lors": {"rankA", "groupsA", "rankT", "groupsT"}}          # present iff the variant has LORS parts
 """
 
 from __future__ import annotations
@@ -74,10 +74,7 @@ class LorsConfig:
 
     def to_json(self) -> dict:
         return {
-            'rankA': self.rank_a,
-            'groupsA': list(self.groups_a),
-            'rankT': self.rank_t,
-            'groupsT': list(self.groups_t),
+            js: (list(getattr(self, py)) if py.startswith('groups') else getattr(self, py)) for py, js in _LORS_KEYS
         }
 
     @staticmethod
@@ -86,10 +83,7 @@ class LorsConfig:
         if missing:
             raise ValueError(f'lors config is missing {", ".join(missing)}')
         return LorsConfig(
-            rank_a=int(d['rankA']),
-            groups_a=[int(k) for k in d['groupsA']],
-            rank_t=int(d['rankT']),
-            groups_t=[int(k) for k in d['groupsT']],
+            **{py: ([int(k) for k in d[js]] if py.startswith('groups') else int(d[js])) for py, js in _LORS_KEYS}
         )
 
 

@@ -10,7 +10,7 @@
  * layout ([in, out]: `stages.i.lorsT.foldedT`, `stages.i.lorsA.folded.weightT`), so folding and preparing commute.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, type ModelConfig } from '../config';
+import { dims, lorsOf, type ModelConfig } from '../config';
 import { parameterSpec } from '../params';
 import type { WeightMap } from '../types';
 import { PLAIN_VARIANT, VARIANTS } from '../variants';
@@ -24,18 +24,13 @@ export interface Folded {
   added: string[];
 }
 
-function needLors(cfg: ModelConfig, what: string) {
-  if (!cfg.lors) throw new Error(`${what} needs a lors config, got variant "${cfg.variant}"`);
-  return cfg.lors;
-}
-
 /** Adds `stages.{i}.lorsT.folded` = W_i = W_sh + Σ_k B_k A_k [dq, outIn] (Eqs. 7–8) for every stage. */
 export function foldLorsT(weights: WeightMap, cfg: ModelConfig): WeightMap {
   return foldLorsTWithNames(weights, cfg).weights;
 }
 
 export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
-  needLors(cfg, 'foldLorsT');
+  lorsOf(cfg, 'foldLorsT');
   const { outIn } = dims(cfg.decoder);
   const prepared = weights.has(preparedName('lorsT.shared.weight'));
   const out: WeightMap = new Map(weights);
@@ -67,7 +62,7 @@ export function foldLorsA(weights: WeightMap, cfg: ModelConfig): WeightMap {
 }
 
 export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
-  const lors = needLors(cfg, 'foldLorsA');
+  const lors = lorsOf(cfg, 'foldLorsA');
   const d = cfg.decoder;
   const { G, C, genOut } = dims(d);
   const dq = d.dQuery;

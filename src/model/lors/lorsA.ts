@@ -12,7 +12,7 @@
  * only broadcasts when one side has a single batch, so the per-(g,k) factors are tiled over the queries.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, type ModelConfig } from '../config';
+import { dims, lorsOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { splitMixingParams } from '../nn/generator';
 import { getWeight, linear, preparedName } from '../nn/ops';
@@ -21,11 +21,6 @@ export type LorsPath = 'auto' | 'factored' | 'folded';
 
 /** Name of the dense generator that foldLorsA adds for stage i (weight [genOut, dq], bias [genOut]). */
 export const lorsAFoldedName = (stage: number) => `stages.${stage}.lorsA.folded`;
-
-function lorsOf(cfg: ModelConfig) {
-  if (!cfg.lors) throw new Error(`LORS^A needs a lors config, got variant "${cfg.variant}"`);
-  return cfg.lors;
-}
 
 /**
  * Σ_k B_k · E_k · A_k for every query and group: E [n, G·K, r, r], B [G·K, d, r], A [G·K, r, h] (triplet index
@@ -67,7 +62,7 @@ export function lorsAMixingParams(
   q: tf.Tensor,
   path: LorsPath = 'auto',
 ): { Mc: tf.Tensor5D; Ms: tf.Tensor5D } {
-  const lors = lorsOf(cfg);
+  const lors = lorsOf(cfg, 'LORS^A');
   const d = cfg.decoder;
   const { G, C } = dims(d);
   const K = lors.groupsA[stage];

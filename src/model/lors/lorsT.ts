@@ -10,7 +10,7 @@
  * 'folded' uses the dense W_i that foldLorsT adds once at load (`stages.i.lorsT.folded`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, type ModelConfig } from '../config';
+import { dims, lorsOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { getLinearWeight, getWeight, layerNorm, linearWith, preparedName } from '../nn/ops';
 import type { LorsPath } from './lorsA';
@@ -43,10 +43,10 @@ export function lorsTFactors(
 }
 
 function lorsTDims(cfg: ModelConfig, stage: number) {
-  if (!cfg.lors) throw new Error(`LORS^T needs a lors config, got variant "${cfg.variant}"`);
-  const K = cfg.lors.groupsT[stage];
-  if (K === undefined) throw new Error(`LORS^T: no stage ${stage} (config has ${cfg.lors.groupsT.length})`);
-  return { K, r: cfg.lors.rankT, dq: cfg.decoder.dQuery, outIn: dims(cfg.decoder).outIn };
+  const lors = lorsOf(cfg, 'LORS^T');
+  const K = lors.groupsT[stage];
+  if (K === undefined) throw new Error(`LORS^T: no stage ${stage} (config has ${lors.groupsT.length})`);
+  return { K, r: lors.rankT, dq: cfg.decoder.dQuery, outIn: dims(cfg.decoder).outIn };
 }
 
 /** o [B, L, outIn] → o·W_iᵀ + b_i [B, L, dq]. */
