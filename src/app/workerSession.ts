@@ -5,6 +5,7 @@
  */
 import type { DecoderSlot, ModelName } from '../model/types';
 import { makeConfig } from '../model/config';
+import { SLOT_VARIANTS } from '../model/constants';
 import type { BackendChoiceName } from '../state/backendParam';
 import { modelsStore, type DecoderInfo } from '../state/modelStatus';
 import { DECODER_STAGES, settingsStore } from '../state/settings';
@@ -98,7 +99,7 @@ export class WorkerSession {
       if (gen !== this.generation) return null;
       const prev = modelsStore.getState().decoders[name];
       const failed = { file: `models/${name}/`, reason: errorText(e) };
-      info = { config: prev?.config ?? makeConfig('web', name), trained: false, weightBytes: 0, failed };
+      info = { config: prev?.config ?? makeConfig('web', SLOT_VARIANTS[name]), trained: false, weightBytes: 0, failed };
     }
     if (gen !== this.generation) return null;
     modelsStore.getState().setDecoderInfo(name, info, lorsSources);

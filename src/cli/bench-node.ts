@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
 import { prepareWeights } from '../model/adamixer/prepare';
 import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
-import { DECODER_DIRS } from '../model/constants';
+import { DECODER_DIRS, SLOT_VARIANTS } from '../model/constants';
 import { decoderSource, sourceWeights } from '../model/decoderSource';
 import { load } from '../model/detector';
 import { foldLorsT, foldToVanilla } from '../model/lors/fold';
@@ -91,7 +91,7 @@ type Sourced = Awaited<ReturnType<typeof decoderSource>>;
 
 async function decoderSources(models: string, queryInit: QueryInit = 'image'): Promise<Record<DecoderSlot, Sourced>> {
   const pick = (n: DecoderSlot) =>
-    decoderSource(folderReader(join(models, DECODER_DIRS[n])), { ...makeConfig('web', n), queryInit });
+    decoderSource(folderReader(join(models, DECODER_DIRS[n])), { ...makeConfig('web', SLOT_VARIANTS[n]), queryInit });
   return { vanilla: await pick('vanilla'), lors: await pick('lors') };
 }
 
