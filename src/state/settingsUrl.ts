@@ -75,7 +75,7 @@ function flagSetting(param: string, field: keyof SettingsValues): UrlSetting {
 }
 
 /** The largest rank the address bar takes; the selected LORS source clamps further (the slice rule). */
-export const URL_MAX_RANK = 256;
+export const URL_MAX_RANK = 4096;
 /** The largest K the address bar takes; each stage is clamped to its stored K (the slice rule). */
 export const URL_MAX_GROUPS = 64;
 

@@ -234,8 +234,8 @@ export function Controls() {
           for LORS<sup>T</sup>; for LORS<sup>A</sup> a QR decomposition and a higher-order SVD, HOSVD), or the trained
           vanilla model compressed into LORS (shared = mean of the stages, private = low-rank fits of each stage's
           residual). Moving a slider cuts the factors to that rank / group count and re-runs only the LORS decoder on
-          the cached backbone features. Weight sizes are in int8 (8-bit weights, one scale per channel);
-          “uncompressed” means before the download's DEFLATE compression.
+          the cached backbone features. Weight sizes are in int8 (8-bit weights, one scale per channel); “uncompressed”
+          means before the download's DEFLATE compression.
         </details>
       </fieldset>
     </section>

@@ -40,9 +40,9 @@ export function Explainer() {
         </p>
         <StagesDiagram />
         <p className="muted small">
-          The sliders cut those private parts: r<sub>A</sub> is the rank of LORS<sup>A</sup> (on the generator of
-          each query's mixing weights), r<sub>T</sub> the rank of LORS<sup>T</sup> (on the output layer), K how many
-          low-rank terms LORS<sup>A</sup> adds per stage. Paper:{' '}
+          The sliders cut those private parts: r<sub>A</sub> is the rank of LORS<sup>A</sup> (on the generator of each
+          query's mixing weights), r<sub>T</sub> the rank of LORS<sup>T</sup> (on the output layer), K how many low-rank
+          terms LORS<sup>A</sup> adds per stage. Paper:{' '}
           <a href="https://arxiv.org/abs/2403.04303" target="_blank" rel="noreferrer">
             LORS, CVPR 2024
           </a>
