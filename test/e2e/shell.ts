@@ -204,7 +204,15 @@ export const shell: Test[] = [
       };
       assert(colours.bg < 0.05, `dark mode: background luminance ${colours.bg.toFixed(3)}`);
       assert(colours.text >= 4.5 && colours.panel >= 4.5, `dark mode contrast ${JSON.stringify(colours)}`);
+      // "What is LORS?" opens by keyboard: two sentences and the diagram of the shared and private parts.
+      await page.locator('.explainer > summary').focus();
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.explainer-diagram', { state: 'visible', timeout: 5_000 });
+      const explainer = await text(page, 'explainer');
+      assert(/share one set of weights/.test(explainer) && /private/.test(explainer), `explainer: "${explainer}"`);
       await page.screenshot({ path: join(SHOTS, 'shell-dark-1366x768.png') });
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.explainer-diagram', { state: 'hidden', timeout: 5_000 });
     },
   },
   {
