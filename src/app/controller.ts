@@ -58,6 +58,7 @@ export class Controller {
     this.fromUrl = values;
     settingsStore.getState().restore(values);
     if (notices.length) urlNoticesStore.getState().add(notices);
+    this.writeUrl(settingsStore.getState()); // the address shows the values in use (clamped, malformed ones gone)
     const unsubscribe = settingsStore.subscribe((next, prev) => this.applySettings(prev, next));
     void this.loadMetrics();
     void this.start(settingsStore.getState().backend);

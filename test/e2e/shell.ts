@@ -332,6 +332,8 @@ export const shell: Test[] = [
       assert(/threshold=abc ignored/.test(bad) && /stage=99 is outside 1–6: set to 6/.test(bad), `notice "${bad}"`);
       await waitReady(page, 180_000);
       assert((await text(page, 'stage-value')) === '6', 'stage not clamped');
+      const cleaned = await page.evaluate(() => location.search);
+      assert(cleaned === '?backend=wasm', `address not cleaned: ${cleaned}`);
 
       // cpu asks first; Cancel keeps wasm, Switch starts cpu.
       await page.locator(tid('backend-select')).selectOption('cpu');
