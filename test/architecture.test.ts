@@ -1,7 +1,7 @@
 /**
  * The shape of src/: imports form no cycle; the model layer is pure (no page, worker, Node or test code); the
  * inference worker imports nothing of the page (state/, ui/); shipped code never imports test helpers; only the
- * variant table tells variants apart by name.
+ * variant table tells variants apart by name; the address bar is parsed in one file and written in one.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -169,6 +169,15 @@ describe('src/ architecture', () => {
     for (const f of graph.keys()) {
       if (rel(f) === 'model/variants.ts') continue;
       expect(`${rel(f)}: ${variantNameChecks(readFileSync(f, 'utf8')).join(', ')}`).toMatch(/: $/);
+    }
+  });
+
+  it('the address bar has one reader and one writer: only state/settingsUrl.ts parses it, only app/controller.ts writes it', () => {
+    for (const f of reachable(graph, resolve(ROOT, 'main.tsx'))) {
+      const src = readFileSync(f, 'utf8');
+      if (rel(f) !== 'state/settingsUrl.ts') expect(`${rel(f)}: ${/new URLSearchParams\(/.exec(src)}`).toMatch(/null$/);
+      if (rel(f) !== 'app/controller.ts')
+        expect(`${rel(f)}: ${/history\.(replaceState|pushState)\(/.exec(src)}`).toMatch(/null$/);
     }
   });
 

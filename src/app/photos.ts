@@ -12,7 +12,8 @@ import { LatestQueue } from './latestQueue';
 import { errorText, type WorkerSession } from './workerSession';
 
 interface PhotoJob {
-  blob: Blob;
+  /** The photo's bytes, or how to fetch them (the first visit's sample, queued at once so it counts as busy). */
+  blob: Blob | (() => Promise<Blob>);
   name: string;
 }
 
@@ -44,15 +45,36 @@ export class Photos {
     private readonly stopCamera: () => void,
   ) {}
 
+  /** How many photos the user gave (dropped, pasted, picked or clicked, good or bad). */
+  submitted = 0;
+
   get busy(): boolean {
     return this.queue.busy;
   }
 
   /** A dropped, pasted or picked file (or a sample). */
   submit(blob: Blob, name: string) {
+    this.submitted++;
+    this.enqueue({ blob, name });
+  }
+
+  /** A sample the page picks by itself (not counted as the user's): fetched when its turn comes. */
+  submitSample(url: string, name: string) {
+    this.enqueue({
+      blob: async () => {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return res.blob();
+      },
+      name,
+    });
+  }
+
+  private enqueue(job: PhotoJob) {
+    const { name } = job;
     this.stopCamera();
     const s = sessionStore.getState();
-    const state = this.queue.push({ blob, name });
+    const state = this.queue.push(job);
     if (state === 'started') {
       s.setError(null);
       s.setNotice(null);
@@ -63,10 +85,11 @@ export class Photos {
   }
 
   async submitUrl(url: string, name: string) {
+    this.submitted++;
     try {
       const res = await fetch(url);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      this.submit(await res.blob(), name);
+      this.enqueue({ blob: await res.blob(), name });
     } catch (e) {
       sessionStore.getState().setError(`Could not load the sample “${name}”: ${errorText(e)}`);
     }
@@ -76,7 +99,7 @@ export class Photos {
     const s = sessionStore.getState();
     s.setBusy(true);
     try {
-      const d = await decodePhoto(job.blob, job.name);
+      const d = await decodePhoto(typeof job.blob === 'function' ? await job.blob() : job.blob, job.name);
       const photo: PhotoInfo = {
         id: this.session.nextImageId(),
         name: job.name,

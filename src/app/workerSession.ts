@@ -6,10 +6,9 @@
 import type { DecoderSlot, ModelName } from '../model/types';
 import { makeConfig } from '../model/config';
 import { SLOT_VARIANTS } from '../model/constants';
-import type { BackendChoiceName } from '../state/backendParam';
 import { modelsStore, type DecoderInfo } from '../state/modelStatus';
-import { DECODER_STAGES, settingsStore } from '../state/settings';
-import { stallMsFromSearch } from '../state/stallParam';
+import { DECODER_STAGES, settingsStore, type BackendChoiceName } from '../state/settings';
+import { stallMsFromSearch } from '../state/settingsUrl';
 import type { DetectResult, InitResult, LoadDecoderResult } from '../worker/protocol';
 import { bitmapPixels } from './imageInput';
 import { WorkerClient } from './workerClient';

@@ -26,6 +26,16 @@ export interface CompressionCurves {
   reference?: { vanilla?: { AP: number; decoderParams: number }; lors?: { AP: number; decoderParams: number } };
 }
 
+/** The headline result (models/metrics.json): each shipped decoder's val AP and decoder parameters. */
+export interface HeadlineFigures {
+  /** Photos of the split the APs were measured on. */
+  images: number;
+  vanilla: { AP: number; decoderParams: number };
+  lors: { AP: number; decoderParams: number };
+  /** NanoDet-g's own head on the same photos, when measured. */
+  nanodet?: { AP: number };
+}
+
 export type Phase = 'starting' | 'loading' | 'warming' | 'ready' | 'error';
 
 export interface DecoderInfo {
@@ -55,6 +65,8 @@ export interface ModelsState {
   lorsSources: Partial<Record<LorsSourceName, { config: ModelConfig; weightBytes: number }>>;
   /** Val AP vs decoder parameters of slices of both sources (models/compression.json), when shipped. */
   compression: CompressionCurves | null;
+  /** The shipped decoders' val AP and sizes (models/metrics.json), when shipped. */
+  headline: HeadlineFigures | null;
   /** Decoders being loaded again on their own: a retry of the trained weights, or the seeded weights asked for. */
   decoderLoading: Partial<Record<DecoderSlot, 'retry' | 'seeded'>>;
   /** The worker is (re)starting: progress and backend reset. */
@@ -71,6 +83,7 @@ export interface ModelsState {
   /** The LORS decoder now runs this (slice) config. */
   setLorsConfig: (config: ModelConfig) => void;
   setCompression: (c: CompressionCurves) => void;
+  setHeadline: (h: HeadlineFigures) => void;
   startDecoderLoad: (name: DecoderSlot, how: 'retry' | 'seeded') => void;
   /** One decoder was loaded again (or failed again); the LORS sources as the worker now knows them. */
   setDecoderInfo: (name: DecoderSlot, info: DecoderInfo, lorsSources?: ModelsState['lorsSources']) => void;
@@ -91,6 +104,7 @@ export function createModelsStore() {
     backboneBytes: 0,
     lorsSources: {},
     compression: null,
+    headline: null,
     decoderLoading: {},
     startLoading: (message) =>
       set({ phase: 'loading', message, progress: {}, backend: null, fallbackReason: null, decoderLoading: {} }),
@@ -100,6 +114,7 @@ export function createModelsStore() {
     setLorsConfig: (config) =>
       set((s) => (s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } } } : {})),
     setCompression: (compression) => set({ compression }),
+    setHeadline: (headline) => set({ headline }),
     startDecoderLoad: (name, how) =>
       set((s) => ({
         decoderLoading: { ...s.decoderLoading, [name]: how },

@@ -2,8 +2,12 @@
 import { createStore, useStore } from 'zustand';
 import { DEFAULT_SCORE_THRESHOLD, makeConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
-import { backendFromSearch, type BackendChoiceName } from './backendParam';
+import type { BackendName } from '../model/types';
 import { slidersFromConfig, type GroupsMode, type LorsSliders } from './sliders';
+
+/** The backend the user chose ('auto': WebGPU, else wasm, else cpu). */
+export type BackendChoiceName = BackendName | 'auto';
+export const BACKEND_CHOICES: BackendChoiceName[] = ['auto', 'webgpu', 'wasm', 'cpu'];
 
 export interface SettingsState {
   backend: BackendChoiceName;
@@ -30,24 +34,33 @@ export interface SettingsState {
   setLorsSource: (source: LorsSourceName) => void;
   setDecoderStage: (stage: number) => void;
   setShowAgreement: (show: boolean) => void;
+  /** Settings read from the address bar (settingsUrl.ts), clamped like every other change. */
+  restore: (values: Partial<SettingsValues>) => void;
 }
 
 /** The decoders' stage count (both web decoders have the same): the stage scrubber's range and default. */
 export const DECODER_STAGES = makeConfig('web', 'lors').decoder.stages;
 
-type SettingsValues = Omit<SettingsState, `set${string}`>;
+/** The settings' values (no actions): what the address bar carries. */
+export type SettingsValues = Omit<SettingsState, `set${string}` | 'restore'>;
 
-export function createSettingsStore(search = '') {
-  const initial = slidersFromConfig(makeConfig('web', 'lors'));
-  return createStore<SettingsState>()((set) => ({
-    backend: backendFromSearch(search),
+/** Every setting's default (the LORS sliders: the web preset's LORS config until the shipped model says more). */
+export function defaultSettings(): SettingsValues {
+  return {
+    backend: 'auto',
     scoreThreshold: DEFAULT_SCORE_THRESHOLD,
     classFilter: null,
-    ...initial,
+    ...slidersFromConfig(makeConfig('web', 'lors')),
     lorsSource: 'trained',
     showNanodet: false,
     decoderStage: DECODER_STAGES,
     showAgreement: false,
+  };
+}
+
+export function createSettingsStore(initial: Partial<SettingsValues> = {}) {
+  return createStore<SettingsState>()((set) => ({
+    ...clampSettings({ ...defaultSettings(), ...initial }),
     setBackend: (backend) => set({ backend }),
     setScoreThreshold: (scoreThreshold) => set((s) => clampSettings({ ...s, scoreThreshold })),
     setClassFilter: (classFilter) => set({ classFilter }),
@@ -56,6 +69,7 @@ export function createSettingsStore(search = '') {
     setLorsSource: (lorsSource) => set({ lorsSource }),
     setDecoderStage: (decoderStage) => set((s) => clampSettings({ ...s, decoderStage })),
     setShowAgreement: (showAgreement) => set({ showAgreement }),
+    restore: (values) => set((s) => clampSettings({ ...s, ...values })),
   }));
 }
 
@@ -70,5 +84,6 @@ export function clampSettings<T extends SettingsValues>(s: T): T {
   };
 }
 
-export const settingsStore = createSettingsStore(typeof location === 'undefined' ? '' : location.search);
+/** The page's settings; the controller restores the address bar's (settingsUrl.ts) when it attaches. */
+export const settingsStore = createSettingsStore();
 export const useSettings = <T>(sel: (s: SettingsState) => T) => useStore(settingsStore, sel);

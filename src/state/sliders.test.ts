@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { makeConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import type { Detection } from '../model/types';
-import { backendFromSearch, searchWithBackend } from './backendParam';
 import { createSessionStore } from './session';
 import { clampSettings, createSettingsStore } from './settings';
 import { groupsForStages, sliderConfig, slidersFromConfig } from './sliders';
@@ -12,20 +11,6 @@ const det = (label: number, score: number, box: Detection['box'] = [10, 20, 110,
   label,
   name: `c${label}`,
   score,
-});
-
-describe('backend from the URL', () => {
-  it('reads ?backend= and ignores anything else', () => {
-    expect(backendFromSearch('?backend=wasm')).toBe('wasm');
-    expect(backendFromSearch('?x=1&backend=webgpu')).toBe('webgpu');
-    expect(backendFromSearch('?backend=webgl')).toBe('auto');
-    expect(backendFromSearch('')).toBe('auto');
-  });
-  it('writes it back, keeping other parameters', () => {
-    expect(searchWithBackend('?x=1', 'cpu')).toBe('?x=1&backend=cpu');
-    expect(searchWithBackend('?backend=cpu&x=1', 'auto')).toBe('?x=1');
-    expect(searchWithBackend('?backend=cpu', 'auto')).toBe('');
-  });
 });
 
 describe('LORS sliders → counted configuration', () => {
@@ -76,9 +61,11 @@ describe('LORS sliders → counted configuration', () => {
 });
 
 describe('stores', () => {
-  it('settings: URL backend, clamped threshold and stage, sliders kept as set (the slice rule clamps them)', () => {
-    const s = createSettingsStore('?backend=cpu');
-    expect(s.getState().backend).toBe('cpu');
+  it('settings: restored values, clamped threshold and stage, sliders kept as set (the slice rule clamps them)', () => {
+    const s = createSettingsStore({ backend: 'cpu', decoderStage: 0 });
+    expect(s.getState()).toMatchObject({ backend: 'cpu', decoderStage: 1 });
+    s.getState().restore({ scoreThreshold: -1, showAgreement: true });
+    expect(s.getState()).toMatchObject({ scoreThreshold: 0, showAgreement: true, backend: 'cpu' });
     s.getState().setScoreThreshold(3);
     s.getState().setDecoderStage(9);
     s.getState().setSliders({ rankA: 3, groupsK: 99 });

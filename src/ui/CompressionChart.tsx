@@ -110,7 +110,7 @@ export function CompressionChart() {
                 cx={lx(p.decoderParams)}
                 cy={ly(p.AP)}
                 r={3}
-                fill={p.shipped === false ? '#fff' : COLOURS[key]}
+                fill={p.shipped === false ? 'var(--card)' : COLOURS[key]}
                 stroke={COLOURS[key]}
               >
                 <title>{`${key === 'trained' ? 'trained LORS' : 'vanilla compressed'}: r_A ${p.rankA}, K [${p.groupsA.join(',')}], r_T ${p.rankT}: ${formatCount(p.decoderParams)} params, AP ${p.AP.toFixed(2)}${p.shipped === false ? ' (offline only: beyond the shipped factors)' : ''}`}</title>
@@ -128,7 +128,14 @@ export function CompressionChart() {
             strokeDasharray="2 2"
           />
           {match && (
-            <circle cx={lx(match.decoderParams)} cy={ly(match.AP)} r={6} fill="none" stroke="#111" strokeWidth={2} />
+            <circle
+              cx={lx(match.decoderParams)}
+              cy={ly(match.AP)}
+              r={6}
+              fill="none"
+              stroke="currentColor"
+              strokeWidth={2}
+            />
           )}
         </g>
       </svg>

@@ -1,15 +1,9 @@
 import { useEffect, useRef, useState } from 'react';
 import { controller } from '../app/controller';
 import { SUPPORTED_TEXT } from '../app/imageInput';
+import { SAMPLES } from '../app/samples';
 import { useSession } from '../state/session';
 import { CameraButton, CameraMessage } from './CameraBar';
-
-export const SAMPLES = [
-  { id: 'astronaut', file: 'samples/astronaut.jpg', alt: 'Astronaut Eileen Collins (NASA portrait)' },
-  { id: 'chelsea', file: 'samples/chelsea.jpg', alt: 'Chelsea the cat' },
-  { id: 'coffee', file: 'samples/coffee.jpg', alt: 'A cup of coffee' },
-  { id: 'rocket', file: 'samples/rocket.jpg', alt: 'A SpaceX rocket launch' },
-] as const;
 
 function firstFile(dt: DataTransfer | null): File | null {
   if (!dt) return null;

@@ -66,7 +66,8 @@ export function Panel({ model }: { model: ModelName }) {
   );
   const sliced = model === SLICED_SLOT;
   const counted = sliced ? countedLors : loadedConfig;
-  const counts = counted ? countParameters(counted, backboneParams) : null;
+  // Counted once the models are loaded (before, the backbone's size and the LORS source are not known).
+  const counts = counted && phase === 'ready' && backboneParams > 0 ? countParameters(counted, backboneParams) : null;
 
   useEffect(() => {
     const canvas = canvasRef.current;
@@ -137,7 +138,11 @@ export function Panel({ model }: { model: ModelName }) {
             aria-label={`${TITLES[model]}: ${dets.length} detections${stageText}${onlyText}`}
           />
         ) : (
-          <div className="placeholder">Drop a photo or pick a sample</div>
+          <div className="placeholder">
+            {phase === 'ready' || phase === 'error'
+              ? 'Drop a photo or pick a sample'
+              : 'Loading the models… a sample photo runs by itself when they are ready'}
+          </div>
         )}
         {waiting && <div className="canvas-busy">detecting…</div>}
       </div>
@@ -151,6 +156,12 @@ export function Panel({ model }: { model: ModelName }) {
         </dd>
         <dt>Detections shown</dt>
         <dd data-testid={`count-${model}`}>{result ? dets.length : '–'}</dd>
+        {model !== 'nanodet' && !counts && (
+          <>
+            <dt>Decoder params</dt>
+            <dd className="muted">…</dd>
+          </>
+        )}
         {counts && (
           <>
             <dt>Decoder params</dt>
@@ -175,14 +186,17 @@ export function Panel({ model }: { model: ModelName }) {
           <>
             <dt>Params</dt>
             <dd data-testid="params-nanodet" data-value={backboneParams}>
-              {formatCount(backboneParams)} <span className="muted small">(whole NanoDet-g)</span>
+              {backboneParams > 0 ? formatCount(backboneParams) : '…'}{' '}
+              <span className="muted small">(whole NanoDet-g)</span>
             </dd>
           </>
         )}
         <dt>Weights</dt>
         <dd data-testid={`weights-${model}`}>
           {model === 'nanodet'
-            ? formatBytes(backboneBytes)
+            ? backboneBytes > 0
+              ? formatBytes(backboneBytes)
+              : '…'
             : sliced && sources[lorsSource]
               ? formatBytes(sources[lorsSource]!.weightBytes)
               : info && !info.failed
@@ -197,7 +211,7 @@ export function Panel({ model }: { model: ModelName }) {
           )}
         </dd>
       </dl>
-      {sliced && loadedConfig && (
+      {sliced && loadedConfig && phase === 'ready' && (
         <p className="muted small" data-testid="lors-note" data-config={describeLors(loadedConfig)}>
           Running {describeLors(loadedConfig)}
           {sources[lorsSource]

@@ -17,7 +17,7 @@ export function StatusBar() {
     .map(([n]) => n);
   return (
     <section className={`status status-${phase}`} aria-live="polite">
-      <p data-testid="status" data-phase={phase}>
+      <p data-testid="status" data-phase={phase} data-busy={busy}>
         {phase === 'ready' ? (busy ? 'Detecting…' : 'Ready') : message}
         {phase === 'ready' && failed.length > 0 && (
           <span className="status-warn" data-testid="status-failed">

@@ -343,9 +343,18 @@ export const flows: Test[] = [
 
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert(overflow <= 0, `the page is ${overflow}px wider than a 375px screen`);
-      const box = (id: string) => page.locator(tid(id)).boundingBox();
-      const [v, l] = [await box('panel-vanilla'), await box('panel-lors')];
-      assert(v && l && l.y >= v.y + v.height - 1, 'panels are not stacked at 375px');
+      // One decoder at a time in one place, switched by the view switch (not stacked: the comparison stays in view).
+      const box = async (id: string) => {
+        const b = await page.locator(tid(id)).boundingBox();
+        return b && { ...b, y: b.y + (await page.evaluate(() => window.scrollY)) }; // page, not viewport, position
+      };
+      const l = await box('panel-lors');
+      assert(l && (await box('panel-vanilla')) === null, 'both decoder panels show at 375px');
+      await page.locator('.view-option', { hasText: 'Vanilla' }).click();
+      await page.waitForSelector(tid('panel-vanilla'), { state: 'visible', timeout: 5_000 });
+      const v = await box('panel-vanilla');
+      assert(v && (await box('panel-lors')) === null && Math.abs(v.y - l.y) < 2, 'the switch does not swap the panels');
+      await page.locator('.view-option', { hasText: 'LORS' }).click();
       await shot(page, 'c2-narrow-375px');
 
       // NanoDet baseline panel on demand.

@@ -62,13 +62,17 @@ export async function dropFile(page: Page, file: { url?: string; bytes?: number[
   }, file);
 }
 
+/**
+ * Waits until the models are loaded and no photo job runs (on a first visit a sample runs by itself as soon as the
+ * models are ready: its job is queued in the same turn, so "ready and idle" means it has finished).
+ */
 export async function waitReady(page: Page, timeout: number) {
   await page.waitForFunction(
     () => {
       const s = document.querySelector('[data-testid="status"]');
       const phase = s?.getAttribute('data-phase');
       if (phase === 'error') throw new Error(`app failed to load: ${s?.textContent}`);
-      return phase === 'ready';
+      return phase === 'ready' && s?.getAttribute('data-busy') !== 'true';
     },
     undefined,
     { timeout, polling: 250 },

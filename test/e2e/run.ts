@@ -18,6 +18,7 @@ import { offline } from './offline';
 import { camera } from './camera';
 import { ARGS, assert, CHROMIUM, DIST, SHOTS, type Test } from './page';
 import { serveStatic } from './server';
+import { shell } from './shell';
 import { soakTests } from './soak';
 import { subpath } from './subpath';
 
@@ -25,6 +26,7 @@ import { subpath } from './subpath';
 const tests: Test[] = [
   ...flows,
   ...layout,
+  ...shell,
   ...camera,
   ...subpath,
   ...downloads,
