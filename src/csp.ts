@@ -8,8 +8,8 @@
  */
 const DIRECTIVES: Record<string, string> = {
   'default-src': "'self'",
-  'script-src': "'self' 'wasm-unsafe-eval'",
-  'worker-src': "'self'",
+  'script-src': "'self' 'wasm-unsafe-eval' blob:",
+  'worker-src': "'self' blob:",
   'connect-src': "'self'",
   'img-src': "'self' data: blob:",
   'style-src': "'self'",
@@ -32,4 +32,12 @@ export function cspMeta(): string {
 /** For the HTTP header: the meta policy plus frame-ancestors, and a report-uri when given (the e2e collects them). */
 export function cspHeader(reportUri?: string): string {
   return join({ ...DIRECTIVES, 'frame-ancestors': "'none'", ...(reportUri ? { 'report-uri': reportUri } : {}) });
+}
+
+/**
+ * The headers that make the page cross-origin isolated (SharedArrayBuffer, hence tfjs-backend-wasm's threaded
+ * build). Every response needs them: a worker script served without COEP does not load in an isolated page.
+ */
+export function crossOriginIsolationHeaders(): Record<string, string> {
+  return { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 }
