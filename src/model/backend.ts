@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendName } from './types';
 
 export interface BackendChoice {
@@ -19,6 +19,12 @@ export interface BackendChoice {
 export interface BackendOptions {
   /** Where the wasm binaries are (the app passes Vite asset URLs). Left alone when not given. */
   wasmPaths?: string | Record<string, string>;
+  /**
+   * Threads of the wasm backend (the app: navigator.hardwareConcurrency). tfjs runs its threaded build only where
+   * SharedArrayBuffer can be posted (a cross-origin isolated page, not Node), else the single-threaded one and this
+   * is ignored. Only effective before the wasm backend first initialises.
+   */
+  wasmThreads?: number;
 }
 
 const ORDER: BackendName[] = ['webgpu', 'wasm', 'cpu'];
@@ -79,6 +85,12 @@ export async function initBackend(
       wasmPathsSet = key;
     }
   }
+  if (opts.wasmThreads !== undefined) {
+    if (!Number.isInteger(opts.wasmThreads) || opts.wasmThreads < 1) {
+      throw new Error(`wasmThreads must be an integer ≥ 1, got ${opts.wasmThreads}`);
+    }
+    setThreadsCount(opts.wasmThreads);
+  }
   const first: BackendName = preferred === 'auto' ? 'webgpu' : preferred;
   const order = [first, ...ORDER.filter((b) => b !== first)];
   const reasons: string[] = [];
@@ -90,4 +102,14 @@ export async function initBackend(
     reasons.push(why);
   }
   throw new Error(`no tfjs backend could be initialised: ${reasons.join('; ')}`);
+}
+
+/** Threads the wasm backend runs on (1: the single-threaded build), or null while wasm is not the active backend. */
+export function wasmThreadsInUse(): number | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  try {
+    return getThreadsCount();
+  } catch {
+    return null;
+  }
 }
