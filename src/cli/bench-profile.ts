@@ -21,7 +21,7 @@ import { decoderSource, sourceWeights } from '../model/decoderSource';
 import { load } from '../model/detector';
 import { decoderFlops, levelSizesOf } from '../model/flops';
 import { foldToVanilla } from '../model/lors/fold';
-import { ResidentLors } from '../model/lors/resident';
+import { ResidentLors } from '../model/residentLors';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import type { BackendName, WeightMap } from '../model/types';
@@ -236,7 +236,12 @@ export async function profileBackend(o: ProfileOptions) {
       gflop: round(flops.total / 1e9, 3),
       forwardMs,
       gflopPerS: round(flops.total / 1e9 / (forwardMs.median / 1000), 2),
-      profile: { kernels: prof.kernels.length, kernelMs: round(kernelMs), byPart: sorted(byPart), byKernel: sorted(byKernel) },
+      profile: {
+        kernels: prof.kernels.length,
+        kernelMs: round(kernelMs),
+        byPart: sorted(byPart),
+        byKernel: sorted(byKernel),
+      },
     },
     mixingOneStageMs: mixing,
     sliderMove: {

@@ -36,7 +36,7 @@ import { decoderForward, topK } from './adamixer/decoder';
 import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
 import { sourceWeights, type DecoderSource } from './decoderSource';
 import { foldToVanilla } from './lors/fold';
-import { ResidentLors } from './lors/resident';
+import { ResidentLors } from './residentLors';
 import type { LorsSlice } from './lors/slice';
 import type { OrderedLors } from './lors/source';
 import type { LorsPath } from './lors/lorsA';

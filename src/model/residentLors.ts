@@ -2,7 +2,7 @@
  * An ordered LORS model kept on the backend for live slicing: the weights that do not depend on the slice (the
  * shared generator and L_output, attention, FFN, heads, …) are uploaded and prepared once, and a slice only folds
  * the stages whose private part it changes, straight into the prepared layout. It gives the same run weights,
- * value for value, as slicing every array, uploading, foldToVanilla and prepareWeights (resident.test.ts), for a
+ * value for value, as slicing every array, uploading, foldToVanilla and prepareWeights (residentLors.test.ts), for a
  * fraction of the work: a slider move then costs little more than the forward it triggers.
  *
  * Ownership: the resident holds its tensors; each `runWeights` result holds a reference to the ones it uses and
@@ -10,15 +10,15 @@
  * slice nor a live result uses it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, type ModelConfig } from '../config';
-import { checkWeights } from '../adamixer/prepare';
-import { parameterSpec } from '../params';
-import type { WeightMap } from '../types';
-import { preparedName, preparedShape } from '../nn/ops';
-import { lorsAPrivateFolded } from './fold';
-import { lorsTFactors } from './lorsT';
-import { sliceConfig, sliceLors, type LorsSlice } from './slice';
-import type { OrderedLors } from './source';
+import { dims, type ModelConfig } from './config';
+import { checkWeights } from './adamixer/prepare';
+import { parameterSpec } from './params';
+import type { WeightMap } from './types';
+import { preparedName, preparedShape } from './nn/ops';
+import { lorsAPrivateFolded } from './lors/fold';
+import { lorsTFactors } from './lors/lorsT';
+import { sliceConfig, sliceLors, type LorsSlice } from './lors/slice';
+import type { OrderedLors } from './lors/source';
 
 /** A vanilla-layout name that a LORS slice determines (per stage), else null. */
 const SLICED = /^stages\.(\d+)\.mixing\.(generator\.weight|generator\.bias|output\.weight)$/;
@@ -75,13 +75,20 @@ export class ResidentLors {
       const a = arrays.get(from);
       if (!shape || !a) throw new Error(`ResidentLors: ${from} is missing from the LORS source`);
       const pShape = preparedShape(to, shape);
-      if (pShape) base.set(preparedName(to), tf.tidy(() => tf.transpose(tf.tensor(a, shape, 'float32'))));
+      if (pShape)
+        base.set(
+          preparedName(to),
+          tf.tidy(() => tf.transpose(tf.tensor(a, shape, 'float32'))),
+        );
       else base.set(to, tf.tensor(a, shape, 'float32'));
     };
     try {
       for (const p of parameterSpec(runs)) {
         if (SLICED.test(p.name)) continue;
-        upload(p.name, FROM_LORS.reduce((n, [re, to]) => n.replace(re, to), p.name));
+        upload(
+          p.name,
+          FROM_LORS.reduce((n, [re, to]) => n.replace(re, to), p.name),
+        );
       }
       // The shared parts every fold adds to, prepared ([in, out]).
       upload('lorsA.shared.weight', 'lorsA.shared.weight');

@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { folderReader } from '../../cli/node-io';
-import { prepareWeightsWithNames } from '../adamixer/prepare';
-import { arraysToWeights } from '../weights/io';
-import { foldToVanilla } from './fold';
-import { ResidentLors } from './resident';
-import type { LorsSlice } from './slice';
-import { OrderedLors } from './source';
+import { folderReader } from '../cli/node-io';
+import { prepareWeightsWithNames } from './adamixer/prepare';
+import { arraysToWeights } from './weights/io';
+import { foldToVanilla } from './lors/fold';
+import { ResidentLors } from './residentLors';
+import type { LorsSlice } from './lors/slice';
+import { OrderedLors } from './lors/source';
 
 const FIX = 'test/fixtures/compress/lorsified-vanilla'; // tiny, r_A 16, K 2, r_T 32
 
@@ -65,7 +65,9 @@ describe('ResidentLors', () => {
     for (let i = 0; i < src.config.decoder.stages; i++) {
       const n = `stages.${i}.mixing.generator.weightT`;
       expect(b.weights.get(n)).toBe(a.weights.get(n));
-      expect(b.weights.get(`stages.${i}.mixing.output.weightT`)).not.toBe(a.weights.get(`stages.${i}.mixing.output.weightT`));
+      expect(b.weights.get(`stages.${i}.mixing.output.weightT`)).not.toBe(
+        a.weights.get(`stages.${i}.mixing.output.weightT`),
+      );
     }
     a.release();
     b.release();
