@@ -53,9 +53,10 @@ async function precheck(name: BackendName): Promise<string | null> {
   return null;
 }
 
-async function trySet(name: BackendName): Promise<string | null> {
+async function trySet(name: BackendName, wasmThreads?: number): Promise<string | null> {
   const why = await precheck(name);
   if (why) return why;
+  const restore = name === 'wasm' && wasmThreads !== undefined ? presentCores(2 * wasmThreads) : () => {};
   try {
     const ok = await tf.setBackend(name);
     if (!ok) return `the ${LABEL[name]} backend failed to initialise`;
@@ -63,7 +64,28 @@ async function trySet(name: BackendName): Promise<string | null> {
     return null;
   } catch (e) {
     return `the ${LABEL[name]} backend failed to initialise (${e instanceof Error ? e.message : String(e)})`;
+  } finally {
+    restore();
   }
+}
+
+/**
+ * tfjs-backend-wasm 4.22 caps its thread pool at navigator.hardwareConcurrency / 2, read once as its module starts
+ * (backend.cc: it assumes two hyper-threads per core), whatever setThreadsCount asks: on a 2-vCPU machine that is
+ * one thread. While it starts, navigator reports `cores` (twice the threads asked for), so the pool gets them; the
+ * real value is back right after. Returns the function that puts it back (a no-op where there is no navigator).
+ */
+function presentCores(cores: number): () => void {
+  const nav = (globalThis as { navigator?: object }).navigator;
+  if (!nav || Object.prototype.hasOwnProperty.call(nav, 'hardwareConcurrency')) return () => {};
+  try {
+    Object.defineProperty(nav, 'hardwareConcurrency', { value: cores, configurable: true });
+  } catch {
+    return () => {};
+  }
+  return () => {
+    delete (nav as { hardwareConcurrency?: number }).hardwareConcurrency;
+  };
 }
 
 /**
@@ -95,7 +117,7 @@ export async function initBackend(
   const order = [first, ...ORDER.filter((b) => b !== first)];
   const reasons: string[] = [];
   for (const name of order) {
-    const why = await trySet(name);
+    const why = await trySet(name, opts.wasmThreads);
     if (why === null) {
       return reasons.length ? { backend: name, fallbackReason: `${reasons[0]}; using ${name}` } : { backend: name };
     }

@@ -133,8 +133,10 @@ export class ResidentLors {
       const { genOut } = dims(src.decoder);
       for (const i of changedA) {
         const tensors = tf.tidy(() => {
-          const [pw, pb] = tf.split(lorsAPrivateFolded(factors, config, i), [dq, 1], 0);
-          return [tf.add(sharedA, pw!), tf.add(sharedB, pb!.reshape([genOut]))];
+          const priv = lorsAPrivateFolded(factors, config, i); // [dq + 1, genOut]: the weight rows, then the bias
+          const pw = tf.slice(priv, [0, 0], [dq, genOut]);
+          const pb = tf.slice(priv, [dq, 0], [1, genOut]).reshape([genOut]);
+          return [tf.add(sharedA, pw), tf.add(sharedB, pb)];
         });
         this.setFold(this.foldA, i, { key: keyA(i), tensors });
       }

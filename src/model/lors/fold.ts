@@ -86,7 +86,9 @@ export function lorsAPrivateFolded(weights: WeightMap, cfg: ModelConfig, stage: 
     // Treat the dq weight columns and the bias as dq + 1 "queries" of the factored path.
     const aug = tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2, gk, r, r, dq + 1]);
     const perCol = tf.transpose(aug, [0, 4, 1, 2, 3]); // [2, dq+1, GK, r, r]
-    const [EM, ES] = tf.split(perCol, 2, 0).map((t) => t.reshape([dq + 1, gk, r, r])) as [tf.Tensor, tf.Tensor];
+    // tf.slice, not tf.split: the same copy, and tfjs-wasm's SplitV is ~20× slower on these shapes.
+    const half = (h: number) => tf.slice(perCol, [h, 0, 0, 0, 0], [1, dq + 1, gk, r, r]).reshape([dq + 1, gk, r, r]);
+    const [EM, ES] = [half(0), half(1)];
     const mc = lowRankSum(EM, getWeight(weights, `${s}.ml`), getWeight(weights, `${s}.mr`), G, K).reshape([
       dq + 1,
       G,
