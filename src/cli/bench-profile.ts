@@ -214,17 +214,21 @@ export async function profileBackend(o: ProfileOptions) {
     tf.dispose([...p.weights.values()]);
   });
   const leakedBefore = tf.memory().numTensors - tensors0;
-  const resident = await ResidentLors.create(lors);
   const tensors1 = tf.memory().numTensors;
+  const resident = await ResidentLors.create(lors);
+  let current: Awaited<ReturnType<ResidentLors['runWeights']>> | undefined;
   move = 0;
   const after = await split(o.runs, o.warmup, async (mark) => {
     const slice = slices[move++ % 2]!;
     const r = await resident.runWeights(slice, mark);
+    current?.release(); // as the detector does once the new slice is in place
+    current = r;
     await forwardOn(r.weights, r.runs);
     mark('forward');
   });
-  const leakedAfter = tf.memory().numTensors - tensors1;
+  current?.release();
   resident.dispose();
+  const leakedAfter = tf.memory().numTensors - tensors1;
 
   feats.dispose();
   det.dispose();
