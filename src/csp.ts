@@ -4,7 +4,10 @@
  * worker takes its policy from its own response, not from the page's meta).
  *
  * Everything comes from the page's own origin. 'wasm-unsafe-eval' lets tfjs-backend-wasm compile its .wasm (nothing
- * else is evaluated); images may be data: (the empty favicon) or blob: (decoded photos, exported overlays).
+ * else is evaluated); images may be data: (the empty favicon) or blob: (decoded photos, exported overlays). Scripts
+ * and workers may also be blob:: tfjs-wasm's threaded build starts each of its threads as a worker from a blob: URL
+ * that imports the module's source from another blob: URL (it hangs without them). A blob: URL can only be made by
+ * script already running in this origin, so this lets in nothing from outside; inline scripts and eval stay out.
  */
 const DIRECTIVES: Record<string, string> = {
   'default-src': "'self'",

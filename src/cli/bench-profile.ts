@@ -226,6 +226,32 @@ export async function profileBackend(o: ProfileOptions) {
     await forwardOn(r.weights, r.runs);
     mark('forward');
   });
+  // The same move counted, not timed (the figures a loaded machine cannot blur): kernels run and values written.
+  const work = async (f: () => Promise<void>) => {
+    const pr = await tf.profile(async () => {
+      await f();
+      return undefined as unknown as tf.Tensor;
+    });
+    const written = pr.kernels.reduce(
+      (a, k) =>
+        a +
+        (k.outputShapes as (number[] | undefined)[]).reduce((b, sh) => b + (sh ?? []).reduce((x, y) => x * y, 1), 0),
+      0,
+    );
+    return { kernels: pr.kernels.length, valuesWritten: written };
+  };
+  const workBefore = await work(async () => {
+    const { config, arrays } = await lors.slice(slices[0]!);
+    const w = arraysToWeights(config, arrays);
+    const f = foldToVanilla(w, config);
+    const p = prepareWeightsWithNames(f.weights, f.config);
+    tf.dispose([...new Set([...w.values(), ...f.weights.values(), ...p.weights.values()])]);
+  });
+  const workAfter = await work(async () => {
+    const r = await resident.runWeights(slices[move++ % 2]!);
+    current?.release();
+    current = r;
+  });
   current?.release();
   resident.dispose();
   const leakedAfter = tf.memory().numTensors - tensors1;
@@ -251,6 +277,8 @@ export async function profileBackend(o: ProfileOptions) {
     sliderMove: {
       before,
       after,
+      /** Excluding the forward: kernels run and float32 values they write (uploads not counted). */
+      work: { before: workBefore, after: workAfter },
       tensorsLeftBehind: { before: leakedBefore, after: leakedAfter },
     },
     runs: o.runs,
@@ -269,6 +297,7 @@ export function profileSummary(r: Awaited<ReturnType<typeof profileBackend>>): s
   return (
     `node/${r.backend}: decoder ${r.decoder.gflop} GFLOP in ${r.decoder.forwardMs.median} ms = ${r.decoder.gflopPerS} ` +
     `GFLOP/s | by part: ${parts} | mixing per stage: ${fmt(Object.fromEntries(Object.entries(r.mixingOneStageMs).map(([k, v]) => [k, v.median])))} ms | ` +
-    `slider move before: ${fmt(r.sliderMove.before)} ms | after: ${fmt(r.sliderMove.after)} ms`
+    `slider move before: ${fmt(r.sliderMove.before)} ms | after: ${fmt(r.sliderMove.after)} ms | work without the ` +
+    `forward: ${JSON.stringify(r.sliderMove.work)} | tensors left: ${JSON.stringify(r.sliderMove.tensorsLeftBehind)}`
   );
 }
