@@ -36,7 +36,7 @@ import { decoderForward, topK } from './adamixer/decoder';
 import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
 import { sourceWeights, type DecoderSource } from './decoderSource';
 import { foldToVanilla } from './lors/fold';
-import { ResidentLors } from './residentLors';
+import { canStayResident, ResidentLors } from './residentLors';
 import type { LorsSlice } from './lors/slice';
 import type { OrderedLors } from './lors/source';
 import type { LorsPath } from './lors/lorsA';
@@ -244,12 +244,7 @@ class LoadedDetector implements Detector {
     if (!DECODER_SLOTS.includes(name))
       throw new Error(`unknown decoder "${String(name)}" (expected ${DECODER_SLOTS.join(' or ')})`);
     if ('config' in source) checkDecoderConfig(name, source.config);
-    if (
-      name === SLICED_SLOT &&
-      'lors' in source &&
-      this.lorsPath === 'folded' &&
-      source.lors.config.variant === 'lors'
-    ) {
+    if (name === SLICED_SLOT && 'lors' in source && this.lorsPath === 'folded' && canStayResident(source.lors.config)) {
       return this.setResidentLors(source.lors, source.slice, onProgress);
     }
     const { config, weights } = await sourceWeights(source, { variant: SLOT_VARIANTS[name] }, onProgress);

@@ -19,6 +19,7 @@ import { lorsAPrivateFolded } from './lors/fold';
 import { lorsTFactors } from './lors/lorsT';
 import { sliceConfig, sliceLors, type LorsSlice } from './lors/slice';
 import type { OrderedLors } from './lors/source';
+import { PLAIN_VARIANT, VARIANTS, type VariantSpec } from './variants';
 
 /** A vanilla-layout name that a LORS slice determines (per stage), else null. */
 const SLICED = /^stages\.(\d+)\.mixing\.(generator\.weight|generator\.bias|output\.weight)$/;
@@ -28,6 +29,12 @@ const FROM_LORS: [RegExp, string][] = [
   [/^(stages\.\d+)\.mixing\.output\.bias$/, '$1.lorsT.bias'],
   [/^(stages\.\d+)\.mixNorm\./, '$1.lorsT.norm.'],
 ];
+
+/** Whether a model can be kept resident: both LORS parts (LORS^A generator and LORS^T output), as the folds expect. */
+export function canStayResident(cfg: ModelConfig): boolean {
+  const spec: VariantSpec = VARIANTS[cfg.variant];
+  return spec.generator === 'lorsA' && spec.output === 'lorsT';
+}
 
 export interface ResidentRun {
   /** The slice's LORS config (what the app counts). */
@@ -67,7 +74,7 @@ export class ResidentLors {
     const arrays = await source.load(onProgress);
     const full = source.config;
     const { lors: _factors, ...rest } = full;
-    const runs: ModelConfig = { ...rest, variant: 'vanilla' };
+    const runs: ModelConfig = { ...rest, variant: PLAIN_VARIANT };
     const shapes = new Map(parameterSpec(full).map((p) => [p.name, p.shape]));
     const base: WeightMap = new Map();
     const upload = (to: string, from: string) => {
