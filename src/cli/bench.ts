@@ -2,6 +2,9 @@
  * npm run bench [-- --json OUT] [--runs N] [--warmup N] [--backends wasm,webgpu] [--no-browser] [--image FILE]
  * npm run bench -- --kernels [--json OUT]: kernels per decoder forward on WebGPU and wasm, counted in headless
  * Chromium (test/e2e/kernels-browser.ts; needs a build), no timing.
+ * npm run bench -- --profile [--json OUT] [--backends wasm]: where one decoder forward's time goes (tf.profile by part),
+ * its FLOPs and GFLOP/s, the mixing variants, and a LORS slider move split into slice / upload / fold / forward, old
+ * path and resident path in the same run (bench-profile.ts); Node only.
  * npm run bench -- --bytes [--json OUT]: what the app downloads (model.json + weight files per model folder), no timing.
  * npm run bench -- --soak | --long-soak [--json OUT]: only the browser soak (300 slider moves, 100 drops) or the long
  * one (1,000 mixed moves, 300 drops), judged by src/cli/soakVerdict.ts; --soak-moves etc. for a short dry run.
@@ -29,7 +32,16 @@ const SPEC: Record<string, OptionSpec> = {
   },
   image: { type: 'string', help: 'photo to time (default public/samples/chelsea.jpg)' },
   'no-browser': { type: 'boolean', help: 'skip the headless-Chromium part' },
+  'no-node': { type: 'boolean', help: 'skip the Node part' },
+  'before-dist': {
+    type: 'string',
+    help: 'an older build to time in the same run (served without COOP/COEP), beside this one with and without',
+  },
   models: { type: 'string', help: 'folder with nanodet/, vanilla/, lors/ (default public/models)' },
+  profile: {
+    type: 'boolean',
+    help: 'only profile one decoder forward (by part, FLOPs, GFLOP/s) and a slider move, in Node',
+  },
   bytes: {
     type: 'boolean',
     help: 'only report the bytes the app downloads per model folder (first load and on demand)',
@@ -61,6 +73,21 @@ async function main(p: ParsedArgs) {
   const models = str(p, 'models') ?? 'public/models';
   if (flag(p, 'bytes')) {
     writeJson(str(p, 'json'), { date: new Date().toISOString(), download: downloadBytes(models) });
+    return;
+  }
+  if (flag(p, 'profile')) {
+    const { profileBackend, profileSummary } = await import('./bench-profile');
+    const backends = (str(p, 'backends')?.split(',') ?? ['wasm']) as BackendName[];
+    const runs = int(p, 'runs', 10, 1)!;
+    const warmup = int(p, 'warmup', 2, 0)!;
+    const image = str(p, 'image') ?? 'public/samples/chelsea.jpg';
+    const profile: Record<string, unknown> = {};
+    for (const backend of backends) {
+      const r = await profileBackend({ backend, runs, warmup, image, models });
+      console.log(profileSummary(r));
+      profile[backend] = r;
+    }
+    writeJson(str(p, 'json'), { date: new Date().toISOString(), machine: machineInfo(), profile });
     return;
   }
   if (flag(p, 'kernels')) {
@@ -96,7 +123,7 @@ async function main(p: ParsedArgs) {
   if (hasGpu) await import('@tensorflow/tfjs-backend-webgpu');
   const backends = (str(p, 'backends')?.split(',') ?? ['wasm', ...(hasGpu ? ['webgpu'] : [])]) as BackendName[];
   const node: Record<string, unknown> = {};
-  for (const b of backends) {
+  for (const b of flag(p, 'no-node') ? [] : backends) {
     process.stderr.write(`bench: node/${b} …\n`);
     node[b] = await benchBackend(b, { runs, warmup, image, models });
     console.log(summaryLine(node[b] as Awaited<ReturnType<typeof benchBackend>>));
@@ -104,7 +131,14 @@ async function main(p: ParsedArgs) {
   let browser: unknown = null;
   if (!flag(p, 'no-browser')) {
     const mod = await import('../../test/e2e/bench-browser');
-    browser = await mod.benchBrowser({ runs, warmup });
+    // This build cross-origin isolated (N wasm threads) and on a host without COOP/COEP (1 thread), same run.
+    const isolated = await mod.benchBrowser({ runs, warmup, isolated: true });
+    const oneThread = await mod.benchBrowser({ runs, warmup, isolated: false });
+    const beforeDist = str(p, 'before-dist');
+    const before = beforeDist ? await mod.benchBrowser({ runs, warmup, dist: beforeDist, isolated: false }) : undefined;
+    browser = { isolated, oneThread, ...(before ? { before } : {}) };
+    for (const [k, b] of Object.entries(browser as Record<string, unknown>))
+      console.log(`browser/${k}: ${JSON.stringify(b)}`);
   }
   const soak = !flag(p, 'no-browser') && soakOptions.moves > 0 ? await runSoak(soakOptions, false) : null;
   const out = {

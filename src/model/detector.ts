@@ -20,7 +20,7 @@ import {
 } from './backbone';
 import { COCO_CLASSES } from './cocoFormat';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
-import { SLOT_VARIANTS } from './constants';
+import { SLICED_SLOT, SLOT_VARIANTS } from './constants';
 import type { LetterboxInfo } from './letterbox';
 import {
   DECODER_SLOTS,
@@ -36,6 +36,9 @@ import { decoderForward, topK } from './adamixer/decoder';
 import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
 import { sourceWeights, type DecoderSource } from './decoderSource';
 import { foldToVanilla } from './lors/fold';
+import { canStayResident, ResidentLors } from './residentLors';
+import type { LorsSlice } from './lors/slice';
+import type { OrderedLors } from './lors/source';
 import type { LorsPath } from './lors/lorsA';
 
 export interface LoadOptions {
@@ -43,6 +46,8 @@ export interface LoadOptions {
   backend?: BackendName | 'auto';
   /** Where the wasm binaries are (the app passes Vite URLs). */
   wasmPaths?: string | Record<string, string>;
+  /** Threads of the wasm backend where its threaded build can run (cross-origin isolated pages); see initBackend. */
+  wasmThreads?: number;
   /** Reads NanoDet's folder (model.json + nanodet.bin). */
   readBackbone: FileReader;
   decoders?: Partial<Record<DecoderSlot, DecoderSource>>;
@@ -137,8 +142,10 @@ interface LoadedDecoder {
   config: ModelConfig;
   /** The config the forward runs: a folded LORS model runs as the vanilla decoder it is (foldToVanilla). */
   runs: ModelConfig;
-  /** What the forward uses (owned): the weights, folded when asked and prepared (prepareWeights), checked once. */
+  /** What the forward uses: the weights, folded when asked and prepared (prepareWeights), checked once. */
   run: WeightMap;
+  /** Frees `run` (a slice of a ResidentLors: drops its references); absent: `run` is owned and disposed. */
+  release?: () => void;
 }
 
 /** Fold (a LORS model, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
@@ -185,7 +192,8 @@ function isFeatureSet(x: RgbaImage | FeatureSet): x is FeatureSet {
 }
 
 function disposeDecoder(d: LoadedDecoder) {
-  for (const t of d.run.values()) t.dispose();
+  if (d.release) d.release();
+  else for (const t of d.run.values()) t.dispose();
 }
 
 /** Maps a box in letterbox-input pixels to the original photo (clipped; un-mirrored when the photo was flipped). */
@@ -203,6 +211,8 @@ class LoadedDetector implements Detector {
   readonly backboneParams: number;
   readonly inputSize: number;
   private decoders = new Map<DecoderSlot, LoadedDecoder>();
+  /** The ordered LORS source the folded LORS decoder slices, kept on the backend (one at a time). */
+  private resident: ResidentLors | null = null;
   private disposed = false;
 
   constructor(
@@ -234,6 +244,9 @@ class LoadedDetector implements Detector {
     if (!DECODER_SLOTS.includes(name))
       throw new Error(`unknown decoder "${String(name)}" (expected ${DECODER_SLOTS.join(' or ')})`);
     if ('config' in source) checkDecoderConfig(name, source.config);
+    if (name === SLICED_SLOT && 'lors' in source && this.lorsPath === 'folded' && canStayResident(source.lors.config)) {
+      return this.setResidentLors(source.lors, source.slice, onProgress);
+    }
     const { config, weights } = await sourceWeights(source, { variant: SLOT_VARIANTS[name] }, onProgress);
     let run: Omit<LoadedDecoder, 'config'>;
     try {
@@ -246,9 +259,36 @@ class LoadedDetector implements Detector {
     this.check();
     const old = this.decoders.get(name);
     this.decoders.set(name, { config, ...run });
+    if (name === SLICED_SLOT) {
+      this.resident?.dispose(); // the sliced decoder no longer slices it
+      this.resident = null;
+    }
     this.configs = { ...this.configs, [name]: config };
     if (old) disposeDecoder(old);
     return config;
+  }
+
+  /** A slice of an ordered LORS source as the folded LORS decoder: only the stages the slice changes are folded. */
+  private async setResidentLors(
+    lors: OrderedLors,
+    slice: LorsSlice | undefined,
+    onProgress?: (loaded: number, total: number) => void,
+  ): Promise<ModelConfig> {
+    checkDecoderConfig(SLICED_SLOT, lors.config);
+    let resident = this.resident;
+    if (resident?.source !== lors) {
+      resident = await ResidentLors.create(lors, onProgress);
+      this.check();
+      this.resident?.dispose(); // what the current decoder runs stays until it is released below
+      this.resident = resident;
+    } else onProgress?.(1, 1);
+    const r = await resident.runWeights(slice);
+    this.check();
+    const old = this.decoders.get(SLICED_SLOT);
+    this.decoders.set(SLICED_SLOT, { config: r.config, runs: r.runs, run: r.weights, release: r.release });
+    this.configs = { ...this.configs, [SLICED_SLOT]: r.config };
+    if (old) disposeDecoder(old);
+    return r.config;
   }
 
   async detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]> {
@@ -356,13 +396,18 @@ class LoadedDetector implements Detector {
     this.disposed = true;
     for (const d of this.decoders.values()) disposeDecoder(d);
     this.decoders.clear();
+    this.resident?.dispose();
+    this.resident = null;
     this.nanodet.dispose();
   }
 }
 
 /** Picks a backend, loads NanoDet-g and the requested decoders. */
 export async function load(options: LoadOptions): Promise<Detector> {
-  const choice = await initBackend(options.backend ?? 'auto', { wasmPaths: options.wasmPaths });
+  const choice = await initBackend(options.backend ?? 'auto', {
+    wasmPaths: options.wasmPaths,
+    ...(options.wasmThreads !== undefined ? { wasmThreads: options.wasmThreads } : {}),
+  });
   const inputSize = options.inputSize ?? NANODET_NATIVE_SIZE;
   const nanodet = await loadNanoDet(options.readBackbone, inputSize, {
     onProgress: (loaded, total) => options.onProgress?.({ model: 'nanodet', loaded, total }),

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CACHE_NAME, shardCacheKey } from '../worker/modelCache';
 import { buildManifest, isShellFile, type ShellManifest } from './manifest';
-import { activate, install, respond, shellCacheName, shellPath, type ShellEnv } from './shell';
+import { activate, install, respond, shellCacheName, shellPath, withIsolation, type ShellEnv } from './shell';
 
 const SCOPE = 'https://example.org/some/sub/';
 const hex = (b: ArrayBuffer | Uint8Array | string) =>
@@ -190,6 +190,20 @@ describe('respond', () => {
     expect(await (await respond(env, m, 'assets/main-a.js', req)).text()).toBe('main a');
     expect(fetched).toEqual(['assets/main-a.js']);
     expect(shell.entries.has(`${SCOPE}assets/main-a.js`)).toBe(false);
+  });
+
+  it('adds COOP/COEP to what it serves, from the cache or the network, keeping the other headers', async () => {
+    const m = await build('a');
+    await install(env, m, false);
+    const req = new Request(`${SCOPE}assets/main-a.js`);
+    const hit = await respond(env, m, 'assets/main-a.js', req);
+    expect(hit.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(hit.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(await hit.text()).toBe('main a');
+    const plain = new Response('x', { status: 404, headers: { 'content-type': 'text/plain' } });
+    const wrapped = withIsolation(plain);
+    expect([wrapped.status, wrapped.headers.get('content-type')]).toEqual([404, 'text/plain']);
+    expect(wrapped.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
   });
 
   it('answers for shell files only: a navigation to the folder is index.html, weight files are left alone', async () => {

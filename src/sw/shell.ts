@@ -13,6 +13,7 @@
  *   against model.json: the service worker never serves one.
  */
 import { CACHE_NAME as MODELS_CACHE, shardCacheKey } from '../worker/modelCache';
+import { crossOriginIsolationHeaders } from '../csp';
 import type { ShellManifest } from './manifest';
 
 /** What the service worker needs from its global scope. */
@@ -117,9 +118,24 @@ export function shellPath(env: ShellEnv, m: ShellManifest, url: string, navigate
   return path in m.files ? path : null;
 }
 
-/** The answer to a request for shell file `path`: this version's checked copy, else the network's. */
+/**
+ * The answer to a request for shell file `path`: this version's checked copy, else the network's, with the
+ * cross-origin isolation headers added (withIsolation).
+ */
 export async function respond(env: ShellEnv, m: ShellManifest, path: string, request: Request): Promise<Response> {
   const cache = await env.caches.open(shellCacheName(env.scope, m.version));
   const hit = await verifiedHit(env, cache, new URL(path, env.scope).href, m.files[path]!);
-  return hit ?? env.fetch(request);
+  return withIsolation(hit ?? (await env.fetch(request)));
+}
+
+/**
+ * `res` with COOP/COEP (src/csp.ts): on a static host that cannot send them, the pages this service worker serves
+ * (every visit after the first) are still cross-origin isolated, so tfjs-wasm runs threaded. Everything the app loads
+ * is same-origin, which require-corp allows. Opaque and error answers pass unchanged.
+ */
+export function withIsolation(res: Response): Response {
+  if (res.type === 'opaque' || res.type === 'opaqueredirect' || res.status === 0) return res;
+  const headers = new Headers(res.headers);
+  for (const [k, v] of Object.entries(crossOriginIsolationHeaders())) headers.set(k, v);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
 }

@@ -16,6 +16,7 @@ import {
   type LorsSourceName,
 } from '../model/constants';
 import { decoderSource } from '../model/decoderSource';
+import { wasmThreadsInUse } from '../model/backend';
 import { load, type Detector, type FeatureSet } from '../model/detector';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
@@ -147,6 +148,7 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
   const det = await load({
     backend,
     wasmPaths: wasmPaths(),
+    wasmThreads: Math.max(1, navigator.hardwareConcurrency || 1),
     readBackbone: backbone.read,
     onProgress: (p) => post({ kind: 'progress', ...p }),
   }).catch((e: unknown) => {
@@ -187,7 +189,7 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
 
 function stats(): WorkerStats {
   const m = tf.memory();
-  return { backend: tf.getBackend(), numTensors: m.numTensors, numBytes: m.numBytes };
+  return { backend: tf.getBackend(), wasmThreads: wasmThreadsInUse(), numTensors: m.numTensors, numBytes: m.numBytes };
 }
 
 function need(): Detector {

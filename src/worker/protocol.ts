@@ -36,9 +36,11 @@ export interface WorkerApi {
 export type RequestType = keyof WorkerApi;
 export type WorkerRequest = { [K in RequestType]: { type: K } & WorkerApi[K]['req'] }[RequestType];
 
-/** What the worker holds: its backend and tfjs's live tensors and bytes. */
+/** What the worker holds: its backend (with the wasm backend's threads) and tfjs's live tensors and bytes. */
 export interface WorkerStats {
   backend: string;
+  /** Threads of the wasm backend (1: single-threaded build); null on another backend. */
+  wasmThreads: number | null;
   numTensors: number;
   numBytes: number;
 }

@@ -1,4 +1,4 @@
-/** Vite URLs of tfjs-backend-wasm's binaries (the app uses the single-threaded SIMD build; no COOP/COEP). */
+/** Vite URLs of tfjs-backend-wasm's binaries (tfjs picks the threaded SIMD build in a cross-origin isolated page). */
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';

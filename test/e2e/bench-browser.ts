@@ -56,12 +56,17 @@ async function waitFor(page: Page, pred: (s: Snapshot) => boolean, timeout = 300
   }
 }
 
-export async function benchBrowser(o: { runs: number; warmup: number }) {
-  if (!existsSync(join(DIST, 'index.html'))) {
-    process.stderr.write('bench: dist/ is missing (npm run build): skipping the browser part\n');
+/**
+ * One browser run. `dist`: the build (default E2E_DIST or dist/); `isolated`: serve it with COOP/COEP (the page is
+ * cross-origin isolated and tfjs-wasm runs threaded) or without (a host that sends no such headers: one thread).
+ */
+export async function benchBrowser(o: { runs: number; warmup: number; dist?: string; isolated?: boolean }) {
+  const dist = o.dist ?? DIST;
+  if (!existsSync(join(dist, 'index.html'))) {
+    process.stderr.write(`bench: ${dist} is missing (npm run build): skipping the browser part\n`);
     return null;
   }
-  const server = await serveStatic(DIST);
+  const server = await serveStatic(dist, { isolated: o.isolated ?? true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -73,6 +78,13 @@ export async function benchBrowser(o: { runs: number; warmup: number }) {
     await page.goto(`${server.url}?backend=wasm`);
     await waitReady(page, 300_000);
     const loadMs = performance.now() - t0;
+    const threads = await page.evaluate(async () => ({
+      crossOriginIsolated: self.crossOriginIsolated,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      wasmThreads:
+        (await (window as unknown as { __lors: { stats(): Promise<{ wasmThreads?: number | null }> } }).__lors.stats())
+          .wasmThreads ?? null,
+    }));
     let before = await snapshot(page);
     const t1 = performance.now();
     await drop(0);
@@ -115,6 +127,8 @@ export async function benchBrowser(o: { runs: number; warmup: number }) {
     return {
       backend: 'wasm',
       browser: browser.version(),
+      dist,
+      ...threads,
       coldStartMs: { pageToReady: r(loadMs), firstPhotoToOverlay: r(firstPhotoMs) },
       photoToOverlayMs: r(median(photoMs)),
       sliderToOverlayMs: r(median(sliderMs)),

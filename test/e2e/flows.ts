@@ -93,6 +93,20 @@ export const flows: Test[] = [
       await waitReady(page, 180_000);
       const shown = await text(page, 'backend');
       assert(shown === 'wasm', `backend shown is "${shown}"`);
+      // The e2e server sends COOP/COEP: the page is cross-origin isolated and tfjs-wasm runs one thread per core.
+      const threads = await page.evaluate(async () => ({
+        isolated: self.crossOriginIsolated,
+        cores: navigator.hardwareConcurrency,
+        wasm: (
+          await (window as unknown as { __lors: { stats(): Promise<{ wasmThreads: number | null }> } }).__lors.stats()
+        ).wasmThreads,
+      }));
+      assert(threads.isolated, 'the page is not cross-origin isolated');
+      assert(
+        threads.wasm === Math.min(threads.cores, 8) && (threads.cores < 2 || threads.wasm! > 1),
+        `wasm runs ${threads.wasm} thread(s) on ${threads.cores} cores`,
+      );
+      console.log(`    cross-origin isolated, wasm on ${threads.wasm} threads`);
       assert((await text(page, 'credits')).includes('Apache-2.0'), 'footer credits missing');
       // Seeded-init decoders score about sigmoid(−log 99) ≈ 0.01: show everything.
       await setRange(page, 'score-threshold', 0);

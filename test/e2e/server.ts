@@ -1,7 +1,7 @@
 /** A tiny static file server for dist/ (correct MIME types, application/wasm included; 404 for missing files). */
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { cspHeader } from '../../src/csp';
+import { crossOriginIsolationHeaders, cspHeader } from '../../src/csp';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 
 const MIME: Record<string, string> = {
@@ -48,9 +48,14 @@ const STALL_AFTER_BYTES = 64 * 1024;
 
 /**
  * Serves `root` at http://127.0.0.1:PORT/ — or, with `prefix` ('/some/sub/'), only under that path (everything else
- * 404), as a static host serving a copy of dist/ in a sub-folder does. `url` is the server's root either way.
+ * 404), as a static host serving a copy of dist/ in a sub-folder does. `url` is the server's root either way. Every
+ * response carries the app's CSP and, unless `isolated: false` (a host that sends no such headers), COOP/COEP.
  */
-export async function serveStatic(root: string, options: { prefix?: string } = {}): Promise<StaticServer> {
+export async function serveStatic(
+  root: string,
+  options: { prefix?: string; isolated?: boolean } = {},
+): Promise<StaticServer> {
+  const isolation = options.isolated === false ? {} : crossOriginIsolationHeaders();
   let base = resolve(root);
   const prefix = options.prefix ?? '/';
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) {
@@ -101,6 +106,7 @@ export async function serveStatic(root: string, options: { prefix?: string } = {
           'content-length': st.size,
           'cache-control': 'no-cache',
           'content-security-policy': cspHeader(CSP_REPORT_PATH),
+          ...isolation,
         });
         if (req.method === 'HEAD') res.end();
         else if (fault === 'corrupt') {

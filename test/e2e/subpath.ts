@@ -6,16 +6,26 @@ const PREFIX = '/some/sub/';
 
 export const subpath: Test[] = [
   {
-    name: 'sub-path deployment on wasm: dist/ served under /some/sub/ loads, detects, and asks for nothing outside it',
+    name: 'sub-path deployment on wasm: dist/ served under /some/sub/ (no COOP/COEP: one thread) loads, detects, asks for nothing outside it',
     timeoutMs: 240_000,
     async fn(_ctx, page) {
-      const server = await serveStatic(DIST, { prefix: PREFIX });
+      // A plain static host: no COOP/COEP, so tfjs-wasm falls back to its single-threaded build by itself.
+      const server = await serveStatic(DIST, { prefix: PREFIX, isolated: false });
       try {
         const root = await fetch(server.url);
         assert(root.status === 404, `the server answers ${root.status} at / (the prefix is not in force)`);
         await page.goto(`${server.url}${PREFIX.slice(1)}?backend=wasm`);
         await waitReady(page, 180_000);
         assert((await text(page, 'backend')) === 'wasm', `backend shown is "${await text(page, 'backend')}"`);
+        const threads = await page.evaluate(
+          async () =>
+            (
+              await (
+                window as unknown as { __lors: { stats(): Promise<{ wasmThreads: number | null }> } }
+              ).__lors.stats()
+            ).wasmThreads,
+        );
+        assert(threads === 1, `wasm runs ${threads} threads on a host without COOP/COEP (expected the 1-thread build)`);
         await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
         await waitBoxes(page, 'vanilla', 'chelsea.jpg');
         await waitBoxes(page, 'lors', 'chelsea.jpg');

@@ -61,12 +61,48 @@ export function foldLorsA(weights: WeightMap, cfg: ModelConfig): WeightMap {
   return foldLorsAWithNames(weights, cfg).weights;
 }
 
-export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
-  const lors = lorsOf(cfg, 'foldLorsA');
+/**
+ * LORS^A's private part of stage `stage` as a dense generator in the prepared layout, with the bias as one more row:
+ * [dq + 1, genOut], row j < dq = Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), row dq = the same of b_E. The folded
+ * generator is the shared one plus this (foldLorsA, ResidentLors).
+ */
+export function lorsAPrivateFolded(weights: WeightMap, cfg: ModelConfig, stage: number): tf.Tensor2D {
+  const lors = lorsOf(cfg, 'lorsAPrivateFolded');
   const d = cfg.decoder;
   const { G, C, genOut } = dims(d);
   const dq = d.dQuery;
   const r = lors.rankA;
+  const K = lors.groupsA[stage]!;
+  const gk = G * K;
+  const s = `stages.${stage}.lorsA`;
+  const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
+  return tf.tidy(() => {
+    const WE = linearWeightOutIn(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);
+    // Treat the dq weight columns and the bias as dq + 1 "queries" of the factored path.
+    const aug = tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2, gk, r, r, dq + 1]);
+    const perCol = tf.transpose(aug, [0, 4, 1, 2, 3]); // [2, dq+1, GK, r, r]
+    // tf.slice, not tf.split: the same copy, and tfjs-wasm's SplitV is ~20× slower on these shapes.
+    const half = (h: number) => tf.slice(perCol, [h, 0, 0, 0, 0], [1, dq + 1, gk, r, r]).reshape([dq + 1, gk, r, r]);
+    const [EM, ES] = [half(0), half(1)];
+    const mc = lowRankSum(EM, getWeight(weights, `${s}.ml`), getWeight(weights, `${s}.mr`), G, K).reshape([
+      dq + 1,
+      G,
+      C * C,
+    ]);
+    const ms = lowRankSum(ES, getWeight(weights, `${s}.sl`), getWeight(weights, `${s}.sr`), G, K).reshape([
+      dq + 1,
+      G,
+      d.pointsOut * d.pointsIn,
+    ]);
+    return tf.concat([mc, ms], 2).reshape([dq + 1, genOut]) as tf.Tensor2D;
+  });
+}
+
+export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
+  lorsOf(cfg, 'foldLorsA');
+  const d = cfg.decoder;
+  const { genOut } = dims(d);
+  const dq = d.dQuery;
   const prepared = weights.has(preparedName('lorsA.shared.weight'));
   const bsh = getWeight(weights, 'lorsA.shared.bias', [genOut]);
   const out: WeightMap = new Map(weights);
@@ -74,28 +110,9 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
   for (let i = 0; i < d.stages; i++) {
     const base = lorsAFoldedName(i);
     if (out.has(`${base}.weight`) || out.has(preparedName(`${base}.weight`))) continue; // already folded: keep it
-    const K = lors.groupsA[i]!;
-    const gk = G * K;
-    const s = `stages.${i}.lorsA`;
-    const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
     const [w, b] = tf.tidy(() => {
       const Wsh = linearWeightOutIn(weights, 'lorsA.shared.weight', [genOut, dq]);
-      const WE = linearWeightOutIn(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);
-      // Treat the dq weight columns and the bias as dq + 1 "queries" of the factored path.
-      const aug = tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2, gk, r, r, dq + 1]);
-      const perCol = tf.transpose(aug, [0, 4, 1, 2, 3]); // [2, dq+1, GK, r, r]
-      const [EM, ES] = tf.split(perCol, 2, 0).map((t) => t.reshape([dq + 1, gk, r, r])) as [tf.Tensor, tf.Tensor];
-      const mc = lowRankSum(EM, getWeight(weights, `${s}.ml`), getWeight(weights, `${s}.mr`), G, K).reshape([
-        dq + 1,
-        G,
-        C * C,
-      ]);
-      const ms = lowRankSum(ES, getWeight(weights, `${s}.sl`), getWeight(weights, `${s}.sr`), G, K).reshape([
-        dq + 1,
-        G,
-        d.pointsOut * d.pointsIn,
-      ]);
-      const priv = tf.transpose(tf.concat([mc, ms], 2).reshape([dq + 1, genOut])); // [genOut, dq+1]
+      const priv = tf.transpose(lorsAPrivateFolded(weights, cfg, i)); // [genOut, dq+1]
       const sharedAug = tf.concat([Wsh, bsh.reshape([-1, 1])], 1);
       const full = tf.add(sharedAug, priv);
       const [fw, fb] = tf.split(full, [dq, 1], 1) as [tf.Tensor, tf.Tensor];
