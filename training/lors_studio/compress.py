@@ -36,15 +36,16 @@ def _grid_configs(
     cfg: ModelConfig, ranks: Sequence[int], k_options: str = '1;1,1,2,2,3,3;3'
 ) -> List[Tuple[int, List[int], int, str]]:
     """(rank_a, groups_a, rank_t, label) slices of an ordered source: K' = 1 everywhere, the paper's schedule
-    [1,1,2,2,3,3] and K' = 3 everywhere (each clamped to the source's K_i; duplicates dropped); r_T scaled with r_A."""
+    [1,1,2,2,3,3] and K' = 3 everywhere (each clamped to the source's K_i; duplicates dropped); r_T scaled with r_A.
+    r = 0 is the shared-only model (r_T = 0 too; K does not matter: one slice, K' = 1)."""
     lo = cfg.lors
     n = cfg.decoder.stages
     out, seen = [], set()
     for r in ranks:
-        if r > lo.rank_a:
+        if r > lo.rank_a or r < 0:
             continue
-        rt = max(1, min(lo.rank_t, round(r * lo.rank_t / lo.rank_a)))
-        for label in k_options.split(';'):
+        rt = max(1 if r else 0, min(lo.rank_t, round(r * lo.rank_t / lo.rank_a)))
+        for label in k_options.split(';') if r else ['1']:
             ks = [int(x) for x in label.split(',')]
             ks = ks * n if len(ks) == 1 else stretch_groups(ks, n)
             ka = [min(k, m) for k, m in zip(ks, lo.groups_a)]
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--features', required=True, help='val feature cache (with proposals when queryInit is nanodet)')
     g.add_argument('--annotations', required=True)
     g.add_argument('--json', required=True)
-    g.add_argument('--ranks', default='1,2,4,8,16')
+    g.add_argument('--ranks', default='0,1,2,4,8,16', help='r_A of the slices (0: shared only)')
     g.add_argument(
         '--vanilla',
         default=None,

@@ -301,8 +301,9 @@ def make_config(
     ra = pl.rank_a if rank_a is None else rank_a
     rt = pl.rank_t if rank_t is None else rank_t
     for k, v in (('rankA', ra), ('rankT', rt)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f'{k} must be an integer ≥ 1, got {v!r}')
+        # r = 0: no private low-rank part (the paper's "shared only" ablation)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ValueError(f'{k} must be an integer ≥ 0, got {v!r}')
     ga = _per_stage(stretch_groups(pl.groups_a, n) if groups is None else groups, n, 'groups')
     gt = _per_stage(stretch_groups(pl.groups_t, n) if groups_t is None else groups_t, n, 'groupsT')
     return ModelConfig(preset=preset, variant=variant, decoder=decoder, lors=LorsConfig(ra, ga, rt, gt))

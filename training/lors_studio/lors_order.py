@@ -232,15 +232,16 @@ def slice_lors(
     rank_t: int,
     groups_t: Optional[Union[int, Sequence[int]]] = None,
 ) -> Tuple[ModelConfig, State]:
-    """The LORS model with the leading r' ≤ r components and K' ≤ K_i groups of an ordered LORS model."""
+    """The LORS model with the leading r' ≤ r components and K' ≤ K_i groups of an ordered LORS model (r' = 0:
+    no private part, the shared weights alone)."""
     if cfg.lors is None:
         raise ValueError('slice_lors needs a LORS model')
     d, lo = cfg.decoder, cfg.lors
     N, G = d.stages, dims(d).G
     ka = _per_stage(groups_a, N)
     kt = lo.groups_t if groups_t is None else _per_stage(groups_t, N)
-    if not (1 <= rank_a <= lo.rank_a and 1 <= rank_t <= lo.rank_t):
-        raise ValueError(f'ranks must be 1..{lo.rank_a} (LORS^A) and 1..{lo.rank_t} (LORS^T), got {rank_a}, {rank_t}')
+    if not (0 <= rank_a <= lo.rank_a and 0 <= rank_t <= lo.rank_t):
+        raise ValueError(f'ranks must be 0..{lo.rank_a} (LORS^A) and 0..{lo.rank_t} (LORS^T), got {rank_a}, {rank_t}')
     for i in range(N):
         if not (1 <= ka[i] <= lo.groups_a[i] and 1 <= kt[i] <= lo.groups_t[i]):
             raise ValueError(
@@ -293,8 +294,9 @@ def dense_stage_weights(cfg: ModelConfig, state: State) -> List[Tuple[np.ndarray
         else:
             K, r = lo.groups_a[i], lo.rank_a
             gen = with_bias('lorsA.shared')
-            E = with_bias(f'{s}.lorsA.generator').reshape(2, G, K, r, r, -1)
-            for g in range(G):
+            # r = 0: shared only (and an empty generator cannot be reshaped with -1)
+            E = with_bias(f'{s}.lorsA.generator').reshape(2, G, K, r, r, -1) if r else None
+            for g in range(G if r else 0):
                 ks, at = slice(g * K, (g + 1) * K), g * per_group
                 for m, (left, right, start, end) in enumerate((('ml', 'mr', 0, C * C), ('sl', 'sr', C * C, per_group))):
                     L, R = st[f'{s}.lorsA.{left}'][ks], st[f'{s}.lorsA.{right}'][ks]

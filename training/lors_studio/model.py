@@ -174,7 +174,7 @@ class _LorsTStage(nn.Module):
     def private(self, o: torch.Tensor) -> torch.Tensor:
         """Σ_k (o·A_kᵀ)·B_kᵀ, the K triplets concatenated along r."""
         K, d, r = self.B.shape
-        a = self.A.reshape(K * r, -1)  # [K·r, outIn]
+        a = self.A.reshape(K * r, self.A.shape[2])  # [K·r, outIn] (explicit: r may be 0)
         b = self.B.permute(1, 0, 2).reshape(d, K * r)  # [d, K·r]
         return F.linear(F.linear(o, a), b)
 

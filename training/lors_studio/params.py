@@ -173,6 +173,8 @@ def offset_bias(groups: int, points: int):
 def init_tensor_(t, init: dict, spec_entry: Optional[dict] = None, cfg: Optional[ModelConfig] = None):
     """Fills tensor t in place by an init rule of parameter_spec (uses torch's global RNG)."""
     kind = init['kind']
+    if t.numel() == 0:  # an empty factor (rank 0): nothing to fill, and its fan-in may be 0
+        return t
     with torch.no_grad():
         if kind == 'zeros':
             t.zero_()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unittest
 
 import torch
+from training.lors_studio.compress import _grid_configs
 from training.lors_studio.config import make_config
 from training.lors_studio.lors_order import dense_stage_weights, lorsify, order_lors, reconstruction_error, slice_lors
 from training.lors_studio.model import AdaMixerDecoder
@@ -115,9 +116,49 @@ class CompressTest(unittest.TestCase):
         raw = reconstruction_error(dense_ref, dense_stage_weights(*slice_lors(self.lcfg, self.lstate, 1, 1, 1)))
         self.assertLessEqual(errs[1, 1]['generator'], raw['generator'] + 1e-9)
 
+    def test_slice_at_rank_0_is_the_shared_only_model(self):
+        st = order_lors(self.lcfg, self.lstate)
+        full = count_parameters(self.lcfg)['decoder']
+        factors = sum(
+            v.numel()
+            for k, v in self.lstate.items()
+            if any(k.endswith(p) for p in ('.generator.weight', '.generator.bias', '.ml', '.mr', '.sl', '.sr'))
+            and '.lorsA.' in k
+            or k.endswith(('.lorsT.A', '.lorsT.B'))
+        )
+        for k in (1, [1, 1, 2, 2, 3, 3]):
+            c, s = slice_lors(self.lcfg, st, rank_a=0, groups_a=k, rank_t=0)
+            self.assertEqual((c.lors.rank_a, c.lors.rank_t), (0, 0))
+            self.assertEqual(count_parameters(c)['decoder'], full - factors)
+            self.assertEqual(sum(v.numel() for v in s.values()), count_parameters(c)['total'])
+            # every stage folds to the shared weights alone
+            shared_a = self.lstate['lorsA.shared.weight'].numpy()
+            shared_t = self.lstate['lorsT.shared.weight'].numpy()
+            for gen, out in dense_stage_weights(c, s):
+                self.assertTrue((gen[:, :-1] == shared_a).all())
+                self.assertTrue((out == shared_t).all())
+            # the PyTorch decoder runs it: the same outputs as the full model with every private factor zeroed
+            zeroed = {
+                k: (torch.zeros_like(v) if k.endswith(('.lorsT.B', '.generator.weight', '.generator.bias')) else v)
+                for k, v in st.items()
+            }
+            self.assertLess(max_diff(outputs(model_of(c, f64(s))), outputs(model_of(self.lcfg, f64(zeroed)))), 1e-9)
+        # only LORS^A cut: L_output keeps its private part
+        c, s = slice_lors(self.lcfg, st, rank_a=0, groups_a=1, rank_t=2)
+        ref = dense_stage_weights(self.lcfg, st)
+        self.assertLess(reconstruction_error(ref, dense_stage_weights(c, s))['output'], 1e-6)
+
+    def test_grid_has_one_shared_only_slice_at_rank_0(self):
+        rows = _grid_configs(self.lcfg, [0, 1, 2])
+        zero = [r for r in rows if r[0] == 0]
+        self.assertEqual(zero, [(0, [1] * 6, 0, '1')])
+        self.assertTrue(all(rt >= 1 for r, _, rt, _ in rows if r > 0))
+
     def test_slice_refuses_out_of_range(self):
         with self.assertRaisesRegex(ValueError, 'ranks must be'):
             slice_lors(self.lcfg, self.lstate, rank_a=3, groups_a=1, rank_t=1)
+        with self.assertRaisesRegex(ValueError, 'ranks must be 0'):
+            slice_lors(self.lcfg, self.lstate, rank_a=-1, groups_a=1, rank_t=1)
         with self.assertRaisesRegex(ValueError, 'stage 0: K must be'):
             slice_lors(self.lcfg, self.lstate, rank_a=1, groups_a=2, rank_t=1)
         with self.assertRaisesRegex(ValueError, 'needs a vanilla'):
