@@ -65,7 +65,8 @@ class Progress:
 def join_stretches(logs: List[List[dict]], summaries: List[dict]) -> Tuple[List[dict], dict]:
     """One log and summary from runs that continue each other: steps and epochs of stretch i count on from the end of
     stretch i - 1, every record gets 'stretch': i, and a later stretch's epoch 0 (its --init weights evaluated, i.e.
-    the previous stretch's end again) is dropped. The summary's best epoch is that of the last stretch that has one."""
+    the previous stretch's end again) is dropped. The summary's best is the best of the stretches' bests (the later one
+    on a tie), with its epoch counted on and its stretch ('best_stretch': whose export holds it)."""
     rows, step0, epoch0 = [], 0, 0
     summary = {'steps': 0, 'wall_s': 0.0, 'stretches': len(logs)}
     for i, (log, s) in enumerate(zip(logs, summaries)):
@@ -78,9 +79,9 @@ def join_stretches(logs: List[List[dict]], summaries: List[dict]) -> Tuple[List[
             if 'epoch' in r:
                 r['epoch'] += epoch0
             rows.append(r)
-        if s.get('best_epoch') is not None:
+        if s.get('best_epoch') is not None and s.get('best', -1.0) >= summary.get('best', -1.0):
             summary.update({k: v for k, v in s.items() if k not in ('steps', 'wall_s')})
-            summary['best_epoch'] = s['best_epoch'] + epoch0
+            summary.update(best_epoch=s['best_epoch'] + epoch0, best_stretch=i)
         summary['steps'] += s['steps']
         summary['wall_s'] = round(summary['wall_s'] + s['wall_s'], 1)
         step0 += s['steps']

@@ -20,7 +20,10 @@ class JoinStretchesTest(unittest.TestCase):
         epochs = [(r['epoch'], r['step'], r['stretch']) for r in rows if r['type'] == 'epoch']
         self.assertEqual(epochs, [(0, 0, 0), (1, 5, 0), (2, 10, 0), (3, 15, 0), (4, 20, 1), (5, 25, 1)])
         self.assertEqual([r['step'] for r in rows if r['type'] == 'step'], [5, 10, 15, 20, 25])
-        self.assertEqual((summary['steps'], summary['wall_s'], summary['best_epoch']), (25, 20.0, 4))
+        self.assertEqual((summary['steps'], summary['wall_s'], summary['best_epoch']), (25, 20.0, 3))
+        self.assertEqual(summary['best_stretch'], 0)  # stretch 1's best (AP 21 at its epoch 1) is below stretch 0's
+        sb['best'] = 30.0  # now stretch 1's epoch 1 is the best of all
+        self.assertEqual(join_stretches([a, b], [sa, sb])[1]['best_epoch'], 4)
         self.assertEqual(summary['stretches'], 2)
         self.assertEqual(a[1]['epoch'], 0)  # the inputs are not modified
 
