@@ -20,10 +20,20 @@ export class LorsRuns {
 
   /** The LORS source or slice changed, or the worker holds the whole model (a restart, a reload). */
   rerun(selection: LorsSelection = currentLors()) {
+    if (sessionStore.getState().results.lors) sessionStore.getState().setPending(['lors'], true);
     this.queue.push(selection);
   }
 
-  private async run({ source, config }: LorsSelection): Promise<void> {
+  private async run(sel: LorsSelection): Promise<void> {
+    try {
+      await this.cut(sel);
+    } finally {
+      // Nothing newer queued: whatever happened, the panel is no longer waiting.
+      if (this.queue.pending === null) sessionStore.getState().setPending(['lors'], false);
+    }
+  }
+
+  private async cut({ source, config }: LorsSelection): Promise<void> {
     const w = this.session.ready();
     // No trained LORS decoder (its download failed, or the user runs seeded weights): the sliders only count.
     if (!w || !modelsStore.getState().decoders.lors?.trained) return;

@@ -23,6 +23,7 @@ export const panelResult = (r: DetectResult): Omit<PanelResult, 'run' | 'at'> =>
   detections: r.detections,
   latencyMs: r.latencyMs,
   ...(r.stage !== undefined ? { stage: r.stage } : {}),
+  ...(r.stages ? { stages: r.stages } : {}),
 });
 
 /** The panels that can run: a decoder whose weights failed (or are loading again) is left out. */
@@ -136,7 +137,7 @@ export class Photos {
       const backboneMs = await this.session.setImage(w.client, photo.id, photo.bitmap);
       if (!this.session.current(w.gen)) return;
       sessionStore.getState().setBackboneMs(backboneMs);
-      await this.session.detect(w.client, photo.id, runnablePanels(), showResult);
+      await this.session.detect(w.client, photo.id, runnablePanels(), showResult, { allStages: true });
     } catch (e) {
       if (!this.session.current(w.gen)) return;
       sessionStore.getState().setError(`Detection failed on “${photo.name}”: ${errorText(e)}`);
@@ -154,10 +155,13 @@ export class Photos {
     const w = this.session.ready();
     const photo = sessionStore.getState().photo;
     if (!w || !photo || this.session.featuresOf !== photo.id) return;
+    sessionStore.getState().setPending(models, true);
     try {
-      await this.session.detect(w.client, photo.id, models, showResult);
+      await this.session.detect(w.client, photo.id, models, showResult, { allStages: true });
     } catch {
       /* the photo changed meanwhile: its own run covers it */
+    } finally {
+      sessionStore.getState().setPending(models, false);
     }
   }
 
@@ -167,8 +171,13 @@ export class Photos {
     if (s.photo && !s.results.nanodet) void this.rerun(['nanodet']);
   }
 
-  /** The stage scrubber moved: both decoders show that stage's predictions (the backbone does not re-run). */
+  /**
+   * The stage scrubber moved: both decoders show that stage's predictions. Results that hold every stage are redrawn
+   * by the panels without the worker; older ones (a camera frame's) re-run the decoders (not the backbone).
+   */
   rerunStage() {
+    const r = sessionStore.getState().results;
+    if ((['vanilla', 'lors'] as const).every((m) => !r[m] || r[m].stages)) return;
     this.stageRuns.push(null);
   }
 }

@@ -115,16 +115,25 @@ export class WorkerSession {
     return backboneMs;
   }
 
-  /** Runs the panels' heads on the cached features at the scrubber's stage; `onResult` gets each as it lands. */
+  /**
+   * Runs the panels' heads on the cached features at the scrubber's stage; `onResult` gets each as it lands.
+   * `allStages`: the decoders also return every stage (the scrubber then redraws without the worker).
+   */
   detect(
     client: WorkerClient,
     imageId: number,
     models: ModelName[],
     onResult?: (r: DetectResult) => void,
+    opts: { allStages?: boolean } = {},
   ): Promise<DetectResult[]> {
     const stage = settingsStore.getState().decoderStage;
     // The last stage is the decoders' output: no stage option, no extra work.
-    const req = { imageId, models, ...(stage === DECODER_STAGES ? {} : { stage }) };
+    const req = {
+      imageId,
+      models,
+      ...(stage === DECODER_STAGES ? {} : { stage }),
+      ...(opts.allStages ? { allStages: true } : {}),
+    };
     return client.request('detect', req, { onResult });
   }
 

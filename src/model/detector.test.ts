@@ -172,6 +172,26 @@ describe('detect()', () => {
     }
   });
 
+  it('detectStages: one forward gives every stage, each equal to detect at that stage; leak-free', async () => {
+    const f = det.extract(cat, { withHead: false });
+    try {
+      const stages = det.configs.vanilla!.decoder.stages;
+      for (const model of ['vanilla', 'lors'] as const) {
+        const opts = { model, scoreThreshold: 0, maxDetections: 20 };
+        const n1 = tf.memory().numTensors;
+        const all = await det.detectStages(f, opts);
+        expect(tf.memory().numTensors).toBe(n1);
+        expect(all).toHaveLength(stages);
+        expect(all[stages - 1]).toEqual(await det.detect(f, opts));
+        expect(all[0]).toEqual(await det.detect(f, { ...opts, stage: 1 }));
+        expect(all[2]).toEqual(await det.detect(f, { ...opts, stage: 3 }));
+      }
+      await expect(det.detectStages(f, { model: 'nanodet' })).rejects.toThrow(/has no stages/);
+    } finally {
+      f.dispose();
+    }
+  });
+
   it('queryInit "nanodet": the queries start from NanoDet\'s proposals (head run on demand), leak-free', async () => {
     const cfg = { ...makeConfig('tiny', 'lors'), queryInit: 'nanodet' as const };
     await det.setDecoder('lors', { config: cfg, seed: 2 });

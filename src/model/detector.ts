@@ -108,6 +108,11 @@ export interface Detector {
   /** Detections with boxes in original-image pixels, best first. Leaves no tensors behind. */
   detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]>;
   /**
+   * Every decoder stage's detections from one forward (index 0 = stage 1, the last = the decoder's output), each
+   * as `detect` returns it for that stage. Only for the decoders (vanilla, lors); `stage` is ignored.
+   */
+  detectStages(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[][]>;
+  /**
    * Loads (or replaces) a decoder from a source — the one road by which weights enter a detector, at load and later
    * (the app's sliders). Resolves to the config it runs; the old weights are disposed once the new ones are ready.
    */
@@ -291,6 +296,28 @@ class LoadedDetector implements Detector {
     return r.config;
   }
 
+  async detectStages(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[][]> {
+    this.check();
+    const model = options.model;
+    if (model === 'nanodet' || !DECODER_SLOTS.includes(model))
+      throw new Error(`detectStages: "${String(model)}" has no stages`);
+    const dec = this.decoders.get(model);
+    if (!dec) throw new Error(`the ${model} decoder is not loaded`);
+    const scoreThreshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
+    const maxDetections = options.maxDetections ?? 100;
+    if (!(maxDetections >= 1)) throw new Error(`maxDetections must be ≥ 1, got ${maxDetections}`);
+    const owned = !isFeatureSet(input);
+    const feats = isFeatureSet(input)
+      ? input
+      : this.extract(input, { withHead: queryInitOf(dec.config) === 'nanodet' });
+    if (feats.disposed) throw new Error('detectStages: this FeatureSet was disposed');
+    try {
+      return await this.runStages(dec, feats, scoreThreshold, maxDetections, 'all');
+    } finally {
+      if (owned) feats.dispose();
+    }
+  }
+
   async detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]> {
     this.check();
     const model = options.model;
@@ -335,46 +362,64 @@ class LoadedDetector implements Detector {
     maxDetections: number,
     stage = dec.config.decoder.stages,
   ): Promise<Detection[]> {
-    const lb = feats.letterbox;
     const d = dec.config.decoder;
     if (!Number.isInteger(stage) || stage < 1 || stage > d.stages) {
       throw new Error(`stage must be an integer in 1..${d.stages} (the decoder's stages), got ${stage}`);
     }
+    const [dets] = await this.runStages(dec, feats, scoreThreshold, maxDetections, stage);
+    if (!dets) throw new Error(`decoder returned no stage ${stage}`);
+    return dets;
+  }
+
+  /** One decoder forward: the detections of one stage (1-based), or of every stage ('all'). */
+  private async runStages(
+    dec: LoadedDecoder,
+    feats: FeatureSet,
+    scoreThreshold: number,
+    maxDetections: number,
+    stage: number | 'all',
+  ): Promise<Detection[][]> {
+    const lb = feats.letterbox;
+    const d = dec.config.decoder;
     const k = Math.min(maxDetections, d.queries * d.classes);
     // NanoDet's head proposals for a decoder trained with queryInit 'nanodet'
     const proposals =
       queryInitOf(dec.config) === 'nanodet'
         ? [(await this.withHead(feats, (h) => headProposals(h, lb.size, lb.width, lb.height, d.queries))).boxes]
         : undefined;
-    const last = tf.tidy(() => {
+    const picked = tf.tidy(() => {
       const stages = decoderForward(dec.run, dec.runs, [...feats.levels], [[lb.width, lb.height]], {
         proposals,
         stages: stage === d.stages ? 'last' : 'all',
         lorsT: this.lorsPath,
         lorsA: this.lorsPath,
       });
-      const l = stage === d.stages ? stages[stages.length - 1] : stages[stage - 1];
-      if (!l) throw new Error(`decoder returned no stage ${stage}`);
-      return { logits: l.logits, boxes: l.boxes };
+      const chosen = stage === 'all' ? stages : [stage === d.stages ? stages[stages.length - 1] : stages[stage - 1]];
+      return chosen.map((l) => {
+        if (!l) throw new Error(`decoder returned no stage ${stage}`);
+        return { logits: l.logits, boxes: l.boxes };
+      });
     });
     try {
-      const [res] = await topK(last.logits, last.boxes, k);
-      if (!res) throw new Error('topK returned no result');
-      const out: Detection[] = [];
-      for (let i = 0; i < res.scores.length; i++) {
-        const score = res.scores[i]!;
-        if (!(score > scoreThreshold)) continue;
-        const label = res.labels[i]!;
-        out.push({
-          box: toOriginal(res.boxes.subarray(4 * i, 4 * i + 4), lb),
-          label,
-          name: COCO_CLASSES[label]!,
-          score,
-        });
-      }
-      return out.sort((a, b) => b.score - a.score).slice(0, maxDetections);
+      const tops = await Promise.all(picked.map((p) => topK(p.logits, p.boxes, k)));
+      return tops.map(([res]) => {
+        if (!res) throw new Error('topK returned no result');
+        const out: Detection[] = [];
+        for (let i = 0; i < res.scores.length; i++) {
+          const score = res.scores[i]!;
+          if (!(score > scoreThreshold)) continue;
+          const label = res.labels[i]!;
+          out.push({
+            box: toOriginal(res.boxes.subarray(4 * i, 4 * i + 4), lb),
+            label,
+            name: COCO_CLASSES[label]!,
+            score,
+          });
+        }
+        return out.sort((a, b) => b.score - a.score).slice(0, maxDetections);
+      });
     } finally {
-      tf.dispose([last.logits, last.boxes]);
+      tf.dispose(picked.flatMap((p) => [p.logits, p.boxes]));
     }
   }
 

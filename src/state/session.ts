@@ -21,6 +21,8 @@ export interface PanelResult {
   latencyMs: number;
   /** Decoder stage of these detections (1-based; absent: the last stage, and for NanoDet). */
   stage?: number;
+  /** Every decoder stage's detections of this run (index 0 = stage 1), when the worker returned them all. */
+  stages?: Detection[][];
   /** Counts the runs of this panel (changes on every new detection run). */
   run: number;
   at: number;
@@ -32,6 +34,8 @@ export interface SessionState {
   /** Backbone (feature extraction) latency of the current photo. */
   backboneMs: number | null;
   busy: boolean;
+  /** Panels whose decoder (or head) is re-running: their result on screen is stale until the new one lands. */
+  pending: Partial<Record<ModelName, boolean>>;
   /** Message shown in data-testid="error" (null: none). */
   error: string | null;
   /** Informational message (downscaled, queued, …). */
@@ -45,6 +49,8 @@ export interface SessionState {
   setError: (message: string | null) => void;
   setNotice: (message: string | null) => void;
   setBackboneMs: (ms: number) => void;
+  /** Panels starting (true) or giving up (false) a re-run; a panel's new result clears its mark. */
+  setPending: (models: readonly ModelName[], pending: boolean) => void;
   clearResults: () => void;
 }
 
@@ -54,19 +60,23 @@ export function createSessionStore() {
     results: {},
     backboneMs: null,
     busy: false,
+    pending: {},
     error: null,
     notice: null,
     setPhoto: (p) =>
       set((s) => {
         if (s.photo?.bitmap && s.photo.bitmap !== p.bitmap) s.photo.bitmap.close();
-        return { photo: p, results: {}, backboneMs: null };
+        return { photo: p, results: {}, backboneMs: null, pending: {} };
       }),
     setResult: (model, r) =>
       set((s) => {
         // Results of an older photo that finish late are dropped.
         if (s.photo && r.imageId !== s.photo.id) return {};
         const prev = s.results[model];
-        return { results: { ...s.results, [model]: { ...r, run: (prev?.run ?? 0) + 1, at: Date.now() } } };
+        return {
+          results: { ...s.results, [model]: { ...r, run: (prev?.run ?? 0) + 1, at: Date.now() } },
+          pending: { ...s.pending, [model]: false },
+        };
       }),
     setFrame: (p, results) =>
       set((s) => {
@@ -75,12 +85,14 @@ export function createSessionStore() {
         for (const [model, r] of Object.entries(results) as [ModelName, Omit<PanelResult, 'run' | 'at'>][]) {
           next[model] = { ...r, run: (s.results[model]?.run ?? 0) + 1, at: Date.now() };
         }
-        return { photo: p, results: next };
+        return { photo: p, results: next, pending: {} };
       }),
     setBusy: (busy) => set(busy ? { busy, error: null, notice: null } : { busy }),
     setError: (error) => set({ error }),
     setNotice: (notice) => set({ notice }),
     setBackboneMs: (backboneMs) => set({ backboneMs }),
+    setPending: (models, pending) =>
+      set((s) => ({ pending: { ...s.pending, ...Object.fromEntries(models.map((m) => [m, pending])) } })),
     clearResults: () => set({ results: {}, backboneMs: null }),
   }));
 }

@@ -216,19 +216,35 @@ async function setImage(
   return { backboneMs: performance.now() - t0 };
 }
 
-async function detect(id: number, imageId: number, models: ModelName[], stage?: number): Promise<DetectResult[]> {
+async function detect(
+  id: number,
+  imageId: number,
+  models: ModelName[],
+  stage?: number,
+  allStages = false,
+): Promise<DetectResult[]> {
   const det = need();
   if (!current || current.imageId !== imageId) throw new Error(`no features cached for image ${imageId}`);
   const out: DetectResult[] = [];
   for (const model of models) {
     const t0 = performance.now();
-    const detections = await det.detect(
-      current.features,
-      model === 'nanodet'
-        ? { model, scoreThreshold: NANODET_MIN_SCORE, maxDetections: DECODER_TOPK }
-        : { model, scoreThreshold: 0, maxDetections: DECODER_TOPK, ...(stage !== undefined ? { stage } : {}) },
-    );
+    let stages: DetectResult['stages'];
+    let detections;
+    if (model === 'nanodet') {
+      detections = await det.detect(current.features, {
+        model,
+        scoreThreshold: NANODET_MIN_SCORE,
+        maxDetections: DECODER_TOPK,
+      });
+    } else if (allStages) {
+      stages = await det.detectStages(current.features, { model, scoreThreshold: 0, maxDetections: DECODER_TOPK });
+      detections = stages[stage === undefined ? stages.length - 1 : stage - 1] ?? [];
+    } else {
+      const opts = { model, scoreThreshold: 0, maxDetections: DECODER_TOPK, ...(stage !== undefined ? { stage } : {}) };
+      detections = await det.detect(current.features, opts);
+    }
     const r: DetectResult = { model, imageId, detections, latencyMs: performance.now() - t0 };
+    if (stages) r.stages = stages;
     if (model !== 'nanodet' && stage !== undefined) r.stage = stage;
     post({ kind: 'partial', id, result: r });
     out.push(r);
@@ -241,7 +257,7 @@ const handlers: { [K in RequestType]: (req: WorkerApi[K]['req'], id: number) => 
   init: (r) => init(r.backend, r.base, r.stallMs),
   loadDecoder: (r) => reloadDecoder(r.name, r.seeded ?? false),
   setImage: (r) => setImage(r.imageId, r.image),
-  detect: (r, id) => detect(id, r.imageId, r.models, r.stage),
+  detect: (r, id) => detect(id, r.imageId, r.models, r.stage, r.allStages),
   setLors: (r) => setLors(r.source, r.slice),
   stats: async () => stats(),
 };

@@ -21,9 +21,13 @@ export interface WorkerApi {
   setImage: { req: { imageId: number; image: RgbaImage }; reply: { backboneMs: number } };
   /**
    * Runs the named heads on the cached features of `imageId`; posts one 'partial' per model as it lands, then
-   * answers them all. `stage` (1-based, default the last): the decoder stage whose predictions the decoders return.
+   * answers them all. `stage` (1-based, default the last): the decoder stage whose predictions the decoders return;
+   * `allStages`: the decoders also return every stage's predictions from the same forward (the stage scrubber).
    */
-  detect: { req: { imageId: number; models: ModelName[]; stage?: number }; reply: DetectResult[] };
+  detect: {
+    req: { imageId: number; models: ModelName[]; stage?: number; allStages?: boolean };
+    reply: DetectResult[];
+  };
   /**
    * Makes a slice of one source's ordered weights the 'lors' decoder (src/model/lors/source.ts; loads that source on
    * first use). The slice must fit the source (the page's selector clamps it); answers the slice's config.
@@ -83,6 +87,8 @@ export interface DetectResult {
   latencyMs: number;
   /** The decoder stage the detections come from (1-based; absent: the last, and always for nanodet). */
   stage?: number;
+  /** Asked with `allStages` (decoders only): every stage's detections, index 0 = stage 1, the last = `detections`. */
+  stages?: Detection[][];
 }
 
 export interface RequestEnvelope {
