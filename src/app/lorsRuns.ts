@@ -25,6 +25,7 @@ export class LorsRuns {
   }
 
   private async run(sel: LorsSelection): Promise<void> {
+    if (sessionStore.getState().results.lors) sessionStore.getState().setPending(['lors'], true);
     try {
       await this.cut(sel);
     } finally {
@@ -41,7 +42,7 @@ export class LorsRuns {
       try {
         const r = await w.client.request('setLors', { source, slice: config.lors! });
         if (!this.session.current(w.gen)) return;
-        modelsStore.getState().setLorsConfig(r.config);
+        modelsStore.getState().setLorsConfig(r.config, source);
       } catch (e) {
         if (!this.session.current(w.gen)) return;
         sessionStore.getState().setError(`Could not switch the LORS model: ${errorText(e)}`);

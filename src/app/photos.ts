@@ -33,7 +33,29 @@ export function runnablePanels(): ModelName[] {
   return settingsStore.getState().showNanodet ? [...usable, 'nanodet'] : usable;
 }
 
-const showResult = (r: DetectResult) => sessionStore.getState().setResult(r.model, panelResult(r));
+/** The LORS decoder runs the whole model of its source (no slice cut off). */
+export function lorsRunsFull(): boolean {
+  const m = modelsStore.getState();
+  const run = m.decoders.lors?.config.lors;
+  const full = m.lorsSources[m.lorsRunning]?.config.lors;
+  if (!run || !full) return false;
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  return (
+    run.rankA === full.rankA &&
+    run.rankT === full.rankT &&
+    same(run.groupsA, full.groupsA) &&
+    same(run.groupsT, full.groupsT)
+  );
+}
+
+const showResult = (r: DetectResult) => {
+  const s = sessionStore.getState();
+  s.setResult(r.model, panelResult(r));
+  if (r.model === 'lors' && lorsRunsFull()) {
+    const source = modelsStore.getState().lorsRunning;
+    s.setLorsReference({ imageId: r.imageId, source, detections: r.detections, ...(r.stages ? { stages: r.stages } : {}) });
+  }
+};
 
 export class Photos {
   private readonly queue = new LatestQueue<PhotoJob>((job) => this.process(job));

@@ -221,7 +221,8 @@ export function makeConfig(preset: PresetName, variant: VariantName, o: ConfigOv
     ['rankA', rankA],
     ['rankT', rankT],
   ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be an integer ≥ 1, got ${v}`);
+    // r = 0: no private low-rank part (the paper's "shared only" ablation).
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${k} must be an integer ≥ 0, got ${v}`);
   }
   const groupsA = perStage(o.groups ?? stretchGroups(p.lors.groupsA, n), n, 'groups');
   const groupsT = perStage(o.groupsT ?? stretchGroups(p.lors.groupsT, n), n, 'groupsT');
@@ -301,7 +302,7 @@ export function validateConfig(raw: unknown, where = 'config'): ModelConfig {
     if (!isObj(l)) return bad('lors', `an object (rankA, groupsA, rankT, groupsT) for variant "${cfg.variant}"`, l);
     const lors = {} as LorsConfig;
     for (const k of ['rankA', 'rankT'] as const) {
-      if (!isPosInt(l[k])) bad(`lors.${k}`, 'an integer ≥ 1', l[k]);
+      if (!isPosInt(l[k]) && l[k] !== 0) bad(`lors.${k}`, 'an integer ≥ 0 (0: shared only)', l[k]);
       lors[k] = l[k] as number;
     }
     for (const k of ['groupsA', 'groupsT'] as const) {

@@ -230,6 +230,24 @@ describe('detect()', () => {
     } finally {
       d2.dispose();
     }
+    // r = 0 (shared only) loads and runs on both paths, leak-free
+    for (const lorsPath of ['folded', 'factored'] as const) {
+      const d3 = await load({
+        readBackbone: folderReader(NANODET_DIR),
+        decoders: { lors: await src.slice({ rankA: 0, rankT: 0 }) },
+        lorsPath,
+      });
+      try {
+        expect(d3.configs.lors!.lors).toMatchObject({ rankA: 0, rankT: 0 });
+        const n0 = tf.memory().numTensors;
+        const dets = await d3.detect(cat, { model: 'lors', scoreThreshold: 0, maxDetections: 5 });
+        expect(dets.length).toBe(5);
+        expect(dets.every((d) => Number.isFinite(d.score) && d.box.every(Number.isFinite))).toBe(true);
+        expect(tf.memory().numTensors).toBe(n0);
+      } finally {
+        d3.dispose();
+      }
+    }
     await expect(src.slice({ rankT: 33 })).rejects.toThrow(/r_T ≤ 32/);
     expect((await src.slice({ rankT: 33 }, 'clamp')).config.lors!.rankT).toBe(32);
   });

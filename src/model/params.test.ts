@@ -91,8 +91,27 @@ describe('decoder totals of Tables 6, 7 and 8', () => {
 });
 
 describe('config validation', () => {
+  it('r = 0 counts the shared-only model (Table 5): the full count less every low-rank factor, whatever K', () => {
+    const full = makeConfig('web', 'lors');
+    const factors = parameterSpec(full)
+      .filter((t) => /lorsA\.(generator\.(weight|bias)|ml|mr|sl|sr)$|lorsT\.[AB]$/.test(t.name))
+      .reduce((n, t) => n + size(t.shape), 0);
+    expect(factors).toBeGreaterThan(0);
+    const sharedOnly = countParameters(full).decoder - factors;
+    for (const groups of [1, 3, [1, 1, 2, 2, 3, 3]]) {
+      const c = countParameters(makeConfig('web', 'lors', { rankA: 0, rankT: 0, groups }));
+      expect(c.decoder).toBe(sharedOnly);
+      // per stage only LORS^T's bias and LayerNorm stay private
+      expect(c.perStage.map((st) => st.private)).toEqual(new Array(6).fill(3 * full.decoder.dQuery));
+    }
+    // each rank alone removes only its own part
+    expect(decoder('web', 'lors', { rankA: 0 })).toBeLessThan(countParameters(full).decoder);
+    expect(decoder('web', 'lors', { rankA: 0 })).toBeGreaterThan(sharedOnly);
+  });
+
   it('rejects bad ranks and group lists', () => {
-    expect(() => makeConfig('paper', 'lors', { rankA: 0 })).toThrow(/rankA/);
+    expect(() => makeConfig('paper', 'lors', { rankA: -1 })).toThrow(/rankA/);
+    expect(() => makeConfig('paper', 'lors', { rankT: 0.5 })).toThrow(/rankT/);
     expect(() => makeConfig('paper', 'lors', { groups: [1, 2] })).toThrow(/6 per-stage/);
   });
 });

@@ -149,6 +149,8 @@ export class ResidentLors {
       }
       for (const i of changedT) {
         const w = tf.tidy(() => {
+          // r_T = 0: the shared weight alone (a matMul over an empty inner dimension is not zero on every backend)
+          if (config.lors!.rankT === 0) return tf.clone(sharedT);
           const { Bcat, Acat } = lorsTFactors(factors, config, i);
           return tf.add(sharedT, tf.transpose(tf.matMul(Bcat, Acat)));
         });

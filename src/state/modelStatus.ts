@@ -63,6 +63,8 @@ export interface ModelsState {
   backboneBytes: number;
   /** The ordered LORS weights on the server (their largest config), by source. */
   lorsSources: Partial<Record<LorsSourceName, { config: ModelConfig; weightBytes: number }>>;
+  /** The source the LORS decoder's slice (decoders.lors.config) was cut from. */
+  lorsRunning: LorsSourceName;
   /** Val AP vs decoder parameters of slices of both sources (models/compression.json), when shipped. */
   compression: CompressionCurves | null;
   /** The shipped decoders' val AP and sizes (models/metrics.json), when shipped. */
@@ -80,8 +82,8 @@ export interface ModelsState {
       'backend' | 'fallbackReason' | 'decoders' | 'backboneParams' | 'backboneBytes' | 'lorsSources'
     >,
   ) => void;
-  /** The LORS decoder now runs this (slice) config. */
-  setLorsConfig: (config: ModelConfig) => void;
+  /** The LORS decoder now runs this (slice) config of this source. */
+  setLorsConfig: (config: ModelConfig, source: LorsSourceName) => void;
   setCompression: (c: CompressionCurves) => void;
   setHeadline: (h: HeadlineFigures) => void;
   startDecoderLoad: (name: DecoderSlot, how: 'retry' | 'seeded') => void;
@@ -103,6 +105,7 @@ export function createModelsStore() {
     backboneParams: 0,
     backboneBytes: 0,
     lorsSources: {},
+    lorsRunning: 'trained',
     compression: null,
     headline: null,
     decoderLoading: {},
@@ -110,9 +113,11 @@ export function createModelsStore() {
       set({ phase: 'loading', message, progress: {}, backend: null, fallbackReason: null, decoderLoading: {} }),
     setStatus: (message, phase) => set(phase ? { message, phase } : { message }),
     setBackend: (backend, fallbackReason) => set({ backend, fallbackReason }),
-    setLoaded: (r) => set({ ...r, phase: 'ready', message: 'Ready' }),
-    setLorsConfig: (config) =>
-      set((s) => (s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } } } : {})),
+    setLoaded: (r) => set({ ...r, lorsRunning: 'trained', phase: 'ready', message: 'Ready' }),
+    setLorsConfig: (config, lorsRunning) =>
+      set((s) =>
+        s.decoders.lors ? { decoders: { ...s.decoders, lors: { ...s.decoders.lors, config } }, lorsRunning } : {},
+      ),
     setCompression: (compression) => set({ compression }),
     setHeadline: (headline) => set({ headline }),
     startDecoderLoad: (name, how) =>

@@ -1,5 +1,6 @@
 /** The current photo and the detections of each panel. */
 import { createStore, useStore } from 'zustand';
+import type { LorsSourceName } from '../model/constants';
 import type { Detection, ModelName } from '../model/types';
 
 export interface PhotoInfo {
@@ -28,12 +29,22 @@ export interface PanelResult {
   at: number;
 }
 
+/** The full LORS model's result on the current photo: what the sliders' slices are compared with. */
+export interface LorsReference {
+  imageId: number;
+  source: LorsSourceName;
+  detections: Detection[];
+  stages?: Detection[][];
+}
+
 export interface SessionState {
   photo: PhotoInfo | null;
   results: Partial<Record<ModelName, PanelResult>>;
   /** Backbone (feature extraction) latency of the current photo. */
   backboneMs: number | null;
   busy: boolean;
+  /** The full LORS model's latest result on this photo (null: none yet). */
+  lorsReference: LorsReference | null;
   /** Panels whose decoder (or head) is re-running: their result on screen is stale until the new one lands. */
   pending: Partial<Record<ModelName, boolean>>;
   /** Message shown in data-testid="error" (null: none). */
@@ -51,6 +62,8 @@ export interface SessionState {
   setBackboneMs: (ms: number) => void;
   /** Panels starting (true) or giving up (false) a re-run; a panel's new result clears its mark. */
   setPending: (models: readonly ModelName[], pending: boolean) => void;
+  /** A full-model LORS result to compare slices with (dropped when it belongs to another photo). */
+  setLorsReference: (ref: LorsReference) => void;
   clearResults: () => void;
 }
 
@@ -61,12 +74,13 @@ export function createSessionStore() {
     backboneMs: null,
     busy: false,
     pending: {},
+    lorsReference: null,
     error: null,
     notice: null,
     setPhoto: (p) =>
       set((s) => {
         if (s.photo?.bitmap && s.photo.bitmap !== p.bitmap) s.photo.bitmap.close();
-        return { photo: p, results: {}, backboneMs: null, pending: {} };
+        return { photo: p, results: {}, backboneMs: null, pending: {}, lorsReference: null };
       }),
     setResult: (model, r) =>
       set((s) => {
@@ -85,12 +99,13 @@ export function createSessionStore() {
         for (const [model, r] of Object.entries(results) as [ModelName, Omit<PanelResult, 'run' | 'at'>][]) {
           next[model] = { ...r, run: (s.results[model]?.run ?? 0) + 1, at: Date.now() };
         }
-        return { photo: p, results: next, pending: {} };
+        return { photo: p, results: next, pending: {}, lorsReference: null };
       }),
     setBusy: (busy) => set(busy ? { busy, error: null, notice: null } : { busy }),
     setError: (error) => set({ error }),
     setNotice: (notice) => set({ notice }),
     setBackboneMs: (backboneMs) => set({ backboneMs }),
+    setLorsReference: (ref) => set((s) => (s.photo && ref.imageId !== s.photo.id ? {} : { lorsReference: ref })),
     setPending: (models, pending) =>
       set((s) => ({ pending: { ...s.pending, ...Object.fromEntries(models.map((m) => [m, pending])) } })),
     clearResults: () => set({ results: {}, backboneMs: null }),

@@ -25,6 +25,12 @@ export interface SettingsState {
   decoderStage: number;
   /** Draw agreed boxes quietly and highlight the ones only one decoder found. */
   showAgreement: boolean;
+  /** Each panel draws and lists at most this many boxes (the best). */
+  maxResults: number;
+  /** Class-wise NMS on the displayed boxes (off: the decoders' raw set prediction). */
+  displayNms: boolean;
+  /** The LORS panel shows the full model's boxes instead of the slice's (the sliders' before/after toggle). */
+  showLorsBefore: boolean;
   setBackend: (backend: BackendChoiceName) => void;
   setScoreThreshold: (t: number) => void;
   setClassFilter: (label: number | null) => void;
@@ -36,7 +42,15 @@ export interface SettingsState {
   setShowAgreement: (show: boolean) => void;
   /** Settings read from the address bar (settingsUrl.ts), clamped like every other change. */
   restore: (values: Partial<SettingsValues>) => void;
+  setMaxResults: (n: number) => void;
+  setDisplayNms: (on: boolean) => void;
+  setShowLorsBefore: (show: boolean) => void;
 }
+
+/** Boxes per panel by default: a busy street photo stays legible. */
+export const DEFAULT_MAX_RESULTS = 20;
+/** The most boxes a panel can show (the decoders' top-k). */
+export const MAX_RESULTS_LIMIT = 100;
 
 /** The decoders' stage count (both web decoders have the same): the stage scrubber's range and default. */
 export const DECODER_STAGES = makeConfig('web', 'lors').decoder.stages;
@@ -55,6 +69,9 @@ export function defaultSettings(): SettingsValues {
     showNanodet: false,
     decoderStage: DECODER_STAGES,
     showAgreement: false,
+    maxResults: DEFAULT_MAX_RESULTS,
+    displayNms: true,
+    showLorsBefore: false,
   };
 }
 
@@ -70,10 +87,13 @@ export function createSettingsStore(initial: Partial<SettingsValues> = {}) {
     setDecoderStage: (decoderStage) => set((s) => clampSettings({ ...s, decoderStage })),
     setShowAgreement: (showAgreement) => set({ showAgreement }),
     restore: (values) => set((s) => clampSettings({ ...s, ...values })),
+    setMaxResults: (maxResults) => set((s) => clampSettings({ ...s, maxResults })),
+    setDisplayNms: (displayNms) => set({ displayNms }),
+    setShowLorsBefore: (showLorsBefore) => set({ showLorsBefore }),
   }));
 }
 
-/** Keeps the threshold in 0..1 and the stage in 1..DECODER_STAGES. */
+/** Keeps the threshold in 0..1, the stage in 1..DECODER_STAGES and the boxes per panel in 1..MAX_RESULTS_LIMIT. */
 export function clampSettings<T extends SettingsValues>(s: T): T {
   const int = (v: number, lo: number, hi: number) =>
     Math.min(hi, Math.max(lo, Math.round(Number.isFinite(v) ? v : lo)));
@@ -81,6 +101,7 @@ export function clampSettings<T extends SettingsValues>(s: T): T {
     ...s,
     scoreThreshold: Math.min(1, Math.max(0, Number.isFinite(s.scoreThreshold) ? s.scoreThreshold : 0)),
     decoderStage: int(s.decoderStage, 1, DECODER_STAGES),
+    maxResults: int(s.maxResults, 1, MAX_RESULTS_LIMIT),
   };
 }
 

@@ -7,7 +7,8 @@ import { useMemo } from 'react';
 import { countParameters } from '../model/params';
 import { formatCount } from './format';
 import { useLorsSelection } from '../state/lorsSlice';
-import { useModels, type CompressionPoint } from '../state/modelStatus';
+import { sameSlice } from '../state/measuredSlice';
+import { useModels } from '../state/modelStatus';
 
 const W = 560,
   H = 260,
@@ -16,12 +17,6 @@ const W = 560,
   T = 14,
   B = 40;
 const COLOURS = { trained: '#c2410c', compressed: '#2563eb' } as const;
-
-const sameSlice = (p: CompressionPoint, c: { rankA: number; rankT: number; groupsA: number[] }) =>
-  p.rankA === c.rankA &&
-  p.rankT === c.rankT &&
-  p.groupsA.length === c.groupsA.length &&
-  p.groupsA.every((k, i) => k === c.groupsA[i]);
 
 export function CompressionChart() {
   const data = useModels((s) => s.compression);

@@ -5,7 +5,7 @@ import { PAPER_GROUPS } from '../model/config';
 import { countParameters } from '../model/params';
 import { useLorsSelection } from '../state/lorsSlice';
 import { useModels } from '../state/modelStatus';
-import { DECODER_STAGES, useSettings, settingsStore, type SettingsState } from '../state/settings';
+import { DECODER_STAGES, MAX_RESULTS_LIMIT, useSettings, settingsStore, type SettingsState } from '../state/settings';
 import { formatCount } from './format';
 
 const settings = () => settingsStore.getState();
@@ -16,6 +16,8 @@ const shown = (s: SettingsState) => ({
   groupsMode: s.groupsMode,
   stage: s.decoderStage,
   showAgreement: s.showAgreement,
+  maxResults: s.maxResults,
+  displayNms: s.displayNms,
 });
 
 /** A slider with its visible label (its accessible name), its value, and a one-line description (a tooltip). */
@@ -48,7 +50,9 @@ function SliderField(p: {
 }
 
 export function Controls() {
-  const { threshold, classFilter, showNanodet, groupsMode, stage, showAgreement } = useSettings(useShallow(shown));
+  const { threshold, classFilter, showNanodet, groupsMode, stage, showAgreement, maxResults, displayNms } = useSettings(
+    useShallow(shown),
+  );
   const sources = useModels((s) => s.lorsSources);
   const ready = useModels((s) => s.phase === 'ready');
   const vanillaConfig = useModels((s) => s.decoders.vanilla?.config);
@@ -78,6 +82,29 @@ export function Controls() {
             onChange: (e) => settings().setScoreThreshold(Number(e.target.value)),
           }}
         />
+        <SliderField
+          label="Boxes per panel at most"
+          value={maxResults}
+          valueTestId="max-results-value"
+          hint="Each panel draws and lists only its best boxes (nothing re-runs)."
+          input={{
+            min: 1,
+            max: MAX_RESULTS_LIMIT,
+            step: 1,
+            value: maxResults,
+            'data-testid': 'max-results',
+            onChange: (e) => settings().setMaxResults(Number(e.target.value)),
+          }}
+        />
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={displayNms}
+            data-testid="toggle-nms"
+            onChange={(e) => settings().setDisplayNms(e.target.checked)}
+          />
+          <span>Merge overlapping boxes of a class (NMS, display only; off: the raw decoder output)</span>
+        </label>
         <SliderField
           label="Decoder stage"
           value={stage}
@@ -261,10 +288,10 @@ function RankSlider(p: {
       }
       value={p.known ? p.value : '…'}
       valueTestId={`rank-${id}-value`}
-      after={`of ${p.known ? p.max : '…'}`}
+      after={`of ${p.known ? p.max : '…'}${p.known && p.value === 0 ? ' (shared only: no private part)' : ''}`}
       hint={p.hint}
       input={{
-        min: 1,
+        min: 0,
         max: p.max,
         step: 1,
         value: p.value,

@@ -1,19 +1,24 @@
-import { useEffect, useMemo, useRef } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { makeConfig, type ModelConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import { SLICED_SLOT, SLOT_VARIANTS } from '../model/constants';
 import { encodedBytes } from '../model/weights/encoding';
 import type { ModelName } from '../model/types';
 import { detectionsToCoco } from '../model/cocoFormat';
+import type { Detection } from '../model/types';
 import { formatBytes, formatCount } from './format';
-import { filterDetections } from './visibleDetections';
 import { useLorsSelection } from '../state/lorsSlice';
 import { useModels } from '../state/modelStatus';
 import { useSession } from '../state/session';
 import { DECODER_STAGES, useSettings } from '../state/settings';
-import { download, drawOverlay, overlayPng } from './draw';
+import { diffDetections, movedBoxes } from './detectionDiff';
+import { DetectionList } from './DetectionList';
+import { download, drawOverlay, overlayPng, type OverlayMarks } from './draw';
+import { LorsEffect } from './LorsEffect';
 import { WeightsFailure } from './WeightsFailure';
-import { useAgreement } from './useAgreement';
+import { useAgreement, useAgreementMatch } from './useAgreement';
+import { useLorsEffect } from './useLorsEffect';
+import { useDisplayFilter, usePanelDetections } from './usePanelDetections';
 
 const TITLES: Record<ModelName, string> = {
   vanilla: 'Vanilla AdaMixer',
@@ -37,8 +42,9 @@ function describeLors(cfg: ModelConfig): string {
 export function Panel({ model }: { model: ModelName }) {
   const photo = useSession((s) => s.photo);
   const result = useSession((s) => s.results[model]);
-  const threshold = useSettings((s) => s.scoreThreshold);
-  const classFilter = useSettings((s) => s.classFilter);
+  const pending = useSession((s) => !!s.pending[model]);
+  const filter = useDisplayFilter();
+  const showBefore = useSettings((s) => s.showLorsBefore);
   const info = useModels((s) => (model === 'nanodet' ? undefined : s.decoders[model]));
   const phase = useModels((s) => s.phase);
   const decoderLoading = useModels((s) => (model === 'nanodet' ? undefined : s.decoderLoading[model]));
@@ -46,17 +52,37 @@ export function Panel({ model }: { model: ModelName }) {
   const backboneBytes = useModels((s) => s.backboneBytes);
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const agreement = useAgreement();
+  const matched = useAgreementMatch();
   const emphasis = model === 'nanodet' ? undefined : agreement?.emphasis[model];
+  const agreedOrNot = model === 'nanodet' ? undefined : matched?.emphasis[model];
+  const effect = useLorsEffect();
+  const lorsEffect = model === 'lors' ? effect : null;
+  const shown = usePanelDetections(model);
+  const before = !!lorsEffect && showBefore && !lorsEffect.full && !!lorsEffect.reference;
+  const [highlight, setHighlight] = useState<Detection | null>(null);
   const onlyHere = emphasis ? [...emphasis.values()].filter((e) => e === 'only').length : null;
-  const stage = model === 'nanodet' ? null : (result?.stage ?? DECODER_STAGES);
+  const stage = shown.stage;
   const stageText = stage !== null && stage !== DECODER_STAGES ? ` at stage ${stage} of ${DECODER_STAGES}` : '';
   const onlyText = onlyHere !== null ? `, ${onlyHere} found only by this decoder` : '';
 
-  const dets = useMemo(
-    () =>
-      result && photo && result.imageId === photo.id ? filterDetections(result.detections, threshold, classFilter) : [],
-    [result, photo, threshold, classFilter],
+  const dets = before ? lorsEffect.reference! : shown.dets;
+  // What changed: against the full model (the sliders' effect), else against the previous stage (the trails).
+  const stageDiff = useMemo(
+    () => (shown.previous && stage !== null && stage < DECODER_STAGES ? diffDetections(shown.previous, shown.dets) : null),
+    [shown, stage],
   );
+  const marks = useMemo((): OverlayMarks => {
+    const m: OverlayMarks = { highlight };
+    if (emphasis) m.emphasis = emphasis;
+    const diff = !before && lorsEffect?.diff ? lorsEffect.diff : stageDiff;
+    if (diff && !before) {
+      m.vanished = diff.vanished;
+      m.appeared = new Set(diff.appeared);
+      if (diff === stageDiff) m.trails = movedBoxes(diff).map((k) => ({ from: k.before.box, to: k.after.box }));
+    }
+    return m;
+  }, [highlight, emphasis, before, lorsEffect, stageDiff]);
+  const [labelRects, setLabelRects] = useState('[]');
 
   const sources = useModels((s) => s.lorsSources);
   const { source: lorsSource, config: countedLors } = useLorsSelection();
@@ -76,8 +102,14 @@ export function Panel({ model }: { model: ModelName }) {
     canvas.width = Math.max(1, Math.round(photo.width * f));
     canvas.height = Math.max(1, Math.round(photo.height * f));
     const ctx = canvas.getContext('2d');
-    if (ctx) drawOverlay(ctx, photo.bitmap, dets, f, emphasis);
-  }, [photo, dets, emphasis]);
+    if (!ctx) return;
+    const { labels } = drawOverlay(ctx, photo.bitmap, dets, f, marks);
+    const round = (v: number) => Math.round(v * 10) / 10;
+    setLabelRects(
+      JSON.stringify(labels.flatMap((r) => (r ? [[round(r.x), round(r.y), round(r.w), round(r.h)]] : []))),
+    );
+  }, [photo, dets, marks]);
+  useEffect(() => setHighlight(null), [dets]);
 
   const scaleToOriginal = photo ? photo.originalWidth / photo.width : 1;
   const base = photo ? photo.name.replace(/\.[^.]+$/, '') : 'photo';
@@ -85,21 +117,40 @@ export function Panel({ model }: { model: ModelName }) {
     if (!photo) return;
     const r = (v: number, k: number) => Math.round(v * k) / k;
     const coco = detectionsToCoco(dets, imageIdFor(photo.name, photo.id), scaleToOriginal, scaleToOriginal).map(
-      (d) => ({ ...d, bbox: d.bbox.map((v) => r(v, 100)), score: r(d.score, 1e5) }),
+      (d, i) => ({ ...d, category_name: dets[i]!.name, bbox: d.bbox.map((v) => r(v, 100)), score: r(d.score, 1e5) }),
     );
     const json = JSON.stringify(coco, null, 1);
     download(new Blob([json], { type: 'application/json' }), `${base}-${model}-detections.json`);
   };
   const exportPng = async () => {
     if (!photo?.bitmap) return;
-    download(await overlayPng(photo.bitmap, dets), `${base}-${model}-overlay.png`);
+    download(await overlayPng(photo.bitmap, dets, exportLegend()), `${base}-${model}-overlay.png`);
+  };
+  /** The PNG's legend: model (and slice), stage, display settings. */
+  const exportLegend = (): string[] => {
+    const title =
+      model === 'lors'
+        ? `${TITLES.lors}${before ? ' (full model)' : ''} — ${lorsSource === 'trained' ? 'trained LORS' : 'vanilla compressed to LORS'}, ${describeLors(before ? (sources[lorsSource]?.config ?? counted!) : counted!)}`
+        : TITLES[model];
+    const st = stage !== null ? `stage ${stage} of ${DECODER_STAGES} · ` : '';
+    return [
+      title,
+      `${st}score ≥ ${filter.threshold.toFixed(2)} · top ${filter.maxResults}${filter.nms ? ' · class-wise NMS' : ''} · ${dets.length} boxes`,
+    ];
   };
 
   const untrained = info && !info.trained;
   const notLoaded = !!info?.failed || !!decoderLoading;
   const waiting = photo && !result && phase !== 'error' && !notLoaded;
+  const stale = pending && !!result;
+  const listId = `detections-${model}`;
   return (
-    <article className={`panel panel-${model}`} data-testid={`panel-${model}`} aria-label={TITLES[model]}>
+    <article
+      className={`panel panel-${model}${stale ? ' panel-stale' : ''}`}
+      data-testid={`panel-${model}`}
+      aria-label={TITLES[model]}
+      aria-busy={pending ? 'true' : 'false'}
+    >
       <header className="panel-head">
         <h2>
           {TITLES[model]}
@@ -120,6 +171,16 @@ export function Panel({ model }: { model: ModelName }) {
                   : 'trained weights'}
           </span>
         )}
+        {stale && (
+          <span className="badge badge-updating" data-testid={`updating-${model}`}>
+            updating…
+          </span>
+        )}
+        {before && (
+          <span className="badge badge-before" data-testid="badge-lors-before">
+            before: full model
+          </span>
+        )}
         {stage !== null && stage !== DECODER_STAGES && result && (
           <span className="badge badge-stage" data-testid={`stage-badge-${model}`}>
             stage {stage} of {DECODER_STAGES}
@@ -135,7 +196,10 @@ export function Panel({ model }: { model: ModelName }) {
             data-boxes={dets.length}
             data-stage={stage ?? undefined}
             data-only={onlyHere ?? undefined}
+            data-labels={labelRects}
+            data-stale={stale ? 'true' : undefined}
             aria-label={`${TITLES[model]}: ${dets.length} detections${stageText}${onlyText}`}
+            aria-describedby={result ? listId : undefined}
           />
         ) : (
           <div className="placeholder">
@@ -146,6 +210,24 @@ export function Panel({ model }: { model: ModelName }) {
         )}
         {waiting && <div className="canvas-busy">detecting…</div>}
       </div>
+      {stageDiff && (
+        <p className="muted small" data-testid={`stage-diff-${model}`}>
+          Stage {stage} vs {stage! - 1}: {movedBoxes(stageDiff).length} moved, +{stageDiff.appeared.length} new, −
+          {stageDiff.vanished.length} gone (white: where they were)
+        </p>
+      )}
+      {lorsEffect && result && <LorsEffect effect={lorsEffect} />}
+      {result && (
+        <DetectionList
+          id={listId}
+          testid={`list-${model}`}
+          title={TITLES[model]}
+          dets={dets}
+          {...(agreedOrNot && !before ? { agreement: agreedOrNot } : {})}
+          {...(marks.appeared && lorsEffect?.diff && !before ? { appeared: marks.appeared } : {})}
+          onHighlight={setHighlight}
+        />
+      )}
       <dl className="stats">
         <dt>{model === 'nanodet' ? 'Head + NMS' : 'Decoder'} latency</dt>
         <dd>

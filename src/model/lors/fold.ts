@@ -40,6 +40,8 @@ export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded
     if (out.has(name) || out.has(preparedName(name))) continue; // already folded: keep it
     const Wi = tf.tidy(() => {
       const Wsh = linearWeightOutIn(weights, 'lorsT.shared.weight', [cfg.decoder.dQuery, outIn]);
+      // r_T = 0: no private part (and a matMul over an empty inner dimension is not zero on every backend).
+      if (cfg.lors!.rankT === 0) return prepared ? tf.transpose(Wsh) : tf.clone(Wsh);
       const { Bcat, Acat } = lorsTFactors(weights, cfg, i);
       const W = tf.add(Wsh, tf.matMul(Bcat, Acat)); // Eq. 7 with Eq. 8
       return prepared ? tf.transpose(W) : W;
@@ -75,6 +77,8 @@ export function lorsAPrivateFolded(weights: WeightMap, cfg: ModelConfig, stage: 
   const K = lors.groupsA[stage]!;
   const gk = G * K;
   const s = `stages.${stage}.lorsA`;
+  // r = 0: no private part (and a matMul over an empty inner dimension is not zero on every backend)
+  if (r === 0) return tf.zeros([dq + 1, genOut]);
   const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
   return tf.tidy(() => {
     const WE = linearWeightOutIn(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);

@@ -87,6 +87,7 @@ export function lorsAMixingParams(
   return tf.tidy(() => {
     // Eq. 10: Ŵ^shared = Linear(q), one generator shared by all stages, split per group into M_c and M_s.
     const shared = splitMixingParams(linear(q, weights, 'lorsA.shared'), cfg.decoder);
+    if (r === 0) return shared; // no private part
     // Eq. 12: Ê_ik = Linear(q) ∈ R^{r×r}: one per-stage Linear gives 2·G·K_i of them (0 → E^M, 1 → E^S).
     // (split as [n, 2, ·]: a SplitV of a rank-5 view is very slow on wasm)
     const E = linear(q, weights, `${s}.generator`).reshape([n, 2, gk * r * r]);

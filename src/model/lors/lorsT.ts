@@ -73,6 +73,7 @@ export function lorsTProject(
     // Eq. 7 (W_i = W^shared + W_i^private) and Eq. 8 (W_i^private = Σ_k B_ik A_ik), applied without forming W_i:
     // o·W_iᵀ = o·W_shᵀ + (o·A_catᵀ)·B_catᵀ.
     const sharedOut = linearWith(o, sh.w, bias, undefined, sh.layout);
+    if (r === 0) return sharedOut; // no private part
     const AT = weights.get(preparedName(`${s}.A`));
     const BT = weights.get(preparedName(`${s}.B`));
     let privateOut: tf.Tensor;

@@ -95,23 +95,49 @@ describe('sliceLors', () => {
     tf.dispose([...new Set([...w.values(), ...f.values()])]);
   });
 
+  it('r = 0 (shared only): the slice folds to the shared weights exactly, whatever K', async () => {
+    const { cfg, arrays } = randomLors(3, 3, [1, 2, 3, 3, 2, 1]);
+    const s = sliceLors(cfg, arrays, { rankA: 0, rankT: 0 });
+    expect(s.config.lors).toMatchObject({ rankA: 0, rankT: 0 });
+    for (const [n, a] of s.arrays) if (/lorsA\.(generator|ml|mr|sl|sr)|lorsT\.[AB]$/.test(n)) expect(a.length, n).toBe(0);
+    const w = arraysToWeights(s.config, s.arrays);
+    const ft = foldLorsTWithNames(w, s.config);
+    const fa = foldLorsAWithNames(ft.weights, s.config);
+    try {
+      const shT = await w.get('lorsT.shared.weight')!.data();
+      const shA = await w.get('lorsA.shared.weight')!.data();
+      const shAb = await w.get('lorsA.shared.bias')!.data();
+      for (let i = 0; i < cfg.decoder.stages; i++) {
+        const t = ft.added.find((n) => n.startsWith(`stages.${i}.`))!;
+        expect(Array.from(await ft.weights.get(t)!.data()), `stage ${i} L_output`).toEqual(Array.from(shT));
+        const ga = await fa.weights.get(`${lorsAFoldedName(i)}.weight`)!.data();
+        expect(Array.from(ga), `stage ${i} generator`).toEqual(Array.from(shA));
+        expect(Array.from(await fa.weights.get(`${lorsAFoldedName(i)}.bias`)!.data())).toEqual(Array.from(shAb));
+      }
+    } finally {
+      tf.dispose([...new Set([...w.values(), ...ft.weights.values(), ...fa.weights.values()])]);
+    }
+  });
+
   it('one rule for every caller: strict refuses what the source does not hold (naming the limit), clamp fits it', () => {
     const cfg = makeConfig('web', 'lors'); // r 8, K [1,1,2,2,3,3], r_T 8
     expect(sliceConfig(cfg, {})).toEqual(cfg);
     expect(() => sliceConfig(cfg, { rankA: 9 })).toThrow(
-      /rank r of LORS\^A must be 1..8, got 9 \(this model holds r_A ≤ 8/,
+      /rank r of LORS\^A must be 0..8, got 9 \(this model holds r_A ≤ 8/,
     );
+    expect(() => sliceConfig(cfg, { rankA: -1 })).toThrow(/must be 0..8, got -1/);
+    expect(() => sliceConfig(cfg, { groupsA: 0 })).toThrow(/K of LORS\^A must be 1..1, got 0/);
     expect(() => sliceConfig(cfg, { groupsA: [2, 1, 1, 1, 1, 1] })).toThrow(
       /stage 0: K of LORS\^A must be 1..1, got 2/,
     );
     expect(() => sliceConfig(cfg, { groupsA: [1, 1] })).toThrow(/2 values for 6 stages/);
-    expect(() => sliceConfig(cfg, { rankT: 1.5 })).toThrow(/LORS\^T must be 1..8, got 1.5/);
+    expect(() => sliceConfig(cfg, { rankT: 1.5 })).toThrow(/LORS\^T must be 0..8, got 1.5/);
     expect(() => sliceConfig(makeConfig('web', 'vanilla'), {})).toThrow(/not a LORS model/);
     expect(() => sliceLors(cfg, new Map(), { rankA: 9 })).toThrow(/LORS slice: rank/);
-    expect(sliceConfig(cfg, { rankA: 64, groupsA: 3, rankT: 0 }, 'clamp').lors).toEqual({
+    expect(sliceConfig(cfg, { rankA: 64, groupsA: 3, rankT: -2 }, 'clamp').lors).toEqual({
       rankA: 8,
       groupsA: [1, 1, 2, 2, 3, 3],
-      rankT: 1,
+      rankT: 0,
       groupsT: [1, 1, 1, 1, 1, 1],
     });
     expect(sliceConfig(cfg, { rankA: 2, groupsA: 1 }).lors).toEqual({

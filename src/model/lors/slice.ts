@@ -28,7 +28,8 @@ export interface LorsSlice {
 
 /**
  * How a slice that asks for more than the source holds is treated: 'strict' throws an error naming the limit,
- * 'clamp' fits every value into 1..limit (the sliders, whose ranges may exceed a smaller source).
+ * 'clamp' fits every value into its range (the sliders, whose ranges may exceed a smaller source). Ranks may be 0
+ * (no private part: the shared weights alone, the paper's "shared only"); group counts K are at least 1.
  */
 export type SliceMode = 'strict' | 'clamp';
 
@@ -38,10 +39,10 @@ export function sliceConfig(src: ModelConfig, req: LorsSlice, mode: SliceMode = 
   if (!lo) throw new Error('LORS slice: the weights are not a LORS model');
   const N = src.decoder.stages;
   const limits = `this model holds r_A ≤ ${lo.rankA}, r_T ≤ ${lo.rankT}, K ≤ [${lo.groupsA.join(', ')}], K_T ≤ [${lo.groupsT.join(', ')}]`;
-  const fit = (v: number, max: number, what: string): number => {
-    if (mode === 'clamp') return Math.max(1, Math.min(max, Math.round(Number.isFinite(v) ? v : max)));
-    if (!Number.isInteger(v) || v < 1 || v > max)
-      throw new Error(`LORS slice: ${what} must be 1..${max}, got ${v} (${limits})`);
+  const fit = (v: number, max: number, what: string, min = 1): number => {
+    if (mode === 'clamp') return Math.max(min, Math.min(max, Math.round(Number.isFinite(v) ? v : max)));
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new Error(`LORS slice: ${what} must be ${min}..${max}, got ${v} (${limits})`);
     return v;
   };
   const perStage = (g: number | readonly number[] | undefined, max: readonly number[], what: string): number[] => {
@@ -53,9 +54,9 @@ export function sliceConfig(src: ModelConfig, req: LorsSlice, mode: SliceMode = 
     );
   };
   const lors: LorsConfig = {
-    rankA: fit(req.rankA ?? lo.rankA, lo.rankA, 'rank r of LORS^A'),
+    rankA: fit(req.rankA ?? lo.rankA, lo.rankA, 'rank r of LORS^A', 0),
     groupsA: perStage(req.groupsA, lo.groupsA, 'LORS^A'),
-    rankT: fit(req.rankT ?? lo.rankT, lo.rankT, 'rank r of LORS^T'),
+    rankT: fit(req.rankT ?? lo.rankT, lo.rankT, 'rank r of LORS^T', 0),
     groupsT: perStage(req.groupsT, lo.groupsT, 'LORS^T'),
   };
   return { ...src, lors };
