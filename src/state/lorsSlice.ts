@@ -2,7 +2,7 @@
  * The LORS slice the sliders select, from one selector: what the worker runs (the controller), what the counters
  * count, the chart marks and the controls show. The sliders' ranges are the selected source's own config.
  */
-import { useMemo } from 'react';
+import { useDeferredValue, useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { makeConfig, type ModelConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
@@ -44,6 +44,12 @@ export function useLorsSelection(): LorsSelection {
   const m = useModels(useShallow(sourceFields));
   return useMemo(() => selectLors(m, s), [m, s]);
 }
+
+/**
+ * useLorsSelection for what may follow a slider a moment later (counts, charts, the effect readout): React renders
+ * the slider and the panels' busy marks first, then these.
+ */
+export const useDeferredLorsSelection = (): LorsSelection => useDeferredValue(useLorsSelection());
 
 /** selectLors of the stores as they are now. */
 export const currentLors = (settings: SettingsState = settingsStore.getState()) =>

@@ -52,8 +52,14 @@ describe('LORS sliders → counted configuration', () => {
     expect(at(9) - at(8)).toBe(perRank(9) - perRank(8));
   });
   it('clamps any value into the source (the clamp of the slice rule, the only one); refuses non-LORS configs', () => {
-    const c = sliderConfig(base, { rankA: 0, rankT: 99, groupsMode: 'uniform', groupsK: 0.4 }).lors!;
-    expect(c).toMatchObject({ rankA: 1, rankT: 8, groupsA: [1, 1, 1, 1, 1, 1] });
+    const c = sliderConfig(base, { rankA: -3, rankT: 99, groupsMode: 'uniform', groupsK: 0.4 }).lors!;
+    expect(c).toMatchObject({ rankA: 0, rankT: 8, groupsA: [1, 1, 1, 1, 1, 1] });
+    // r = 0 is a slice (shared only); K stays at least 1
+    expect(sliderConfig(base, { rankA: 0, rankT: 0, groupsMode: 'uniform', groupsK: 0 }).lors).toMatchObject({
+      rankA: 0,
+      rankT: 0,
+      groupsA: [1, 1, 1, 1, 1, 1],
+    });
     expect(() =>
       sliderConfig(makeConfig('web', 'vanilla'), { rankA: 8, rankT: 8, groupsMode: 'uniform', groupsK: 1 }),
     ).toThrow(/LORS config/);

@@ -6,7 +6,7 @@
 import { useMemo } from 'react';
 import { countParameters } from '../model/params';
 import { formatCount } from './format';
-import { useLorsSelection } from '../state/lorsSlice';
+import { useDeferredLorsSelection } from '../state/lorsSlice';
 import { sameSlice } from '../state/measuredSlice';
 import { useModels } from '../state/modelStatus';
 
@@ -20,7 +20,7 @@ const COLOURS = { trained: '#c2410c', compressed: '#2563eb' } as const;
 
 export function CompressionChart() {
   const data = useModels((s) => s.compression);
-  const { source: lorsSource, config: countedLors } = useLorsSelection();
+  const { source: lorsSource, config: countedLors } = useDeferredLorsSelection();
   const current = useMemo(() => ({ cfg: countedLors, params: countParameters(countedLors).decoder }), [countedLors]);
   if (!data) return null;
   const series = (['trained', 'compressed'] as const).map((k) => ({

@@ -7,7 +7,7 @@ import type { ModelName } from '../model/types';
 import { detectionsToCoco } from '../model/cocoFormat';
 import type { Detection } from '../model/types';
 import { formatBytes, formatCount } from './format';
-import { useLorsSelection } from '../state/lorsSlice';
+import { useDeferredLorsSelection } from '../state/lorsSlice';
 import { useModels } from '../state/modelStatus';
 import { useSession } from '../state/session';
 import { DECODER_STAGES, useSettings } from '../state/settings';
@@ -68,7 +68,8 @@ export function Panel({ model }: { model: ModelName }) {
   const dets = before ? lorsEffect.reference! : shown.dets;
   // What changed: against the full model (the sliders' effect), else against the previous stage (the trails).
   const stageDiff = useMemo(
-    () => (shown.previous && stage !== null && stage < DECODER_STAGES ? diffDetections(shown.previous, shown.dets) : null),
+    () =>
+      shown.previous && stage !== null && stage < DECODER_STAGES ? diffDetections(shown.previous, shown.dets) : null,
     [shown, stage],
   );
   const marks = useMemo((): OverlayMarks => {
@@ -85,7 +86,7 @@ export function Panel({ model }: { model: ModelName }) {
   const [labelRects, setLabelRects] = useState('[]');
 
   const sources = useModels((s) => s.lorsSources);
-  const { source: lorsSource, config: countedLors } = useLorsSelection();
+  const { source: lorsSource, config: countedLors } = useDeferredLorsSelection();
   const loadedConfig = useMemo(
     () => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', SLOT_VARIANTS[model]))),
     [info, model],
@@ -93,7 +94,11 @@ export function Panel({ model }: { model: ModelName }) {
   const sliced = model === SLICED_SLOT;
   const counted = sliced ? countedLors : loadedConfig;
   // Counted once the models are loaded (before, the backbone's size and the LORS source are not known).
-  const counts = counted && phase === 'ready' && backboneParams > 0 ? countParameters(counted, backboneParams) : null;
+  const counts = useMemo(
+    () => (counted && phase === 'ready' && backboneParams > 0 ? countParameters(counted, backboneParams) : null),
+    [counted, phase, backboneParams],
+  );
+  const sliceBytes = useMemo(() => (sliced && counted ? encodedBytes(counted, 'int8') : 0), [sliced, counted]);
 
   useEffect(() => {
     const canvas = canvasRef.current;
@@ -105,9 +110,7 @@ export function Panel({ model }: { model: ModelName }) {
     if (!ctx) return;
     const { labels } = drawOverlay(ctx, photo.bitmap, dets, f, marks);
     const round = (v: number) => Math.round(v * 10) / 10;
-    setLabelRects(
-      JSON.stringify(labels.flatMap((r) => (r ? [[round(r.x), round(r.y), round(r.w), round(r.h)]] : []))),
-    );
+    setLabelRects(JSON.stringify(labels.flatMap((r) => (r ? [[round(r.x), round(r.y), round(r.w), round(r.h)]] : []))));
   }, [photo, dets, marks]);
   useEffect(() => setHighlight(null), [dets]);
 
@@ -288,7 +291,7 @@ export function Panel({ model }: { model: ModelName }) {
           {sliced && counted && sources[lorsSource] && (
             <span className="muted small">
               {' '}
-              (download, all ranks) · this slice in int8, uncompressed: {formatBytes(encodedBytes(counted, 'int8'))}
+              (download, all ranks) · this slice in int8, uncompressed: {formatBytes(sliceBytes)}
             </span>
           )}
         </dd>

@@ -7,7 +7,7 @@ import { useMemo } from 'react';
 import type { LorsConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
 import type { Detection } from '../model/types';
-import { useLorsSelection } from '../state/lorsSlice';
+import { useDeferredLorsSelection } from '../state/lorsSlice';
 import { measuredSlice, NEGLIGIBLE_AP, type MeasuredSlice } from '../state/measuredSlice';
 import { useModels } from '../state/modelStatus';
 import { useSession } from '../state/session';
@@ -37,8 +37,11 @@ const sameLors = (a: LorsConfig, b: LorsConfig) =>
   a.groupsA.every((k, i) => k === b.groupsA[i]) &&
   a.groupsT.every((k, i) => k === b.groupsT[i]);
 
+/** Off the measured grid, a slice that changes at most this many boxes counts as no change. */
+const NEGLIGIBLE_BOXES = 2;
+
 export function useLorsEffect(): LorsEffect | null {
-  const { source, limits, config } = useLorsSelection();
+  const { source, limits, config } = useDeferredLorsSelection();
   const curves = useModels((s) => s.compression);
   const ref = useSession((s) => s.lorsReference);
   const vanilla = useSession((s) => s.results.vanilla);
@@ -56,8 +59,9 @@ export function useLorsEffect(): LorsEffect | null {
       reference = visibleDetections(stageDetections(vanilla, stage), f);
     const diff = !full && reference && lors.result ? diffDetections(reference, lors.dets) : null;
     const measured = curves ? measuredSlice(curves, source, config.lors) : null;
-    const quiet = !!diff && diff.appeared.length === 0 && diff.vanished.length === 0;
-    const smallAp = !measured || measured.vsFull === undefined || Math.abs(measured.vsFull) < NEGLIGIBLE_AP;
+    // Negligible: the measured AP moves less than the val set's noise, or (off the grid) at most a marginal box or two.
+    const fewBoxes = !!diff && diff.appeared.length + diff.vanished.length <= NEGLIGIBLE_BOXES;
+    const smallAp = measured?.vsFull !== undefined ? Math.abs(measured.vsFull) < NEGLIGIBLE_AP : fewBoxes;
     return {
       source,
       full,
@@ -66,7 +70,7 @@ export function useLorsEffect(): LorsEffect | null {
       reference,
       diff,
       measured,
-      negligible: source === 'trained' && !full && quiet && smallAp,
+      negligible: source === 'trained' && !full && !!diff && smallAp,
     };
   }, [source, limits, config, curves, ref, vanilla, photo, f, lors]);
 }

@@ -211,6 +211,7 @@ export const flows: Test[] = [
       const coco = JSON.parse(readFileSync(await json.path(), 'utf8')) as {
         image_id: number;
         category_id: number;
+        category_name: string;
         bbox: number[];
         score: number;
       }[];
@@ -225,6 +226,8 @@ export const flows: Test[] = [
             Number.isInteger(d.image_id) &&
             d.category_id >= 1 &&
             d.category_id <= 90 &&
+            typeof d.category_name === 'string' &&
+            d.category_name.length > 0 &&
             d.bbox.length === 4 &&
             d.bbox[2]! >= 0 &&
             d.bbox[3]! >= 0 &&

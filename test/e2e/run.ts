@@ -15,6 +15,7 @@ import { flows } from './flows';
 import { gpuLoss } from './gpuLoss';
 import { layout } from './layout';
 import { offline } from './offline';
+import { panels } from './panels';
 import { camera } from './camera';
 import { ARGS, assert, CHROMIUM, DIST, SHOTS, type Test } from './page';
 import { serveStatic } from './server';
@@ -27,6 +28,7 @@ const tests: Test[] = [
   ...flows,
   ...layout,
   ...shell,
+  ...panels,
   ...camera,
   ...subpath,
   ...downloads,

@@ -111,7 +111,8 @@ class ConfigTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, 'expected 6 per-stage values'):
             make_config('tiny', 'lors', groups=[1, 2])
         with self.assertRaisesRegex(ValueError, 'rankA'):
-            make_config('tiny', 'lors', rank_a=0)
+            make_config('tiny', 'lors', rank_a=-1)
+        self.assertEqual(make_config('tiny', 'lors', rank_a=0).lors.rank_a, 0)  # shared only
         with self.assertRaisesRegex(ValueError, 'groups must be'):
             parse_groups('1,,2')
         js = make_config('tiny', 'lors').to_json()
