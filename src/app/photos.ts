@@ -53,7 +53,12 @@ const showResult = (r: DetectResult) => {
   s.setResult(r.model, panelResult(r));
   if (r.model === 'lors' && lorsRunsFull()) {
     const source = modelsStore.getState().lorsRunning;
-    s.setLorsReference({ imageId: r.imageId, source, detections: r.detections, ...(r.stages ? { stages: r.stages } : {}) });
+    s.setLorsReference({
+      imageId: r.imageId,
+      source,
+      detections: r.detections,
+      ...(r.stages ? { stages: r.stages } : {}),
+    });
   }
 };
 

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COCO_CLASSES } from '../model/cocoFormat';
-import {
-  classColour,
-  classRgb,
-  contrastRatio,
-  hslToRgb,
-  labelColours,
-  LABEL_DARK,
-  relativeLuminance,
-} from './colours';
+import { classColour, classRgb, contrastRatio, hslToRgb, labelColours, LABEL_DARK, relativeLuminance } from './colours';
 
 const lum = (hex: string) =>
   relativeLuminance([1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as [number, number, number]);

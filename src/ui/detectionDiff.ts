@@ -22,7 +22,11 @@ export const MOVED_IOU = 0.95;
 export function diffDetections(before: readonly Detection[], after: readonly Detection[], minIou = 0.5): DetectionDiff {
   const m = matchDetections(before, after, minIou);
   return {
-    kept: m.pairs.map(([i, j]) => ({ before: before[i]!, after: after[j]!, iou: boxIou(before[i]!.box, after[j]!.box) })),
+    kept: m.pairs.map(([i, j]) => ({
+      before: before[i]!,
+      after: after[j]!,
+      iou: boxIou(before[i]!.box, after[j]!.box),
+    })),
     appeared: m.onlyB.map((j) => after[j]!),
     vanished: m.onlyA.map((i) => before[i]!),
   };

@@ -22,7 +22,7 @@ describe('label placement', () => {
 
   it('random crowded scenes: no two placed labels overlap, each lies on the canvas', () => {
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const reqs = Array.from({ length: 100 }, () => {
       const x = rnd() * 380,
         y = rnd() * 280;

@@ -65,8 +65,7 @@ export function useLorsEffect(): LorsEffect | null {
     return {
       source,
       full,
-      referenceName:
-        source === 'trained' ? 'the full trained LORS model' : 'the vanilla model it was compressed from',
+      referenceName: source === 'trained' ? 'the full trained LORS model' : 'the vanilla model it was compressed from',
       reference,
       diff,
       measured,

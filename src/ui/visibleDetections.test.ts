@@ -32,6 +32,8 @@ describe('visible detections', () => {
     const off = visibleDetections(dets, { threshold: 0, classFilter: null, maxResults: 20, nms: false });
     expect(off).toHaveLength(20);
     expect(off[0]!.score).toBeGreaterThan(off[19]!.score);
-    expect(visibleDetections(dets, { threshold: 0.9, classFilter: null, maxResults: 100, nms: false })).toHaveLength(11);
+    expect(visibleDetections(dets, { threshold: 0.9, classFilter: null, maxResults: 100, nms: false })).toHaveLength(
+      11,
+    );
   });
 });

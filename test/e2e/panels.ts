@@ -10,8 +10,7 @@ import { assert, attr, dropFile, setRange, shot, text, tid, waitBoxes, waitReady
 type Rect = [number, number, number, number];
 
 /** The worker requests the page has sent, by type (recorded by an init script that wraps Worker.postMessage). */
-const sent = (page: Page) =>
-  page.evaluate(() => [...((window as unknown as { __sent?: string[] }).__sent ?? [])]);
+const sent = (page: Page) => page.evaluate(() => [...((window as unknown as { __sent?: string[] }).__sent ?? [])]);
 
 async function recordWorkerRequests(page: Page) {
   await page.addInitScript(() => {
@@ -40,7 +39,8 @@ async function waitRun(page: Page, model: string, after: number, timeout = 120_0
   );
 }
 
-const overlaps = (a: Rect, b: Rect) => a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3];
+const overlaps = (a: Rect, b: Rect) =>
+  a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3];
 
 /** Every panel draws at most `k` boxes, lists them all, and no two of its labels overlap. */
 async function checkLegible(page: Page, models: string[], k: number): Promise<string> {
@@ -105,10 +105,7 @@ export const panels: Test[] = [
         times.push(ms);
         pix.add(await page.locator(tid('canvas-lors')).evaluate((c) => (c as HTMLCanvasElement).toDataURL()));
         if (stage > 1 && stage < 6)
-          assert(
-            (await page.locator(tid('stage-diff-lors')).count()) === 1,
-            `no stage diff readout at stage ${stage}`,
-          );
+          assert((await page.locator(tid('stage-diff-lors')).count()) === 1, `no stage diff readout at stage ${stage}`);
       }
       const during = (await sent(page)).slice(before);
       assert(during.length === 0, `the stage scrubber sent worker requests: ${during.join(', ')}`);
@@ -250,17 +247,21 @@ export const panels: Test[] = [
       await shot(page, 'panels-busy-defaults');
       await page.locator(tid('toggle-nms')).uncheck();
       await setRange(page, 'max-results', 100);
-      await page.waitForFunction(() => document.querySelector('[data-testid="max-results-value"]')?.textContent === '100');
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="max-results-value"]')?.textContent === '100',
+      );
       const raw = Number(await attr(page, 'canvas-lors', 'data-boxes'));
       assert(raw > k, `NMS off, top 100: still only ${raw} boxes`);
       console.log(`    NMS off, top 100: ${await checkLegible(page, ['vanilla', 'lors'], 100)}`);
 
       // A list row highlights its box (hover and keyboard focus).
       const plain = await page.locator(tid('canvas-lors')).evaluate((c) => (c as HTMLCanvasElement).toDataURL());
-      await page.locator(`${tid('list-lors')} li`).nth(3).focus();
+      await page
+        .locator(`${tid('list-lors')} li`)
+        .nth(3)
+        .focus();
       await page.waitForFunction(
-        (p) =>
-          (document.querySelector('[data-testid="canvas-lors"]') as HTMLCanvasElement).toDataURL() !== p,
+        (p) => (document.querySelector('[data-testid="canvas-lors"]') as HTMLCanvasElement).toDataURL() !== p,
         plain,
         { timeout: 5_000 },
       );

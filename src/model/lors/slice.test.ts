@@ -99,7 +99,8 @@ describe('sliceLors', () => {
     const { cfg, arrays } = randomLors(3, 3, [1, 2, 3, 3, 2, 1]);
     const s = sliceLors(cfg, arrays, { rankA: 0, rankT: 0 });
     expect(s.config.lors).toMatchObject({ rankA: 0, rankT: 0 });
-    for (const [n, a] of s.arrays) if (/lorsA\.(generator|ml|mr|sl|sr)|lorsT\.[AB]$/.test(n)) expect(a.length, n).toBe(0);
+    for (const [n, a] of s.arrays)
+      if (/lorsA\.(generator|ml|mr|sl|sr)|lorsT\.[AB]$/.test(n)) expect(a.length, n).toBe(0);
     const w = arraysToWeights(s.config, s.arrays);
     const ft = foldLorsTWithNames(w, s.config);
     const fa = foldLorsAWithNames(ft.weights, s.config);
