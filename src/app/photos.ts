@@ -3,6 +3,7 @@
  * them, and re-runs panels on the cached features (the stage scrubber, the NanoDet toggle, a reloaded decoder).
  */
 import { DECODER_SLOTS, type ModelName } from '../model/types';
+import { SLICED_SLOT } from '../model/constants';
 import { modelsStore } from '../state/modelStatus';
 import { sessionStore, type PanelResult, type PhotoInfo } from '../state/session';
 import { settingsStore } from '../state/settings';
@@ -51,7 +52,7 @@ export function lorsRunsFull(): boolean {
 const showResult = (r: DetectResult) => {
   const s = sessionStore.getState();
   s.setResult(r.model, panelResult(r));
-  if (r.model === 'lors' && lorsRunsFull()) {
+  if (r.model === SLICED_SLOT && lorsRunsFull()) {
     const source = modelsStore.getState().lorsRunning;
     s.setLorsReference({
       imageId: r.imageId,
@@ -204,7 +205,7 @@ export class Photos {
    */
   rerunStage() {
     const r = sessionStore.getState().results;
-    if ((['vanilla', 'lors'] as const).every((m) => !r[m] || r[m].stages)) return;
+    if (DECODER_SLOTS.every((m) => !r[m] || r[m].stages)) return;
     this.stageRuns.push(null);
   }
 }

@@ -7,7 +7,7 @@ import type { ModelName } from '../model/types';
 import { detectionsToCoco } from '../model/cocoFormat';
 import type { Detection } from '../model/types';
 import { formatBytes, formatCount } from './format';
-import { useDeferredLorsSelection } from '../state/lorsSlice';
+import { useLorsSelection } from '../state/lorsSlice';
 import { useModels } from '../state/modelStatus';
 import { useSession } from '../state/session';
 import { DECODER_STAGES, useSettings } from '../state/settings';
@@ -56,7 +56,7 @@ export function Panel({ model }: { model: ModelName }) {
   const emphasis = model === 'nanodet' ? undefined : agreement?.emphasis[model];
   const agreedOrNot = model === 'nanodet' ? undefined : matched?.emphasis[model];
   const effect = useLorsEffect();
-  const lorsEffect = model === 'lors' ? effect : null;
+  const lorsEffect = model === SLICED_SLOT ? effect : null;
   const shown = usePanelDetections(model);
   const before = !!lorsEffect && showBefore && !lorsEffect.full && !!lorsEffect.reference;
   const [highlight, setHighlight] = useState<Detection | null>(null);
@@ -86,7 +86,7 @@ export function Panel({ model }: { model: ModelName }) {
   const [labelRects, setLabelRects] = useState('[]');
 
   const sources = useModels((s) => s.lorsSources);
-  const { source: lorsSource, config: countedLors } = useDeferredLorsSelection();
+  const { source: lorsSource, config: countedLors } = useLorsSelection();
   const loadedConfig = useMemo(
     () => (model === 'nanodet' ? null : (info?.config ?? makeConfig('web', SLOT_VARIANTS[model]))),
     [info, model],
@@ -132,7 +132,7 @@ export function Panel({ model }: { model: ModelName }) {
   /** The PNG's legend: model (and slice), stage, display settings. */
   const exportLegend = (): string[] => {
     const title =
-      model === 'lors'
+      model === SLICED_SLOT
         ? `${TITLES.lors}${before ? ' (full model)' : ''} — ${lorsSource === 'trained' ? 'trained LORS' : 'vanilla compressed to LORS'}, ${describeLors(before ? (sources[lorsSource]?.config ?? counted!) : counted!)}`
         : TITLES[model];
     const st = stage !== null ? `stage ${stage} of ${DECODER_STAGES} · ` : '';

@@ -3,7 +3,7 @@ import { paperTotals, stageBars, table1LOutput, table1Ms, TABLE1_RANKS, type Sta
 import { makeConfig } from '../model/config';
 import { countParameters } from '../model/params';
 import { formatCount } from './format';
-import { useDeferredLorsSelection } from '../state/lorsSlice';
+import { useLorsSelection } from '../state/lorsSlice';
 import { useModels } from '../state/modelStatus';
 
 const COLOURS = { vanilla: '#8a94a6', other: '#3b82f6', private: '#f59e0b', shared: '#10b981' };
@@ -93,7 +93,7 @@ function Legend() {
 export function ParamsView() {
   const decoders = useModels((s) => s.decoders);
   const vanillaCfg = useMemo(() => decoders.vanilla?.config ?? makeConfig('web', 'vanilla'), [decoders]);
-  const lorsCfg = useDeferredLorsSelection().config;
+  const lorsCfg = useLorsSelection().config;
   const { bars, shared } = useMemo(() => stageBars(vanillaCfg, lorsCfg), [vanillaCfg, lorsCfg]);
   const v = countParameters(vanillaCfg).decoder;
   const l = countParameters(lorsCfg).decoder;
