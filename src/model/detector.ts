@@ -395,14 +395,14 @@ class LoadedDetector implements Detector {
         lorsA: this.lorsPath,
       });
       const chosen = stage === 'all' ? stages : [stage === d.stages ? stages[stages.length - 1] : stages[stage - 1]];
-      return chosen.map((l) => {
-        if (!l) throw new Error(`decoder returned no stage ${stage}`);
-        return { logits: l.logits, boxes: l.boxes };
-      });
+      if (chosen.some((l) => !l)) throw new Error(`decoder returned no stage ${stage}`);
+      // Every stage asked for in one batch: one top-k and one download for all of them.
+      const one = (t: tf.Tensor3D[]) => (t.length === 1 ? t[0]! : (tf.concat(t, 0) as tf.Tensor3D));
+      return { logits: one(chosen.map((l) => l!.logits)), boxes: one(chosen.map((l) => l!.boxes)) };
     });
     try {
-      const tops = await Promise.all(picked.map((p) => topK(p.logits, p.boxes, k)));
-      return tops.map(([res]) => {
+      const tops = await topK(picked.logits, picked.boxes, k);
+      return tops.map((res) => {
         if (!res) throw new Error('topK returned no result');
         const out: Detection[] = [];
         for (let i = 0; i < res.scores.length; i++) {
@@ -419,7 +419,7 @@ class LoadedDetector implements Detector {
         return out.sort((a, b) => b.score - a.score).slice(0, maxDetections);
       });
     } finally {
-      tf.dispose(picked.flatMap((p) => [p.logits, p.boxes]));
+      tf.dispose([picked.logits, picked.boxes]);
     }
   }
 
