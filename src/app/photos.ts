@@ -161,14 +161,18 @@ export class Photos {
   private async run(photo: PhotoInfo): Promise<void> {
     const w = this.session.ready();
     if (!w || !photo.bitmap) return;
+    const panels = runnablePanels();
+    sessionStore.getState().setPending(panels, true);
     try {
       const backboneMs = await this.session.setImage(w.client, photo.id, photo.bitmap);
       if (!this.session.current(w.gen)) return;
       sessionStore.getState().setBackboneMs(backboneMs);
-      await this.session.detect(w.client, photo.id, runnablePanels(), showResult, { allStages: true });
+      await this.session.detect(w.client, photo.id, panels, showResult, { allStages: true });
     } catch (e) {
       if (!this.session.current(w.gen)) return;
       sessionStore.getState().setError(`Detection failed on “${photo.name}”: ${errorText(e)}`);
+    } finally {
+      if (sessionStore.getState().photo?.id === photo.id) sessionStore.getState().setPending(panels, false);
     }
   }
 
