@@ -193,8 +193,9 @@ export const panels: Test[] = [
       await shot(page, 'panels-slider-effect');
 
       // Negligible change on the trained model: a sentence says why, one click switches to the compressed source.
-      if (Number(added) + Number(removed) === 0 && Math.abs(vsFull) < 0.5) {
+      if (Math.abs(vsFull) < 0.5) {
         assert((await page.locator(tid('lors-effect-why')).count()) === 1, 'no explanation of a negligible change');
+        console.log(`    why: ${(await text(page, 'lors-effect-why')).slice(0, 90)}…`);
         if (await page.locator(tid('lors-switch-compressed')).count()) {
           const r0 = await run(page, 'lors');
           await page.locator(tid('lors-switch-compressed')).click();
