@@ -51,7 +51,11 @@ export function LorsEffect({ effect }: { effect: Effect }) {
             )}
           </>
         ) : (
-          <>Waiting for {effect.referenceName} on this photo…</>
+          <>
+            No boxes of {effect.referenceName} on this photo yet
+            {effect.source === 'trained' ? ' (it runs when the sliders are at their maximum)' : ''}: nothing to compare
+            with.
+          </>
         )}
       </p>
       <p data-testid="lors-effect-ap">
