@@ -37,7 +37,7 @@ describe('settings in the address bar', () => {
 
   it('clamps out-of-range numbers and drops malformed values, each with a notice (never an error)', () => {
     const r = settingsFromSearch('?threshold=7&stage=0&rA=2.6&rT=-3&K=abc&backend=webgl&agreement=maybe&class=unicorn');
-    expect(r.values).toEqual({ scoreThreshold: 1, decoderStage: 1, rankA: 3, rankT: 1 });
+    expect(r.values).toEqual({ scoreThreshold: 1, decoderStage: 1, rankA: 3, rankT: 0 }); // r ≥ 0 (shared only)
     expect(r.notices).toHaveLength(8);
     expect(r.notices).toContain('threshold=7 is outside 0–1: set to 1');
     expect(r.notices.join(' | ')).toMatch(/K=abc ignored: not a number/);
@@ -73,8 +73,12 @@ describe('settings in the address bar', () => {
       showAgreement: true,
       showNanodet: true,
       classFilter: 79,
+      maxResults: 35,
+      displayNms: false,
+      showLorsBefore: true,
     };
     expect(roundTrip(s)).toEqual(s);
+    expect(roundTrip({ ...s, rankA: 0, rankT: 0 })).toMatchObject({ rankA: 0, rankT: 0 }); // shared only
     // every field of the settings is carried by one entry (a new setting must get one)
     const carried = new Set(URL_SETTINGS.flatMap((e) => e.fields));
     expect(Object.keys(base).filter((k) => !carried.has(k as keyof SettingsValues))).toEqual([]);

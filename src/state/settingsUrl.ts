@@ -6,7 +6,13 @@
  */
 import { COCO_CLASSES } from '../model/cocoFormat';
 import { LORS_SOURCE_NAMES } from '../model/constants';
-import { BACKEND_CHOICES, DECODER_STAGES, type BackendChoiceName, type SettingsValues } from './settings';
+import {
+  BACKEND_CHOICES,
+  DECODER_STAGES,
+  MAX_RESULTS_LIMIT,
+  type BackendChoiceName,
+  type SettingsValues,
+} from './settings';
 
 /** What one parameter set: the values it gives, and a notice when the raw value had to be clamped or was dropped. */
 interface Read {
@@ -84,8 +90,9 @@ export const URL_SETTINGS: UrlSetting[] = [
   choiceSetting('backend', 'backend', BACKEND_CHOICES),
   numberSetting('threshold', 'scoreThreshold', 0, 1, false),
   choiceSetting('source', 'lorsSource', LORS_SOURCE_NAMES),
-  numberSetting('rA', 'rankA', 1, URL_MAX_RANK, true),
-  numberSetting('rT', 'rankT', 1, URL_MAX_RANK, true),
+  // r = 0: the shared weights alone
+  numberSetting('rA', 'rankA', 0, URL_MAX_RANK, true),
+  numberSetting('rT', 'rankT', 0, URL_MAX_RANK, true),
   {
     // K: one K for every stage, or the paper's schedule.
     param: 'K',
@@ -100,6 +107,9 @@ export const URL_SETTINGS: UrlSetting[] = [
   numberSetting('stage', 'decoderStage', 1, DECODER_STAGES, true),
   flagSetting('agreement', 'showAgreement'),
   flagSetting('nanodet', 'showNanodet'),
+  numberSetting('top', 'maxResults', 1, MAX_RESULTS_LIMIT, true),
+  flagSetting('nms', 'displayNms'),
+  flagSetting('before', 'showLorsBefore'),
   {
     param: 'class',
     fields: ['classFilter'],
