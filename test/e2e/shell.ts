@@ -119,13 +119,14 @@ export const shell: Test[] = [
         ['button', /^A cup of coffee$/],
         ['combobox', /^use backend$/i],
         ['combobox', /^class$/i],
+        ['slider', /^boxes per panel at most$/i],
       ];
       for (const [role, name] of named) {
         const n = await page.getByRole(role as 'slider', { name }).count();
         assert(n === 1, `${n} ${role}s named ${name}`);
       }
       const sliders = await page.getByRole('slider').all();
-      assert(sliders.length === 5, `${sliders.length} sliders`);
+      assert(sliders.length === 6, `${sliders.length} sliders`);
       for (const s of sliders) {
         const desc = await s.evaluate((el) =>
           (el.getAttribute('aria-describedby') ?? '')
