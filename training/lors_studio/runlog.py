@@ -86,7 +86,6 @@ def join_stretches(logs: List[List[dict]], summaries: List[dict]) -> Tuple[List[
         summary['wall_s'] = round(summary['wall_s'] + s['wall_s'], 1)
         step0 += s['steps']
         epoch0 = max((r['epoch'] for r in rows if r.get('type') == 'epoch'), default=epoch0)
-    summary['stretches'] = len(logs)
     return rows, summary
 
 
