@@ -1,6 +1,7 @@
 """Training checkpoints: the writer (atomic), resuming a run, starting from exported weights, and the state hash.
 The one reader is export.load_checkpoint; a checkpoint is a dict {'model', 'config', 'optimizer', 'epoch', 'step',
-'best', 'best_epoch', 'steps_per_epoch', 'args', 'time'}."""
+'best', 'best_epoch', 'steps_per_epoch', 'args', 'time'} and, in a run with --ema, 'trained'. 'model' is always the
+weights the run evaluates and exports: the average with --ema (ema.py), whose optimiser weights are then 'trained'."""
 
 from __future__ import annotations
 
@@ -34,18 +35,21 @@ def atomic_save(obj, path: str) -> None:
     os.replace(tmp, path)
 
 
-def save(path: str, model, optimizer, config: dict, args: dict, **position) -> None:
-    """Writes a checkpoint; `position`: epoch, step, best, best_epoch, steps_per_epoch."""
+def save(path: str, model, optimizer, config: dict, args: dict, averaged=None, **position) -> None:
+    """Writes a checkpoint; `averaged`: the --ema weights (or None); `position`: epoch, step, best, best_epoch,
+    steps_per_epoch."""
     time = datetime.datetime.now().isoformat(timespec='seconds')
     ck = {'model': model.state_dict(), 'config': config, 'optimizer': optimizer.state_dict(), **position}
+    if averaged is not None:
+        ck['model'], ck['trained'] = averaged, ck['model']
     atomic_save({**ck, 'args': args, 'time': time}, path)
 
 
 def resume(
     path: str, model, optimizer, config: dict, steps_per_epoch: int, device
-) -> Tuple[int, int, Optional[float], Optional[int]]:
+) -> Tuple[int, int, Optional[float], Optional[int], Optional[Dict[str, torch.Tensor]]]:
     """Loads `path` into model and optimizer after checking it is the same run; returns (epoch, step, best,
-    best_epoch)."""
+    best_epoch, the --ema average or None)."""
     if not os.path.isfile(path):
         raise SystemExit(f'--resume: {path} does not exist')
     ck = load_checkpoint(path, map_location=device)
@@ -58,10 +62,11 @@ def resume(
             f'--resume: {path} had {ck["steps_per_epoch"]} steps per epoch, now '
             f'{steps_per_epoch} (different data, --limit, --batch-size or process count)'
         )
-    model.load_state_dict(ck['model'])
+    averaged = ck['model'] if 'trained' in ck else None
+    model.load_state_dict(ck.get('trained', ck['model']))
     if ck.get('optimizer') is not None:
         optimizer.load_state_dict(ck['optimizer'])
-    return int(ck['epoch']), int(ck['step']), ck.get('best'), ck.get('best_epoch')
+    return int(ck['epoch']), int(ck['step']), ck.get('best'), ck.get('best_epoch'), averaged
 
 
 def init_from(model, directory: str, config: dict) -> None:

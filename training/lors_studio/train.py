@@ -37,6 +37,7 @@ from . import data as D
 from . import optim
 from .config import make_config, parse_groups
 from .distributed import Dist
+from .ema import Ema
 from .evaluate import evaluate
 from .export import export, load_checkpoint
 from .losses import Distill, detection_losses
@@ -122,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         'loss, every stage; needs --query-init nanodet and `npm run proposals`); 0 = off (default)',
     )
     o.add_argument('--distill-beta', type=float, default=2.0, help="the quality focal loss's β (default 2)")
+    o.add_argument(
+        '--ema',
+        type=float,
+        default=None,
+        metavar='D',
+        help='evaluate, choose and export an exponential moving average of the weights with decay D (e.g. 0.999)',
+    )
     o.add_argument('--seed', type=int, default=0)
     o.add_argument('--max-steps', type=int, default=None, help='stop after this many steps in total')
     r = p.add_argument_group('run')
@@ -173,6 +181,7 @@ def recipe_meta(args) -> dict:
         'schedule': args.schedule,
         'distill': args.distill,
         'distillBeta': args.distill_beta,
+        'ema': args.ema,
         'init': os.path.basename(os.path.normpath(args.init)) if args.init else None,
         'holdout': args.holdout,
     }
@@ -241,11 +250,12 @@ class Trainer:
         self.params = [p for p in self.core.parameters() if p.requires_grad]
         self.optimizer = optim.adamw(self.core, a.lr, a.weight_decay, a.private_lr_mult)
         self.last_path = os.path.join(a.out, C.LAST)
-        self.epoch0, self.step, self.best, self.best_epoch = 0, 0, None, None
+        self.epoch0, self.step, self.best, self.best_epoch, averaged = 0, 0, None, None, None
         if a.resume:
-            self.epoch0, self.step, self.best, self.best_epoch = C.resume(
+            self.epoch0, self.step, self.best, self.best_epoch, averaged = C.resume(
                 self.last_path, self.core, self.optimizer, self.cfg_json, self.steps_per_epoch, dev
             )
+        self.ema = Ema(self.core, a.ema, averaged) if a.ema else None
         self.log_path = os.path.join(a.out, LOG_NAME)
         self.log = RunLog(self.log_path if dist.main else None)
         self.model = self._wrap()
@@ -277,9 +287,9 @@ class Trainer:
 
     def save(self, path: str, epoch_done: int):
         at = {'epoch': epoch_done, 'step': self.step, 'best': self.best, 'best_epoch': self.best_epoch}
-        C.save(
-            path, self.core, self.optimizer, self.cfg_json, vars(self.args), **at, steps_per_epoch=self.steps_per_epoch
-        )
+        averaged = self.ema.shadow if self.ema else None
+        C.save(path, self.core, self.optimizer, self.cfg_json, vars(self.args), averaged, **at,
+               steps_per_epoch=self.steps_per_epoch)
 
     def log_start(self):
         a, ds = self.args, self.train_set
@@ -359,6 +369,8 @@ class Trainer:
             loss.backward()
             gnorm = float(torch.nn.utils.clip_grad_norm_(self.params, a.clip)) if a.clip > 0 else float('nan')
             self.optimizer.step()
+            if self.ema:
+                self.ema.update(self.core)
             self.step += 1
             now = time.time()
             terms['s_per_step'], terms['grad_norm'], t_step = now - t_step, gnorm, now
@@ -383,7 +395,15 @@ class Trainer:
         return True
 
     def evaluate(self) -> dict:
-        """AP of the holdout and val sets (None for a set the run does not have)."""
+        """AP of the holdout and val sets (None for a set the run does not have); with --ema those of the averaged
+        weights, and the optimiser's own under 'trained'."""
+        if self.ema is None:
+            return self._evaluate()
+        with self.ema.applied(self.core):
+            res = self._evaluate()
+        return {**res, 'trained': self._evaluate()}
+
+    def _evaluate(self) -> dict:
         res, bs = {'val': None, 'holdout': None}, self.args.eval_batch_size or 2 * self.args.batch_size
         for name, ds in (('holdout', self.holdout_set), ('val', self.val_set)):
             if ds is not None:
@@ -418,7 +438,7 @@ class Trainer:
             if res[self.best_by] is not None and self.best_epoch == epoch + 1:
                 self.save(os.path.join(a.out, C.BEST), epoch + 1)
             if res[self.best_by] is not None:
-                aps = ', '.join(f'{k} AP {v["AP"]:.2f}' for k, v in res.items() if v)
+                aps = ', '.join(f'{k} AP {v["AP"]:.2f}' for k, v in res.items() if v and k != 'trained')
                 print(
                     f'\nepoch {epoch + 1}: {aps}; best {self.best_by} AP {self.best:.2f} at epoch {self.best_epoch}',
                     file=sys.stderr,

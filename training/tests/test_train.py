@@ -20,6 +20,7 @@ import unittest
 import numpy as np
 import torch
 from training.lors_studio import boxes as Bx
+from training.lors_studio import checkpoint as C
 from training.lors_studio import data as D
 from training.lors_studio import evaluate as Ev
 from training.lors_studio import losses as Ls
@@ -28,7 +29,8 @@ from training.lors_studio import model as Mo
 from training.lors_studio import train
 from training.lors_studio.compare import load_dets, paired_bootstrap
 from training.lors_studio.config import make_config
-from training.lors_studio.export import load_checkpoint
+from training.lors_studio.ema import Ema
+from training.lors_studio.export import load_checkpoint, load_weights
 from training.lors_studio.model import AdaMixerDecoder
 from training.lors_studio.optim import is_private_factor, learning_rate, param_groups
 
@@ -586,6 +588,42 @@ class TestTraining(unittest.TestCase):
         self.assertEqual([r['step'] for r in rows if r['type'] == 'step'], [1, 2, 3, 4, 5, 6])
         for key in ('loss', 'loss_cls', 'loss_l1', 'loss_giou', 'lr', 's_per_step', 'epoch'):
             self.assertIn(key, rows[1])
+
+    def test_ema_by_hand(self):
+        model = torch.nn.Linear(2, 1)
+        with torch.no_grad():
+            model.weight.fill_(1.0)
+        ema = Ema(model, 0.75)
+        with torch.no_grad():
+            model.weight.fill_(5.0)
+        ema.update(model)  # 0.75 * 1 + 0.25 * 5
+        self.assertTrue(torch.allclose(ema.shadow['weight'], torch.full((1, 2), 2.0)))
+        with ema.applied(model):
+            self.assertTrue(torch.allclose(model.weight, torch.full((1, 2), 2.0)))
+        self.assertTrue(torch.allclose(model.weight, torch.full((1, 2), 5.0)))
+        with self.assertRaises(ValueError):
+            Ema(model, 1.0)
+
+    def test_ema_resume_choose_and_export(self):
+        """--ema: the run evaluates and exports the average; a resumed run ends as an uninterrupted one."""
+        base = self.argv('lors', '--epochs', '2', '--batch-size', '2', '--lr', '1e-3', '--warmup', '1', '--no-plot',
+                         '--ema', '0.5', val=self.vfeat)
+        a, b = os.path.join(self.tmp.name, 'ema-a'), os.path.join(self.tmp.name, 'ema-b')
+        exp = os.path.join(self.tmp.name, 'ema-exported')
+        ra = run_main(base + ['--out', a, '--export-best', exp])
+        run_main(base + ['--out', b, '--max-steps', '4'])
+        rb = run_main(base + ['--out', b, '--resume'])
+        self.assertEqual(rb['hash'], ra['hash'])
+        ck_a, ck_b = (load_checkpoint(os.path.join(d, 'last.pt')) for d in (a, b))
+        self.assertEqual(C.state_hash(ck_a['model']), C.state_hash(ck_b['model']))  # the average resumes too
+        self.assertEqual(C.state_hash(ck_a['trained']), ra['hash'])
+        self.assertNotEqual(C.state_hash(ck_a['model']), ra['hash'])
+        best = load_checkpoint(os.path.join(a, 'best.pt'))
+        _, exported = load_weights(exp)
+        self.assertEqual(C.state_hash(exported), C.state_hash(best['model']))
+        with open(os.path.join(a, 'log.jsonl')) as f:
+            epochs = [json.loads(l) for l in f if '"type": "epoch"' in l]
+        self.assertIn('AP', epochs[-1]['trained']['val'])
 
     def test_val_best_plot_and_export(self):
         out = os.path.join(self.tmp.name, 'run-v')
