@@ -21,12 +21,16 @@ The batch is large (default 128) with the lr scaled by the square-root rule from
 photos (AdamW's usual rule; linear scaling overshoots with Adam): lr = lr-ref · sqrt(batch / lr-ref-batch).
 A timing probe (the run's first steps, after a warm-up that includes compilation) sets the number of epochs that
 fits --budget-s; photos/s and peak GPU memory go to each run's log.jsonl and summary.json. Val AP (reporting only)
-is computed at a few points and at the end; the final weights are exported (float16).
+is computed at a few points and at the end. --holdout N and --ema D as in train.py: N training photos (the same
+split for the same photos and --seed) are evaluated beside val and the weights that score best on them are
+exported; with --ema the moving average is what is evaluated and exported. Else the final weights are exported
+(float16).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -38,8 +42,10 @@ import torch
 
 from . import backbone as BB
 from . import checkpoint as C
+from . import data as D
 from . import optim
 from .config import make_config
+from .ema import Ema
 from .evaluate import evaluate
 from .export import export
 from .losses import Distill, stage_losses
@@ -94,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--jitter', type=float, default=0.2, help='photometric jitter amplitude (0 = off)')
     p.add_argument('--min-box', type=float, default=2.0)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument(
+        '--holdout',
+        type=int,
+        default=0,
+        help='hold out N training photos (seeded by --seed), evaluate them at each validation and export the '
+        'weights that score best on them (val only reports)',
+    )
+    p.add_argument('--ema', type=float, default=None, metavar='D', help='evaluate and export a moving average (ema.py)')
     p.add_argument('--limit', type=int, default=None)
     p.add_argument('--val-limit', type=int, default=None)
     p.add_argument('--device', default='auto')
@@ -131,6 +145,8 @@ class Run:
         os.makedirs(out_dir, exist_ok=True)
         self.log = RunLog(os.path.join(out_dir, 'log.jsonl'), 'w')
         self.distill = (a.distill, a.distill_beta) if a.distill > 0 else None
+        self.ema = Ema(self.model, a.ema) if a.ema else None
+        self.best: Optional[Tuple[float, int, dict, float]] = None  # holdout AP, step, weights (CPU), val AP
         self.acc: Optional[torch.Tensor] = None  # running sums on the device: stage terms, grad norm
         self.n = 0
 
@@ -165,6 +181,8 @@ class Run:
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.opt.step()
+        if self.ema:
+            self.ema.update(self.model)
         row = torch.cat([parts.reshape(-1), gnorm.reshape(1).to(parts)])
         self.acc = row if self.acc is None else self.acc + row
         self.n += 1
@@ -197,31 +215,55 @@ class Run:
         self.acc, self.n = None, 0
         return rec
 
+    def validate(self, sets: dict, bs: int, device, epoch: int, step: int) -> dict:
+        """AP of each set (holdout, val) with the weights the run exports (the average with --ema); keeps the
+        weights that score best on the holdout."""
+        with self.ema.applied(self.model) if self.ema else contextlib.nullcontext():
+            res = {k: evaluate(self.model, ds, bs, device) for k, ds in sets.items()}
+            if 'holdout' in res and (self.best is None or res['holdout']['AP'] > self.best[0]):
+                sd = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+                self.best = (res['holdout']['AP'], step, sd, res['val']['AP'])
+        best = self.best and self.best[0]
+        self.log({'type': 'epoch', 'epoch': epoch, 'step': step, **res, 'best': best, 'best_by': 'holdout'})
+        return res
+
+    def exported(self) -> Tuple[dict, Optional[int]]:
+        """(weights, step they were taken at or None for the end): the best on the holdout, else the last."""
+        if self.best:
+            return self.best[2], self.best[1]
+        return (self.ema.shadow if self.ema else self.model.state_dict()), None
+
     def finish(self, a, step: int, epochs: int, bs: int, stats: dict, t0: float) -> dict:
         """The throughput line, the float16 export, summary.json and the curves."""
         self.log({'type': 'throughput', **stats})
         exp = os.path.join(a.work, f'export-{self.cfg.variant}')
         with open(os.path.join(self.out, 'log.jsonl'), encoding='utf-8') as f:
             last = [json.loads(l) for l in f if '"type": "epoch"' in l][-1]
+        weights, at = self.exported()
         meta = {
             'source': 'trained',
             'trainer': 'training/lors_studio/gpu_train.py',
-            'steps': step,
+            'steps': step if at is None else at,
             'epochs': epochs,
-            'valAP': last['val']['AP'],
+            'valAP': self.best[3] if self.best else last['val']['AP'],
             'seed': a.seed,
             'batch': bs,
             'lr': a.lr,
             'augmentation': 'pixel space on the GPU',
         }
-        if a.distill > 0 or a.init:
+        if self.best:
+            meta.update(bestAP=self.best[0], bestBy='holdout')
+        if a.distill > 0 or a.init or a.ema or a.holdout:
             meta['recipe'] = {
                 'distill': a.distill,
                 'distillBeta': a.distill_beta,
                 'init': a.init and os.path.basename(os.path.normpath(a.init)),
+                'ema': a.ema,
+                'holdout': a.holdout,
             }
-        export(self.model.state_dict(), self.cfg, exp, float16=a.float16, meta=meta)
-        s = {'steps': step, 'epochs': epochs, 'best': last['val']['AP'], 'val': last['val'], **stats}
+        export(weights, self.cfg, exp, float16=a.float16, meta=meta)
+        best = self.best[0] if self.best else last['val']['AP']
+        s = {'steps': step, 'epochs': epochs, 'best': best, 'best_step': at, 'val': last['val'], **stats}
         s.update(
             wall_s=round(time.time() - t0, 1),
             exported=exp,
@@ -282,12 +324,19 @@ def main(argv: Optional[List[str]] = None) -> dict:
     variants = [v for v in a.variants.split(',') if v]
     queries = make_config(a.preset, variants[0]).decoder.queries if a.query_init == 'nanodet' else None
     graph, train, val = load_photos(a, device, queries)
-    val_set = EvalSet(val, graph, queries)
+    sets = {'val': EvalSet(val, graph, queries)}
+    rows = list(range(len(train.ids)))
+    if a.holdout:
+        kept, held = D.split_holdout(train.ids, a.holdout, a.seed)
+        row_of = {iid: r for r, iid in enumerate(train.ids)}
+        rows = [row_of[i] for i in kept]
+        sets = {'holdout': EvalSet(train, graph, queries, [row_of[i] for i in held]), **sets}
     t_data = time.time() - t0
     print(f'data: {len(train.ids)} train + {len(val.ids)} val photos on {device} in {t_data:.0f} s', file=sys.stderr)
 
     runs = [Run(v, a, device, os.path.join(a.work, f'run-{v}')) for v in variants]
-    n = len(train.ids)
+    n = len(rows)
+    train_rows = torch.tensor(rows, device=device)
     bs = min(a.batch_size, n)
     steps_per_epoch = n // bs  # full batches only
     gen = torch.Generator(device=device)
@@ -296,6 +345,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         'type': 'start',
         'train_images': n,
         'val_images': len(val.ids),
+        'holdout_ids': sets['holdout'].ids if a.holdout else [],
         'device': str(device),
         'gpu': torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
         'torch': torch.__version__,
@@ -314,19 +364,16 @@ def main(argv: Optional[List[str]] = None) -> dict:
         epoch = 0
         while True:
             g = torch.Generator().manual_seed(a.seed * 100003 + epoch)
-            perm = torch.randperm(n, generator=g)[: steps_per_epoch * bs].to(device)
+            perm = train_rows[torch.randperm(n, generator=g)[: steps_per_epoch * bs].to(device)]
             for k in range(steps_per_epoch):
                 yield epoch, perm[k * bs : (k + 1) * bs]
             epoch += 1
 
     def validate(epoch: int, step: int):
         for r in runs:
-            res = evaluate(r.model, val_set, 2 * bs if device.type == 'cuda' else bs, device)
-            r.log({'type': 'epoch', 'epoch': epoch, 'step': step, 'val': res, 'best': None})
-            print(
-                f'{r.cfg.variant}: epoch {epoch} step {step}: val AP {res["AP"]:.2f} (AP50 {res["AP50"]:.2f})',
-                file=sys.stderr,
-            )
+            res = r.validate(sets, 2 * bs if device.type == 'cuda' else bs, device, epoch, step)
+            aps = ', '.join(f'{k} AP {v["AP"]:.2f}' for k, v in res.items())
+            print(f'{r.cfg.variant}: epoch {epoch} step {step}: {aps}', file=sys.stderr)
 
     def sync():
         if device.type == 'cuda':
@@ -354,7 +401,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             sync()
             sps = (time.time() - t_probe) / a.probe_steps
             probe_rate = bs / sps
-            e, t_val, left = epochs_that_fit(a, t0, sps, step, steps_per_epoch, bs, len(val.ids))
+            e, t_val, left = epochs_that_fit(a, t0, sps, step, steps_per_epoch, bs, sum(map(len, sets.values())))
             total = max(step, e * steps_per_epoch)
             print(
                 f'probe: {sps * 1000:.1f} ms/step ({probe_rate:.4g} photos/s per decoder, {len(runs)} decoders), '

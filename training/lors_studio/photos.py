@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -230,8 +230,10 @@ def augment(ph: Photos, idx: torch.Tensor, gen: torch.Generator, a, queries: Opt
 class EvalSet:
     """A Photos split as evaluate.evaluate's dataset: plain letterboxed photos, features by the backbone per batch."""
 
-    def __init__(self, ph: Photos, graph: BB.NanoDetGraph, queries: Optional[int]):
-        self.ph, self.graph, self.queries, self.ids, self.coco = ph, graph, queries, ph.ids, ph.coco
+    def __init__(self, ph: Photos, graph: BB.NanoDetGraph, queries: Optional[int], rows: Optional[List[int]] = None):
+        self.ph, self.graph, self.queries, self.coco = ph, graph, queries, ph.coco
+        self.rows = list(range(len(ph.ids))) if rows is None else rows  # the split's rows of ph (a holdout: some)
+        self.ids = [ph.ids[r] for r in self.rows]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -239,7 +241,7 @@ class EvalSet:
     def batches(self, indices, batch_size: int, epoch: int = 0):
         ph = self.ph
         for b0 in range(0, len(indices), batch_size):
-            idx = torch.as_tensor(indices[b0 : b0 + batch_size], device=ph.u8.device)
+            idx = torch.as_tensor([self.rows[i] for i in indices[b0 : b0 + batch_size]], device=ph.u8.device)
             levels, _, _ = self.graph.run(ph.normalised(idx), head=False)
             props = None
             if self.queries:
@@ -250,5 +252,5 @@ class EvalSet:
                 if props.shape[1] < self.queries:
                     props = torch.cat([props, whole.expand(-1, self.queries - props.shape[1], -1)], 1)
             yield D.Batch(
-                levels, ph.size[idx], [], [], [self.ids[i] for i in idx.tolist()], ph.scale[idx], ph.orig[idx], props
+                levels, ph.size[idx], [], [], [ph.ids[i] for i in idx.tolist()], ph.scale[idx], ph.orig[idx], props
             )
