@@ -18,7 +18,7 @@ import { NANODET_PARAMS } from '../src/model/backbone/nanodet';
 import type { ModelConfig } from '../src/model/config';
 import { countParameters } from '../src/model/params';
 import { parseArgs, requireStr, str } from '../src/cli/args';
-import type { DecoderSlot } from '../src/model/types';
+import { DECODER_SLOTS, type DecoderSlot } from '../src/model/types';
 
 const a = parseArgs(process.argv.slice(2), {
   runs: { type: 'string', help: 'folder with the training runs web-vanilla/ and web-lors/' },
@@ -64,6 +64,16 @@ function folderBytes(dir: string): number {
   return (
     statSync(join(dir, 'model.json')).size + Object.values(m.bytes as Record<string, number>).reduce((x, y) => x + y, 0)
   );
+}
+
+/** What the shipped decoders' own configs say about where their queries start. */
+function queryInitNote(): string {
+  const inits = DECODER_SLOTS.map((n) => (json(join(models, n, 'model.json')).config as ModelConfig).queryInit);
+  if (inits.every((q) => q === 'nanodet')) {
+    const without = baselineEvals ? ' `withoutQueryInit` holds the same recipe with whole-image boxes.' : '';
+    return `Both decoders' queries start from NanoDet-g's top-100 head proposals (queryInit "nanodet", class-agnostic NMS), not AdaMixer's whole-image boxes.${without}`;
+  }
+  return "Queries start from AdaMixer's whole-image boxes (no NanoDet-initialised queries).";
 }
 
 function decoder(name: DecoderSlot) {
@@ -156,11 +166,7 @@ const result = {
         ]
       : []),
     "NanoDet-g head: trained by its authors on all of COCO 2017 train (118k photos). By provenance.tsv, 133 of the 250 val photos come from COCO train2017 folders (73 from val2017, 44 unknown), so NanoDet has likely seen many of them: its AP here reads high and is not comparable to the decoders' on equal terms.",
-    ...(baselineEvals
-      ? [
-          "Both decoders' queries start from NanoDet-g's top-100 head proposals (queryInit \"nanodet\", class-agnostic NMS), not AdaMixer's whole-image boxes; `withoutQueryInit` holds the same recipe with whole-image boxes.",
-        ]
-      : ["Queries start from AdaMixer's whole-image boxes (no NanoDet-initialised queries)."]),
+    queryInitNote(),
   ],
   models: {
     vanilla: decoder('vanilla'),
