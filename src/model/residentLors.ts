@@ -10,7 +10,7 @@
  * slice nor a live result uses it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dims, type ModelConfig } from './config';
+import type { ModelConfig } from './config';
 import { checkWeights } from './adamixer/prepare';
 import { parameterSpec } from './params';
 import type { WeightMap } from './types';
@@ -136,14 +136,10 @@ export class ResidentLors {
       const sharedA = this.base.get(preparedName('lorsA.shared.weight'))!;
       const sharedB = this.base.get('lorsA.shared.bias')!;
       const sharedT = this.base.get(preparedName('lorsT.shared.weight'))!;
-      const dq = src.decoder.dQuery;
-      const { genOut } = dims(src.decoder);
       for (const i of changedA) {
         const tensors = tf.tidy(() => {
-          const priv = lorsAPrivateFolded(factors, config, i); // [dq + 1, genOut]: the weight rows, then the bias
-          const pw = tf.slice(priv, [0, 0], [dq, genOut]);
-          const pb = tf.slice(priv, [dq, 0], [1, genOut]).reshape([genOut]);
-          return [tf.add(sharedA, pw), tf.add(sharedB, pb)];
+          const priv = lorsAPrivateFolded(factors, config, i); // prepared layout: weight [dq, genOut], bias [genOut]
+          return [tf.add(sharedA, priv.weight), tf.add(sharedB, priv.bias)];
         });
         this.setFold(this.foldA, i, { key: keyA(i), tensors });
       }

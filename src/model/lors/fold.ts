@@ -14,8 +14,8 @@ import { dims, lorsOf, type ModelConfig } from '../config';
 import { parameterSpec } from '../params';
 import type { WeightMap } from '../types';
 import { PLAIN_VARIANT, VARIANTS } from '../variants';
-import { getWeight, linearWeightOutIn, preparedName } from '../nn/ops';
-import { lorsAFoldedName, lowRankSum } from './lorsA';
+import { getLinearWeight, getWeight, linearWeightOutIn, preparedName, sameShape } from '../nn/ops';
+import { lorsAFoldedName } from './lorsA';
 import { lorsTFactors, lorsTFoldedName } from './lorsT';
 
 export interface Folded {
@@ -64,11 +64,21 @@ export function foldLorsA(weights: WeightMap, cfg: ModelConfig): WeightMap {
 }
 
 /**
- * LORS^A's private part of stage `stage` as a dense generator in the prepared layout, with the bias as one more row:
- * [dq + 1, genOut], row j < dq = Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), row dq = the same of b_E. The folded
- * generator is the shared one plus this (foldLorsA, ResidentLors).
+ * LORS^A's private part of stage `stage` as a dense generator in the prepared layout: weight [dq, genOut], row j =
+ * Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), and bias [genOut], the same of b_E. The folded generator is the shared one
+ * plus this (foldLorsA, ResidentLors).
+ *
+ * Computed in that layout (the weight columns and the bias taken as dq + 1 "queries" j): per sampling group g and
+ * half (M_c: B̂ = ml, Â = mr; M_s: sl, sr), with E_k[s, t, j] the E generator's rows,
+ *   BE[j, c, (k, t)] = Σ_s B̂_k[c, s] · E_k[s, t, j]    (one matMul of [B̂_1 … B̂_K] by the block diagonal of the E_k)
+ *   P[(j, c), c'] = Σ_(k, t) BE[(j, c), (k, t)] · Â_k[t, c']    (one matMul by [Â_1; …; Â_K]),
+ * so the only layout change is BE's transpose (K·r / C' of the block's size); the blocks are then concatenated.
  */
-export function lorsAPrivateFolded(weights: WeightMap, cfg: ModelConfig, stage: number): tf.Tensor2D {
+export function lorsAPrivateFolded(
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+): { weight: tf.Tensor2D; bias: tf.Tensor1D } {
   const lors = lorsOf(cfg, 'lorsAPrivateFolded');
   const d = cfg.decoder;
   const { G, C, genOut } = dims(d);
@@ -78,27 +88,44 @@ export function lorsAPrivateFolded(weights: WeightMap, cfg: ModelConfig, stage: 
   const gk = G * K;
   const s = `stages.${stage}.lorsA`;
   // r = 0: no private part (and a matMul over an empty inner dimension is not zero on every backend)
-  if (r === 0) return tf.zeros([dq + 1, genOut]);
+  if (r === 0) return { weight: tf.zeros([dq, genOut]), bias: tf.zeros([genOut]) };
   const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
   return tf.tidy(() => {
-    const WE = linearWeightOutIn(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);
-    // Treat the dq weight columns and the bias as dq + 1 "queries" of the factored path.
-    const aug = tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2, gk, r, r, dq + 1]);
-    const perCol = tf.transpose(aug, [0, 4, 1, 2, 3]); // [2, dq+1, GK, r, r]
-    // tf.slice, not tf.split: the same copy, and tfjs-wasm's SplitV is ~20× slower on these shapes.
-    const half = (h: number) => tf.slice(perCol, [h, 0, 0, 0, 0], [1, dq + 1, gk, r, r]).reshape([dq + 1, gk, r, r]);
-    const [EM, ES] = [half(0), half(1)];
-    const mc = lowRankSum(EM, getWeight(weights, `${s}.ml`), getWeight(weights, `${s}.mr`), G, K).reshape([
-      dq + 1,
-      G,
-      C * C,
-    ]);
-    const ms = lowRankSum(ES, getWeight(weights, `${s}.sl`), getWeight(weights, `${s}.sr`), G, K).reshape([
-      dq + 1,
-      G,
-      d.pointsOut * d.pointsIn,
-    ]);
-    return tf.concat([mc, ms], 2).reshape([dq + 1, genOut]) as tf.Tensor2D;
+    const X = dq + 1;
+    const WE = linearWeightOutIn(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]); // rows (half, g, k, s, t)
+    const E = tf.unstack(tf.concat([WE, bE.reshape([-1, 1])], 1).reshape([2 * G, K, r, 1, r * X]));
+    // δ(k', k): E_k' [s, (t, j)] placed in column block k of a [(k', s), (k, t, j)] matrix (exact: ×1 and ×0).
+    const eye = tf.tensor4d(
+      Array.from({ length: K * K }, (_, i) => (i % (K + 1) === 0 ? 1 : 0)),
+      [K, 1, K, 1],
+    );
+    const halves = [
+      { B: getWeight(weights, `${s}.ml`), A: getWeight(weights, `${s}.mr`), rows: C, cols: C },
+      { B: getWeight(weights, `${s}.sl`), A: getWeight(weights, `${s}.sr`), rows: d.pointsOut, cols: d.pointsIn },
+    ];
+    const perHalf = halves.map(({ B, A, rows, cols }) => ({
+      Bcat: tf.unstack(tf.transpose(B.reshape([G, K, rows, r]), [0, 2, 1, 3]).reshape([G, rows, K * r])),
+      Acat: tf.unstack(A.reshape([G, K * r, cols])),
+      rows,
+      cols,
+    }));
+    const wBlocks: tf.Tensor[] = [];
+    const bBlocks: tf.Tensor[] = [];
+    for (let g = 0; g < G; g++) {
+      for (const [h, { Bcat, Acat, rows, cols }] of perHalf.entries()) {
+        const Eh = E[h * G + g]!;
+        const Ediag = K === 1 ? Eh : tf.mul(Eh, eye);
+        const BE = tf.matMul(Bcat[g] as tf.Tensor2D, Ediag.reshape([K * r, K * r * X]) as tf.Tensor2D); // [c, (k, t, j)]
+        const BEt = tf.transpose(BE.reshape([rows, K * r, X]), [2, 0, 1]).reshape([X * rows, K * r]); // [(j, c), (k, t)]
+        const [BEw, BEb] = tf.split(BEt, [dq * rows, rows], 0) as [tf.Tensor2D, tf.Tensor2D];
+        wBlocks.push(tf.matMul(BEw, Acat[g] as tf.Tensor2D).reshape([dq, rows * cols]));
+        bBlocks.push(tf.matMul(BEb, Acat[g] as tf.Tensor2D).reshape([1, rows * cols]));
+      }
+    }
+    return {
+      weight: tf.concat(wBlocks, 1) as tf.Tensor2D,
+      bias: tf.concat(bBlocks, 1).reshape([genOut]) as tf.Tensor1D,
+    };
   });
 }
 
@@ -115,12 +142,15 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
     const base = lorsAFoldedName(i);
     if (out.has(`${base}.weight`) || out.has(preparedName(`${base}.weight`))) continue; // already folded: keep it
     const [w, b] = tf.tidy(() => {
-      const Wsh = linearWeightOutIn(weights, 'lorsA.shared.weight', [genOut, dq]);
-      const priv = tf.transpose(lorsAPrivateFolded(weights, cfg, i)); // [genOut, dq+1]
-      const sharedAug = tf.concat([Wsh, bsh.reshape([-1, 1])], 1);
-      const full = tf.add(sharedAug, priv);
-      const [fw, fb] = tf.split(full, [dq, 1], 1) as [tf.Tensor, tf.Tensor];
-      return [prepared ? tf.transpose(fw) : fw, fb.reshape([genOut])];
+      const { w: Wsh, layout } = getLinearWeight(weights, 'lorsA.shared.weight');
+      const WshT = layout === 'inOut' ? Wsh : tf.transpose(Wsh); // [dq, genOut]
+      if (!sameShape(WshT.shape, [dq, genOut]))
+        throw new Error(
+          `weight "lorsA.shared.weight" is [${WshT.shape.join(', ')}] as [in, out], expected [${dq}, ${genOut}]`,
+        );
+      const priv = lorsAPrivateFolded(weights, cfg, i);
+      const fw = tf.add(WshT, priv.weight);
+      return [prepared ? fw : tf.transpose(fw), tf.add(bsh, priv.bias)];
     });
     const wName = prepared ? preparedName(`${base}.weight`) : `${base}.weight`;
     for (const [name, t] of [

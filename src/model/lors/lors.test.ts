@@ -15,7 +15,7 @@ import {
   disposeWeights,
   type JsWeights,
 } from '../../testing/reference';
-import { foldLorsAWithNames, foldLorsTWithNames } from './fold';
+import { foldLorsAWithNames, foldLorsTWithNames, lorsAPrivateFolded } from './fold';
 import { prepareWeightsWithNames } from '../adamixer/prepare';
 import { lorsAMixingParams, lowRankSum } from './lorsA';
 import { lorsTOutput, lorsTProject } from './lorsT';
@@ -100,6 +100,41 @@ describe('LORS^A', () => {
     expect(() => lorsAMixingParams(weights, cfg, 0, q, 'folded')).toThrow(/foldLorsA/);
     for (const n of added) folded.get(n)!.dispose();
     q.dispose();
+  });
+  it("lorsAPrivateFolded (computed in the prepared layout) equals the low-rank sums over W_E's columns and b_E", async () => {
+    // The reference is how the fold computed it before: the dq weight columns and the bias as dq + 1 "queries" of
+    // lowRankSum, then transposed and concatenated into [dq + 1, genOut].
+    const { genOut } = dims(d);
+    const X = d.dQuery + 1;
+    for (let i = 0; i < d.stages; i++) {
+      const K = cfg.lors!.groupsA[i]!;
+      const r = cfg.lors!.rankA;
+      const s = `stages.${i}.lorsA`;
+      const want = tf.tidy(() => {
+        const aug = tf.concat(
+          [weights.get(`${s}.generator.weight`)!, weights.get(`${s}.generator.bias`)!.reshape([-1, 1])],
+          1,
+        );
+        const perCol = tf.transpose(aug.reshape([2, G * K, r, r, X]), [0, 4, 1, 2, 3]);
+        const [EM, ES] = tf.unstack(perCol);
+        const w = (h: 'm' | 's') => weights.get(`${s}.${h}l`)!;
+        const a = (h: 'm' | 's') => weights.get(`${s}.${h}r`)!;
+        const mc = lowRankSum(EM!, w('m'), a('m'), G, K).reshape([X, G, C * C]);
+        const ms = lowRankSum(ES!, w('s'), a('s'), G, K).reshape([X, G, d.pointsOut * d.pointsIn]);
+        return tf.concat([mc, ms], 2).reshape([X, genOut]);
+      });
+      const got = lorsAPrivateFolded(weights, cfg, i);
+      expect(got.weight.shape).toEqual([d.dQuery, genOut]);
+      expect(got.bias.shape).toEqual([genOut]);
+      const all = new Float32Array(X * genOut);
+      all.set(await got.weight.data());
+      all.set(await got.bias.data(), d.dQuery * genOut);
+      const ref = await want.data();
+      const scale = Math.max(...Array.from(ref, Math.abs));
+      expect(scale).toBeGreaterThan(1e-2); // not all zeros
+      expect(maxErr(all, ref).abs / scale).toBeLessThan(1e-6);
+      tf.dispose([want, got.weight, got.bias]);
+    }
   });
 });
 
