@@ -12,14 +12,13 @@ function last4(t: tf.Tensor, what: string): tf.Tensor[] {
 
 /** xyzr [..., 4] → xyxy [..., 4]: w = 2^(z − r/2), h = 2^(z + r/2). */
 export function decodeXyzr(xyzr: tf.Tensor): tf.Tensor {
+  if (xyzr.shape[xyzr.rank - 1] !== 4)
+    throw new Error(`decodeXyzr: last dim must be 4, got shape [${xyzr.shape.join(', ')}]`);
   return tf.tidy(() => {
-    const [x, y, z, r] = last4(xyzr, 'decodeXyzr') as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const halfR = tf.mul(r, 0.5);
-    const w = exp2(tf.sub(z, halfR));
-    const h = exp2(tf.add(z, halfR));
-    const hw = tf.mul(w, 0.5);
-    const hh = tf.mul(h, 0.5);
-    return tf.concat([tf.sub(x, hw), tf.sub(y, hh), tf.add(x, hw), tf.add(y, hh)], -1);
+    const [xy, z, r] = tf.split(xyzr, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    // (w, h) as one pair: z + r·(−0.5) is exactly z − r·0.5
+    const halfWh = tf.mul(exp2(tf.add(z, tf.mul(r, tf.tensor1d([-0.5, 0.5])))), 0.5);
+    return tf.concat([tf.sub(xy, halfWh), tf.add(xy, halfWh)], -1);
   });
 }
 
@@ -45,14 +44,20 @@ export function encodeXyxy(xyxy: tf.Tensor): tf.Tensor {
 export function iof(xyxy: tf.Tensor): tf.Tensor3D {
   if (xyxy.rank !== 3 || xyxy.shape[2] !== 4)
     throw new Error(`iof: expected [B, L, 4], got [${xyxy.shape.join(', ')}]`);
+  const [B, L] = xyxy.shape as [number, number, number];
   return tf.tidy(() => {
-    const [x1, y1, x2, y2] = tf.split(xyxy, 4, -1) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]; // [B, L, 1]
-    const t = (v: tf.Tensor) => tf.transpose(v, [0, 2, 1]); // [B, 1, L]
-    const iw = tf.relu(tf.sub(tf.minimum(x2, t(x2)), tf.maximum(x1, t(x1))));
-    const ih = tf.relu(tf.sub(tf.minimum(y2, t(y2)), tf.maximum(y1, t(y1))));
-    const inter = tf.mul(iw, ih); // [B, L, L]
-    const area = tf.mul(tf.sub(x2, x1), tf.sub(y2, y1)); // [B, L, 1]
-    return tf.div(inter, tf.maximum(area, 1e-6)) as tf.Tensor3D;
+    // Coordinates as rows: lo = (x1, y1), hi = (x2, y2), each [2, B, L] (a transpose and contiguous slices).
+    const [lo, hi] = tf.unstack(tf.transpose(xyxy, [2, 0, 1]).reshape([2, 2, B, L])) as [tf.Tensor, tf.Tensor];
+    const [w, h] = tf.unstack(tf.sub(hi, lo));
+    const area = tf.mul(w!, h!).reshape([B, L, 1]);
+    // Row i and column j spread to [2, B, L, L] by adding zeros (exact; a broadcasting add is fast on wasm, a
+    // broadcasting minimum or maximum ~100× slower), then min/max of equal shapes.
+    const zRow = tf.zeros([1, 1, 1, L]);
+    const zCol = tf.zeros([1, 1, L, 1]);
+    const i = (v: tf.Tensor) => tf.add(v.reshape([2, B, L, 1]), zRow);
+    const j = (v: tf.Tensor) => tf.add(v.reshape([2, B, 1, L]), zCol);
+    const [iw, ih] = tf.unstack(tf.relu(tf.sub(tf.minimum(i(hi), j(hi)), tf.maximum(i(lo), j(lo)))));
+    return tf.div(tf.mul(iw!, ih!), tf.maximum(area, 1e-6)) as tf.Tensor3D; // [B, L, L]
   });
 }
 

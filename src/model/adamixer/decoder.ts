@@ -98,11 +98,13 @@ export function decoderForward(
     const content = layerNormPlain(getWeight(weights, 'queries.content', [d.queries, d.dQuery]));
     let q = tf.broadcastTo(content, [B, d.queries, d.dQuery]) as tf.Tensor3D;
     let xyzr = initialXyzr(imageSize, d.queries, opts.proposals);
+    let xyxy: tf.Tensor3D | undefined;
     const out: StagePrediction[] = [];
     for (let i = 0; i < d.stages; i++) {
-      const r = stageForward(weights, cfg, i, q, xyzr, maps, opts);
+      const r = stageForward(weights, cfg, i, q, xyzr, maps, { ...opts, xyxy });
       q = r.q;
       xyzr = r.xyzr;
+      xyxy = r.boxes; // the next stage's input boxes, decoded once
       if (opts.stages === 'all' || i === d.stages - 1) out.push({ logits: r.logits, boxes: r.boxes });
     }
     return out;

@@ -23,8 +23,10 @@ export function positionEmbedding(xyzr: tf.Tensor, dQuery: number, posScale = DE
     const lead = xyzr.shape.slice(0, -1);
     const v = tf.div(xyzr, tf.tensor1d([posScale, posScale, 1, 1]));
     const angles = tf.div(tf.expandDims(v, -1), tf.tensor1d(freq)); // [..., 4, D/2]
-    // Interleave: [..., 4, D/2, 2] with sin at 0 and cos at 1, flattened to [..., 4·D].
-    const pe = tf.stack([tf.sin(angles), tf.cos(angles)], -1);
+    // Interleave: [..., 4, D/2, 2] with sin at 0 and cos at 1, flattened to [..., 4·D]. Stacked first and then
+    // transposed (a stack on the last axis is a copy per value on wasm).
+    const perm = [...Array(angles.rank).keys()].map((i) => i + 1);
+    const pe = tf.transpose(tf.stack([tf.sin(angles), tf.cos(angles)]), [...perm, 0]);
     return pe.reshape([...lead, dQuery]);
   });
 }

@@ -116,11 +116,12 @@ export function sampleFeatures(
 
   return tf.tidy(() => {
     if (!isSamplingMaps(levels)) maps = samplingMaps(levels, cfg).maps;
-    const off = offsets.reshape([B, L, G * P, 3]);
-    const [oxy, oz] = tf.split(off, [2, 1], -1) as [tf.Tensor, tf.Tensor]; // [B, L, G·P, 2], [B, L, G·P, 1]
+    // (x, y) and z offsets [N, 2], [N, 1] by exact 0/1 matmuls (a split of the last axis is a copy per row on wasm)
+    const off = offsets.reshape([N, 3]) as tf.Tensor2D;
+    const oxy = tf.matMul(off, tf.tensor2d([1, 0, 0, 1, 0, 0], [3, 2])).reshape([B, L, G * P, 2]);
+    const oz = tf.matMul(off, tf.tensor2d([0, 0, 1], [3, 1])).reshape([B, L, G * P, 1]);
     const [xy, z, r] = tf.split(xyzr.reshape([B, L, 1, 4]), [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const halfR = tf.mul(r, 0.5);
-    const wh = exp2(tf.concat([tf.sub(z, halfR), tf.add(z, halfR)], -1)); // box (w, h) [B, L, 1, 2]
+    const wh = exp2(tf.add(z, tf.mul(r, tf.tensor1d([-0.5, 0.5])))); // box (w, h) = 2^(z ∓ r/2) [B, L, 1, 2]
     const sxy = tf.add(xy, tf.mul(oxy, wh)).reshape([N, 2]); // sample (x, y) in pixels
     const sz = tf.add(z, oz).reshape([N, 1]);
     // (x, y) → (y, x, y, x), the layout of cropAndResize's boxes, by an exact 0/1 matmul (a concat of [N, 1] columns
@@ -132,7 +133,10 @@ export function sampleFeatures(
       d.strides.map((s) => Math.log2(s)),
       [1, d.strides.length],
     );
-    const lw = tf.split(tf.softmax(tf.mul(tf.square(tf.sub(sz, log2s)), -0.5)), d.strides.length, 1);
+    // (split as [nl, N] rows: a split of the [N, nl] columns is a copy per value on wasm)
+    const lw = tf
+      .unstack(tf.transpose(tf.softmax(tf.mul(tf.square(tf.sub(sz, log2s)), -0.5))))
+      .map((w) => w.reshape([N, 1]));
 
     const boxInd = tf.tensor1d(boxIndData, 'int32');
     const terms = maps.map((m, l) => {

@@ -21,6 +21,8 @@ export interface StageOptions {
   lorsA?: LorsPath;
   /** LORS^T evaluation: 'factored', 'folded' (W_i of foldLorsT), 'auto' (folded when present). */
   lorsT?: LorsPath;
+  /** The stage's input boxes as decodeXyzr(xyzr) gives them (the previous stage's `boxes`): not decoded again. */
+  xyxy?: tf.Tensor3D;
 }
 
 export interface StageOutput {
@@ -36,7 +38,7 @@ export interface StageOutput {
 
 /**
  * Box-aware self-attention (docs/model.md §3.1): x = q + pe(xyzr); q ← attnNorm(x + MHA(x, x, x) with the additive
- * per-head bias log(iof + 1e-7)·iofTau[h]).
+ * per-head bias log(iof + 1e-7)·iofTau[h]). xyxy (optional): decodeXyzr(xyzr), when the caller has it.
  */
 export function selfAttention(
   weights: WeightMap,
@@ -44,6 +46,7 @@ export function selfAttention(
   stage: number,
   q: tf.Tensor,
   xyzr: tf.Tensor,
+  xyxy?: tf.Tensor,
 ): tf.Tensor3D {
   const d = cfg.decoder;
   const [B, L, dq] = q.shape as [number, number, number];
@@ -52,7 +55,7 @@ export function selfAttention(
   const s = `stages.${stage}`;
   const tau = getWeight(weights, `${s}.iofTau`, [H]);
   return tf.tidy(() => {
-    const logIof = tf.log(tf.add(iof(decodeXyzr(xyzr)), 1e-7)).reshape([B, 1, L, L]);
+    const logIof = tf.log(tf.add(iof(xyxy ?? decodeXyzr(xyzr)), 1e-7)).reshape([B, 1, L, L]);
     const bias = tf.mul(logIof, tau.reshape([1, H, 1, 1])); // [B, H, L, L]
     const x = tf.add(q, positionEmbedding(xyzr, dq, posScaleOf(cfg)));
     const qkv = linear(x, weights, `${s}.attn.inProj`).reshape([B, L, 3, H, hd]);
@@ -88,7 +91,7 @@ export function stageForward(
   const s = `stages.${stage}`;
   return tf.tidy(() => {
     // 2.1 box-aware self-attention
-    let x = selfAttention(weights, cfg, stage, q, xyzr);
+    let x = selfAttention(weights, cfg, stage, q, xyzr, opts.xyxy);
     // 2.2 adaptive 3D sampling
     const off = linear(x, weights, `${s}.sampling.offset`);
     const xs = sampleFeatures(levels, xyzr, off, cfg);
@@ -116,10 +119,11 @@ export function stageForward(
       );
     const logits = branch('cls') as tf.Tensor3D;
     const delta = branch('reg');
-    // refinement: x' = x + dx·2^z, y' = y + dy·2^z, z' = z + dz, r' = r + dr
-    const [xy, z, r] = tf.split(xyzr, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const [dxy, dz, dr] = tf.split(delta, [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const refined = tf.concat([tf.add(xy, tf.mul(dxy, exp2(z))), tf.add(z, dz), tf.add(r, dr)], -1) as tf.Tensor3D;
+    // refinement: x' = x + dx·2^z, y' = y + dy·2^z, z' = z + dz, r' = r + dr, i.e. xyzr + delta·(2^z, 2^z, 1, 1)
+    const [B, L] = xyzr.shape;
+    const e = exp2(tf.slice(xyzr, [0, 0, 2], [B, L, 1]));
+    const scale = tf.concat([e, e, tf.ones([B, L, 2])], -1);
+    const refined = tf.add(xyzr, tf.mul(delta, scale)) as tf.Tensor3D;
     return { q: x, xyzr: refined, logits, boxes: decodeXyzr(refined) as tf.Tensor3D };
   });
 }
