@@ -133,6 +133,10 @@ export async function profileBackend(o: ProfileOptions) {
     await forward();
     return undefined as unknown as tf.Tensor;
   });
+  // tf.profile reuses one record for every profile: read its kernels now, before the slider move's profile below.
+  const forwardKernels = prof.kernels.length;
+  const views = new Set(['Reshape', 'ExpandDims', 'Identity']);
+  const forwardKernelsNotViews = prof.kernels.filter((k) => !views.has(k.name)).length;
   const byKernel: Record<string, { ms: number; count: number }> = {};
   const byPart: Record<string, { ms: number; count: number }> = {};
   let kernelMs = 0;
@@ -267,7 +271,9 @@ export async function profileBackend(o: ProfileOptions) {
       forwardMs,
       gflopPerS: round(flops.total / 1e9 / (forwardMs.median / 1000), 2),
       profile: {
-        kernels: prof.kernels.length,
+        kernels: forwardKernels,
+        /** Without the kernels that only make a view (Reshape, ExpandDims, Identity). */
+        kernelsNotViews: forwardKernelsNotViews,
         kernelMs: round(kernelMs),
         byPart: sorted(byPart),
         byKernel: sorted(byKernel),
