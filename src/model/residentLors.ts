@@ -17,6 +17,7 @@ import type { WeightMap } from './types';
 import { preparedName, preparedShape } from './nn/ops';
 import { lorsAPrivateFolded } from './lors/fold';
 import { lorsTFactors } from './lors/lorsT';
+import { lowRankProduct } from './lors/lowRank';
 import { sliceConfig, sliceLors, type LorsSlice } from './lors/slice';
 import type { OrderedLors } from './lors/source';
 import { PLAIN_VARIANT, VARIANTS, type VariantSpec } from './variants';
@@ -149,10 +150,8 @@ export class ResidentLors {
       }
       for (const i of changedT) {
         const w = tf.tidy(() => {
-          // r_T = 0: the shared weight alone (a matMul over an empty inner dimension is not zero on every backend)
-          if (config.lors!.rankT === 0) return tf.clone(sharedT);
           const { Bcat, Acat } = lorsTFactors(factors, config, i);
-          return tf.add(sharedT, tf.transpose(tf.matMul(Bcat, Acat)));
+          return tf.add(sharedT, tf.transpose(lowRankProduct(Bcat, Acat)));
         });
         this.setFold(this.foldT, i, { key: keyT(i), tensors: [w] });
       }

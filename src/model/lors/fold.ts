@@ -17,6 +17,7 @@ import { PLAIN_VARIANT, VARIANTS } from '../variants';
 import { getWeight, linearWeightOutIn, preparedName } from '../nn/ops';
 import { lorsAFoldedName, lowRankSum } from './lorsA';
 import { lorsTFactors, lorsTFoldedName } from './lorsT';
+import { lowRankProduct } from './lowRank';
 
 export interface Folded {
   weights: WeightMap;
@@ -40,10 +41,8 @@ export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded
     if (out.has(name) || out.has(preparedName(name))) continue; // already folded: keep it
     const Wi = tf.tidy(() => {
       const Wsh = linearWeightOutIn(weights, 'lorsT.shared.weight', [cfg.decoder.dQuery, outIn]);
-      // r_T = 0: no private part (and a matMul over an empty inner dimension is not zero on every backend).
-      if (cfg.lors!.rankT === 0) return prepared ? tf.transpose(Wsh) : tf.clone(Wsh);
       const { Bcat, Acat } = lorsTFactors(weights, cfg, i);
-      const W = tf.add(Wsh, tf.matMul(Bcat, Acat)); // Eq. 7 with Eq. 8
+      const W = tf.add(Wsh, lowRankProduct(Bcat, Acat)); // Eq. 7 with Eq. 8
       return prepared ? tf.transpose(W) : W;
     });
     const n = prepared ? preparedName(name) : name;
@@ -77,8 +76,6 @@ export function lorsAPrivateFolded(weights: WeightMap, cfg: ModelConfig, stage: 
   const K = lors.groupsA[stage]!;
   const gk = G * K;
   const s = `stages.${stage}.lorsA`;
-  // r = 0: no private part (and a matMul over an empty inner dimension is not zero on every backend)
-  if (r === 0) return tf.zeros([dq + 1, genOut]);
   const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
   return tf.tidy(() => {
     const WE = linearWeightOutIn(weights, `${s}.generator.weight`, [2 * gk * r * r, dq]);
