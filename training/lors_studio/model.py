@@ -11,7 +11,7 @@ forward(levels, image_size, proposals=None):
                 'xyzr': [B, L, 4]} (the refined xyzr; the next stage receives it detached)
     proposals   optional [B, L, 4] xyxy input pixels: the queries' initial boxes (cfg.query_init 'nanodet')
     valid       optional [B, n_levels, 2] int (rows, cols) of each sample's own maps inside zero-padded levels
-                (data.collate of crops): the neck then normalises each sample over its own window only
+                (dataset.collate of crops): the neck then normalises each sample over its own window only
 """
 
 from __future__ import annotations
