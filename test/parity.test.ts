@@ -17,7 +17,7 @@ import {
 } from '../src/model/config';
 import { countParameters, parameterSpec } from '../src/model/params';
 import type { DecoderSlot, FileReader, WeightMap } from '../src/model/types';
-import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights';
+import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights/io';
 import { sliceLors } from '../src/model/lors/slice';
 import { decoderForward, type DecoderOptions } from '../src/model/adamixer/decoder';
 import { foldLorsA, foldLorsT } from '../src/model/lors/fold';

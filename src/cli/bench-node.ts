@@ -19,7 +19,7 @@ import { foldLorsT, foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
 import type { BackendName, DecoderSlot, WeightMap } from '../model/types';
-import { saveWeights, shardFileBytes } from '../model/weights';
+import { saveWeights, shardFileBytes } from '../model/weights/io';
 import { folderReader, readImage } from './node-io';
 import { median } from './stats';
 

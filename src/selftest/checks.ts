@@ -30,7 +30,7 @@ import { initBackend } from '../model/backend';
 import { makeConfig } from '../model/config';
 import { foldLorsT } from '../model/lors/fold';
 import type { BackendName, WeightMap } from '../model/types';
-import { initWeights } from '../model/weights';
+import { initWeights } from '../model/weights/init';
 import { cachedReader } from '../worker/cachedFetch';
 import { fusedChecks } from './fusedChecks';
 import type { SelftestCheck, SelftestResult } from './result';

@@ -132,7 +132,7 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
 }
 
 /** Where a vanilla stage's mixing weights are in a folded LORS part (prepared names: the same with a trailing T). */
-const FOLDED_AS: Record<'lorsA' | 'lorsT', [RegExp, string][]> = {
+export const FOLDED_AS: Record<'lorsA' | 'lorsT', [RegExp, string][]> = {
   lorsA: [[/^(stages\.\d+)\.mixing\.generator\./, '$1.lorsA.folded.']],
   lorsT: [
     [/^(stages\.\d+)\.mixing\.output\.weight/, '$1.lorsT.folded'],
