@@ -27,7 +27,7 @@ import { OrderedLors } from '../model/lors/source';
 import type { BackendName, WeightMap } from '../model/types';
 import { arraysToWeights } from '../model/weights/io';
 import { folderReader, readImage } from './node-io';
-import { median } from './stats';
+import { median, profileOf, timeRoundRobin } from './stats';
 
 export interface ProfileOptions {
   backend: BackendName;
@@ -71,19 +71,6 @@ export function partOf(k: KernelRecord, cfg: ModelConfig): string {
   return `other: ${k.name}`;
 }
 
-async function timeRoundRobin(runs: number, warmup: number, fs: Record<string, () => Promise<unknown>>) {
-  const names = Object.keys(fs);
-  for (let i = 0; i < warmup; i++) for (const n of names) await fs[n]!();
-  const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let i = 0; i < runs; i++)
-    for (const n of names) {
-      const t0 = performance.now();
-      await fs[n]!();
-      ts[n]!.push(performance.now() - t0);
-    }
-  return Object.fromEntries(names.map((n) => [n, { median: round(median(ts[n]!)), min: round(Math.min(...ts[n]!)) }]));
-}
-
 /** Times the parts of `f`'s steps (each step returns after its work is done) over `runs` calls; medians. */
 async function split(runs: number, warmup: number, f: (mark: (part: string) => void) => Promise<void>) {
   const per: Record<string, number[]> = {};
@@ -125,14 +112,11 @@ export async function profileBackend(o: ProfileOptions) {
 
   // FLOPs and GFLOP/s.
   const flops = decoderFlops(cfg.decoder, levelSizesOf(cfg.decoder, det.inputSize));
-  const t = await timeRoundRobin(o.runs, o.warmup, { forward: () => forward() });
+  const t = await timeRoundRobin(o.runs, o.warmup, { forward: () => forward() }, 1);
   const forwardMs = t.forward!;
 
   // tf.profile of one forward, summed by kernel and by part.
-  const prof = await tf.profile(async () => {
-    await forward();
-    return undefined as unknown as tf.Tensor;
-  });
+  const prof = await profileOf(forward);
   const byKernel: Record<string, { ms: number; count: number }> = {};
   const byPart: Record<string, { ms: number; count: number }> = {};
   let kernelMs = 0;
@@ -176,6 +160,7 @@ export async function profileBackend(o: ProfileOptions) {
         },
       ]),
     ),
+    1,
   );
   tf.dispose([xs, Mc, Ms]);
 
