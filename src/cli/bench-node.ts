@@ -100,23 +100,28 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const v = await weightsOf(sourced.vanilla);
   const l = await weightsOf(sourced.lors);
   // Every path runs on prepared ([in, out]) weights, as the detector does; the folds happen before preparing.
-  const foldT = foldLorsT(l.weights, l.cfg);
+  const foldT = foldLorsT(l.weights, l.cfg).weights;
   const asVanilla = foldToVanilla(foldT, l.cfg); // the app's LORS: folded into the vanilla decoder it is
   const unders: DecoderUnderTest[] = [
-    { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg), opts: {} },
+    { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg).weights, opts: {} },
     {
       name: 'lorsUnfolded',
       cfg: l.cfg,
-      weights: prepareWeights(l.weights, l.cfg),
+      weights: prepareWeights(l.weights, l.cfg).weights,
       opts: { lorsT: 'factored', lorsA: 'factored' },
     },
     {
       name: 'lorsFoldedT',
       cfg: l.cfg,
-      weights: prepareWeights(foldT, l.cfg),
+      weights: prepareWeights(foldT, l.cfg).weights,
       opts: { lorsT: 'folded', lorsA: 'factored' },
     },
-    { name: 'lors', cfg: asVanilla.config, weights: prepareWeights(asVanilla.weights, asVanilla.config), opts: {} },
+    {
+      name: 'lors',
+      cfg: asVanilla.config,
+      weights: prepareWeights(asVanilla.weights, asVanilla.config).weights,
+      opts: {},
+    },
   ];
   // On webgpu the app's path is the fused kernels (docs/webgpu.md): time the tfjs-op path beside it.
   if (backend === 'webgpu') {

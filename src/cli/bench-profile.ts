@@ -14,7 +14,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
 import { adaptiveMixing, type MixingImpl } from '../model/adamixer/mixing';
-import { checkWeights, prepareWeightsWithNames } from '../model/adamixer/prepare';
+import { checkWeights, prepareWeights } from '../model/adamixer/prepare';
 import { dims, makeConfig, type ModelConfig } from '../model/config';
 import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR } from '../model/constants';
 import { decoderSource, sourceWeights } from '../model/decoderSource';
@@ -100,7 +100,7 @@ export async function profileBackend(o: ProfileOptions) {
   const lb = feats.letterbox;
   const v = await decoderSource(folderReader(join(o.models, DECODER_DIRS.vanilla)), makeConfig('web', 'vanilla'));
   const { config: cfg, weights: raw } = await sourceWeights(v.source);
-  const prepared = prepareWeightsWithNames(raw, cfg);
+  const prepared = prepareWeights(raw, cfg);
   const weights = prepared.weights;
   const forward = async (opts: Parameters<typeof decoderForward>[4] = {}) => {
     const [last] = tf.tidy(() =>
@@ -188,7 +188,7 @@ export async function profileBackend(o: ProfileOptions) {
     const f = foldToVanilla(w, config);
     await sync(f.weights);
     mark('fold');
-    const p = prepareWeightsWithNames(f.weights, f.config);
+    const p = prepareWeights(f.weights, f.config);
     checkWeights(p.weights, f.config);
     const keep = new Set(p.weights.values());
     for (const x of new Set([...w.values(), ...f.weights.values()])) if (!keep.has(x)) x.dispose();
@@ -229,7 +229,7 @@ export async function profileBackend(o: ProfileOptions) {
     const { config, arrays } = await lors.slice(slices[0]!);
     const w = arraysToWeights(config, arrays);
     const f = foldToVanilla(w, config);
-    const p = prepareWeightsWithNames(f.weights, f.config);
+    const p = prepareWeights(f.weights, f.config);
     tf.dispose([...new Set([...w.values(), ...f.weights.values(), ...p.weights.values()])]);
   });
   const workAfter = await work(async () => {

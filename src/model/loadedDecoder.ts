@@ -5,7 +5,7 @@ import { COCO_CLASSES } from './cocoFormat';
 import type { ModelConfig } from './config';
 import { SLOT_VARIANTS } from './constants';
 import type { DecoderSlot, WeightMap } from './types';
-import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
+import { checkWeights, prepareWeights } from './adamixer/prepare';
 import { foldToVanilla } from './lors/fold';
 
 export interface LoadedDecoder {
@@ -29,7 +29,7 @@ export function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: bo
       made.push(...f.added.map((n) => f.weights.get(n)!));
       [w, runs] = [f.weights, f.config];
     }
-    const p = prepareWeightsWithNames(w, runs);
+    const p = prepareWeights(w, runs);
     made.push(...p.added.map((n) => p.weights.get(n)!));
     checkWeights(p.weights, runs);
     const keep = new Set(p.weights.values());

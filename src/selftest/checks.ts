@@ -203,7 +203,7 @@ async function runOn(
         const name = `tiny ${variant} decoder (${kind} weights${paths.length > 1 ? `, LORS^T ${path}` : ''})`;
         status(`Self-test on ${backend}: ${name}…`);
         const weights = make();
-        const run = path === 'folded' ? foldLorsT(weights, cfg) : weights;
+        const run = path === 'folded' ? foldLorsT(weights, cfg).weights : weights;
         const levels = randomLevels(cfg, 1, INPUT, INPUT, 7);
         const t0 = performance.now();
         const preds = decoderForward(run, cfg, levels, [IMAGE], {

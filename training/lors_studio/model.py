@@ -178,10 +178,6 @@ class _LorsTStage(nn.Module):
         b = self.B.permute(1, 0, 2).reshape(d, K * r)  # [d, K·r]
         return F.linear(F.linear(o, a), b)
 
-    def folded_weight(self, shared_weight: torch.Tensor) -> torch.Tensor:
-        """W_sh + Σ_k B_k·A_k  [d_q, outIn] (for inference / checks)."""
-        return shared_weight + torch.einsum('kdr,kro->do', self.B, self.A)
-
 
 class _Stage(nn.Module):
     def __init__(self, cfg: ModelConfig, i: int, **kw):

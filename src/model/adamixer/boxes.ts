@@ -23,21 +23,6 @@ export function decodeXyzr(xyzr: tf.Tensor): tf.Tensor {
   });
 }
 
-/** xyxy [..., 4] → xyzr [..., 4] (boxes must have positive width and height). */
-export function encodeXyxy(xyxy: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const [x1, y1, x2, y2] = last4(xyxy, 'encodeXyxy') as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const w = tf.sub(x2, x1);
-    const h = tf.sub(y2, y1);
-    const lw = tf.div(tf.log(w), Math.LN2);
-    const lh = tf.div(tf.log(h), Math.LN2);
-    return tf.concat(
-      [tf.mul(tf.add(x1, x2), 0.5), tf.mul(tf.add(y1, y2), 0.5), tf.mul(tf.add(lw, lh), 0.5), tf.sub(lh, lw)],
-      -1,
-    );
-  });
-}
-
 /**
  * Intersection over foreground: iof[b, i, j] = inter(i, j) / max(area(i), 1e-6) (mmdet bbox_overlaps, mode
  * 'iof'; row i is the attending query). xyxy [B, L, 4] → [B, L, L].

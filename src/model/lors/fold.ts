@@ -2,7 +2,7 @@
  * One-time folds of the LORS parts into dense per-stage weights (docs/model.md §5.3).
  *
  * Both return a NEW WeightMap holding the same tensor objects as `weights` plus the folded tensors they add (the
- * factors stay, so either path can still run). Dispose only the added tensors (`added` of the *WithNames variants)
+ * factors stay, so either path can still run), and the names they added. Dispose only the added tensors (`added`)
  * if the original map is kept, or dispose everything of the returned map once. Stages already folded in the input
  * map are kept as they are (folding twice adds nothing).
  *
@@ -26,11 +26,7 @@ export interface Folded {
 }
 
 /** Adds `stages.{i}.lorsT.folded` = W_i = W_sh + Σ_k B_k A_k [dq, outIn] (Eqs. 7–8) for every stage. */
-export function foldLorsT(weights: WeightMap, cfg: ModelConfig): WeightMap {
-  return foldLorsTWithNames(weights, cfg).weights;
-}
-
-export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
+export function foldLorsT(weights: WeightMap, cfg: ModelConfig): Folded {
   lorsOf(cfg, 'foldLorsT');
   const { outIn } = dims(cfg.decoder);
   const prepared = weights.has(preparedName('lorsT.shared.weight'));
@@ -50,16 +46,6 @@ export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded
     added.push(n);
   }
   return { weights: out, added };
-}
-
-/**
- * Adds the dense per-stage generator `stages.{i}.lorsA.folded.weight` [genOut, dq] and `.bias` [genOut]
- * (docs/model.md §5.3): LORS^A is affine in q, so with Ê = W_E q + b_E,
- *   W_gen,i[:, j] = W_sh[:, j] + Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), and likewise for the bias.
- * After this, a LORS stage costs exactly a vanilla stage (G, P_in of the config); memory goes back up.
- */
-export function foldLorsA(weights: WeightMap, cfg: ModelConfig): WeightMap {
-  return foldLorsAWithNames(weights, cfg).weights;
 }
 
 /**
@@ -99,7 +85,13 @@ export function lorsAPrivateFolded(weights: WeightMap, cfg: ModelConfig, stage: 
   });
 }
 
-export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
+/**
+ * Adds the dense per-stage generator `stages.{i}.lorsA.folded.weight` [genOut, dq] and `.bias` [genOut]
+ * (docs/model.md §5.3): LORS^A is affine in q, so with Ê = W_E q + b_E,
+ *   W_gen,i[:, j] = W_sh[:, j] + Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), and likewise for the bias.
+ * After this, a LORS stage costs exactly a vanilla stage (G, P_in of the config); memory goes back up.
+ */
+export function foldLorsA(weights: WeightMap, cfg: ModelConfig): Folded {
   lorsOf(cfg, 'foldLorsA');
   const d = cfg.decoder;
   const { genOut } = dims(d);
@@ -151,7 +143,7 @@ export const FOLDED_AS: Record<'lorsA' | 'lorsT', [RegExp, string][]> = {
 export function foldToVanilla(weights: WeightMap, cfg: ModelConfig): Folded & { config: ModelConfig } {
   const parts = VARIANTS[cfg.variant];
   const lorsParts = [parts.output, parts.generator].filter((p): p is 'lorsA' | 'lorsT' => p !== 'dense');
-  const steps = lorsParts.map((p) => (p === 'lorsT' ? foldLorsTWithNames : foldLorsAWithNames));
+  const steps = lorsParts.map((p) => (p === 'lorsT' ? foldLorsT : foldLorsA));
   let a: Folded = { weights, added: [] };
   const added: string[] = [];
   try {
