@@ -17,7 +17,7 @@ import {
 } from '../src/model/config';
 import { countParameters, parameterSpec } from '../src/model/params';
 import type { DecoderSlot, FileReader, WeightMap } from '../src/model/types';
-import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights';
+import { arraysToWeights, loadWeightArrays, loadWeights } from '../src/model/weights/io';
 import { sliceLors } from '../src/model/lors/slice';
 import { decoderForward, type DecoderOptions } from '../src/model/adamixer/decoder';
 import { foldLorsA, foldLorsT } from '../src/model/lors/fold';
@@ -141,10 +141,10 @@ describe('parity with the PyTorch mirror (test/fixtures/parity)', () => {
     expect(f.config.posScale).toBe(312);
     expectWithin(await compare(f, f.weights, { lorsA: 'factored', lorsT: 'factored' }), f.c.tolerance, 'lors factored');
 
-    const foldedT = foldLorsT(f.weights, f.config);
+    const foldedT = foldLorsT(f.weights, f.config).weights;
     expectWithin(await compare(f, foldedT, { lorsA: 'factored', lorsT: 'folded' }), f.c.tolerance, 'lors foldLorsT');
 
-    const foldedA = foldLorsA(foldedT, f.config);
+    const foldedA = foldLorsA(foldedT, f.config).weights;
     expectWithin(await compare(f, foldedA, { lorsA: 'folded', lorsT: 'folded' }), f.c.tolerance, 'lors foldLorsA+T');
 
     // The folds return new maps holding the original tensors plus the added ones: dispose each tensor once.
@@ -170,7 +170,7 @@ describe('live compression (test/fixtures/compress)', () => {
         f.c.tolerance,
         `lorsified K=${groups} factored`,
       );
-      const folded = foldLorsA(foldLorsT(w, s.config), s.config);
+      const folded = foldLorsA(foldLorsT(w, s.config).weights, s.config).weights;
       expectWithin(
         await compare(g, folded, { lorsA: 'folded', lorsT: 'folded' }),
         f.c.tolerance,

@@ -19,9 +19,9 @@ import { foldLorsT, foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
 import type { BackendName, DecoderSlot, WeightMap } from '../model/types';
-import { saveWeights, shardFileBytes } from '../model/weights';
+import { saveWeights, shardFileBytes } from '../model/weights/io';
 import { folderReader, readImage } from './node-io';
-import { median } from './stats';
+import { profileOf, timeRoundRobin } from './stats';
 
 export interface BenchOptions {
   runs: number;
@@ -44,41 +44,7 @@ export function machineInfo() {
   };
 }
 
-async function time(
-  runs: number,
-  warmup: number,
-  f: () => Promise<unknown>,
-): Promise<{ median: number; min: number; runs: number }> {
-  for (let i = 0; i < warmup; i++) await f();
-  const ts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await f();
-    ts.push(performance.now() - t0);
-  }
-  return { median: round(median(ts)), min: round(Math.min(...ts)), runs };
-}
 export const round = (x: number, d = 2) => Number(x.toFixed(d));
-
-/**
- * Times several functions round-robin (a, b, c, a, b, c, …) after `warmup` rounds, so that drift (GPU clocks, buffer
- * pools, the order of measurement) hits every function alike; vanilla and LORS are always compared this way.
- */
-async function timeInterleaved(runs: number, warmup: number, fs: Record<string, () => Promise<unknown>>) {
-  const names = Object.keys(fs);
-  for (let i = 0; i < warmup; i++) for (const n of names) await fs[n]!();
-  const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let i = 0; i < runs; i++) {
-    for (const n of names) {
-      const t0 = performance.now();
-      await fs[n]!();
-      ts[n]!.push(performance.now() - t0);
-    }
-  }
-  return Object.fromEntries(
-    names.map((n) => [n, { median: round(median(ts[n]!)), min: round(Math.min(...ts[n]!)), runs }]),
-  );
-}
 
 interface DecoderUnderTest {
   name: string;
@@ -123,32 +89,39 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   await det.warmup();
 
   const feats = det.extract(img, { withHead: false });
-  const backbone = await time(o.runs, o.warmup, async () => {
-    const f = det.extract(img, { withHead: false });
-    await f.levels[f.levels.length - 1]!.data();
-    f.dispose();
+  const { backbone } = await timeRoundRobin(o.runs, o.warmup, {
+    backbone: async () => {
+      const f = det.extract(img, { withHead: false });
+      await f.levels[f.levels.length - 1]!.data();
+      f.dispose();
+    },
   });
 
   const v = await weightsOf(sourced.vanilla);
   const l = await weightsOf(sourced.lors);
   // Every path runs on prepared ([in, out]) weights, as the detector does; the folds happen before preparing.
-  const foldT = foldLorsT(l.weights, l.cfg);
+  const foldT = foldLorsT(l.weights, l.cfg).weights;
   const asVanilla = foldToVanilla(foldT, l.cfg); // the app's LORS: folded into the vanilla decoder it is
   const unders: DecoderUnderTest[] = [
-    { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg), opts: {} },
+    { name: 'vanilla', cfg: v.cfg, weights: prepareWeights(v.weights, v.cfg).weights, opts: {} },
     {
       name: 'lorsUnfolded',
       cfg: l.cfg,
-      weights: prepareWeights(l.weights, l.cfg),
+      weights: prepareWeights(l.weights, l.cfg).weights,
       opts: { lorsT: 'factored', lorsA: 'factored' },
     },
     {
       name: 'lorsFoldedT',
       cfg: l.cfg,
-      weights: prepareWeights(foldT, l.cfg),
+      weights: prepareWeights(foldT, l.cfg).weights,
       opts: { lorsT: 'folded', lorsA: 'factored' },
     },
-    { name: 'lors', cfg: asVanilla.config, weights: prepareWeights(asVanilla.weights, asVanilla.config), opts: {} },
+    {
+      name: 'lors',
+      cfg: asVanilla.config,
+      weights: prepareWeights(asVanilla.weights, asVanilla.config).weights,
+      opts: {},
+    },
   ];
   // On webgpu the app's path is the fused kernels (docs/webgpu.md): time the tfjs-op path beside it.
   if (backend === 'webgpu') {
@@ -162,42 +135,29 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const decoderMin: Record<string, number> = {};
   const peakBytes: Record<string, number> = {};
   const kernels: Record<string, number> = {};
-  const forward = (u: DecoderUnderTest) => async () => {
-    const [last] = tf.tidy(() =>
-      decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }),
-    );
-    await topK(last!.logits, last!.boxes);
-    tf.dispose([last!.logits, last!.boxes]);
-  };
-  // Kernels of the decoder forward alone (no top-k): GPU programs dispatched on webgpu, tf.profile's kernels elsewhere.
-  const decoderOnly = (u: DecoderUnderTest) => async () => {
-    const [last] = tf.tidy(() =>
-      decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }),
-    );
-    await last!.logits.data();
-    tf.dispose([last!.logits, last!.boxes]);
-  };
-  const timed = await timeInterleaved(o.runs, o.warmup, Object.fromEntries(unders.map((u) => [u.name, forward(u)])));
+  // withTopK false: the decoder forward alone, whose kernels are counted (GPU programs dispatched on webgpu,
+  // tf.profile's kernels elsewhere).
+  const forward =
+    (u: DecoderUnderTest, withTopK = true) =>
+    async () => {
+      const [last] = tf.tidy(() =>
+        decoderForward(u.weights, u.cfg, [...feats.levels], [[lb.width, lb.height]], { ...u.opts, stages: 'last' }),
+      );
+      await (withTopK ? topK(last!.logits, last!.boxes) : last!.logits.data());
+      tf.dispose([last!.logits, last!.boxes]);
+    };
+  const timed = await timeRoundRobin(o.runs, o.warmup, Object.fromEntries(unders.map((u) => [u.name, forward(u)])));
   for (const u of unders) {
     decoderMs[u.name] = timed[u.name]!.median;
     decoderMin[u.name] = timed[u.name]!.min;
     // tf.profile's peak counts every live tensor (all four weight sets here): report what one forward adds.
     const before = tf.memory().numBytes;
-    const prof = await tf.profile(async () => {
-      await forward(u)();
-      return undefined as unknown as tf.Tensor;
-    });
+    const prof = await profileOf(forward(u));
     peakBytes[u.name] = prof.peakBytes - before;
-    if (backend === 'webgpu') kernels[u.name] = (await countPrograms(decoderOnly(u))).programs;
-    else
-      kernels[u.name] = (
-        await tf.profile(async () => {
-          await decoderOnly(u)();
-          return undefined as unknown as tf.Tensor;
-        })
-      ).kernels.length;
+    if (backend === 'webgpu') kernels[u.name] = (await countPrograms(forward(u, false))).programs;
+    else kernels[u.name] = (await profileOf(forward(u, false))).kernels.length;
   }
-  const e2e = await timeInterleaved(o.runs, o.warmup, {
+  const e2e = await timeRoundRobin(o.runs, o.warmup, {
     vanilla: () => det.detect(img, { model: 'vanilla' }),
     lors: () => det.detect(img, { model: 'lors' }),
   });
@@ -209,7 +169,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     image: { path: o.image, width: img.width, height: img.height, inputSize: det.inputSize },
     loadMs: round(loadMs),
     coldStartMs: round(coldStartMs),
-    backboneMs: backbone.median,
+    backboneMs: backbone!.median,
     decoderMs,
     decoderMinMs: decoderMin,
     /** Per decoder forward: GPU programs dispatched (webgpu) or tf.profile's kernels (wasm, cpu). */

@@ -14,7 +14,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
 import { adaptiveMixing, type MixingImpl } from '../model/adamixer/mixing';
-import { checkWeights, prepareWeightsWithNames } from '../model/adamixer/prepare';
+import { checkWeights, prepareWeights } from '../model/adamixer/prepare';
 import { dims, makeConfig, type ModelConfig } from '../model/config';
 import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR } from '../model/constants';
 import { decoderSource, sourceWeights } from '../model/decoderSource';
@@ -27,7 +27,7 @@ import { OrderedLors } from '../model/lors/source';
 import type { BackendName, WeightMap } from '../model/types';
 import { arraysToWeights } from '../model/weights/io';
 import { folderReader, readImage } from './node-io';
-import { median } from './stats';
+import { median, profileOf, timeRoundRobin } from './stats';
 
 export interface ProfileOptions {
   backend: BackendName;
@@ -71,19 +71,6 @@ export function partOf(k: KernelRecord, cfg: ModelConfig): string {
   return `other: ${k.name}`;
 }
 
-async function timeRoundRobin(runs: number, warmup: number, fs: Record<string, () => Promise<unknown>>) {
-  const names = Object.keys(fs);
-  for (let i = 0; i < warmup; i++) for (const n of names) await fs[n]!();
-  const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let i = 0; i < runs; i++)
-    for (const n of names) {
-      const t0 = performance.now();
-      await fs[n]!();
-      ts[n]!.push(performance.now() - t0);
-    }
-  return Object.fromEntries(names.map((n) => [n, { median: round(median(ts[n]!)), min: round(Math.min(...ts[n]!)) }]));
-}
-
 /** Times the parts of `f`'s steps (each step returns after its work is done) over `runs` calls; medians. */
 async function split(runs: number, warmup: number, f: (mark: (part: string) => void) => Promise<void>) {
   const per: Record<string, number[]> = {};
@@ -113,7 +100,7 @@ export async function profileBackend(o: ProfileOptions) {
   const lb = feats.letterbox;
   const v = await decoderSource(folderReader(join(o.models, DECODER_DIRS.vanilla)), makeConfig('web', 'vanilla'));
   const { config: cfg, weights: raw } = await sourceWeights(v.source);
-  const prepared = prepareWeightsWithNames(raw, cfg);
+  const prepared = prepareWeights(raw, cfg);
   const weights = prepared.weights;
   const forward = async (opts: Parameters<typeof decoderForward>[4] = {}) => {
     const [last] = tf.tidy(() =>
@@ -125,14 +112,11 @@ export async function profileBackend(o: ProfileOptions) {
 
   // FLOPs and GFLOP/s.
   const flops = decoderFlops(cfg.decoder, levelSizesOf(cfg.decoder, det.inputSize));
-  const t = await timeRoundRobin(o.runs, o.warmup, { forward: () => forward() });
+  const t = await timeRoundRobin(o.runs, o.warmup, { forward: () => forward() }, 1);
   const forwardMs = t.forward!;
 
   // tf.profile of one forward, summed by kernel and by part.
-  const prof = await tf.profile(async () => {
-    await forward();
-    return undefined as unknown as tf.Tensor;
-  });
+  const prof = await profileOf(forward);
   // tf.profile reuses one record for every profile: read its kernels now, before the slider move's profile below.
   const forwardKernels = prof.kernels.length;
   const views = new Set(['Reshape', 'ExpandDims', 'Identity']);
@@ -180,6 +164,7 @@ export async function profileBackend(o: ProfileOptions) {
         },
       ]),
     ),
+    1,
   );
   tf.dispose([xs, Mc, Ms]);
 
@@ -207,7 +192,7 @@ export async function profileBackend(o: ProfileOptions) {
     const f = foldToVanilla(w, config);
     await sync(f.weights);
     mark('fold');
-    const p = prepareWeightsWithNames(f.weights, f.config);
+    const p = prepareWeights(f.weights, f.config);
     checkWeights(p.weights, f.config);
     const keep = new Set(p.weights.values());
     for (const x of new Set([...w.values(), ...f.weights.values()])) if (!keep.has(x)) x.dispose();
@@ -248,7 +233,7 @@ export async function profileBackend(o: ProfileOptions) {
     const { config, arrays } = await lors.slice(slices[0]!);
     const w = arraysToWeights(config, arrays);
     const f = foldToVanilla(w, config);
-    const p = prepareWeightsWithNames(f.weights, f.config);
+    const p = prepareWeights(f.weights, f.config);
     tf.dispose([...new Set([...w.values(), ...f.weights.values(), ...p.weights.values()])]);
   });
   const workAfter = await work(async () => {

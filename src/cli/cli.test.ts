@@ -17,7 +17,7 @@ import {
 } from './node-io';
 import { buildInitWeights, planInitWeights } from './init-weights';
 import { encodeWeightsFolder } from './encode-weights';
-import { loadWeightArrays } from '../model/weights';
+import { loadWeightArrays } from '../model/weights/io';
 import { writeFeatureCache, splitName } from './features';
 import { loadNanoDet, PAN_TAPS, NANODET_PARAMS } from '../model/backbone';
 import { letterbox } from '../model/letterbox';

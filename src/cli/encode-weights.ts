@@ -7,14 +7,8 @@
  * decoders are `--encoding int8 --deflate`.
  */
 import { resolve } from 'node:path';
-import {
-  loadWeightArrays,
-  saveWeights,
-  shardBytes,
-  shardFileBytes,
-  WEIGHTS_ENCODINGS,
-  type WeightsEncoding,
-} from '../model/weights';
+import { WEIGHTS_ENCODINGS, type WeightsEncoding } from '../model/weights/encoding';
+import { loadWeightArrays, saveWeights, shardBytes, shardFileBytes } from '../model/weights/io';
 import { flag, requireStr, runCli, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { folderReader, writeWeightsFolder } from './node-io';
 

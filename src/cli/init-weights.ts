@@ -10,7 +10,9 @@
 import { resolve } from 'node:path';
 import type { ModelConfig, PresetName, VariantName } from '../model/config';
 import { countParameters } from '../model/params';
-import { initArrays, saveWeights, shardFileBytes, WEIGHTS_ENCODINGS, type WeightsEncoding } from '../model/weights';
+import { WEIGHTS_ENCODINGS, type WeightsEncoding } from '../model/weights/encoding';
+import { initArrays } from '../model/weights/init';
+import { saveWeights, shardFileBytes } from '../model/weights/io';
 import { configFromArgs, configOptions } from './config-args';
 import { flag, int, parseArgs, requireStr, runCli, str, usageText, type OptionSpec, type ParsedArgs } from './args';
 import { writeWeightsFolder } from './node-io';

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FileNotFoundError, type Detection, type FileReader, type RgbaImage } from '../model/types';
-import { MODEL_JSON } from '../model/weights';
+import { MODEL_JSON } from '../model/weights/manifest';
 
 /** A FileReader over a local folder (paths relative to it). */
 export function folderReader(dir: string): FileReader {

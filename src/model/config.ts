@@ -112,50 +112,27 @@ export function dims(d: DecoderConfig) {
 
 const NANODET = { strides: [8, 16, 32], featChannels: 128, neckGroups: 32, classes: 80 };
 
-/** The paper's LORS AdaMixer decoder (G=2, P_in=64), on NanoDet's 3 PAN levels instead of ResNet's 4. */
-const PAPER: DecoderConfig = {
-  dQuery: 256,
-  dFeat: 256,
-  heads: 8,
-  ffn: 2048,
-  samplingGroups: 2,
-  pointsIn: 64,
-  pointsOut: 128,
-  stages: 6,
-  queries: 100,
-  ...NANODET,
-};
+/** A decoder on NanoDet's 3 PAN levels (instead of ResNet's 4), with d_feat = d_q, G = 2 and 6 stages. */
+function presetDecoder(
+  dQuery: number,
+  heads: number,
+  ffn: number,
+  pointsIn: number,
+  pointsOut: number,
+  queries: number,
+) {
+  return { dQuery, dFeat: dQuery, heads, ffn, samplingGroups: 2, pointsIn, pointsOut, stages: 6, queries, ...NANODET };
+}
 
+/** The paper's LORS AdaMixer decoder (G=2, P_in=64). */
+const PAPER: DecoderConfig = presetDecoder(256, 8, 2048, 64, 128, 100);
 /**
  * A compact decoder of the same structure that trains on a 2-core CPU (docs/training.md, "The `web` preset").
  * d_feat = 128 equals NanoDet's channels.
  */
-const WEB: DecoderConfig = {
-  dQuery: 128,
-  dFeat: 128,
-  heads: 8,
-  ffn: 512,
-  samplingGroups: 2,
-  pointsIn: 32,
-  pointsOut: 64,
-  stages: 6,
-  queries: 100,
-  ...NANODET,
-};
-
+const WEB: DecoderConfig = presetDecoder(128, 8, 512, 32, 64, 100);
 /** A tiny decoder for tests and cross-language fixtures (P_in = 4 is a perfect square: the grid offset init). */
-const TINY: DecoderConfig = {
-  dQuery: 32,
-  dFeat: 32,
-  heads: 4,
-  ffn: 64,
-  samplingGroups: 2,
-  pointsIn: 4,
-  pointsOut: 8,
-  stages: 6,
-  queries: 10,
-  ...NANODET,
-};
+const TINY: DecoderConfig = presetDecoder(32, 4, 64, 4, 8, 10);
 
 export const PAPER_GROUPS = [1, 1, 2, 2, 3, 3];
 

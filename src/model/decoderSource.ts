@@ -8,7 +8,8 @@ import { OrderedLors } from './lors/source';
 import { FileNotFoundError, type FileReader, type WeightMap } from './types';
 import { encodedBytes } from './weights/encoding';
 import { initWeights } from './weights/init';
-import { arraysToWeights, loadWeights, MODEL_JSON, parseManifest, shardBytes, withPrefetched } from './weights/io';
+import { arraysToWeights, loadWeights, shardBytes, withPrefetched } from './weights/io';
+import { MODEL_JSON, parseManifest } from './weights/manifest';
 
 /**
  * A decoder's weights: a weights folder, the seeded initialisation of a config (a pipeline check: its boxes mean

@@ -10,7 +10,7 @@ import { decoderSource } from './decoderSource';
 import { load, type Detector } from './detector';
 import { OrderedLors } from './lors/source';
 import { iou, loadNanoDet, NANODET_PARAMS, PAN_TAPS, decodeHead, disposeFeatures } from './backbone';
-import { initArrays } from './weights';
+import { initArrays } from './weights/init';
 import { folderReader, readImage } from '../cli/node-io';
 import type { FileReader, RgbaImage } from './types';
 

@@ -12,16 +12,15 @@ import {
   disposeFeatures,
   headProposals,
   loadNanoDet,
-  NANODET_CHANNELS,
   NANODET_NATIVE_SIZE,
-  NANODET_STRIDES,
   type NanoDet,
   type NanoDetHead,
 } from './backbone';
 import { COCO_CLASSES } from './cocoFormat';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
 import { SLICED_SLOT, SLOT_VARIANTS } from './constants';
-import type { LetterboxInfo } from './letterbox';
+import { checkDecoderConfig, disposeDecoder, makeRunWeights, type LoadedDecoder } from './loadedDecoder';
+import { toOriginal, type LetterboxInfo } from './letterbox';
 import {
   DECODER_SLOTS,
   type BackendName,
@@ -30,12 +29,9 @@ import {
   type FileReader,
   type ModelName,
   type RgbaImage,
-  type WeightMap,
 } from './types';
 import { decoderForward, topK } from './adamixer/decoder';
-import { checkWeights, prepareWeightsWithNames } from './adamixer/prepare';
 import { sourceWeights, type DecoderSource } from './decoderSource';
-import { foldToVanilla } from './lors/fold';
 import { canStayResident, ResidentLors } from './residentLors';
 import type { LorsSlice } from './lors/slice';
 import type { OrderedLors } from './lors/source';
@@ -142,73 +138,8 @@ class Features implements FeatureSet {
   }
 }
 
-interface LoadedDecoder {
-  /** The config loaded (what the app reports and counts). */
-  config: ModelConfig;
-  /** The config the forward runs: a folded LORS model runs as the vanilla decoder it is (foldToVanilla). */
-  runs: ModelConfig;
-  /** What the forward uses: the weights, folded when asked and prepared (prepareWeights), checked once. */
-  run: WeightMap;
-  /** Frees `run` (a slice of a ResidentLors: drops its references); absent: `run` is owned and disposed. */
-  release?: () => void;
-}
-
-/** Fold (a LORS model, when asked) and prepare once; frees what the prepared map no longer holds. Owns `weights`. */
-function makeRunWeights(weights: WeightMap, config: ModelConfig, fold: boolean): Omit<LoadedDecoder, 'config'> {
-  const made: tf.Tensor[] = [];
-  try {
-    let [w, runs] = [weights, config];
-    if (fold) {
-      const f = foldToVanilla(weights, config);
-      made.push(...f.added.map((n) => f.weights.get(n)!));
-      [w, runs] = [f.weights, f.config];
-    }
-    const p = prepareWeightsWithNames(w, runs);
-    made.push(...p.added.map((n) => p.weights.get(n)!));
-    checkWeights(p.weights, runs);
-    const keep = new Set(p.weights.values());
-    for (const t of new Set([...weights.values(), ...w.values()])) if (!keep.has(t)) t.dispose();
-    return { runs, run: p.weights };
-  } catch (e) {
-    tf.dispose(made);
-    throw e;
-  }
-}
-
-function checkDecoderConfig(name: DecoderSlot, cfg: ModelConfig) {
-  const variant = SLOT_VARIANTS[name];
-  if (cfg.variant !== variant)
-    throw new Error(`decoder "${name}" needs a ${variant} config, got variant "${cfg.variant}"`);
-  const d = cfg.decoder;
-  if (d.featChannels !== NANODET_CHANNELS) {
-    throw new Error(`decoder "${name}": featChannels ${d.featChannels} does not match NanoDet's ${NANODET_CHANNELS}`);
-  }
-  if (d.strides.length !== NANODET_STRIDES.length || d.strides.some((s, i) => s !== NANODET_STRIDES[i])) {
-    throw new Error(
-      `decoder "${name}": strides [${d.strides.join(', ')}] do not match NanoDet's [${NANODET_STRIDES.join(', ')}]`,
-    );
-  }
-  if (d.classes !== COCO_CLASSES.length)
-    throw new Error(`decoder "${name}": ${d.classes} classes, expected ${COCO_CLASSES.length} (COCO)`);
-}
-
 function isFeatureSet(x: RgbaImage | FeatureSet): x is FeatureSet {
   return Array.isArray((x as FeatureSet).levels) && typeof (x as FeatureSet).dispose === 'function' && 'letterbox' in x;
-}
-
-function disposeDecoder(d: LoadedDecoder) {
-  if (d.release) d.release();
-  else for (const t of d.run.values()) t.dispose();
-}
-
-/** Maps a box in letterbox-input pixels to the original photo (clipped; un-mirrored when the photo was flipped). */
-export function toOriginal(box: ArrayLike<number>, lb: LetterboxInfo): [number, number, number, number] {
-  const cx = (v: number, max: number) => Math.min(Math.max(v / lb.scale, 0), max);
-  const x1 = cx(box[0]!, lb.origWidth),
-    y1 = cx(box[1]!, lb.origHeight),
-    x2 = cx(box[2]!, lb.origWidth),
-    y2 = cx(box[3]!, lb.origHeight);
-  return lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
 }
 
 class LoadedDetector implements Detector {
@@ -297,49 +228,49 @@ class LoadedDetector implements Detector {
   }
 
   async detectStages(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[][]> {
-    this.check();
-    const model = options.model;
-    if (model === 'nanodet' || !DECODER_SLOTS.includes(model))
-      throw new Error(`detectStages: "${String(model)}" has no stages`);
-    const dec = this.decoders.get(model);
-    if (!dec) throw new Error(`the ${model} decoder is not loaded`);
-    const scoreThreshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
-    const maxDetections = options.maxDetections ?? 100;
-    if (!(maxDetections >= 1)) throw new Error(`maxDetections must be ≥ 1, got ${maxDetections}`);
-    const owned = !isFeatureSet(input);
-    const feats = isFeatureSet(input)
-      ? input
-      : this.extract(input, { withHead: queryInitOf(dec.config) === 'nanodet' });
-    if (feats.disposed) throw new Error('detectStages: this FeatureSet was disposed');
-    try {
-      return await this.runStages(dec, feats, scoreThreshold, maxDetections, 'all');
-    } finally {
-      if (owned) feats.dispose();
-    }
+    if (options.model === 'nanodet') throw new Error('detectStages: "nanodet" has no stages');
+    return this.withFeatures(input, options, (feats, dec, scoreThreshold, maxDetections) =>
+      this.runStages(dec!, feats, scoreThreshold, maxDetections, 'all'),
+    );
   }
 
   async detect(input: RgbaImage | FeatureSet, options: DetectOptions): Promise<Detection[]> {
+    return this.withFeatures(input, options, (feats, dec, scoreThreshold, maxDetections) =>
+      dec
+        ? this.runDecoder(dec, feats, scoreThreshold, maxDetections, options.stage)
+        : this.withHead(feats, (head) => decodeHead(head, feats.letterbox, { scoreThreshold, maxDetections })),
+    );
+  }
+
+  /**
+   * Checks the options, then runs `use` on the features of `input` (extracted now and freed after when `input` is
+   * a photo) with the model's decoder (undefined for nanodet) and the options' limits.
+   */
+  private async withFeatures<T>(
+    input: RgbaImage | FeatureSet,
+    options: DetectOptions,
+    use: (
+      feats: FeatureSet,
+      dec: LoadedDecoder | undefined,
+      scoreThreshold: number,
+      maxDetections: number,
+    ) => Promise<T>,
+  ): Promise<T> {
     this.check();
     const model = options.model;
     if (model !== 'nanodet' && !DECODER_SLOTS.includes(model)) {
       throw new Error(`unknown model "${String(model)}" (expected nanodet, ${DECODER_SLOTS.join(' or ')})`);
     }
-    const scoreThreshold = options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD;
     const maxDetections = options.maxDetections ?? 100;
     if (!(maxDetections >= 1)) throw new Error(`maxDetections must be ≥ 1, got ${maxDetections}`);
     const dec = model === 'nanodet' ? undefined : this.decoders.get(model);
     if (model !== 'nanodet' && !dec) throw new Error(`the ${model} decoder is not loaded`);
-
     const owned = !isFeatureSet(input);
-    const withHead = model === 'nanodet' || queryInitOf(dec!.config) === 'nanodet';
-    const feats = isFeatureSet(input) ? input : this.extract(input, { withHead });
-    if (feats.disposed) throw new Error('detect: this FeatureSet was disposed');
+    const withHead = !dec || queryInitOf(dec.config) === 'nanodet';
+    const feats = owned ? this.extract(input, { withHead }) : input;
+    if (feats.disposed) throw new Error(`${model}: this FeatureSet was disposed`);
     try {
-      if (model === 'nanodet')
-        return await this.withHead(feats, (head) =>
-          decodeHead(head, feats.letterbox, { scoreThreshold, maxDetections }),
-        );
-      return await this.runDecoder(dec!, feats, scoreThreshold, maxDetections, options.stage);
+      return await use(feats, dec, options.scoreThreshold ?? DEFAULT_SCORE_THRESHOLD, maxDetections);
     } finally {
       if (owned) feats.dispose();
     }
@@ -362,13 +293,11 @@ class LoadedDetector implements Detector {
     maxDetections: number,
     stage = dec.config.decoder.stages,
   ): Promise<Detection[]> {
-    const d = dec.config.decoder;
-    if (!Number.isInteger(stage) || stage < 1 || stage > d.stages) {
-      throw new Error(`stage must be an integer in 1..${d.stages} (the decoder's stages), got ${stage}`);
+    const { stages } = dec.config.decoder;
+    if (!Number.isInteger(stage) || stage < 1 || stage > stages) {
+      throw new Error(`stage must be an integer in 1..${stages} (the decoder's stages), got ${stage}`);
     }
-    const [dets] = await this.runStages(dec, feats, scoreThreshold, maxDetections, stage);
-    if (!dets) throw new Error(`decoder returned no stage ${stage}`);
-    return dets;
+    return (await this.runStages(dec, feats, scoreThreshold, maxDetections, stage))[0]!;
   }
 
   /** One decoder forward: the detections of one stage (1-based), or of every stage ('all'). */

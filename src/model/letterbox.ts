@@ -62,6 +62,16 @@ export function letterboxGeometry(
   return { scale, width, height };
 }
 
+/** Maps a box in letterbox-input pixels to the original photo (clipped; un-mirrored when the photo was flipped). */
+export function toOriginal(box: ArrayLike<number>, lb: LetterboxInfo): [number, number, number, number] {
+  const cx = (v: number, max: number) => Math.min(Math.max(v / lb.scale, 0), max);
+  const x1 = cx(box[0]!, lb.origWidth),
+    y1 = cx(box[1]!, lb.origHeight),
+    x2 = cx(box[2]!, lb.origWidth),
+    y2 = cx(box[3]!, lb.origHeight);
+  return lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
+}
+
 /** Letterboxes an RGBA photo into NanoDet's input. `flip` mirrors the photo horizontally first. */
 export function letterbox(image: RgbaImage, size: number, opts: { flip?: boolean } = {}): Letterboxed {
   checkImage(image);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { folderReader } from '../cli/node-io';
-import { prepareWeightsWithNames } from './adamixer/prepare';
+import { prepareWeights } from './adamixer/prepare';
 import { arraysToWeights } from './weights/io';
 import { foldToVanilla } from './lors/fold';
 import { ResidentLors } from './residentLors';
@@ -21,7 +21,7 @@ async function slow(src: OrderedLors, slice: LorsSlice) {
   const { config, arrays } = await src.slice(slice);
   const w = arraysToWeights(config, arrays);
   const f = foldToVanilla(w, config);
-  const p = prepareWeightsWithNames(f.weights, f.config);
+  const p = prepareWeights(f.weights, f.config);
   const out = new Map<string, Float32Array>();
   for (const [n, t] of p.weights) out.set(n, await t.data<'float32'>());
   tf.dispose([...new Set([...w.values(), ...f.weights.values(), ...p.weights.values()])]);

@@ -15,8 +15,9 @@ import { checkWeights } from './adamixer/prepare';
 import { parameterSpec } from './params';
 import type { WeightMap } from './types';
 import { preparedName, preparedShape } from './nn/ops';
-import { lorsAPrivateFolded } from './lors/fold';
+import { FOLDED_AS, lorsAPrivateFolded } from './lors/fold';
 import { lorsTFactors } from './lors/lorsT';
+import { lowRankProduct } from './lors/lowRank';
 import { sliceConfig, sliceLors, type LorsSlice } from './lors/slice';
 import type { OrderedLors } from './lors/source';
 import { PLAIN_VARIANT, VARIANTS, type VariantSpec } from './variants';
@@ -24,11 +25,8 @@ import { PLAIN_VARIANT, VARIANTS, type VariantSpec } from './variants';
 /** A vanilla-layout name that a LORS slice determines (per stage), else null. */
 const SLICED = /^stages\.(\d+)\.mixing\.(generator\.weight|generator\.bias|output\.weight)$/;
 
-/** Vanilla names that come from LORS names independent of the slice (as foldToVanilla maps them). */
-const FROM_LORS: [RegExp, string][] = [
-  [/^(stages\.\d+)\.mixing\.output\.bias$/, '$1.lorsT.bias'],
-  [/^(stages\.\d+)\.mixNorm\./, '$1.lorsT.norm.'],
-];
+/** Where foldToVanilla takes a vanilla name from (for the names no slice changes: LORS^T's bias and LayerNorm). */
+const FROM_LORS = [...FOLDED_AS.lorsA, ...FOLDED_AS.lorsT];
 
 /** Whether a model can be kept resident: both LORS parts (LORS^A generator and LORS^T output), as the folds expect. */
 export function canStayResident(cfg: ModelConfig): boolean {
@@ -145,10 +143,8 @@ export class ResidentLors {
       }
       for (const i of changedT) {
         const w = tf.tidy(() => {
-          // r_T = 0: the shared weight alone (a matMul over an empty inner dimension is not zero on every backend)
-          if (config.lors!.rankT === 0) return tf.clone(sharedT);
           const { Bcat, Acat } = lorsTFactors(factors, config, i);
-          return tf.add(sharedT, tf.transpose(tf.matMul(Bcat, Acat)));
+          return tf.add(sharedT, tf.transpose(lowRankProduct(Bcat, Acat)));
         });
         this.setFold(this.foldT, i, { key: keyT(i), tensors: [w] });
       }

@@ -30,7 +30,7 @@ import { initBackend } from '../model/backend';
 import { makeConfig } from '../model/config';
 import { foldLorsT } from '../model/lors/fold';
 import type { BackendName, WeightMap } from '../model/types';
-import { initWeights } from '../model/weights';
+import { initWeights } from '../model/weights/init';
 import { cachedReader } from '../worker/cachedFetch';
 import { fusedChecks } from './fusedChecks';
 import type { SelftestCheck, SelftestResult } from './result';
@@ -203,7 +203,7 @@ async function runOn(
         const name = `tiny ${variant} decoder (${kind} weights${paths.length > 1 ? `, LORS^T ${path}` : ''})`;
         status(`Self-test on ${backend}: ${name}…`);
         const weights = make();
-        const run = path === 'folded' ? foldLorsT(weights, cfg) : weights;
+        const run = path === 'folded' ? foldLorsT(weights, cfg).weights : weights;
         const levels = randomLevels(cfg, 1, INPUT, INPUT, 7);
         const t0 = performance.now();
         const preds = decoderForward(run, cfg, levels, [IMAGE], {

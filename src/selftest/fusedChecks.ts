@@ -156,7 +156,7 @@ const IMAGE: [number, number] = [64, 48];
 /** Weights as the app runs them (LORS folded into a vanilla decoder, then prepared), the config they run, all tensors. */
 export function appWeights(raw: WeightMap, cfg: ModelConfig): { runs: ModelConfig; run: WeightMap; all: tf.Tensor[] } {
   const f = foldToVanilla(raw, cfg);
-  const run = prepareWeights(f.weights, f.config);
+  const run = prepareWeights(f.weights, f.config).weights;
   return { runs: f.config, run, all: [...new Set([...raw.values(), ...f.weights.values(), ...run.values()])] };
 }
 

@@ -14,7 +14,7 @@ import { makeConfig, type ModelConfig } from '../model/config';
 import { appWeights } from './fusedChecks';
 import { countPrograms } from '../model/nn/webgpu/count';
 import type { WeightMap } from '../model/types';
-import { initWeights } from '../model/weights';
+import { initWeights } from '../model/weights/init';
 import { randomLevels } from '../testing/reference';
 
 /** The letterboxed input the app feeds NanoDet (416 × 416: maps of 52², 26², 13²). */

@@ -114,7 +114,7 @@ export const URL_SETTINGS: UrlSetting[] = [
     param: 'class',
     fields: ['classFilter'],
     read: (raw) => {
-      const i = COCO_CLASSES.indexOf(raw as (typeof COCO_CLASSES)[number]);
+      const i = COCO_CLASSES.indexOf(raw);
       return i >= 0 ? { values: { classFilter: i } } : dropped('class', raw, 'not a COCO class name');
     },
     write: (s) => (s.classFilter === null ? '' : (COCO_CLASSES[s.classFilter] ?? '')),

@@ -22,7 +22,7 @@ import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { encodedBytes } from '../model/weights/encoding';
 import { DECODER_SLOTS, FileNotFoundError, type DecoderSlot, type ModelName } from '../model/types';
-import { MODEL_JSON } from '../model/weights/io';
+import { MODEL_JSON } from '../model/weights/manifest';
 import { cachedReader, DownloadError, MissingFileError } from './cachedFetch';
 import { deviceLossBehind, isDeviceLossError, watchDeviceLoss } from './deviceLoss';
 import { decoderFailure, relativeTo } from './downloadFailure';

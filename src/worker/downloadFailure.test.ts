@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WeightsError } from '../model/weights/io';
+import { WeightsError } from '../model/weights/manifest';
 import { FileNotFoundError } from '../model/types';
 import { DownloadError, MissingFileError } from './cachedFetch';
 import { decoderFailure, relativeTo } from './downloadFailure';

@@ -2,7 +2,7 @@
  * What the page is told when a decoder's trained weights cannot be used: the file (relative to the app, e.g.
  * models/lors/weights-shard2of3.bin) and the reason, from whatever the download or the loader threw.
  */
-import { WeightsError } from '../model/weights/io';
+import { WeightsError } from '../model/weights/manifest';
 import { FileNotFoundError } from '../model/types';
 import { DownloadError, MissingFileError } from './cachedFetch';
 import type { DecoderFailure } from './protocol';

@@ -19,6 +19,7 @@ from typing import Dict, List, Tuple
 import torch
 
 from . import data as D
+from . import dataset as DS
 from .config import ModelConfig
 from .evaluate import evaluate
 from .export import load_weights
@@ -85,7 +86,7 @@ def main(argv=None) -> int:
     cfg, state = load_weights(a.weights)
     if not cfg.parts.has_lors:
         raise SystemExit(f'--weights {a.weights}: a {cfg.variant} model has no shared/private split')
-    ds = D.DetectionDataset(
+    ds = DS.DetectionDataset(
         D.find_caches(a.features),
         D.CocoAnnotations(a.annotations),
         train=False,

@@ -19,6 +19,7 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 
 from . import data as D
+from . import dataset as DS
 from .config import ModelConfig, stretch_groups
 from .evaluate import evaluate
 from .export import export, load_weights
@@ -162,7 +163,7 @@ def grid_cmd(a) -> int:
 
     def dataset(cfg: ModelConfig):
         queries = cfg.decoder.queries if cfg.query_init == 'nanodet' else None
-        return D.DetectionDataset(caches, coco, train=False, limit=a.limit, proposals=queries)
+        return DS.DetectionDataset(caches, coco, train=False, limit=a.limit, proposals=queries)
 
     rows: Dict[str, list] = {}
     reference: Dict[str, dict] = {}

@@ -12,25 +12,9 @@ Attributes are snake_case; `to_json()` / `ModelConfig.from_json()` use the camel
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, fields, replace
 from typing import List, Optional, Sequence, Union
-
-_DECODER_KEYS = [
-    ('d_query', 'dQuery'),
-    ('d_feat', 'dFeat'),
-    ('heads', 'heads'),
-    ('ffn', 'ffn'),
-    ('sampling_groups', 'samplingGroups'),
-    ('points_in', 'pointsIn'),
-    ('points_out', 'pointsOut'),
-    ('stages', 'stages'),
-    ('queries', 'queries'),
-    ('classes', 'classes'),
-    ('strides', 'strides'),
-    ('feat_channels', 'featChannels'),
-    ('neck_groups', 'neckGroups'),
-]
-_LORS_KEYS = [('rank_a', 'rankA'), ('groups_a', 'groupsA'), ('rank_t', 'rankT'), ('groups_t', 'groupsT')]
 
 
 @dataclass
@@ -85,6 +69,14 @@ class LorsConfig:
         return LorsConfig(
             **{py: ([int(k) for k in d[js]] if py.startswith('groups') else int(d[js])) for py, js in _LORS_KEYS}
         )
+
+
+def _json_keys(cls) -> list:
+    """(attribute, JSON key) of each field of a config dataclass: snake_case → camelCase."""
+    return [(f.name, re.sub(r'_([a-z])', lambda m: m.group(1).upper(), f.name)) for f in fields(cls)]
+
+
+_DECODER_KEYS, _LORS_KEYS = _json_keys(DecoderConfig), _json_keys(LorsConfig)
 
 
 @dataclass(frozen=True)
@@ -204,42 +196,10 @@ def dims(d: DecoderConfig) -> Dims:
 
 _NANODET = dict(strides=[8, 16, 32], feat_channels=128, neck_groups=32, classes=80)
 
-PAPER_DECODER = DecoderConfig(
-    d_query=256,
-    d_feat=256,
-    heads=8,
-    ffn=2048,
-    sampling_groups=2,
-    points_in=64,
-    points_out=128,
-    stages=6,
-    queries=100,
-    **_NANODET,
-)
-WEB_DECODER = DecoderConfig(
-    d_query=128,
-    d_feat=128,
-    heads=8,
-    ffn=512,
-    sampling_groups=2,
-    points_in=32,
-    points_out=64,
-    stages=6,
-    queries=100,
-    **_NANODET,
-)
-TINY_DECODER = DecoderConfig(
-    d_query=32,
-    d_feat=32,
-    heads=4,
-    ffn=64,
-    sampling_groups=2,
-    points_in=4,
-    points_out=8,
-    stages=6,
-    queries=10,
-    **_NANODET,
-)
+# d_query, d_feat, heads, ffn, sampling_groups, points_in, points_out, stages, queries
+PAPER_DECODER = DecoderConfig(256, 256, 8, 2048, 2, 64, 128, 6, 100, **_NANODET)
+WEB_DECODER = DecoderConfig(128, 128, 8, 512, 2, 32, 64, 6, 100, **_NANODET)
+TINY_DECODER = DecoderConfig(32, 32, 4, 64, 2, 4, 8, 6, 10, **_NANODET)
 
 PAPER_GROUPS = [1, 1, 2, 2, 3, 3]
 

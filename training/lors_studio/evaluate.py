@@ -3,7 +3,7 @@
 `coco_ap`: COCO-style box AP from arrays, computed by coco_eval.py (the mirror of the app's evaluator).
 `predict`: AdaMixer's inference (docs/model.md §4) — last stage, σ(logits) flattened, top-k (k = 100 = L), label = idx %
 K, box = boxes[idx // K] mapped back to original pixels by / scale and clipped to the image. No NMS.
-`evaluate`: predict over a data.DetectionDataset (or any object with the same `batches`/`ids`/`coco`) → coco_ap.
+`evaluate`: predict over a dataset.DetectionDataset (or any object with the same `batches`/`ids`/`coco`) → coco_ap.
 """
 
 from __future__ import annotations

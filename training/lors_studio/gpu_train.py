@@ -14,7 +14,7 @@ DATA holds `train/`, `val/` (the 416-px WebP copies of `features shrink`), `ann/
 --distill W: each query started from NanoDet proposal i also learns that proposal's 80 class scores (computed with
 the proposals at load, the rows carried through flip, scale and crop with their boxes: a flipped photo's proposals
 are mirrored, not recomputed; proposals cut to under half their area by the crop and padded queries teach nothing,
-as data.pad_teacher), the quality focal loss at every stage (losses.Distill), logged as loss_distill.
+as dataset.pad_teacher), the quality focal loss at every stage (losses.Distill), logged as loss_distill.
 --init DIR: each variant starts from the exported weights DIR/<variant> (model.json + shards; its config must be
 the run's, e.g. a train.py export of the same preset, queryInit and posScale).
 The batch is large (default 128) with the lr scaled by the square-root rule from the shipped recipe's 2e-4 at 16
@@ -42,7 +42,7 @@ import torch
 
 from . import backbone as BB
 from . import checkpoint as C
-from . import data as D
+from . import dataset as DS
 from . import optim
 from .config import make_config
 from .ema import Ema
@@ -327,7 +327,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     sets = {'val': EvalSet(val, graph, queries)}
     rows = list(range(len(train.ids)))
     if a.holdout:
-        kept, held = D.split_holdout(train.ids, a.holdout, a.seed)
+        kept, held = DS.split_holdout(train.ids, a.holdout, a.seed)
         row_of = {iid: r for r, iid in enumerate(train.ids)}
         rows = [row_of[i] for i in kept]
         sets = {'holdout': EvalSet(train, graph, queries, [row_of[i] for i in held]), **sets}

@@ -11,7 +11,7 @@ forward(levels, image_size, proposals=None):
                 'xyzr': [B, L, 4]} (the refined xyzr; the next stage receives it detached)
     proposals   optional [B, L, 4] xyxy input pixels: the queries' initial boxes (cfg.query_init 'nanodet')
     valid       optional [B, n_levels, 2] int (rows, cols) of each sample's own maps inside zero-padded levels
-                (data.collate of crops): the neck then normalises each sample over its own window only
+                (dataset.collate of crops): the neck then normalises each sample over its own window only
 """
 
 from __future__ import annotations
@@ -177,10 +177,6 @@ class _LorsTStage(nn.Module):
         a = self.A.reshape(K * r, self.A.shape[2])  # [K·r, outIn] (explicit: r may be 0)
         b = self.B.permute(1, 0, 2).reshape(d, K * r)  # [d, K·r]
         return F.linear(F.linear(o, a), b)
-
-    def folded_weight(self, shared_weight: torch.Tensor) -> torch.Tensor:
-        """W_sh + Σ_k B_k·A_k  [d_q, outIn] (for inference / checks)."""
-        return shared_weight + torch.einsum('kdr,kro->do', self.B, self.A)
 
 
 class _Stage(nn.Module):

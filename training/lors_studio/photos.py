@@ -5,7 +5,7 @@ Augmentation: horizontal flip, random rescale (scale-min..scale-max of the lette
 crop-min..1 of the rescaled image), mild photometric jitter (brightness, contrast, saturation), all by one bilinear
 resampling per photo; boxes (and NanoDet's query proposals, computed once per photo at load) take the same flip /
 scale / shift, are clipped to the window and dropped under min-box px (proposals under 1 px are replaced by
-whole-window boxes, as data.pad_proposals does); a photo left with no box falls back to its unscaled, uncropped
+whole-window boxes, as dataset.pad_proposals does); a photo left with no box falls back to its unscaled, uncropped
 view. The crop is a real image crop: the features inside the window are those of the window alone, as at inference
 (the cached path's feature-space crop only approximates this). The proposals' class scores (score distillation)
 follow the proposal rows; a flipped photo's proposals are mirrored with their scores, not recomputed.
@@ -24,6 +24,7 @@ from PIL import Image
 
 from . import backbone as BB
 from . import data as D
+from . import dataset as DS
 
 S = BB.NANODET_SIZE
 MEAN_BGR = torch.tensor(BB.NANODET_MEAN_BGR)
@@ -155,7 +156,7 @@ def augment(ph: Photos, idx: torch.Tensor, gen: torch.Generator, a, queries: Opt
     [B, 2], boxes [B, M, 4], labels [B, M] (−1 = none, valid first), proposals [B, L, 4] or None, teacher or None);
     teacher (needs the proposals' class scores): (targets [B, L, 80], each query's proposal's scores, zeros for
     padded queries; mask [B, L], 0 for padded queries and proposals the crop cut to under
-    data.TEACHER_MIN_KEPT of their area)."""
+    dataset.TEACHER_MIN_KEPT of their area)."""
     dev = ph.u8.device
     B = idx.shape[0]
     u = torch.rand(B, 9, generator=gen, device=dev)
@@ -210,7 +211,7 @@ def augment(ph: Photos, idx: torch.Tensor, gen: torch.Generator, a, queries: Opt
         p = ph.props[idx]
         pb = _transform_boxes(p[..., :4], size, flip, s, x0, y0, cw, ch)
         ok = (p[..., 4] >= 0) & ((pb[..., 2] - pb[..., 0]) >= 1) & ((pb[..., 3] - pb[..., 1]) >= 1)
-        rows = _valid_first(ok)[:, :queries]  # the kept proposals' rows, best first, as data.pad_proposals
+        rows = _valid_first(ok)[:, :queries]  # the kept proposals' rows, best first, as dataset.pad_proposals
         pb = pb.gather(1, rows[..., None].expand(-1, -1, 4))
         real = ok.sum(1)[:, None] > torch.arange(pb.shape[1], device=dev)[None]
         whole = torch.stack([torch.zeros_like(cw), torch.zeros_like(ch), cw, ch], -1)[:, None]
@@ -222,7 +223,7 @@ def augment(ph: Photos, idx: torch.Tensor, gen: torch.Generator, a, queries: Opt
             src = p[..., :4].gather(1, rows[..., None].expand(-1, -1, 4))
             kept = _area(pb) / (_area(src) * s[:, None] ** 2).clamp(min=1e-6)
             t = ph.prop_scores[idx].float().gather(1, rows[..., None].expand(-1, -1, D.NUM_CLASSES)) * real[..., None]
-            m = (real & (kept >= D.TEACHER_MIN_KEPT)).float()
+            m = (real & (kept >= DS.TEACHER_MIN_KEPT)).float()
             kd = F.pad(t, (0, 0, 0, max(pad, 0))), F.pad(m, (0, max(pad, 0)))
     return x, torch.stack([cw, ch], 1), bx, labels, props, kd
 
@@ -251,6 +252,6 @@ class EvalSet:
                 props = torch.where(keep, p[..., :4], whole)[:, : self.queries]
                 if props.shape[1] < self.queries:
                     props = torch.cat([props, whole.expand(-1, self.queries - props.shape[1], -1)], 1)
-            yield D.Batch(
+            yield DS.Batch(
                 levels, ph.size[idx], [], [], [ph.ids[i] for i in idx.tolist()], ph.scale[idx], ph.orig[idx], props
             )

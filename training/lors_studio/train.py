@@ -34,6 +34,7 @@ import torch
 
 from . import checkpoint as C
 from . import data as D
+from . import dataset as DS
 from . import optim
 from .config import make_config, parse_groups
 from .distributed import Dist
@@ -191,14 +192,14 @@ def datasets(args, queries: Optional[int]):
     """(train, val or None, holdout or None): the holdout images are taken out of train."""
     aug = {k: getattr(args, k) for k in ('flip_prob', 'crop_prob', 'crop_min', 'min_box', 'seed', 'limit')}
     caches, coco = D.find_caches(args.features), D.CocoAnnotations(args.annotations, args.images)
-    train = D.DetectionDataset(caches, coco, train=True, proposals=queries, teacher=args.distill > 0, **aug)
+    train = DS.DetectionDataset(caches, coco, train=True, proposals=queries, teacher=args.distill > 0, **aug)
     val = holdout = None
     if args.val_features:
         caches, coco = D.find_caches(args.val_features), D.CocoAnnotations(args.val_annotations)
-        val = D.DetectionDataset(caches, coco, train=False, limit=args.val_limit, proposals=queries)
+        val = DS.DetectionDataset(caches, coco, train=False, limit=args.val_limit, proposals=queries)
     if args.holdout:
-        kept, held = D.split_holdout(train.ids, args.holdout, args.seed)
-        holdout = D.DetectionDataset(train.all_caches, train.coco, train=False, proposals=queries, ids=held)
+        kept, held = DS.split_holdout(train.ids, args.holdout, args.seed)
+        holdout = DS.DetectionDataset(train.all_caches, train.coco, train=False, proposals=queries, ids=held)
         train.ids = kept
     return train, val, holdout
 
@@ -288,8 +289,16 @@ class Trainer:
     def save(self, path: str, epoch_done: int):
         at = {'epoch': epoch_done, 'step': self.step, 'best': self.best, 'best_epoch': self.best_epoch}
         averaged = self.ema.shadow if self.ema else None
-        C.save(path, self.core, self.optimizer, self.cfg_json, vars(self.args), averaged, **at,
-               steps_per_epoch=self.steps_per_epoch)
+        C.save(
+            path,
+            self.core,
+            self.optimizer,
+            self.cfg_json,
+            vars(self.args),
+            averaged,
+            **at,
+            steps_per_epoch=self.steps_per_epoch,
+        )
 
     def log_start(self):
         a, ds = self.args, self.train_set

@@ -102,7 +102,8 @@ class TestRun(unittest.TestCase):
         """--init DIR: each variant starts from DIR/<variant>; weights of another config are refused."""
         cpu = torch.device('cpu')
         a = types.SimpleNamespace(preset='tiny', query_init='nanodet', pos_scale=312.0, seed=0, init=None, lr=1e-3)
-        a.__dict__.update(weight_decay=1e-4, private_lr_mult=1.0, compile=False, distill=1.0, distill_beta=2.0, ema=None)
+        a.__dict__.update(weight_decay=1e-4, private_lr_mult=1.0, compile=False, distill=1.0, distill_beta=2.0)
+        a.ema = None
         with tempfile.TemporaryDirectory() as tmp:
             trained = GT.Run('lors', a, cpu, os.path.join(tmp, 'r0'))
             with torch.no_grad():

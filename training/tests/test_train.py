@@ -22,6 +22,7 @@ import torch
 from training.lors_studio import boxes as Bx
 from training.lors_studio import checkpoint as C
 from training.lors_studio import data as D
+from training.lors_studio import dataset as DS
 from training.lors_studio import evaluate as Ev
 from training.lors_studio import losses as Ls
 from training.lors_studio import matching as M
@@ -318,7 +319,7 @@ class TestData(unittest.TestCase):
         caches = D.find_caches(self.feat)
         self.assertEqual(sorted((c.size, c.flip) for c in caches), [(64, False), (64, True)])
         coco = D.CocoAnnotations(self.ann)
-        ds = D.DetectionDataset(caches, coco, train=False)
+        ds = DS.DetectionDataset(caches, coco, train=False)
         s = ds.get(0)
         rec = coco.images[ds.ids[0]]  # 128 × 96 → scale 0.5, input 64 × 48
         self.assertEqual(s.image_size, (64.0, 48.0))
@@ -329,13 +330,13 @@ class TestData(unittest.TestCase):
 
     def test_flip_and_crop(self):
         coco = D.CocoAnnotations(self.ann)
-        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=True, flip_prob=1.0, crop_prob=0.0)
+        ds = DS.DetectionDataset(D.find_caches(self.feat), coco, train=True, flip_prob=1.0, crop_prob=0.0)
         s = ds.get(0, rng=np.random.default_rng(0))
         rec = coco.images[ds.ids[0]]
         self.assertTrue(s.flipped)
         x1, y1, x2, y2 = rec.boxes[0]
         np.testing.assert_allclose(s.boxes[0], np.array([128 - x2, y1, 128 - x1, y2]) * 0.5, atol=1e-9)
-        ds = D.DetectionDataset(
+        ds = DS.DetectionDataset(
             D.find_caches(self.feat), coco, train=True, flip_prob=0.0, crop_prob=1.0, crop_min=0.5, min_box=0.5
         )
         full = ds.get(1)
@@ -361,14 +362,14 @@ class TestData(unittest.TestCase):
 
     def test_collate_pads(self):
         coco = D.CocoAnnotations(self.ann)
-        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=False)
+        ds = DS.DetectionDataset(D.find_caches(self.feat), coco, train=False)
         a, b = ds.get(0), ds.get(1)
         b.levels = [lv[: lv.shape[0] // 2] for lv in b.levels]
-        batch = D.collate([a, b])
+        batch = DS.collate([a, b])
         self.assertEqual(tuple(batch.levels[0].shape), (2, 8, 8, 128))
         self.assertEqual(float(batch.levels[0][1, 4:].abs().sum()), 0.0)
         self.assertEqual(batch.valid.tolist(), [[[8, 8], [4, 4], [2, 2]], [[4, 8], [2, 4], [1, 2]]])
-        self.assertIsNone(D.collate([a, ds.get(1)]).valid)  # nothing padded: the plain GroupNorm path
+        self.assertIsNone(DS.collate([a, ds.get(1)]).valid)  # nothing padded: the plain GroupNorm path
 
     def test_padded_crop_neck_equals_window_alone(self):
         """A cropped sample zero-padded into a batch gets exactly the neck output of its window computed alone
@@ -387,7 +388,7 @@ class TestData(unittest.TestCase):
         samples = []
         for lv in [[x[0].numpy() for x in full]] + [[x[0].numpy() for x in c] for c in crops]:
             samples.append(
-                D.Sample(
+                DS.Sample(
                     0,
                     lv,
                     (float(lv[2].shape[1] * 32), float(lv[2].shape[0] * 32)),
@@ -397,7 +398,7 @@ class TestData(unittest.TestCase):
                     (128, 128),
                 )
             )
-        batch = D.collate(samples)
+        batch = DS.collate(samples)
         with torch.no_grad():
             got = model.necked(batch.levels, batch.valid)
             for b, lv in enumerate([full] + crops):
@@ -417,26 +418,26 @@ class TestData(unittest.TestCase):
         by a crop, padded with whole-image boxes (src/cli/proposals.ts writes them; initialXyzr pads the same way)."""
         coco = D.CocoAnnotations(self.ann)
         with self.assertRaisesRegex(ValueError, 'query proposals missing'):
-            D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=3)
+            DS.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=3)
         for stem in ('train-s64', 'train-s64-flip'):
             p = np.zeros((4, 3, 5), np.float32)
             p[:, 0] = [2, 4, 40, 30, 0.9]  # image 0 is 64 x 48 in input pixels
             p[:, 1] = [50, 40, 70, 60, 0.5]  # beyond the image: clipped to [50, 40, 64, 48]
             p[:, 2, 4] = -1  # no third proposal
             p.tofile(os.path.join(self.feat, stem + '.proposals.f32'))
-        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4)
+        ds = DS.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4)
         s = ds.get(0)
         np.testing.assert_allclose(s.proposals, [[2, 4, 40, 30], [50, 40, 64, 48], [0, 0, 64, 48], [0, 0, 64, 48]])
-        b = D.collate([s, ds.get(1)])
+        b = DS.collate([s, ds.get(1)])
         self.assertEqual(tuple(b.proposals.shape), (2, 4, 4))
         # A crop at (32, 32) of size 32 x 16: the first box becomes [0, 0, 8, 0] → under 1 px high: dropped.
         np.testing.assert_allclose(
-            D.pad_proposals(ds.plain[64][0].image_proposals(ds.ids[0]), (32, 32), 32.0, 16.0, 3),
+            DS.pad_proposals(ds.plain[64][0].image_proposals(ds.ids[0]), (32, 32), 32.0, 16.0, 3),
             [[18, 8, 32, 16], [0, 0, 32, 16], [0, 0, 32, 16]],
         )
         # Only L proposals are used when the file holds more.
         np.testing.assert_allclose(
-            D.pad_proposals(np.array([[0, 0, 5, 5], [1, 1, 6, 6]], np.float32), (0, 0), 10, 10, 1), [[0, 0, 5, 5]]
+            DS.pad_proposals(np.array([[0, 0, 5, 5], [1, 1, 6, 6]], np.float32), (0, 0), 10, 10, 1), [[0, 0, 5, 5]]
         )
         with open(os.path.join(self.feat, 'train-s64.proposals.f32'), 'ab') as f:
             f.write(b'\0\0')
@@ -454,12 +455,12 @@ class TestData(unittest.TestCase):
             p[:, 2, 4] = -1
             p.tofile(os.path.join(self.feat, stem + '.proposals.f32'))
         with self.assertRaisesRegex(ValueError, 'proposal class scores missing'):
-            D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4, teacher=True)
+            DS.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4, teacher=True)
         for stem in ('train-s64', 'train-s64-flip'):
             c = np.zeros((4, 3, 80), np.float16)
             c[:, 0, 7], c[:, 1, 3] = 0.9, 0.5
             c.tofile(os.path.join(self.feat, stem + '.proposal-scores.f16'))
-        ds = D.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4, teacher=True)
+        ds = DS.DetectionDataset(D.find_caches(self.feat), coco, train=False, proposals=4, teacher=True)
         s = ds.get(0)
         self.assertEqual(s.teacher.shape, (4, 80))
         np.testing.assert_allclose(s.teacher[:, [7, 3]], [[0.9, 0], [0, 0.5], [0, 0], [0, 0]], atol=1e-3)
@@ -468,12 +469,12 @@ class TestData(unittest.TestCase):
         cache = ds.plain[64][0]
         props, scores = cache.image_proposals(ds.ids[0]), cache.image_proposal_scores(ds.ids[0])
         # the crop at (32, 32), 32 x 16 drops the first box (under 1 px high): the second becomes query 0
-        t, m = D.pad_teacher(props, scores, (32, 32), 32.0, 16.0, 3)
+        t, m = DS.pad_teacher(props, scores, (32, 32), 32.0, 16.0, 3)
         np.testing.assert_allclose(t[0, 3], 0.5, atol=1e-3)
         np.testing.assert_array_equal(m, [0, 0, 0])  # [50,40,70,60] → [18,8,32,16]: 14·8 of 20·20 px kept
-        t, m = D.pad_teacher(props, scores, (0, 0), 80.0, 80.0, 3)
+        t, m = DS.pad_teacher(props, scores, (0, 0), 80.0, 80.0, 3)
         np.testing.assert_array_equal(m, [1, 1, 0])  # a window that holds both boxes whole
-        b = D.collate([s, ds.get(1)])
+        b = DS.collate([s, ds.get(1)])
         self.assertEqual(tuple(b.teacher.shape), (2, 4, 80))
         self.assertEqual(tuple(b.teacher_mask.shape), (2, 4))
 
@@ -540,7 +541,7 @@ class TestTraining(unittest.TestCase):
         torch.manual_seed(0)
         for variant in ('vanilla', 'lors'):
             model = AdaMixerDecoder(make_config('tiny', variant))
-            ds = D.DetectionDataset(D.find_caches(self.feat), D.CocoAnnotations(self.ann), train=False)
+            ds = DS.DetectionDataset(D.find_caches(self.feat), D.CocoAnnotations(self.ann), train=False)
             batch = next(ds.batches([0, 1, 2], 3, 0))
             opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
             losses = []
@@ -606,8 +607,21 @@ class TestTraining(unittest.TestCase):
 
     def test_ema_resume_choose_and_export(self):
         """--ema: the run evaluates and exports the average; a resumed run ends as an uninterrupted one."""
-        base = self.argv('lors', '--epochs', '2', '--batch-size', '2', '--lr', '1e-3', '--warmup', '1', '--no-plot',
-                         '--ema', '0.5', val=self.vfeat)
+        base = self.argv(
+            'lors',
+            '--epochs',
+            '2',
+            '--batch-size',
+            '2',
+            '--lr',
+            '1e-3',
+            '--warmup',
+            '1',
+            '--no-plot',
+            '--ema',
+            '0.5',
+            val=self.vfeat,
+        )
         a, b = os.path.join(self.tmp.name, 'ema-a'), os.path.join(self.tmp.name, 'ema-b')
         exp = os.path.join(self.tmp.name, 'ema-exported')
         ra = run_main(base + ['--out', a, '--export-best', exp])
@@ -760,14 +774,14 @@ class TestTraining(unittest.TestCase):
 
     def test_holdout_split_and_log(self):
         ids = list(range(100, 160))
-        kept, held = D.split_holdout(ids, 10, seed=3)
+        kept, held = DS.split_holdout(ids, 10, seed=3)
         self.assertEqual((len(kept), len(held)), (50, 10))
         self.assertFalse(set(kept) & set(held))
         self.assertEqual(sorted(kept + held), ids)
-        self.assertEqual(D.split_holdout(ids, 10, seed=3), (kept, held))  # deterministic
-        self.assertNotEqual(D.split_holdout(ids, 10, seed=4)[1], held)  # seeded
+        self.assertEqual(DS.split_holdout(ids, 10, seed=3), (kept, held))  # deterministic
+        self.assertNotEqual(DS.split_holdout(ids, 10, seed=4)[1], held)  # seeded
         with self.assertRaises(ValueError):
-            D.split_holdout(ids, 60, seed=0)
+            DS.split_holdout(ids, 60, seed=0)
         out = os.path.join(self.tmp.name, 'run-h')
         r = run_main(
             self.argv(
@@ -792,7 +806,7 @@ class TestTraining(unittest.TestCase):
             rows = [json.loads(l) for l in f]
         start, ep = rows[0], rows[-1]
         self.assertEqual((start['train_images'], start['holdout_images']), (4, 2))  # 6 images: 4 train + 2 held
-        self.assertEqual(start['holdout_ids'], D.split_holdout(list(range(1000, 1006)), 2, 0)[1])
+        self.assertEqual(start['holdout_ids'], DS.split_holdout(list(range(1000, 1006)), 2, 0)[1])
         self.assertEqual((r['steps'], r['best_by']), (2, 'holdout'))
         self.assertEqual(ep['best'], ep['holdout']['AP'])
         self.assertIn('AP', ep['val'])

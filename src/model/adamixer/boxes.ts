@@ -5,11 +5,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { exp2 } from '../nn/ops';
 
-function last4(t: tf.Tensor, what: string): tf.Tensor[] {
-  if (t.shape[t.rank - 1] !== 4) throw new Error(`${what}: last dim must be 4, got shape [${t.shape.join(', ')}]`);
-  return tf.split(t, 4, -1);
-}
-
 /** xyzr [..., 4] → xyxy [..., 4]: w = 2^(z − r/2), h = 2^(z + r/2). */
 export function decodeXyzr(xyzr: tf.Tensor): tf.Tensor {
   if (xyzr.shape[xyzr.rank - 1] !== 4)
@@ -19,21 +14,6 @@ export function decodeXyzr(xyzr: tf.Tensor): tf.Tensor {
     // (w, h) as one pair: z + r·(−0.5) is exactly z − r·0.5
     const halfWh = tf.mul(exp2(tf.add(z, tf.mul(r, tf.tensor1d([-0.5, 0.5])))), 0.5);
     return tf.concat([tf.sub(xy, halfWh), tf.add(xy, halfWh)], -1);
-  });
-}
-
-/** xyxy [..., 4] → xyzr [..., 4] (boxes must have positive width and height). */
-export function encodeXyxy(xyxy: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const [x1, y1, x2, y2] = last4(xyxy, 'encodeXyxy') as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-    const w = tf.sub(x2, x1);
-    const h = tf.sub(y2, y1);
-    const lw = tf.div(tf.log(w), Math.LN2);
-    const lh = tf.div(tf.log(h), Math.LN2);
-    return tf.concat(
-      [tf.mul(tf.add(x1, x2), 0.5), tf.mul(tf.add(y1, y2), 0.5), tf.mul(tf.add(lw, lh), 0.5), tf.sub(lh, lw)],
-      -1,
-    );
   });
 }
 

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
-import { foldLorsA, foldLorsAWithNames, foldLorsT, foldLorsTWithNames, foldToVanilla } from '../lors/fold';
+import { foldLorsA, foldLorsT, foldToVanilla } from '../lors/fold';
 import { applyNeck, decoderForward, topK } from './decoder';
-import { checkWeights, prepareWeights, prepareWeightsWithNames } from './prepare';
+import { checkWeights, prepareWeights } from './prepare';
 import {
   disposeWeights,
   jsDecoder,
@@ -42,19 +42,19 @@ async function compareWithReference(
   let weights = raw;
   const added: tf.Tensor[] = [];
   const prep = () => {
-    const p = prepareWeightsWithNames(weights, cfg);
+    const p = prepareWeights(weights, cfg);
     expect(p.added.length).toBeGreaterThan(0);
     added.push(...p.added.map((n) => p.weights.get(n)!));
     weights = p.weights;
   };
   if (prepare === 'before') prep();
   if (fold?.includes('T')) {
-    const f = foldLorsTWithNames(weights, cfg);
+    const f = foldLorsT(weights, cfg);
     weights = f.weights;
     added.push(...f.added.map((n) => f.weights.get(n)!));
   }
   if (fold?.includes('A')) {
-    const f = foldLorsAWithNames(weights, cfg);
+    const f = foldLorsA(weights, cfg);
     weights = f.weights;
     added.push(...f.added.map((n) => f.weights.get(n)!));
   }
@@ -226,10 +226,10 @@ describe('foldToVanilla: a folded LORS model is a vanilla decoder', () => {
     const n0 = tf.memory().numTensors;
     const raw = randomWeights(cfg, 5);
     const levels = randomLevels(cfg, 2, PAD_H, PAD_W, 6);
-    const folded = foldLorsA(foldLorsT(raw, cfg), cfg);
-    const asLors = prepareWeights(folded, cfg);
+    const folded = foldLorsA(foldLorsT(raw, cfg).weights, cfg).weights;
+    const asLors = prepareWeights(folded, cfg).weights;
     const v = foldToVanilla(raw, cfg);
-    const asVanilla = prepareWeights(v.weights, v.config);
+    const asVanilla = prepareWeights(v.weights, v.config).weights;
     expect(v.config.variant).toBe('vanilla');
     expect(v.config.lors).toBeUndefined();
     expect(() => checkWeights(asVanilla, v.config)).not.toThrow();

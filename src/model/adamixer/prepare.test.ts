@@ -3,9 +3,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dims, makeConfig } from '../config';
 import { parameterSpec } from '../params';
-import { foldLorsTWithNames } from '../lors/fold';
+import { foldLorsT } from '../lors/fold';
 import { linear } from '../nn/ops';
-import { checkWeights, prepareWeightsWithNames } from './prepare';
+import { checkWeights, prepareWeights } from './prepare';
 import { disposeWeights, randomWeights } from '../../testing/reference';
 
 beforeAll(async () => {
@@ -21,7 +21,7 @@ describe('prepareWeights', () => {
   it('replaces every Linear weight by its [in, out] transpose and LORS^T A, B by A_catᵀ, B_catᵀ', async () => {
     const w = randomWeights(cfg, 3);
     const before = tf.memory().numTensors;
-    const p = prepareWeightsWithNames(w, cfg);
+    const p = prepareWeights(w, cfg);
     expect(tf.memory().numTensors).toBe(before + p.added.length);
     const n1 = tf.memory().numTensors;
     const linearWeights = parameterSpec(cfg)
@@ -69,7 +69,7 @@ describe('prepareWeights', () => {
     tf.dispose([x, y0, y1]);
     expect(tf.memory().numTensors).toBe(n1);
     // preparing twice adds nothing
-    const again = prepareWeightsWithNames(p.weights, cfg);
+    const again = prepareWeights(p.weights, cfg);
     expect(again.added).toEqual([]);
     expect(again.weights.size).toBe(p.weights.size);
     for (const n of p.added) p.weights.get(n)!.dispose();
@@ -79,8 +79,8 @@ describe('prepareWeights', () => {
 
   it('prepares folded weights present in the map, and checkWeights reports bad prepared shapes', () => {
     const w = randomWeights(cfg, 4);
-    const f = foldLorsTWithNames(w, cfg);
-    const p = prepareWeightsWithNames(f.weights, cfg);
+    const f = foldLorsT(w, cfg);
+    const p = prepareWeights(f.weights, cfg);
     expect(p.added).toContain('stages.0.lorsT.foldedT');
     expect(p.weights.get('stages.0.lorsT.foldedT')!.shape).toEqual([outIn, d.dQuery]);
     const bad = new Map(p.weights);
@@ -91,7 +91,7 @@ describe('prepareWeights', () => {
     bad.get('stages.1.ffn.fc2.weightT')!.dispose();
     bad.delete('stages.1.ffn.fc2.weightT');
     expect(() => checkWeights(bad, cfg)).toThrow(/missing "stages.1.ffn.fc2.weight"/);
-    expect(() => prepareWeightsWithNames(bad, cfg)).toThrow(/"stages.1.ffn.fc2.weight" \[32, 64\] is missing/);
+    expect(() => prepareWeights(bad, cfg)).toThrow(/"stages.1.ffn.fc2.weight" \[32, 64\] is missing/);
     tf.dispose([...p.added.map((n) => p.weights.get(n)!), ...f.added.map((n) => f.weights.get(n)!)]);
     disposeWeights(w);
   });

@@ -32,11 +32,6 @@ export interface Prepared {
   replaced: string[];
 }
 
-/** prepareWeightsWithNames(weights, cfg).weights. */
-export function prepareWeights(weights: WeightMap, cfg: ModelConfig): WeightMap {
-  return prepareWeightsWithNames(weights, cfg).weights;
-}
-
 /** The names (and PyTorch shapes) prepareWeights transposes for `cfg`, folded weights included when present. */
 function candidates(weights: WeightMap, cfg: ModelConfig): { name: string; shape: number[] }[] {
   const out = parameterSpec(cfg)
@@ -51,7 +46,7 @@ function candidates(weights: WeightMap, cfg: ModelConfig): { name: string; shape
   return out;
 }
 
-export function prepareWeightsWithNames(weights: WeightMap, cfg: ModelConfig): Prepared {
+export function prepareWeights(weights: WeightMap, cfg: ModelConfig): Prepared {
   const out: WeightMap = new Map(weights);
   const added: string[] = [];
   const replaced: string[] = [];

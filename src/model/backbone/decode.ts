@@ -4,7 +4,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { COCO_CLASSES } from '../cocoFormat';
 import type { Detection } from '../types';
-import type { LetterboxInfo } from '../letterbox';
+import { toOriginal, type LetterboxInfo } from '../letterbox';
 import { NANODET_BINS, NANODET_CLASSES, NANODET_STRIDES, type NanoDetHead } from './nanodet';
 
 export interface DecodeHeadOptions {
@@ -124,13 +124,7 @@ export async function decodeHead(
     for (const { k, c, s } of level) {
       let box = boxCache.get(k);
       if (!box) {
-        const b = cellBox(logits, k, W, stride);
-        // Letterbox pixels → original pixels, clipped to the photo.
-        const x1 = Math.min(Math.max(b[0] / lb.scale, 0), lb.origWidth);
-        const y1 = Math.min(Math.max(b[1] / lb.scale, 0), lb.origHeight);
-        const x2 = Math.min(Math.max(b[2] / lb.scale, 0), lb.origWidth);
-        const y2 = Math.min(Math.max(b[3] / lb.scale, 0), lb.origHeight);
-        box = lb.flipped ? [lb.origWidth - x2, y1, lb.origWidth - x1, y2] : [x1, y1, x2, y2];
+        box = toOriginal(cellBox(logits, k, W, stride), lb);
         boxCache.set(k, box);
       }
       cands.push({ box, label: c, score: s });

@@ -2,7 +2,7 @@
  * One-time folds of the LORS parts into dense per-stage weights (docs/model.md §5.3).
  *
  * Both return a NEW WeightMap holding the same tensor objects as `weights` plus the folded tensors they add (the
- * factors stay, so either path can still run). Dispose only the added tensors (`added` of the *WithNames variants)
+ * factors stay, so either path can still run), and the names they added. Dispose only the added tensors (`added`)
  * if the original map is kept, or dispose everything of the returned map once. Stages already folded in the input
  * map are kept as they are (folding twice adds nothing).
  *
@@ -17,6 +17,7 @@ import { PLAIN_VARIANT, VARIANTS } from '../variants';
 import { getLinearWeight, getWeight, linearWeightOutIn, preparedName, sameShape } from '../nn/ops';
 import { lorsAFoldedName } from './lorsA';
 import { lorsTFactors, lorsTFoldedName } from './lorsT';
+import { lowRankProduct } from './lowRank';
 
 export interface Folded {
   weights: WeightMap;
@@ -25,11 +26,7 @@ export interface Folded {
 }
 
 /** Adds `stages.{i}.lorsT.folded` = W_i = W_sh + Σ_k B_k A_k [dq, outIn] (Eqs. 7–8) for every stage. */
-export function foldLorsT(weights: WeightMap, cfg: ModelConfig): WeightMap {
-  return foldLorsTWithNames(weights, cfg).weights;
-}
-
-export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
+export function foldLorsT(weights: WeightMap, cfg: ModelConfig): Folded {
   lorsOf(cfg, 'foldLorsT');
   const { outIn } = dims(cfg.decoder);
   const prepared = weights.has(preparedName('lorsT.shared.weight'));
@@ -40,10 +37,8 @@ export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded
     if (out.has(name) || out.has(preparedName(name))) continue; // already folded: keep it
     const Wi = tf.tidy(() => {
       const Wsh = linearWeightOutIn(weights, 'lorsT.shared.weight', [cfg.decoder.dQuery, outIn]);
-      // r_T = 0: no private part (and a matMul over an empty inner dimension is not zero on every backend).
-      if (cfg.lors!.rankT === 0) return prepared ? tf.transpose(Wsh) : tf.clone(Wsh);
       const { Bcat, Acat } = lorsTFactors(weights, cfg, i);
-      const W = tf.add(Wsh, tf.matMul(Bcat, Acat)); // Eq. 7 with Eq. 8
+      const W = tf.add(Wsh, lowRankProduct(Bcat, Acat)); // Eq. 7 with Eq. 8
       return prepared ? tf.transpose(W) : W;
     });
     const n = prepared ? preparedName(name) : name;
@@ -51,16 +46,6 @@ export function foldLorsTWithNames(weights: WeightMap, cfg: ModelConfig): Folded
     added.push(n);
   }
   return { weights: out, added };
-}
-
-/**
- * Adds the dense per-stage generator `stages.{i}.lorsA.folded.weight` [genOut, dq] and `.bias` [genOut]
- * (docs/model.md §5.3): LORS^A is affine in q, so with Ê = W_E q + b_E,
- *   W_gen,i[:, j] = W_sh[:, j] + Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), and likewise for the bias.
- * After this, a LORS stage costs exactly a vanilla stage (G, P_in of the config); memory goes back up.
- */
-export function foldLorsA(weights: WeightMap, cfg: ModelConfig): WeightMap {
-  return foldLorsAWithNames(weights, cfg).weights;
 }
 
 /**
@@ -87,7 +72,7 @@ export function lorsAPrivateFolded(
   const K = lors.groupsA[stage]!;
   const gk = G * K;
   const s = `stages.${stage}.lorsA`;
-  // r = 0: no private part (and a matMul over an empty inner dimension is not zero on every backend)
+  // r = 0: no private part (this computation's matMuls run over K·r, empty then: see lowRank.ts)
   if (r === 0) return { weight: tf.zeros([dq, genOut]), bias: tf.zeros([genOut]) };
   const bE = getWeight(weights, `${s}.generator.bias`, [2 * gk * r * r]);
   return tf.tidy(() => {
@@ -129,7 +114,13 @@ export function lorsAPrivateFolded(
   });
 }
 
-export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded {
+/**
+ * Adds the dense per-stage generator `stages.{i}.lorsA.folded.weight` [genOut, dq] and `.bias` [genOut]
+ * (docs/model.md §5.3): LORS^A is affine in q, so with Ê = W_E q + b_E,
+ *   W_gen,i[:, j] = W_sh[:, j] + Σ_k vec(B̂_k · mat(W_E,k[:, j]) · Â_k), and likewise for the bias.
+ * After this, a LORS stage costs exactly a vanilla stage (G, P_in of the config); memory goes back up.
+ */
+export function foldLorsA(weights: WeightMap, cfg: ModelConfig): Folded {
   lorsOf(cfg, 'foldLorsA');
   const d = cfg.decoder;
   const { genOut } = dims(d);
@@ -165,7 +156,7 @@ export function foldLorsAWithNames(weights: WeightMap, cfg: ModelConfig): Folded
 }
 
 /** Where a vanilla stage's mixing weights are in a folded LORS part (prepared names: the same with a trailing T). */
-const FOLDED_AS: Record<'lorsA' | 'lorsT', [RegExp, string][]> = {
+export const FOLDED_AS: Record<'lorsA' | 'lorsT', [RegExp, string][]> = {
   lorsA: [[/^(stages\.\d+)\.mixing\.generator\./, '$1.lorsA.folded.']],
   lorsT: [
     [/^(stages\.\d+)\.mixing\.output\.weight/, '$1.lorsT.folded'],
@@ -184,7 +175,7 @@ const FOLDED_AS: Record<'lorsA' | 'lorsT', [RegExp, string][]> = {
 export function foldToVanilla(weights: WeightMap, cfg: ModelConfig): Folded & { config: ModelConfig } {
   const parts = VARIANTS[cfg.variant];
   const lorsParts = [parts.output, parts.generator].filter((p): p is 'lorsA' | 'lorsT' => p !== 'dense');
-  const steps = lorsParts.map((p) => (p === 'lorsT' ? foldLorsTWithNames : foldLorsAWithNames));
+  const steps = lorsParts.map((p) => (p === 'lorsT' ? foldLorsT : foldLorsA));
   let a: Folded = { weights, added: [] };
   const added: string[] = [];
   try {

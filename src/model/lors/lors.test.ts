@@ -15,8 +15,8 @@ import {
   disposeWeights,
   type JsWeights,
 } from '../../testing/reference';
-import { foldLorsAWithNames, foldLorsTWithNames, lorsAPrivateFolded } from './fold';
-import { prepareWeightsWithNames } from '../adamixer/prepare';
+import { foldLorsA, foldLorsT, lorsAPrivateFolded } from './fold';
+import { prepareWeights } from '../adamixer/prepare';
 import { lorsAMixingParams, lowRankSum } from './lorsA';
 import { lorsTOutput, lorsTProject } from './lorsT';
 
@@ -86,7 +86,7 @@ describe('LORS^A', () => {
   });
 
   it('foldLorsA (dense per-stage generator) equals the factored path', async () => {
-    const { weights: folded, added } = foldLorsAWithNames(weights, cfg);
+    const { weights: folded, added } = foldLorsA(weights, cfg);
     expect(added).toHaveLength(2 * d.stages);
     expect(folded.get('stages.0.lorsA.folded.weight')!.shape).toEqual([dims(d).genOut, d.dQuery]);
     const q = tf.tensor3d(qArr, [B, L, d.dQuery]);
@@ -141,7 +141,7 @@ describe('LORS^A', () => {
 describe('LORS^T', () => {
   it('unfolded == folded == explicit W_i = W_sh + Σ_k B_k A_k (plain JS), and the LayerNorm', async () => {
     const before = tf.memory().numTensors;
-    const { weights: folded, added } = foldLorsTWithNames(weights, cfg);
+    const { weights: folded, added } = foldLorsT(weights, cfg);
     expect(added).toEqual(['stages.0.lorsT.folded', 'stages.1.lorsT.folded', 'stages.2.lorsT.folded']);
     const oArr = uniformArray(B * L * outIn, 0, 1, rng(9));
     const o = tf.tensor3d(oArr, [B, L, outIn]);
@@ -187,11 +187,11 @@ describe('LORS^T', () => {
 
   it('prepared maps (A_catᵀ, B_catᵀ, W_shᵀ): factored, folded-after-prepare (foldedT) and prepared-after-fold agree with W_i', async () => {
     const before = tf.memory().numTensors;
-    const p = prepareWeightsWithNames(weights, cfg);
-    const pf = foldLorsTWithNames(p.weights, cfg); // fold of a prepared map: adds W_iᵀ
+    const p = prepareWeights(weights, cfg);
+    const pf = foldLorsT(p.weights, cfg); // fold of a prepared map: adds W_iᵀ
     expect(pf.added).toEqual(['stages.0.lorsT.foldedT', 'stages.1.lorsT.foldedT', 'stages.2.lorsT.foldedT']);
-    const f = foldLorsTWithNames(weights, cfg);
-    const fp = prepareWeightsWithNames(f.weights, cfg); // prepare of a folded map
+    const f = foldLorsT(weights, cfg);
+    const fp = prepareWeights(f.weights, cfg); // prepare of a folded map
     expect(fp.added).toContain('stages.1.lorsT.foldedT');
     const oArr = uniformArray(B * L * outIn, 0, 1, rng(19));
     const o = tf.tensor3d(oArr, [B, L, outIn]);
@@ -224,7 +224,7 @@ describe('LORS^T', () => {
       tf.dispose(outs);
     }
     // foldLorsA on a prepared map adds the prepared dense generator, equal to the factored path
-    const pa = foldLorsAWithNames(p.weights, cfg);
+    const pa = foldLorsA(p.weights, cfg);
     expect(pa.added).toContain('stages.2.lorsA.folded.weightT');
     const q = tf.tensor3d(qArr, [B, L, d.dQuery]);
     for (let i = 0; i < d.stages; i++) {
@@ -240,14 +240,14 @@ describe('LORS^T', () => {
   });
 
   it('folding twice adds nothing', () => {
-    const a = foldLorsTWithNames(weights, cfg);
-    const b = foldLorsTWithNames(a.weights, cfg);
+    const a = foldLorsT(weights, cfg);
+    const b = foldLorsT(a.weights, cfg);
     expect(b.added).toEqual([]);
     for (const n of a.added) a.weights.get(n)!.dispose();
   });
 
   it('refuses a vanilla config', () => {
     const v = makeConfig('tiny', 'vanilla');
-    expect(() => foldLorsTWithNames(weights, v)).toThrow(/lors config/);
+    expect(() => foldLorsT(weights, v)).toThrow(/lors config/);
   });
 });

@@ -16,6 +16,7 @@ import { dims, lorsOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { splitMixingParams } from '../nn/generator';
 import { getWeight, linear, preparedName } from '../nn/ops';
+import { lowRankProduct } from './lowRank';
 
 export type LorsPath = 'auto' | 'factored' | 'folded';
 
@@ -44,7 +45,7 @@ export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, 
     ) as tf.Tensor2D[];
     const perGroup = Bcat.map((Bg, g) => {
       const EA = Array.from({ length: K }, (_, k) => tf.matMul(Et[g * K + k]!, As[g * K + k]!).reshape([r, n * h]));
-      return tf.matMul(Bg, (K === 1 ? EA[0]! : tf.concat(EA, 0)) as tf.Tensor2D); // [d, n·h]
+      return lowRankProduct(Bg, (K === 1 ? EA[0]! : tf.concat(EA, 0)) as tf.Tensor2D); // [d, n·h]
     });
     // [G, d, n, h] → [n, G, d, h]
     return tf.transpose(tf.stack(perGroup).reshape([G, d, n, h]), [2, 0, 1, 3]).reshape([n * G, d, h]) as tf.Tensor3D;
@@ -87,7 +88,6 @@ export function lorsAMixingParams(
   return tf.tidy(() => {
     // Eq. 10: Ŵ^shared = Linear(q), one generator shared by all stages, split per group into M_c and M_s.
     const shared = splitMixingParams(linear(q, weights, 'lorsA.shared'), cfg.decoder);
-    if (r === 0) return shared; // no private part
     // Eq. 12: Ê_ik = Linear(q) ∈ R^{r×r}: one per-stage Linear gives 2·G·K_i of them (0 → E^M, 1 → E^S).
     // (split as [n, 2, ·]: a SplitV of a rank-5 view is very slow on wasm)
     const E = linear(q, weights, `${s}.generator`).reshape([n, 2, gk * r * r]);

@@ -14,6 +14,7 @@ import { dims, lorsOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { getLinearWeight, getWeight, layerNorm, linearWith, preparedName } from '../nn/ops';
 import type { LorsPath } from './lorsA';
+import { lowRankProduct } from './lowRank';
 
 /** Name of the dense W_i [dq, outIn] that foldLorsT adds for stage i. */
 export const lorsTFoldedName = (stage: number) => `stages.${stage}.lorsT.folded`;
@@ -73,7 +74,6 @@ export function lorsTProject(
     // Eq. 7 (W_i = W^shared + W_i^private) and Eq. 8 (W_i^private = Σ_k B_ik A_ik), applied without forming W_i:
     // o·W_iᵀ = o·W_shᵀ + (o·A_catᵀ)·B_catᵀ.
     const sharedOut = linearWith(o, sh.w, bias, undefined, sh.layout);
-    if (r === 0) return sharedOut; // no private part
     const AT = weights.get(preparedName(`${s}.A`));
     const BT = weights.get(preparedName(`${s}.B`));
     let privateOut: tf.Tensor;
@@ -81,10 +81,10 @@ export function lorsTProject(
       // prepared: A_catᵀ [outIn, K·r], B_catᵀ [K·r, dq] (no transposed matMul operand)
       getWeight(weights, preparedName(`${s}.A`), [outIn, K * r]);
       getWeight(weights, preparedName(`${s}.B`), [K * r, dq]);
-      privateOut = linearWith(linearWith(o, AT, undefined, undefined, 'inOut'), BT, undefined, undefined, 'inOut');
+      privateOut = lowRankProduct(linearWith(o, AT, undefined, undefined, 'inOut'), BT as tf.Tensor2D);
     } else {
       const { Bcat, Acat } = lorsTFactors(weights, cfg, stage);
-      privateOut = linearWith(linearWith(o, Acat, undefined), Bcat, undefined);
+      privateOut = lowRankProduct(linearWith(o, Acat, undefined), tf.transpose(Bcat));
     }
     return tf.add(sharedOut, privateOut);
   });

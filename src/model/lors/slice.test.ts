@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { makeConfig } from '../config';
 import { countParameters } from '../params';
-import { arraysToWeights, initArrays } from '../weights';
-import { foldLorsA, foldLorsAWithNames, foldLorsT, foldLorsTWithNames } from './fold';
+import { initArrays } from '../weights/init';
+import { arraysToWeights } from '../weights/io';
+import { foldLorsA, foldLorsT } from './fold';
 import { lorsAFoldedName } from './lorsA';
 import { Rng } from '../random';
 import { sliceConfig, sliceLors } from './slice';
@@ -28,8 +29,8 @@ function randomLors(rankA: number, rankT: number, groups: number[]) {
 /** The dense folded LORS^A generator and L_output of every stage, as plain arrays. */
 async function dense(cfg: ReturnType<typeof makeConfig>, arrays: Map<string, Float32Array>) {
   const w = arraysToWeights(cfg, arrays);
-  const ft = foldLorsTWithNames(w, cfg);
-  const fa = foldLorsAWithNames(ft.weights, cfg);
+  const ft = foldLorsT(w, cfg);
+  const fa = foldLorsA(ft.weights, cfg);
   const out: Float32Array[] = [];
   for (let i = 0; i < cfg.decoder.stages; i++) {
     out.push(await fa.weights.get(`${lorsAFoldedName(i)}.weight`)!.data<'float32'>());
@@ -91,7 +92,7 @@ describe('sliceLors', () => {
     for (const [k, v] of arrays) expect(Array.from(s.arrays.get(k)!), k).toEqual(Array.from(v));
     // folding works on the sliced map too (smoke: no shape errors)
     const w = arraysToWeights(s.config, s.arrays);
-    const f = foldLorsA(foldLorsT(w, s.config), s.config);
+    const f = foldLorsA(foldLorsT(w, s.config).weights, s.config).weights;
     tf.dispose([...new Set([...w.values(), ...f.values()])]);
   });
 
@@ -102,8 +103,8 @@ describe('sliceLors', () => {
     for (const [n, a] of s.arrays)
       if (/lorsA\.(generator|ml|mr|sl|sr)|lorsT\.[AB]$/.test(n)) expect(a.length, n).toBe(0);
     const w = arraysToWeights(s.config, s.arrays);
-    const ft = foldLorsTWithNames(w, s.config);
-    const fa = foldLorsAWithNames(ft.weights, s.config);
+    const ft = foldLorsT(w, s.config);
+    const fa = foldLorsA(ft.weights, s.config);
     try {
       const shT = await w.get('lorsT.shared.weight')!.data();
       const shA = await w.get('lorsA.shared.weight')!.data();

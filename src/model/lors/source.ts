@@ -6,14 +6,8 @@
  */
 import type { ModelConfig } from '../config';
 import type { FileReader } from '../types';
-import {
-  loadWeightArrays,
-  MODEL_JSON,
-  parseManifest,
-  shardBytes,
-  withPrefetched,
-  type WeightsManifest,
-} from '../weights/io';
+import { loadWeightArrays, shardBytes, withPrefetched } from '../weights/io';
+import { MODEL_JSON, parseManifest, type WeightsManifest } from '../weights/manifest';
 import { sliceLors, type LorsSlice, type SliceMode } from './slice';
 
 type Progress = (loaded: number, total: number) => void;

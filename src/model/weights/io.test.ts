@@ -7,16 +7,8 @@ import { makeConfig, posScaleOf, type ModelConfig } from '../config';
 import { parameterSpec, size } from '../params';
 import type { FileReader } from '../types';
 import { initArrays, initWeights } from './init';
-import {
-  decodeWeightsToArrays,
-  loadWeightArrays,
-  loadWeights,
-  memoryReader,
-  parseManifest,
-  saveWeights,
-  SHARD_BYTES,
-  WeightsError,
-} from './io';
+import { decodeWeightsToArrays, loadWeightArrays, loadWeights, memoryReader, saveWeights, SHARD_BYTES } from './io';
+import { parseManifest, WeightsError } from './manifest';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');

@@ -30,7 +30,7 @@ describe('fused WebGPU decoder path: choice', () => {
   it("'auto' on wasm is the tfjs-op path: identical outputs, same kernels", async () => {
     const cfg = makeConfig('tiny', 'lors');
     const raw = randomWeights(cfg, 3);
-    const w = foldLorsA(foldLorsT(raw, cfg), cfg);
+    const w = foldLorsA(foldLorsT(raw, cfg).weights, cfg).weights;
     const levels = randomLevels(cfg, 1, 32, 32, 4);
     const before = tf.memory().numTensors;
     const run = async (impl: 'auto' | 'ops') => {
