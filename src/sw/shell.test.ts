@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CACHE_NAME, shardCacheKey } from '../worker/modelCache';
 import { buildManifest, isShellFile, type ShellManifest } from './manifest';
-import { activate, install, respond, shellCacheName, shellPath, withIsolation, type ShellEnv } from './shell';
+import { activate, install, respond, shellCacheName, shellPath, takeOver, withIsolation, type ShellEnv } from './shell';
 
 const SCOPE = 'https://example.org/some/sub/';
 const hex = (b: ArrayBuffer | Uint8Array | string) =>
@@ -53,8 +53,10 @@ let server: Record<string, Uint8Array>;
 let fetched: string[];
 let stores: FakeCaches;
 let env: ShellEnv;
+let clock: number;
 
 beforeEach(() => {
+  clock = 1_000_000;
   server = {};
   fetched = [];
   stores = new FakeCaches();
@@ -71,6 +73,7 @@ beforeEach(() => {
     },
     sha256: async (b) => hex(b),
     scope: SCOPE,
+    now: () => clock,
   };
 });
 
@@ -114,7 +117,8 @@ describe('install', () => {
     const m = await build('a');
     await install(env, m, false);
     const shell = stores.named.get(shellCacheName(SCOPE, m.version))!;
-    expect([...shell.entries.keys()].sort()).toEqual(Object.keys(m.files).map((p) => SCOPE + p));
+    const cached = [...shell.entries.keys()].filter((k) => !k.endsWith('__lors-installed-at'));
+    expect(cached.sort()).toEqual(Object.keys(m.files).map((p) => SCOPE + p));
     expect(fetched).not.toContain('models/lors/w.bin');
     // The CSP header of a file's response is kept (a worker script takes its policy from it).
     const hit = await shell.match(`${SCOPE}index.html`);
@@ -128,7 +132,8 @@ describe('install', () => {
     server['assets/main-b.js'] = bytes('tampered');
     await expect(install(env, b, true)).rejects.toThrow(/main-b\.js: SHA-256 differs/);
     const old = stores.named.get(shellCacheName(SCOPE, a.version))!;
-    expect(old.entries.size).toBe(3);
+    expect(old.entries.size).toBe(4); // three files and the install's time
+    expect(await takeOver(env, b, clock + 1, 1)).toBe(false);
   });
 
   it('on an update, fetches the new weight files of folders in use into the models cache, checked', async () => {
@@ -152,6 +157,25 @@ describe('install', () => {
     await install(env, await build('a'), false);
     await install(env, await build('b'), true);
     expect(fetched).not.toContain('models/lors/w.bin');
+  });
+});
+
+describe('takeOver', () => {
+  it('hands over to a page that started after the install finished and is the only page of the app', async () => {
+    const a = await build('a');
+    await install(env, a, false);
+    clock += 5_000;
+    const b = await build('b');
+    // A page that started while b was installing (its visit found the update): no take-over, whatever the order
+    // of the install's end and the page's question.
+    expect(await takeOver(env, b, clock - 1, 1)).toBe(false);
+    await install(env, b, true);
+    expect(await takeOver(env, b, clock - 1, 1)).toBe(false);
+    expect(await takeOver(env, b, clock, 1)).toBe(false);
+    // The next page to start, alone: take-over; with another page of the app open: none.
+    expect(await takeOver(env, b, clock + 1, 1)).toBe(true);
+    expect(await takeOver(env, b, clock + 1, 2)).toBe(false);
+    expect(await takeOver(env, b, Number.NaN, 1)).toBe(false);
   });
 });
 

@@ -7,6 +7,8 @@
  *   second copy), checked the same way. Any failure fails the install: the old version stays whole.
  * - activate: the other versions' shell caches of this scope go, and so do the models cache's weight files that this
  *   version's model.json files no longer list.
+ * - take-over: a waiting version replaces the active one only for a page that started after it was installed and is
+ *   the only page of the app (takeOver); the install records when it finished, in the version's own cache.
  * - respond: a shell file is served from this version's cache (model.json files included, so the worker reads the
  *   weights this shell was built with), after its SHA-256 is checked again; a copy that fails is deleted and the
  *   network answers. Weight files are left to the worker, which reads the models cache itself and checks every file
@@ -23,12 +25,17 @@ export interface ShellEnv {
   sha256: (data: ArrayBuffer) => Promise<string>;
   /** The registration's scope (the app's folder, ending in '/'). */
   scope: string;
+  /** Milliseconds since the epoch (the clock a page's performance.timeOrigin uses). */
+  now: () => number;
 }
 
 const SHELL_PREFIX = 'lors-studio-shell ';
 
 /** One cache per version and scope: two deployments on one origin keep theirs apart. */
 export const shellCacheName = (scope: string, version: string) => `${SHELL_PREFIX}${scope} ${version}`;
+
+/** Where a version's cache records when its install finished (never a shell path: nothing serves it). */
+const installedKey = (scope: string) => `${scope}__lors-installed-at`;
 
 /** Headers a cached copy keeps (the CSP a worker script takes from its own response among them). */
 function keptHeaders(h: Headers): Headers {
@@ -82,16 +89,31 @@ export async function install(env: ShellEnv, m: ShellManifest, update: boolean):
       await cache.put(url, await fetchVerified(env, url, sha));
     }),
   );
-  if (!update) return; // the first visit's worker is downloading the weights itself
-  const models = await env.caches.open(MODELS_CACHE);
-  const inUse = await foldersInUse(env, models);
-  for (const [path, sha] of Object.entries(m.shards)) {
-    if (!inUse.has(path.slice(0, path.lastIndexOf('/') + 1))) continue;
-    const url = new URL(path, env.scope).href;
-    const key = shardCacheKey(url, sha);
-    if (await verifiedHit(env, models, key, sha)) continue;
-    await models.put(key, await fetchVerified(env, url, sha));
+  if (update) {
+    // The first visit's worker is downloading the weights itself; an update fetches those of the folders in use.
+    const models = await env.caches.open(MODELS_CACHE);
+    const inUse = await foldersInUse(env, models);
+    for (const [path, sha] of Object.entries(m.shards)) {
+      if (!inUse.has(path.slice(0, path.lastIndexOf('/') + 1))) continue;
+      const url = new URL(path, env.scope).href;
+      const key = shardCacheKey(url, sha);
+      if (await verifiedHit(env, models, key, sha)) continue;
+      await models.put(key, await fetchVerified(env, url, sha));
+    }
   }
+  await cache.put(installedKey(env.scope), new Response(String(env.now())));
+}
+
+/**
+ * Whether waiting version `m` takes over when a page asks: only for a page that started (its performance.timeOrigin,
+ * `pageStart`) after the install finished — a version found and installed during a visit never reloads that visit,
+ * however the install's end and the page's question are ordered — and is the only page of the app (`pages`).
+ */
+export async function takeOver(env: ShellEnv, m: ShellManifest, pageStart: number, pages: number): Promise<boolean> {
+  if (pages > 1 || !Number.isFinite(pageStart)) return false;
+  const cache = await env.caches.open(shellCacheName(env.scope, m.version));
+  const at = Number(await (await cache.match(installedKey(env.scope)))?.text());
+  return Number.isFinite(at) && at > 0 && at < pageStart;
 }
 
 /** Makes version `m` the only one of this scope: other shell caches and unlisted weight files are deleted. */

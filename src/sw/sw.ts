@@ -6,7 +6,7 @@
  * asks it to when it starts alone (src/app/serviceWorker.ts).
  */
 import type { ShellManifest } from './manifest';
-import { activate, install, respond, shellPath, type ShellEnv } from './shell';
+import { activate, install, respond, shellPath, takeOver, type ShellEnv } from './shell';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -19,6 +19,7 @@ const env: ShellEnv = {
   fetch: (input, init) => fetch(input, init),
   sha256: async (data) => hex(await crypto.subtle.digest('SHA-256', data)),
   scope: self.registration.scope,
+  now: () => Date.now(),
 };
 
 self.addEventListener('install', (e) => e.waitUntil(install(env, manifest, self.registration.active !== null)));
@@ -30,13 +31,17 @@ self.addEventListener('fetch', (e) => {
   if (path !== null) e.respondWith(respond(env, manifest, path, e.request));
 });
 
-/** A waiting version takes over when the page asking is the only one of this app (no older page left behind). */
+/**
+ * A waiting version takes over when the page asking is the only one of this app (no older page left behind) and
+ * started after this version was installed (src/sw/shell.ts, takeOver).
+ */
 self.addEventListener('message', (e) => {
-  if ((e.data as { type?: string } | null)?.type !== 'activate-if-alone') return;
+  const data = e.data as { type?: string; pageStart?: unknown } | null;
+  if (data?.type !== 'activate-if-alone') return;
   e.waitUntil(
     (async () => {
       const pages = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-      if (pages.length <= 1) await self.skipWaiting();
+      if (await takeOver(env, manifest, Number(data.pageStart), pages.length)) await self.skipWaiting();
     })(),
   );
 });

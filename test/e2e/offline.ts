@@ -93,6 +93,36 @@ function nextBuild(): { dir: string; version: string } {
   return { dir, version: m.version };
 }
 
+/** Where a hand-over stands, for a failure message: the page's view of its registration, and each service worker's. */
+async function handOverState(page: Page): Promise<string> {
+  const seen = await page
+    .evaluate(async () => {
+      const reg = await navigator.serviceWorker.getRegistration();
+      const st = (w: ServiceWorker | null | undefined) => w?.state ?? 'none';
+      const build = document.querySelector('meta[name="lors-build"]') ? 'next' : 'first';
+      return (
+        `page on the ${build} build: controller ${st(navigator.serviceWorker.controller)}, active ` +
+        `${st(reg?.active)}, waiting ${st(reg?.waiting)}, installing ${st(reg?.installing)}`
+      );
+    })
+    .catch((e: unknown) => `page unreadable (${String(e)})`);
+  const workers = await Promise.all(
+    page
+      .context()
+      .serviceWorkers()
+      .map((w) =>
+        w
+          .evaluate(async () => {
+            const g = self as unknown as ServiceWorkerGlobalScope & { serviceWorker?: ServiceWorker };
+            const pages = await g.clients.matchAll({ type: 'window', includeUncontrolled: true });
+            return `${g.serviceWorker?.state ?? '?'} (sees ${pages.length} page(s))`;
+          })
+          .catch((e: unknown) => `unreadable (${String(e)})`),
+      ),
+  );
+  return `${seen}; service workers: ${workers.join(', ') || 'none running'}`;
+}
+
 const buildOf = (page: Page) =>
   page.evaluate(() => document.querySelector('meta[name="lors-build"]')?.getAttribute('content') ?? 'first');
 
@@ -192,10 +222,14 @@ export const offline: Test[] = [
         await other.close();
         // Alone now: the reload starts on the old build, hands over, and reloads once on the new one.
         await page.reload();
-        await page.waitForFunction(() => document.querySelector('meta[name="lors-build"]') !== null, undefined, {
-          timeout: 120_000,
-          polling: 250,
-        });
+        await page
+          .waitForFunction(() => document.querySelector('meta[name="lors-build"]') !== null, undefined, {
+            timeout: 120_000,
+            polling: 250,
+          })
+          .catch(async (e: unknown) => {
+            throw new Error(`no hand-over to the new build: ${await handOverState(page)} (${String(e)})`);
+          });
         await waitReady(page, 180_000);
         const shells = await page.evaluate(async () =>
           (await caches.keys()).filter((k) => k.startsWith('lors-studio-shell')),
