@@ -119,6 +119,35 @@ describe('soakVerdict', () => {
     expect(soakVerdict(few, { warmupMoves: 20, requireConclusive: false }).ok).toBe(true);
   });
 
+  it('leaves compiled code out where the readings measure it: code that fills slowly is no leak, data is', () => {
+    const r = noise(4);
+    // 3.5 MB of data, flat (±20 kB), and compiled code growing 1.5 kB per move past the warm-up, slower and slower.
+    const code = (m: number) => 2.2 * MB + 1500 * 400 * (1 - Math.exp(-m / 400));
+    const withCode: SoakReading[] = series(300, 10, (m) => 3.5 * MB + code(m) + 20e3 * r()).map((x) => ({
+      ...x,
+      codeBytes: code(x.moves),
+    }));
+    const v = soakVerdict(withCode, { warmupMoves: 100 });
+    expect(v.heap.measure).toBe('js-heap-less-code');
+    expect(v.heap.status).toBe('bounded');
+    expect(v.heap.codeSlopeBytesPerMove!).toBeGreaterThan(500);
+    // The whole JS heap of the same page (no code figures) reads as a leak.
+    const whole = soakVerdict(
+      withCode.map(({ codeBytes: _, ...x }) => x),
+      { warmupMoves: 100 },
+    );
+    expect(whole.heap.measure).toBe('js-heap');
+    expect(whole.heap.status).toBe('leak');
+    // Data that grows 500 B per move (+2.9% over the measured moves) is a leak whatever the code does.
+    const leak = withCode.map((x) => ({ ...x, heapBytes: x.heapBytes! + 500 * x.moves }));
+    const l = soakVerdict(leak, { warmupMoves: 100 });
+    expect(l.heap.status).toBe('leak');
+    expect(l.reasons.join()).toMatch(/less compiled code grows/);
+    // One reading without a code figure: the whole heap is judged, not a mix.
+    withCode[20] = { ...withCode[20]!, codeBytes: null };
+    expect(soakVerdict(withCode, { warmupMoves: 100 }).heap.measure).toBe('js-heap');
+  });
+
   it('fails when the tensor count moves after the warm-up, not during it', () => {
     const rs = series(300, 10, () => 5.4 * MB).map((x) => ({ ...x, tensors: x.moves < 50 ? 690 : 703 }));
     expect(soakVerdict(rs, { warmupMoves: 50 }).tensors).toEqual({ atWarmup: 703, min: 703, max: 703, ok: true });

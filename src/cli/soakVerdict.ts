@@ -6,6 +6,12 @@
  * heap's slope in bytes per move with its standard error and 95% confidence interval. The worker's tensor count
  * must be the same at every reading after the warm-up (the soak reads it in the same app state each time).
  *
+ * The heap judged is the JS heap less V8's compiled code (bytecode, machine code and their metadata, from a heap
+ * snapshot at each reading) where the readings have it: code is not data the app keeps, and it is bounded by the
+ * app's functions, but it fills slowly — a function run once per move reaches V8's optimising tiers only after
+ * hundreds of moves — so it rises well after any fixed warm-up (heap snapshots of the page: page-only moves 200 → 400
+ * added 136 KiB of code and nothing else). Without code figures the whole JS heap is judged.
+ *
  * Heap status, with growth = slope × measured span, as a fraction of the fitted heap at the end of the warm-up:
  *   - 'leak': the growth's 95% interval lies above `minGrowth` (a rise that is certain and not negligible);
  *   - 'bounded': not a leak, and the interval's upper end keeps the growth within `maxGrowth`;
@@ -27,6 +33,8 @@ export interface SoakReading {
   tensors: number;
   /** The page's JS heap after a forced GC, bytes (null where the browser does not report it). */
   heapBytes: number | null;
+  /** Of which V8's compiled code, bytes, from a heap snapshot (absent or null: not measured). */
+  codeBytes?: number | null;
 }
 
 export interface SoakVerdictOptions {
@@ -62,6 +70,10 @@ export interface SoakVerdict {
   tensors: { atWarmup: number | null; min: number | null; max: number | null; ok: boolean };
   heap: {
     status: HeapStatus;
+    /** What was fitted: the JS heap less compiled code (every reading used had a code figure), or the whole JS heap. */
+    measure: 'js-heap-less-code' | 'js-heap';
+    /** The compiled code's own slope, bytes per move (null: no code figures). */
+    codeSlopeBytesPerMove: number | null;
     /** Readings used (after the warm-up, with a heap figure). */
     readings: number;
     /** Bytes per move, its standard error and 95% interval (null when unmeasured). */
@@ -135,8 +147,12 @@ export function soakVerdict(readings: SoakReading[], options: SoakVerdictOptions
   else if (!tensors.ok) reasons.push(`worker tensors ranged ${tensors.min}–${tensors.max} after the warm-up`);
 
   const used = after.filter((r): r is SoakReading & { heapBytes: number } => r.heapBytes !== null);
+  const withCode = used.length > 0 && used.every((r) => typeof r.codeBytes === 'number');
+  const value = (r: SoakReading & { heapBytes: number }) => (withCode ? r.heapBytes - r.codeBytes! : r.heapBytes);
   const heap: SoakVerdict['heap'] = {
     status: 'unmeasured',
+    measure: withCode ? 'js-heap-less-code' : 'js-heap',
+    codeSlopeBytesPerMove: null,
     readings: used.length,
     slopeBytesPerMove: null,
     slopeStdErr: null,
@@ -149,8 +165,14 @@ export function soakVerdict(readings: SoakReading[], options: SoakVerdictOptions
   if (used.length >= 3 && used.at(-1)!.moves > used[0]!.moves) {
     const fit = fitLine(
       used.map((r) => r.moves),
-      used.map((r) => r.heapBytes),
+      used.map(value),
     );
+    if (withCode) {
+      heap.codeSlopeBytesPerMove = fitLine(
+        used.map((r) => r.moves),
+        used.map((r) => r.codeBytes!),
+      ).slope;
+    }
     const x0 = used[0]!.moves,
       x1 = used.at(-1)!.moves;
     const start = fit.intercept + fit.slope * x0;
@@ -170,7 +192,7 @@ export function soakVerdict(readings: SoakReading[], options: SoakVerdictOptions
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   if (heap.status === 'leak') {
     reasons.push(
-      `page heap grows ${heap.slopeBytesPerMove!.toFixed(0)} B/move (95% interval ` +
+      `page heap${withCode ? ' less compiled code' : ''} grows ${heap.slopeBytesPerMove!.toFixed(0)} B/move (95% interval ` +
         `${heap.slopeCi95!.map((s) => s.toFixed(0)).join('…')}), ${pct(heap.growth!)} over the measured moves`,
     );
   } else if (heap.status === 'inconclusive' && requireConclusive) {

@@ -1,9 +1,9 @@
 /**
  * Long use: many control moves and photo drops in one page, each waited for. Every `readEvery` moves, in the same
- * app state each time, a reading after a forced GC: the worker's live tensors (its `stats` request) and the page's
+ * app state each time, a reading after a forced GC: the worker's live tensors (its `stats` request), the page's
  * JS heap (Chromium's performance.memory; precise and collectable with --enable-precise-memory-info
  * --js-flags=--expose-gc, which the e2e and the bench pass; Chromium gives workers no performance.memory, so the
- * worker is watched through its tensors). The verdict (src/cli/soakVerdict.ts) leaves the warm-up out and judges
+ * worker is watched through its tensors) and the compiled code in it (a heap snapshot). The verdict (src/cli/soakVerdict.ts) leaves the warm-up out and judges
  * the heap by the slope of the other readings, never by one start/end pair.
  *
  * Two kinds of moves: 'slider' moves the LORS r_A slider between its maximum and half of it (the LORS decoder is
@@ -11,7 +11,7 @@
  * score threshold, LORS source), ten moves per cycle, back where the cycle started.
  * The e2e runs a short slider soak; `npm run bench` a longer one and, with --long-soak, a long mixed one.
  */
-import type { Page } from 'playwright-core';
+import type { CDPSession, Page } from 'playwright-core';
 import {
   latencyDrift,
   soakVerdict,
@@ -19,6 +19,7 @@ import {
   type SoakVerdict,
   type SoakVerdictOptions,
 } from '../../src/cli/soakVerdict';
+import { codeBytes, takeHeapSnapshot } from './heapSnapshot';
 import { assert, dropFile, setRange, tid, waitReady, type Test } from './page';
 
 export type SoakActions = 'slider' | 'mixed';
@@ -29,6 +30,8 @@ export interface SoakOptions {
   actions?: SoakActions;
   /** Moves between readings (default 10; a multiple of the mixed cycle's 10 moves for 'mixed'). */
   readEvery?: number;
+  /** Measure the compiled code at each reading (a heap snapshot; default true), so the verdict can leave it out. */
+  code?: boolean;
   verdict?: SoakVerdictOptions;
   log?: (s: string) => void;
 }
@@ -68,9 +71,12 @@ const PHOTOS = ['chelsea.jpg', 'coffee.jpg'];
 /** Moves per cycle of the mixed actions; a reading is taken between cycles. */
 export const MIXED_CYCLE = 10;
 
-/** The worker's tensors and the page's heap, after a full GC where Chromium exposes one. */
-async function read(page: Page, moves: number): Promise<SoakReading> {
-  return page.evaluate(async (moves) => {
+/**
+ * The worker's tensors and the page's heap, after a full GC where Chromium exposes one, and the compiled code in that
+ * heap (a heap snapshot through `cdp`, when given).
+ */
+async function read(page: Page, moves: number, cdp: CDPSession | null): Promise<SoakReading> {
+  const r = await page.evaluate(async (moves) => {
     const w = window as unknown as W;
     w.gc?.();
     w.gc?.();
@@ -78,6 +84,7 @@ async function read(page: Page, moves: number): Promise<SoakReading> {
     const heap = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize;
     return { moves, tensors: s.numTensors, heapBytes: heap ?? null };
   }, moves);
+  return cdp ? { ...r, codeBytes: codeBytes(await takeHeapSnapshot(cdp)) } : r;
 }
 
 async function drop(page: Page, i: number): Promise<number> {
@@ -229,7 +236,9 @@ export async function soak(page: Page, o: SoakOptions): Promise<SoakReport> {
   if (Number(await page.locator(tid('slider-rank-a')).inputValue()) !== r.maxA) {
     await lorsRerun(page, () => setRange(page, 'slider-rank-a', r.maxA));
   }
-  const readings: SoakReading[] = [await read(page, 0)];
+  const cdp = o.code === false ? null : await page.context().newCDPSession(page);
+  await cdp?.send('HeapProfiler.enable');
+  const readings: SoakReading[] = [await read(page, 0, cdp)];
   const moveMs: number[] = [],
     dropMs: number[] = [],
     dropAtMove: number[] = [];
@@ -245,7 +254,7 @@ export async function soak(page: Page, o: SoakOptions): Promise<SoakReport> {
     moveMs.push(Date.now() - t);
     if ((i + 1) % every === 0 && drops < o.drops) await dropAt(i + 1);
     if ((i + 1) % readEvery === 0) {
-      readings.push(await read(page, i + 1));
+      readings.push(await read(page, i + 1, cdp));
       const last = readings.at(-1)!;
       if ((i + 1) % 50 === 0 || i + 1 === o.moves) {
         o.log?.(`soak: ${i + 1}/${o.moves} moves, ${drops} drops, tensors ${last.tensors}, heap ${last.heapBytes} B`);
@@ -253,6 +262,7 @@ export async function soak(page: Page, o: SoakOptions): Promise<SoakReport> {
     }
   }
   while (drops < o.drops) await dropAt(o.moves);
+  await cdp?.detach();
   const round = (x: number | null | undefined) => (x === null || x === undefined ? null : Number(x.toFixed(4)));
   const verdict = soakVerdict(readings, o.verdict);
   const warm = verdict.warmupMoves;
@@ -282,9 +292,11 @@ export function soakSummary(r: SoakReport): string {
   const heap =
     h.slopeBytesPerMove === null
       ? 'page heap unmeasured'
-      : `page heap ${(h.fittedStartBytes! / 2 ** 20).toFixed(2)} → ${(h.fittedEndBytes! / 2 ** 20).toFixed(2)} MiB ` +
+      : `page heap${h.measure === 'js-heap-less-code' ? ' less compiled code' : ''} ` +
+        `${(h.fittedStartBytes! / 2 ** 20).toFixed(2)} → ${(h.fittedEndBytes! / 2 ** 20).toFixed(2)} MiB ` +
         `(fit), slope ${kb(h.slopeBytesPerMove)} KiB/move ± ${kb(h.slopeStdErr!)} (95%: ${kb(h.slopeCi95![0])}…` +
-        `${kb(h.slopeCi95![1])}), growth ${(100 * h.growth!).toFixed(1)}% (95% up to ${(100 * h.growthCi95![1]).toFixed(1)}%): ${h.status}`;
+        `${kb(h.slopeCi95![1])}), growth ${(100 * h.growth!).toFixed(1)}% (95% up to ${(100 * h.growthCi95![1]).toFixed(1)}%): ${h.status}` +
+        (h.codeSlopeBytesPerMove === null ? '' : `; compiled code ${kb(h.codeSlopeBytesPerMove)} KiB/move`);
   const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
   return (
     `soak (${r.actions}, ${r.moves} moves, ${r.drops} drops, ${r.wallS} s; warm-up ${v.warmupMoves} moves left out): ` +
