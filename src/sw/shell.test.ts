@@ -7,7 +7,17 @@ import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CACHE_NAME, shardCacheKey } from '../worker/modelCache';
 import { buildManifest, isShellFile, type ShellManifest } from './manifest';
-import { activate, install, respond, shellCacheName, shellPath, takeOver, withIsolation, type ShellEnv } from './shell';
+import {
+  activate,
+  install,
+  respond,
+  shellCacheName,
+  shellPath,
+  takeOver,
+  takeOverWhenAlone,
+  withIsolation,
+  type ShellEnv,
+} from './shell';
 
 const SCOPE = 'https://example.org/some/sub/';
 const hex = (b: ArrayBuffer | Uint8Array | string) =>
@@ -176,6 +186,31 @@ describe('takeOver', () => {
     expect(await takeOver(env, b, clock + 1, 1)).toBe(true);
     expect(await takeOver(env, b, clock + 1, 2)).toBe(false);
     expect(await takeOver(env, b, Number.NaN, 1)).toBe(false);
+  });
+});
+
+describe('takeOverWhenAlone', () => {
+  it('waits, within a limit, for the other pages listed to go (the document the asking page replaced)', async () => {
+    await install(env, await build('a'), false);
+    clock += 5_000;
+    const b = await build('b');
+    await install(env, b, true);
+    const start = clock + 1;
+    let slept = 0;
+    const sleep = async (ms: number) => {
+      slept += ms;
+    };
+    // Two pages listed for the first second, then one: take-over.
+    expect(await takeOverWhenAlone(env, b, start, async () => (slept < 1_000 ? 2 : 1), sleep)).toBe(true);
+    expect(slept).toBe(1_000);
+    // A page that stays open: no take-over, after the limit.
+    slept = 0;
+    expect(await takeOverWhenAlone(env, b, start, async () => 2, sleep, 3_000)).toBe(false);
+    expect(slept).toBe(3_000);
+    // Alone but started before the install finished: no take-over, and no waiting.
+    slept = 0;
+    expect(await takeOverWhenAlone(env, b, clock - 1, async () => 1, sleep)).toBe(false);
+    expect(slept).toBe(0);
   });
 });
 

@@ -105,6 +105,34 @@ export async function install(env: ShellEnv, m: ShellManifest, update: boolean):
 }
 
 /**
+ * How long a waiting version keeps looking, for a page that asked, for the app's other pages to be gone: the document
+ * the asking page replaced in its tab is still listed while the browser tears it down, which takes seconds when the
+ * machine is busy.
+ */
+export const TAKE_OVER_WAIT_MS = 15_000;
+const TAKE_OVER_POLL_MS = 250;
+
+/**
+ * takeOver, asked again every TAKE_OVER_POLL_MS while other pages of the app are listed, for up to `waitMs`: true as
+ * soon as it holds; false when it fails with the asking page alone, or the others stay.
+ */
+export async function takeOverWhenAlone(
+  env: ShellEnv,
+  m: ShellManifest,
+  pageStart: number,
+  countPages: () => Promise<number>,
+  sleep: (ms: number) => Promise<void>,
+  waitMs = TAKE_OVER_WAIT_MS,
+): Promise<boolean> {
+  for (let waited = 0; ; waited += TAKE_OVER_POLL_MS) {
+    const pages = await countPages();
+    if (await takeOver(env, m, pageStart, pages)) return true;
+    if (pages <= 1 || waited >= waitMs) return false;
+    await sleep(TAKE_OVER_POLL_MS);
+  }
+}
+
+/**
  * Whether waiting version `m` takes over when a page asks: only for a page that started (its performance.timeOrigin,
  * `pageStart`) after the install finished — a version found and installed during a visit never reloads that visit,
  * however the install's end and the page's question are ordered — and is the only page of the app (`pages`).

@@ -6,7 +6,7 @@
  * asks it to when it starts alone (src/app/serviceWorker.ts).
  */
 import type { ShellManifest } from './manifest';
-import { activate, install, respond, shellPath, takeOver, type ShellEnv } from './shell';
+import { activate, install, respond, shellPath, takeOverWhenAlone, type ShellEnv } from './shell';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -33,15 +33,17 @@ self.addEventListener('fetch', (e) => {
 
 /**
  * A waiting version takes over when the page asking is the only one of this app (no older page left behind) and
- * started after this version was installed (src/sw/shell.ts, takeOver).
+ * started after this version was installed (src/sw/shell.ts, takeOverWhenAlone: it waits a while for other pages to
+ * go, such as the document the asking page replaced in its tab).
  */
 self.addEventListener('message', (e) => {
   const data = e.data as { type?: string; pageStart?: unknown } | null;
   if (data?.type !== 'activate-if-alone') return;
   e.waitUntil(
     (async () => {
-      const pages = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-      if (await takeOver(env, manifest, Number(data.pageStart), pages.length)) await self.skipWaiting();
+      const pages = async () => (await self.clients.matchAll({ type: 'window', includeUncontrolled: true })).length;
+      const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+      if (await takeOverWhenAlone(env, manifest, Number(data.pageStart), pages, sleep)) await self.skipWaiting();
     })(),
   );
 });

@@ -93,16 +93,20 @@ function nextBuild(): { dir: string; version: string } {
   return { dir, version: m.version };
 }
 
-/** Where a hand-over stands, for a failure message: the page's view of its registration, and each service worker's. */
+/**
+ * Where a hand-over stands, for a failure message: the page's view of its registration (and its start time), and
+ * each running service worker's (its state, the pages it sees, when its install finished). No named function inside
+ * evaluate: the test's bundler would wrap it in a helper the page lacks.
+ */
 async function handOverState(page: Page): Promise<string> {
   const seen = await page
     .evaluate(async () => {
       const reg = await navigator.serviceWorker.getRegistration();
-      const st = (w: ServiceWorker | null | undefined) => w?.state ?? 'none';
       const build = document.querySelector('meta[name="lors-build"]') ? 'next' : 'first';
       return (
-        `page on the ${build} build: controller ${st(navigator.serviceWorker.controller)}, active ` +
-        `${st(reg?.active)}, waiting ${st(reg?.waiting)}, installing ${st(reg?.installing)}`
+        `page on the ${build} build, started at ${performance.timeOrigin.toFixed(0)}: controller ` +
+        `${navigator.serviceWorker.controller?.state ?? 'none'}, active ${reg?.active?.state ?? 'none'}, waiting ` +
+        `${reg?.waiting?.state ?? 'none'}, installing ${reg?.installing?.state ?? 'none'}`
       );
     })
     .catch((e: unknown) => `page unreadable (${String(e)})`);
@@ -115,7 +119,12 @@ async function handOverState(page: Page): Promise<string> {
           .evaluate(async () => {
             const g = self as unknown as ServiceWorkerGlobalScope & { serviceWorker?: ServiceWorker };
             const pages = await g.clients.matchAll({ type: 'window', includeUncontrolled: true });
-            return `${g.serviceWorker?.state ?? '?'} (sees ${pages.length} page(s))`;
+            const installed: string[] = [];
+            for (const name of await caches.keys()) {
+              const hit = await (await caches.open(name)).match(`${g.registration.scope}__lors-installed-at`);
+              if (hit) installed.push(`${name.slice(-16)} at ${await hit.text()}`);
+            }
+            return `${g.serviceWorker?.state ?? '?'} (sees ${pages.length} page(s); installs: ${installed.join(', ')})`;
           })
           .catch((e: unknown) => `unreadable (${String(e)})`),
       ),
@@ -228,7 +237,49 @@ export const offline: Test[] = [
             polling: 250,
           })
           .catch(async (e: unknown) => {
-            throw new Error(`no hand-over to the new build: ${await handOverState(page)} (${String(e)})`);
+            const state = await handOverState(page);
+            // Probe (the test has failed already): does the waiting worker take over when the page asks again now,
+            // or when it calls skipWaiting itself?
+            type G = { __probe?: string[] };
+            for (const w of page.context().serviceWorkers())
+              await w
+                .evaluate(() => {
+                  const g = self as unknown as ServiceWorkerGlobalScope & G;
+                  g.__probe = [];
+                  g.addEventListener('message', (e) => g.__probe!.push(JSON.stringify(e.data)));
+                  g.addEventListener('error', (e) => g.__probe!.push(`error ${e.message}`));
+                  g.addEventListener('unhandledrejection', (e) => g.__probe!.push(`rejection ${String(e.reason)}`));
+                })
+                .catch(() => undefined);
+            const sent = await page
+              .evaluate(async () => {
+                const reg = await navigator.serviceWorker.getRegistration();
+                reg?.waiting?.postMessage({ type: 'activate-if-alone', pageStart: performance.timeOrigin });
+                return reg?.waiting ? 'posted' : 'no waiting worker';
+              })
+              .catch((x: unknown) => String(x));
+            await page.waitForTimeout(10_000);
+            const got = await Promise.all(
+              page
+                .context()
+                .serviceWorkers()
+                .map((w) =>
+                  w
+                    .evaluate(() => (self as unknown as G).__probe?.join(' | ') ?? 'no probe')
+                    .catch((x: unknown) => String(x)),
+                ),
+            );
+            const asked = `${sent}; received: ${got.join(' / ')}; ${await handOverState(page)}`;
+            for (const w of page.context().serviceWorkers())
+              await w
+                .evaluate(() => (self as unknown as ServiceWorkerGlobalScope).skipWaiting())
+                .catch(() => undefined);
+            await page.waitForTimeout(10_000);
+            const skipped = await handOverState(page);
+            throw new Error(
+              `no hand-over to the new build: ${state} (${String(e)}); asked again 10 s later: ${asked}; ` +
+                `after skipWaiting: ${skipped}`,
+            );
           });
         await waitReady(page, 180_000);
         const shells = await page.evaluate(async () =>

@@ -315,10 +315,13 @@ export const soakTests: Test[] = [
       // 30 moves lie inside the page's warm-up (V8 still compiles the moves' code: a few kB per move, see
       // SOAK_WARMUP_MOVES), so only a gross leak fails it: a certain rise of 10% in 20 moves (about 25 kB per move,
       // e.g. a photo's pixels kept per drop). The bench's soak judges the heap closely.
+      // No code figures (a heap snapshot per reading): at this threshold compiled code (1–2 kB per move) cannot
+      // matter, and the test stays within its time on a slow machine.
       const r = await soak(page, {
         moves: 30,
         drops: 10,
         readEvery: 2,
+        code: false,
         verdict: { warmupMoves: 10, minGrowth: 0.1, requireConclusive: false },
       });
       console.log(`    ${soakSummary(r)}`);
