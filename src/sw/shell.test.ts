@@ -200,16 +200,19 @@ describe('takeOverWhenAlone', () => {
     const sleep = async (ms: number) => {
       slept += ms;
     };
-    // Two pages listed for the first second, then one: take-over.
-    expect(await takeOverWhenAlone(env, b, start, async () => (slept < 1_000 ? 2 : 1), sleep)).toBe(true);
+    // Another page listed for the first second, then none: take-over.
+    expect(await takeOverWhenAlone(env, b, start, async () => (slept < 1_000 ? 1 : 0), sleep)).toBe(true);
     expect(slept).toBe(1_000);
     // A page that stays open: no take-over, after the limit.
     slept = 0;
-    expect(await takeOverWhenAlone(env, b, start, async () => 2, sleep, 3_000)).toBe(false);
+    expect(await takeOverWhenAlone(env, b, start, async () => 1, sleep, 3_000)).toBe(false);
     expect(slept).toBe(3_000);
+    // The asking page closed meanwhile (another stays): no take-over of a page that did not ask.
+    slept = 0;
+    expect(await takeOverWhenAlone(env, b, start, async () => (slept < 500 ? 1 : null), sleep)).toBe(false);
     // Alone but started before the install finished: no take-over, and no waiting.
     slept = 0;
-    expect(await takeOverWhenAlone(env, b, clock - 1, async () => 1, sleep)).toBe(false);
+    expect(await takeOverWhenAlone(env, b, clock - 1, async () => 0, sleep)).toBe(false);
     expect(slept).toBe(0);
   });
 });

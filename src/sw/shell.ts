@@ -113,21 +113,23 @@ export const TAKE_OVER_WAIT_MS = 15_000;
 const TAKE_OVER_POLL_MS = 250;
 
 /**
- * takeOver, asked again every TAKE_OVER_POLL_MS while other pages of the app are listed, for up to `waitMs`: true as
- * soon as it holds; false when it fails with the asking page alone, or the others stay.
+ * takeOver for the asking page, asked again every TAKE_OVER_POLL_MS while other pages of the app are listed, for up to
+ * `waitMs`: true as soon as it holds; false when it fails with the asking page alone, when the others stay, or when
+ * the asking page is gone (`otherPages` gives null: never hand over a page that did not ask).
  */
 export async function takeOverWhenAlone(
   env: ShellEnv,
   m: ShellManifest,
   pageStart: number,
-  countPages: () => Promise<number>,
+  otherPages: () => Promise<number | null>,
   sleep: (ms: number) => Promise<void>,
   waitMs = TAKE_OVER_WAIT_MS,
 ): Promise<boolean> {
   for (let waited = 0; ; waited += TAKE_OVER_POLL_MS) {
-    const pages = await countPages();
-    if (await takeOver(env, m, pageStart, pages)) return true;
-    if (pages <= 1 || waited >= waitMs) return false;
+    const others = await otherPages();
+    if (others === null) return false;
+    if (await takeOver(env, m, pageStart, others + 1)) return true;
+    if (others === 0 || waited >= waitMs) return false;
     await sleep(TAKE_OVER_POLL_MS);
   }
 }

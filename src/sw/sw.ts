@@ -41,7 +41,11 @@ self.addEventListener('message', (e) => {
   if (data?.type !== 'activate-if-alone') return;
   e.waitUntil(
     (async () => {
-      const pages = async () => (await self.clients.matchAll({ type: 'window', includeUncontrolled: true })).length;
+      const asker = (e.source as Client | null)?.id;
+      const pages = async () => {
+        const all = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+        return all.some((c) => c.id === asker) ? all.length - 1 : null;
+      };
       const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
       if (await takeOverWhenAlone(env, manifest, Number(data.pageStart), pages, sleep)) await self.skipWaiting();
     })(),
