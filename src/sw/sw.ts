@@ -47,7 +47,8 @@ self.addEventListener('message', (e) => {
         return all.some((c) => c.id === asker) ? all.length - 1 : null;
       };
       const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
-      if (await takeOverWhenAlone(env, manifest, Number(data.pageStart), pages, sleep)) await self.skipWaiting();
+      // Not awaited: skipWaiting's promise settles on activation, and this event must not stay open until then.
+      if (await takeOverWhenAlone(env, manifest, Number(data.pageStart), pages, sleep)) void self.skipWaiting();
     })(),
   );
 });
