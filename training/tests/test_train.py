@@ -607,21 +607,8 @@ class TestTraining(unittest.TestCase):
 
     def test_ema_resume_choose_and_export(self):
         """--ema: the run evaluates and exports the average; a resumed run ends as an uninterrupted one."""
-        base = self.argv(
-            'lors',
-            '--epochs',
-            '2',
-            '--batch-size',
-            '2',
-            '--lr',
-            '1e-3',
-            '--warmup',
-            '1',
-            '--no-plot',
-            '--ema',
-            '0.5',
-            val=self.vfeat,
-        )
+        flags = '--epochs 2 --batch-size 2 --lr 1e-3 --warmup 1 --no-plot --ema 0.5'.split()
+        base = self.argv('lors', *flags, val=self.vfeat)
         a, b = os.path.join(self.tmp.name, 'ema-a'), os.path.join(self.tmp.name, 'ema-b')
         exp = os.path.join(self.tmp.name, 'ema-exported')
         ra = run_main(base + ['--out', a, '--export-best', exp])
