@@ -114,8 +114,8 @@ export const panels: Test[] = [
         'a decoder re-ran for a stage step',
       );
       assert(pix.size >= 5, `only ${pix.size} different LORS pictures over the six stages`);
-      // A wide margin (CI machines are slow); the goal is ≤ 50 ms, logged below.
-      assert(Math.max(...times) < 2_000, `a stage step took ${Math.max(...times).toFixed(0)} ms to redraw`);
+      // Measured 5–8 ms per step on a quiet 2-core VM (wasm); the goal is ≤ 50 ms.
+      assert(Math.max(...times) <= 50, `a stage step took ${Math.max(...times).toFixed(0)} ms to redraw (goal ≤ 50 ms)`);
       console.log(`    stage redraw per step: ${times.map((t) => t.toFixed(0)).join(', ')} ms, no worker request`);
 
       // Busy state: a slider move marks the LORS panel aria-busy within 100 ms, until its new result is drawn.
@@ -151,10 +151,9 @@ export const panels: Test[] = [
           }),
       );
       const busyMs = busy.ms;
-      // The mark is rendered with the change itself (before any later task), so it shows within 100 ms wherever the
-      // render does; the wall time asserted has a wide margin (loaded CI machines) and is logged.
+      // The mark is rendered with the change itself (before any later task); 12.5 ms on a quiet 2-core VM.
       assert(busy.beforeNextTask, 'the busy mark waited for a later task');
-      assert(busyMs <= 1_000, `the LORS panel turned busy ${busyMs.toFixed(0)} ms after the slider move`);
+      assert(busyMs <= 100, `the LORS panel turned busy ${busyMs.toFixed(0)} ms after the slider move (goal ≤ 100 ms)`);
       assert((await page.locator(tid('updating-lors')).count()) === 1, 'no "updating…" badge on the busy panel');
       assert((await attr(page, 'canvas-lors', 'data-stale')) === 'true', 'the old boxes are not marked stale');
       assert((await attr(page, 'panel-vanilla', 'aria-busy')) === 'false', 'the vanilla panel turned busy too');
