@@ -115,7 +115,10 @@ export const panels: Test[] = [
       );
       assert(pix.size >= 5, `only ${pix.size} different LORS pictures over the six stages`);
       // Measured 5–8 ms per step on a quiet 2-core VM (wasm); the goal is ≤ 50 ms.
-      assert(Math.max(...times) <= 50, `a stage step took ${Math.max(...times).toFixed(0)} ms to redraw (goal ≤ 50 ms)`);
+      assert(
+        Math.max(...times) <= 50,
+        `a stage step took ${Math.max(...times).toFixed(0)} ms to redraw (goal ≤ 50 ms)`,
+      );
       console.log(`    stage redraw per step: ${times.map((t) => t.toFixed(0)).join(', ')} ms, no worker request`);
 
       // Busy state: a slider move marks the LORS panel aria-busy within 100 ms, until its new result is drawn.

@@ -157,7 +157,9 @@ async function toAgreement(page: Page, on: boolean): Promise<void> {
   const box = page.locator(tid('toggle-agreement'));
   if (on) await box.check();
   else await box.uncheck();
-  await page.waitForSelector(tid('agreement-summary'), { state: on ? 'attached' : 'detached', timeout: 30_000 });
+  // A locator's wait holds no handle (page.waitForSelector returns an ElementHandle that would keep the summary's
+  // DOM alive through DevTools for the whole soak).
+  await page.locator(tid('agreement-summary')).waitFor({ state: on ? 'attached' : 'detached', timeout: 30_000 });
 }
 
 interface Ranges {

@@ -36,7 +36,7 @@ import math
 import os
 import sys
 import time
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -54,6 +54,16 @@ from .model import AdaMixerDecoder
 from .photos import EvalSet, Photos, augment
 from .plot import plot_curves
 from .runlog import RunLog
+
+
+class Best(NamedTuple):
+    """The weights that scored best on the holdout so far."""
+
+    ap: float  # holdout AP
+    step: int
+    weights: dict  # on the CPU
+    val_ap: float
+
 
 VAL_COST = 0.6  # a val batch (backbone + every decoder's forward, no augmentation or backward) / a training step
 
@@ -146,7 +156,7 @@ class Run:
         self.log = RunLog(os.path.join(out_dir, 'log.jsonl'), 'w')
         self.distill = (a.distill, a.distill_beta) if a.distill > 0 else None
         self.ema = Ema(self.model, a.ema) if a.ema else None
-        self.best: Optional[Tuple[float, int, dict, float]] = None  # holdout AP, step, weights (CPU), val AP
+        self.best: Optional[Best] = None
         self.acc: Optional[torch.Tensor] = None  # running sums on the device: stage terms, grad norm
         self.n = 0
 
@@ -220,17 +230,17 @@ class Run:
         weights that score best on the holdout."""
         with self.ema.applied(self.model) if self.ema else contextlib.nullcontext():
             res = {k: evaluate(self.model, ds, bs, device) for k, ds in sets.items()}
-            if 'holdout' in res and (self.best is None or res['holdout']['AP'] > self.best[0]):
+            if 'holdout' in res and (self.best is None or res['holdout']['AP'] > self.best.ap):
                 sd = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-                self.best = (res['holdout']['AP'], step, sd, res['val']['AP'])
-        best = self.best and self.best[0]
-        self.log({'type': 'epoch', 'epoch': epoch, 'step': step, **res, 'best': best, 'best_by': 'holdout'})
+                self.best = Best(res['holdout']['AP'], step, sd, res['val']['AP'])
+        best, by = (self.best.ap, 'holdout') if self.best else (None, None)
+        self.log({'type': 'epoch', 'epoch': epoch, 'step': step, **res, 'best': best, 'best_by': by})
         return res
 
     def exported(self) -> Tuple[dict, Optional[int]]:
         """(weights, step they were taken at or None for the end): the best on the holdout, else the last."""
         if self.best:
-            return self.best[2], self.best[1]
+            return self.best.weights, self.best.step
         return (self.ema.shadow if self.ema else self.model.state_dict()), None
 
     def finish(self, a, step: int, epochs: int, bs: int, stats: dict, t0: float) -> dict:
@@ -245,14 +255,14 @@ class Run:
             'trainer': 'training/lors_studio/gpu_train.py',
             'steps': step if at is None else at,
             'epochs': epochs,
-            'valAP': self.best[3] if self.best else last['val']['AP'],
+            'valAP': self.best.val_ap if self.best else last['val']['AP'],
             'seed': a.seed,
             'batch': bs,
             'lr': a.lr,
             'augmentation': 'pixel space on the GPU',
         }
         if self.best:
-            meta.update(bestAP=self.best[0], bestBy='holdout')
+            meta.update(bestAP=self.best.ap, bestBy='holdout')
         if a.distill > 0 or a.init or a.ema or a.holdout:
             meta['recipe'] = {
                 'distill': a.distill,
@@ -262,7 +272,7 @@ class Run:
                 'holdout': a.holdout,
             }
         export(weights, self.cfg, exp, float16=a.float16, meta=meta)
-        best = self.best[0] if self.best else last['val']['AP']
+        best = self.best.ap if self.best else last['val']['AP']
         s = {'steps': step, 'epochs': epochs, 'best': best, 'best_step': at, 'val': last['val'], **stats}
         s.update(
             wall_s=round(time.time() - t0, 1),

@@ -410,7 +410,8 @@ class Trainer:
             return self._evaluate()
         with self.ema.applied(self.core):
             res = self._evaluate()
-        return {**res, 'trained': self._evaluate()}
+        # Before the first step the average is the optimiser's weights: no second evaluation.
+        return {**res, 'trained': res if self.step == 0 else self._evaluate()}
 
     def _evaluate(self) -> dict:
         res, bs = {'val': None, 'holdout': None}, self.args.eval_batch_size or 2 * self.args.batch_size
