@@ -169,8 +169,16 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
         ? { kind: 'backend', backend: det.backend, fallbackReason: det.fallbackReason }
         : { kind: 'backend', backend: det.backend },
     );
-    post({ kind: 'status', message: `Warming up on ${det.backend} (compiling kernels, one-time)…`, phase: 'warming' });
-    await det.warmup();
+    // Only WebGPU has kernels to compile before the first photo; on wasm/cpu a warm-up forward would only delay
+    // "Ready" by the time of one photo, and the first photo (the sample on a first visit) warms the same code.
+    if (det.backend === 'webgpu') {
+      post({
+        kind: 'status',
+        message: `Warming up on ${det.backend} (compiling kernels, one-time)…`,
+        phase: 'warming',
+      });
+      await det.warmup();
+    }
     detector = det;
     const result: InitResult = {
       backend: det.backend,
