@@ -2,6 +2,8 @@
  * `npm run bench -- --profile`: where one decoder forward's time goes on a Node backend (wasm by default), and what
  * a LORS slider move costs. Reports:
  *   - the decoder's exact FLOPs (src/model/flops.ts) and the GFLOP/s its median forward achieves;
+ *   - the matMul roofline (roofline.ts): the ceiling GFLOP/s of tf.matMul on the generator's and output
+ *     projection's shapes, the forward's floor at that ceiling, and how many floors the forward takes;
  *   - tf.profile's kernels of one forward, summed by kernel and by the part of the stage they compute (told apart by
  *     kernel name and operand widths, see partOf);
  *   - each way adaptive mixing can run (mixing.ts MixingImpl), timed round-robin;
@@ -27,6 +29,7 @@ import { OrderedLors } from '../model/lors/source';
 import type { BackendName, WeightMap } from '../model/types';
 import { arraysToWeights } from '../model/weights/io';
 import { folderReader, readImage } from './node-io';
+import { rooflineOf, rooflineShapes, timeMatMuls } from './roofline';
 import { median, profileOf, timeRoundRobin } from './stats';
 
 export interface ProfileOptions {
@@ -114,6 +117,11 @@ export async function profileBackend(o: ProfileOptions) {
   const flops = decoderFlops(cfg.decoder, levelSizesOf(cfg.decoder, det.inputSize));
   const t = await timeRoundRobin(o.runs, o.warmup, { forward: () => forward() }, 1);
   const forwardMs = t.forward!;
+  const roofline = rooflineOf(
+    await timeMatMuls(rooflineShapes(cfg.decoder), o.runs, o.warmup),
+    flops.total,
+    forwardMs.median,
+  );
 
   // tf.profile of one forward, summed by kernel and by part.
   const prof = await profileOf(forward);
@@ -255,6 +263,7 @@ export async function profileBackend(o: ProfileOptions) {
       gflop: round(flops.total / 1e9, 3),
       forwardMs,
       gflopPerS: round(flops.total / 1e9 / (forwardMs.median / 1000), 2),
+      roofline,
       profile: {
         kernels: forwardKernels,
         /** Without the kernels that only make a view (Reshape, ExpandDims, Identity). */
@@ -287,7 +296,8 @@ export function profileSummary(r: Awaited<ReturnType<typeof profileBackend>>): s
       .join(' / ');
   return (
     `node/${r.backend}: decoder ${r.decoder.gflop} GFLOP in ${r.decoder.forwardMs.median} ms = ${r.decoder.gflopPerS} ` +
-    `GFLOP/s | by part: ${parts} | mixing per stage: ${fmt(Object.fromEntries(Object.entries(r.mixingOneStageMs).map(([k, v]) => [k, v.median])))} ms | ` +
+    `GFLOP/s | matMul ceiling ${r.decoder.roofline.ceilingGflopPerS} GFLOP/s, floor ${r.decoder.roofline.floorMs} ms, ` +
+    `forward = ${r.decoder.roofline.timesFloor}× the floor | by part: ${parts} | mixing per stage: ${fmt(Object.fromEntries(Object.entries(r.mixingOneStageMs).map(([k, v]) => [k, v.median])))} ms | ` +
     `slider move before: ${fmt(r.sliderMove.before)} ms | after: ${fmt(r.sliderMove.after)} ms | work without the ` +
     `forward: ${JSON.stringify(r.sliderMove.work)} | tensors left: ${JSON.stringify(r.sliderMove.tensorsLeftBehind)}`
   );
