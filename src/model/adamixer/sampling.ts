@@ -69,36 +69,16 @@ function isSamplingMaps(x: tf.Tensor4D[] | SamplingMaps): x is SamplingMaps {
 }
 
 /**
- * The order of the sampled points: 'query' [B, L, G, P_in, C] (the model's), or 'point' [P_in, B·L·G, C] (point-major:
- * row p·B·L·G + (b·L + l)·G + g), the layout the depthwise mixing reads without a transpose (mixing.ts).
- */
-export type SampleLayout = 'query' | 'point';
-
-/**
  * levels: the necked maps, NHWC [B, H_l, W_l, dFeat] per stride of cfg.decoder.strides, or their samplingMaps.
  * xyzr: [B, L, 4] current boxes. offsets: [B, L, G·P_in·3] (Linear_off output; index (g·P_in + p)·3 + xyz).
- * Returns x_s [B, L, G, P_in, C], or [P_in, B·L·G, C] for layout 'point' (the same values).
+ * Returns x_s [B, L, G, P_in, C].
  */
 export function sampleFeatures(
   levels: tf.Tensor4D[] | SamplingMaps,
   xyzr: tf.Tensor,
   offsets: tf.Tensor,
   cfg: ModelConfig,
-): tf.Tensor5D;
-export function sampleFeatures(
-  levels: tf.Tensor4D[] | SamplingMaps,
-  xyzr: tf.Tensor,
-  offsets: tf.Tensor,
-  cfg: ModelConfig,
-  layout: SampleLayout,
-): tf.Tensor;
-export function sampleFeatures(
-  levels: tf.Tensor4D[] | SamplingMaps,
-  xyzr: tf.Tensor,
-  offsets: tf.Tensor,
-  cfg: ModelConfig,
-  layout: SampleLayout = 'query',
-): tf.Tensor {
+): tf.Tensor5D {
   const d = cfg.decoder;
   const { G, C } = dims(d);
   const P = d.pointsIn;
@@ -130,27 +110,18 @@ export function sampleFeatures(
     maps = [];
   }
   const N = B * L * G * P;
-  const point = layout === 'point';
-  // Image row b·G + g of each sample n = ((b·L + l)·G + g)·P + p ('query'), or n = p·B·L·G + (b·L + l)·G + g ('point').
+  // Image row of each sample n = ((b·L + l)·G + g)·P + p: b·G + g.
   const boxIndData = new Int32Array(N);
-  for (let n = 0; n < N; n++) {
-    const j = point ? n % (B * L * G) : Math.floor(n / P); // (b·L + l)·G + g
-    boxIndData[n] = Math.floor(j / (L * G)) * G + (j % G);
-  }
+  for (let n = 0; n < N; n++) boxIndData[n] = Math.floor(n / (L * G * P)) * G + (Math.floor(n / P) % G);
 
   return tf.tidy(() => {
     if (!isSamplingMaps(levels)) maps = samplingMaps(levels, cfg).maps;
     // (x, y) and z offsets [N, 2], [N, 1] by exact 0/1 matmuls (a split of the last axis is a copy per row on wasm)
-    // Offsets as rows of samples in the output's order: [B, L, G·P, 3], or [P, B, L, G, 3] for 'point'.
-    const off = (
-      point ? tf.transpose(offsets.reshape([B * L * G, P, 3]), [1, 0, 2]) : offsets.reshape([N, 3])
-    ).reshape([N, 3]) as tf.Tensor2D;
-    const rowShape = (k: number) => (point ? [P, B, L, G, k] : [B, L, G * P, k]);
-    const oxy = tf.matMul(off, tf.tensor2d([1, 0, 0, 1, 0, 0], [3, 2])).reshape(rowShape(2));
-    const oz = tf.matMul(off, tf.tensor2d([0, 0, 1], [3, 1])).reshape(rowShape(1));
-    const boxShape = point ? [1, B, L, 1, 4] : [B, L, 1, 4];
-    const [xy, z, r] = tf.split(xyzr.reshape(boxShape), [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const wh = exp2(tf.add(z, tf.mul(r, tf.tensor1d([-0.5, 0.5])))); // box (w, h) = 2^(z ∓ r/2), one per box
+    const off = offsets.reshape([N, 3]) as tf.Tensor2D;
+    const oxy = tf.matMul(off, tf.tensor2d([1, 0, 0, 1, 0, 0], [3, 2])).reshape([B, L, G * P, 2]);
+    const oz = tf.matMul(off, tf.tensor2d([0, 0, 1], [3, 1])).reshape([B, L, G * P, 1]);
+    const [xy, z, r] = tf.split(xyzr.reshape([B, L, 1, 4]), [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const wh = exp2(tf.add(z, tf.mul(r, tf.tensor1d([-0.5, 0.5])))); // box (w, h) = 2^(z ∓ r/2) [B, L, 1, 2]
     const sxy = tf.add(xy, tf.mul(oxy, wh)).reshape([N, 2]); // sample (x, y) in pixels
     const sz = tf.add(z, oz).reshape([N, 1]);
     // (x, y) → (y, x, y, x), the layout of cropAndResize's boxes, by an exact 0/1 matmul (a concat of [N, 1] columns
@@ -179,6 +150,6 @@ export function sampleFeatures(
       const sampled = tf.image.cropAndResize(m, boxes, boxInd as tf.Tensor1D, [1, 1], 'bilinear', 0).reshape([N, C]);
       return tf.mul(sampled, lw[l]!);
     });
-    return tf.addN(terms).reshape(point ? [P, B * L * G, C] : [B, L, G, P, C]);
+    return tf.addN(terms).reshape([B, L, G, P, C]) as tf.Tensor5D;
   });
 }

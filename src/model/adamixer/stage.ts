@@ -11,7 +11,7 @@ import { lorsAMixingParams, type LorsPath } from '../lors/lorsA';
 import { lorsTOutput } from '../lors/lorsT';
 import { decodeXyzr, iof } from './boxes';
 import { splitMixingParams } from '../nn/generator';
-import { adaptiveMixing, mixingSampleLayout } from './mixing';
+import { adaptiveMixing } from './mixing';
 import { exp2, getWeight, layerNorm, linear } from '../nn/ops';
 import { positionEmbedding } from './positional';
 import { sampleFeatures, type SamplingMaps } from './sampling';
@@ -94,7 +94,7 @@ export function stageForward(
     let x = selfAttention(weights, cfg, stage, q, xyzr, opts.xyxy);
     // 2.2 adaptive 3D sampling
     const off = linear(x, weights, `${s}.sampling.offset`);
-    const xs = sampleFeatures(levels, xyzr, off, cfg, mixingSampleLayout());
+    const xs = sampleFeatures(levels, xyzr, off, cfg);
     // 2.3 adaptive mixing
     const parts = VARIANTS[cfg.variant];
     const { Mc, Ms } =

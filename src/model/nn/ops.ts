@@ -124,17 +124,6 @@ export function layerNormPlain(x: tf.Tensor, dims = 1, eps = LN_EPS): tf.Tensor 
   return layerNormPlain(flat, 1, eps).reshape(x.shape);
 }
 
-/**
- * LayerNorm of each column of x [rows, cols] without affine parameters, eps 1e-5: layerNormPlain of xᵀ, transposed
- * back. The column means are matMuls with a row of 1/rows (a mean over a non-last axis transposes first on wasm).
- */
-export function layerNormColumns(x: tf.Tensor2D, eps = LN_EPS): tf.Tensor2D {
-  const avg = tf.fill([1, x.shape[0]], 1 / x.shape[0]) as tf.Tensor2D;
-  const xc = tf.sub(x, tf.matMul(avg, x)) as tf.Tensor2D;
-  const variance = tf.matMul(avg, tf.square(xc) as tf.Tensor2D);
-  return tf.mul(xc, tf.rsqrt(tf.add(variance, eps)));
-}
-
 /** Affine LayerNorm `name` (weight, bias [d]) over the last dim, eps 1e-5. */
 export function layerNorm(x: tf.Tensor, weights: WeightMap, name: string, eps = LN_EPS): tf.Tensor {
   const g = getWeight(weights, `${name}.weight`);
