@@ -43,8 +43,9 @@ export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl
     if (depthwise) {
       // ACM (paper Eq. 4) as a depthwise convolution over the n query groups (channels): image [1, P_in, C, n],
       // filter [1, C, n, C] (filter[0, c, j, c'] = M_c[j][c, c']); the 1×C window sums over c:
-      // out[0, p, 0, j·C + c'] = Σ_c xs[j][p, c] · M_c[j][c, c'].
-      const img = tf.transpose(xs.reshape([n, Pin, C]), [1, 2, 0]).reshape([1, Pin, C, n]) as tf.Tensor4D;
+      // out[0, p, 0, j·C + c'] = Σ_c xs[j][p, c] · M_c[j][c, c']. The image is a 2-D transpose ([n, P_in·C] →
+      // [P_in·C, n]): in a forward ~5× faster on wasm than the same permutation of [n, P_in, C] as a 3-D transpose.
+      const img = tf.transpose(xs.reshape([n, Pin * C])).reshape([1, Pin, C, n]) as tf.Tensor4D;
       const filt = tf.transpose(Mc.reshape([n, C, C]), [1, 0, 2]).reshape([1, C, n, C]) as tf.Tensor4D;
       acm = tf.transpose(tf.depthwiseConv2d(img, filt, 1, 'valid').reshape([Pin, n, C]), [1, 0, 2]); // [n, P_in, C]
     } else {
@@ -55,15 +56,16 @@ export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl
     let asm: tf.Tensor;
     if (depthwise) {
       // ASM likewise: image [1, P_in, C, n], filter [P_in, 1, n, P_out] (filter[p, 0, j, q] = M_s[j][q, p]); the
-      // P_in×1 window sums over p: out[0, 0, c, j·P_out + q] = Σ_p M_s[j][q, p] · a[j][p, c].
-      const img = tf.transpose(a, [1, 2, 0]).reshape([1, Pin, C, n]) as tf.Tensor4D;
+      // P_in×1 window sums over p: out[0, 0, c, j·P_out + q] = Σ_p M_s[j][q, p] · a[j][p, c]. Its transposes are
+      // 2-D, as above.
+      const img = tf.transpose(a.reshape([n, Pin * C])).reshape([1, Pin, C, n]) as tf.Tensor4D;
       const filt = tf.transpose(Ms.reshape([n, Pout, Pin]), [2, 0, 1]).reshape([Pin, 1, n, Pout]) as tf.Tensor4D;
-      asm = tf.transpose(tf.depthwiseConv2d(img, filt, 1, 'valid').reshape([C, n, Pout]), [1, 2, 0]); // [n, P_out, C]
+      asm = tf.transpose(tf.depthwiseConv2d(img, filt, 1, 'valid').reshape([C, n * Pout])); // [n·P_out, C]
     } else {
       // ASM (paper Eq. 6, in the code's [P_out × P_in] layout): spatial mixing.
       asm = tf.matMul(Ms.reshape([n, Pout, Pin]) as tf.Tensor3D, a as tf.Tensor3D);
     }
-    const o = tf.relu(layerNormPlain(asm, 2));
+    const o = tf.relu(layerNormPlain(asm.reshape([n, Pout * C]), 1));
     return o.reshape([B, L, G * Pout * C]) as tf.Tensor3D;
   });
 }

@@ -120,6 +120,37 @@ describe('sampleFeatures', () => {
     tf.dispose([...levels, xyzr, off, xs, xs2, ...sm.maps]);
   });
 
+  it('on wasm samples the host copies in JavaScript, bit-identical to cropAndResize (web sizes, B = 2)', async () => {
+    const cfg = makeConfig('web', 'vanilla');
+    const d = cfg.decoder;
+    const G = d.samplingGroups;
+    const rand = rng(5);
+    const B = 2,
+      L = 7;
+    const levels = [52, 26, 13].map(
+      (h) => tf.tensor4d(uniformArray(B * h * h * d.dFeat, -2, 2, rand), [B, h, h, d.dFeat]) as tf.Tensor4D,
+    );
+    const xyzrArr: number[] = [];
+    for (let i = 0; i < B * L; i++) xyzrArr.push(rand() * 416, rand() * 416, 3 + rand() * 6, rand() * 2 - 1);
+    const xyzr = tf.tensor3d(xyzrArr, [B, L, 4]);
+    const off = tf.tensor3d(uniformArray(B * L * G * d.pointsIn * 3, -2, 2, rand), [B, L, G * d.pointsIn * 3]);
+    const host = samplingMaps(levels, cfg, true);
+    const kernel = samplingMaps(levels, cfg, false);
+    expect(host.host?.map((m) => [m.Hp, m.Wp, m.stride, m.data.length])).toEqual(
+      host.maps.map((m, l) => [m.shape[1], m.shape[2], d.strides[l], m.size]),
+    );
+    expect(kernel.host).toBeUndefined();
+    const a = sampleFeatures(host, xyzr, off, cfg);
+    const b = sampleFeatures(kernel, xyzr, off, cfg);
+    expect(a.shape).toEqual(b.shape);
+    const [da, db] = [await a.data(), await b.data()];
+    let diff = 0;
+    for (let i = 0; i < da.length; i++) diff = Math.max(diff, Math.abs(da[i]! - db[i]!));
+    expect(diff).toBe(0);
+    expect(db.some((v) => v === 0) && db.some((v) => v !== 0)).toBe(true); // points outside and inside
+    tf.dispose([...levels, xyzr, off, a, b, ...host.maps, ...kernel.maps]);
+  });
+
   it('rejects mismatched inputs with clear errors', () => {
     const cfg = makeConfig('tiny', 'vanilla');
     const xyzr = tf.zeros([1, 2, 4]);
