@@ -10,6 +10,9 @@ import { activate, install, respond, shellPath, takeOverWhenAlone, type ShellEnv
 
 declare const self: ServiceWorkerGlobalScope;
 
+/** How long after the hand-over decision's message event ends the waiting version calls skipWaiting. */
+const SKIP_WAITING_DELAY_MS = 100;
+
 /** Replaced by the build with this build's manifest (a JSON string). */
 const manifest = JSON.parse('__LORS_SHELL_MANIFEST__') as ShellManifest;
 
@@ -47,8 +50,10 @@ self.addEventListener('message', (e) => {
         return all.some((c) => c.id === asker) ? all.length - 1 : null;
       };
       const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
-      // Not awaited: skipWaiting's promise settles on activation, and this event must not stay open until then.
-      if (await takeOverWhenAlone(env, manifest, Number(data.pageStart), pages, sleep)) void self.skipWaiting();
+      // skipWaiting once this event has ended (a timer, not awaited): called while the waiting version still handled
+      // this event, it intermittently left the update waiting in Chromium (the offline e2e's update flow).
+      if (await takeOverWhenAlone(env, manifest, Number(data.pageStart), pages, sleep))
+        setTimeout(() => void self.skipWaiting(), SKIP_WAITING_DELAY_MS);
     })(),
   );
 });
