@@ -79,15 +79,11 @@ export async function benchBrowser(o: { runs: number; warmup: number; dist?: str
     const open = async (visit: () => Promise<unknown>) => {
       const t0 = performance.now();
       await visit();
-      await page.waitForFunction(
-        () => document.querySelector('[data-testid="status"]')?.getAttribute('data-phase') === 'ready',
-        undefined,
-        { timeout: 300_000, polling: 10 },
-      );
+      await waitReady(page, 300_000, { idle: false, polling: 10 });
       const ready = performance.now() - t0;
       await waitFor(page, (s) => s.runs.vanilla !== undefined && s.runs.lors !== undefined);
       await waitReady(page, 300_000);
-      return { ready: ready, sampleOverlays: performance.now() - t0 };
+      return { ready, sampleOverlays: performance.now() - t0 };
     };
     const cold = await open(() => page.goto(`${server.url}?backend=wasm`));
     const threads = await page.evaluate(async () => ({

@@ -64,18 +64,19 @@ export async function dropFile(page: Page, file: { url?: string; bytes?: number[
 
 /**
  * Waits until the models are loaded and no photo job runs (on a first visit a sample runs by itself as soon as the
- * models are ready: its job is queued in the same turn, so "ready and idle" means it has finished).
+ * models are ready: its job is queued in the same turn, so "ready and idle" means it has finished). `idle: false`:
+ * only until the models are loaded ("Ready", the sample may still run); `polling`: ms between checks.
  */
-export async function waitReady(page: Page, timeout: number) {
+export async function waitReady(page: Page, timeout: number, o: { idle?: boolean; polling?: number } = {}) {
   await page.waitForFunction(
-    () => {
+    (idle) => {
       const s = document.querySelector('[data-testid="status"]');
       const phase = s?.getAttribute('data-phase');
       if (phase === 'error') throw new Error(`app failed to load: ${s?.textContent}`);
-      return phase === 'ready' && s?.getAttribute('data-busy') !== 'true';
+      return phase === 'ready' && (!idle || s?.getAttribute('data-busy') !== 'true');
     },
-    undefined,
-    { timeout, polling: 250 },
+    o.idle ?? true,
+    { timeout, polling: o.polling ?? 250 },
   );
 }
 
