@@ -94,8 +94,8 @@ export class LiveCamera {
     const mine = () => this.session.current(w.gen) && this.live?.loop === loop;
     let shown = false;
     try {
-      const backboneMs = await this.session.setImage(w.client, id, frame);
-      const results = await this.session.detect(w.client, id, runnablePanels());
+      const backboneMs = await this.session.setImage(id, frame);
+      const results = await this.session.detect(id, runnablePanels());
       if (!mine()) return false;
       const photo: PhotoInfo = {
         id,

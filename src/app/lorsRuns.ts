@@ -40,7 +40,7 @@ export class LorsRuns {
     if (!w || !modelsStore.getState().decoders.lors?.trained) return;
     if (modelsStore.getState().lorsSources[source]) {
       try {
-        const r = await w.client.request('setLors', { source, slice: config.lors! });
+        const r = await this.session.setLors(source, config.lors!);
         if (!this.session.current(w.gen)) return;
         modelsStore.getState().setLorsConfig(r.config, source);
       } catch (e) {

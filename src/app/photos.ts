@@ -164,10 +164,10 @@ export class Photos {
     const panels = runnablePanels();
     sessionStore.getState().setPending(panels, true);
     try {
-      const backboneMs = await this.session.setImage(w.client, photo.id, photo.bitmap);
+      const backboneMs = await this.session.setImage(photo.id, photo.bitmap);
       if (!this.session.current(w.gen)) return;
       sessionStore.getState().setBackboneMs(backboneMs);
-      await this.session.detect(w.client, photo.id, panels, showResult, { allStages: true });
+      await this.session.detect(photo.id, panels, showResult, { allStages: true });
     } catch (e) {
       if (!this.session.current(w.gen)) return;
       sessionStore.getState().setError(`Detection failed on “${photo.name}”: ${errorText(e)}`);
@@ -189,7 +189,7 @@ export class Photos {
     if (!w || !photo || this.session.featuresOf !== photo.id) return;
     sessionStore.getState().setPending(models, true);
     try {
-      await this.session.detect(w.client, photo.id, models, showResult, { allStages: true });
+      await this.session.detect(photo.id, models, showResult, { allStages: true });
     } catch {
       /* the photo changed meanwhile: its own run covers it */
     } finally {

@@ -1,23 +1,41 @@
 /**
- * The inference worker's lifecycle: one worker at a time (a fresh one on every start: first load, backend switch,
- * retry, lost GPU device), its progress and status in the models store, and the image whose features it holds.
- * Every detection goes through `detect`, its results through one callback as each panel lands.
+ * The inference workers' lifecycle: the worker with the backbone, and where workerPlan says so a second one with
+ * some decoders (fresh ones on every start: first load, backend switch, retry, lost GPU device), their progress and
+ * status in the models store, and the image whose features they hold. Every request is routed to the worker that
+ * holds its model; every detection goes through `detect`, its results through one callback as each panel lands.
  */
-import type { DecoderSlot, ModelName } from '../model/types';
+import { DECODER_SLOTS, type DecoderSlot, type ModelName } from '../model/types';
 import { makeConfig } from '../model/config';
-import { SLOT_VARIANTS } from '../model/constants';
+import { SLICED_SLOT, SLOT_VARIANTS, type LorsSourceName } from '../model/constants';
+import { hostBuffers } from '../model/featureSet';
+import type { LorsSlice } from '../model/lors/slice';
 import { modelsStore, type DecoderInfo } from '../state/modelStatus';
 import { DECODER_STAGES, settingsStore, type BackendChoiceName } from '../state/settings';
 import { stallMsFromSearch } from '../state/settingsUrl';
-import type { DetectResult, InitResult, LoadDecoderResult } from '../worker/protocol';
+import type { DetectResult, InitResult, LoadDecoderResult, WorkerStats } from '../worker/protocol';
 import { bitmapPixels } from './imageInput';
-import { WorkerClient } from './workerClient';
+import { WorkerClient, type WorkerEvents } from './workerClient';
+import { SECOND_WORKER_SLOTS, workerPlan } from './workerPlan';
 
 export const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export const appBase = () => new URL('./', location.href).href;
 
+/** What the workers hold together: the backbone worker's backend and threads, and the sum of their tensors. */
+export interface SessionStats extends WorkerStats {
+  /** Inference workers running (2: the decoders run at once, workerPlan.ts). */
+  workers: number;
+}
+
+/** The decoders the backbone's worker holds when a second worker holds SECOND_WORKER_SLOTS. */
+const DECODER_SLOTS_OF_FIRST = DECODER_SLOTS.filter((d) => !SECOND_WORKER_SLOTS.includes(d));
+
+const newWorker = () => new Worker(new URL('../worker/detector.worker.ts', import.meta.url), { type: 'module' });
+
 export class WorkerSession {
+  /** The worker with the backbone (and NanoDet's head, and the decoders the second one does not hold). */
   private client: WorkerClient | null = null;
+  /** The decoders-only worker, when the plan has one. */
+  private second: WorkerClient | null = null;
   private generation = 0;
   private imageSeq = 0;
   /** Image id whose features the worker holds (null: none / unknown). */
@@ -27,11 +45,16 @@ export class WorkerSession {
 
   constructor(private readonly onDeviceLost: (message: string) => void) {}
 
-  /** The client while the models are ready, with its generation (null: none, or still loading). */
-  ready(): { client: WorkerClient; gen: number } | null {
-    return this.client && modelsStore.getState().phase === 'ready'
-      ? { client: this.client, gen: this.generation }
-      : null;
+  /** The workers' generation while the models are ready (null: none, or still loading). */
+  ready(): { gen: number } | null {
+    return this.client && modelsStore.getState().phase === 'ready' ? { gen: this.generation } : null;
+  }
+
+  /** The worker that holds `model`. */
+  private holder(model: ModelName): WorkerClient {
+    const c = this.second && (SECOND_WORKER_SLOTS as readonly string[]).includes(model) ? this.second : this.client;
+    if (!c) throw new Error('no worker');
+    return c;
   }
 
   /** Whether `gen` is still the current worker (an older worker's answers are ignored). */
@@ -43,28 +66,43 @@ export class WorkerSession {
     return ++this.imageSeq;
   }
 
-  /** A fresh worker on `backend` with the models loaded; null when it failed (the store says why) or was replaced. */
+  /**
+   * Fresh workers on `backend` with the models loaded (workerPlan: one, or two loading side by side); null when one
+   * failed (the store says why) or they were replaced.
+   */
   async start(backend: BackendChoiceName, fallbackReason?: string): Promise<InitResult | null> {
     this.fallbackReason = fallbackReason;
     this.client?.terminate();
+    this.second?.terminate();
     const gen = ++this.generation;
     const mine = (f: () => void) => gen === this.generation && f();
-    const worker = new Worker(new URL('../worker/detector.worker.ts', import.meta.url), { type: 'module' });
     const models = () => modelsStore.getState();
-    const client = new WorkerClient(worker, {
+    const events: WorkerEvents = {
       onProgress: (model, loaded, total) => mine(() => models().setProgress(model, loaded, total)),
+      onFatal: (message) => mine(() => models().fail(message)),
+    };
+    const client = new WorkerClient(newWorker(), {
+      ...events,
       onStatus: (message, phase) => mine(() => models().setStatus(message, phase)),
       onBackend: (b, reason) => mine(() => models().setBackend(b, this.fallbackReason ?? reason ?? null)),
-      onFatal: (message) => mine(() => models().fail(message)),
       onDeviceLost: (message) => mine(() => this.onDeviceLost(message)),
     });
+    const plan = workerPlan(backend, navigator.hardwareConcurrency, 'gpu' in navigator);
+    const second = plan.split ? new WorkerClient(newWorker(), events) : null;
     this.client = client;
+    this.second = second;
     this.featuresOf = null;
     models().startLoading('Loading models…');
     try {
       const stallMs = stallMsFromSearch(location.search);
-      const r = await client.request('init', { backend, base: appBase(), ...(stallMs ? { stallMs } : {}) });
+      const common = { backend, base: appBase(), wasmThreads: plan.wasmThreads, ...(stallMs ? { stallMs } : {}) };
+      const own = second ? { decoders: DECODER_SLOTS_OF_FIRST } : {};
+      const [r, s] = await Promise.all([
+        client.request('init', { ...common, ...own }),
+        second?.request('init', { ...common, backbone: false, decoders: [...SECOND_WORKER_SLOTS] }),
+      ]);
       if (gen !== this.generation) return null;
+      if (s) r.decoders = { ...r.decoders, ...s.decoders };
       models().setLoaded({
         backend: r.backend,
         fallbackReason: fallbackReason ?? r.fallbackReason ?? null,
@@ -86,8 +124,8 @@ export class WorkerSession {
    */
   async loadDecoder(name: DecoderSlot, seeded: boolean): Promise<DecoderInfo | null> {
     const m = modelsStore.getState();
-    const client = this.client;
-    if (!client || m.phase !== 'ready' || m.decoderLoading[name]) return null;
+    if (!this.client || m.phase !== 'ready' || m.decoderLoading[name]) return null;
+    const client = this.holder(name);
     const gen = this.generation;
     m.startDecoderLoad(name, seeded ? 'seeded' : 'retry');
     let info: DecoderInfo;
@@ -105,22 +143,38 @@ export class WorkerSession {
     return info;
   }
 
-  /** Runs the backbone on a bitmap (its pixels move to the worker), which then holds its features; the backbone ms. */
-  async setImage(client: WorkerClient, imageId: number, bitmap: ImageBitmap): Promise<number> {
+  /**
+   * Runs the backbone on a bitmap (its pixels move to the worker), which then holds its features (and hands a copy to
+   * the second worker); the backbone ms.
+   */
+  async setImage(imageId: number, bitmap: ImageBitmap): Promise<number> {
     const pixels = bitmapPixels(bitmap);
     const data = new Uint8ClampedArray(pixels.data.buffer);
     const image = { data, width: pixels.width, height: pixels.height };
-    const { backboneMs } = await client.request('setImage', { imageId, image }, { transfer: [data.buffer] });
+    const share = this.second !== null;
+    const client = this.holder('nanodet');
+    const r = await client.request('setImage', { imageId, image, share }, { transfer: [data.buffer] });
+    if (this.second && r.features) {
+      await this.second.request(
+        'setFeatures',
+        { imageId, features: r.features },
+        { transfer: hostBuffers(r.features) },
+      );
+    }
     this.featuresOf = imageId;
-    return backboneMs;
+    return r.backboneMs;
+  }
+
+  /** Makes a slice of one source's ordered weights the LORS decoder; the slice's config. */
+  setLors(source: LorsSourceName, slice: LorsSlice) {
+    return this.holder(SLICED_SLOT).request('setLors', { source, slice });
   }
 
   /**
    * Runs the panels' heads on the cached features at the scrubber's stage; `onResult` gets each as it lands.
    * `allStages`: the decoders also return every stage (the scrubber then redraws without the worker).
    */
-  detect(
-    client: WorkerClient,
+  async detect(
     imageId: number,
     models: ModelName[],
     onResult?: (r: DetectResult) => void,
@@ -134,10 +188,21 @@ export class WorkerSession {
       ...(stage === DECODER_STAGES ? {} : { stage }),
       ...(opts.allStages ? { allStages: true } : {}),
     };
-    return client.request('detect', req, { onResult });
+    // Each worker runs the heads it holds, at the same time; the answer keeps the order of `models`.
+    const byWorker = new Map<WorkerClient, ModelName[]>();
+    for (const m of models) byWorker.set(this.holder(m), [...(byWorker.get(this.holder(m)) ?? []), m]);
+    const parts = await Promise.all(
+      [...byWorker].map(([c, ms]) => c.request('detect', { ...req, models: ms }, { onResult })),
+    );
+    const all = parts.flat();
+    return models.map((m) => all.find((r) => r.model === m)!);
   }
 
-  stats() {
-    return this.client?.request('stats', {}) ?? Promise.reject(new Error('no worker'));
+  async stats(): Promise<SessionStats> {
+    if (!this.client) throw new Error('no worker');
+    const clients = this.second ? [this.client, this.second] : [this.client];
+    const [first, ...rest] = await Promise.all(clients.map((c) => c.request('stats', {})));
+    const sum = (k: 'numTensors' | 'numBytes') => [first!, ...rest].reduce((a, s) => a + s[k], 0);
+    return { ...first!, workers: clients.length, numTensors: sum('numTensors'), numBytes: sum('numBytes') };
   }
 }

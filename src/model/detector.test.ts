@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { makeConfig } from './config';
 import { decoderSource } from './decoderSource';
 import { load, type Detector } from './detector';
+import { featuresFromHost, featuresToHost, hostBuffers } from './featureSet';
 import { OrderedLors } from './lors/source';
 import { iou, loadNanoDet, NANODET_PARAMS, PAN_TAPS, decodeHead, disposeFeatures } from './backbone';
 import { initArrays } from './weights/init';
@@ -208,6 +209,43 @@ describe('detect()', () => {
     f.dispose();
     // Same weights, other initial boxes: other detections.
     expect(withProposals.map((d) => d.box)).not.toEqual(wholeImage.map((d) => d.box));
+  });
+
+  it('a decoders-only detector on host copies of the features detects exactly as the full one; leak-free', async () => {
+    const cfg = { ...makeConfig('tiny', 'vanilla'), queryInit: 'nanodet' as const };
+    await det.setDecoder('vanilla', { config: cfg, seed: 3 });
+    const only = await load({ decoders: { vanilla: { config: cfg, seed: 3 } } });
+    try {
+      expect(only.hasBackbone).toBe(false);
+      expect(only.backboneParams).toBe(0);
+      expect(() => only.extract(cat)).toThrow(/no backbone/);
+      await expect(only.detect(cat, { model: 'vanilla' })).rejects.toThrow(/no backbone/);
+      const f = det.extract(cat);
+      const host = await featuresToHost(f);
+      expect(host.levels.map((l) => l.shape)).toEqual(f.levels.map((l) => l.shape));
+      expect(hostBuffers(host)).toHaveLength(9); // 3 levels, 3 score maps, 3 box maps
+      const opts = { model: 'vanilla', scoreThreshold: 0, maxDetections: 20 } as const;
+      const want = await det.detectStages(f, opts);
+      f.dispose();
+      const n0 = tf.memory().numTensors;
+      const g = featuresFromHost(host);
+      const got = await only.detectStages(g, opts);
+      g.dispose();
+      expect(tf.memory().numTensors).toBe(n0);
+      expect(got).toEqual(want);
+      // Without the head, the proposals cannot be made: a clear error, nothing left behind.
+      const { head: _, ...noHead } = host;
+      const h = featuresFromHost(noHead);
+      await expect(only.detect(h, opts)).rejects.toThrow(/no backbone/);
+      h.dispose();
+      expect(tf.memory().numTensors).toBe(n0);
+      expect(() =>
+        featuresFromHost({ ...host, levels: [{ shape: [1, 2, 2, 128], data: new Float32Array(3) }] }),
+      ).toThrow(/level 0 has shape \[1, 2, 2, 128\] and 3 values/);
+      expect(tf.memory().numTensors).toBe(n0);
+    } finally {
+      only.dispose();
+    }
   });
 
   it('runs a slice of ordered LORS weights (OrderedLors) and refuses slices beyond them', async () => {

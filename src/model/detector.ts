@@ -20,7 +20,8 @@ import { COCO_CLASSES } from './cocoFormat';
 import { DEFAULT_SCORE_THRESHOLD, queryInitOf, type ModelConfig } from './config';
 import { SLICED_SLOT, SLOT_VARIANTS } from './constants';
 import { checkDecoderConfig, disposeDecoder, makeRunWeights, type LoadedDecoder } from './loadedDecoder';
-import { toOriginal, type LetterboxInfo } from './letterbox';
+import { toOriginal } from './letterbox';
+import { Features, type FeatureSet } from './featureSet';
 import {
   DECODER_SLOTS,
   type BackendName,
@@ -37,6 +38,8 @@ import type { LorsSlice } from './lors/slice';
 import type { OrderedLors } from './lors/source';
 import type { LorsPath } from './lors/lorsA';
 
+export type { FeatureSet } from './featureSet';
+
 export interface LoadOptions {
   /** Backend to use first (default 'auto' = webgpu → wasm → cpu). */
   backend?: BackendName | 'auto';
@@ -44,8 +47,11 @@ export interface LoadOptions {
   wasmPaths?: string | Record<string, string>;
   /** Threads of the wasm backend where its threaded build can run (cross-origin isolated pages); see initBackend. */
   wasmThreads?: number;
-  /** Reads NanoDet's folder (model.json + nanodet.bin). */
-  readBackbone: FileReader;
+  /**
+   * Reads NanoDet's folder (model.json + nanodet.bin). Absent: a detector of decoders only, run on features extracted
+   * by another detector (featureSet.ts: featuresToHost there, featuresFromHost here); `extract` then throws.
+   */
+  readBackbone?: FileReader;
   decoders?: Partial<Record<DecoderSlot, DecoderSource>>;
   /** Square input side, a multiple of 32 (default 416, NanoDet's native size). */
   inputSize?: number;
@@ -80,24 +86,15 @@ export interface ExtractOptions {
   flip?: boolean;
 }
 
-/** The backbone's output for one photo, reusable by every decoder. Dispose it when done. */
-export interface FeatureSet {
-  readonly letterbox: LetterboxInfo;
-  /** Per stride 8/16/32: [1, H_l, W_l, 128] NHWC. */
-  readonly levels: readonly tf.Tensor4D[];
-  /** NanoDet's own head outputs, when extracted with them. */
-  readonly head?: NanoDetHead;
-  readonly disposed: boolean;
-  dispose(): void;
-}
-
 export interface Detector {
   backend: BackendName;
   fallbackReason?: string;
   /** Configs of the loaded decoders. */
   configs: Partial<Record<DecoderSlot, ModelConfig>>;
-  /** NanoDet-g's learnable parameter count (float32 weights of its manifest). */
+  /** NanoDet-g's learnable parameter count (float32 weights of its manifest); 0 without a backbone. */
   backboneParams: number;
+  /** False for a detector of decoders only (no `readBackbone`). */
+  hasBackbone: boolean;
   inputSize: number;
   /** Runs the backbone once per photo; the result is reusable by all decoders. */
   extract(image: RgbaImage, options?: ExtractOptions): FeatureSet;
@@ -117,25 +114,9 @@ export interface Detector {
     source: DecoderSource,
     onProgress?: (loaded: number, total: number) => void,
   ): Promise<ModelConfig>;
+  /** Compiles what the first photo needs (WebGPU); nothing for a detector without a backbone. */
   warmup(): Promise<void>;
   dispose(): void;
-}
-
-class Features implements FeatureSet {
-  private _disposed = false;
-  constructor(
-    readonly letterbox: LetterboxInfo,
-    readonly levels: tf.Tensor4D[],
-    readonly head?: NanoDetHead,
-  ) {}
-  get disposed() {
-    return this._disposed;
-  }
-  dispose() {
-    if (this._disposed) return;
-    this._disposed = true;
-    disposeFeatures({ levels: this.levels, head: this.head });
-  }
 }
 
 function isFeatureSet(x: RgbaImage | FeatureSet): x is FeatureSet {
@@ -154,11 +135,21 @@ class LoadedDetector implements Detector {
   constructor(
     readonly backend: BackendName,
     readonly fallbackReason: string | undefined,
-    private readonly nanodet: NanoDet,
+    private readonly nanodet: NanoDet | null,
     private readonly lorsPath: Exclude<LorsPath, 'auto'>,
+    inputSize: number,
   ) {
-    this.backboneParams = nanodet.params;
-    this.inputSize = nanodet.inputSize;
+    this.backboneParams = nanodet?.params ?? 0;
+    this.inputSize = nanodet?.inputSize ?? inputSize;
+  }
+
+  get hasBackbone() {
+    return this.nanodet !== null;
+  }
+
+  private backbone(): NanoDet {
+    if (!this.nanodet) throw new Error('this detector has no backbone (decoders only: give it extracted features)');
+    return this.nanodet;
   }
 
   private check() {
@@ -167,7 +158,7 @@ class LoadedDetector implements Detector {
 
   extract(image: RgbaImage, options: ExtractOptions = {}): FeatureSet {
     this.check();
-    const f = this.nanodet.extract(image, { withHead: options.withHead ?? true, flip: options.flip ?? false });
+    const f = this.backbone().extract(image, { withHead: options.withHead ?? true, flip: options.flip ?? false });
     return new Features(f.letterbox, f.levels, f.head);
   }
 
@@ -278,7 +269,7 @@ class LoadedDetector implements Detector {
 
   /** Runs `use` on NanoDet's head outputs: the extracted ones, or made now (and freed after) when not extracted. */
   private async withHead<T>(feats: FeatureSet, use: (head: NanoDetHead) => Promise<T>): Promise<T> {
-    const head = feats.head ?? this.nanodet.head([...feats.levels]);
+    const head = feats.head ?? this.backbone().head([...feats.levels]);
     try {
       return await use(head);
     } finally {
@@ -354,6 +345,8 @@ class LoadedDetector implements Detector {
 
   async warmup(): Promise<void> {
     this.check();
+    // Without a backbone there is no photo to warm up on: the first features it is given warm the same code.
+    if (!this.nanodet) return;
     const S = this.inputSize;
     const data = new Uint8ClampedArray(S * S * 4).fill(128);
     const feats = this.extract({ data, width: S, height: S });
@@ -372,21 +365,29 @@ class LoadedDetector implements Detector {
     this.decoders.clear();
     this.resident?.dispose();
     this.resident = null;
-    this.nanodet.dispose();
+    this.nanodet?.dispose();
   }
 }
 
-/** Picks a backend, loads NanoDet-g and the requested decoders. */
+/** Picks a backend, loads NanoDet-g (when `readBackbone` is given) and the requested decoders. */
 export async function load(options: LoadOptions): Promise<Detector> {
   const choice = await initBackend(options.backend ?? 'auto', {
     wasmPaths: options.wasmPaths,
     ...(options.wasmThreads !== undefined ? { wasmThreads: options.wasmThreads } : {}),
   });
   const inputSize = options.inputSize ?? NANODET_NATIVE_SIZE;
-  const nanodet = await loadNanoDet(options.readBackbone, inputSize, {
-    onProgress: (loaded, total) => options.onProgress?.({ model: 'nanodet', loaded, total }),
-  });
-  const det = new LoadedDetector(choice.backend, choice.fallbackReason, nanodet, options.lorsPath ?? 'folded');
+  const nanodet = options.readBackbone
+    ? await loadNanoDet(options.readBackbone, inputSize, {
+        onProgress: (loaded, total) => options.onProgress?.({ model: 'nanodet', loaded, total }),
+      })
+    : null;
+  const det = new LoadedDetector(
+    choice.backend,
+    choice.fallbackReason,
+    nanodet,
+    options.lorsPath ?? 'folded',
+    inputSize,
+  );
   try {
     for (const name of DECODER_SLOTS) {
       const src = options.decoders?.[name];

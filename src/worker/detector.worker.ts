@@ -1,7 +1,9 @@
 /// <reference lib="webworker" />
 /**
- * The inference worker: owns the tfjs backend, the NanoDet backbone and both decoders. The page never runs a
- * model, so the UI stays responsive. Requests are handled one at a time, in arrival order.
+ * The inference worker: owns a tfjs backend, the NanoDet backbone and the decoders it was given (all of them, or
+ * where the cores allow a second worker, the ones that worker does not run). A second worker holds decoders only
+ * and is fed the backbone's features (`setFeatures`), so both decoders of a photo run at once. The page never runs
+ * a model, so the UI stays responsive. Requests are handled one at a time, in arrival order.
  *
  * Photos arrive as RGBA pixels (decoded in the page); nothing is sent over the network.
  */
@@ -17,7 +19,8 @@ import {
 } from '../model/constants';
 import { decoderSource } from '../model/decoderSource';
 import { wasmThreadsInUse } from '../model/backend';
-import { load, type Detector, type FeatureSet } from '../model/detector';
+import { load, type Detector } from '../model/detector';
+import { featuresFromHost, featuresToHost, hostBuffers, type FeatureSet, type HostFeatures } from '../model/featureSet';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { encodedBytes } from '../model/weights/encoding';
@@ -29,6 +32,7 @@ import { decoderFailure, relativeTo } from './downloadFailure';
 import type {
   DecoderLoadInfo,
   DetectResult,
+  InitRequest,
   InitResult,
   LoadDecoderResult,
   RequestEnvelope,
@@ -42,7 +46,7 @@ import { wasmPaths } from './wasmPaths';
 
 declare const self: DedicatedWorkerGlobalScope;
 
-const post = (m: WorkerMessage) => self.postMessage(m);
+const post = (m: WorkerMessage, transfer: Transferable[] = []) => self.postMessage(m, transfer);
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** AdaMixer decoders keep their top-k (set prediction, no NMS); the threshold is applied in the page. */
@@ -137,19 +141,20 @@ async function reloadDecoder(name: DecoderSlot, seeded: boolean): Promise<LoadDe
   return { info, lorsSources: lorsSourcesInfo() };
 }
 
-async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, stall?: number): Promise<InitResult> {
+async function init(req: InitRequest): Promise<InitResult> {
   disposeCurrent();
   detector?.dispose();
   detector = null;
   sources = {};
-  appBase = base;
-  stallMs = stall;
-  const backbone = folder(NANODET_DIR);
+  appBase = req.base;
+  stallMs = req.stallMs;
+  const backbone = req.backbone === false ? null : folder(NANODET_DIR);
+  const slots = req.decoders ?? DECODER_SLOTS;
   const det = await load({
-    backend,
+    backend: req.backend,
     wasmPaths: wasmPaths(),
-    wasmThreads: Math.max(1, navigator.hardwareConcurrency || 1),
-    readBackbone: backbone.read,
+    wasmThreads: req.wasmThreads,
+    ...(backbone ? { readBackbone: backbone.read } : {}),
     onProgress: (p) => post({ kind: 'progress', ...p }),
   }).catch((e: unknown) => {
     // Without the backbone no panel runs: the page shows this with a Retry; it names the file.
@@ -160,9 +165,9 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
   });
   watchDeviceLoss((message) => post({ kind: 'deviceLost', message }));
   try {
-    const compressedNote = await openCompressed();
+    const compressedNote = slots.includes(SLICED_SLOT) ? await openCompressed() : undefined;
     const info: Partial<Record<DecoderSlot, DecoderLoadInfo>> = {};
-    for (const name of DECODER_SLOTS) info[name] = await loadDecoder(det, name, false);
+    for (const name of slots) info[name] = await loadDecoder(det, name, false);
     if (compressedNote) info[SLICED_SLOT]!.note = compressedNote;
     post(
       det.fallbackReason
@@ -183,7 +188,7 @@ async function init(backend: 'webgpu' | 'wasm' | 'cpu' | 'auto', base: string, s
     const result: InitResult = {
       backend: det.backend,
       backboneParams: det.backboneParams,
-      backboneBytes: backbone.bytesRead(),
+      backboneBytes: backbone?.bytesRead() ?? 0,
       decoders: info,
       lorsSources: lorsSourcesInfo(),
     };
@@ -208,20 +213,31 @@ function need(): Detector {
 async function setImage(
   imageId: number,
   image: { data: Uint8Array | Uint8ClampedArray; width: number; height: number },
-) {
+  share: boolean,
+): Promise<{ backboneMs: number; features?: HostFeatures }> {
   const det = need();
   disposeCurrent();
   const t0 = performance.now();
   const features = det.extract(image);
+  let host: HostFeatures | undefined;
   try {
     // Wait for the backbone to finish so its time is not billed to the first decoder.
-    await features.levels[features.levels.length - 1]!.data();
+    if (share) host = await featuresToHost(features);
+    else await features.levels[features.levels.length - 1]!.data();
   } catch (e) {
     features.dispose();
     throw e;
   }
   current = { imageId, features };
-  return { backboneMs: performance.now() - t0 };
+  const backboneMs = performance.now() - t0;
+  return host ? { backboneMs, features: host } : { backboneMs };
+}
+
+function setFeatures(imageId: number, host: HostFeatures): Record<string, never> {
+  need();
+  disposeCurrent();
+  current = { imageId, features: featuresFromHost(host) };
+  return {};
 }
 
 async function detect(
@@ -262,9 +278,10 @@ async function detect(
 
 /** One handler per request type, each answering that type's reply (protocol.ts WorkerApi). */
 const handlers: { [K in RequestType]: (req: WorkerApi[K]['req'], id: number) => Promise<WorkerApi[K]['reply']> } = {
-  init: (r) => init(r.backend, r.base, r.stallMs),
+  init: (r) => init(r),
   loadDecoder: (r) => reloadDecoder(r.name, r.seeded ?? false),
-  setImage: (r) => setImage(r.imageId, r.image),
+  setImage: (r) => setImage(r.imageId, r.image, r.share ?? false),
+  setFeatures: async (r) => setFeatures(r.imageId, r.features),
   detect: (r, id) => detect(id, r.imageId, r.models, r.stage, r.allStages),
   setLors: (r) => setLors(r.source, r.slice),
   stats: async () => stats(),
@@ -287,7 +304,9 @@ self.onmessage = (ev: MessageEvent<RequestEnvelope>) => {
   chain = chain.then(async () => {
     try {
       const value = await handle(env);
-      post({ kind: 'reply', id: env.id, ok: true, value });
+      // Shared features move to the page (not copied).
+      const shared = (value as { features?: HostFeatures } | undefined)?.features;
+      post({ kind: 'reply', id: env.id, ok: true, value }, shared ? hostBuffers(shared) : []);
     } catch (e) {
       // Told before the error, so the page recovers instead of showing it.
       const lost = await deviceLossBehind(e);

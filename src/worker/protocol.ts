@@ -1,6 +1,7 @@
 /** Messages between the page and the inference worker (src/worker/detector.worker.ts). */
 import type { ModelConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
+import type { HostFeatures } from '../model/featureSet';
 import type { LorsSlice } from '../model/lors/slice';
 import type { BackendName, DecoderSlot, Detection, ModelName, RgbaImage } from '../model/types';
 
@@ -9,16 +10,24 @@ import type { BackendName, DecoderSlot, Detection, ModelName, RgbaImage } from '
  * DetectResult[], and the worker's handlers must answer that type.
  */
 export interface WorkerApi {
-  /** Loads the backbone and both decoders on a backend. `base` is the app's root URL. */
-  init: { req: { backend: BackendName | 'auto'; base: string; stallMs?: number }; reply: InitResult };
+  /** Loads the backbone and the decoders on a backend (InitRequest). */
+  init: { req: InitRequest; reply: InitResult };
   /**
    * Loads one decoder again (the others keep running): its trained weights (a retry after a failed download, only
    * the files not already verified and cached are fetched), or its seeded initial weights when `seeded` (the user's
    * explicit choice).
    */
   loadDecoder: { req: { name: DecoderSlot; seeded?: boolean }; reply: LoadDecoderResult };
-  /** Runs the backbone on a photo and keeps its features for later `detect`s. */
-  setImage: { req: { imageId: number; image: RgbaImage }; reply: { backboneMs: number } };
+  /**
+   * Runs the backbone on a photo and keeps its features for later `detect`s. `share`: the reply also carries host
+   * copies of the features (transferred), for a decoders-only worker's `setFeatures`.
+   */
+  setImage: {
+    req: { imageId: number; image: RgbaImage; share?: boolean };
+    reply: { backboneMs: number; features?: HostFeatures };
+  };
+  /** A decoders-only worker: keeps features extracted by the backbone's worker for later `detect`s of `imageId`. */
+  setFeatures: { req: { imageId: number; features: HostFeatures }; reply: Record<string, never> };
   /**
    * Runs the named heads on the cached features of `imageId`; posts one 'partial' per model as it lands, then
    * answers them all. `stage` (1-based, default the last): the decoder stage whose predictions the decoders return;
@@ -35,6 +44,19 @@ export interface WorkerApi {
   setLors: { req: { source: LorsSourceName; slice: LorsSlice }; reply: { config: ModelConfig } };
   /** Answered at once, even while a long request runs (the page's memory readout). */
   stats: { req: Record<string, never>; reply: WorkerStats };
+}
+
+export interface InitRequest {
+  backend: BackendName | 'auto';
+  /** The app's root URL. */
+  base: string;
+  stallMs?: number;
+  /** Threads of the wasm backend (where its threaded build can run). */
+  wasmThreads: number;
+  /** The decoders this worker holds (default all); the others run in another worker. */
+  decoders?: DecoderSlot[];
+  /** False: a decoders-only worker, fed features by `setFeatures` (no backbone, no NanoDet head). */
+  backbone?: boolean;
 }
 
 export type RequestType = keyof WorkerApi;

@@ -86,13 +86,17 @@ export async function benchBrowser(o: { runs: number; warmup: number; dist?: str
       return { ready, sampleOverlays: performance.now() - t0 };
     };
     const cold = await open(() => page.goto(`${server.url}?backend=wasm`));
-    const threads = await page.evaluate(async () => ({
-      crossOriginIsolated: self.crossOriginIsolated,
-      hardwareConcurrency: navigator.hardwareConcurrency,
-      wasmThreads:
-        (await (window as unknown as { __lors: { stats(): Promise<{ wasmThreads?: number | null }> } }).__lors.stats())
-          .wasmThreads ?? null,
-    }));
+    const threads = await page.evaluate(async () => {
+      type Stats = { wasmThreads?: number | null; workers?: number };
+      const s = await (window as unknown as { __lors: { stats(): Promise<Stats> } }).__lors.stats();
+      return {
+        crossOriginIsolated: self.crossOriginIsolated,
+        hardwareConcurrency: navigator.hardwareConcurrency,
+        /** Per worker (an old build: its one worker). */
+        wasmThreads: s.wasmThreads ?? null,
+        workers: s.workers ?? 1,
+      };
+    });
     let before = await snapshot(page);
     const t1 = performance.now();
     await drop(0);

@@ -1,6 +1,7 @@
 /** The app's main flows: WebGPU + self-test, the full wasm flow with sliders and exports, bad inputs and narrow screens. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import {
   assert,
   attr,
@@ -15,6 +16,19 @@ import {
   waitReady,
   type Test,
 } from './page';
+
+/** Whether the page is isolated, the cores it sees, its inference workers and the wasm threads of each. */
+const workerThreads = (page: Page) =>
+  page.evaluate(async () => {
+    type Stats = { wasmThreads: number | null; workers: number };
+    const s = await (window as unknown as { __lors: { stats(): Promise<Stats> } }).__lors.stats();
+    return {
+      isolated: self.crossOriginIsolated,
+      cores: navigator.hardwareConcurrency,
+      workers: s.workers,
+      wasm: s.wasmThreads,
+    };
+  });
 
 export const flows: Test[] = [
   {
@@ -93,20 +107,17 @@ export const flows: Test[] = [
       await waitReady(page, 180_000);
       const shown = await text(page, 'backend');
       assert(shown === 'wasm', `backend shown is "${shown}"`);
-      // The e2e server sends COOP/COEP: the page is cross-origin isolated and tfjs-wasm runs one thread per core.
-      const threads = await page.evaluate(async () => ({
-        isolated: self.crossOriginIsolated,
-        cores: navigator.hardwareConcurrency,
-        wasm: (
-          await (window as unknown as { __lors: { stats(): Promise<{ wasmThreads: number | null }> } }).__lors.stats()
-        ).wasmThreads,
-      }));
+      // The e2e server sends COOP/COEP: the page is cross-origin isolated; from 2 cores two workers (the decoders
+      // at once) share the cores' threads (workerPlan.ts; 4 cores: the threaded-wasm test below).
+      const threads = await workerThreads(page);
       assert(threads.isolated, 'the page is not cross-origin isolated');
       assert(
-        threads.wasm === Math.min(threads.cores, 8) && (threads.cores < 2 || threads.wasm! > 1),
-        `wasm runs ${threads.wasm} thread(s) on ${threads.cores} cores`,
+        threads.cores < 2
+          ? threads.workers === 1 && threads.wasm === 1
+          : threads.workers === 2 && threads.wasm === Math.floor(threads.cores / 2),
+        `${threads.workers} worker(s) on ${threads.wasm} wasm thread(s) each, ${threads.cores} cores`,
       );
-      console.log(`    cross-origin isolated, wasm on ${threads.wasm} threads`);
+      console.log(`    cross-origin isolated, ${threads.workers} workers on ${threads.wasm} wasm thread(s) each`);
       assert((await text(page, 'credits')).includes('Apache-2.0'), 'footer credits missing');
       // Seeded-init decoders score about sigmoid(−log 99) ≈ 0.01: show everything.
       await setRange(page, 'score-threshold', 0);
@@ -277,6 +288,26 @@ export const flows: Test[] = [
         mine.every((r) => r.method === 'GET' && r.bytes === 0),
         `unexpected upload: ${JSON.stringify(mine.filter((r) => r.method !== 'GET' || r.bytes))}`,
       );
+    },
+  },
+  {
+    name: 'threaded wasm: a page that reports 4 cores runs two workers on 2 wasm threads each; both panels detect',
+    timeoutMs: 240_000,
+    async fn({ url }, page) {
+      // The cores the page sees decide the plan; each worker's tfjs-wasm pool then starts the threads it is given.
+      await page.addInitScript({
+        content:
+          "Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => 4, configurable: true });",
+      });
+      await page.goto(`${url}?backend=wasm`);
+      await waitReady(page, 180_000);
+      const threads = await workerThreads(page);
+      assert(threads.isolated && threads.cores === 4, `isolated ${threads.isolated}, ${threads.cores} cores`);
+      assert(threads.workers === 2 && threads.wasm === 2, `${threads.workers} workers on ${threads.wasm} threads each`);
+      await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
+      await waitBoxes(page, 'vanilla', 'chelsea.jpg');
+      await waitBoxes(page, 'lors', 'chelsea.jpg');
+      console.log('    2 workers × 2 wasm threads: both panels drew chelsea.jpg');
     },
   },
   {
