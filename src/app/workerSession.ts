@@ -7,7 +7,7 @@
 import { DECODER_SLOTS, type DecoderSlot, type ModelName } from '../model/types';
 import { makeConfig } from '../model/config';
 import { SLICED_SLOT, SLOT_VARIANTS, type LorsSourceName } from '../model/constants';
-import { hostBuffers } from '../model/featureSet';
+import { hostBuffers } from '../model/hostFeatures';
 import type { LorsSlice } from '../model/lors/slice';
 import { modelsStore, type DecoderInfo } from '../state/modelStatus';
 import { DECODER_STAGES, settingsStore, type BackendChoiceName } from '../state/settings';

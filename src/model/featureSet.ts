@@ -1,9 +1,11 @@
 /**
- * The backbone's output for one photo: on the backend (`FeatureSet`, what the decoders read) or as plain arrays
- * (`HostFeatures`, what moves between workers, so a second worker can run a decoder on features it did not extract).
+ * The backbone's output for one photo on the backend (`FeatureSet`, what the decoders read), and its conversion to
+ * and from plain arrays (`HostFeatures`, hostFeatures.ts), so a second worker can run a decoder on features it did
+ * not extract.
  */
 import * as tf from '@tensorflow/tfjs';
 import { disposeFeatures, type NanoDetHead } from './backbone';
+import type { HostFeatures, HostTensor } from './hostFeatures';
 import type { LetterboxInfo } from './letterbox';
 
 /** The backbone's output for one photo, reusable by every decoder. Dispose it when done. */
@@ -34,18 +36,6 @@ export class Features implements FeatureSet {
   }
 }
 
-export interface HostTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-/** A FeatureSet's contents as plain arrays (structured-cloneable; `hostBuffers` lists what can be transferred). */
-export interface HostFeatures {
-  letterbox: LetterboxInfo;
-  levels: HostTensor[];
-  head?: { scores: HostTensor[]; boxes: HostTensor[] };
-}
-
 // A copy the caller owns, free to transfer (the cpu backend's data() is the tensor's own storage).
 const toHostTensor = async (t: tf.Tensor): Promise<HostTensor> => ({
   shape: [...t.shape],
@@ -59,12 +49,6 @@ export async function featuresToHost(f: FeatureSet): Promise<HostFeatures> {
   const out: HostFeatures = { letterbox: { ...f.letterbox }, levels: await hostAll(f.levels) };
   if (f.head) out.head = { scores: await hostAll(f.head.scores), boxes: await hostAll(f.head.boxes) };
   return out;
-}
-
-/** The buffers of `h`, to transfer (not copy) it to another worker. */
-export function hostBuffers(h: HostFeatures): ArrayBuffer[] {
-  const all = [...h.levels, ...(h.head ? [...h.head.scores, ...h.head.boxes] : [])];
-  return [...new Set(all.map((t) => t.data.buffer as ArrayBuffer))];
 }
 
 /** A FeatureSet on the active backend from host arrays (the shapes checked against the data). */

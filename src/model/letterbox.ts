@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { fittedSize, MAX_IMAGE_SIDE } from './imageSize';
-import type { RgbaImage } from './types';
+import type { LetterboxInfo, RgbaImage } from './types';
 
 /** NanoDet's per-channel mean and std, in BGR order. */
 export const NANODET_MEAN_BGR = [103.53, 116.28, 123.675] as const;
@@ -21,19 +21,7 @@ export const NANODET_STD_BGR = [57.375, 57.12, 58.395] as const;
 
 export { fittedSize, MAX_IMAGE_SIDE } from './imageSize';
 
-export interface LetterboxInfo {
-  /** S, the square input side. */
-  size: number;
-  /** Resized / original (the same on both axes up to rounding). Boxes in input pixels ÷ scale = original pixels. */
-  scale: number;
-  /** Size of the resized photo inside the S×S input (unpadded): AdaMixer's img_whwh. */
-  width: number;
-  height: number;
-  origWidth: number;
-  origHeight: number;
-  /** True when the photo was mirrored horizontally before letterboxing. */
-  flipped: boolean;
-}
+export type { LetterboxInfo };
 
 export interface Letterboxed extends LetterboxInfo {
   /** [1, 3, S, S] float32, BGR, normalised. Owned by the caller (dispose it). */

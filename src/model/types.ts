@@ -42,3 +42,18 @@ export interface Detection {
   name: string;
   score: number;
 }
+
+/** Where a photo sits in the backbone's square input (letterbox.ts makes it). */
+export interface LetterboxInfo {
+  /** S, the square input side. */
+  size: number;
+  /** Resized / original (the same on both axes up to rounding). Boxes in input pixels ÷ scale = original pixels. */
+  scale: number;
+  /** Size of the resized photo inside the S×S input (unpadded): AdaMixer's img_whwh. */
+  width: number;
+  height: number;
+  origWidth: number;
+  origHeight: number;
+  /** True when the photo was mirrored horizontally before letterboxing. */
+  flipped: boolean;
+}

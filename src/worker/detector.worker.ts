@@ -20,7 +20,8 @@ import {
 import { decoderSource } from '../model/decoderSource';
 import { wasmThreadsInUse } from '../model/backend';
 import { load, type Detector } from '../model/detector';
-import { featuresFromHost, featuresToHost, hostBuffers, type FeatureSet, type HostFeatures } from '../model/featureSet';
+import { featuresFromHost, featuresToHost, type FeatureSet } from '../model/featureSet';
+import { hostBuffers, type HostFeatures } from '../model/hostFeatures';
 import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { encodedBytes } from '../model/weights/encoding';

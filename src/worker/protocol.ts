@@ -1,7 +1,7 @@
 /** Messages between the page and the inference worker (src/worker/detector.worker.ts). */
 import type { ModelConfig } from '../model/config';
 import type { LorsSourceName } from '../model/constants';
-import type { HostFeatures } from '../model/featureSet';
+import type { HostFeatures } from '../model/hostFeatures';
 import type { LorsSlice } from '../model/lors/slice';
 import type { BackendName, DecoderSlot, Detection, ModelName, RgbaImage } from '../model/types';
 

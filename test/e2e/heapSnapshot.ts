@@ -181,6 +181,10 @@ export interface SnapshotDiff {
   added: ClassGrowth[];
   /** The same for objects of the earlier snapshot that are gone. */
   removed: ClassGrowth[];
+  /** Objects in both whose size changed (arrays and tables grown or shrunk in place): the net change by class. */
+  resized: ClassGrowth[];
+  /** Bytes of the later snapshot's objects that no GC root reaches (counted in its total, in no class above). */
+  unreachableAfter: number;
   /** Edges from old objects to new ones: who holds what the later snapshot added (bytes: the new targets' sizes). */
   holders: HolderEdge[];
 }
@@ -207,7 +211,23 @@ export function diffSnapshots(before: HeapSnapshot, after: HeapSnapshot): Snapsh
     if (!oldIds.has(after.id[i]!) && after.distance[i]! >= 0) added.push(i);
   }
   const removed: number[] = [];
-  for (let i = 0; i < before.count; i++) if (!newIds.has(before.id[i]!)) removed.push(i);
+  const oldSize = new Map<number, number>();
+  for (let i = 0; i < before.count; i++) {
+    if (!newIds.has(before.id[i]!)) removed.push(i);
+    else oldSize.set(before.id[i]!, before.size[i]!);
+  }
+  const resized = new Map<string, ClassGrowth>();
+  let unreachableAfter = 0;
+  for (let i = 0; i < after.count; i++) {
+    if (after.distance[i]! < 0) unreachableAfter += after.size[i]!;
+    const was = oldSize.get(after.id[i]!);
+    if (was === undefined || was === after.size[i]) continue;
+    const c = nodeClass(after, i);
+    const g = resized.get(c) ?? { cls: c, count: 0, bytes: 0 };
+    g.count++;
+    g.bytes += after.size[i]! - was;
+    resized.set(c, g);
+  }
   // Each new object is charged once, to the nearest old object that holds it (through chains of new objects):
   // a BFS down from the edges old → new, those of old objects nearer the GC roots first.
   const isNew = new Uint8Array(after.count);
@@ -268,6 +288,8 @@ export function diffSnapshots(before: HeapSnapshot, after: HeapSnapshot): Snapsh
     totalAfter: after.totalSize,
     added: group(after, added),
     removed: group(before, removed),
+    resized: [...resized.values()].sort((a, b) => Math.abs(b.bytes) - Math.abs(a.bytes)),
+    unreachableAfter,
     holders: holderList,
   };
 }
@@ -289,8 +311,13 @@ export function formatDiff(d: SnapshotDiff, moves: number, top = 25): string {
   const lines = [
     `  total self size ${kb(d.totalBefore)} → ${kb(d.totalAfter)} KiB (${kb((d.totalAfter - d.totalBefore) / moves)} KiB/move)`,
     `  net: V8 objects ${kb(netJs)} KiB (${kb(netJs / moves)} KiB/move), Blink objects ${kb(netNative)} KiB`,
+    `  of which: resized in place ${kb(d.resized.reduce((a, g) => a + g.bytes, 0))} KiB; unreachable in the later snapshot ${kb(d.unreachableAfter)} KiB`,
     `  net change by class (added − removed), largest first:`,
     ...netList.slice(0, top).map(([c, n]) => `    ${kb(n.bytes).padStart(8)} KiB ${String(n.count).padStart(6)}  ${c}`),
+    `  resized in place, by class (net, largest change first):`,
+    ...d.resized
+      .slice(0, top)
+      .map((g) => `    ${kb(g.bytes).padStart(8)} KiB ${String(g.count).padStart(6)}  ${g.cls}`),
     `  new and alive, by class:`,
     ...d.added.slice(0, top).map((g) => `    ${kb(g.bytes).padStart(8)} KiB ${String(g.count).padStart(6)}  ${g.cls}`),
     `  new objects by the nearest old object holding them (each charged once), largest first:`,
