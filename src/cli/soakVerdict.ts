@@ -6,8 +6,8 @@
  * heap's slope in bytes per move with its standard error and 95% confidence interval. The worker's tensor count
  * must be the same at every reading after the warm-up (the soak reads it in the same app state each time).
  *
- * The heap judged is the JS heap less V8's compiled code (bytecode, machine code and their metadata, from a heap
- * snapshot at each reading) where the readings have it: code is not data the app keeps, and it is bounded by the
+ * The heap judged is the JS heap less V8's compiled code (bytecode, machine code, their metadata and the bookkeeping
+ * V8 keeps per compiled function, from a heap snapshot at each reading; test/e2e/heapSnapshot.ts codeBytes) where the readings have it: code is not data the app keeps, and it is bounded by the
  * app's functions, but it fills slowly — a function run once per move reaches V8's optimising tiers only after
  * hundreds of moves — so it rises well after any fixed warm-up (heap snapshots of the page: page-only moves 200 → 400
  * added 136 KiB of code and nothing else). Without code figures the whole JS heap is judged.
