@@ -7,10 +7,11 @@
  * must be the same at every reading after the warm-up (the soak reads it in the same app state each time).
  *
  * The heap judged is the JS heap less V8's compiled code (bytecode, machine code, their metadata and the bookkeeping
- * V8 keeps per compiled function, from a heap snapshot at each reading; test/e2e/heapSnapshot.ts codeBytes) where the readings have it: code is not data the app keeps, and it is bounded by the
- * app's functions, but it fills slowly — a function run once per move reaches V8's optimising tiers only after
- * hundreds of moves — so it rises well after any fixed warm-up (heap snapshots of the page: page-only moves 200 → 400
- * added 136 KiB of code and nothing else). Without code figures the whole JS heap is judged.
+ * V8 keeps per compiled function; from a heap snapshot at each reading, test/e2e/heapSnapshot.ts) where the readings
+ * have it: code is not data the app keeps, and it is bounded by the app's functions, but it fills slowly — a function
+ * run once per move reaches V8's optimising tiers only after hundreds of moves — so it rises well after any fixed
+ * warm-up (heap snapshots of the page: page-only moves 200 → 400 added 136 KiB of code and nothing else). Without
+ * code figures the whole JS heap is judged.
  *
  * Heap status, with growth = slope × measured span, as a fraction of the fitted heap at the end of the warm-up:
  *   - 'leak': the growth's 95% interval lies above `minGrowth` (a rise that is certain and not negligible);
