@@ -159,7 +159,7 @@ const result = {
   trainMachine,
   split: 'coco-subset val: 250 COCO-2017 photos, 2,198 boxes (../shared/data/coco-subset); wasm backend, input 416',
   notes: [
-    'vanilla and LORS decoders: trained by this project on the 3,465 coco-subset train photos only (same data, schedule, augmentation, seed).',
+    'vanilla and LORS decoders: trained by this project on coco-subset train photos only (the 3,465, less the holdout a run keeps out to choose its checkpoint; same data, schedule, augmentation, seed).',
     ...(cpuEvals
       ? [
           `The shipped decoders were trained on ${trainMachine}; \`cpuRecipe\` holds the same decoders trained with the CPU recipe on ${thisMachine}.`,
