@@ -190,7 +190,10 @@ export class WorkerSession {
     };
     // Each worker runs the heads it holds, at the same time; the answer keeps the order of `models`.
     const byWorker = new Map<WorkerClient, ModelName[]>();
-    for (const m of models) byWorker.set(this.holder(m), [...(byWorker.get(this.holder(m)) ?? []), m]);
+    for (const m of models) {
+      const c = this.holder(m);
+      byWorker.set(c, [...(byWorker.get(c) ?? []), m]);
+    }
     const parts = await Promise.all(
       [...byWorker].map(([c, ms]) => c.request('detect', { ...req, models: ms }, { onResult })),
     );
@@ -201,8 +204,8 @@ export class WorkerSession {
   async stats(): Promise<SessionStats> {
     if (!this.client) throw new Error('no worker');
     const clients = this.second ? [this.client, this.second] : [this.client];
-    const [first, ...rest] = await Promise.all(clients.map((c) => c.request('stats', {})));
-    const sum = (k: 'numTensors' | 'numBytes') => [first!, ...rest].reduce((a, s) => a + s[k], 0);
-    return { ...first!, workers: clients.length, numTensors: sum('numTensors'), numBytes: sum('numBytes') };
+    const all = await Promise.all(clients.map((c) => c.request('stats', {})));
+    const sum = (k: 'numTensors' | 'numBytes') => all.reduce((a, s) => a + s[k], 0);
+    return { ...all[0]!, workers: clients.length, numTensors: sum('numTensors'), numBytes: sum('numBytes') };
   }
 }

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { median } from '../../src/cli/stats';
-import { ARGS, CHROMIUM, DIST, dropFile, setRange, waitReady } from './page';
+import { ARGS, CHROMIUM, DIST, dropFile, setRange, waitReady, workerThreads } from './page';
 import { serveStatic } from './server';
 import { soak, type SoakOptions, type SoakReport } from './soak';
 
@@ -86,17 +86,7 @@ export async function benchBrowser(o: { runs: number; warmup: number; dist?: str
       return { ready, sampleOverlays: performance.now() - t0 };
     };
     const cold = await open(() => page.goto(`${server.url}?backend=wasm`));
-    const threads = await page.evaluate(async () => {
-      type Stats = { wasmThreads?: number | null; workers?: number };
-      const s = await (window as unknown as { __lors: { stats(): Promise<Stats> } }).__lors.stats();
-      return {
-        crossOriginIsolated: self.crossOriginIsolated,
-        hardwareConcurrency: navigator.hardwareConcurrency,
-        /** Per worker (an old build: its one worker). */
-        wasmThreads: s.wasmThreads ?? null,
-        workers: s.workers ?? 1,
-      };
-    });
+    const threads = await workerThreads(page);
     let before = await snapshot(page);
     const t1 = performance.now();
     await drop(0);

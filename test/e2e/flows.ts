@@ -1,7 +1,6 @@
 /** The app's main flows: WebGPU + self-test, the full wasm flow with sliders and exports, bad inputs and narrow screens. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
 import {
   assert,
   attr,
@@ -14,21 +13,9 @@ import {
   tid,
   waitBoxes,
   waitReady,
+  workerThreads,
   type Test,
 } from './page';
-
-/** Whether the page is isolated, the cores it sees, its inference workers and the wasm threads of each. */
-const workerThreads = (page: Page) =>
-  page.evaluate(async () => {
-    type Stats = { wasmThreads: number | null; workers: number };
-    const s = await (window as unknown as { __lors: { stats(): Promise<Stats> } }).__lors.stats();
-    return {
-      isolated: self.crossOriginIsolated,
-      cores: navigator.hardwareConcurrency,
-      workers: s.workers,
-      wasm: s.wasmThreads,
-    };
-  });
 
 export const flows: Test[] = [
   {
@@ -109,15 +96,15 @@ export const flows: Test[] = [
       assert(shown === 'wasm', `backend shown is "${shown}"`);
       // The e2e server sends COOP/COEP: the page is cross-origin isolated; from 2 cores two workers (the decoders
       // at once) share the cores' threads (workerPlan.ts; 4 cores: the threaded-wasm test below).
-      const threads = await workerThreads(page);
-      assert(threads.isolated, 'the page is not cross-origin isolated');
+      const t = await workerThreads(page);
+      assert(t.crossOriginIsolated, 'the page is not cross-origin isolated');
       assert(
-        threads.cores < 2
-          ? threads.workers === 1 && threads.wasm === 1
-          : threads.workers === 2 && threads.wasm === Math.floor(threads.cores / 2),
-        `${threads.workers} worker(s) on ${threads.wasm} wasm thread(s) each, ${threads.cores} cores`,
+        t.hardwareConcurrency < 2
+          ? t.workers === 1 && t.wasmThreads === 1
+          : t.workers === 2 && t.wasmThreads === Math.floor(t.hardwareConcurrency / 2),
+        `${t.workers} worker(s) on ${t.wasmThreads} wasm thread(s) each, ${t.hardwareConcurrency} cores`,
       );
-      console.log(`    cross-origin isolated, ${threads.workers} workers on ${threads.wasm} wasm thread(s) each`);
+      console.log(`    cross-origin isolated, ${t.workers} workers on ${t.wasmThreads} wasm thread(s) each`);
       assert((await text(page, 'credits')).includes('Apache-2.0'), 'footer credits missing');
       // Seeded-init decoders score about sigmoid(−log 99) ≈ 0.01: show everything.
       await setRange(page, 'score-threshold', 0);
@@ -301,9 +288,12 @@ export const flows: Test[] = [
       });
       await page.goto(`${url}?backend=wasm`);
       await waitReady(page, 180_000);
-      const threads = await workerThreads(page);
-      assert(threads.isolated && threads.cores === 4, `isolated ${threads.isolated}, ${threads.cores} cores`);
-      assert(threads.workers === 2 && threads.wasm === 2, `${threads.workers} workers on ${threads.wasm} threads each`);
+      const t = await workerThreads(page);
+      assert(
+        t.crossOriginIsolated && t.hardwareConcurrency === 4,
+        `isolated ${t.crossOriginIsolated}, ${t.hardwareConcurrency} cores`,
+      );
+      assert(t.workers === 2 && t.wasmThreads === 2, `${t.workers} workers on ${t.wasmThreads} threads each`);
       await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
       await waitBoxes(page, 'vanilla', 'chelsea.jpg');
       await waitBoxes(page, 'lors', 'chelsea.jpg');

@@ -120,3 +120,20 @@ export async function canvasHasContent(page: Page, model: string): Promise<boole
     return max - min > 20;
   });
 }
+
+/**
+ * Whether the page is cross-origin isolated, the cores it sees, its inference workers and the wasm threads of each
+ * (from the app's stats; an older build without `workers` has one).
+ */
+export async function workerThreads(page: Page) {
+  return page.evaluate(async () => {
+    type Stats = { wasmThreads?: number | null; workers?: number };
+    const s = await (window as unknown as { __lors: { stats(): Promise<Stats> } }).__lors.stats();
+    return {
+      crossOriginIsolated: self.crossOriginIsolated,
+      hardwareConcurrency: navigator.hardwareConcurrency,
+      wasmThreads: s.wasmThreads ?? null,
+      workers: s.workers ?? 1,
+    };
+  });
+}

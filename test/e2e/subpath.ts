@@ -1,5 +1,5 @@
 /** The built app deployed in a sub-folder of a static host (dist/ served under /some/sub/): it loads and detects. */
-import { assert, DIST, dropFile, shot, text, waitBoxes, waitReady, type Test } from './page';
+import { assert, DIST, dropFile, shot, text, waitBoxes, waitReady, workerThreads, type Test } from './page';
 import { serveStatic } from './server';
 
 const PREFIX = '/some/sub/';
@@ -17,14 +17,7 @@ export const subpath: Test[] = [
         await page.goto(`${server.url}${PREFIX.slice(1)}?backend=wasm`);
         await waitReady(page, 180_000);
         assert((await text(page, 'backend')) === 'wasm', `backend shown is "${await text(page, 'backend')}"`);
-        const threads = await page.evaluate(
-          async () =>
-            (
-              await (
-                window as unknown as { __lors: { stats(): Promise<{ wasmThreads: number | null }> } }
-              ).__lors.stats()
-            ).wasmThreads,
-        );
+        const threads = (await workerThreads(page)).wasmThreads;
         assert(threads === 1, `wasm runs ${threads} threads on a host without COOP/COEP (expected the 1-thread build)`);
         await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
         await waitBoxes(page, 'vanilla', 'chelsea.jpg');
