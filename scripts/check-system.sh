@@ -36,6 +36,9 @@ EOF
   fi
   compgen -G '/usr/lib/*/libjemalloc.so.2' >/dev/null || [ -e /usr/lib/libjemalloc.so.2 ] || need+=(libjemalloc2)
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+  # the wasm kernels' build (scripts/build-wasm.sh), which a test re-runs
+  command -v clang >/dev/null || need+=(clang)
+  command -v wasm-ld >/dev/null || need+=(lld)
   echo "${need[@]}"
 }
 

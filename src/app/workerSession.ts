@@ -206,6 +206,13 @@ export class WorkerSession {
     const clients = this.second ? [this.client, this.second] : [this.client];
     const all = await Promise.all(clients.map((c) => c.request('stats', {})));
     const sum = (k: 'numTensors' | 'numBytes') => all.reduce((a, s) => a + s[k], 0);
-    return { ...all[0]!, workers: clients.length, numTensors: sum('numTensors'), numBytes: sum('numBytes') };
+    const kernels = all.map((s) => s.wasmKernels);
+    return {
+      ...all[0]!,
+      workers: clients.length,
+      wasmKernels: kernels.includes(null) ? null : kernels.every(Boolean),
+      numTensors: sum('numTensors'),
+      numBytes: sum('numBytes'),
+    };
   }
 }

@@ -5,6 +5,7 @@
  * start); and reports weight bytes and peak tensor memory. Medians after warm-up; vanilla and LORS in the same run,
  * with LORS/vanilla ratios.
  */
+import { mixingKernels } from '../model/adamixer/wasm/hostMixing';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { cpus, totalmem } from 'node:os';
@@ -165,6 +166,8 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const residentBytes = (m: WeightMap) => [...m.values()].reduce((a, t) => a + t.size * 4, 0);
   const result = {
     backend,
+    /** Whether sampling and mixing ran in the wasm SIMD kernels (model/adamixer/wasm); null on another backend. */
+    wasmKernels: backend === 'wasm' ? mixingKernels() !== null : null,
     weights: { trained, queryInit: { vanilla: v.cfg.queryInit ?? 'image', lors: l.cfg.queryInit ?? 'image' } },
     image: { path: o.image, width: img.width, height: img.height, inputSize: det.inputSize },
     loadMs: round(loadMs),

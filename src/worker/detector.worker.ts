@@ -19,6 +19,7 @@ import {
 } from '../model/constants';
 import { decoderSource } from '../model/decoderSource';
 import { wasmThreadsInUse } from '../model/backend';
+import { mixingKernels } from '../model/adamixer/wasm/hostMixing';
 import { load, type Detector } from '../model/detector';
 import { featuresFromHost, featuresToHost, type FeatureSet } from '../model/featureSet';
 import { hostBuffers, type HostFeatures } from '../model/hostFeatures';
@@ -203,7 +204,14 @@ async function init(req: InitRequest): Promise<InitResult> {
 
 function stats(): WorkerStats {
   const m = tf.memory();
-  return { backend: tf.getBackend(), wasmThreads: wasmThreadsInUse(), numTensors: m.numTensors, numBytes: m.numBytes };
+  const backend = tf.getBackend();
+  return {
+    backend,
+    wasmThreads: wasmThreadsInUse(),
+    wasmKernels: backend === 'wasm' ? mixingKernels() !== null : null,
+    numTensors: m.numTensors,
+    numBytes: m.numBytes,
+  };
 }
 
 function need(): Detector {

@@ -122,18 +122,19 @@ export async function canvasHasContent(page: Page, model: string): Promise<boole
 }
 
 /**
- * Whether the page is cross-origin isolated, the cores it sees, its inference workers and the wasm threads of each
- * (from the app's stats; an older build without `workers` has one).
+ * Whether the page is cross-origin isolated, the cores it sees, its inference workers, the wasm threads of each and
+ * whether the wasm kernels run (from the app's stats; an older build without `workers` has one).
  */
 export async function workerThreads(page: Page) {
   return page.evaluate(async () => {
-    type Stats = { wasmThreads?: number | null; workers?: number };
+    type Stats = { wasmThreads?: number | null; workers?: number; wasmKernels?: boolean | null };
     const s = await (window as unknown as { __lors: { stats(): Promise<Stats> } }).__lors.stats();
     return {
       crossOriginIsolated: self.crossOriginIsolated,
       hardwareConcurrency: navigator.hardwareConcurrency,
       wasmThreads: s.wasmThreads ?? null,
       workers: s.workers ?? 1,
+      wasmKernels: s.wasmKernels ?? null,
     };
   });
 }

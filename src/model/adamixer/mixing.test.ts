@@ -3,7 +3,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig } from '../config';
 import { splitMixingParams } from '../nn/generator';
-import { adaptiveMixing } from './mixing';
+import { adaptiveMixing, hostMixing } from './mixing';
+import { sampleFeatures, samplingMaps } from './sampling';
 import { layerNormPlain } from '../nn/ops';
 import { jsMixing, jsSplit, mat, maxErr, rng, uniformArray } from '../../testing/reference';
 
@@ -87,5 +88,41 @@ describe('adaptiveMixing', () => {
     expect(d2[0]).toBeCloseTo(1, 4);
     expect(d2[1]).toBeCloseTo(0, 6);
     tf.dispose([xs, Mc, Ms, Ms2]);
+  });
+});
+
+describe('hostMixing (the wasm kernels)', () => {
+  it('equals sampleFeatures + adaptiveMixing on the tfjs kernels (web sizes, B = 2), leak-free', async () => {
+    const cfg = makeConfig('web', 'vanilla');
+    const d = cfg.decoder;
+    const G = d.samplingGroups;
+    const C = d.dFeat / G;
+    const genOut = G * (C * C + d.pointsOut * d.pointsIn);
+    const rand = rng(12);
+    const B = 2,
+      L = 5;
+    const levels = [52, 26, 13].map(
+      (h) => tf.tensor4d(uniformArray(B * h * h * d.dFeat, -2, 2, rand), [B, h, h, d.dFeat]) as tf.Tensor4D,
+    );
+    const xyzrArr: number[] = [];
+    for (let i = 0; i < B * L; i++) xyzrArr.push(rand() * 416, rand() * 416, 3 + rand() * 6, rand() * 2 - 1);
+    const xyzr = tf.tensor3d(xyzrArr, [B, L, 4]);
+    const off = tf.tensor3d(uniformArray(B * L * G * d.pointsIn * 3, -2, 2, rand), [B, L, G * d.pointsIn * 3]);
+    const gen = tf.tensor3d(uniformArray(B * L * genOut, -0.3, 0.3, rand), [B, L, genOut]);
+    const host = samplingMaps(levels, cfg, true);
+    const plain = samplingMaps(levels, cfg, false);
+    expect(hostMixing(plain, xyzr, off, gen, cfg)).toBeNull(); // no host copies: the caller takes the tfjs road
+    const before = tf.memory().numTensors;
+    const a = hostMixing(host, xyzr, off, gen, cfg)!;
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const b = tf.tidy(() => {
+      const { Mc, Ms } = splitMixingParams(gen, d);
+      return adaptiveMixing(sampleFeatures(plain, xyzr, off, cfg), Mc, Ms);
+    });
+    expect(a.shape).toEqual([B, L, G * d.pointsOut * C]);
+    expect(maxErr(await a.data(), await b.data()).abs).toBeLessThan(2e-5);
+    const half = gen.slice([0, 0, 0], [1, L, genOut]);
+    expect(() => hostMixing(host, xyzr, off, half, cfg)).toThrow(/gen must be \[2, 5, 12288\]/);
+    tf.dispose([...levels, xyzr, off, gen, half, a, b, ...host.maps, ...plain.maps]);
   });
 });

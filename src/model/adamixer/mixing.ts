@@ -4,7 +4,10 @@
  * a ReLU.
  */
 import * as tf from '@tensorflow/tfjs';
-import { layerNormPlain } from '../nn/ops';
+import { dims, type ModelConfig } from '../config';
+import { layerNormPlain, LN_EPS } from '../nn/ops';
+import { hostPoints, isSamplingMaps, type SamplingMaps } from './sampling';
+import { mixingKernels } from './wasm/hostMixing';
 
 /**
  * How adaptiveMixing evaluates its per-query products: 'matmul' (batched tf.matMul), 'depthwise' (the same sums
@@ -68,4 +71,35 @@ export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl
     const o = tf.relu(layerNormPlain(asm.reshape([n, Pout * C]), 1));
     return o.reshape([B, L, G * Pout * C]) as tf.Tensor3D;
   });
+}
+
+/**
+ * Sampling (sampling.ts) and adaptive mixing in one call of the wasm kernels (wasm/hostMixing.ts), where the maps
+ * have host copies (samplingMaps on the wasm backend): gen [B, L, G·(C·C + P_out·P_in)], the generated mixing
+ * parameters (nn/generator.ts layout) → o [B, L, G·P_out·C], as adaptiveMixing(sampleFeatures(…), M_c, M_s) up to
+ * float32 rounding. Null where the kernels do not run; the caller then takes that road.
+ */
+export function hostMixing(
+  levels: tf.Tensor4D[] | SamplingMaps,
+  xyzr: tf.Tensor,
+  offsets: tf.Tensor,
+  gen: tf.Tensor,
+  cfg: ModelConfig,
+): tf.Tensor3D | null {
+  const kernels = mixingKernels();
+  if (!kernels || !isSamplingMaps(levels) || !levels.host) return null;
+  const d = cfg.decoder;
+  const { C, genOut, outIn } = dims(d);
+  const [B, L] = xyzr.shape as [number, number];
+  if (levels.batch !== B)
+    throw new Error(`hostMixing: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
+  if (gen.rank !== 3 || gen.shape[0] !== B || gen.shape[1] !== L || gen.shape[2] !== genOut)
+    throw new Error(`hostMixing: gen must be [${B}, ${L}, ${genOut}], got [${gen.shape.join(', ')}]`);
+  const o = kernels.sampleAndMix(levels.host, hostPoints(xyzr, offsets, cfg), gen.dataSync() as Float32Array, {
+    Pin: d.pointsIn,
+    Pout: d.pointsOut,
+    C,
+    eps: LN_EPS,
+  });
+  return tf.tensor3d(o, [B, L, outIn]); // copies o out of the kernels' memory
 }

@@ -12,13 +12,14 @@
  * outside the unpadded map reads the zero border), and a point further out has both neighbours outside, i.e. 0,
  * which is the extrapolation value. One cropAndResize per level (kernel time ∝ points·C, ~30× faster than four
  * tf.gather on wasm), times the level weights, summed with one tf.addN (no reduction over a small axis of a big
- * tensor: slow on WebGPU). On the wasm backend the maps' host copies are sampled in JavaScript instead
- * (bilinearHost.ts: the same float32 steps, bit-identical, ~20% faster than the kernels it replaces).
+ * tensor: slow on WebGPU). On the wasm backend the maps' host copies are sampled by a wasm SIMD kernel instead
+ * (wasm/mixing.c: the same float32 steps, bit-identical), which the stage also uses to mix the samples
+ * (mixing.ts hostMixing).
  */
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import { exp2 } from '../nn/ops';
-import { sampleBilinearHost, type HostMap } from './bilinearHost';
+import { mixingKernels, type HostMap, type HostPoints } from './wasm/hostMixing';
 
 /** The per-group zero-padded maps of every level (see the file comment); make once per decoder forward. */
 export interface SamplingMaps {
@@ -26,7 +27,7 @@ export interface SamplingMaps {
   readonly maps: tf.Tensor4D[];
   /** Batch size B. */
   readonly batch: number;
-  /** The maps' host copies, where sampling runs in JavaScript (bilinearHost.ts; made on the wasm backend). */
+  /** The maps' host copies, where the wasm kernels sample them (wasm/hostMixing.ts; made on the wasm backend). */
   readonly host?: HostMap[];
 }
 
@@ -48,10 +49,14 @@ function checkLevels(levels: tf.Tensor4D[], cfg: ModelConfig, B?: number): void 
 /**
  * levels: the necked maps NHWC [B, H_l, W_l, dFeat] → per level [B·G, H_l + 2, W_l + 2, C] (group-major, one-pixel
  * zero border). New tensors; the caller disposes them (or makes them inside tf.tidy). host (default: on the wasm
- * backend, where tensors live in CPU memory): also keep the maps' host copies, and sampleFeatures samples them in
- * JavaScript (bit-identical to cropAndResize, ~4× faster there).
+ * backend, where tensors live in CPU memory, when its kernels run here): also keep the maps' host copies, which the
+ * wasm kernels sample (bit-identical to cropAndResize).
  */
-export function samplingMaps(levels: tf.Tensor4D[], cfg: ModelConfig, host = tf.getBackend() === 'wasm'): SamplingMaps {
+export function samplingMaps(
+  levels: tf.Tensor4D[],
+  cfg: ModelConfig,
+  host = tf.getBackend() === 'wasm' && mixingKernels() !== null,
+): SamplingMaps {
   const { G, C } = dims(cfg.decoder);
   checkLevels(levels, cfg);
   const B = levels[0]!.shape[0];
@@ -77,8 +82,91 @@ export function samplingMaps(levels: tf.Tensor4D[], cfg: ModelConfig, host = tf.
   return { maps, batch: B, host: copies };
 }
 
-function isSamplingMaps(x: tf.Tensor4D[] | SamplingMaps): x is SamplingMaps {
+export function isSamplingMaps(x: tf.Tensor4D[] | SamplingMaps): x is SamplingMaps {
   return !Array.isArray(x);
+}
+
+function checkPoints(xyzr: tf.Tensor, offsets: tf.Tensor, cfg: ModelConfig): [number, number] {
+  const { G } = dims(cfg.decoder);
+  const P = cfg.decoder.pointsIn;
+  if (xyzr.rank !== 3 || xyzr.shape[2] !== 4)
+    throw new Error(`sampleFeatures: xyzr must be [B, L, 4], got [${xyzr.shape.join(', ')}]`);
+  const [B, L] = xyzr.shape as [number, number, number];
+  if (offsets.rank !== 3 || offsets.shape[0] !== B || offsets.shape[1] !== L || offsets.shape[2] !== G * P * 3) {
+    throw new Error(`sampleFeatures: offsets must be [${B}, ${L}, ${G * P * 3}], got [${offsets.shape.join(', ')}]`);
+  }
+  return [B, L];
+}
+
+/** Image row of each sample n = ((b·L + l)·G + g)·P + p: b·G + g. */
+function imageRows(B: number, L: number, G: number, P: number): Int32Array {
+  const rows = new Int32Array(B * L * G * P);
+  for (let n = 0; n < rows.length; n++) rows[n] = Math.floor(n / (L * G * P)) * G + (Math.floor(n / P) % G);
+  return rows;
+}
+
+/**
+ * The N = B·L·G·P_in sample points: (x, y) in pixels [N, 2] and the level weights [N, levels], a softmax over levels
+ * of −(z − log2 stride_l)²/2. New tensors (inside the caller's tidy).
+ */
+function pointTensors(
+  xyzr: tf.Tensor,
+  offsets: tf.Tensor,
+  cfg: ModelConfig,
+): { sxy: tf.Tensor2D; levelWeights: tf.Tensor2D } {
+  const d = cfg.decoder;
+  const { G } = dims(d);
+  const P = d.pointsIn;
+  const [B, L] = xyzr.shape as [number, number, number];
+  const N = B * L * G * P;
+  // (x, y) and z offsets [N, 2], [N, 1] by exact 0/1 matmuls (a split of the last axis is a copy per row on wasm)
+  const off = offsets.reshape([N, 3]) as tf.Tensor2D;
+  const oxy = tf.matMul(off, tf.tensor2d([1, 0, 0, 1, 0, 0], [3, 2])).reshape([B, L, G * P, 2]);
+  const oz = tf.matMul(off, tf.tensor2d([0, 0, 1], [3, 1])).reshape([B, L, G * P, 1]);
+  const [xy, z, r] = tf.split(xyzr.reshape([B, L, 1, 4]), [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  const wh = exp2(tf.add(z, tf.mul(r, tf.tensor1d([-0.5, 0.5])))); // box (w, h) = 2^(z ∓ r/2) [B, L, 1, 2]
+  const sxy = tf.add(xy, tf.mul(oxy, wh)).reshape([N, 2]) as tf.Tensor2D; // sample (x, y) in pixels
+  const sz = tf.add(z, oz).reshape([N, 1]);
+  const log2s = tf.tensor2d(
+    d.strides.map((s) => Math.log2(s)),
+    [1, d.strides.length],
+  );
+  return { sxy, levelWeights: tf.softmax(tf.mul(tf.square(tf.sub(sz, log2s)), -0.5)) as tf.Tensor2D };
+}
+
+/** The sample points (see sampleFeatures for xyzr and offsets) as host arrays, for the wasm kernels. */
+export function hostPoints(xyzr: tf.Tensor, offsets: tf.Tensor, cfg: ModelConfig): HostPoints {
+  const [B, L] = checkPoints(xyzr, offsets, cfg);
+  const { G } = dims(cfg.decoder);
+  return tf.tidy(() => {
+    const { sxy, levelWeights } = pointTensors(xyzr, offsets, cfg);
+    return {
+      xy: sxy.dataSync() as Float32Array,
+      weights: levelWeights.dataSync() as Float32Array,
+      image: imageRows(B, L, G, cfg.decoder.pointsIn),
+    };
+  });
+}
+
+/** The maps of `levels` after checking them against the config and the batch B. */
+function checkedMaps(levels: SamplingMaps, cfg: ModelConfig, B: number): tf.Tensor4D[] {
+  const d = cfg.decoder;
+  const { G, C } = dims(d);
+  if (levels.batch !== B)
+    throw new Error(`sampleFeatures: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
+  if (levels.maps.length !== d.strides.length) {
+    throw new Error(
+      `sampleFeatures: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.maps.length}`,
+    );
+  }
+  levels.maps.forEach((t, l) => {
+    if (t.rank !== 4 || t.shape[0] !== B * G || t.shape[3] !== C) {
+      throw new Error(
+        `sampleFeatures: sampling map ${l} must be [${B * G}, H + 2, W + 2, ${C}], got [${t.shape.join(', ')}]`,
+      );
+    }
+  });
+  return levels.maps;
 }
 
 /**
@@ -95,74 +183,25 @@ export function sampleFeatures(
   const d = cfg.decoder;
   const { G, C } = dims(d);
   const P = d.pointsIn;
-  if (xyzr.rank !== 3 || xyzr.shape[2] !== 4)
-    throw new Error(`sampleFeatures: xyzr must be [B, L, 4], got [${xyzr.shape.join(', ')}]`);
-  const [B, L] = xyzr.shape as [number, number, number];
-  if (offsets.rank !== 3 || offsets.shape[0] !== B || offsets.shape[1] !== L || offsets.shape[2] !== G * P * 3) {
-    throw new Error(`sampleFeatures: offsets must be [${B}, ${L}, ${G * P * 3}], got [${offsets.shape.join(', ')}]`);
-  }
-  let maps: tf.Tensor4D[];
-  let host: HostMap[] | undefined;
-  if (isSamplingMaps(levels)) {
-    if (levels.batch !== B)
-      throw new Error(`sampleFeatures: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
-    if (levels.maps.length !== d.strides.length) {
-      throw new Error(
-        `sampleFeatures: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.maps.length}`,
-      );
-    }
-    levels.maps.forEach((t, l) => {
-      if (t.rank !== 4 || t.shape[0] !== B * G || t.shape[3] !== C) {
-        throw new Error(
-          `sampleFeatures: sampling map ${l} must be [${B * G}, H + 2, W + 2, ${C}], got [${t.shape.join(', ')}]`,
-        );
-      }
-    });
-    maps = levels.maps;
-    host = levels.host;
-  } else {
-    checkLevels(levels, cfg, B);
-    maps = [];
-  }
+  const [B, L] = checkPoints(xyzr, offsets, cfg);
+  if (isSamplingMaps(levels)) checkedMaps(levels, cfg, B);
+  else checkLevels(levels, cfg, B);
   const N = B * L * G * P;
-  // Image row of each sample n = ((b·L + l)·G + g)·P + p: b·G + g.
-  const boxIndData = new Int32Array(N);
-  for (let n = 0; n < N; n++) boxIndData[n] = Math.floor(n / (L * G * P)) * G + (Math.floor(n / P) % G);
-
   return tf.tidy(() => {
-    if (!isSamplingMaps(levels)) ({ maps, host } = samplingMaps(levels, cfg));
-    // (x, y) and z offsets [N, 2], [N, 1] by exact 0/1 matmuls (a split of the last axis is a copy per row on wasm)
-    const off = offsets.reshape([N, 3]) as tf.Tensor2D;
-    const oxy = tf.matMul(off, tf.tensor2d([1, 0, 0, 1, 0, 0], [3, 2])).reshape([B, L, G * P, 2]);
-    const oz = tf.matMul(off, tf.tensor2d([0, 0, 1], [3, 1])).reshape([B, L, G * P, 1]);
-    const [xy, z, r] = tf.split(xyzr.reshape([B, L, 1, 4]), [2, 1, 1], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const wh = exp2(tf.add(z, tf.mul(r, tf.tensor1d([-0.5, 0.5])))); // box (w, h) = 2^(z ∓ r/2) [B, L, 1, 2]
-    const sxy = tf.add(xy, tf.mul(oxy, wh)).reshape([N, 2]); // sample (x, y) in pixels
-    const sz = tf.add(z, oz).reshape([N, 1]);
-    // Level weights: softmax over levels of −(sz − log2 stride_l)²/2 → [N, nl].
-    const log2s = tf.tensor2d(
-      d.strides.map((s) => Math.log2(s)),
-      [1, d.strides.length],
-    );
-    const levelWeights = tf.softmax(tf.mul(tf.square(tf.sub(sz, log2s)), -0.5));
-    if (host) {
-      const xs = sampleBilinearHost(
-        host,
-        C,
-        sxy.dataSync() as Float32Array,
-        levelWeights.dataSync() as Float32Array,
-        boxIndData,
-      );
-      return tf.tensor(xs, [B, L, G, P, C]) as tf.Tensor5D;
+    const { maps, host } = isSamplingMaps(levels) ? levels : samplingMaps(levels, cfg);
+    const kernels = host && mixingKernels();
+    if (host && kernels) {
+      return tf.tensor(kernels.sample(host, C, hostPoints(xyzr, offsets, cfg)), [B, L, G, P, C]) as tf.Tensor5D;
     }
+    const { sxy, levelWeights } = pointTensors(xyzr, offsets, cfg);
     // (x, y) → (y, x, y, x), the layout of cropAndResize's boxes, by an exact 0/1 matmul (a concat of [N, 1] columns
     // is slow on wasm).
-    const yxyx = tf.matMul(sxy as tf.Tensor2D, tf.tensor2d([0, 1, 0, 1, 1, 0, 1, 0], [2, 4]));
+    const yxyx = tf.matMul(sxy, tf.tensor2d([0, 1, 0, 1, 1, 0, 1, 0], [2, 4]));
 
     // One [N, 1] column per level (split as [nl, N] rows: a split of the [N, nl] columns is a copy per value on wasm).
     const lw = tf.unstack(tf.transpose(levelWeights)).map((w) => w.reshape([N, 1]));
 
-    const boxInd = tf.tensor1d(boxIndData, 'int32');
+    const boxInd = tf.tensor1d(imageRows(B, L, G, P), 'int32');
     const terms = maps.map((m, l) => {
       const Hp = m.shape[1],
         Wp = m.shape[2];

@@ -7,11 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { posScaleOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { VARIANTS } from '../variants';
-import { lorsAMixingParams, type LorsPath } from '../lors/lorsA';
+import { lorsAGenerated, type LorsPath } from '../lors/lorsA';
 import { lorsTOutput } from '../lors/lorsT';
 import { decodeXyzr, iof } from './boxes';
 import { splitMixingParams } from '../nn/generator';
-import { adaptiveMixing } from './mixing';
+import { adaptiveMixing, hostMixing } from './mixing';
 import { exp2, getWeight, layerNorm, linear } from '../nn/ops';
 import { positionEmbedding } from './positional';
 import { sampleFeatures, type SamplingMaps } from './sampling';
@@ -92,16 +92,18 @@ export function stageForward(
   return tf.tidy(() => {
     // 2.1 box-aware self-attention
     let x = selfAttention(weights, cfg, stage, q, xyzr, opts.xyxy);
-    // 2.2 adaptive 3D sampling
+    // 2.2 adaptive 3D sampling and 2.3 adaptive mixing (one wasm kernel call where the maps have host copies)
     const off = linear(x, weights, `${s}.sampling.offset`);
-    const xs = sampleFeatures(levels, xyzr, off, cfg);
-    // 2.3 adaptive mixing
     const parts = VARIANTS[cfg.variant];
-    const { Mc, Ms } =
+    const gen =
       parts.generator === 'lorsA'
-        ? lorsAMixingParams(weights, cfg, stage, x, opts.lorsA ?? 'auto')
-        : splitMixingParams(linear(x, weights, `${s}.mixing.generator`), cfg.decoder);
-    const o = adaptiveMixing(xs, Mc, Ms);
+        ? lorsAGenerated(weights, cfg, stage, x, opts.lorsA ?? 'auto')
+        : linear(x, weights, `${s}.mixing.generator`);
+    let o = hostMixing(levels, xyzr, off, gen, cfg);
+    if (!o) {
+      const { Mc, Ms } = splitMixingParams(gen, cfg.decoder);
+      o = adaptiveMixing(sampleFeatures(levels, xyzr, off, cfg), Mc, Ms);
+    }
     x = (
       parts.output === 'lorsT'
         ? lorsTOutput(weights, cfg, stage, x, o, opts.lorsT ?? 'auto')

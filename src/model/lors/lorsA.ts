@@ -53,19 +53,20 @@ export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, 
 }
 
 /**
- * The mixing weights of stage `stage` under LORS^A: q [B, L, dq] → M_c [B, L, G, C, C], M_s [B, L, G, P_out, P_in].
- * path 'folded' uses the dense generator of foldLorsA (must be present), 'auto' uses it when present.
+ * The generated mixing parameters of stage `stage` under LORS^A: q [B, L, dq] → [B, L, G·(C·C + P_out·P_in)], the
+ * layout of a vanilla generator's output (nn/generator.ts). path 'folded' uses the dense generator of foldLorsA (must
+ * be present), 'auto' uses it when present.
  */
-export function lorsAMixingParams(
+export function lorsAGenerated(
   weights: WeightMap,
   cfg: ModelConfig,
   stage: number,
   q: tf.Tensor,
   path: LorsPath = 'auto',
-): { Mc: tf.Tensor5D; Ms: tf.Tensor5D } {
+): tf.Tensor3D {
   const lors = lorsOf(cfg, 'LORS^A');
   const d = cfg.decoder;
-  const { G, C } = dims(d);
+  const { G, C, genOut } = dims(d);
   const K = lors.groupsA[stage];
   if (K === undefined) throw new Error(`LORS^A: no stage ${stage} (config has ${lors.groupsA.length})`);
   const r = lors.rankA;
@@ -75,7 +76,7 @@ export function lorsAMixingParams(
     throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
   if (path === 'folded' || (path === 'auto' && folded)) {
     // docs/model.md §5.3: LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
-    return tf.tidy(() => splitMixingParams(linear(q, weights, lorsAFoldedName(stage)), cfg.decoder));
+    return linear(q, weights, lorsAFoldedName(stage)) as tf.Tensor3D;
   }
   const [B, L] = q.shape as [number, number, number];
   const n = B * L;
@@ -86,19 +87,30 @@ export function lorsAMixingParams(
   const sl = getWeight(weights, `${s}.sl`, [gk, d.pointsOut, r]);
   const sr = getWeight(weights, `${s}.sr`, [gk, r, d.pointsIn]);
   return tf.tidy(() => {
-    // Eq. 10: Ŵ^shared = Linear(q), one generator shared by all stages, split per group into M_c and M_s.
-    const shared = splitMixingParams(linear(q, weights, 'lorsA.shared'), cfg.decoder);
+    // Eq. 10: Ŵ^shared = Linear(q), one generator shared by all stages.
+    const shared = linear(q, weights, 'lorsA.shared');
     // Eq. 12: Ê_ik = Linear(q) ∈ R^{r×r}: one per-stage Linear gives 2·G·K_i of them (0 → E^M, 1 → E^S).
     // (split as [n, 2, ·]: a SplitV of a rank-5 view is very slow on wasm)
     const E = linear(q, weights, `${s}.generator`).reshape([n, 2, gk * r * r]);
     const [EM, ES] = tf.split(E, 2, 1).map((t) => t.reshape([n, gk, r, r])) as [tf.Tensor, tf.Tensor];
-    // Eq. 11: Ŵ_i^private = Σ_k B̂_ik Ê_ik Â_ik, per sampling group.
-    const McPriv = lowRankSum(EM, ml, mr, G, K).reshape([B, L, G, C, C]);
-    const MsPriv = lowRankSum(ES, sl, sr, G, K).reshape([B, L, G, d.pointsOut, d.pointsIn]);
+    // Eq. 11: Ŵ_i^private = Σ_k B̂_ik Ê_ik Â_ik, per sampling group, laid out per group as M_c then M_s.
+    const McPriv = lowRankSum(EM, ml, mr, G, K).reshape([n * G, C * C]);
+    const MsPriv = lowRankSum(ES, sl, sr, G, K).reshape([n * G, d.pointsOut * d.pointsIn]);
     // Eq. 9: Ŵ_i = Ŵ^shared + Ŵ_i^private.
-    return {
-      Mc: tf.add(shared.Mc, McPriv) as tf.Tensor5D,
-      Ms: tf.add(shared.Ms, MsPriv) as tf.Tensor5D,
-    };
+    return tf.add(shared, tf.concat([McPriv, MsPriv], 1).reshape([B, L, genOut])) as tf.Tensor3D;
   });
+}
+
+/**
+ * The mixing weights of stage `stage` under LORS^A (lorsAGenerated, split): M_c [B, L, G, C, C],
+ * M_s [B, L, G, P_out, P_in].
+ */
+export function lorsAMixingParams(
+  weights: WeightMap,
+  cfg: ModelConfig,
+  stage: number,
+  q: tf.Tensor,
+  path: LorsPath = 'auto',
+): { Mc: tf.Tensor5D; Ms: tf.Tensor5D } {
+  return tf.tidy(() => splitMixingParams(lorsAGenerated(weights, cfg, stage, q, path), cfg.decoder));
 }

@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jsMixing, mat, maxErr, rng, uniformArray } from '../../../testing/reference';
+import { mixingKernels, type HostMap, type HostPoints, type MixingDims } from './hostMixing';
+
+const rootDir = join(__dirname, '../../../..');
+
+/** Maps of B·G rows [Hp, Wp, C] per level, and N = n·P_in points, some outside the maps. */
+function inputs(seed: number, levels: number[], C: number, rows: number, N: number) {
+  const rand = rng(seed);
+  const maps: HostMap[] = levels.map((h, l) => ({
+    data: uniformArray(rows * (h + 2) * (h + 2) * C, -2, 2, rand),
+    Hp: h + 2,
+    Wp: h + 2,
+    stride: 8 << l,
+  }));
+  const xy = uniformArray(2 * N, -40, 8 * levels[0]! + 40, rand);
+  const weights = uniformArray(N * levels.length, 0, 1, rand);
+  const image = Int32Array.from({ length: N }, () => Math.floor(rand() * rows));
+  return { maps, points: { xy, weights, image } as HostPoints };
+}
+
+function reference(sampled: Float32Array, gen: Float32Array, n: number, { Pin, Pout, C }: MixingDims): number[] {
+  const per = gen.length / n;
+  const out: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const x = mat(sampled, j * Pin * C, Pin, C);
+    const Mc = mat(gen, j * per, C, C);
+    const Ms = mat(gen, j * per + C * C, Pout, Pin);
+    out.push(...jsMixing([x], [Mc], [Ms]));
+  }
+  return out;
+}
+
+describe('wasm mixing kernels', () => {
+  it('the committed module is what mixing.c builds to (scripts/build-wasm.sh)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'build-wasm-'));
+    try {
+      const out = join(dir, 'mixingWasm.ts');
+      execFileSync('bash', [join(rootDir, 'scripts/build-wasm.sh'), out], { stdio: 'pipe' });
+      expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(__dirname, 'mixingWasm.ts'), 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['web sizes', { Pin: 32, Pout: 64, C: 64, eps: 1e-5 }, 12],
+    ['sizes that leave remainders of the 4 × 8 tiles and the 4-wide vectors', { Pin: 5, Pout: 7, C: 12, eps: 1e-5 }, 9],
+  ] as const)('mixes the samples like the plain-JS ACM/ASM: %s', (_, dims, n) => {
+    const kernels = mixingKernels()!;
+    expect(kernels).not.toBeNull();
+    const { maps, points } = inputs(3, [12, 6, 3], dims.C, 4, n * dims.Pin);
+    const rand = rng(4);
+    const gen = uniformArray(n * (dims.C * dims.C + dims.Pout * dims.Pin + 3), -0.5, 0.5, rand); // + 3: a wider stride
+    const sampled = kernels.sample(maps, dims.C, points);
+    expect(sampled.some((v) => v === 0) && sampled.some((v) => v !== 0)).toBe(true); // points outside and inside
+    const got = kernels.sampleAndMix(maps, points, gen, dims);
+    expect(got.length).toBe(n * dims.Pout * dims.C);
+    expect(maxErr(got, reference(sampled, gen, n, dims)).abs).toBeLessThan(1e-4);
+  });
+
+  it('keeps results apart across calls with other maps and growing sizes', () => {
+    const kernels = mixingKernels()!;
+    const dims = { Pin: 8, Pout: 8, C: 16, eps: 1e-5 };
+    const a = inputs(5, [10, 5, 3], dims.C, 2, 4 * dims.Pin);
+    const b = inputs(6, [40, 20, 10], dims.C, 2, 64 * dims.Pin); // larger: the memory grows
+    const genA = uniformArray(4 * (dims.C * dims.C + dims.Pout * dims.Pin), -0.5, 0.5, rng(7));
+    const genB = uniformArray(64 * (dims.C * dims.C + dims.Pout * dims.Pin), -0.5, 0.5, rng(8));
+    const first = kernels.sampleAndMix(a.maps, a.points, genA, dims).slice();
+    const other = kernels.sampleAndMix(b.maps, b.points, genB, dims).slice();
+    expect(maxErr(other, reference(kernels.sample(b.maps, dims.C, b.points), genB, 64, dims)).abs).toBeLessThan(1e-4);
+    expect(kernels.sampleAndMix(a.maps, a.points, genA, dims)).toEqual(first);
+    // other maps (another array) are placed again, not taken for the ones in memory
+    const changed = { ...a.maps[0]!, data: a.maps[0]!.data.map((v) => v + 1) };
+    const moved = kernels.sample([changed, a.maps[1]!, a.maps[2]!], dims.C, a.points);
+    expect(moved).not.toEqual(kernels.sample(a.maps, dims.C, a.points));
+  });
+
+  it('rejects points and parameters that do not make query groups', () => {
+    const kernels = mixingKernels()!;
+    const { maps, points } = inputs(9, [4, 2, 1], 4, 1, 10);
+    expect(() =>
+      kernels.sampleAndMix(maps, points, new Float32Array(100), { Pin: 3, Pout: 2, C: 4, eps: 1e-5 }),
+    ).toThrow(/query groups of 3 points/);
+  });
+});

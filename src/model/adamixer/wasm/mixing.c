@@ -1,0 +1,172 @@
+/*
+ * AdaMixer's adaptive 3D sampling and adaptive mixing for one decoder stage (docs/model.md §3.2–§3.3), as wasm
+ * SIMD kernels over host arrays. Built by scripts/build-wasm.sh into mixingWasm.ts; driven by hostMixing.ts.
+ *
+ * Built with -ffp-contract=off and without -ffast-math: every float operation is one IEEE float32 operation, in the
+ * order written here (wasm has no fused multiply-add in SIMD128).
+ */
+#include <wasm_simd128.h>
+
+/*
+ * Level-weighted bilinear sampling, value for value the arithmetic of tf.image.cropAndResize on a 1×1 crop of a
+ * degenerate box (sampling.ts), times the level weight, the levels summed in order:
+ *   maps: the levels' zero-padded per-group maps [B·G, Hp, Wp, C], one after another;
+ *   levels: per level {first float of its map in `maps`, Hp, Wp, stride};
+ *   xy [N, 2] sample (x, y) in pixels; w [N, nl] level weights; image [N] map row (b·G + g) of each sample;
+ *   out [N, C].
+ */
+void sample(int nl, const int *levels, const float *maps, int C, int N, const float *xy, const float *w,
+            const int *image, float *out) {
+  for (int l = 0; l < nl; l++) {
+    const float *data = maps + levels[4 * l];
+    const int Hp = levels[4 * l + 1], Wp = levels[4 * l + 2];
+    const float stride = (float)levels[4 * l + 3];
+    const float hm = (float)(Hp - 1), wm = (float)(Wp - 1);
+    for (int n = 0; n < N; n++) {
+      const float wv = w[n * nl + l];
+      float *o = out + n * C;
+      /* sampling.ts: box = (s / stride + 0.5) / (size - 1); cropAndResize: index = box · (size - 1). */
+      const float yInd = ((xy[2 * n + 1] / stride + 0.5f) / hm) * hm;
+      const float xInd = ((xy[2 * n] / stride + 0.5f) / wm) * wm;
+      if (!(yInd >= 0.0f && yInd <= hm && xInd >= 0.0f && xInd <= wm)) {
+        /* the extrapolation value 0 times the weight */
+        const float z = 0.0f * wv;
+        for (int c = 0; c < C; c++) o[c] = l == 0 ? z : o[c] + z;
+        continue;
+      }
+      const int top = (int)__builtin_floorf(yInd);
+      const int ceilY = (int)__builtin_ceilf(yInd);
+      const int bottom = ceilY < Hp - 1 ? ceilY : Hp - 1;
+      const float yl = yInd - (float)top;
+      const int left = (int)__builtin_floorf(xInd);
+      const int ceilX = (int)__builtin_ceilf(xInd);
+      const int right = ceilX < Wp - 1 ? ceilX : Wp - 1;
+      const float xl = xInd - (float)left;
+      const float *base = data + image[n] * Hp * Wp * C;
+      const float *tl = base + (top * Wp + left) * C, *tr = base + (top * Wp + right) * C;
+      const float *bl = base + (bottom * Wp + left) * C, *br = base + (bottom * Wp + right) * C;
+      const v128_t vxl = wasm_f32x4_splat(xl), vyl = wasm_f32x4_splat(yl), vw = wasm_f32x4_splat(wv);
+      int c = 0;
+      for (; c + 4 <= C; c += 4) {
+        const v128_t a = wasm_v128_load(tl + c), d = wasm_v128_load(bl + c);
+        const v128_t t = wasm_f32x4_add(a, wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(tr + c), a), vxl));
+        const v128_t u = wasm_f32x4_add(d, wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(br + c), d), vxl));
+        const v128_t v = wasm_f32x4_mul(wasm_f32x4_add(t, wasm_f32x4_mul(wasm_f32x4_sub(u, t), vyl)), vw);
+        wasm_v128_store(o + c, l == 0 ? v : wasm_f32x4_add(wasm_v128_load(o + c), v));
+      }
+      for (; c < C; c++) {
+        const float t = tl[c] + (tr[c] - tl[c]) * xl;
+        const float u = bl[c] + (br[c] - bl[c]) * xl;
+        const float v = (t + (u - t) * yl) * wv;
+        o[c] = l == 0 ? v : o[c] + v;
+      }
+    }
+  }
+}
+
+/* Y [M, N] = A [M, K] · B [K, N], all row-major: 4 × 8 tiles of SIMD accumulators, the rest one value at a time. */
+static void gemm(int M, int N, int K, const float *A, const float *B, float *Y) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const float *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
+    int j = 0;
+    for (; j + 8 <= N; j += 8) {
+      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      const float *b = B + j;
+      for (int k = 0; k < K; k++, b += N) {
+        const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+        v128_t a = wasm_v128_load32_splat(a0 + k);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a, b1));
+        a = wasm_v128_load32_splat(a1 + k);
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a, b1));
+        a = wasm_v128_load32_splat(a2 + k);
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a, b0));
+        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a, b1));
+        a = wasm_v128_load32_splat(a3 + k);
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a, b0));
+        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a, b1));
+      }
+      float *y = Y + i * N + j;
+      wasm_v128_store(y, c00);
+      wasm_v128_store(y + 4, c01);
+      wasm_v128_store(y + N, c10);
+      wasm_v128_store(y + N + 4, c11);
+      wasm_v128_store(y + 2 * N, c20);
+      wasm_v128_store(y + 2 * N + 4, c21);
+      wasm_v128_store(y + 3 * N, c30);
+      wasm_v128_store(y + 3 * N + 4, c31);
+    }
+    for (; j < N; j++) {
+      for (int r = 0; r < 4; r++) {
+        float s = 0.0f;
+        for (int k = 0; k < K; k++) s += A[(i + r) * K + k] * B[k * N + j];
+        Y[(i + r) * N + j] = s;
+      }
+    }
+  }
+  for (; i < M; i++) {
+    for (int j = 0; j < N; j++) {
+      float s = 0.0f;
+      for (int k = 0; k < K; k++) s += A[i * K + k] * B[k * N + j];
+      Y[i * N + j] = s;
+    }
+  }
+}
+
+/* Sum of x [size] in four float32 lanes, then the lanes in order. */
+static float sum(const float *x, int size) {
+  v128_t s = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 4 <= size; i += 4) s = wasm_f32x4_add(s, wasm_v128_load(x + i));
+  float t = wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) + wasm_f32x4_extract_lane(s, 2) +
+            wasm_f32x4_extract_lane(s, 3);
+  for (; i < size; i++) t += x[i];
+  return t;
+}
+
+/* x ← ReLU(LayerNorm(x)) over all `size` values, no affine (ops.ts layerNormPlain: (x − mean)·rsqrt(var + eps)). */
+static void layerNormRelu(float *x, int size, float eps) {
+  const float mean = sum(x, size) / (float)size;
+  const v128_t vm = wasm_f32x4_splat(mean);
+  v128_t s = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 4 <= size; i += 4) {
+    const v128_t d = wasm_f32x4_sub(wasm_v128_load(x + i), vm);
+    wasm_v128_store(x + i, d);
+    s = wasm_f32x4_add(s, wasm_f32x4_mul(d, d));
+  }
+  float ss = wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) + wasm_f32x4_extract_lane(s, 2) +
+             wasm_f32x4_extract_lane(s, 3);
+  for (; i < size; i++) {
+    x[i] -= mean;
+    ss += x[i] * x[i];
+  }
+  const float inv = 1.0f / __builtin_sqrtf(ss / (float)size + eps);
+  const v128_t vi = wasm_f32x4_splat(inv), zero = wasm_f32x4_splat(0);
+  i = 0;
+  for (; i + 4 <= size; i += 4) wasm_v128_store(x + i, wasm_f32x4_max(wasm_f32x4_mul(wasm_v128_load(x + i), vi), zero));
+  for (; i < size; i++) {
+    const float v = x[i] * inv;
+    x[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+/*
+ * Adaptive mixing (mixing.ts) for n query groups j: with x_j = xs[j] [P_in, C], M_c = gen[j] [C, C] and
+ * M_s = gen[j] + C·C [P_out, P_in] (the generator's per-group layout, nn/generator.ts; rows gen + j·genStride),
+ *   a = ReLU(LN(x_j · M_c)),  out[j] = ReLU(LN(M_s · a))  [P_out, C].
+ * scratch: P_in·C floats.
+ */
+void mix(int n, int Pin, int Pout, int C, const float *xs, const float *gen, int genStride, float eps,
+         float *scratch, float *out) {
+  for (int j = 0; j < n; j++) {
+    const float *mc = gen + j * genStride;
+    gemm(Pin, C, C, xs + j * Pin * C, mc, scratch);
+    layerNormRelu(scratch, Pin * C, eps);
+    float *o = out + j * Pout * C;
+    gemm(Pout, C, Pin, mc + C * C, scratch, o);
+    layerNormRelu(o, Pout * C, eps);
+  }
+}
