@@ -4,6 +4,7 @@
  * a ReLU.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { dims, type ModelConfig } from '../config';
 import { layerNormPlain, LN_EPS } from '../nn/ops';
 import { hostPoints, isSamplingMaps, type SamplingMaps } from './sampling';
@@ -74,6 +75,18 @@ export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl
 }
 
 /**
+ * A float32 tensor's values where the wasm backend keeps them, not copied (dataSync copies): read them before the
+ * next tfjs op, which may move that memory.
+ */
+function wasmValues(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return t.dataSync() as Float32Array;
+  const backend = tf.backend() as BackendWasm;
+  const { memoryOffset } = backend.dataIdMap.get(t.dataId) as { memoryOffset: number };
+  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8; // (tfjs-backend-wasm's own accessor)
+  return new Float32Array(heap.buffer, memoryOffset, t.size);
+}
+
+/**
  * Sampling (sampling.ts) and adaptive mixing in one call of the wasm kernels (wasm/hostMixing.ts), where the maps
  * have host copies (samplingMaps on the wasm backend): gen [B, L, G·(C·C + P_out·P_in)], the generated mixing
  * parameters (nn/generator.ts layout) → o [B, L, G·P_out·C], as adaptiveMixing(sampleFeatures(…), M_c, M_s) up to
@@ -95,7 +108,8 @@ export function hostMixing(
     throw new Error(`hostMixing: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
   if (gen.rank !== 3 || gen.shape[0] !== B || gen.shape[1] !== L || gen.shape[2] !== genOut)
     throw new Error(`hostMixing: gen must be [${B}, ${L}, ${genOut}], got [${gen.shape.join(', ')}]`);
-  const o = kernels.sampleAndMix(levels.host, hostPoints(xyzr, offsets, cfg), gen.dataSync() as Float32Array, {
+  const points = hostPoints(xyzr, offsets, cfg); // (tfjs ops: before gen's values are looked up)
+  const o = kernels.sampleAndMix(levels.host, points, wasmValues(gen), {
     Pin: d.pointsIn,
     Pout: d.pointsOut,
     C,
