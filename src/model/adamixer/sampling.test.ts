@@ -120,7 +120,7 @@ describe('sampleFeatures', () => {
     tf.dispose([...levels, xyzr, off, xs, xs2, ...sm.maps]);
   });
 
-  it('on wasm samples the host copies in JavaScript, bit-identical to cropAndResize (web sizes, B = 2)', async () => {
+  it('on wasm samples the host copies in the wasm kernel, bit-identical to cropAndResize (web sizes, B = 2)', async () => {
     const cfg = makeConfig('web', 'vanilla');
     const d = cfg.decoder;
     const G = d.samplingGroups;
