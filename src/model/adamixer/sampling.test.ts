@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
-import { sampleFeatures, samplingMaps } from './sampling';
+import { hostPoints, samplePoints, sampleFeatures, samplingMaps } from './sampling';
+import { mixingKernels } from './wasm/hostMixing';
 import { jsSample, maxErr, rng, toJsMap, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
@@ -120,10 +121,12 @@ describe('sampleFeatures', () => {
     tf.dispose([...levels, xyzr, off, xs, xs2, ...sm.maps]);
   });
 
-  it('on wasm samples the host copies in the wasm kernel, bit-identical to cropAndResize (web sizes, B = 2)', async () => {
+  it('on wasm samples the host copies in the wasm kernel: bit-identical to cropAndResize on the same points; points from JavaScript within float32 rounding (web sizes, B = 2)', async () => {
     const cfg = makeConfig('web', 'vanilla');
     const d = cfg.decoder;
     const G = d.samplingGroups;
+    const C = d.dFeat / G;
+    const P = d.pointsIn;
     const rand = rng(5);
     const B = 2,
       L = 7;
@@ -133,22 +136,36 @@ describe('sampleFeatures', () => {
     const xyzrArr: number[] = [];
     for (let i = 0; i < B * L; i++) xyzrArr.push(rand() * 416, rand() * 416, 3 + rand() * 6, rand() * 2 - 1);
     const xyzr = tf.tensor3d(xyzrArr, [B, L, 4]);
-    const off = tf.tensor3d(uniformArray(B * L * G * d.pointsIn * 3, -2, 2, rand), [B, L, G * d.pointsIn * 3]);
+    const off = tf.tensor3d(uniformArray(B * L * G * P * 3, -2, 2, rand), [B, L, G * P * 3]);
     const host = samplingMaps(levels, cfg, true);
-    const kernel = samplingMaps(levels, cfg, false);
+    const plain = samplingMaps(levels, cfg, false);
     expect(host.host?.map((m) => [m.Hp, m.Wp, m.stride, m.data.length])).toEqual(
       host.maps.map((m, l) => [m.shape[1], m.shape[2], d.strides[l], m.size]),
     );
-    expect(kernel.host).toBeUndefined();
+    expect(plain.host).toBeUndefined();
+    const ref = sampleFeatures(plain, xyzr, off, cfg);
+    const refData = await ref.data();
+    expect(refData.some((v) => v === 0) && refData.some((v) => v !== 0)).toBe(true); // points outside and inside
+    // The kernel on the points of the tfjs ops: bit-identical.
+    const [xy, weights] = tf.tidy(() => {
+      const p = samplePoints(xyzr, off, cfg);
+      return [p.sxy.dataSync() as Float32Array, p.levelWeights.dataSync() as Float32Array];
+    });
+    const image = Int32Array.from(
+      { length: B * L * G * P },
+      (_, n) => Math.floor(n / (L * G * P)) * G + (Math.floor(n / P) % G),
+    );
+    const exact = mixingKernels()!.sample(host.host!, C, { xy: xy!, weights: weights!, image });
+    expect(maxErr(exact, refData).abs).toBe(0);
+    // The points from JavaScript (hostPoints) and sampleFeatures on them: within float32 rounding.
+    const js = hostPoints(xyzr, off, cfg);
+    expect(js.image).toEqual(image);
+    expect(maxErr(js.xy, xy!).rel).toBeLessThan(1e-6);
+    expect(maxErr(js.weights, weights!).abs).toBeLessThan(1e-6);
     const a = sampleFeatures(host, xyzr, off, cfg);
-    const b = sampleFeatures(kernel, xyzr, off, cfg);
-    expect(a.shape).toEqual(b.shape);
-    const [da, db] = [await a.data(), await b.data()];
-    let diff = 0;
-    for (let i = 0; i < da.length; i++) diff = Math.max(diff, Math.abs(da[i]! - db[i]!));
-    expect(diff).toBe(0);
-    expect(db.some((v) => v === 0) && db.some((v) => v !== 0)).toBe(true); // points outside and inside
-    tf.dispose([...levels, xyzr, off, a, b, ...host.maps, ...kernel.maps]);
+    expect(a.shape).toEqual(ref.shape);
+    expect(maxErr(await a.data(), refData).abs).toBeLessThan(1e-5);
+    tf.dispose([...levels, xyzr, off, a, ref, ...host.maps, ...plain.maps]);
   });
 
   it('rejects mismatched inputs with clear errors', () => {

@@ -106,10 +106,10 @@ function imageRows(B: number, L: number, G: number, P: number): Int32Array {
 }
 
 /**
- * The N = B·L·G·P_in sample points: (x, y) in pixels [N, 2] and the level weights [N, levels], a softmax over levels
- * of −(z − log2 stride_l)²/2. New tensors (inside the caller's tidy).
+ * The N = B·L·G·P_in sample points (see sampleFeatures for xyzr and offsets): (x, y) in pixels [N, 2] and the level
+ * weights [N, levels], a softmax over levels of −(z − log2 stride_l)²/2. New tensors (inside the caller's tidy).
  */
-function pointTensors(
+export function samplePoints(
   xyzr: tf.Tensor,
   offsets: tf.Tensor,
   cfg: ModelConfig,
@@ -134,18 +134,52 @@ function pointTensors(
   return { sxy, levelWeights: tf.softmax(tf.mul(tf.square(tf.sub(sz, log2s)), -0.5)) as tf.Tensor2D };
 }
 
-/** The sample points (see sampleFeatures for xyzr and offsets) as host arrays, for the wasm kernels. */
+const f = Math.fround;
+
+/**
+ * samplePoints computed in JavaScript from the host values of xyzr and offsets, for the wasm kernels (its ~15 tfjs
+ * kernels on [N, 3] columns cost ~4 ms per stage on wasm). Every step is samplePoints' float32 operation, in its
+ * order, except that exp is Math.exp rounded to float32 and the softmax is computed directly: a level weight (and
+ * through 2^z a point) may differ from tfjs's kernels in the last bits.
+ */
 export function hostPoints(xyzr: tf.Tensor, offsets: tf.Tensor, cfg: ModelConfig): HostPoints {
   const [B, L] = checkPoints(xyzr, offsets, cfg);
-  const { G } = dims(cfg.decoder);
-  return tf.tidy(() => {
-    const { sxy, levelWeights } = pointTensors(xyzr, offsets, cfg);
-    return {
-      xy: sxy.dataSync() as Float32Array,
-      weights: levelWeights.dataSync() as Float32Array,
-      image: imageRows(B, L, G, cfg.decoder.pointsIn),
-    };
-  });
+  const d = cfg.decoder;
+  const { G } = dims(d);
+  const P = d.pointsIn;
+  const nl = d.strides.length;
+  const box = xyzr.dataSync() as Float32Array;
+  const off = offsets.dataSync() as Float32Array;
+  const log2s = d.strides.map((s) => f(Math.log2(s)));
+  const ln2 = f(Math.LN2);
+  const N = B * L * G * P;
+  const xy = new Float32Array(2 * N);
+  const weights = new Float32Array(N * nl);
+  const a = new Float64Array(nl);
+  for (let q = 0; q < B * L; q++) {
+    const [x, y, z, r] = [box[4 * q]!, box[4 * q + 1]!, box[4 * q + 2]!, box[4 * q + 3]!];
+    // box (w, h) = 2^(z ∓ r/2) as exp((z + r·∓0.5)·ln 2)
+    const w = f(Math.exp(f(f(z + f(r * -0.5)) * ln2)));
+    const h = f(Math.exp(f(f(z + f(r * 0.5)) * ln2)));
+    for (let n = q * G * P; n < (q + 1) * G * P; n++) {
+      xy[2 * n] = f(x + f(off[3 * n]! * w));
+      xy[2 * n + 1] = f(y + f(off[3 * n + 1]! * h));
+      const sz = f(z + off[3 * n + 2]!);
+      let max = -Infinity;
+      for (let l = 0; l < nl; l++) {
+        const dz = f(sz - log2s[l]!);
+        a[l] = f(f(dz * dz) * -0.5);
+        max = Math.max(max, a[l]!);
+      }
+      let sum = 0;
+      for (let l = 0; l < nl; l++) {
+        a[l] = Math.exp(a[l]! - max);
+        sum += a[l]!;
+      }
+      for (let l = 0; l < nl; l++) weights[n * nl + l] = a[l]! / sum;
+    }
+  }
+  return { xy, weights, image: imageRows(B, L, G, P) };
 }
 
 /** The maps of `levels` after checking them against the config and the batch B. */
@@ -193,7 +227,7 @@ export function sampleFeatures(
     if (host && kernels) {
       return tf.tensor(kernels.sample(host, C, hostPoints(xyzr, offsets, cfg)), [B, L, G, P, C]) as tf.Tensor5D;
     }
-    const { sxy, levelWeights } = pointTensors(xyzr, offsets, cfg);
+    const { sxy, levelWeights } = samplePoints(xyzr, offsets, cfg);
     // (x, y) → (y, x, y, x), the layout of cropAndResize's boxes, by an exact 0/1 matmul (a concat of [N, 1] columns
     // is slow on wasm).
     const yxyx = tf.matMul(sxy, tf.tensor2d([0, 1, 0, 1, 1, 0, 1, 0], [2, 4]));
