@@ -5,7 +5,7 @@
  * start); and reports weight bytes and peak tensor memory. Medians after warm-up; vanilla and LORS in the same run,
  * with LORS/vanilla ratios.
  */
-import { mixingKernels } from '../model/adamixer/wasm/hostMixing';
+import { wasmKernels } from '../model/adamixer/wasm/kernels';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { cpus, totalmem } from 'node:os';
@@ -124,8 +124,9 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
       opts: {},
     },
   ];
-  // On webgpu the app's path is the fused kernels (docs/webgpu.md): time the tfjs-op path beside it.
-  if (backend === 'webgpu') {
+  // On webgpu the app's path is the fused kernels (docs/webgpu.md), on wasm the wasm kernels (wasm/kernels.ts): time
+  // the tfjs-op path beside it.
+  if (backend === 'webgpu' || (backend === 'wasm' && wasmKernels())) {
     unders.push(
       { ...unders[0]!, name: 'vanillaOps', opts: { impl: 'ops' } },
       { ...unders[3]!, name: 'lorsOps', opts: { ...unders[3]!.opts, impl: 'ops' } },
@@ -167,7 +168,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const result = {
     backend,
     /** Whether sampling and mixing ran in the wasm SIMD kernels (model/adamixer/wasm); null on another backend. */
-    wasmKernels: backend === 'wasm' ? mixingKernels() !== null : null,
+    wasmKernels: backend === 'wasm' ? wasmKernels() !== null : null,
     weights: { trained, queryInit: { vanilla: v.cfg.queryInit ?? 'image', lors: l.cfg.queryInit ?? 'image' } },
     image: { path: o.image, width: img.width, height: img.height, inputSize: det.inputSize },
     loadMs: round(loadMs),
@@ -209,6 +210,9 @@ export function summaryLine(r: Awaited<ReturnType<typeof benchBackend>>): string
     `lors (app path: folded) ${r.decoderMs.lors} ms (${k.lors} kernels) ` +
     `(×${r.ratio.lorsOverVanilla}), lors unfolded ${r.decoderMs.lorsUnfolded} ms (×${r.ratio.lorsUnfoldedOverVanilla}), ` +
     `lors LORS^T-only folded ${r.decoderMs.lorsFoldedT} ms (×${r.ratio.lorsFoldedTOverVanilla}) | end-to-end vanilla ${r.endToEndMs.vanilla} ms, ` +
-    `lors ${r.endToEndMs.lors} ms | cold start ${r.coldStartMs} ms | weights ${r.weightBytes.vanilla} / ${r.weightBytes.lors} B`
+    `lors ${r.endToEndMs.lors} ms | cold start ${r.coldStartMs} ms | weights ${r.weightBytes.vanilla} / ${r.weightBytes.lors} B` +
+    (r.decoderMs.vanillaOps !== undefined
+      ? ` | tfjs ops only (not the app's path): vanilla ${r.decoderMs.vanillaOps} ms, lors ${r.decoderMs.lorsOps} ms`
+      : '')
   );
 }

@@ -19,7 +19,7 @@ import {
 } from '../model/constants';
 import { decoderSource } from '../model/decoderSource';
 import { wasmThreadsInUse } from '../model/backend';
-import { mixingKernels } from '../model/adamixer/wasm/hostMixing';
+import { wasmKernels } from '../model/adamixer/wasm/kernels';
 import { load, type Detector } from '../model/detector';
 import { featuresFromHost, featuresToHost, type FeatureSet } from '../model/featureSet';
 import { hostBuffers, type HostFeatures } from '../model/hostFeatures';
@@ -208,7 +208,7 @@ function stats(): WorkerStats {
   return {
     backend,
     wasmThreads: wasmThreadsInUse(),
-    wasmKernels: backend === 'wasm' ? mixingKernels() !== null : null,
+    wasmKernels: backend === 'wasm' ? wasmKernels() !== null : null,
     numTensors: m.numTensors,
     numBytes: m.numBytes,
   };

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeXyzr, initialXyzr, iof } from './boxes';
+import { decodeXyzr, initialXyzr, iof, logIofHost } from './boxes';
+import { maxErr, rng, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -127,5 +128,27 @@ describe('xyzr boxes', () => {
     decodeXyzr(x).dispose();
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+});
+
+describe('logIofHost', () => {
+  it('equals log(iof + 1e-7) of the tfjs ops within float32 rounding (B = 2, overlapping, nested, apart, degenerate)', async () => {
+    const B = 2,
+      L = 30;
+    const rand = rng(21);
+    const xy = uniformArray(B * L * 2, 0, 300, rand);
+    const wh = uniformArray(B * L * 2, 0, 120, rand);
+    const boxes = new Float32Array(B * L * 4);
+    for (let i = 0; i < B * L; i++)
+      boxes.set([xy[2 * i]!, xy[2 * i + 1]!, xy[2 * i]! + wh[2 * i]!, xy[2 * i + 1]! + wh[2 * i + 1]!], 4 * i);
+    boxes.set([10, 10, 10, 50], 0); // zero width: area below 1e-6
+    const t = tf.tensor3d(boxes, [B, L, 4]);
+    const ref = tf.tidy(() => tf.log(tf.add(iof(t), 1e-7)));
+    const got = logIofHost(boxes, B, L);
+    const want = await ref.data();
+    expect(want.some((v) => v > -1) && want.some((v) => v < -15)).toBe(true); // overlaps and disjoint pairs
+    expect(maxErr(got, want).rel).toBeLessThan(1e-6);
+    expect(() => logIofHost(boxes, B, L + 1)).toThrow(/not \[2, 31, 4\]/);
+    tf.dispose([t, ref]);
   });
 });

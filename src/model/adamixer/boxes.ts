@@ -41,6 +41,32 @@ export function iof(xyxy: tf.Tensor): tf.Tensor3D {
   });
 }
 
+const f = Math.fround;
+
+/**
+ * log(iof + 1e-7) [B, L, L] from xyxy host values [B, L, 4], for the attention bias on the wasm kernels: iof's
+ * float32 steps in its order, the log as Math.log rounded to float32 (tfjs's Log kernel may differ in the last bit).
+ */
+export function logIofHost(xyxy: Float32Array, B: number, L: number): Float32Array {
+  if (xyxy.length !== B * L * 4) throw new Error(`logIofHost: ${xyxy.length} values are not [${B}, ${L}, 4]`);
+  const out = new Float32Array(B * L * L);
+  const eps = f(1e-7);
+  const minArea = f(1e-6);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < L; i++) {
+      const p = 4 * (b * L + i);
+      const area = Math.max(f(f(xyxy[p + 2]! - xyxy[p]!) * f(xyxy[p + 3]! - xyxy[p + 1]!)), minArea);
+      for (let j = 0; j < L; j++) {
+        const q = 4 * (b * L + j);
+        const iw = Math.max(f(Math.min(xyxy[p + 2]!, xyxy[q + 2]!) - Math.max(xyxy[p]!, xyxy[q]!)), 0);
+        const ih = Math.max(f(Math.min(xyxy[p + 3]!, xyxy[q + 3]!) - Math.max(xyxy[p + 1]!, xyxy[q + 1]!)), 0);
+        out[(b * L + i) * L + j] = f(Math.log(f(f(f(iw * ih) / area) + eps)));
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * The queries' initial boxes [B, L, 4] xyzr: whole-image boxes (AdaMixer), or, where `proposals[b]` is given, its
  * boxes ([n·4] xyxy input pixels, n ≤ L, best first; sides below 1 px are widened to 1 px) for the first n queries and

@@ -51,9 +51,10 @@ export interface DecoderOptions extends StageOptions {
   /** Per batch element, query proposals ([n·4] xyxy input pixels, n ≤ L) for the initial boxes (see `initialXyzr`). */
   proposals?: (Float32Array | undefined)[];
   /**
-   * 'auto' (default): the fused WebGPU kernels (webgpu/stage.ts) on the webgpu backend for a vanilla config (a
-   * LORS model folded by foldToVanilla is one), else tfjs ops; 'ops': always tfjs ops (the reference, and the only
-   * path on wasm and cpu); 'fused': the fused kernels or an error saying why not.
+   * 'auto' (default): the backend's own kernels where they run — on webgpu the fused kernels (webgpu/stage.ts) for a
+   * vanilla config (a LORS model folded by foldToVanilla is one), on wasm the attention and sampling + mixing kernels
+   * (wasm/kernels.ts) — else tfjs ops; 'ops': always tfjs ops (the reference, and the only path on cpu); 'fused': the
+   * fused WebGPU kernels or an error saying why not.
    */
   impl?: KernelChoice;
 }
@@ -93,7 +94,8 @@ export function decoderForward(
   }
   return tf.tidy(() => {
     const necked = applyNeck(weights, cfg, levels);
-    const maps = samplingMaps(necked, cfg); // padded per-group maps, made once for all stages
+    // padded per-group maps, made once for all stages (with host copies for the wasm kernels)
+    const maps = impl === 'ops' ? samplingMaps(necked, cfg, false) : samplingMaps(necked, cfg);
     tf.dispose(necked);
     const content = layerNormPlain(getWeight(weights, 'queries.content', [d.queries, d.dQuery]));
     let q = tf.broadcastTo(content, [B, d.queries, d.dQuery]) as tf.Tensor3D;
@@ -101,7 +103,7 @@ export function decoderForward(
     let xyxy: tf.Tensor3D | undefined;
     const out: StagePrediction[] = [];
     for (let i = 0; i < d.stages; i++) {
-      const r = stageForward(weights, cfg, i, q, xyzr, maps, { ...opts, xyxy });
+      const r = stageForward(weights, cfg, i, q, xyzr, maps, { ...opts, xyxy, wasmKernels: impl !== 'ops' });
       q = r.q;
       xyzr = r.xyzr;
       xyxy = r.boxes; // the next stage's input boxes, decoded once

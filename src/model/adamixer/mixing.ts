@@ -4,11 +4,10 @@
  * a ReLU.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { dims, type ModelConfig } from '../config';
 import { layerNormPlain, LN_EPS } from '../nn/ops';
 import { hostPoints, isSamplingMaps, type SamplingMaps } from './sampling';
-import { mixingKernels } from './wasm/hostMixing';
+import { onWasmKernels, wasmValues } from './wasm/tensors';
 
 /**
  * How adaptiveMixing evaluates its per-query products: 'matmul' (batched tf.matMul), 'depthwise' (the same sums
@@ -75,19 +74,7 @@ export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl
 }
 
 /**
- * A float32 tensor's values where the wasm backend keeps them, not copied (dataSync copies): read them before the
- * next tfjs op, which may move that memory.
- */
-function wasmValues(t: tf.Tensor): Float32Array {
-  if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return t.dataSync() as Float32Array;
-  const backend = tf.backend() as BackendWasm;
-  const { memoryOffset } = backend.dataIdMap.get(t.dataId) as { memoryOffset: number };
-  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8; // (tfjs-backend-wasm's own accessor)
-  return new Float32Array(heap.buffer, memoryOffset, t.size);
-}
-
-/**
- * Sampling (sampling.ts) and adaptive mixing in one call of the wasm kernels (wasm/hostMixing.ts), where the maps
+ * Sampling (sampling.ts) and adaptive mixing in one call of the wasm kernels (wasm/kernels.ts), where the maps
  * have host copies (samplingMaps on the wasm backend): gen [B, L, G·(C·C + P_out·P_in)], the generated mixing
  * parameters (nn/generator.ts layout) → o [B, L, G·P_out·C], as adaptiveMixing(sampleFeatures(…), M_c, M_s) up to
  * float32 rounding. Null where the kernels do not run; the caller then takes that road.
@@ -99,7 +86,7 @@ export function hostMixing(
   gen: tf.Tensor,
   cfg: ModelConfig,
 ): tf.Tensor3D | null {
-  const kernels = mixingKernels();
+  const kernels = onWasmKernels();
   if (!kernels || !isSamplingMaps(levels) || !levels.host) return null;
   const d = cfg.decoder;
   const { C, genOut, outIn } = dims(d);

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
 import { hostPoints, samplePoints, sampleFeatures, samplingMaps } from './sampling';
-import { mixingKernels } from './wasm/hostMixing';
+import { wasmKernels } from './wasm/kernels';
 import { jsSample, maxErr, rng, toJsMap, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
@@ -155,7 +155,7 @@ describe('sampleFeatures', () => {
       { length: B * L * G * P },
       (_, n) => Math.floor(n / (L * G * P)) * G + (Math.floor(n / P) % G),
     );
-    const exact = mixingKernels()!.sample(host.host!, C, { xy: xy!, weights: weights!, image });
+    const exact = wasmKernels()!.sample(host.host!, C, { xy: xy!, weights: weights!, image });
     expect(maxErr(exact, refData).abs).toBe(0);
     // The points from JavaScript (hostPoints) and sampleFeatures on them: within float32 rounding.
     const js = hostPoints(xyzr, off, cfg);

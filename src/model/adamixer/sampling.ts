@@ -13,13 +13,13 @@
  * which is the extrapolation value. One cropAndResize per level (kernel time ∝ points·C, ~30× faster than four
  * tf.gather on wasm), times the level weights, summed with one tf.addN (no reduction over a small axis of a big
  * tensor: slow on WebGPU). On the wasm backend the maps' host copies are sampled by a wasm SIMD kernel instead
- * (wasm/mixing.c: the same float32 steps, bit-identical), which the stage also uses to mix the samples
+ * (wasm/kernels.c: the same float32 steps, bit-identical), which the stage also uses to mix the samples
  * (mixing.ts hostMixing).
  */
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import { exp2 } from '../nn/ops';
-import { mixingKernels, type HostMap, type HostPoints } from './wasm/hostMixing';
+import { wasmKernels, type HostMap, type HostPoints } from './wasm/kernels';
 
 /** The per-group zero-padded maps of every level (see the file comment); make once per decoder forward. */
 export interface SamplingMaps {
@@ -27,7 +27,7 @@ export interface SamplingMaps {
   readonly maps: tf.Tensor4D[];
   /** Batch size B. */
   readonly batch: number;
-  /** The maps' host copies, where the wasm kernels sample them (wasm/hostMixing.ts; made on the wasm backend). */
+  /** The maps' host copies, where the wasm kernels sample them (wasm/kernels.ts; made on the wasm backend). */
   readonly host?: HostMap[];
 }
 
@@ -55,7 +55,7 @@ function checkLevels(levels: tf.Tensor4D[], cfg: ModelConfig, B?: number): void 
 export function samplingMaps(
   levels: tf.Tensor4D[],
   cfg: ModelConfig,
-  host = tf.getBackend() === 'wasm' && mixingKernels() !== null,
+  host = tf.getBackend() === 'wasm' && wasmKernels() !== null,
 ): SamplingMaps {
   const { G, C } = dims(cfg.decoder);
   checkLevels(levels, cfg);
@@ -223,7 +223,7 @@ export function sampleFeatures(
   const N = B * L * G * P;
   return tf.tidy(() => {
     const { maps, host } = isSamplingMaps(levels) ? levels : samplingMaps(levels, cfg);
-    const kernels = host && mixingKernels();
+    const kernels = host && wasmKernels();
     if (host && kernels) {
       return tf.tensor(kernels.sample(host, C, hostPoints(xyzr, offsets, cfg)), [B, L, G, P, C]) as tf.Tensor5D;
     }

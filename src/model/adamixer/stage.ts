@@ -9,12 +9,13 @@ import type { WeightMap } from '../types';
 import { VARIANTS } from '../variants';
 import { lorsAGenerated, type LorsPath } from '../lors/lorsA';
 import { lorsTOutput } from '../lors/lorsT';
-import { decodeXyzr, iof } from './boxes';
+import { decodeXyzr, iof, logIofHost } from './boxes';
 import { splitMixingParams } from '../nn/generator';
 import { adaptiveMixing, hostMixing } from './mixing';
 import { exp2, getWeight, layerNorm, linear } from '../nn/ops';
 import { positionEmbedding } from './positional';
 import { sampleFeatures, type SamplingMaps } from './sampling';
+import { onWasmKernels, wasmValues } from './wasm/tensors';
 
 export interface StageOptions {
   /** LORS^A evaluation: 'factored' (Eqs. 9–12), 'folded' (dense generator of foldLorsA), 'auto' (folded when present). */
@@ -23,6 +24,11 @@ export interface StageOptions {
   lorsT?: LorsPath;
   /** The stage's input boxes as decodeXyzr(xyzr) gives them (the previous stage's `boxes`): not decoded again. */
   xyxy?: tf.Tensor3D;
+  /**
+   * true (default): on the wasm backend, the attention and the sampling + mixing in the wasm kernels (wasm/kernels.ts)
+   * where they run; false: tfjs ops only (the reference).
+   */
+  wasmKernels?: boolean;
 }
 
 export interface StageOutput {
@@ -47,6 +53,7 @@ export function selfAttention(
   q: tf.Tensor,
   xyzr: tf.Tensor,
   xyxy?: tf.Tensor,
+  wasmKernels = true,
 ): tf.Tensor3D {
   const d = cfg.decoder;
   const [B, L, dq] = q.shape as [number, number, number];
@@ -55,18 +62,31 @@ export function selfAttention(
   const s = `stages.${stage}`;
   const tau = getWeight(weights, `${s}.iofTau`, [H]);
   return tf.tidy(() => {
-    const logIof = tf.log(tf.add(iof(xyxy ?? decodeXyzr(xyzr)), 1e-7)).reshape([B, 1, L, L]);
-    const bias = tf.mul(logIof, tau.reshape([1, H, 1, 1])); // [B, H, L, L]
+    const boxes = xyxy ?? decodeXyzr(xyzr);
     const x = tf.add(q, positionEmbedding(xyzr, dq, posScaleOf(cfg)));
-    const qkv = linear(x, weights, `${s}.attn.inProj`).reshape([B, L, 3, H, hd]);
-    const [Q, K, V] = tf.split(tf.transpose(qkv, [2, 0, 3, 1, 4]), 3, 0).map((t) => t.reshape([B, H, L, hd])) as [
-      tf.Tensor4D,
-      tf.Tensor4D,
-      tf.Tensor4D,
-    ];
-    const logits = tf.add(tf.matMul(tf.mul(Q, 1 / Math.sqrt(hd)), K, false, true), bias);
-    const att = tf.matMul(tf.softmax(logits), V); // [B, H, L, hd]
-    const merged = tf.transpose(att, [0, 2, 1, 3]).reshape([B, L, dq]);
+    const qkv = linear(x, weights, `${s}.attn.inProj`); // [B, L, 3·dq]: (3, H, hd) per query
+    const kernels = wasmKernels && onWasmKernels();
+    let merged: tf.Tensor;
+    if (kernels) {
+      const logIof = logIofHost(boxes.dataSync() as Float32Array, B, L);
+      const att = kernels.attend(
+        wasmValues(qkv),
+        logIof,
+        tau.dataSync() as Float32Array,
+        { B, L, H, hd },
+        1 / Math.sqrt(hd),
+      );
+      merged = tf.tensor3d(att, [B, L, dq]); // copies att out of the kernels' memory
+    } else {
+      const logIof = tf.log(tf.add(iof(boxes), 1e-7)).reshape([B, 1, L, L]);
+      const bias = tf.mul(logIof, tau.reshape([1, H, 1, 1])); // [B, H, L, L]
+      const [Q, K, V] = tf
+        .split(tf.transpose(qkv.reshape([B, L, 3, H, hd]), [2, 0, 3, 1, 4]), 3, 0)
+        .map((t) => t.reshape([B, H, L, hd])) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      const logits = tf.add(tf.matMul(tf.mul(Q, 1 / Math.sqrt(hd)), K, false, true), bias);
+      const att = tf.matMul(tf.softmax(logits), V); // [B, H, L, hd]
+      merged = tf.transpose(att, [0, 2, 1, 3]).reshape([B, L, dq]);
+    }
     const out = linear(merged, weights, `${s}.attn.outProj`);
     return layerNorm(tf.add(x, out), weights, `${s}.attnNorm`) as tf.Tensor3D; // residual is q + pe (mmcv 1.3.3)
   });
@@ -91,7 +111,8 @@ export function stageForward(
   const s = `stages.${stage}`;
   return tf.tidy(() => {
     // 2.1 box-aware self-attention
-    let x = selfAttention(weights, cfg, stage, q, xyzr, opts.xyxy);
+    const wasmKernels = opts.wasmKernels ?? true;
+    let x = selfAttention(weights, cfg, stage, q, xyzr, opts.xyxy, wasmKernels);
     // 2.2 adaptive 3D sampling and 2.3 adaptive mixing (one wasm kernel call where the maps have host copies)
     const off = linear(x, weights, `${s}.sampling.offset`);
     const parts = VARIANTS[cfg.variant];
@@ -99,7 +120,7 @@ export function stageForward(
       parts.generator === 'lorsA'
         ? lorsAGenerated(weights, cfg, stage, x, opts.lorsA ?? 'auto')
         : linear(x, weights, `${s}.mixing.generator`);
-    let o = hostMixing(levels, xyzr, off, gen, cfg);
+    let o = wasmKernels ? hostMixing(levels, xyzr, off, gen, cfg) : null;
     if (!o) {
       const { Mc, Ms } = splitMixingParams(gen, cfg.decoder);
       o = adaptiveMixing(sampleFeatures(levels, xyzr, off, cfg), Mc, Ms);

@@ -3,12 +3,13 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig } from '../../config';
 import { foldLorsA, foldLorsT } from '../../lors/fold';
-import { disposeWeights, randomLevels, randomWeights } from '../../../testing/reference';
+import { disposeWeights, maxErr, randomLevels, randomWeights } from '../../../testing/reference';
 import { decoderForward } from '../decoder';
 import { fusedUnsupported } from './stage';
 
 // The fused kernels run only on WebGPU (checked against the op path by the self-test page in headless Chromium);
-// here: the path choice, which must leave wasm on the tfjs-op path exactly.
+// here: the path choice, which leaves wasm on its own kernels (wasm/kernels.ts), equal to the tfjs ops up to float32
+// rounding.
 beforeAll(async () => {
   await tf.setBackend('wasm');
   await tf.ready();
@@ -27,7 +28,7 @@ describe('fused WebGPU decoder path: choice', () => {
     disposeWeights(w);
   });
 
-  it("'auto' on wasm is the tfjs-op path: identical outputs, same kernels", async () => {
+  it("'auto' on wasm runs the wasm kernels: the tfjs-op path's outputs within float32 rounding, fewer tfjs kernels", async () => {
     const cfg = makeConfig('tiny', 'lors');
     const raw = randomWeights(cfg, 3);
     const w = foldLorsA(foldLorsT(raw, cfg).weights, cfg).weights;
@@ -45,8 +46,10 @@ describe('fused WebGPU decoder path: choice', () => {
     };
     const a = await run('auto');
     const b = await run('ops');
-    expect(a.out).toEqual(b.out);
-    expect(a.kernels).toEqual(b.kernels);
+    expect(maxErr(a.out, b.out).rel).toBeLessThan(1e-4);
+    expect(a.kernels).not.toContain('CropAndResize');
+    expect(b.kernels).toContain('CropAndResize');
+    expect(a.kernels.length).toBeLessThan(b.kernels.length);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(levels);
     for (const t of new Set([...raw.values(), ...w.values()])) t.dispose();

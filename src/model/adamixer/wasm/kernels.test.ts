@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsMixing, mat, maxErr, rng, uniformArray } from '../../../testing/reference';
-import { mixingKernels, type HostMap, type HostPoints, type MixingDims } from './hostMixing';
+import { wasmKernels, type HostMap, type HostPoints, type MixingDims } from './kernels';
 
 const rootDir = join(__dirname, '../../../..');
 
@@ -36,12 +36,12 @@ function reference(sampled: Float32Array, gen: Float32Array, n: number, { Pin, P
 }
 
 describe('wasm mixing kernels', () => {
-  it('the committed module is what mixing.c builds to (scripts/build-wasm.sh)', () => {
+  it('the committed module is what kernels.c builds to (scripts/build-wasm.sh)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'build-wasm-'));
     try {
-      const out = join(dir, 'mixingWasm.ts');
+      const out = join(dir, 'kernelsWasm.ts');
       execFileSync('bash', [join(rootDir, 'scripts/build-wasm.sh'), out], { stdio: 'pipe' });
-      expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(__dirname, 'mixingWasm.ts'), 'utf8'));
+      expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(__dirname, 'kernelsWasm.ts'), 'utf8'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -51,7 +51,7 @@ describe('wasm mixing kernels', () => {
     ['web sizes', { Pin: 32, Pout: 64, C: 64, eps: 1e-5 }, 12],
     ['sizes that leave remainders of the 4 × 8 tiles and the 4-wide vectors', { Pin: 5, Pout: 7, C: 12, eps: 1e-5 }, 9],
   ] as const)('mixes the samples like the plain-JS ACM/ASM: %s', (_, dims, n) => {
-    const kernels = mixingKernels()!;
+    const kernels = wasmKernels()!;
     expect(kernels).not.toBeNull();
     const { maps, points } = inputs(3, [12, 6, 3], dims.C, 4, n * dims.Pin);
     const rand = rng(4);
@@ -64,7 +64,7 @@ describe('wasm mixing kernels', () => {
   });
 
   it('keeps results apart across calls with other maps and growing sizes', () => {
-    const kernels = mixingKernels()!;
+    const kernels = wasmKernels()!;
     const dims = { Pin: 8, Pout: 8, C: 16, eps: 1e-5 };
     const a = inputs(5, [10, 5, 3], dims.C, 2, 4 * dims.Pin);
     const b = inputs(6, [40, 20, 10], dims.C, 2, 64 * dims.Pin); // larger: the memory grows
@@ -80,8 +80,39 @@ describe('wasm mixing kernels', () => {
     expect(moved).not.toEqual(kernels.sample(a.maps, dims.C, a.points));
   });
 
+  it.each([
+    ['web sizes', { B: 1, L: 100, H: 8, hd: 16 }],
+    ['two images, head widths that leave remainders of the 4-wide vectors', { B: 2, L: 7, H: 3, hd: 6 }],
+  ] as const)('attends like plain JS (scores, bias, softmax, weighted sum, heads merged): %s', (_, dims) => {
+    const { B, L, H, hd } = dims;
+    const rand = rng(31);
+    const qkv = uniformArray(B * L * 3 * H * hd, -2, 2, rand);
+    const logIof = uniformArray(B * L * L, -16, 0, rand);
+    const tau = uniformArray(H, 0, 2, rand);
+    const scale = 1 / Math.sqrt(hd);
+    const got = wasmKernels()!.attend(qkv, logIof, tau, dims, scale);
+    const want: number[] = [];
+    const at = (b: number, l: number, part: number, h: number, d: number) =>
+      qkv[(b * L + l) * 3 * H * hd + part * H * hd + h * hd + d]!;
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < L; i++)
+        for (let h = 0; h < H; h++) {
+          const s = Array.from({ length: L }, (_, j) => {
+            let dot = 0;
+            for (let d = 0; d < hd; d++) dot += at(b, i, 0, h, d) * scale * at(b, j, 1, h, d);
+            return dot + logIof[(b * L + i) * L + j]! * tau[h]!;
+          });
+          const max = Math.max(...s);
+          const e = s.map((v) => Math.exp(v - max));
+          const sum = e.reduce((x, y) => x + y, 0);
+          for (let d = 0; d < hd; d++) want.push(e.reduce((acc, p, j) => acc + (p / sum) * at(b, j, 2, h, d), 0));
+        }
+    expect(maxErr(got, want).abs).toBeLessThan(1e-5);
+    expect(() => wasmKernels()!.attend(qkv, logIof, tau, { ...dims, L: L + 1 }, scale)).toThrow(/do not fit/);
+  });
+
   it('rejects points and parameters that do not make query groups', () => {
-    const kernels = mixingKernels()!;
+    const kernels = wasmKernels()!;
     const { maps, points } = inputs(9, [4, 2, 1], 4, 1, 10);
     expect(() =>
       kernels.sampleAndMix(maps, points, new Float32Array(100), { Pin: 3, Pout: 2, C: 4, eps: 1e-5 }),

@@ -1,14 +1,15 @@
 /**
- * AdaMixer's adaptive 3D sampling and adaptive mixing of one stage as wasm SIMD kernels (mixing.c) on host arrays,
- * for the wasm backend, whose tensors live in CPU memory. One call samples every point of every query group from
- * the maps' host copies and mixes them, where tfjs-wasm runs ~30 kernels (cropAndResize or the JavaScript loop,
- * SplitV, depthwise convolutions, transposes, LayerNorms). Sampling is bit-identical to cropAndResize · level weight
- * summed by AddN (sampling.ts); mixing equals mixing.ts up to float32 rounding (its sums run in another order).
+ * The heavy parts of an AdaMixer stage as wasm SIMD kernels (kernels.c) on host arrays, for the wasm backend, whose
+ * tensors live in CPU memory. One call does a stage's attention scores, softmax and weighted sum (where tfjs-wasm
+ * runs ~20 kernels, its batched matMuls slow); one samples every point of every query group from the maps' host
+ * copies and mixes them (~40 kernels: SplitV, depthwise convolutions, transposes, LayerNorms). Sampling is
+ * bit-identical to cropAndResize · level weight summed by AddN (sampling.ts); the rest equals the tfjs ops up to
+ * float32 rounding (sums in another order, its own e^x).
  *
  * The module is compiled synchronously on first use (allowed in workers and Node; a browser's main thread may refuse
- * a module this size, and then the tfjs kernels run): `mixingKernels()` is null where it cannot run.
+ * a module this size, and then the tfjs kernels run): `wasmKernels()` is null where it cannot run.
  */
-import { MIXING_WASM } from './mixingWasm';
+import { KERNELS_WASM } from './kernelsWasm';
 
 /** One level's zero-padded per-group map [B·G, Hp, Wp, C] as a host array (sampling.ts's SamplingMaps). */
 export interface HostMap {
@@ -30,6 +31,18 @@ interface Exports {
     xy: number,
     w: number,
     image: number,
+    out: number,
+  ): void;
+  attend(
+    B: number,
+    L: number,
+    H: number,
+    hd: number,
+    qkv: number,
+    logIof: number,
+    tau: number,
+    scale: number,
+    row: number,
     out: number,
   ): void;
   mix(
@@ -67,22 +80,33 @@ export interface MixingDims {
 const PAGE = 65536;
 const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
-export class MixingKernels {
+/** The attention's sizes: images B, queries L, heads H of hd channels. */
+export interface AttentionDims {
+  B: number;
+  L: number;
+  H: number;
+  hd: number;
+}
+
+export class WasmKernels {
+  /** The maps in memory (from the module's free memory on) and where the memory after them starts (bytes). */
   private placed: readonly HostMap[] | null = null;
-  /** Byte offset of the maps: after the module's stack and data; each call's arrays follow them. */
   private readonly mapsAt: number;
+  private freeAt: number;
 
   constructor(private readonly ex: Exports) {
     this.mapsAt = align(ex.__heap_base.value as number);
+    this.freeAt = this.mapsAt;
   }
 
   /**
    * Level-weighted bilinear sampling of the points from the maps: [N, C] (a new array), bit-identical to
-   * sampling.ts's cropAndResize path.
+   * sampling.ts's cropAndResize path on the same points.
    */
   sample(maps: readonly HostMap[], C: number, points: HostPoints): Float32Array {
     const N = points.image.length;
-    const [levels, xy, w, image, out] = this.reserve(maps, [4 * maps.length, 2 * N, N * maps.length, N, N * C]);
+    this.place(maps);
+    const [levels, xy, w, image, out] = this.reserve([4 * maps.length, 2 * N, N * maps.length, N, N * C]);
     this.fill(levels!, xy!, w!, image!, maps, points);
     this.ex.sample(maps.length, levels!, this.mapsAt, C, N, xy!, w!, image!, out!);
     return this.f32(out!, N * C).slice();
@@ -103,7 +127,8 @@ export class MixingKernels {
         `sampleAndMix: ${N} points and ${gen.length} generated values do not make query groups of ${Pin} points and ≥ ${C * C + Pout * Pin} parameters`,
       );
     }
-    const [levels, xy, w, image, xs, g, scratch, out] = this.reserve(maps, [
+    this.place(maps);
+    const [levels, xy, w, image, xs, g, scratch, out] = this.reserve([
       4 * maps.length,
       2 * N,
       N * maps.length,
@@ -120,37 +145,66 @@ export class MixingKernels {
     return this.f32(out!, n * Pout * C);
   }
 
+  /**
+   * The attention's scores, softmax and weighted sum (stage.ts selfAttention): qkv [B, L, 3·H·hd] (the
+   * in-projection's output), logIof [B, L, L], tau [H] → [B, L, H·hd], heads merged. The returned array is a view of
+   * the module's memory, valid until the next call.
+   */
+  attend(qkv: Float32Array, logIof: Float32Array, tau: Float32Array, dims: AttentionDims, scale: number): Float32Array {
+    const { B, L, H, hd } = dims;
+    if (qkv.length !== B * L * 3 * H * hd || logIof.length !== B * L * L || tau.length !== H) {
+      throw new Error(
+        `attend: qkv ${qkv.length}, logIof ${logIof.length} and tau ${tau.length} values do not fit B ${B}, L ${L}, H ${H}, hd ${hd}`,
+      );
+    }
+    const [q, bias, t, row, out] = this.reserve([qkv.length, logIof.length, H, L, B * L * H * hd]);
+    this.f32(q!, qkv.length).set(qkv);
+    this.f32(bias!, logIof.length).set(logIof);
+    this.f32(t!, H).set(tau);
+    this.ex.attend(B, L, H, hd, q!, bias!, t!, scale, row!, out!);
+    return this.f32(out!, B * L * H * hd);
+  }
+
   private f32(at: number, length: number): Float32Array {
     return new Float32Array(this.ex.memory.buffer, at, length);
   }
 
-  /** Puts the maps in memory (unless they are the ones already there) and returns byte offsets of `sizes` values. */
-  private reserve(maps: readonly HostMap[], sizes: number[]): number[] {
-    const mapBytes = maps.map((m) => align(4 * m.data.length));
-    let at = this.mapsAt + mapBytes.reduce((a, b) => a + b, 0);
+  /** Byte offsets of arrays of `sizes` floats after the placed maps, the memory grown to hold them. */
+  private reserve(sizes: number[]): number[] {
+    let at = this.freeAt;
     const offsets = sizes.map((s) => {
       const o = at;
       at += align(4 * s);
       return o;
     });
-    const memory = this.ex.memory;
-    if (at > memory.buffer.byteLength) memory.grow(Math.ceil((at - memory.buffer.byteLength) / PAGE));
-    if (this.placed !== maps) {
-      let o = this.mapsAt;
-      maps.forEach((m, l) => {
-        this.f32(o, m.data.length).set(m.data);
-        o += mapBytes[l]!;
-      });
-      this.placed = maps;
-    }
+    this.grow(at);
     return offsets;
+  }
+
+  private grow(bytes: number): void {
+    const memory = this.ex.memory;
+    if (bytes > memory.buffer.byteLength) memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
+  }
+
+  /** Puts the maps in memory unless they are the ones already there (a forward's stages share them). */
+  private place(maps: readonly HostMap[]): void {
+    if (this.placed === maps) return;
+    const bytes = maps.map((m) => align(4 * m.data.length));
+    this.freeAt = this.mapsAt + bytes.reduce((a, b) => a + b, 0);
+    this.grow(this.freeAt);
+    let o = this.mapsAt;
+    maps.forEach((m, l) => {
+      this.f32(o, m.data.length).set(m.data);
+      o += bytes[l]!;
+    });
+    this.placed = maps;
   }
 
   private fill(levels: number, xy: number, w: number, image: number, maps: readonly HostMap[], p: HostPoints): void {
     const info = new Int32Array(this.ex.memory.buffer, levels, 4 * maps.length);
-    let o = this.mapsAt / 4;
+    let o = 0;
     maps.forEach((m, l) => {
-      info.set([o - this.mapsAt / 4, m.Hp, m.Wp, m.stride], 4 * l);
+      info.set([o, m.Hp, m.Wp, m.stride], 4 * l);
       o += align(4 * m.data.length) / 4;
     });
     this.f32(xy, p.xy.length).set(p.xy);
@@ -159,15 +213,15 @@ export class MixingKernels {
   }
 }
 
-let kernels: MixingKernels | null | undefined;
+let kernels: WasmKernels | null | undefined;
 
 /** The kernels, compiled on first use; null where this runtime cannot compile or run them (no wasm SIMD). */
-export function mixingKernels(): MixingKernels | null {
+export function wasmKernels(): WasmKernels | null {
   if (kernels === undefined) {
     try {
-      const bytes = Uint8Array.from(atob(MIXING_WASM), (c) => c.charCodeAt(0));
+      const bytes = Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0));
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-      kernels = new MixingKernels(instance.exports as unknown as Exports);
+      kernels = new WasmKernels(instance.exports as unknown as Exports);
     } catch {
       kernels = null;
     }

@@ -1,6 +1,7 @@
 /*
- * AdaMixer's adaptive 3D sampling and adaptive mixing for one decoder stage (docs/model.md §3.2–§3.3), as wasm
- * SIMD kernels over host arrays. Built by scripts/build-wasm.sh into mixingWasm.ts; driven by hostMixing.ts.
+ * The heavy parts of an AdaMixer decoder stage as wasm SIMD kernels over host arrays: the box-aware attention's
+ * scores, softmax and weighted sum (docs/model.md §3.1), the adaptive 3D sampling and the adaptive mixing (§3.2–§3.3).
+ * Built by scripts/build-wasm.sh into kernelsWasm.ts; driven by kernels.ts.
  *
  * Built with -ffp-contract=off and without -ffast-math: every float operation is one IEEE float32 operation, in the
  * order written here (wasm has no fused multiply-add in SIMD128).
@@ -168,5 +169,88 @@ void mix(int n, int Pin, int Pout, int C, const float *xs, const float *gen, int
     float *o = out + j * Pout * C;
     gemm(Pout, C, Pin, mc + C * C, scratch, o);
     layerNormRelu(o, Pout * C, eps);
+  }
+}
+
+/*
+ * e^x in float32 (no libm here): x = n·ln 2 + t with |t| ≤ ln 2 / 2 (ln 2 in two parts, so t is exact), e^t by its
+ * degree-6 Taylor-like minimax polynomial (Cephes expf, ≤ 2 ulp), times 2^n built from the exponent bits.
+ */
+static float expf32(float x) {
+  if (x > 88.7f) return __builtin_inff();
+  if (x < -103.9f) return 0.0f;
+  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  const float t = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * t + 1.3981999507e-3f;
+  p = p * t + 8.3334519073e-3f;
+  p = p * t + 4.1665795894e-2f;
+  p = p * t + 1.6666665459e-1f;
+  p = p * t + 5.0000001201e-1f;
+  p = p * t * t + t + 1.0f;
+  int e = (int)n;
+  /* 2^e as float bits, in two factors when e is below the normal range */
+  union { int i; float f; } s1, s2;
+  if (e < -126) {
+    s1.i = (e + 126 + 127) << 23;
+    s2.i = (-126 + 127) << 23;
+    return p * s1.f * s2.f;
+  }
+  s1.i = (e + 127) << 23;
+  return p * s1.f;
+}
+
+/*
+ * Multi-head attention of one stage with an additive per-head bias (docs/model.md §3.1), per image b and head h:
+ *   logits[i, j] = (Q_i · scale) · K_j + logIof[b, i, j] · tau[h],  att_i = Σ_j softmax_j(logits[i, ·]) V_j.
+ * qkv [B, L, 3, H, hd] (the in-projection's output), logIof [B, L, L], tau [H]; out [B, L, H·hd] (heads merged).
+ * row: L floats of scratch.
+ */
+void attend(int B, int L, int H, int hd, const float *qkv, const float *logIof, const float *tau, float scale,
+            float *row, float *out) {
+  const int stride = 3 * H * hd;
+  const v128_t vs = wasm_f32x4_splat(scale);
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const float *Q = qkv + b * L * stride + h * hd, *K = Q + H * hd, *V = K + H * hd;
+      for (int i = 0; i < L; i++) {
+        const float *qi = Q + i * stride;
+        const float *bias = logIof + (b * L + i) * L;
+        float max = -__builtin_inff();
+        for (int j = 0; j < L; j++) {
+          const float *kj = K + j * stride;
+          /* (Q_i · scale) · K_j, four lanes, then the lanes in order */
+          v128_t acc = wasm_f32x4_splat(0);
+          int d = 0;
+          for (; d + 4 <= hd; d += 4)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(qi + d), vs), wasm_v128_load(kj + d)));
+          float s = wasm_f32x4_extract_lane(acc, 0) + wasm_f32x4_extract_lane(acc, 1) + wasm_f32x4_extract_lane(acc, 2) +
+                    wasm_f32x4_extract_lane(acc, 3);
+          for (; d < hd; d++) s += (qi[d] * scale) * kj[d];
+          const float v = s + bias[j] * tau[h];
+          row[j] = v;
+          if (v > max) max = v;
+        }
+        float sum = 0.0f;
+        for (int j = 0; j < L; j++) {
+          row[j] = expf32(row[j] - max);
+          sum += row[j];
+        }
+        const float inv = 1.0f / sum;
+        float *o = out + (b * L + i) * H * hd + h * hd;
+        int d = 0;
+        for (; d + 4 <= hd; d += 4) {
+          v128_t acc = wasm_f32x4_splat(0);
+          for (int j = 0; j < L; j++)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_splat(row[j] * inv), wasm_v128_load(V + j * stride + d)));
+          wasm_v128_store(o + d, acc);
+        }
+        for (; d < hd; d++) {
+          float acc = 0.0f;
+          for (int j = 0; j < L; j++) acc += (row[j] * inv) * V[j * stride + d];
+          o[d] = acc;
+        }
+      }
+    }
   }
 }

@@ -1,0 +1,24 @@
+/**
+ * Between tfjs tensors and the wasm kernels (kernels.ts): whether the kernels run for the current backend, and a
+ * tensor's values without a copy.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { wasmKernels, type WasmKernels } from './kernels';
+
+/** The wasm kernels when the backend is wasm and they run here, else null (the tfjs ops run). */
+export function onWasmKernels(): WasmKernels | null {
+  return tf.getBackend() === 'wasm' ? wasmKernels() : null;
+}
+
+/**
+ * A float32 tensor's values where the wasm backend keeps them, not copied (dataSync copies): read them before the
+ * next tfjs op, which may move that memory. Other backends: dataSync.
+ */
+export function wasmValues(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return t.dataSync() as Float32Array;
+  const backend = tf.backend() as BackendWasm;
+  const { memoryOffset } = backend.dataIdMap.get(t.dataId) as { memoryOffset: number };
+  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8; // (tfjs-backend-wasm's own accessor)
+  return new Float32Array(heap.buffer, memoryOffset, t.size);
+}
