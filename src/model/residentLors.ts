@@ -10,7 +10,9 @@
  * slice nor a live result uses it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from './config';
+import { dims, type ModelConfig } from './config';
+import type { WasmKernels } from './adamixer/wasm/kernels';
+import { onWasmKernels, wasmValues } from './adamixer/wasm/tensors';
 import { checkWeights } from './adamixer/prepare';
 import { parameterSpec } from './params';
 import type { WeightMap } from './types';
@@ -126,8 +128,11 @@ export class ResidentLors {
     const shapes = new Map(parameterSpec(config).map((p) => [p.name, p.shape]));
     const factors: WeightMap = new Map();
     const put = (name: string) => factors.set(name, tf.tensor(sliced!.get(name)!, shapes.get(name)!, 'float32'));
-    for (const i of changedA)
-      for (const n of ['generator.weight', 'generator.bias', 'ml', 'mr', 'sl', 'sr']) put(`stages.${i}.lorsA.${n}`);
+    // On wasm the LORS^A folds run in the wasm kernels, from the sliced host arrays (no upload).
+    const kernels = onWasmKernels();
+    if (!kernels)
+      for (const i of changedA)
+        for (const n of ['generator.weight', 'generator.bias', 'ml', 'mr', 'sl', 'sr']) put(`stages.${i}.lorsA.${n}`);
     for (const i of changedT) for (const n of ['A', 'B']) put(`stages.${i}.lorsT.${n}`);
     mark?.('upload');
     try {
@@ -135,10 +140,12 @@ export class ResidentLors {
       const sharedB = this.base.get('lorsA.shared.bias')!;
       const sharedT = this.base.get(preparedName('lorsT.shared.weight'))!;
       for (const i of changedA) {
-        const tensors = tf.tidy(() => {
-          const priv = lorsAPrivateFolded(factors, config, i); // prepared layout: weight [dq, genOut], bias [genOut]
-          return [tf.add(sharedA, priv.weight), tf.add(sharedB, priv.bias)];
-        });
+        const tensors = kernels
+          ? foldOnHost(kernels, config, i, sliced!, sharedA, sharedB)
+          : tf.tidy(() => {
+              const priv = lorsAPrivateFolded(factors, config, i); // prepared layout: weight [dq, genOut], bias [genOut]
+              return [tf.add(sharedA, priv.weight), tf.add(sharedB, priv.bias)];
+            });
         this.setFold(this.foldA, i, { key: keyA(i), tensors });
       }
       for (const i of changedT) {
@@ -204,4 +211,33 @@ export class ResidentLors {
       t.dispose();
     }
   }
+}
+
+/** Stage i's folded LORS^A generator (as lorsAPrivateFolded + the shared one) in the wasm kernels: [weight, bias]. */
+function foldOnHost(
+  kernels: WasmKernels,
+  config: ModelConfig,
+  i: number,
+  sliced: Map<string, Float32Array>,
+  sharedA: tf.Tensor,
+  sharedB: tf.Tensor,
+): tf.Tensor[] {
+  const d = config.decoder;
+  const { G, C, genOut } = dims(d);
+  const get = (n: string) => sliced.get(`stages.${i}.lorsA.${n}`)!;
+  const { weight, bias } = kernels.foldLorsA(sharedA, wasmValues(sharedA), wasmValues(sharedB), {
+    eWeight: get('generator.weight'),
+    eBias: get('generator.bias'),
+    ml: get('ml'),
+    mr: get('mr'),
+    sl: get('sl'),
+    sr: get('sr'),
+    G,
+    K: config.lors!.groupsA[i]!,
+    r: config.lors!.rankA,
+    C,
+    Pout: d.pointsOut,
+    Pin: d.pointsIn,
+  });
+  return [tf.tensor2d(weight, [d.dQuery, genOut]), tf.tensor1d(bias)]; // (copied out of the kernels' memory)
 }

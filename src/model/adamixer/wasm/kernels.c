@@ -65,14 +65,28 @@ void sample(int nl, const int *levels, const float *maps, int C, int N, const fl
   }
 }
 
-/* Y [M, N] = A [M, K] · B [K, N], all row-major: 4 × 8 tiles of SIMD accumulators, the rest one value at a time. */
-static void gemm(int M, int N, int K, const float *A, const float *B, float *Y) {
+/*
+ * Y [M, N] = A [M, K] · B [K, N] (acc = 0) or Y += A · B (acc = 1), all row-major: 4 × 8 tiles of SIMD accumulators,
+ * the rest one value at a time.
+ */
+static void gemm(int M, int N, int K, const float *A, const float *B, float *Y, int acc) {
   int i = 0;
   for (; i + 4 <= M; i += 4) {
     const float *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
     int j = 0;
     for (; j + 8 <= N; j += 8) {
+      float *y = Y + i * N + j;
       v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      if (acc) {
+        c00 = wasm_v128_load(y);
+        c01 = wasm_v128_load(y + 4);
+        c10 = wasm_v128_load(y + N);
+        c11 = wasm_v128_load(y + N + 4);
+        c20 = wasm_v128_load(y + 2 * N);
+        c21 = wasm_v128_load(y + 2 * N + 4);
+        c30 = wasm_v128_load(y + 3 * N);
+        c31 = wasm_v128_load(y + 3 * N + 4);
+      }
       const float *b = B + j;
       for (int k = 0; k < K; k++, b += N) {
         const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
@@ -89,7 +103,6 @@ static void gemm(int M, int N, int K, const float *A, const float *B, float *Y) 
         c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a, b0));
         c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a, b1));
       }
-      float *y = Y + i * N + j;
       wasm_v128_store(y, c00);
       wasm_v128_store(y + 4, c01);
       wasm_v128_store(y + N, c10);
@@ -101,7 +114,7 @@ static void gemm(int M, int N, int K, const float *A, const float *B, float *Y) 
     }
     for (; j < N; j++) {
       for (int r = 0; r < 4; r++) {
-        float s = 0.0f;
+        float s = acc ? Y[(i + r) * N + j] : 0.0f;
         for (int k = 0; k < K; k++) s += A[(i + r) * K + k] * B[k * N + j];
         Y[(i + r) * N + j] = s;
       }
@@ -109,7 +122,7 @@ static void gemm(int M, int N, int K, const float *A, const float *B, float *Y) 
   }
   for (; i < M; i++) {
     for (int j = 0; j < N; j++) {
-      float s = 0.0f;
+      float s = acc ? Y[i * N + j] : 0.0f;
       for (int k = 0; k < K; k++) s += A[i * K + k] * B[k * N + j];
       Y[i * N + j] = s;
     }
@@ -164,10 +177,10 @@ void mix(int n, int Pin, int Pout, int C, const float *xs, const float *gen, int
          float *scratch, float *out) {
   for (int j = 0; j < n; j++) {
     const float *mc = gen + j * genStride;
-    gemm(Pin, C, C, xs + j * Pin * C, mc, scratch);
+    gemm(Pin, C, C, xs + j * Pin * C, mc, scratch, 0);
     layerNormRelu(scratch, Pin * C, eps);
     float *o = out + j * Pout * C;
-    gemm(Pout, C, Pin, mc + C * C, scratch, o);
+    gemm(Pout, C, Pin, mc + C * C, scratch, o, 0);
     layerNormRelu(o, Pout * C, eps);
   }
 }
@@ -250,6 +263,41 @@ void attend(int B, int L, int H, int hd, const float *qkv, const float *logIof, 
           for (int j = 0; j < L; j++) acc += (row[j] * inv) * V[j * stride + d];
           o[d] = acc;
         }
+      }
+    }
+  }
+}
+
+/*
+ * LORS^A's folded generator of one stage (docs/model.md §5.3; fold.ts lorsAPrivateFolded plus the shared generator)
+ * in the prepared layout: out [X = dq + 1, genOut] (rows: the weight's dq input features, then the bias) =
+ *   shared [X, genOut] + per row j, sampling group g and half (M_c: B̂ = ml, Â = mr; M_s: sl, sr):
+ *   Σ_k B̂_(g,k) · E_(g,k)[:, :, j] · Â_(g,k), written into that half's block of group g.
+ * E [2·G·K·r·r, X]: the E generator's weight (PyTorch [out, in] rows (half, g, k, s, t)) with its bias as column dq.
+ * ml [G·K, C, r], mr [G·K, r, C], sl [G·K, P_out, r], sr [G·K, r, P_in]. scratch: K·r·r + max(C, P_out)·(K + 1)·r
+ * floats.
+ */
+void foldLorsA(int X, int G, int K, int r, int C, int Pout, int Pin, const float *shared, const float *E,
+               const float *ml, const float *mr, const float *sl, const float *sr, float *scratch, float *out) {
+  const int genPerGroup = C * C + Pout * Pin, genOut = G * genPerGroup, Kr = K * r;
+  const int most = C > Pout ? C : Pout;
+  __builtin_memcpy(out, shared, (unsigned long)X * genOut * sizeof(float));
+  float *Ej = scratch, *BEk = Ej + K * r * r, *BE = BEk + most * r;
+  for (int j = 0; j < X; j++) {
+    for (int g = 0; g < G; g++) {
+      for (int h = 0; h < 2; h++) {
+        const int rows = h ? Pout : C, cols = h ? Pin : C;
+        const float *Bh = (h ? sl : ml) + g * K * rows * r, *Ah = (h ? sr : mr) + g * K * r * cols;
+        /* E_k[s, t] of row j, k = 0 … K-1, contiguous */
+        for (int k = 0; k < K; k++)
+          for (int st = 0; st < r * r; st++) Ej[k * r * r + st] = E[(((h * G + g) * K + k) * r * r + st) * X + j];
+        /* BE [rows, (k, t)]: column block k is B̂_k [rows, r] · E_k [r, r] */
+        for (int k = 0; k < K; k++) {
+          gemm(rows, r, r, Bh + k * rows * r, Ej + k * r * r, BEk, 0);
+          for (int c = 0; c < rows; c++)
+            for (int t = 0; t < r; t++) BE[c * Kr + k * r + t] = BEk[c * r + t];
+        }
+        gemm(rows, cols, Kr, BE, Ah, out + j * genOut + g * genPerGroup + h * C * C, 1);
       }
     }
   }

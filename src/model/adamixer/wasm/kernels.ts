@@ -45,6 +45,23 @@ interface Exports {
     row: number,
     out: number,
   ): void;
+  foldLorsA(
+    X: number,
+    G: number,
+    K: number,
+    r: number,
+    C: number,
+    Pout: number,
+    Pin: number,
+    shared: number,
+    E: number,
+    ml: number,
+    mr: number,
+    sl: number,
+    sr: number,
+    scratch: number,
+    out: number,
+  ): void;
   mix(
     n: number,
     Pin: number,
@@ -88,9 +105,26 @@ export interface AttentionDims {
   hd: number;
 }
 
+/** One stage's LORS^A factors (the sliced host arrays, in the parameter list's layouts) and its sizes. */
+export interface LorsAFactors {
+  /** The E generator: weight [2·G·K·r·r, dq] (PyTorch [out, in]) and bias [2·G·K·r·r]. */
+  eWeight: Float32Array;
+  eBias: Float32Array;
+  ml: Float32Array;
+  mr: Float32Array;
+  sl: Float32Array;
+  sr: Float32Array;
+  G: number;
+  K: number;
+  r: number;
+  C: number;
+  Pout: number;
+  Pin: number;
+}
+
 export class WasmKernels {
-  /** The maps in memory (from the module's free memory on) and where the memory after them starts (bytes). */
-  private placed: readonly HostMap[] | null = null;
+  /** What sits at the start of the free memory (a forward's maps, or a shared generator), and where the rest starts. */
+  private placed: object | null = null;
   private readonly mapsAt: number;
   private freeAt: number;
 
@@ -165,6 +199,62 @@ export class WasmKernels {
     return this.f32(out!, B * L * H * hd);
   }
 
+  /**
+   * A stage's LORS^A generator folded into the prepared layout (fold.ts lorsAPrivateFolded, plus the shared
+   * generator): weight [dq, genOut] = shared weight + private part, bias [genOut] likewise. `sharedKey` names the
+   * shared generator (its values are copied in once per key). The returned arrays are views of the module's memory,
+   * valid until the next call.
+   */
+  foldLorsA(
+    sharedKey: object,
+    sharedWeight: Float32Array,
+    sharedBias: Float32Array,
+    f: LorsAFactors,
+  ): { weight: Float32Array; bias: Float32Array } {
+    const { G, K, r, C, Pout, Pin } = f;
+    const genOut = G * (C * C + Pout * Pin);
+    const dq = sharedWeight.length / genOut;
+    const nE = 2 * G * K * r * r;
+    if (
+      sharedBias.length !== genOut ||
+      !Number.isInteger(dq) ||
+      f.eWeight.length !== nE * dq ||
+      f.eBias.length !== nE ||
+      f.ml.length !== G * K * C * r ||
+      f.mr.length !== G * K * r * C ||
+      f.sl.length !== G * K * Pout * r ||
+      f.sr.length !== G * K * r * Pin
+    ) {
+      throw new Error(
+        `foldLorsA: the shared generator (${sharedWeight.length} + ${sharedBias.length}) and factors do not fit G ${G}, K ${K}, r ${r}, C ${C}, P_out ${Pout}, P_in ${Pin}`,
+      );
+    }
+    const X = dq + 1;
+    this.place(sharedKey, [sharedWeight, sharedBias]);
+    const most = Math.max(C, Pout);
+    const [E, ml, mr, sl, sr, scratch, out] = this.reserve([
+      nE * X,
+      f.ml.length,
+      f.mr.length,
+      f.sl.length,
+      f.sr.length,
+      K * r * r + most * (K + 1) * r,
+      X * genOut,
+    ]);
+    // E with its bias as column dq: [nE, X]
+    const e = this.f32(E!, nE * X);
+    for (let i = 0; i < nE; i++) {
+      e.set(f.eWeight.subarray(i * dq, (i + 1) * dq), i * X);
+      e[i * X + dq] = f.eBias[i]!;
+    }
+    this.f32(ml!, f.ml.length).set(f.ml);
+    this.f32(mr!, f.mr.length).set(f.mr);
+    this.f32(sl!, f.sl.length).set(f.sl);
+    this.f32(sr!, f.sr.length).set(f.sr);
+    this.ex.foldLorsA(X, G, K, r, C, Pout, Pin, this.mapsAt, E!, ml!, mr!, sl!, sr!, scratch!, out!);
+    return { weight: this.f32(out!, dq * genOut), bias: this.f32(out! + 4 * dq * genOut, genOut) };
+  }
+
   private f32(at: number, length: number): Float32Array {
     return new Float32Array(this.ex.memory.buffer, at, length);
   }
@@ -187,17 +277,21 @@ export class WasmKernels {
   }
 
   /** Puts the maps in memory unless they are the ones already there (a forward's stages share them). */
-  private place(maps: readonly HostMap[]): void {
-    if (this.placed === maps) return;
-    const bytes = maps.map((m) => align(4 * m.data.length));
-    this.freeAt = this.mapsAt + bytes.reduce((a, b) => a + b, 0);
+  private place(maps: readonly HostMap[]): void;
+  /** Puts `arrays` in memory, packed one after another, unless `key`'s are already there. */
+  private place(key: object, arrays: Float32Array[]): void;
+  private place(key: object, arrays?: Float32Array[]): void {
+    if (this.placed === key) return;
+    const data = arrays ?? (key as readonly HostMap[]).map((m) => m.data);
+    const floats = data.reduce((n, a) => n + a.length, 0);
+    this.freeAt = this.mapsAt + align(4 * floats);
     this.grow(this.freeAt);
     let o = this.mapsAt;
-    maps.forEach((m, l) => {
-      this.f32(o, m.data.length).set(m.data);
-      o += bytes[l]!;
-    });
-    this.placed = maps;
+    for (const a of data) {
+      this.f32(o, a.length).set(a);
+      o += 4 * a.length;
+    }
+    this.placed = key;
   }
 
   private fill(levels: number, xy: number, w: number, image: number, maps: readonly HostMap[], p: HostPoints): void {
@@ -205,7 +299,7 @@ export class WasmKernels {
     let o = 0;
     maps.forEach((m, l) => {
       info.set([o, m.Hp, m.Wp, m.stride], 4 * l);
-      o += align(4 * m.data.length) / 4;
+      o += m.data.length; // (packed by place)
     });
     this.f32(xy, p.xy.length).set(p.xy);
     this.f32(w, p.weights.length).set(p.weights);
