@@ -80,6 +80,25 @@ export function randomLevels(cfg: ModelConfig, B: number, padW: number, padH: nu
   });
 }
 
+/**
+ * A stage's sampling inputs at the 416-px input: necked maps [B, h, h, dFeat] (h = 52, 26, 13) with values in
+ * [−2, 2], boxes xyzr [B, L, 4] anywhere in the image (some sample points fall outside it) and offsets
+ * [B, L, G·P_in·3] in [−2, 2]. `rand` continues the same sequence for more inputs.
+ */
+export function randomSamplingInputs(cfg: ModelConfig, B: number, L: number, seed: number) {
+  const d = cfg.decoder;
+  const rand = rng(seed);
+  const levels = [52, 26, 13].map(
+    (h) => tf.tensor4d(uniformArray(B * h * h * d.dFeat, -2, 2, rand), [B, h, h, d.dFeat]) as tf.Tensor4D,
+  );
+  const box: number[] = [];
+  for (let i = 0; i < B * L; i++) box.push(rand() * 416, rand() * 416, 3 + rand() * 6, rand() * 2 - 1);
+  const xyzr = tf.tensor3d(box, [B, L, 4]);
+  const n = d.samplingGroups * d.pointsIn * 3;
+  const off = tf.tensor3d(uniformArray(B * L * n, -2, 2, rand), [B, L, n]);
+  return { levels, xyzr, off, rand };
+}
+
 // ------------------------------------------------------------------------------------------------
 // Plain-JS reference (float64). Vectors are number[]; matrices are number[][] (rows).
 

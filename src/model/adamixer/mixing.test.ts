@@ -6,7 +6,7 @@ import { splitMixingParams } from '../nn/generator';
 import { adaptiveMixing, hostMixing } from './mixing';
 import { sampleFeatures, samplingMaps } from './sampling';
 import { layerNormPlain } from '../nn/ops';
-import { jsMixing, jsSplit, mat, maxErr, rng, uniformArray } from '../../testing/reference';
+import { jsMixing, jsSplit, mat, maxErr, randomSamplingInputs, rng, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -98,16 +98,9 @@ describe('hostMixing (the wasm kernels)', () => {
     const G = d.samplingGroups;
     const C = d.dFeat / G;
     const genOut = G * (C * C + d.pointsOut * d.pointsIn);
-    const rand = rng(12);
     const B = 2,
       L = 5;
-    const levels = [52, 26, 13].map(
-      (h) => tf.tensor4d(uniformArray(B * h * h * d.dFeat, -2, 2, rand), [B, h, h, d.dFeat]) as tf.Tensor4D,
-    );
-    const xyzrArr: number[] = [];
-    for (let i = 0; i < B * L; i++) xyzrArr.push(rand() * 416, rand() * 416, 3 + rand() * 6, rand() * 2 - 1);
-    const xyzr = tf.tensor3d(xyzrArr, [B, L, 4]);
-    const off = tf.tensor3d(uniformArray(B * L * G * d.pointsIn * 3, -2, 2, rand), [B, L, G * d.pointsIn * 3]);
+    const { levels, xyzr, off, rand } = randomSamplingInputs(cfg, B, L, 12);
     const gen = tf.tensor3d(uniformArray(B * L * genOut, -0.3, 0.3, rand), [B, L, genOut]);
     const host = samplingMaps(levels, cfg, true);
     const plain = samplingMaps(levels, cfg, false);

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig, type ModelConfig } from '../config';
 import { hostPoints, samplePoints, sampleFeatures, samplingMaps } from './sampling';
 import { wasmKernels } from './wasm/kernels';
-import { jsSample, maxErr, rng, toJsMap, uniformArray } from '../../testing/reference';
+import { jsSample, maxErr, randomSamplingInputs, rng, toJsMap, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
@@ -127,16 +127,9 @@ describe('sampleFeatures', () => {
     const G = d.samplingGroups;
     const C = d.dFeat / G;
     const P = d.pointsIn;
-    const rand = rng(5);
     const B = 2,
       L = 7;
-    const levels = [52, 26, 13].map(
-      (h) => tf.tensor4d(uniformArray(B * h * h * d.dFeat, -2, 2, rand), [B, h, h, d.dFeat]) as tf.Tensor4D,
-    );
-    const xyzrArr: number[] = [];
-    for (let i = 0; i < B * L; i++) xyzrArr.push(rand() * 416, rand() * 416, 3 + rand() * 6, rand() * 2 - 1);
-    const xyzr = tf.tensor3d(xyzrArr, [B, L, 4]);
-    const off = tf.tensor3d(uniformArray(B * L * G * P * 3, -2, 2, rand), [B, L, G * P * 3]);
+    const { levels, xyzr, off } = randomSamplingInputs(cfg, B, L, 5);
     const host = samplingMaps(levels, cfg, true);
     const plain = samplingMaps(levels, cfg, false);
     expect(host.host?.map((m) => [m.Hp, m.Wp, m.stride, m.data.length])).toEqual(
