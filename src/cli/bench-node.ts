@@ -167,7 +167,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const residentBytes = (m: WeightMap) => [...m.values()].reduce((a, t) => a + t.size * 4, 0);
   const result = {
     backend,
-    /** Whether sampling and mixing ran in the wasm SIMD kernels (model/adamixer/wasm); null on another backend. */
+    /** Whether the decoders ran on the wasm SIMD kernels (model/adamixer/wasm); null on another backend. */
     wasmKernels: backend === 'wasm' ? wasmKernels() !== null : null,
     weights: { trained, queryInit: { vanilla: v.cfg.queryInit ?? 'image', lors: l.cfg.queryInit ?? 'image' } },
     image: { path: o.image, width: img.width, height: img.height, inputSize: det.inputSize },

@@ -67,7 +67,7 @@ export interface WorkerStats {
   backend: string;
   /** Threads of the wasm backend (1: single-threaded build); null on another backend. */
   wasmThreads: number | null;
-  /** Whether the wasm SIMD sampling and mixing kernels run (model/adamixer/wasm); null on another backend. */
+  /** Whether the wasm SIMD kernels (model/adamixer/wasm) run the decoders; null on another backend. */
   wasmKernels: boolean | null;
   numTensors: number;
   numBytes: number;

@@ -106,10 +106,10 @@ export const flows: Test[] = [
       );
       assert(
         t.wasmKernels === true,
-        `the wasm sampling and mixing kernels do not run in every worker (${t.wasmKernels})`,
+        `the wasm kernels (model/adamixer/wasm) do not run in every worker (${t.wasmKernels})`,
       );
       console.log(
-        `    cross-origin isolated, ${t.workers} workers on ${t.wasmThreads} wasm thread(s) each, wasm mixing kernels`,
+        `    cross-origin isolated, ${t.workers} workers on ${t.wasmThreads} wasm thread(s) each, wasm kernels on`,
       );
       assert((await text(page, 'credits')).includes('Apache-2.0'), 'footer credits missing');
       // Seeded-init decoders score about sigmoid(−log 99) ≈ 0.01: show everything.
@@ -300,7 +300,7 @@ export const flows: Test[] = [
         `isolated ${t.crossOriginIsolated}, ${t.hardwareConcurrency} cores`,
       );
       assert(t.workers === 2 && t.wasmThreads === 2, `${t.workers} workers on ${t.wasmThreads} threads each`);
-      assert(t.wasmKernels === true, `wasm mixing kernels: ${t.wasmKernels}`);
+      assert(t.wasmKernels === true, `wasm kernels: ${t.wasmKernels}`);
       await dropFile(page, { url: 'samples/chelsea.jpg', name: 'chelsea.jpg', type: 'image/jpeg' });
       await waitBoxes(page, 'vanilla', 'chelsea.jpg');
       await waitBoxes(page, 'lors', 'chelsea.jpg');

@@ -35,7 +35,7 @@ function reference(sampled: Float32Array, gen: Float32Array, n: number, { Pin, P
   return out;
 }
 
-describe('wasm mixing kernels', () => {
+describe('wasm kernels', () => {
   it('the committed module is what kernels.c builds to (scripts/build-wasm.sh)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'build-wasm-'));
     try {
