@@ -133,9 +133,14 @@ describe('detect()', () => {
     const f = det.extract(cat, { withHead: false });
     const n1 = tf.memory().numTensors;
     const viaLazyHead = await det.detect(f, { model: 'nanodet' }); // head computed on demand, then freed
+    expect(tf.memory().numTensors).toBe(n1);
     const lors = await det.detect(f, { model: 'lors', scoreThreshold: 0, maxDetections: 7 });
     const vanilla = await det.detect(f, { model: 'vanilla', scoreThreshold: 0 });
-    expect(tf.memory().numTensors).toBe(n1);
+    // Each decoder's necked maps (one per level) stay with the features and are reused: no growth, same detections.
+    const kept = n1 + 2 * f.levels.length;
+    expect(tf.memory().numTensors).toBe(kept);
+    expect(await det.detect(f, { model: 'vanilla', scoreThreshold: 0 })).toEqual(vanilla);
+    expect(tf.memory().numTensors).toBe(kept);
     f.dispose();
     expect(tf.memory().numTensors).toBe(n0);
 
@@ -165,10 +170,11 @@ describe('detect()', () => {
         expect(first.map((d) => d.score)).not.toEqual(byDefault.map((d) => d.score));
         expect(middle.map((d) => d.score)).not.toEqual(first.map((d) => d.score));
       }
-      expect(tf.memory().numTensors).toBe(n1);
+      const kept = n1 + 2 * f.levels.length; // the two decoders' necked maps, kept with f
+      expect(tf.memory().numTensors).toBe(kept);
       await expect(det.detect(f, { model: 'vanilla', stage: 0 })).rejects.toThrow(/stage must be an integer in 1\.\.6/);
       await expect(det.detect(f, { model: 'lors', stage: stages + 1 })).rejects.toThrow(/got 7/);
-      expect(tf.memory().numTensors).toBe(n1);
+      expect(tf.memory().numTensors).toBe(kept);
     } finally {
       f.dispose();
     }
@@ -182,7 +188,7 @@ describe('detect()', () => {
         const opts = { model, scoreThreshold: 0, maxDetections: 20 };
         const n1 = tf.memory().numTensors;
         const all = await det.detectStages(f, opts);
-        expect(tf.memory().numTensors).toBe(n1);
+        expect(tf.memory().numTensors).toBe(n1 + f.levels.length); // the necked maps, kept with f
         expect(all).toHaveLength(stages);
         expect(all[stages - 1]).toEqual(await det.detect(f, opts));
         expect(all[0]).toEqual(await det.detect(f, { ...opts, stage: 1 }));
@@ -200,7 +206,7 @@ describe('detect()', () => {
     const f = det.extract(cat, { withHead: false });
     const n1 = tf.memory().numTensors;
     const withProposals = await det.detect(f, { model: 'lors', scoreThreshold: 0, maxDetections: 20 });
-    expect(tf.memory().numTensors).toBe(n1);
+    expect(tf.memory().numTensors).toBe(n1 + f.levels.length); // the necked maps, kept with f
     const n0 = tf.memory().numTensors;
     await det.detect(cat, { model: 'lors' }); // from a photo: extracted with the head
     expect(tf.memory().numTensors).toBe(n0);

@@ -31,7 +31,9 @@ import {
   type ModelName,
   type RgbaImage,
 } from './types';
-import { decoderForward, topK } from './adamixer/decoder';
+import { decoderForward, neckMaps, topK } from './adamixer/decoder';
+import { fusedUnsupported } from './adamixer/webgpu/stage';
+import { preparedName } from './nn/ops';
 import { sourceWeights, type DecoderSource } from './decoderSource';
 import { canStayResident, ResidentLors } from './residentLors';
 import type { LorsSlice } from './lors/slice';
@@ -307,8 +309,16 @@ class LoadedDetector implements Detector {
       queryInitOf(dec.config) === 'nanodet'
         ? [(await this.withHead(feats, (h) => headProposals(h, lb.size, lb.width, lb.height, d.queries))).boxes]
         : undefined;
+    // The decoder's necked maps, kept with the features (keyed by its neck weights: a slider move keeps them) where
+    // the tfjs ops and wasm kernels run (the fused WebGPU path has its own neck).
+    const neckKey = dec.run.get(preparedName('neck.convs.0.weight')) ?? dec.run.get('neck.convs.0.weight');
+    const maps =
+      fusedUnsupported(dec.runs) !== null && neckKey
+        ? feats.derived(neckKey, () => neckMaps(dec.run, dec.runs, [...feats.levels]))
+        : undefined;
     const picked = tf.tidy(() => {
       const stages = decoderForward(dec.run, dec.runs, [...feats.levels], [[lb.width, lb.height]], {
+        maps,
         proposals,
         stages: stage === d.stages ? 'last' : 'all',
         lorsT: this.lorsPath,

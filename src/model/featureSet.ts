@@ -16,11 +16,17 @@ export interface FeatureSet {
   /** NanoDet's own head outputs, when extracted with them. */
   readonly head?: NanoDetHead;
   readonly disposed: boolean;
+  /**
+   * A value computed from these features (a decoder's necked maps), made by `make` on the first call with `key` and
+   * returned again on later ones; disposed with the features when it has a dispose method.
+   */
+  derived<T>(key: unknown, make: () => T): T;
   dispose(): void;
 }
 
 export class Features implements FeatureSet {
   private _disposed = false;
+  private readonly made = new Map<unknown, unknown>();
   constructor(
     readonly letterbox: LetterboxInfo,
     readonly levels: tf.Tensor4D[],
@@ -29,9 +35,16 @@ export class Features implements FeatureSet {
   get disposed() {
     return this._disposed;
   }
+  derived<T>(key: unknown, make: () => T): T {
+    if (this._disposed) throw new Error('FeatureSet.derived: this FeatureSet was disposed');
+    if (!this.made.has(key)) this.made.set(key, make());
+    return this.made.get(key) as T;
+  }
   dispose() {
     if (this._disposed) return;
     this._disposed = true;
+    for (const v of this.made.values()) (v as { dispose?: () => void }).dispose?.();
+    this.made.clear();
     disposeFeatures({ levels: this.levels, head: this.head });
   }
 }

@@ -7,7 +7,7 @@ import type { ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { initialXyzr } from './boxes';
 import { getWeight, layerNormPlain, linear } from '../nn/ops';
-import { samplingMaps } from './sampling';
+import { samplingMaps, type SamplingMaps } from './sampling';
 import { stageForward, type StageOptions } from './stage';
 import { decodeBoxes, packLevels } from './webgpu/kernels';
 import { fusedInitialQueries, fusedNeck, fusedStageForward, fusedUnsupported, type KernelChoice } from './webgpu/stage';
@@ -45,6 +45,25 @@ export function applyNeck(weights: WeightMap, cfg: ModelConfig, levels: tf.Tenso
   });
 }
 
+/**
+ * The necked maps of `levels` (applyNeck) as the stages sample them (samplingMaps: per-group padded maps, with host
+ * copies for the wasm kernels unless impl is 'ops'). New tensors: dispose() frees them.
+ */
+export function neckMaps(
+  weights: WeightMap,
+  cfg: ModelConfig,
+  levels: tf.Tensor4D[],
+  impl: KernelChoice = 'auto',
+): SamplingMaps & { dispose(): void } {
+  const necked = applyNeck(weights, cfg, levels);
+  try {
+    const maps = impl === 'ops' ? samplingMaps(necked, cfg, false) : samplingMaps(necked, cfg);
+    return { ...maps, dispose: () => tf.dispose(maps.maps) };
+  } finally {
+    tf.dispose(necked);
+  }
+}
+
 export interface DecoderOptions extends StageOptions {
   /** 'last' (default): only the last stage's output; 'all': every stage's. */
   stages?: 'last' | 'all';
@@ -57,6 +76,11 @@ export interface DecoderOptions extends StageOptions {
    * fused WebGPU kernels or an error saying why not.
    */
   impl?: KernelChoice;
+  /**
+   * neckMaps of these levels and weights, made earlier (the detector keeps them with the features, so a slider move
+   * does not run the neck again): used as they are and not disposed. Not used by the fused WebGPU path.
+   */
+  maps?: SamplingMaps;
 }
 
 export type StagePrediction = {
@@ -93,10 +117,8 @@ export function decoderForward(
     if (impl === 'fused') throw new Error(`decoderForward: the fused WebGPU path cannot run: ${why}`);
   }
   return tf.tidy(() => {
-    const necked = applyNeck(weights, cfg, levels);
     // padded per-group maps, made once for all stages (with host copies for the wasm kernels)
-    const maps = impl === 'ops' ? samplingMaps(necked, cfg, false) : samplingMaps(necked, cfg);
-    tf.dispose(necked);
+    const maps = opts.maps ?? neckMaps(weights, cfg, levels, impl);
     const content = layerNormPlain(getWeight(weights, 'queries.content', [d.queries, d.dQuery]));
     let q = tf.broadcastTo(content, [B, d.queries, d.dQuery]) as tf.Tensor3D;
     let xyzr = initialXyzr(imageSize, d.queries, opts.proposals);
