@@ -100,13 +100,31 @@ export const camera: Test[] = [
         const rankA = Number(await page.locator(tid('slider-rank-a')).inputValue());
         const rankA2 = rankA > 2 ? Math.floor(rankA / 2) : rankA + 1;
         await setRange(page, 'slider-rank-a', rankA2);
-        await page.waitForFunction(
-          (r) =>
-            document.querySelector('[data-testid="lors-note"]')?.getAttribute('data-config')?.startsWith(`r_A=${r},`) ??
-            false,
-          rankA2,
-          { timeout: 60_000 },
-        );
+        await page
+          .waitForFunction(
+            (r) =>
+              document
+                .querySelector('[data-testid="lors-note"]')
+                ?.getAttribute('data-config')
+                ?.startsWith(`r_A=${r},`) ?? false,
+            rankA2,
+            { timeout: 60_000 },
+          )
+          .catch(async (e: unknown) => {
+            // What the page shows then, for whoever reads the failure.
+            const note = await page
+              .locator(tid('lors-note'))
+              .getAttribute('data-config', { timeout: 1_000 })
+              .catch(() => null);
+            const status = await page
+              .locator(tid('status'))
+              .textContent({ timeout: 1_000 })
+              .catch(() => null);
+            throw new Error(
+              `the LORS panel did not switch to r_A=${rankA2} while frames flowed: note ${note}, status "${status}", ` +
+                `${await num(page, 'camera-frames').catch(() => NaN)} frames (${e instanceof Error ? e.message : String(e)})`,
+            );
+          });
         const f1 = await num(page, 'camera-frames');
         await framesAbove(page, f1 + 1);
 
