@@ -5,10 +5,10 @@
  * start); and reports weight bytes and peak tensor memory. Medians after warm-up; vanilla and LORS in the same run,
  * with LORS/vanilla ratios.
  */
-import { wasmKernels } from '../model/adamixer/wasm/kernels';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { cpus, totalmem } from 'node:os';
+import { wasmKernelsInUse } from '../model/adamixer/wasm/tensors';
 import { join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
 import { prepareWeights } from '../model/adamixer/prepare';
@@ -126,7 +126,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   ];
   // On webgpu the app's path is the fused kernels (docs/webgpu.md), on wasm the wasm kernels (wasm/kernels.ts): time
   // the tfjs-op path beside it.
-  if (backend === 'webgpu' || (backend === 'wasm' && wasmKernels())) {
+  if (backend === 'webgpu' || wasmKernelsInUse()) {
     unders.push(
       { ...unders[0]!, name: 'vanillaOps', opts: { impl: 'ops' } },
       { ...unders[3]!, name: 'lorsOps', opts: { ...unders[3]!.opts, impl: 'ops' } },
@@ -168,7 +168,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
   const result = {
     backend,
     /** Whether the decoders ran on the wasm SIMD kernels (model/adamixer/wasm); null on another backend. */
-    wasmKernels: backend === 'wasm' ? wasmKernels() !== null : null,
+    wasmKernels: wasmKernelsInUse(),
     weights: { trained, queryInit: { vanilla: v.cfg.queryInit ?? 'image', lors: l.cfg.queryInit ?? 'image' } },
     image: { path: o.image, width: img.width, height: img.height, inputSize: det.inputSize },
     loadMs: round(loadMs),

@@ -33,7 +33,7 @@ import {
 } from './types';
 import { decoderForward, neckMaps, topK } from './adamixer/decoder';
 import { fusedUnsupported } from './adamixer/webgpu/stage';
-import { preparedName } from './nn/ops';
+import { getLinearWeight } from './nn/ops';
 import { sourceWeights, type DecoderSource } from './decoderSource';
 import { canStayResident, ResidentLors } from './residentLors';
 import type { LorsSlice } from './lors/slice';
@@ -311,10 +311,11 @@ class LoadedDetector implements Detector {
         : undefined;
     // The decoder's necked maps, kept with the features (keyed by its neck weights: a slider move keeps them) where
     // the tfjs ops and wasm kernels run (the fused WebGPU path has its own neck).
-    const neckKey = dec.run.get(preparedName('neck.convs.0.weight')) ?? dec.run.get('neck.convs.0.weight');
     const maps =
-      fusedUnsupported(dec.runs) !== null && neckKey
-        ? feats.derived(neckKey, () => neckMaps(dec.run, dec.runs, [...feats.levels]))
+      fusedUnsupported(dec.runs) !== null
+        ? feats.derived(getLinearWeight(dec.run, 'neck.convs.0.weight').w, () =>
+            neckMaps(dec.run, dec.runs, [...feats.levels]),
+          )
         : undefined;
     const picked = tf.tidy(() => {
       const stages = decoderForward(dec.run, dec.runs, [...feats.levels], [[lb.width, lb.height]], {

@@ -19,7 +19,7 @@ import {
 } from '../model/constants';
 import { decoderSource } from '../model/decoderSource';
 import { wasmThreadsInUse } from '../model/backend';
-import { wasmKernels } from '../model/adamixer/wasm/kernels';
+import { wasmKernelsInUse } from '../model/adamixer/wasm/tensors';
 import { load, type Detector } from '../model/detector';
 import { featuresFromHost, featuresToHost, type FeatureSet } from '../model/featureSet';
 import { hostBuffers, type HostFeatures } from '../model/hostFeatures';
@@ -204,11 +204,10 @@ async function init(req: InitRequest): Promise<InitResult> {
 
 function stats(): WorkerStats {
   const m = tf.memory();
-  const backend = tf.getBackend();
   return {
-    backend,
+    backend: tf.getBackend(),
     wasmThreads: wasmThreadsInUse(),
-    wasmKernels: backend === 'wasm' ? wasmKernels() !== null : null,
+    wasmKernels: wasmKernelsInUse(),
     numTensors: m.numTensors,
     numBytes: m.numBytes,
   };

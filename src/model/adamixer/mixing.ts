@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import { layerNormPlain, LN_EPS } from '../nn/ops';
-import { hostPoints, isSamplingMaps, type SamplingMaps } from './sampling';
+import { checkSamplingMaps, hostPoints, isSamplingMaps, type SamplingMaps } from './sampling';
 import { onWasmKernels, wasmValues } from './wasm/tensors';
 
 /**
@@ -91,8 +91,7 @@ export function hostMixing(
   const d = cfg.decoder;
   const { C, genOut, outIn } = dims(d);
   const [B, L] = xyzr.shape as [number, number];
-  if (levels.batch !== B)
-    throw new Error(`hostMixing: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
+  checkSamplingMaps(levels, cfg, B, 'hostMixing');
   if (gen.rank !== 3 || gen.shape[0] !== B || gen.shape[1] !== L || gen.shape[2] !== genOut)
     throw new Error(`hostMixing: gen must be [${B}, ${L}, ${genOut}], got [${gen.shape.join(', ')}]`);
   const points = hostPoints(xyzr, offsets, cfg); // (tfjs ops: before gen's values are looked up)

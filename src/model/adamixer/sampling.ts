@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import { exp2 } from '../nn/ops';
 import { wasmKernels, type HostMap, type HostPoints } from './wasm/kernels';
+import { onWasmKernels } from './wasm/tensors';
 
 /** The per-group zero-padded maps of every level (see the file comment); make once per decoder forward. */
 export interface SamplingMaps {
@@ -52,11 +53,7 @@ function checkLevels(levels: tf.Tensor4D[], cfg: ModelConfig, B?: number): void 
  * backend, where tensors live in CPU memory, when its kernels run here): also keep the maps' host copies, which the
  * wasm kernels sample (bit-identical to cropAndResize).
  */
-export function samplingMaps(
-  levels: tf.Tensor4D[],
-  cfg: ModelConfig,
-  host = tf.getBackend() === 'wasm' && wasmKernels() !== null,
-): SamplingMaps {
+export function samplingMaps(levels: tf.Tensor4D[], cfg: ModelConfig, host = onWasmKernels() !== null): SamplingMaps {
   const { G, C } = dims(cfg.decoder);
   checkLevels(levels, cfg);
   const B = levels[0]!.shape[0];
@@ -182,25 +179,21 @@ export function hostPoints(xyzr: tf.Tensor, offsets: tf.Tensor, cfg: ModelConfig
   return { xy, weights, image: imageRows(B, L, G, P) };
 }
 
-/** The maps of `levels` after checking them against the config and the batch B. */
-function checkedMaps(levels: SamplingMaps, cfg: ModelConfig, B: number): tf.Tensor4D[] {
+/** Checks sampling maps against the config and the batch B of the boxes; `what` names the caller in errors. */
+export function checkSamplingMaps(levels: SamplingMaps, cfg: ModelConfig, B: number, what = 'sampleFeatures'): void {
   const d = cfg.decoder;
   const { G, C } = dims(d);
-  if (levels.batch !== B)
-    throw new Error(`sampleFeatures: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
+  if (levels.batch !== B) throw new Error(`${what}: sampling maps are for a batch of ${levels.batch}, boxes for ${B}`);
   if (levels.maps.length !== d.strides.length) {
     throw new Error(
-      `sampleFeatures: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.maps.length}`,
+      `${what}: expected ${d.strides.length} feature levels (strides ${d.strides.join('/')}), got ${levels.maps.length}`,
     );
   }
   levels.maps.forEach((t, l) => {
     if (t.rank !== 4 || t.shape[0] !== B * G || t.shape[3] !== C) {
-      throw new Error(
-        `sampleFeatures: sampling map ${l} must be [${B * G}, H + 2, W + 2, ${C}], got [${t.shape.join(', ')}]`,
-      );
+      throw new Error(`${what}: sampling map ${l} must be [${B * G}, H + 2, W + 2, ${C}], got [${t.shape.join(', ')}]`);
     }
   });
-  return levels.maps;
 }
 
 /**
@@ -218,7 +211,7 @@ export function sampleFeatures(
   const { G, C } = dims(d);
   const P = d.pointsIn;
   const [B, L] = checkPoints(xyzr, offsets, cfg);
-  if (isSamplingMaps(levels)) checkedMaps(levels, cfg, B);
+  if (isSamplingMaps(levels)) checkSamplingMaps(levels, cfg, B);
   else checkLevels(levels, cfg, B);
   const N = B * L * G * P;
   return tf.tidy(() => {

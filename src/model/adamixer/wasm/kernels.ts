@@ -94,9 +94,6 @@ export interface MixingDims {
   eps: number;
 }
 
-const PAGE = 65536;
-const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
-
 /** The attention's sizes: images B, queries L, heads H of hd channels. */
 export interface AttentionDims {
   B: number;
@@ -121,6 +118,9 @@ export interface LorsAFactors {
   Pout: number;
   Pin: number;
 }
+
+const PAGE = 65536;
+const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
 export class WasmKernels {
   /** What sits at the start of the free memory (a forward's maps, or a shared generator), and where the rest starts. */

@@ -11,6 +11,11 @@ export function onWasmKernels(): WasmKernels | null {
   return tf.getBackend() === 'wasm' ? wasmKernels() : null;
 }
 
+/** Whether the wasm kernels run the decoders here (worker stats, bench): null off the wasm backend. */
+export function wasmKernelsInUse(): boolean | null {
+  return tf.getBackend() === 'wasm' ? wasmKernels() !== null : null;
+}
+
 /**
  * A float32 tensor's values where the wasm backend keeps them, not copied (dataSync copies): read them before the
  * next tfjs op, which may move that memory. Other backends: dataSync.
