@@ -304,10 +304,17 @@ class LoadedDetector implements Detector {
     const lb = feats.letterbox;
     const d = dec.config.decoder;
     const k = Math.min(maxDetections, d.queries * d.classes);
-    // NanoDet's head proposals for a decoder trained with queryInit 'nanodet'
+    // NanoDet's head proposals for a decoder trained with queryInit 'nanodet' (kept with the features: a slider move
+    // or another stage reuses them)
     const proposals =
       queryInitOf(dec.config) === 'nanodet'
-        ? [(await this.withHead(feats, (h) => headProposals(h, lb.size, lb.width, lb.height, d.queries))).boxes]
+        ? [
+            (
+              await feats.derived(`proposals/${d.queries}`, () =>
+                this.withHead(feats, (h) => headProposals(h, lb.size, lb.width, lb.height, d.queries)),
+              )
+            ).boxes,
+          ]
         : undefined;
     // The decoder's necked maps, kept with the features (keyed by its neck weights: a slider move keeps them) where
     // the tfjs ops and wasm kernels run (the fused WebGPU path has its own neck).

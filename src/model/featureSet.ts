@@ -17,7 +17,7 @@ export interface FeatureSet {
   readonly head?: NanoDetHead;
   readonly disposed: boolean;
   /**
-   * A value computed from these features (a decoder's necked maps), made by `make` on the first call with `key` and
+   * A value computed from these features (a decoder's necked maps, NanoDet's proposals), made by `make` on the first call with `key` and
    * returned again on later ones; disposed with the features when it has a dispose method.
    */
   derived<T>(key: unknown, make: () => T): T;

@@ -3,9 +3,10 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeConfig } from '../config';
 import { splitMixingParams } from '../nn/generator';
-import { adaptiveMixing, hostMixing } from './mixing';
+import { adaptiveMixing, canMixOnHost, hostMixing } from './mixing';
+import { hostLinear } from './wasm/tensors';
 import { sampleFeatures, samplingMaps } from './sampling';
-import { layerNormPlain } from '../nn/ops';
+import { layerNormPlain, linear, preparedName } from '../nn/ops';
 import { jsMixing, jsSplit, mat, maxErr, randomSamplingInputs, rng, uniformArray } from '../../testing/reference';
 
 beforeAll(async () => {
@@ -104,7 +105,8 @@ describe('hostMixing (the wasm kernels)', () => {
     const gen = tf.tensor3d(uniformArray(B * L * genOut, -0.3, 0.3, rand), [B, L, genOut]);
     const host = samplingMaps(levels, cfg, true);
     const plain = samplingMaps(levels, cfg, false);
-    expect(hostMixing(plain, xyzr, off, gen, cfg)).toBeNull(); // no host copies: the caller takes the tfjs road
+    expect(canMixOnHost(plain)).toBe(false); // no host copies: the caller takes the tfjs road
+    expect(canMixOnHost(host)).toBe(true);
     const before = tf.memory().numTensors;
     const a = hostMixing(host, xyzr, off, gen, cfg)!;
     expect(tf.memory().numTensors).toBe(before + 1);
@@ -115,7 +117,49 @@ describe('hostMixing (the wasm kernels)', () => {
     expect(a.shape).toEqual([B, L, G * d.pointsOut * C]);
     expect(maxErr(await a.data(), await b.data()).abs).toBeLessThan(2e-5);
     const half = gen.slice([0, 0, 0], [1, L, genOut]);
-    expect(() => hostMixing(host, xyzr, off, half, cfg)).toThrow(/gen must be \[2, 5, 12288\]/);
+    expect(() => hostMixing(host, xyzr, off, half, cfg)).toThrow(/generator must give \[2, 5, 12288\]/);
     tf.dispose([...levels, xyzr, off, gen, half, a, b, ...host.maps, ...plain.maps]);
+  });
+
+  it('runs the generator and the output Linears in the kernels value for value as tfjs does, weights kept, leak-free', async () => {
+    const cfg = makeConfig('web', 'vanilla');
+    const d = cfg.decoder;
+    const G = d.samplingGroups;
+    const C = d.dFeat / G;
+    const genOut = G * (C * C + d.pointsOut * d.pointsIn);
+    const outIn = G * d.pointsOut * C;
+    const [B, L] = [1, 7];
+    const { levels, xyzr, off, rand } = randomSamplingInputs(cfg, B, L, 13);
+    const x = tf.tensor3d(uniformArray(B * L * d.dQuery, -1, 1, rand), [B, L, d.dQuery]);
+    const weights = new Map<string, tf.Tensor>([
+      [preparedName('gen.weight'), tf.tensor2d(uniformArray(d.dQuery * genOut, -0.05, 0.05, rand), [d.dQuery, genOut])],
+      ['gen.bias', tf.tensor1d(uniformArray(genOut, -0.1, 0.1, rand))],
+      [preparedName('out.weight'), tf.tensor2d(uniformArray(outIn * d.dQuery, -0.02, 0.02, rand), [outIn, d.dQuery])],
+      ['out.bias', tf.tensor1d(uniformArray(d.dQuery, -0.1, 0.1, rand))],
+    ]);
+    const host = samplingMaps(levels, cfg, true);
+    const genL = hostLinear(weights, 'gen')!;
+    const outL = hostLinear(weights, 'out')!;
+    expect([genL.K, genL.N, outL.K, outL.N]).toEqual([d.dQuery, genOut, outIn, d.dQuery]);
+    const before = tf.memory().numTensors;
+    const viaTfjs = tf.tidy(() => linear(hostMixing(host, xyzr, off, linear(x, weights, 'gen'), cfg), weights, 'out'));
+    const inKernels = hostMixing(host, xyzr, off, { x, linear: genL }, cfg, outL);
+    const again = hostMixing(host, xyzr, off, { x, linear: genL }, cfg, outL); // the weights packed before, kept
+    expect(tf.memory().numTensors).toBe(before + 3);
+    expect(inKernels.shape).toEqual([B, L, d.dQuery]);
+    expect(await inKernels.data()).toEqual(await viaTfjs.data());
+    expect(await again.data()).toEqual(await viaTfjs.data());
+    const wide = { ...outL, K: outIn + 1 };
+    expect(() => hostMixing(host, xyzr, off, { x, linear: genL }, cfg, wide)).toThrow(/output Linear takes/);
+    expect(
+      hostLinear(
+        new Map([
+          ['raw.weight', x],
+          ['raw.bias', x],
+        ]),
+        'raw',
+      ),
+    ).toBeNull(); // not prepared: tfjs runs it
+    tf.dispose([...levels, xyzr, off, x, viaTfjs, inKernels, again, ...weights.values(), ...host.maps]);
   });
 });

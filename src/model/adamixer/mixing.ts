@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { dims, type ModelConfig } from '../config';
 import { layerNormPlain, LN_EPS } from '../nn/ops';
 import { checkSamplingMaps, hostPoints, isSamplingMaps, type SamplingMaps } from './sampling';
+import type { HostLinear } from './wasm/kernels';
 import { onWasmKernels, wasmValues } from './wasm/tensors';
 
 /**
@@ -73,33 +74,49 @@ export function adaptiveMixing(xs: tf.Tensor, Mc: tf.Tensor, Ms: tf.Tensor, impl
   });
 }
 
+/** Whether hostMixing runs for these maps: the wasm kernels run here and the maps have host copies (samplingMaps). */
+export function canMixOnHost(levels: tf.Tensor4D[] | SamplingMaps): levels is SamplingMaps {
+  return onWasmKernels() !== null && isSamplingMaps(levels) && levels.host !== undefined;
+}
+
 /**
- * Sampling (sampling.ts) and adaptive mixing in one call of the wasm kernels (wasm/kernels.ts), where the maps
- * have host copies (samplingMaps on the wasm backend): gen [B, L, G·(C·C + P_out·P_in)], the generated mixing
- * parameters (nn/generator.ts layout) → o [B, L, G·P_out·C], as adaptiveMixing(sampleFeatures(…), M_c, M_s) up to
- * float32 rounding. Null where the kernels do not run; the caller then takes that road.
+ * Sampling (sampling.ts) and adaptive mixing in the wasm kernels (wasm/kernels.ts), for maps where canMixOnHost:
+ * `gen` is the generated mixing parameters [B, L, G·(C·C + P_out·P_in)] (nn/generator.ts layout), or the
+ * generator's input x [B, L, dq] and Linear, run in the kernels too → o [B, L, G·P_out·C], as
+ * adaptiveMixing(sampleFeatures(…), M_c, M_s) up to float32 rounding; with `output` (a Linear on o), that Linear's
+ * result [B, L, output.N] instead (o stays in the kernels' memory). The Linears equal tfjs's value for value.
  */
 export function hostMixing(
-  levels: tf.Tensor4D[] | SamplingMaps,
+  levels: SamplingMaps,
   xyzr: tf.Tensor,
   offsets: tf.Tensor,
-  gen: tf.Tensor,
+  gen: tf.Tensor | { x: tf.Tensor; linear: HostLinear },
   cfg: ModelConfig,
-): tf.Tensor3D | null {
+  output?: HostLinear | null,
+): tf.Tensor3D {
   const kernels = onWasmKernels();
-  if (!kernels || !isSamplingMaps(levels) || !levels.host) return null;
+  if (!kernels || !levels.host)
+    throw new Error('hostMixing: the wasm kernels do not run here, or the maps have no host copies');
   const d = cfg.decoder;
   const { C, genOut, outIn } = dims(d);
   const [B, L] = xyzr.shape as [number, number];
   checkSamplingMaps(levels, cfg, B, 'hostMixing');
-  if (gen.rank !== 3 || gen.shape[0] !== B || gen.shape[1] !== L || gen.shape[2] !== genOut)
-    throw new Error(`hostMixing: gen must be [${B}, ${L}, ${genOut}], got [${gen.shape.join(', ')}]`);
-  const points = hostPoints(xyzr, offsets, cfg); // (tfjs ops: before gen's values are looked up)
-  const o = kernels.sampleAndMix(levels.host, points, wasmValues(gen), {
-    Pin: d.pointsIn,
-    Pout: d.pointsOut,
-    C,
-    eps: LN_EPS,
-  });
-  return tf.tensor3d(o, [B, L, outIn]); // copies o out of the kernels' memory
+  const x = gen instanceof tf.Tensor ? gen : gen.x;
+  const [inW, outW] = gen instanceof tf.Tensor ? [genOut, genOut] : [gen.linear.K, gen.linear.N];
+  if (x.rank !== 3 || x.shape[0] !== B || x.shape[1] !== L || x.shape[2] !== inW || outW !== genOut) {
+    throw new Error(
+      `hostMixing: the generator must give [${B}, ${L}, ${genOut}], got [${x.shape.join(', ')}] → [${x.shape.slice(0, -1).join(', ')}, ${outW}]`,
+    );
+  }
+  if (output && output.K !== outIn)
+    throw new Error(`hostMixing: the output Linear takes ${output.K} values, o has ${outIn}`);
+  const points = hostPoints(xyzr, offsets, cfg); // (tfjs ops: before any tensor's values are looked up)
+  const y = kernels.sampleAndMix(
+    levels.host,
+    points,
+    gen instanceof tf.Tensor ? wasmValues(gen) : { x: wasmValues(gen.x), linear: gen.linear },
+    { Pin: d.pointsIn, Pout: d.pointsOut, C, eps: LN_EPS },
+    output ?? undefined,
+  );
+  return tf.tensor3d(y, [B, L, output ? output.N : outIn]); // copies y out of the kernels' memory
 }

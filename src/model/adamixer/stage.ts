@@ -7,15 +7,15 @@ import * as tf from '@tensorflow/tfjs';
 import { posScaleOf, type ModelConfig } from '../config';
 import type { WeightMap } from '../types';
 import { VARIANTS } from '../variants';
-import { lorsAGenerated, type LorsPath } from '../lors/lorsA';
+import { lorsAFoldedLinear, lorsAGenerated, type LorsPath } from '../lors/lorsA';
 import { lorsTOutput } from '../lors/lorsT';
 import { decodeXyzr, iof, logIofHost } from './boxes';
 import { splitMixingParams } from '../nn/generator';
-import { adaptiveMixing, hostMixing } from './mixing';
+import { adaptiveMixing, canMixOnHost, hostMixing } from './mixing';
 import { exp2, getWeight, layerNorm, linear } from '../nn/ops';
 import { positionEmbedding } from './positional';
 import { sampleFeatures, type SamplingMaps } from './sampling';
-import { onWasmKernels, wasmValues } from './wasm/tensors';
+import { hostLinear, onWasmKernels, wasmValues } from './wasm/tensors';
 
 export interface StageOptions {
   /** LORS^A evaluation: 'factored' (Eqs. 9–12), 'folded' (dense generator of foldLorsA), 'auto' (folded when present). */
@@ -113,22 +113,29 @@ export function stageForward(
     // 2.1 box-aware self-attention
     const wasmKernels = opts.wasmKernels ?? true;
     let x = selfAttention(weights, cfg, stage, q, xyzr, opts.xyxy, wasmKernels);
-    // 2.2 adaptive 3D sampling and 2.3 adaptive mixing (one wasm kernel call where the maps have host copies)
+    // 2.2 adaptive 3D sampling and 2.3 adaptive mixing: in the wasm kernels where the maps have host copies, with
+    // the generator and the output projection where each is one prepared Linear (o then stays in the kernels)
     const off = linear(x, weights, `${s}.sampling.offset`);
     const parts = VARIANTS[cfg.variant];
-    const gen =
-      parts.generator === 'lorsA'
-        ? lorsAGenerated(weights, cfg, stage, x, opts.lorsA ?? 'auto')
-        : linear(x, weights, `${s}.mixing.generator`);
-    let o = wasmKernels ? hostMixing(levels, xyzr, off, gen, cfg) : null;
-    if (!o) {
-      const { Mc, Ms } = splitMixingParams(gen, cfg.decoder);
+    const lorsA = opts.lorsA ?? 'auto';
+    const genName = parts.generator === 'lorsA' ? lorsAFoldedLinear(weights, stage, lorsA) : `${s}.mixing.generator`;
+    const generated = () => (genName ? linear(x, weights, genName) : lorsAGenerated(weights, cfg, stage, x, lorsA));
+    const outName = parts.output === 'lorsT' ? null : `${s}.mixing.output`;
+    let o: tf.Tensor;
+    let projected = false;
+    if (wasmKernels && canMixOnHost(levels)) {
+      const genLinear = genName ? hostLinear(weights, genName) : null;
+      const outLinear = outName ? hostLinear(weights, outName) : null;
+      o = hostMixing(levels, xyzr, off, genLinear ? { x, linear: genLinear } : generated(), cfg, outLinear);
+      projected = outLinear !== null;
+    } else {
+      const { Mc, Ms } = splitMixingParams(generated(), cfg.decoder);
       o = adaptiveMixing(sampleFeatures(levels, xyzr, off, cfg), Mc, Ms);
     }
     x = (
-      parts.output === 'lorsT'
-        ? lorsTOutput(weights, cfg, stage, x, o, opts.lorsT ?? 'auto')
-        : layerNorm(tf.add(x, linear(o, weights, `${s}.mixing.output`)), weights, `${s}.mixNorm`)
+      outName
+        ? layerNorm(tf.add(x, projected ? o : linear(o, weights, outName)), weights, `${s}.mixNorm`)
+        : lorsTOutput(weights, cfg, stage, x, o, opts.lorsT ?? 'auto')
     ) as tf.Tensor3D;
     // 2.4 FFN
     const hidden = linear(x, weights, `${s}.ffn.fc1`, 'relu');

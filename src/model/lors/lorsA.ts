@@ -53,6 +53,18 @@ export function lowRankSum(E: tf.Tensor, B: tf.Tensor, A: tf.Tensor, G: number, 
 }
 
 /**
+ * The Linear that makes stage `stage`'s generated parameters on `path` (foldLorsA's dense generator: 'folded', or
+ * 'auto' where it is present), else null (the factored Eqs. 9–12). 'folded' without it throws.
+ */
+export function lorsAFoldedLinear(weights: WeightMap, stage: number, path: LorsPath): string | null {
+  const name = lorsAFoldedName(stage);
+  const present = weights.has(`${name}.weight`) || weights.has(preparedName(`${name}.weight`));
+  if (path === 'folded' && !present)
+    throw new Error(`LORS^A folded path: "${name}.weight" is missing (call foldLorsA first)`);
+  return path === 'folded' || (path === 'auto' && present) ? name : null;
+}
+
+/**
  * The generated mixing parameters of stage `stage` under LORS^A: q [B, L, dq] → [B, L, G·(C·C + P_out·P_in)], the
  * layout of a vanilla generator's output (nn/generator.ts). path 'folded' uses the dense generator of foldLorsA (must
  * be present), 'auto' uses it when present.
@@ -70,14 +82,9 @@ export function lorsAGenerated(
   const K = lors.groupsA[stage];
   if (K === undefined) throw new Error(`LORS^A: no stage ${stage} (config has ${lors.groupsA.length})`);
   const r = lors.rankA;
-  const folded =
-    weights.has(`${lorsAFoldedName(stage)}.weight`) || weights.has(preparedName(`${lorsAFoldedName(stage)}.weight`));
-  if (path === 'folded' && !folded)
-    throw new Error(`LORS^A folded path: "${lorsAFoldedName(stage)}.weight" is missing (call foldLorsA first)`);
-  if (path === 'folded' || (path === 'auto' && folded)) {
-    // docs/model.md §5.3: LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
-    return linear(q, weights, lorsAFoldedName(stage)) as tf.Tensor3D;
-  }
+  // docs/model.md §5.3: LORS^A is affine in q, so Eqs. 9–12 fold into one dense per-stage generator.
+  const folded = lorsAFoldedLinear(weights, stage, path);
+  if (folded) return linear(q, weights, folded) as tf.Tensor3D;
   const [B, L] = q.shape as [number, number, number];
   const n = B * L;
   const s = `stages.${stage}.lorsA`;

@@ -115,6 +115,53 @@ describe('wasm kernels', () => {
     expect(() => wasmKernels()!.attend(qkv, logIof, tau, { ...dims, L: L + 1 }, scale)).toThrow(/do not fit/);
   });
 
+  it('runs a Linear like plain JS, summed as matMul then add (sizes that leave remainders of the tiles)', () => {
+    const kernels = wasmKernels()!;
+    const rand = rng(41);
+    const [M, K, N] = [7, 5, 13];
+    const x = uniformArray(M * K, -1, 1, rand);
+    const W = uniformArray(K * N, -1, 1, rand);
+    const b = uniformArray(N, -1, 1, rand);
+    const owner = { isDisposed: false };
+    let reads = 0;
+    const l = { owner, weight: () => (reads++, W), bias: () => b, K, N };
+    const want: number[] = [];
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc = Math.fround(acc + Math.fround(x[i * K + k]! * W[k * N + j]!));
+        want.push(Math.fround(acc + b[j]!));
+      }
+    expect(Array.from(kernels.linear(x, l))).toEqual(want);
+    expect(Array.from(kernels.linear(x, l))).toEqual(want);
+    expect(reads).toBe(1); // packed once, kept while its owner lives
+    expect(() => kernels.linear(x.subarray(1), l)).toThrow(/not rows of 5/);
+  });
+
+  it('packs a new weight into the memory of one whose owner was disposed', () => {
+    const kernels = wasmKernels()!;
+    const [K, N] = [64, 300];
+    const make = (seed: number) => {
+      const W = uniformArray(K * N, -1, 1, rng(seed));
+      return { owner: { isDisposed: false }, weight: () => W, bias: () => new Float32Array(N), K, N, W };
+    };
+    const x = uniformArray(2 * K, -1, 1, rng(43));
+    const slots = (kernels as unknown as { slots: { owner: object; at: number }[] }).slots;
+    const first = make(44);
+    kernels.linear(x, first);
+    const at = slots.find((s) => s.owner === first.owner)!.at;
+    const count = slots.length;
+    first.owner.isDisposed = true;
+    const second = make(45);
+    const y = kernels.linear(x, second);
+    expect(slots.length).toBe(count);
+    expect(slots.find((s) => s.owner === second.owner)?.at).toBe(at);
+    expect(y[0]).toBeCloseTo(
+      Array.from({ length: K }, (_, k) => x[k]! * second.W[k * N]!).reduce((a, v) => a + v),
+      4,
+    );
+  });
+
   it('rejects points and parameters that do not make query groups', () => {
     const kernels = wasmKernels()!;
     const { maps, points } = inputs(9, [4, 2, 1], 4, 1, 10);

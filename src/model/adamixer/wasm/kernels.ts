@@ -62,6 +62,8 @@ interface Exports {
     scratch: number,
     out: number,
   ): void;
+  linear(M: number, N: number, K: number, A: number, P: number, bias: number, Y: number): void;
+  packPanels(K: number, N: number, W: number, P: number): void;
   mix(
     n: number,
     Pin: number,
@@ -75,6 +77,27 @@ interface Exports {
     out: number,
   ): void;
 }
+
+/** Whatever owns a weight (a tfjs tensor): the module keeps its packed copy until the owner reports disposed. */
+export interface WeightOwner {
+  readonly isDisposed: boolean;
+}
+
+/**
+ * A Linear y = x·W + b for the kernels: W [K, N] prepared ([in, out], row-major) and b [N], read through the
+ * functions (views that a later tfjs op may move: read only when called). W is packed into the module's memory on
+ * first use and kept there for as long as `owner` lives.
+ */
+export interface HostLinear {
+  owner: WeightOwner;
+  weight: () => Float32Array;
+  bias: () => Float32Array;
+  K: number;
+  N: number;
+}
+
+/** A stage's generated mixing parameters: given [rows, genOut], or made in the module as x [rows, K] · W + b. */
+export type Generated = Float32Array | { x: Float32Array; linear: HostLinear };
 
 /** The sample points of one stage (sampling.ts samplePoints), as host arrays. */
 export interface HostPoints {
@@ -122,15 +145,38 @@ export interface LorsAFactors {
 const PAGE = 65536;
 const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
+interface Slot {
+  owner: WeightOwner;
+  at: number;
+  floats: number;
+}
+
+/**
+ * Memory: the packed Linear weights (slots, kept while their owners live), then what `place` put there (a forward's
+ * maps, or a shared generator), then each call's own arrays (`reserve`).
+ */
 export class WasmKernels {
+  private readonly slots: Slot[] = [];
   /** What sits at the start of the free memory (a forward's maps, or a shared generator), and where the rest starts. */
   private placed: object | null = null;
-  private readonly mapsAt: number;
+  private mapsAt: number;
   private freeAt: number;
 
   constructor(private readonly ex: Exports) {
     this.mapsAt = align(ex.__heap_base.value as number);
     this.freeAt = this.mapsAt;
+  }
+
+  /** y [rows, N] = x [rows, K] · W + b (a new array), summed as matMul then add: equal to tfjs-wasm's, value for value. */
+  linear(x: Float32Array, l: HostLinear): Float32Array {
+    const rows = x.length / l.K;
+    if (!Number.isInteger(rows)) throw new Error(`linear: ${x.length} input values are not rows of ${l.K}`);
+    const w = this.resident(l);
+    const [xs, b, y] = this.reserve([x.length, l.N, rows * l.N]);
+    this.f32(xs!, x.length).set(x);
+    this.f32(b!, l.N).set(this.checked(l.bias(), l.N, 'bias'));
+    this.ex.linear(rows, l.N, l.K, xs!, w, b!, y!);
+    return this.f32(y!, rows * l.N).slice();
   }
 
   /**
@@ -147,36 +193,69 @@ export class WasmKernels {
   }
 
   /**
-   * Samples the points and mixes them with the generated parameters gen [n, genStride] (per query group: M_c [C, C]
-   * then M_s [P_out, P_in], nn/generator.ts): out [n, P_out·C] (mixing.ts's o). The returned array is a view of the
-   * module's memory, valid until the next call: copy it (tf.tensor does) before calling again.
+   * Samples the points and mixes them with the generated parameters `gen` (per query group: M_c [C, C] then
+   * M_s [P_out, P_in], nn/generator.ts; given, or made here by the generator's Linear): o [n, P_out·C] (mixing.ts's
+   * o), or with `output`, o's rows [rows, G·P_out·C] through that Linear: [rows, output.N]. The returned array is a
+   * view of the module's memory, valid until the next call: copy it (tf.tensor does) before calling again.
    */
-  sampleAndMix(maps: readonly HostMap[], points: HostPoints, gen: Float32Array, dims: MixingDims): Float32Array {
+  sampleAndMix(
+    maps: readonly HostMap[],
+    points: HostPoints,
+    gen: Generated,
+    dims: MixingDims,
+    output?: HostLinear,
+  ): Float32Array {
     const { Pin, Pout, C, eps } = dims;
     const N = points.image.length;
     const n = N / Pin;
-    const genStride = gen.length / n;
-    if (!Number.isInteger(n) || !Number.isInteger(genStride) || genStride < C * C + Pout * Pin) {
+    const made = gen instanceof Float32Array ? null : gen;
+    const rows = made ? made.x.length / made.linear.K : 0;
+    const genLength = made ? rows * made.linear.N : (gen as Float32Array).length;
+    const genStride = genLength / n;
+    if (
+      !Number.isInteger(n) ||
+      !Number.isInteger(rows) ||
+      !Number.isInteger(genStride) ||
+      genStride < C * C + Pout * Pin
+    ) {
       throw new Error(
-        `sampleAndMix: ${N} points and ${gen.length} generated values do not make query groups of ${Pin} points and ≥ ${C * C + Pout * Pin} parameters`,
+        `sampleAndMix: ${N} points and ${genLength} generated values do not make query groups of ${Pin} points and ≥ ${C * C + Pout * Pin} parameters`,
       );
     }
+    const outRows = output ? (n * Pout * C) / output.K : 0;
+    if (output && !Number.isInteger(outRows))
+      throw new Error(`sampleAndMix: the mixed values (${n} × ${Pout * C}) are not rows of ${output.K} for the output`);
+    // The weights first: a new one may move what comes after them.
+    const genW = made ? this.resident(made.linear) : 0;
+    const outW = output ? this.resident(output) : 0;
     this.place(maps);
-    const [levels, xy, w, image, xs, g, scratch, out] = this.reserve([
+    const [levels, xy, w, image, xs, x, genB, g, scratch, o, outB, y] = this.reserve([
       4 * maps.length,
       2 * N,
       N * maps.length,
       N,
       N * C,
-      gen.length,
+      made ? made.x.length : 0,
+      made ? made.linear.N : 0,
+      genLength,
       Pin * C,
       n * Pout * C,
+      output ? output.N : 0,
+      output ? outRows * output.N : 0,
     ]);
     this.fill(levels!, xy!, w!, image!, maps, points);
-    this.f32(g!, gen.length).set(gen);
+    if (made) {
+      const l = made.linear;
+      this.f32(x!, made.x.length).set(made.x);
+      this.f32(genB!, l.N).set(this.checked(l.bias(), l.N, 'generator bias'));
+      this.ex.linear(rows, l.N, l.K, x!, genW, genB!, g!);
+    } else this.f32(g!, genLength).set(gen as Float32Array);
     this.ex.sample(maps.length, levels!, this.mapsAt, C, N, xy!, w!, image!, xs!);
-    this.ex.mix(n, Pin, Pout, C, xs!, g!, genStride, eps, scratch!, out!);
-    return this.f32(out!, n * Pout * C);
+    this.ex.mix(n, Pin, Pout, C, xs!, g!, genStride, eps, scratch!, o!);
+    if (!output) return this.f32(o!, n * Pout * C);
+    this.f32(outB!, output.N).set(this.checked(output.bias(), output.N, 'output bias'));
+    this.ex.linear(outRows, output.N, output.K, o!, outW, outB!, y!);
+    return this.f32(y!, outRows * output.N);
   }
 
   /**
@@ -253,6 +332,36 @@ export class WasmKernels {
     this.f32(sr!, f.sr.length).set(f.sr);
     this.ex.foldLorsA(X, G, K, r, C, Pout, Pin, this.mapsAt, E!, ml!, mr!, sl!, sr!, scratch!, out!);
     return { weight: this.f32(out!, dq * genOut), bias: this.f32(out! + 4 * dq * genOut, genOut) };
+  }
+
+  /**
+   * Where l's weight sits packed (packPanels) in memory: its owner's slot, else a slot whose owner is gone (the
+   * same size), else a new one after the others.
+   */
+  private resident(l: HostLinear): number {
+    const floats = l.K * Math.ceil(l.N / 8) * 8;
+    let slot = this.slots.find((s) => s.owner === l.owner);
+    if (slot?.floats === floats) return slot.at;
+    slot = this.slots.find((s) => s.owner.isDisposed && s.floats === floats);
+    if (!slot) {
+      slot = { owner: l.owner, at: this.mapsAt, floats };
+      this.slots.push(slot);
+      this.mapsAt = align(slot.at + 4 * floats);
+      this.freeAt = this.mapsAt;
+      this.placed = null;
+      this.grow(this.freeAt);
+    }
+    slot.owner = l.owner;
+    const wv = this.checked(l.weight(), l.K * l.N, 'weight');
+    const [w] = this.reserve([wv.length]);
+    this.f32(w!, wv.length).set(wv);
+    this.ex.packPanels(l.K, l.N, w!, slot.at);
+    return slot.at;
+  }
+
+  private checked(a: Float32Array, length: number, what: string): Float32Array {
+    if (a.length !== length) throw new Error(`linear: the ${what} has ${a.length} values, expected ${length}`);
+    return a;
   }
 
   private f32(at: number, length: number): Float32Array {

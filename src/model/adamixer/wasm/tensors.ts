@@ -4,7 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { wasmKernels, type WasmKernels } from './kernels';
+import type { WeightMap } from '../../types';
+import { getLinearWeight } from '../../nn/ops';
+import { wasmKernels, type HostLinear, type WasmKernels } from './kernels';
 
 /** The wasm kernels when the backend is wasm and they run here, else null (the tfjs ops run). */
 export function onWasmKernels(): WasmKernels | null {
@@ -26,4 +28,16 @@ export function wasmValues(t: tf.Tensor): Float32Array {
   const { memoryOffset } = backend.dataIdMap.get(t.dataId) as { memoryOffset: number };
   const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8; // (tfjs-backend-wasm's own accessor)
   return new Float32Array(heap.buffer, memoryOffset, t.size);
+}
+
+/**
+ * The Linear `name` of a weight map for the kernels (its packed weight kept while the weight tensor lives), or null
+ * where it is not prepared ([in, out], prepareWeights) or has no bias: then tfjs runs it.
+ */
+export function hostLinear(weights: WeightMap, name: string): HostLinear | null {
+  const { w, layout } = getLinearWeight(weights, `${name}.weight`);
+  const b = weights.get(`${name}.bias`);
+  if (layout !== 'inOut' || !b || w.rank !== 2) return null;
+  const [K, N] = w.shape as [number, number];
+  return { owner: w, weight: () => wasmValues(w), bias: () => wasmValues(b), K, N };
 }
