@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeConfig } from '../config';
+import { dims, makeConfig } from '../config';
 import { splitMixingParams } from '../nn/generator';
 import { adaptiveMixing, canMixOnHost, hostMixing } from './mixing';
 import { hostLinear } from './wasm/tensors';
@@ -96,9 +96,7 @@ describe('hostMixing (the wasm kernels)', () => {
   it('equals sampleFeatures + adaptiveMixing on the tfjs kernels (web sizes, B = 2), leak-free', async () => {
     const cfg = makeConfig('web', 'vanilla');
     const d = cfg.decoder;
-    const G = d.samplingGroups;
-    const C = d.dFeat / G;
-    const genOut = G * (C * C + d.pointsOut * d.pointsIn);
+    const { G, C, genOut } = dims(d);
     const B = 2,
       L = 5;
     const { levels, xyzr, off, rand } = randomSamplingInputs(cfg, B, L, 12);
@@ -124,10 +122,7 @@ describe('hostMixing (the wasm kernels)', () => {
   it('runs the generator and the output Linears in the kernels value for value as tfjs does, weights kept, leak-free', async () => {
     const cfg = makeConfig('web', 'vanilla');
     const d = cfg.decoder;
-    const G = d.samplingGroups;
-    const C = d.dFeat / G;
-    const genOut = G * (C * C + d.pointsOut * d.pointsIn);
-    const outIn = G * d.pointsOut * C;
+    const { genOut, outIn } = dims(d);
     const [B, L] = [1, 7];
     const { levels, xyzr, off, rand } = randomSamplingInputs(cfg, B, L, 13);
     const x = tf.tensor3d(uniformArray(B * L * d.dQuery, -1, 1, rand), [B, L, d.dQuery]);
@@ -160,6 +155,7 @@ describe('hostMixing (the wasm kernels)', () => {
         'raw',
       ),
     ).toBeNull(); // not prepared: tfjs runs it
+    expect(hostLinear(weights, 'gen', 4)).toBeNull(); // tfjs-wasm on 4 threads: XNNPACK's pool runs it
     tf.dispose([...levels, xyzr, off, x, viaTfjs, inKernels, again, ...weights.values(), ...host.maps]);
   });
 });

@@ -67,67 +67,53 @@ void sample(int nl, const int *levels, const float *maps, int C, int N, const fl
 }
 
 /*
- * Y [M, N] = A [M, K] · B [K, N] (+ bias [N], added to each finished sum; bias may be 0) or, acc = 1, Y += A · B, all
- * row-major. 4 × 8 tiles of SIMD accumulators, each output's products summed in k order; a strip of 8 columns of B
- * is kept in cache while every row tile passes over it (B of a generator is ~6 MB), the rest one value at a time.
+ * One 4 × 8 tile of SIMD accumulators: c[2r + h] (row r, columns 4h … 4h + 3) += Σ_k a_r[k] · b_k over k in order,
+ * a_r = a + r·lda, b_k = the 8 floats at b + k·ldb. Inlined, c lives in registers.
  */
-static void gemm(int M, int N, int K, const float *A, const float *B, const float *bias, float *Y, int acc) {
+static inline void tile4x8(v128_t c[8], int K, const float *a, int lda, const float *b, int ldb) {
+  for (int k = 0; k < K; k++, b += ldb) {
+    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    for (int r = 0; r < 4; r++) {
+      const v128_t x = wasm_v128_load32_splat(a + r * lda + k);
+      c[2 * r] = wasm_f32x4_add(c[2 * r], wasm_f32x4_mul(x, b0));
+      c[2 * r + 1] = wasm_f32x4_add(c[2 * r + 1], wasm_f32x4_mul(x, b1));
+    }
+  }
+}
+
+/*
+ * Y [M, N] = A [M, K] · B [K, N] (acc = 0) or Y += A · B (acc = 1), all row-major: 4 × 8 tiles (tile4x8), the rest
+ * one value at a time.
+ */
+static void gemm(int M, int N, int K, const float *A, const float *B, float *Y, int acc) {
   int j = 0;
   for (; j + 8 <= N; j += 8) {
-    const v128_t z = wasm_f32x4_splat(0);
-    const v128_t bias0 = bias ? wasm_v128_load(bias + j) : z, bias1 = bias ? wasm_v128_load(bias + j + 4) : z;
     int i = 0;
     for (; i + 4 <= M; i += 4) {
-      const float *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
       float *y = Y + i * N + j;
-      v128_t c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
-      if (acc) {
-        c00 = wasm_v128_load(y);
-        c01 = wasm_v128_load(y + 4);
-        c10 = wasm_v128_load(y + N);
-        c11 = wasm_v128_load(y + N + 4);
-        c20 = wasm_v128_load(y + 2 * N);
-        c21 = wasm_v128_load(y + 2 * N + 4);
-        c30 = wasm_v128_load(y + 3 * N);
-        c31 = wasm_v128_load(y + 3 * N + 4);
+      v128_t c[8];
+      for (int r = 0; r < 4; r++) {
+        c[2 * r] = acc ? wasm_v128_load(y + r * N) : wasm_f32x4_splat(0);
+        c[2 * r + 1] = acc ? wasm_v128_load(y + r * N + 4) : wasm_f32x4_splat(0);
       }
-      const float *b = B + j;
-      for (int k = 0; k < K; k++, b += N) {
-        const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-        v128_t a = wasm_v128_load32_splat(a0 + k);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a, b1));
-        a = wasm_v128_load32_splat(a1 + k);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a, b1));
-        a = wasm_v128_load32_splat(a2 + k);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a, b0));
-        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a, b1));
-        a = wasm_v128_load32_splat(a3 + k);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a, b0));
-        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a, b1));
+      tile4x8(c, K, A + i * K, K, B + j, N);
+      for (int r = 0; r < 4; r++) {
+        wasm_v128_store(y + r * N, c[2 * r]);
+        wasm_v128_store(y + r * N + 4, c[2 * r + 1]);
       }
-      wasm_v128_store(y, wasm_f32x4_add(c00, bias0));
-      wasm_v128_store(y + 4, wasm_f32x4_add(c01, bias1));
-      wasm_v128_store(y + N, wasm_f32x4_add(c10, bias0));
-      wasm_v128_store(y + N + 4, wasm_f32x4_add(c11, bias1));
-      wasm_v128_store(y + 2 * N, wasm_f32x4_add(c20, bias0));
-      wasm_v128_store(y + 2 * N + 4, wasm_f32x4_add(c21, bias1));
-      wasm_v128_store(y + 3 * N, wasm_f32x4_add(c30, bias0));
-      wasm_v128_store(y + 3 * N + 4, wasm_f32x4_add(c31, bias1));
     }
     for (; i < M; i++)
       for (int jj = j; jj < j + 8; jj++) {
         float s = acc ? Y[i * N + jj] : 0.0f;
         for (int k = 0; k < K; k++) s += A[i * K + k] * B[k * N + jj];
-        Y[i * N + jj] = bias ? s + bias[jj] : s;
+        Y[i * N + jj] = s;
       }
   }
   for (; j < N; j++)
     for (int i = 0; i < M; i++) {
       float s = acc ? Y[i * N + j] : 0.0f;
       for (int k = 0; k < K; k++) s += A[i * K + k] * B[k * N + j];
-      Y[i * N + j] = bias ? s + bias[j] : s;
+      Y[i * N + j] = s;
     }
 }
 
@@ -144,7 +130,7 @@ void packPanels(int K, int N, const float *W, float *P) {
 
 /*
  * Y [M, N] = A [M, K] · W + bias [N] with W packed by packPanels, each sum finished before the bias is added (as
- * matMul then add): 4 × 8 tiles of SIMD accumulators, products summed in k order.
+ * matMul then add): 4 × 8 tiles (tile4x8), a panel kept in cache while every row tile passes over it.
  */
 void linear(int M, int N, int K, const float *A, const float *P, const float *bias, float *Y) {
   for (int j = 0; j < N; j += 8, P += 8 * K) {
@@ -154,34 +140,15 @@ void linear(int M, int N, int K, const float *A, const float *P, const float *bi
     const v128_t bias0 = wasm_v128_load(bj), bias1 = wasm_v128_load(bj + 4);
     int i = 0;
     for (; i + 4 <= M; i += 4) {
-      const float *a0 = A + i * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
-      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      const float *b = P;
-      for (int k = 0; k < K; k++, b += 8) {
-        const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-        v128_t a = wasm_v128_load32_splat(a0 + k);
-        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a, b0));
-        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a, b1));
-        a = wasm_v128_load32_splat(a1 + k);
-        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a, b0));
-        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a, b1));
-        a = wasm_v128_load32_splat(a2 + k);
-        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a, b0));
-        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a, b1));
-        a = wasm_v128_load32_splat(a3 + k);
-        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a, b0));
-        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a, b1));
-      }
+      v128_t c[8];
+      for (int t = 0; t < 8; t++) c[t] = wasm_f32x4_splat(0);
+      tile4x8(c, K, A + i * K, K, P, 8);
       float t[32];
-      wasm_v128_store(t, wasm_f32x4_add(c00, bias0));
-      wasm_v128_store(t + 4, wasm_f32x4_add(c01, bias1));
-      wasm_v128_store(t + 8, wasm_f32x4_add(c10, bias0));
-      wasm_v128_store(t + 12, wasm_f32x4_add(c11, bias1));
-      wasm_v128_store(t + 16, wasm_f32x4_add(c20, bias0));
-      wasm_v128_store(t + 20, wasm_f32x4_add(c21, bias1));
-      wasm_v128_store(t + 24, wasm_f32x4_add(c30, bias0));
-      wasm_v128_store(t + 28, wasm_f32x4_add(c31, bias1));
-      for (int r = 0; r < 4; r++) __builtin_memcpy(Y + (i + r) * N + j, t + 8 * r, (unsigned long)w * sizeof(float));
+      for (int r = 0; r < 4; r++) {
+        wasm_v128_store(t + 8 * r, wasm_f32x4_add(c[2 * r], bias0));
+        wasm_v128_store(t + 8 * r + 4, wasm_f32x4_add(c[2 * r + 1], bias1));
+        __builtin_memcpy(Y + (i + r) * N + j, t + 8 * r, (unsigned long)w * sizeof(float));
+      }
     }
     for (; i < M; i++)
       for (int c = 0; c < w; c++) {
@@ -240,10 +207,10 @@ void mix(int n, int Pin, int Pout, int C, const float *xs, const float *gen, int
          float *scratch, float *out) {
   for (int j = 0; j < n; j++) {
     const float *mc = gen + j * genStride;
-    gemm(Pin, C, C, xs + j * Pin * C, mc, 0, scratch, 0);
+    gemm(Pin, C, C, xs + j * Pin * C, mc, scratch, 0);
     layerNormRelu(scratch, Pin * C, eps);
     float *o = out + j * Pout * C;
-    gemm(Pout, C, Pin, mc + C * C, scratch, 0, o, 0);
+    gemm(Pout, C, Pin, mc + C * C, scratch, o, 0);
     layerNormRelu(o, Pout * C, eps);
   }
 }
@@ -356,11 +323,11 @@ void foldLorsA(int X, int G, int K, int r, int C, int Pout, int Pin, const float
           for (int st = 0; st < r * r; st++) Ej[k * r * r + st] = E[(((h * G + g) * K + k) * r * r + st) * X + j];
         /* BE [rows, (k, t)]: column block k is B̂_k [rows, r] · E_k [r, r] */
         for (int k = 0; k < K; k++) {
-          gemm(rows, r, r, Bh + k * rows * r, Ej + k * r * r, 0, BEk, 0);
+          gemm(rows, r, r, Bh + k * rows * r, Ej + k * r * r, BEk, 0);
           for (int c = 0; c < rows; c++)
             for (int t = 0; t < r; t++) BE[c * Kr + k * r + t] = BEk[c * r + t];
         }
-        gemm(rows, cols, Kr, BE, Ah, 0, out + j * genOut + g * genPerGroup + h * C * C, 1);
+        gemm(rows, cols, Kr, BE, Ah, out + j * genOut + g * genPerGroup + h * C * C, 1);
       }
     }
   }

@@ -3,7 +3,7 @@
  * tensor's values without a copy.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { WeightMap } from '../../types';
 import { getLinearWeight } from '../../nn/ops';
 import { wasmKernels, type HostLinear, type WasmKernels } from './kernels';
@@ -32,12 +32,19 @@ export function wasmValues(t: tf.Tensor): Float32Array {
 
 /**
  * The Linear `name` of a weight map for the kernels (its packed weight kept while the weight tensor lives), or null
- * where it is not prepared ([in, out], prepareWeights) or has no bias: then tfjs runs it.
+ * where tfjs runs it: not prepared ([in, out], prepareWeights), no bias, or tfjs-wasm running on more than one
+ * thread (`threads`, default its thread count), where XNNPACK's thread pool shares the product out and the kernels
+ * run on one.
  */
-export function hostLinear(weights: WeightMap, name: string): HostLinear | null {
+export function hostLinear(weights: WeightMap, name: string, threads = wasmThreads()): HostLinear | null {
   const { w, layout } = getLinearWeight(weights, `${name}.weight`);
   const b = weights.get(`${name}.bias`);
-  if (layout !== 'inOut' || !b || w.rank !== 2) return null;
+  if (threads > 1 || layout !== 'inOut' || !b || w.rank !== 2) return null;
   const [K, N] = w.shape as [number, number];
   return { owner: w, weight: () => wasmValues(w), bias: () => wasmValues(b), K, N };
+}
+
+/** tfjs-wasm's thread count (1 off the wasm backend). */
+function wasmThreads(): number {
+  return tf.getBackend() === 'wasm' ? getThreadsCount() : 1;
 }
