@@ -13,13 +13,14 @@ import { join } from 'node:path';
 import { decoderForward, topK } from '../model/adamixer/decoder';
 import { prepareWeights } from '../model/adamixer/prepare';
 import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
-import { DECODER_DIRS, SLOT_VARIANTS } from '../model/constants';
+import { DECODER_DIRS, LORS_SOURCE_DIRS, SLOT_VARIANTS } from '../model/constants';
 import { decoderSource, sourceWeights } from '../model/decoderSource';
-import { load } from '../model/detector';
+import { load, type Detector } from '../model/detector';
+import { OrderedLors } from '../model/lors/source';
 import { foldLorsT, foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
 import { countParameters } from '../model/params';
-import type { BackendName, DecoderSlot, WeightMap } from '../model/types';
+import type { BackendName, DecoderSlot, RgbaImage, WeightMap } from '../model/types';
 import { saveWeights, shardFileBytes } from '../model/weights/io';
 import { folderReader, readImage } from './node-io';
 import { profileOf, timeRoundRobin } from './stats';
@@ -164,6 +165,7 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
     lors: () => det.detect(img, { model: 'lors' }),
   });
   const endToEnd = { vanilla: e2e.vanilla!.median, lors: e2e.lors!.median };
+  const sliderMoveMs = trained.lors ? await sliderMove(det, o, img) : null;
   const residentBytes = (m: WeightMap) => [...m.values()].reduce((a, t) => a + t.size * 4, 0);
   const result = {
     backend,
@@ -184,6 +186,11 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
       lorsFoldedTOverVanilla: round(decoderMs.lorsFoldedT! / decoderMs.vanilla!, 3),
     },
     endToEndMs: endToEnd,
+    /**
+     * A LORS^A slider move as the app's worker makes it (r_A 8 ↔ 4): the trained ordered LORS cut and folded
+     * (Detector.setDecoder), then its detections on cached features; null without trained LORS weights.
+     */
+    sliderMoveMs,
     weightBytes: { vanilla: v.bytes, lors: l.bytes },
     residentWeightBytes: {
       vanilla: residentBytes(unders[0]!.weights),
@@ -203,6 +210,25 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
 }
 
 /** One line per backend for the console. */
+/** Median ms of a slider move (r_A 8 ↔ 4 on the trained ordered LORS): cut and fold, then detect on kept features. */
+async function sliderMove(det: Detector, o: BenchOptions, img: RgbaImage): Promise<number> {
+  const lors = await OrderedLors.open(folderReader(join(o.models, LORS_SOURCE_DIRS.trained)));
+  const ranks = [4, lors.config.lors!.rankA];
+  const feats = det.extract(img);
+  let move = 0;
+  try {
+    const t = await timeRoundRobin(o.runs, o.warmup, {
+      move: async () => {
+        await det.setDecoder('lors', { lors, slice: { rankA: ranks[move++ % 2]! } });
+        await det.detect(feats, { model: 'lors' });
+      },
+    });
+    return t.move!.median;
+  } finally {
+    feats.dispose();
+  }
+}
+
 export function summaryLine(r: Awaited<ReturnType<typeof benchBackend>>): string {
   const k = r.kernelsPerForward;
   return (
@@ -210,7 +236,7 @@ export function summaryLine(r: Awaited<ReturnType<typeof benchBackend>>): string
     `lors (app path: folded) ${r.decoderMs.lors} ms (${k.lors} kernels) ` +
     `(×${r.ratio.lorsOverVanilla}), lors unfolded ${r.decoderMs.lorsUnfolded} ms (×${r.ratio.lorsUnfoldedOverVanilla}), ` +
     `lors LORS^T-only folded ${r.decoderMs.lorsFoldedT} ms (×${r.ratio.lorsFoldedTOverVanilla}) | end-to-end vanilla ${r.endToEndMs.vanilla} ms, ` +
-    `lors ${r.endToEndMs.lors} ms | cold start ${r.coldStartMs} ms | weights ${r.weightBytes.vanilla} / ${r.weightBytes.lors} B` +
+    `lors ${r.endToEndMs.lors} ms | slider move ${r.sliderMoveMs ?? '–'} ms | cold start ${r.coldStartMs} ms | weights ${r.weightBytes.vanilla} / ${r.weightBytes.lors} B` +
     (r.decoderMs.vanillaOps !== undefined
       ? ` | tfjs ops only (not the app's path): vanilla ${r.decoderMs.vanillaOps} ms, lors ${r.decoderMs.lorsOps} ms`
       : '')
