@@ -17,8 +17,8 @@ export interface FeatureSet {
   readonly head?: NanoDetHead;
   readonly disposed: boolean;
   /**
-   * A value computed from these features (a decoder's necked maps, NanoDet's proposals), made by `make` on the first call with `key` and
-   * returned again on later ones; disposed with the features when it has a dispose method.
+   * A value computed from these features (a decoder's necked maps, NanoDet's proposals), made by `make` on the first
+   * call with `key` and returned again on later ones; disposed with the features when it has a dispose method.
    */
   derived<T>(key: unknown, make: () => T): T;
   dispose(): void;

@@ -25,8 +25,8 @@ export interface StageOptions {
   /** The stage's input boxes as decodeXyzr(xyzr) gives them (the previous stage's `boxes`): not decoded again. */
   xyxy?: tf.Tensor3D;
   /**
-   * true (default): on the wasm backend, the attention and the sampling + mixing in the wasm kernels (wasm/kernels.ts)
-   * where they run; false: tfjs ops only (the reference).
+   * true (default): on the wasm backend, the attention and the generator → sampling + mixing → L_output in the wasm
+   * kernels (wasm/kernels.ts) where they run; false: tfjs ops only (the reference).
    */
   wasmKernels?: boolean;
 }

@@ -1,7 +1,8 @@
 /*
  * The heavy parts of an AdaMixer decoder stage as wasm SIMD kernels over host arrays: the box-aware attention's
  * scores, softmax and weighted sum (docs/model.md §3.1), the adaptive 3D sampling and the adaptive mixing (§3.2–§3.3),
- * and LORS^A's fold into a stage's generator (§5.3). Built by scripts/build-wasm.sh into kernelsWasm.ts; driven by
+ * a Linear on packed weights (the generator and L_output around the mixing), and LORS^A's fold into a stage's
+ * generator (§5.3). Built by scripts/build-wasm.sh into kernelsWasm.ts; driven by
  * kernels.ts.
  *
  * Built with -ffp-contract=off and without -ffast-math: every float operation is one IEEE float32 operation, in the

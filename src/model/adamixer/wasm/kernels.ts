@@ -2,9 +2,11 @@
  * The heavy parts of an AdaMixer stage as wasm SIMD kernels (kernels.c) on host arrays, for the wasm backend, whose
  * tensors live in CPU memory: a stage's attention scores, softmax and weighted sum (where tfjs-wasm runs ~20
  * kernels, its batched matMuls slow); its sampling of every point of every query group from the maps' host copies
- * and their mixing (~40 kernels: SplitV, depthwise convolutions, transposes, LayerNorms); and a slider move's fold of
+ * and their mixing (~40 kernels: SplitV, depthwise convolutions, transposes, LayerNorms), with the Linears around
+ * them (the generator before, L_output after, on weights packed once and kept here); and a slider move's fold of
  * LORS^A into a stage's generator. Sampling is bit-identical to cropAndResize · level weight summed by AddN
- * (sampling.ts); the rest equals the tfjs ops up to float32 rounding (sums in another order, its own e^x).
+ * (sampling.ts) and the Linears to tfjs-wasm's matMul + add; the rest equals the tfjs ops up to float32 rounding
+ * (sums in another order, its own e^x).
  *
  * The module is compiled synchronously on first use (allowed in workers and Node; a browser's main thread may refuse
  * a module this size, and then the tfjs kernels run): `wasmKernels()` is null where it cannot run.
