@@ -5,6 +5,7 @@ import { makeConfig } from '../../config';
 import { foldLorsA, foldLorsT } from '../../lors/fold';
 import { disposeWeights, maxErr, randomLevels, randomWeights } from '../../../testing/reference';
 import { decoderForward } from '../decoder';
+import { prepareWeights } from '../prepare';
 import { fusedUnsupported } from './stage';
 
 // The fused kernels run only on WebGPU (checked against the op path by the self-test page in headless Chromium);
@@ -53,5 +54,32 @@ describe('fused WebGPU decoder path: choice', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(levels);
     for (const t of new Set([...raw.values(), ...w.values()])) t.dispose();
+  });
+
+  it("'auto' on prepared weights runs each stage's generator and L_output in the kernels (two tfjs matMuls fewer), within float32 rounding of the tfjs ops", async () => {
+    const cfg = makeConfig('tiny', 'vanilla');
+    const raw = randomWeights(cfg, 5);
+    const p = prepareWeights(raw, cfg);
+    const levels = randomLevels(cfg, 1, 32, 32, 6);
+    const before = tf.memory().numTensors;
+    const run = async (w: typeof raw, impl: 'auto' | 'ops') => {
+      let out: Float32Array = new Float32Array();
+      const prof = await tf.profile(async () => {
+        const preds = decoderForward(w, cfg, levels, [[32, 24]], { impl });
+        out = new Float32Array([...(await preds[0]!.logits.data()), ...(await preds[0]!.boxes.data())]);
+        tf.dispose(preds.flatMap((x) => [x.logits, x.boxes]));
+        return undefined as unknown as tf.Tensor;
+      });
+      return { out, matMuls: prof.kernels.filter((k) => k.name === 'BatchMatMul').length };
+    };
+    const prepared = await run(p.weights, 'auto');
+    const unprepared = await run(raw, 'auto'); // [out, in] weights: the tfjs Linears
+    const ops = await run(p.weights, 'ops');
+    expect(unprepared.matMuls - prepared.matMuls).toBe(2 * cfg.decoder.stages);
+    expect(ops.matMuls).toBeGreaterThan(unprepared.matMuls);
+    expect(maxErr(prepared.out, ops.out).rel).toBeLessThan(1e-4);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(levels);
+    for (const t of new Set([...raw.values(), ...p.weights.values()])) t.dispose();
   });
 });
