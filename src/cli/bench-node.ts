@@ -16,6 +16,7 @@ import { makeConfig, type ModelConfig, type QueryInit } from '../model/config';
 import { DECODER_DIRS, LORS_SOURCE_DIRS, SLOT_VARIANTS } from '../model/constants';
 import { decoderSource, sourceWeights } from '../model/decoderSource';
 import { load, type Detector } from '../model/detector';
+import type { LorsSlice } from '../model/lors/slice';
 import { OrderedLors } from '../model/lors/source';
 import { foldLorsT, foldToVanilla } from '../model/lors/fold';
 import { countPrograms } from '../model/nn/webgpu/count';
@@ -210,16 +211,21 @@ export async function benchBackend(backend: BackendName, o: BenchOptions) {
 }
 
 /** One line per backend for the console. */
-/** Median ms of a slider move (r_A 8 ↔ 4 on the trained ordered LORS): cut and fold, then detect on kept features. */
+/** The benches' slider move: r_A 4 ↔ the trained rank (8), on the trained ordered LORS source under `models`. */
+export async function sliderMoveSlices(models: string): Promise<{ lors: OrderedLors; slices: LorsSlice[] }> {
+  const lors = await OrderedLors.open(folderReader(join(models, LORS_SOURCE_DIRS.trained)));
+  return { lors, slices: [{ rankA: 4 }, { rankA: lors.config.lors!.rankA }] };
+}
+
+/** Median ms of a slider move (sliderMoveSlices) as the app's worker makes it: cut and fold, then detect on kept features. */
 async function sliderMove(det: Detector, o: BenchOptions, img: RgbaImage): Promise<number> {
-  const lors = await OrderedLors.open(folderReader(join(o.models, LORS_SOURCE_DIRS.trained)));
-  const ranks = [4, lors.config.lors!.rankA];
+  const { lors, slices } = await sliderMoveSlices(o.models);
   const feats = det.extract(img);
   let move = 0;
   try {
     const t = await timeRoundRobin(o.runs, o.warmup, {
       move: async () => {
-        await det.setDecoder('lors', { lors, slice: { rankA: ranks[move++ % 2]! } });
+        await det.setDecoder('lors', { lors, slice: slices[move++ % 2]! });
         await det.detect(feats, { model: 'lors' });
       },
     });

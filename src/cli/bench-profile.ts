@@ -18,17 +18,16 @@ import { decoderForward, topK } from '../model/adamixer/decoder';
 import { adaptiveMixing, type MixingImpl } from '../model/adamixer/mixing';
 import { checkWeights, prepareWeights } from '../model/adamixer/prepare';
 import { dims, makeConfig, type ModelConfig } from '../model/config';
-import { DECODER_DIRS, LORS_SOURCE_DIRS, NANODET_DIR } from '../model/constants';
+import { DECODER_DIRS, NANODET_DIR } from '../model/constants';
 import { decoderSource, sourceWeights } from '../model/decoderSource';
 import { load } from '../model/detector';
 import { decoderFlops, levelSizesOf } from '../model/flops';
 import { foldToVanilla } from '../model/lors/fold';
 import { ResidentLors } from '../model/residentLors';
-import type { LorsSlice } from '../model/lors/slice';
-import { OrderedLors } from '../model/lors/source';
 import type { BackendName, WeightMap } from '../model/types';
 import { arraysToWeights } from '../model/weights/io';
 import { folderReader, readImage } from './node-io';
+import { sliderMoveSlices } from './bench-node';
 import { rooflineOf, rooflineShapes, timeMatMuls } from './roofline';
 import { median, profileOf, timeRoundRobin } from './stats';
 
@@ -205,9 +204,8 @@ export async function profileBackend(o: ProfileOptions) {
   tf.dispose([xs, Mc, Ms]);
 
   // A slider move: r_A 8 ↔ 4 on the trained ordered LORS source.
-  const lors = await OrderedLors.open(folderReader(join(o.models, LORS_SOURCE_DIRS.trained)));
+  const { lors, slices } = await sliderMoveSlices(o.models);
   await lors.load();
-  const slices: LorsSlice[] = [{ rankA: 4 }, { rankA: lors.config.lors!.rankA }];
   const forwardOn = async (w: WeightMap, c: ModelConfig) => {
     const [last] = tf.tidy(() => decoderForward(w, c, [...feats.levels], [[lb.width, lb.height]], { stages: 'last' }));
     await topK(last!.logits, last!.boxes);

@@ -66,7 +66,9 @@ export async function timeMatMuls(shapes: MatMulShape[], runs: number, warmup: n
   const operands = shapes.map((s) => [tf.randomNormal([s.m, s.k]), tf.randomNormal([s.k, s.n])] as const);
   const kernels = onWasmKernels();
   try {
-    const host = await Promise.all(operands.map(async ([a, b]) => [await a.data(), await b.data()] as Float32Array[]));
+    const host = kernels
+      ? await Promise.all(operands.map(async ([a, b]) => [await a.data(), await b.data()] as Float32Array[]))
+      : [];
     const bodies: Record<string, () => Promise<void>> = {};
     shapes.forEach((s, i) => {
       bodies[`tf.matMul ${s.name}`] = async () => {

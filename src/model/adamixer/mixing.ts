@@ -92,7 +92,7 @@ export function hostMixing(
   offsets: tf.Tensor,
   gen: tf.Tensor | { x: tf.Tensor; linear: HostLinear },
   cfg: ModelConfig,
-  output?: HostLinear | null,
+  output: HostLinear | null = null,
 ): tf.Tensor3D {
   const kernels = onWasmKernels();
   if (!kernels || !levels.host)
@@ -116,7 +116,7 @@ export function hostMixing(
     points,
     gen instanceof tf.Tensor ? wasmValues(gen) : { x: wasmValues(gen.x), linear: gen.linear },
     { Pin: d.pointsIn, Pout: d.pointsOut, C, eps: LN_EPS },
-    output ?? undefined,
+    output,
   );
   return tf.tensor3d(y, [B, L, output ? output.N : outIn]); // copies y out of the kernels' memory
 }

@@ -176,8 +176,7 @@ export class WasmKernels {
     const w = this.resident(l);
     const [xs, b, y] = this.reserve([x.length, l.N, rows * l.N]);
     this.f32(xs!, x.length).set(x);
-    this.f32(b!, l.N).set(this.checked(l.bias(), l.N, 'bias'));
-    this.ex.linear(rows, l.N, l.K, xs!, w, b!, y!);
+    this.runLinear(l, w, rows, xs!, b!, y!, 'bias');
     return this.f32(y!, rows * l.N).slice();
   }
 
@@ -205,7 +204,7 @@ export class WasmKernels {
     points: HostPoints,
     gen: Generated,
     dims: MixingDims,
-    output?: HostLinear,
+    output: HostLinear | null = null,
   ): Float32Array {
     const { Pin, Pout, C, eps } = dims;
     const N = points.image.length;
@@ -247,16 +246,13 @@ export class WasmKernels {
     ]);
     this.fill(levels!, xy!, w!, image!, maps, points);
     if (made) {
-      const l = made.linear;
       this.f32(x!, made.x.length).set(made.x);
-      this.f32(genB!, l.N).set(this.checked(l.bias(), l.N, 'generator bias'));
-      this.ex.linear(rows, l.N, l.K, x!, genW, genB!, g!);
+      this.runLinear(made.linear, genW, rows, x!, genB!, g!, 'generator bias');
     } else this.f32(g!, genLength).set(gen as Float32Array);
     this.ex.sample(maps.length, levels!, this.mapsAt, C, N, xy!, w!, image!, xs!);
     this.ex.mix(n, Pin, Pout, C, xs!, g!, genStride, eps, scratch!, o!);
     if (!output) return this.f32(o!, n * Pout * C);
-    this.f32(outB!, output.N).set(this.checked(output.bias(), output.N, 'output bias'));
-    this.ex.linear(outRows, output.N, output.K, o!, outW, outB!, y!);
+    this.runLinear(output, outW, outRows, o!, outB!, y!, 'output bias');
     return this.f32(y!, outRows * output.N);
   }
 
@@ -359,6 +355,12 @@ export class WasmKernels {
     this.f32(w!, wv.length).set(wv);
     this.ex.packPanels(l.K, l.N, w!, slot.at);
     return slot.at;
+  }
+
+  /** y [rows, l.N] = x [rows, l.K] · W + b in memory, W packed at `w`, l's bias copied to `b` first. */
+  private runLinear(l: HostLinear, w: number, rows: number, x: number, b: number, y: number, bias: string): void {
+    this.f32(b, l.N).set(this.checked(l.bias(), l.N, bias));
+    this.ex.linear(rows, l.N, l.K, x, w, b, y);
   }
 
   private checked(a: Float32Array, length: number, what: string): Float32Array {

@@ -3,7 +3,8 @@
  * tensor's values without a copy.
  */
 import * as tf from '@tensorflow/tfjs';
-import { getThreadsCount, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { wasmThreadsInUse } from '../../backend';
 import type { WeightMap } from '../../types';
 import { getLinearWeight } from '../../nn/ops';
 import { wasmKernels, type HostLinear, type WasmKernels } from './kernels';
@@ -36,15 +37,10 @@ export function wasmValues(t: tf.Tensor): Float32Array {
  * thread (`threads`, default its thread count), where XNNPACK's thread pool shares the product out and the kernels
  * run on one.
  */
-export function hostLinear(weights: WeightMap, name: string, threads = wasmThreads()): HostLinear | null {
+export function hostLinear(weights: WeightMap, name: string, threads = wasmThreadsInUse() ?? 1): HostLinear | null {
   const { w, layout } = getLinearWeight(weights, `${name}.weight`);
   const b = weights.get(`${name}.bias`);
   if (threads > 1 || layout !== 'inOut' || !b || w.rank !== 2) return null;
   const [K, N] = w.shape as [number, number];
   return { owner: w, weight: () => wasmValues(w), bias: () => wasmValues(b), K, N };
-}
-
-/** tfjs-wasm's thread count (1 off the wasm backend). */
-function wasmThreads(): number {
-  return tf.getBackend() === 'wasm' ? getThreadsCount() : 1;
 }
